@@ -1,0 +1,37 @@
+//! Tessera's framework-free core: JSON Web Tokens as djangorestframework-simplejwt makes and
+//! checks them, the keys that sign them, and the settings that shape both.
+//!
+//! Nothing here does I/O or needs an async runtime. The store, the web layer and the server
+//! build on these types.
+//!
+//! ```
+//! use tessera_core::{Clock, Settings, Token, TokenBackend, TokenKind};
+//!
+//! let settings = Settings { signing_key: Some("a-long-and-random-secret-of-32-bytes!".into()), ..Settings::default() };
+//! let backend = TokenBackend::from_settings(&settings).unwrap();
+//! let now = Clock::system().now_secs();
+//! let refresh = Token::for_user(&backend, TokenKind::refresh(), "42", now);
+//! let access = refresh.access_token(&backend, now);
+//! let raw = backend.encode(&access);
+//! let checked = backend.decode(&TokenKind::access(), &raw, now).unwrap();
+//! assert_eq!(checked.user_id(&backend).as_deref(), Some("42"));
+//! ```
+
+mod backend;
+mod clock;
+mod error;
+mod keys;
+mod secret;
+mod settings;
+mod token;
+
+pub use backend::{DecodeOptions, TokenBackend};
+pub use clock::{Clock, ManualClock};
+pub use error::{SettingsError, TokenError};
+pub use keys::{Algorithm, KeyRing};
+pub use secret::Secret;
+pub use settings::{Audience, Settings};
+pub use token::{Token, TokenKind};
+
+/// JSON object type used for token payloads: keys keep their insertion order.
+pub type Claims = serde_json::Map<String, serde_json::Value>;

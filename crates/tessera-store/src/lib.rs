@@ -1,0 +1,23 @@
+//! Tessera's persistence layer.
+//!
+//! * [`Store`] — users and login sessions in SQLite (sqlx, runtime-checked queries,
+//!   embedded migrations). SQL uses `$1, $2` placeholders so a PostgreSQL engine can share it.
+//! * [`PasswordHasher`] — argon2id hashing and verification on tokio's blocking pool,
+//!   bounded by a semaphore.
+//!
+//! Times are `i64` microseconds since the Unix epoch, except token times
+//! ([`Session::current_iat`], [`Session::expires_at`]) which are whole seconds like JWT claims.
+
+mod email;
+mod error;
+mod password;
+mod sessions;
+mod store;
+mod users;
+
+pub use email::normalize_email;
+pub use error::{Result, StoreError};
+pub use password::PasswordHasher;
+pub use sessions::{NewSession, Rotation, Session, SessionKind, UnknownSessionKind};
+pub use store::Store;
+pub use users::{NewUser, User, UserFlags};
