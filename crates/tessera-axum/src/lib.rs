@@ -1,1 +1,49 @@
+//! Tessera for axum: simplejwt's authentication, permissions and token routes, with DRF's
+//! error bodies.
+//!
+//! ```no_run
+//! use axum::{Json, Router, routing::get};
+//! use tessera_axum::{AuthUser, Tessera, finish, routes::token_routes};
+//!
+//! async fn me(user: AuthUser) -> Json<serde_json::Value> {
+//!     Json(serde_json::json!({"email": user.user.email}))
+//! }
+//!
+//! # async fn run(tessera: Tessera) {
+//! let app: Router = finish(token_routes().route("/api/me/", get(me)), tessera);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await.unwrap();
+//! axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
+//! # }
+//! ```
 
+mod auth;
+mod client;
+mod conventions;
+mod error;
+mod fields;
+mod payload;
+mod permission;
+pub mod routes;
+mod sessions;
+mod state;
+
+use axum::Router;
+
+pub use auth::{AllowAny, AuthUser, TokenUser, authenticate_token, raw_token, user_for_token, validated_token};
+pub use client::ClientInfo;
+pub use conventions::{drf_conventions, not_found};
+pub use error::ApiError;
+pub use fields::{FieldErrors, Fields, Trim};
+pub use payload::{MAX_BODY_BYTES, Payload};
+pub use permission::{AdminUser, IsAdminUser, IsAuthenticated, Permission, Require};
+pub use sessions::{Refreshed, SESSION_CLAIM, TokenPair, reason};
+pub use state::Tessera;
+
+/// Finishes an application's router: DRF's 404 fallback and response conventions, and
+/// `tessera` as the state.
+pub fn finish(router: Router<Tessera>, tessera: Tessera) -> Router {
+    router
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(tessera.clone(), drf_conventions))
+        .with_state(tessera)
+}

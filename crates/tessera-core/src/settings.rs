@@ -349,7 +349,7 @@ pub(crate) mod duration {
         }
         match Raw::deserialize(deserializer)? {
             Raw::Secs(secs) => Ok(Duration::from_secs(secs)),
-            Raw::Float(secs) if secs.is_finite() && secs >= 0.0 && secs < 1e12 => {
+            Raw::Float(secs) if (0.0..1e12).contains(&secs) => {
                 Ok(Duration::from_secs_f64(secs))
             }
             Raw::Float(secs) => Err(serde::de::Error::custom(format!("{secs} is not a duration"))),
@@ -430,7 +430,8 @@ mod tests {
 
     #[test]
     fn invalid_values_name_their_setting() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Settings)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut Settings)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             ("access_token_lifetime", Box::new(|s| s.access_token_lifetime = Duration::ZERO)),
             ("signing_key", Box::new(|s| s.signing_key = Some("".into()))),
             ("algorithm", Box::new(|s| s.algorithm = Algorithm::RS256)),

@@ -22,12 +22,18 @@ mod tests {
     #[test]
     fn lowercases_domain_only() {
         assert_eq!(normalize_email("A@X.COM"), "A@x.com");
-        assert_eq!(normalize_email("John.Doe@Example.Org"), "John.Doe@example.org");
+        assert_eq!(
+            normalize_email("John.Doe@Example.Org"),
+            "John.Doe@example.org"
+        );
     }
 
     #[test]
     fn splits_on_last_at() {
-        assert_eq!(normalize_email("\"A@B\"@EXAMPLE.COM"), "\"A@B\"@example.com");
+        assert_eq!(
+            normalize_email("\"A@B\"@EXAMPLE.COM"),
+            "\"A@B\"@example.com"
+        );
     }
 
     #[test]

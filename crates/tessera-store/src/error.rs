@@ -20,6 +20,22 @@ pub enum StoreError {
     Hashing(String),
 }
 
+impl StoreError {
+    /// Whether the failure is momentary (pool exhausted, database busy or unreachable), so
+    /// that the client should retry rather than see a server error.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)) => true,
+            // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6), also as extended codes.
+            Self::Database(sqlx::Error::Database(db)) => db
+                .code()
+                .and_then(|code| code.parse::<i64>().ok())
+                .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
+            _ => false,
+        }
+    }
+}
+
 /// `Result` with [`StoreError`] as the default error.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

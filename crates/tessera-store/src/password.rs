@@ -53,7 +53,8 @@ impl Drop for SecretBytes {
 }
 
 /// Fallback dummy, used only if hashing a random password at construction fails
-/// (i.e. the OS random source is broken). Same parameters as `Argon2::default()`.
+/// (i.e. the OS random source is broken): a well-formed hash with the parameters of
+/// `Argon2::default()` whose output matches no known password.
 const FALLBACK_DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$\
     c29tZXNhbHRmb3JkdW1teQ$YFk8SyZCJOvxE0MWvo3D4kkH5u8ZpBEDNIdmMa+HcWM";
 
@@ -126,9 +127,12 @@ impl PasswordHasher {
         #[cfg(test)]
         let probe = Arc::clone(&self.probe);
         tokio::task::spawn_blocking(move || {
-            #[cfg(test)]
-            let _guard = probe.enter();
-            let out = job();
+            let out = {
+                // Test probe: counts this operation as in flight while it holds the permit.
+                #[cfg(test)]
+                let _guard = probe.enter();
+                job()
+            };
             drop(permit);
             out
         })
@@ -204,7 +208,11 @@ mod tests {
     fn fallback_dummy_is_a_valid_default_argon2id_hash() {
         let parsed = PasswordHash::new(FALLBACK_DUMMY_HASH).unwrap();
         assert_eq!(parsed.algorithm.as_str(), "argon2id");
-        assert!(!verify_sync(b"x", Some(FALLBACK_DUMMY_HASH), FALLBACK_DUMMY_HASH));
+        assert!(!verify_sync(
+            b"x",
+            Some(FALLBACK_DUMMY_HASH),
+            FALLBACK_DUMMY_HASH
+        ));
     }
 
     #[test]
@@ -234,14 +242,5 @@ mod tests {
         let max = hasher.probe.max.load(Ordering::SeqCst);
         assert!((1..=2).contains(&max), "max in flight {max}");
         assert_eq!(hasher.permits.available_permits(), 2);
-    }
-
-    #[test]
-    fn secret_bytes_are_wiped_on_drop() {
-        let mut secret = SecretBytes::new("hunter2");
-        // Run the Drop logic on a clone we can still inspect.
-        secret.0.fill(0);
-        std::hint::black_box(&mut secret.0);
-        assert!(secret.0.iter().all(|&b| b == 0));
     }
 }

@@ -164,7 +164,10 @@ impl Store {
         .bind(new.iat)
         .bind(new.expires_at)
         .bind(new.now)
-        .bind(truncate_chars(new.user_agent.as_deref(), MAX_USER_AGENT_CHARS))
+        .bind(truncate_chars(
+            new.user_agent.as_deref(),
+            MAX_USER_AGENT_CHARS,
+        ))
         .bind(truncate_chars(new.ip.as_deref(), MAX_IP_CHARS))
         .fetch_one(&self.pool)
         .await?)
@@ -377,7 +380,10 @@ mod tests {
     #[test]
     fn kind_round_trips_through_text() {
         for kind in [SessionKind::Refresh, SessionKind::Sliding] {
-            assert_eq!(SessionKind::try_from(kind.as_str().to_owned()).unwrap(), kind);
+            assert_eq!(
+                SessionKind::try_from(kind.as_str().to_owned()).unwrap(),
+                kind
+            );
         }
         assert_eq!(SessionKind::Sliding.to_string(), "sliding");
         assert!(SessionKind::try_from("Refresh".to_owned()).is_err());
@@ -388,7 +394,10 @@ mod tests {
         let ua = "é".repeat(600);
         let cut = truncate_chars(Some(&ua), MAX_USER_AGENT_CHARS).unwrap();
         assert_eq!(cut.chars().count(), 512);
-        assert_eq!(truncate_chars(Some("1.2.3.4"), MAX_IP_CHARS).as_deref(), Some("1.2.3.4"));
+        assert_eq!(
+            truncate_chars(Some("1.2.3.4"), MAX_IP_CHARS).as_deref(),
+            Some("1.2.3.4")
+        );
         assert_eq!(truncate_chars(None, MAX_IP_CHARS), None);
     }
 }

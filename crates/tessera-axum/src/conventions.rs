@@ -1,0 +1,58 @@
+//! DRF's conventions for whole responses: JSON 404 and 405 bodies, `OPTIONS`, and
+//! `WWW-Authenticate` on every 401.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+use crate::state::Tessera;
+
+/// Middleware that gives bodiless 404 and 405 answers DRF's JSON bodies, answers `OPTIONS`
+/// with 200 and `Allow`, and adds `WWW-Authenticate` to 401s.
+///
+/// Install with `axum::middleware::from_fn_with_state(tessera, drf_conventions)`; [`crate::finish`]
+/// does it for you.
+pub async fn drf_conventions(State(tessera): State<Tessera>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let mut response = next.run(request).await;
+    let bodiless = !response.headers().contains_key(header::CONTENT_TYPE);
+    match response.status() {
+        StatusCode::METHOD_NOT_ALLOWED if bodiless => {
+            let allow = response.headers().get(header::ALLOW).cloned();
+            response = if method == Method::OPTIONS {
+                StatusCode::OK.into_response()
+            } else {
+                ApiError::MethodNotAllowed(method).into_response()
+            };
+            if let Some(allow) = allow {
+                let allow = with_options(&allow);
+                response.headers_mut().insert(header::ALLOW, allow);
+            }
+        }
+        StatusCode::NOT_FOUND if bodiless => response = ApiError::NotFound.into_response(),
+        StatusCode::UNAUTHORIZED if !response.headers().contains_key(header::WWW_AUTHENTICATE) => {
+            if let Ok(value) = HeaderValue::from_str(&tessera.www_authenticate()) {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            }
+        }
+        _ => {}
+    }
+    response
+}
+
+/// The `Allow` list with `OPTIONS` added, as Django lists it.
+fn with_options(allow: &HeaderValue) -> HeaderValue {
+    let text = allow.to_str().unwrap_or_default();
+    if text.split(',').any(|m| m.trim() == "OPTIONS") {
+        return allow.clone();
+    }
+    let joined = if text.is_empty() { "OPTIONS".to_owned() } else { format!("{text}, OPTIONS") };
+    HeaderValue::from_str(&joined).unwrap_or_else(|_| allow.clone())
+}
+
+/// The fallback for unknown routes: 404 `{"detail":"Not found."}`.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}

@@ -1,0 +1,191 @@
+//! One error type for every failure a route can answer with, rendered in DRF's shapes.
+
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tessera_core::TokenError;
+use tessera_store::StoreError;
+
+use crate::fields::FieldErrors;
+
+/// A failed request, as DRF would answer it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// 401 `Authentication credentials were not provided.`
+    NotAuthenticated,
+    /// 401 with a detail and, for simplejwt's own failures, a code.
+    AuthenticationFailed {
+        /// Human-readable reason.
+        detail: String,
+        /// Machine-readable code (`user_not_found`, …); DRF's own failures have none.
+        code: Option<&'static str>,
+    },
+    /// 401 `token_not_valid`, with one entry per token class tried when there were several.
+    InvalidToken {
+        /// Human-readable reason.
+        detail: String,
+        /// simplejwt's `messages` list, when authentication tried token classes.
+        messages: Option<Vec<Value>>,
+    },
+    /// 403 `You do not have permission to perform this action.`
+    PermissionDenied,
+    /// 400 field errors: `{"field": ["message", …], …}`.
+    Validation(FieldErrors),
+    /// 400 `{"detail": "<parser message>"}` for a body that does not parse.
+    Parse(String),
+    /// 404 `Not found.`
+    NotFound,
+    /// 405 with the method that was refused.
+    MethodNotAllowed(Method),
+    /// 413: the body is larger than the limit.
+    PayloadTooLarge(usize),
+    /// 415 with the media type that was refused.
+    UnsupportedMediaType(String),
+    /// 503 with `Retry-After`: a dependency is saturated or unreachable for now.
+    Unavailable {
+        /// Seconds after which a retry makes sense.
+        retry_after: u64,
+    },
+    /// 500: a fault of the server, logged, never described to the client.
+    Internal(String),
+}
+
+impl ApiError {
+    /// 401 with a simplejwt code in the body.
+    pub fn authentication_failed(detail: impl Into<String>, code: &'static str) -> Self {
+        Self::AuthenticationFailed { detail: detail.into(), code: Some(code) }
+    }
+
+    /// 401 as DRF's own `AuthenticationFailed` (no code in the body).
+    pub fn authentication_failed_plain(detail: impl Into<String>) -> Self {
+        Self::AuthenticationFailed { detail: detail.into(), code: None }
+    }
+
+    /// 400 with one message for one field.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        let mut errors = FieldErrors::default();
+        errors.add(field, message);
+        Self::Validation(errors)
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotAuthenticated | Self::AuthenticationFailed { .. } | Self::InvalidToken { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::PermissionDenied => StatusCode::FORBIDDEN,
+            Self::Validation(_) | Self::Parse(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn body(&self) -> Value {
+        match self {
+            Self::NotAuthenticated => json!({"detail": "Authentication credentials were not provided."}),
+            Self::AuthenticationFailed { detail, code: Some(code) } => json!({"detail": detail, "code": code}),
+            Self::AuthenticationFailed { detail, code: None } => json!({"detail": detail}),
+            Self::InvalidToken { detail, messages: None } => json!({"detail": detail, "code": "token_not_valid"}),
+            Self::InvalidToken { detail, messages: Some(messages) } => {
+                json!({"detail": detail, "code": "token_not_valid", "messages": messages})
+            }
+            Self::PermissionDenied => json!({"detail": "You do not have permission to perform this action."}),
+            Self::Validation(errors) => errors.to_json(),
+            Self::Parse(detail) => json!({"detail": detail}),
+            Self::NotFound => json!({"detail": "Not found."}),
+            Self::MethodNotAllowed(method) => json!({"detail": format!("Method \"{method}\" not allowed.")}),
+            Self::PayloadTooLarge(limit) => {
+                json!({"detail": format!("Request body is too large (the limit is {limit} bytes).")})
+            }
+            Self::UnsupportedMediaType(media) => {
+                json!({"detail": format!("Unsupported media type \"{media}\" in request.")})
+            }
+            Self::Unavailable { .. } => json!({"detail": "Service temporarily unavailable, try again later."}),
+            Self::Internal(_) => json!({"detail": "A server error occurred."}),
+        }
+    }
+}
+
+impl From<TokenError> for ApiError {
+    /// A token that fails a check: 401 `{"detail": "<message>", "code": "token_not_valid"}`.
+    fn from(error: TokenError) -> Self {
+        Self::InvalidToken { detail: error.to_string(), messages: None }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match &error {
+            _ if error.is_transient() => Self::Unavailable { retry_after: 1 },
+            _ => Self::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(errors: FieldErrors) -> Self {
+        Self::Validation(errors)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(reason) = &self {
+            tracing::error!(%reason, "request failed");
+        }
+        let mut response = (self.status(), axum::Json(self.body())).into_response();
+        if let Self::Unavailable { retry_after } = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn render(error: ApiError) -> (StatusCode, String) {
+        let response = error.into_response();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn bodies_are_drfs() {
+        assert_eq!(
+            render(ApiError::NotAuthenticated).await,
+            (StatusCode::UNAUTHORIZED, r#"{"detail":"Authentication credentials were not provided."}"#.into())
+        );
+        assert_eq!(
+            render(TokenError::Expired.into()).await,
+            (StatusCode::UNAUTHORIZED, r#"{"detail":"Token is expired","code":"token_not_valid"}"#.into())
+        );
+        assert_eq!(
+            render(ApiError::MethodNotAllowed(Method::GET)).await,
+            (StatusCode::METHOD_NOT_ALLOWED, r#"{"detail":"Method \"GET\" not allowed."}"#.into())
+        );
+        assert_eq!(
+            render(ApiError::field("refresh", "This field is required.")).await,
+            (StatusCode::BAD_REQUEST, r#"{"refresh":["This field is required."]}"#.into())
+        );
+        assert_eq!(
+            render(ApiError::Internal("disk on fire".into())).await,
+            (StatusCode::INTERNAL_SERVER_ERROR, r#"{"detail":"A server error occurred."}"#.into())
+        );
+    }
+
+    #[tokio::test]
+    async fn unavailable_says_when_to_retry() {
+        let response = ApiError::Unavailable { retry_after: 3 }.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+    }
+}

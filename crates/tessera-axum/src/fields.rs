@@ -1,0 +1,162 @@
+//! Reading fields from a request body with DRF's `CharField` rules and messages.
+
+use serde_json::{Map, Value};
+
+/// Field errors in the order the fields were checked: `{"field": ["message", …]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldErrors(Vec<(String, Vec<String>)>);
+
+impl FieldErrors {
+    /// Adds a message to a field (a field keeps its first position).
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        match self.0.iter_mut().find(|(name, _)| name == field) {
+            Some((_, messages)) => messages.push(message.into()),
+            None => self.0.push((field.to_owned(), vec![message.into()])),
+        }
+    }
+
+    /// Whether no field failed.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether a field already failed.
+    pub fn has(&self, field: &str) -> bool {
+        self.0.iter().any(|(name, _)| name == field)
+    }
+
+    /// `Ok(())` when nothing failed.
+    pub fn into_result(self) -> Result<(), FieldErrors> {
+        if self.is_empty() { Ok(()) } else { Err(self) }
+    }
+
+    /// The DRF body.
+    pub fn to_json(&self) -> Value {
+        let map: Map<String, Value> = self
+            .0
+            .iter()
+            .map(|(name, messages)| (name.clone(), Value::from(messages.clone())))
+            .collect();
+        Value::Object(map)
+    }
+}
+
+/// How a string field treats surrounding white space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trim {
+    /// Trim it (DRF's default for every `CharField`).
+    Yes,
+    /// Keep it: passwords are used exactly as typed.
+    No,
+}
+
+/// A request body being read field by field; failures are collected, not returned early.
+#[derive(Debug)]
+pub struct Fields<'a> {
+    data: &'a Map<String, Value>,
+    errors: FieldErrors,
+}
+
+impl<'a> Fields<'a> {
+    /// Starts reading `data`.
+    pub fn new(data: &'a Map<String, Value>) -> Self {
+        Self { data, errors: FieldErrors::default() }
+    }
+
+    /// A required, non-blank string (numbers are taken as their text).
+    pub fn required(&mut self, name: &str, trim: Trim) -> Option<String> {
+        match self.data.get(name) {
+            None => {
+                self.errors.add(name, "This field is required.");
+                None
+            }
+            Some(value) => self.string(name, value, trim, false),
+        }
+    }
+
+    /// An optional string: absent gives `None`; present, it must be valid (blank allowed).
+    pub fn optional(&mut self, name: &str, trim: Trim) -> Option<String> {
+        let value = self.data.get(name)?;
+        self.string(name, value, trim, true)
+    }
+
+    fn string(&mut self, name: &str, value: &Value, trim: Trim, allow_blank: bool) -> Option<String> {
+        let text = match value {
+            Value::Null => {
+                self.errors.add(name, "This field may not be null.");
+                return None;
+            }
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(_) | Value::Array(_) | Value::Object(_) => {
+                self.errors.add(name, "Not a valid string.");
+                return None;
+            }
+        };
+        let text = match trim {
+            Trim::Yes => text.trim().to_owned(),
+            Trim::No => text,
+        };
+        if text.is_empty() && !allow_blank {
+            self.errors.add(name, "This field may not be blank.");
+            return None;
+        }
+        Some(text)
+    }
+
+    /// Records a failure found by the caller.
+    pub fn fail(&mut self, name: &str, message: impl Into<String>) {
+        self.errors.add(name, message);
+    }
+
+    /// The collected errors, `Ok` when there are none.
+    pub fn finish(self) -> Result<(), FieldErrors> {
+        self.errors.into_result()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn drf_messages_in_field_order() {
+        let data = object(json!({"b": null, "c": "  ", "d": [1], "e": true}));
+        let mut fields = Fields::new(&data);
+        assert_eq!(fields.required("a", Trim::Yes), None);
+        assert_eq!(fields.required("b", Trim::Yes), None);
+        assert_eq!(fields.required("c", Trim::Yes), None);
+        assert_eq!(fields.required("d", Trim::Yes), None);
+        assert_eq!(fields.required("e", Trim::Yes), None);
+        assert_eq!(
+            fields.finish().unwrap_err().to_json().to_string(),
+            r#"{"a":["This field is required."],"b":["This field may not be null."],"c":["This field may not be blank."],"d":["Not a valid string."],"e":["Not a valid string."]}"#
+        );
+    }
+
+    #[test]
+    fn strings_are_trimmed_except_when_told_and_numbers_become_text() {
+        let data = object(json!({"email": "  a@x.com ", "password": " pw ", "n": 12, "f": 1.5}));
+        let mut fields = Fields::new(&data);
+        assert_eq!(fields.required("email", Trim::Yes).as_deref(), Some("a@x.com"));
+        assert_eq!(fields.required("password", Trim::No).as_deref(), Some(" pw "));
+        assert_eq!(fields.required("n", Trim::Yes).as_deref(), Some("12"));
+        assert_eq!(fields.required("f", Trim::Yes).as_deref(), Some("1.5"));
+        assert_eq!(fields.optional("missing", Trim::Yes), None);
+        assert!(fields.finish().is_ok());
+    }
+
+    #[test]
+    fn whitespace_only_password_is_kept_but_empty_is_blank() {
+        let data = object(json!({"p": "   ", "q": ""}));
+        let mut fields = Fields::new(&data);
+        assert_eq!(fields.required("p", Trim::No).as_deref(), Some("   "));
+        assert_eq!(fields.required("q", Trim::No), None);
+        assert!(fields.finish().unwrap_err().has("q"));
+    }
+}

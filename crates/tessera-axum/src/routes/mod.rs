@@ -1,0 +1,5 @@
+//! Routers an application mounts.
+
+mod token;
+
+pub use token::token_routes;

@@ -1,0 +1,101 @@
+//! simplejwt's token views: obtain pair, refresh, verify, blacklist, and the sliding pair.
+//! They ignore any `Authorization` header.
+
+use axum::extract::{FromRef, State};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tessera_core::Claims;
+
+use crate::client::ClientInfo;
+use crate::error::ApiError;
+use crate::fields::{Fields, Trim};
+use crate::payload::Payload;
+use crate::state::Tessera;
+
+/// `POST /api/token/`, `/api/token/refresh/`, `/api/token/verify/`, `/api/token/blacklist/`,
+/// `/api/token/sliding/` and `/api/token/sliding/refresh/`.
+pub fn token_routes<S>() -> Router<S>
+where
+    Tessera: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/api/token/", post(obtain_pair))
+        .route("/api/token/refresh/", post(refresh))
+        .route("/api/token/verify/", post(verify))
+        .route("/api/token/blacklist/", post(blacklist))
+        .route("/api/token/sliding/", post(obtain_sliding))
+        .route("/api/token/sliding/refresh/", post(refresh_sliding))
+}
+
+/// One required token field (not trimmed: tokens are compared exactly).
+fn token_field(data: &Payload, name: &str) -> Result<String, ApiError> {
+    let mut fields = Fields::new(&data.0);
+    let value = fields.required(name, Trim::No);
+    fields.finish()?;
+    Ok(value.unwrap_or_default())
+}
+
+/// Checks the username field and password; 401 without saying which was wrong.
+async fn credentials(tessera: &Tessera, data: &Payload) -> Result<tessera_store::User, ApiError> {
+    let username_field = tessera.settings().username_field.clone();
+    let mut fields = Fields::new(&data.0);
+    let username = fields.required(&username_field, Trim::Yes);
+    let password = fields.required("password", Trim::No);
+    fields.finish()?;
+    let (username, password) = (username.unwrap_or_default(), password.unwrap_or_default());
+    let user = tessera.check_credentials(&username, &password).await?;
+    let user =
+        user.ok_or_else(|| ApiError::authentication_failed_plain("No active account found with the given credentials"))?;
+    if tessera.settings().update_last_login {
+        tessera.store().set_last_login(user.id, tessera.now_micros()).await?;
+    }
+    Ok(user)
+}
+
+async fn obtain_pair(
+    State(tessera): State<Tessera>,
+    client: ClientInfo,
+    data: Payload,
+) -> Result<Json<Value>, ApiError> {
+    let user = credentials(&tessera, &data).await?;
+    let pair = tessera.issue_pair(&user, &client, &Claims::new()).await?;
+    Ok(Json(json!({"refresh": pair.refresh, "access": pair.access})))
+}
+
+async fn refresh(State(tessera): State<Tessera>, data: Payload) -> Result<Json<Value>, ApiError> {
+    let raw = token_field(&data, "refresh")?;
+    let refreshed = tessera.refresh(&raw).await?;
+    Ok(Json(match refreshed.refresh {
+        Some(refresh) => json!({"access": refreshed.access, "refresh": refresh}),
+        None => json!({"access": refreshed.access}),
+    }))
+}
+
+async fn verify(State(tessera): State<Tessera>, data: Payload) -> Result<Json<Value>, ApiError> {
+    let raw = token_field(&data, "token")?;
+    tessera.verify(&raw).await?;
+    Ok(Json(json!({})))
+}
+
+async fn blacklist(State(tessera): State<Tessera>, data: Payload) -> Result<Json<Value>, ApiError> {
+    let raw = token_field(&data, "refresh")?;
+    tessera.blacklist(&raw).await?;
+    Ok(Json(json!({})))
+}
+
+async fn obtain_sliding(
+    State(tessera): State<Tessera>,
+    client: ClientInfo,
+    data: Payload,
+) -> Result<Json<Value>, ApiError> {
+    let user = credentials(&tessera, &data).await?;
+    let token = tessera.issue_sliding(&user, &client, &Claims::new()).await?;
+    Ok(Json(json!({"token": token})))
+}
+
+async fn refresh_sliding(State(tessera): State<Tessera>, data: Payload) -> Result<Json<Value>, ApiError> {
+    let raw = token_field(&data, "token")?;
+    Ok(Json(json!({"token": tessera.refresh_sliding(&raw).await?})))
+}

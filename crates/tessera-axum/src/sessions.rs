@@ -1,0 +1,276 @@
+//! Issuing, refreshing and revoking tokens against login sessions.
+//!
+//! Every login is a session row holding its refresh-token family; refresh tokens carry its
+//! id as the `sid` claim. A refresh is one conditional `UPDATE` on that row, so of any number
+//! of concurrent refreshes with one token exactly one rotates; presenting a token that was
+//! already rotated away revokes the session, except within `refresh_reuse_grace`, when the
+//! successor already issued is handed out again.
+
+use serde_json::Value;
+use tessera_core::{Claims, Token, TokenError, TokenKind};
+use tessera_store::{NewSession, Rotation, Session, SessionKind, User};
+
+use crate::client::ClientInfo;
+use crate::error::ApiError;
+use crate::state::Tessera;
+
+/// The claim that ties a token to its login session.
+pub const SESSION_CLAIM: &str = "sid";
+
+/// Why a session was revoked, as stored.
+pub mod reason {
+    /// The refresh token was blacklisted (logout).
+    pub const BLACKLISTED: &str = "blacklisted";
+    /// A refresh token that had been rotated away was presented again.
+    pub const REUSE_DETECTED: &str = "reuse_detected";
+}
+
+/// A new refresh token and the access token that goes with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPair {
+    /// The refresh token.
+    pub refresh: String,
+    /// The access token.
+    pub access: String,
+}
+
+/// What a refresh hands back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refreshed {
+    /// A new access token.
+    pub access: String,
+    /// The successor refresh token, when rotation is on.
+    pub refresh: Option<String>,
+}
+
+fn no_active_account() -> ApiError {
+    ApiError::authentication_failed_plain("No active account found for the given token.")
+}
+
+impl Tessera {
+    /// Opens a session for `user` and issues its first refresh token and an access token.
+    /// `claims` are added to both, after the user id.
+    pub async fn issue_pair(&self, user: &User, client: &ClientInfo, claims: &Claims) -> Result<TokenPair, ApiError> {
+        let now = self.now_secs();
+        let refresh = self.open_session(TokenKind::refresh(), user, client, claims, now).await?;
+        let access = refresh.access_token(self.backend(), now);
+        Ok(TokenPair { refresh: self.backend().encode(&refresh), access: self.backend().encode(&access) })
+    }
+
+    /// Opens a session for `user` and issues a sliding token.
+    pub async fn issue_sliding(&self, user: &User, client: &ClientInfo, claims: &Claims) -> Result<String, ApiError> {
+        let now = self.now_secs();
+        let token = self.open_session(TokenKind::sliding(), user, client, claims, now).await?;
+        Ok(self.backend().encode(&token))
+    }
+
+    async fn open_session(
+        &self,
+        kind: TokenKind,
+        user: &User,
+        client: &ClientInfo,
+        claims: &Claims,
+        now: i64,
+    ) -> Result<Token, ApiError> {
+        let backend = self.backend();
+        let sliding = kind == TokenKind::sliding();
+        let mut token = Token::for_user(backend, kind, &user.id.to_string(), now);
+        let jti = token.jti(backend).unwrap_or_default().to_owned();
+        let expires_at = if sliding {
+            token.epoch_claim(backend.refresh_exp_claim())
+        } else {
+            token.epoch_claim("exp")
+        }
+        .unwrap_or(now);
+        let session = self
+            .store()
+            .create_session(&NewSession {
+                user_id: user.id,
+                kind: if sliding { SessionKind::Sliding } else { SessionKind::Refresh },
+                jti,
+                iat: now,
+                expires_at,
+                user_agent: client.user_agent.clone(),
+                ip: client.ip.clone(),
+                now: self.now_micros(),
+            })
+            .await?;
+        token.insert(SESSION_CLAIM, session.id);
+        for (claim, value) in claims {
+            token.insert(claim.clone(), value.clone());
+        }
+        Ok(token)
+    }
+
+    /// The session a token names, or `Token is invalid` when it names none.
+    fn session_id(token: &Token) -> Result<String, ApiError> {
+        match token.get(SESSION_CLAIM) {
+            Some(Value::String(sid)) => Ok(sid.clone()),
+            _ => Err(TokenError::Invalid.into()),
+        }
+    }
+
+    fn jti(&self, token: &Token) -> Result<String, ApiError> {
+        token.jti(self.backend()).map(str::to_owned).ok_or_else(|| TokenError::Invalid.into())
+    }
+
+    /// The active user a token was issued to, or 401 `No active account found for the given token.`
+    async fn active_owner(&self, token: &Token) -> Result<User, ApiError> {
+        let user_id = token.user_id(self.backend()).and_then(|id| id.parse::<i64>().ok());
+        let Some(user_id) = user_id else {
+            return Err(no_active_account());
+        };
+        match self.store().user_by_id(user_id).await? {
+            Some(user) if user.is_active => Ok(user),
+            _ => Err(no_active_account()),
+        }
+    }
+
+    /// simplejwt's refresh view, with atomic rotation and reuse detection.
+    pub async fn refresh(&self, raw: &str) -> Result<Refreshed, ApiError> {
+        let backend = self.backend();
+        let now = self.now_secs();
+        let token = backend.decode(&TokenKind::refresh(), raw, now)?;
+        let sid = Self::session_id(&token)?;
+        let jti = self.jti(&token)?;
+        self.active_owner(&token).await?;
+        let access = backend.encode(&token.access_token(backend, now));
+        let settings = self.settings();
+
+        if !settings.rotate_refresh_tokens {
+            return match self.store().touch_session(&sid, &jti, self.now_micros()).await? {
+                Some(_) => Ok(Refreshed { access, refresh: None }),
+                None => Err(self.stale_token(&sid, &jti).await?),
+            };
+        }
+
+        let mut successor = token.clone();
+        successor.rotate(backend, now);
+        let rotation = Rotation {
+            new_jti: self.jti(&successor)?,
+            new_iat: now,
+            new_expires_at: successor.epoch_claim("exp").unwrap_or(now),
+            now: self.now_micros(),
+        };
+        if !settings.blacklist_after_rotation {
+            // Without blacklisting, every refresh token of a live session stays usable; the
+            // row only follows the newest one.
+            let session = self.live_session(&sid).await?;
+            self.store().rotate_session(&sid, &session.current_jti, &rotation).await?;
+            return Ok(Refreshed { access, refresh: Some(backend.encode(&successor)) });
+        }
+        if self.store().rotate_session(&sid, &jti, &rotation).await?.is_some() {
+            return Ok(Refreshed { access, refresh: Some(backend.encode(&successor)) });
+        }
+        // Lost the race, or a replay: the session row says which.
+        let session = self.live_session(&sid).await?;
+        if self.within_grace(&session, &jti) {
+            let mut issued = token;
+            issued.insert(backend.jti_claim(), session.current_jti.clone());
+            issued.insert("exp", session.expires_at);
+            issued.insert("iat", session.current_iat);
+            return Ok(Refreshed { access, refresh: Some(backend.encode(&issued)) });
+        }
+        Err(self.stale_token(&sid, &jti).await?)
+    }
+
+    /// The session, or `Token is blacklisted` when it is revoked or gone.
+    async fn live_session(&self, sid: &str) -> Result<Session, ApiError> {
+        match self.store().session(sid).await? {
+            Some(session) if !session.is_revoked() => Ok(session),
+            _ => Err(TokenError::Blacklisted.into()),
+        }
+    }
+
+    /// Whether `jti` was rotated away so recently that a duplicate refresh is forgiven.
+    fn within_grace(&self, session: &Session, jti: &str) -> bool {
+        let grace = i64::try_from(self.settings().refresh_reuse_grace.as_micros()).unwrap_or(i64::MAX);
+        grace > 0
+            && session.previous_jti.as_deref() == Some(jti)
+            && session.rotated_at.is_some_and(|at| self.now_micros().saturating_sub(at) <= grace)
+    }
+
+    /// A token that is not its session's current one: a replay revokes the session.
+    async fn stale_token(&self, sid: &str, jti: &str) -> Result<ApiError, ApiError> {
+        let session = self.live_session(sid).await?;
+        if session.current_jti != jti
+            && self.store().revoke_session(sid, reason::REUSE_DETECTED, self.now_micros()).await?
+        {
+            tracing::warn!(session = %sid, user = session.user_id, "refresh token reuse detected; session revoked");
+        }
+        Ok(TokenError::Blacklisted.into())
+    }
+
+    /// simplejwt's blacklist view: ends the token's session.
+    pub async fn blacklist(&self, raw: &str) -> Result<(), ApiError> {
+        let token = self.backend().decode(&TokenKind::refresh(), raw, self.now_secs())?;
+        let sid = Self::session_id(&token)?;
+        let jti = self.jti(&token)?;
+        let now = self.now_micros();
+        if self.store().revoke_session_if_current(&sid, &jti, reason::BLACKLISTED, now).await? {
+            return Ok(());
+        }
+        let session = self.live_session(&sid).await?;
+        if self.within_grace(&session, &jti) {
+            // A second tab logging out with the token another tab just rotated.
+            self.store().revoke_session(&sid, reason::BLACKLISTED, now).await?;
+            return Ok(());
+        }
+        Err(self.stale_token(&sid, &jti).await?)
+    }
+
+    /// simplejwt's verify view: signature, expiry and id of a token of any type, then
+    /// whether it was blacklisted (always checked, unlike simplejwt).
+    pub async fn verify(&self, raw: &str) -> Result<(), ApiError> {
+        let backend = self.backend();
+        let token = backend.decode_untyped(raw, self.now_secs())?;
+        let Some(Value::String(sid)) = token.get(SESSION_CLAIM) else {
+            return Ok(());
+        };
+        let session = self.store().session(sid).await?;
+        let family_token = token
+            .get(backend.token_type_claim())
+            .and_then(Value::as_str)
+            .is_some_and(|t| t == TokenKind::refresh().token_type() || t == TokenKind::sliding().token_type());
+        let blacklisted = match session {
+            None => true,
+            Some(session) => {
+                session.is_revoked() || (family_token && token.jti(backend) != Some(session.current_jti.as_str()))
+            }
+        };
+        if blacklisted {
+            return Err(ApiError::field("non_field_errors", TokenError::Blacklisted.to_string()));
+        }
+        Ok(())
+    }
+
+    /// simplejwt's sliding refresh: a new `exp`, same `jti` and `refresh_exp`. Works inside
+    /// `refresh_exp` even after `exp` has passed.
+    pub async fn refresh_sliding(&self, raw: &str) -> Result<String, ApiError> {
+        let backend = self.backend();
+        let now = self.now_secs();
+        let options = tessera_core::DecodeOptions { verify_exp: false, verify_type: true };
+        let mut token = backend.decode_with(&TokenKind::sliding(), raw, now, options)?;
+        token.check_exp(backend, backend.refresh_exp_claim(), now)?;
+        let sid = Self::session_id(&token)?;
+        let jti = self.jti(&token)?;
+        self.active_owner(&token).await?;
+        if self.store().slide_session(&sid, &jti, now, self.now_micros()).await?.is_none() {
+            return Err(TokenError::Blacklisted.into());
+        }
+        token.slide(backend, now);
+        Ok(backend.encode(&token))
+    }
+
+    /// Checks credentials with the same hashing work whether or not the account exists.
+    /// `None` means: no active account with these credentials.
+    pub async fn check_credentials(&self, username: &str, password: &str) -> Result<Option<User>, ApiError> {
+        let user = match self.settings().username_field.as_str() {
+            "username" => self.store().user_by_username(username).await?,
+            _ => self.store().user_by_email(username).await?,
+        };
+        let hash = user.as_ref().filter(|u| u.has_usable_password()).map(|u| u.password_hash.as_str());
+        let verified = self.hasher().verify(password, hash).await?;
+        Ok(user.filter(|u| verified && u.has_usable_password() && u.is_active))
+    }
+}

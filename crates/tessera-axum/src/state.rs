@@ -1,0 +1,101 @@
+//! [`Tessera`]: everything the extractors and routes need, shared by every request.
+
+use std::sync::Arc;
+
+use axum::http::HeaderName;
+use tessera_core::{Clock, Settings, SettingsError, TokenBackend, TokenKind};
+use tessera_store::{PasswordHasher, Store};
+
+/// Tessera's shared state. Cloning is cheap.
+///
+/// An application keeps it in its own state and implements `FromRef` for it, or uses it as
+/// the router state directly.
+#[derive(Clone, Debug)]
+pub struct Tessera(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    settings: Settings,
+    backend: TokenBackend,
+    store: Store,
+    hasher: PasswordHasher,
+    clock: Clock,
+    auth_header: HeaderName,
+    auth_kinds: Vec<TokenKind>,
+}
+
+impl Tessera {
+    /// Builds the state from validated settings and an open store. Password hashing may run
+    /// on as many threads as the machine has cores.
+    pub fn new(settings: Settings, store: Store) -> Result<Self, SettingsError> {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Self::with_parts(settings, store, PasswordHasher::new(cores), Clock::system())
+    }
+
+    /// Builds the state with an explicit hasher and clock (tests use a manual clock).
+    pub fn with_parts(
+        settings: Settings,
+        store: Store,
+        hasher: PasswordHasher,
+        clock: Clock,
+    ) -> Result<Self, SettingsError> {
+        let backend = TokenBackend::from_settings(&settings)?;
+        let auth_header = HeaderName::from_bytes(settings.auth_header().as_bytes()).map_err(|_| SettingsError {
+            setting: "auth_header_name".into(),
+            message: "is not a valid header name".into(),
+        })?;
+        let auth_kinds = settings.auth_token_kinds();
+        Ok(Self(Arc::new(Inner { settings, backend, store, hasher, clock, auth_header, auth_kinds })))
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.0.settings
+    }
+
+    /// The token backend (keys and claim rules).
+    pub fn backend(&self) -> &TokenBackend {
+        &self.0.backend
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    /// The bounded password-hashing pool.
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.0.hasher
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Clock {
+        &self.0.clock
+    }
+
+    /// Now, in whole seconds.
+    pub fn now_secs(&self) -> i64 {
+        self.0.clock.now_secs()
+    }
+
+    /// Now, in microseconds.
+    pub fn now_micros(&self) -> i64 {
+        self.0.clock.now_micros()
+    }
+
+    /// The header that carries tokens (`authorization` by default).
+    pub fn auth_header(&self) -> &HeaderName {
+        &self.0.auth_header
+    }
+
+    /// The token kinds authentication accepts, in order (`auth_token_classes`).
+    pub fn auth_kinds(&self) -> &[TokenKind] {
+        &self.0.auth_kinds
+    }
+
+    /// The `WWW-Authenticate` value of every 401: `Bearer realm="api"`.
+    pub fn www_authenticate(&self) -> String {
+        let scheme = self.0.settings.auth_header_types.first().map_or("Bearer", String::as_str);
+        format!("{scheme} realm=\"api\"")
+    }
+}

@@ -1,0 +1,59 @@
+//! Shared helpers for the integration tests.
+#![allow(dead_code)]
+
+use tempfile::TempDir;
+use tessera_store::{NewSession, NewUser, Session, SessionKind, Store, User};
+
+/// 2025-01-01T00:00:00Z in seconds.
+pub const NOW_SECS: i64 = 1_735_689_600;
+/// The same instant in microseconds.
+pub const NOW: i64 = NOW_SECS * 1_000_000;
+
+/// A migrated store on a fresh file database; keep the `TempDir` alive.
+pub async fn file_store() -> (TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tessera.db");
+    let store = Store::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    (dir, store)
+}
+
+pub fn new_user(email: &str) -> NewUser {
+    NewUser {
+        email: email.to_owned(),
+        username: None,
+        first_name: "Ada".into(),
+        last_name: "Lovelace".into(),
+        password_hash: "!".into(),
+        is_active: true,
+        is_staff: false,
+        is_superuser: false,
+        date_joined: NOW,
+    }
+}
+
+pub async fn user(store: &Store, email: &str) -> User {
+    store.create_user(&new_user(email)).await.unwrap()
+}
+
+pub fn new_session(user_id: i64, jti: &str, expires_at: i64) -> NewSession {
+    NewSession {
+        user_id,
+        kind: SessionKind::Refresh,
+        jti: jti.to_owned(),
+        iat: NOW_SECS,
+        expires_at,
+        user_agent: Some("test-agent/1.0".into()),
+        ip: Some("127.0.0.1".into()),
+        now: NOW,
+    }
+}
+
+pub async fn session(store: &Store, user_id: i64, jti: &str) -> Session {
+    store
+        .create_session(&new_session(user_id, jti, NOW_SECS + 86_400))
+        .await
+        .unwrap()
+}
