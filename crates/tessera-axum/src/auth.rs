@@ -19,11 +19,19 @@ pub fn raw_token<'a>(tessera: &Tessera, parts: &'a Parts) -> Result<Option<&'a s
         return Ok(None);
     };
     // Python's bytes.split(): runs of ASCII white space separate the parts.
-    let mut words = header.as_bytes().split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty());
+    let mut words = header
+        .as_bytes()
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty());
     let Some(scheme) = words.next() else {
         return Ok(None);
     };
-    if !tessera.settings().auth_header_types.iter().any(|t| t.as_bytes() == scheme) {
+    if !tessera
+        .settings()
+        .auth_header_types
+        .iter()
+        .any(|t| t.as_bytes() == scheme)
+    {
         return Ok(None);
     }
     let (Some(token), None) = (words.next(), words.next()) else {
@@ -33,7 +41,9 @@ pub fn raw_token<'a>(tessera: &Tessera, parts: &'a Parts) -> Result<Option<&'a s
         ));
     };
     // Header bytes outside visible ASCII cannot belong to a token.
-    std::str::from_utf8(token).map(Some).map_err(|_| invalid_for_every_kind(tessera))
+    std::str::from_utf8(token)
+        .map(Some)
+        .map_err(|_| invalid_for_every_kind(tessera))
 }
 
 fn invalid_for_every_kind(tessera: &Tessera) -> ApiError {
@@ -44,7 +54,10 @@ fn invalid_for_every_kind(tessera: &Tessera) -> ApiError {
             json!({"token_class": kind.class_name(), "token_type": kind.token_type(), "message": "Token is invalid"})
         })
         .collect();
-    ApiError::InvalidToken { detail: "Given token not valid for any token type".into(), messages: Some(messages) }
+    ApiError::InvalidToken {
+        detail: "Given token not valid for any token type".into(),
+        messages: Some(messages),
+    }
 }
 
 /// Tries the token against each accepted kind in order; the error lists why each refused.
@@ -61,16 +74,24 @@ pub fn validated_token(tessera: &Tessera, raw: &str) -> Result<Token, ApiError> 
             })),
         }
     }
-    Err(ApiError::InvalidToken { detail: "Given token not valid for any token type".into(), messages: Some(messages) })
+    Err(ApiError::InvalidToken {
+        detail: "Given token not valid for any token type".into(),
+        messages: Some(messages),
+    })
 }
 
 /// The request's validated token, if it carries one.
 pub fn authenticate_token(tessera: &Tessera, parts: &Parts) -> Result<Option<Token>, ApiError> {
-    raw_token(tessera, parts)?.map(|raw| validated_token(tessera, raw)).transpose()
+    raw_token(tessera, parts)?
+        .map(|raw| validated_token(tessera, raw))
+        .transpose()
 }
 
 fn no_user_claim() -> ApiError {
-    ApiError::InvalidToken { detail: "Token contained no recognizable user identification".into(), messages: None }
+    ApiError::InvalidToken {
+        detail: "Token contained no recognizable user identification".into(),
+        messages: None,
+    }
 }
 
 /// The user a validated token names, loaded from the store and checked as simplejwt does.
@@ -80,9 +101,13 @@ pub async fn user_for_token(tessera: &Tessera, token: &Token) -> Result<User, Ap
         Ok(id) => tessera.store().user_by_id(id).await?,
         Err(_) => None,
     };
-    let user = user.ok_or_else(|| ApiError::authentication_failed("User not found", "user_not_found"))?;
+    let user =
+        user.ok_or_else(|| ApiError::authentication_failed("User not found", "user_not_found"))?;
     if tessera.settings().check_user_is_active && !user.is_active {
-        return Err(ApiError::authentication_failed("User is inactive", "user_inactive"));
+        return Err(ApiError::authentication_failed(
+            "User is inactive",
+            "user_inactive",
+        ));
     }
     Ok(user)
 }
@@ -119,7 +144,10 @@ where
     type Rejection = ApiError;
 
     /// `None` for an anonymous request; bad credentials are still refused, as DRF does.
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
         let tessera = Tessera::from_ref(state);
         let Some(token) = authenticate_token(&tessera, parts)? else {
             return Ok(None);
@@ -167,9 +195,14 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
         let tessera = Tessera::from_ref(state);
-        authenticate_token(&tessera, parts)?.map(|token| TokenUser::from_token(&tessera, token)).transpose()
+        authenticate_token(&tessera, parts)?
+            .map(|token| TokenUser::from_token(&tessera, token))
+            .transpose()
     }
 }
 

@@ -14,7 +14,11 @@ use crate::state::Tessera;
 ///
 /// Install with `axum::middleware::from_fn_with_state(tessera, drf_conventions)`; [`crate::finish`]
 /// does it for you.
-pub async fn drf_conventions(State(tessera): State<Tessera>, request: Request, next: Next) -> Response {
+pub async fn drf_conventions(
+    State(tessera): State<Tessera>,
+    request: Request,
+    next: Next,
+) -> Response {
     let method = request.method().clone();
     let mut response = next.run(request).await;
     let bodiless = !response.headers().contains_key(header::CONTENT_TYPE);
@@ -34,7 +38,9 @@ pub async fn drf_conventions(State(tessera): State<Tessera>, request: Request, n
         StatusCode::NOT_FOUND if bodiless => response = ApiError::NotFound.into_response(),
         StatusCode::UNAUTHORIZED if !response.headers().contains_key(header::WWW_AUTHENTICATE) => {
             if let Ok(value) = HeaderValue::from_str(&tessera.www_authenticate()) {
-                response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, value);
             }
         }
         _ => {}
@@ -48,7 +54,11 @@ fn with_options(allow: &HeaderValue) -> HeaderValue {
     if text.split(',').any(|m| m.trim() == "OPTIONS") {
         return allow.clone();
     }
-    let joined = if text.is_empty() { "OPTIONS".to_owned() } else { format!("{text}, OPTIONS") };
+    let joined = if text.is_empty() {
+        "OPTIONS".to_owned()
+    } else {
+        format!("{text}, OPTIONS")
+    };
     HeaderValue::from_str(&joined).unwrap_or_else(|_| allow.clone())
 }
 

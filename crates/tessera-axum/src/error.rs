@@ -54,12 +54,18 @@ pub enum ApiError {
 impl ApiError {
     /// 401 with a simplejwt code in the body.
     pub fn authentication_failed(detail: impl Into<String>, code: &'static str) -> Self {
-        Self::AuthenticationFailed { detail: detail.into(), code: Some(code) }
+        Self::AuthenticationFailed {
+            detail: detail.into(),
+            code: Some(code),
+        }
     }
 
     /// 401 as DRF's own `AuthenticationFailed` (no code in the body).
     pub fn authentication_failed_plain(detail: impl Into<String>) -> Self {
-        Self::AuthenticationFailed { detail: detail.into(), code: None }
+        Self::AuthenticationFailed {
+            detail: detail.into(),
+            code: None,
+        }
     }
 
     /// 400 with one message for one field.
@@ -72,9 +78,9 @@ impl ApiError {
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::NotAuthenticated | Self::AuthenticationFailed { .. } | Self::InvalidToken { .. } => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::NotAuthenticated
+            | Self::AuthenticationFailed { .. }
+            | Self::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
             Self::PermissionDenied => StatusCode::FORBIDDEN,
             Self::Validation(_) | Self::Parse(_) => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -88,25 +94,42 @@ impl ApiError {
 
     fn body(&self) -> Value {
         match self {
-            Self::NotAuthenticated => json!({"detail": "Authentication credentials were not provided."}),
-            Self::AuthenticationFailed { detail, code: Some(code) } => json!({"detail": detail, "code": code}),
+            Self::NotAuthenticated => {
+                json!({"detail": "Authentication credentials were not provided."})
+            }
+            Self::AuthenticationFailed {
+                detail,
+                code: Some(code),
+            } => json!({"detail": detail, "code": code}),
             Self::AuthenticationFailed { detail, code: None } => json!({"detail": detail}),
-            Self::InvalidToken { detail, messages: None } => json!({"detail": detail, "code": "token_not_valid"}),
-            Self::InvalidToken { detail, messages: Some(messages) } => {
+            Self::InvalidToken {
+                detail,
+                messages: None,
+            } => json!({"detail": detail, "code": "token_not_valid"}),
+            Self::InvalidToken {
+                detail,
+                messages: Some(messages),
+            } => {
                 json!({"detail": detail, "code": "token_not_valid", "messages": messages})
             }
-            Self::PermissionDenied => json!({"detail": "You do not have permission to perform this action."}),
+            Self::PermissionDenied => {
+                json!({"detail": "You do not have permission to perform this action."})
+            }
             Self::Validation(errors) => errors.to_json(),
             Self::Parse(detail) => json!({"detail": detail}),
             Self::NotFound => json!({"detail": "Not found."}),
-            Self::MethodNotAllowed(method) => json!({"detail": format!("Method \"{method}\" not allowed.")}),
+            Self::MethodNotAllowed(method) => {
+                json!({"detail": format!("Method \"{method}\" not allowed.")})
+            }
             Self::PayloadTooLarge(limit) => {
                 json!({"detail": format!("Request body is too large (the limit is {limit} bytes).")})
             }
             Self::UnsupportedMediaType(media) => {
                 json!({"detail": format!("Unsupported media type \"{media}\" in request.")})
             }
-            Self::Unavailable { .. } => json!({"detail": "Service temporarily unavailable, try again later."}),
+            Self::Unavailable { .. } => {
+                json!({"detail": "Service temporarily unavailable, try again later."})
+            }
             Self::Internal(_) => json!({"detail": "A server error occurred."}),
         }
     }
@@ -115,7 +138,10 @@ impl ApiError {
 impl From<TokenError> for ApiError {
     /// A token that fails a check: 401 `{"detail": "<message>", "code": "token_not_valid"}`.
     fn from(error: TokenError) -> Self {
-        Self::InvalidToken { detail: error.to_string(), messages: None }
+        Self::InvalidToken {
+            detail: error.to_string(),
+            messages: None,
+        }
     }
 }
 
@@ -141,7 +167,9 @@ impl IntoResponse for ApiError {
         }
         let mut response = (self.status(), axum::Json(self.body())).into_response();
         if let Self::Unavailable { retry_after } = self {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
         response
     }
@@ -154,7 +182,9 @@ mod tests {
     async fn render(error: ApiError) -> (StatusCode, String) {
         let response = error.into_response();
         let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
         (status, String::from_utf8(bytes.to_vec()).unwrap())
     }
 
@@ -162,23 +192,38 @@ mod tests {
     async fn bodies_are_drfs() {
         assert_eq!(
             render(ApiError::NotAuthenticated).await,
-            (StatusCode::UNAUTHORIZED, r#"{"detail":"Authentication credentials were not provided."}"#.into())
+            (
+                StatusCode::UNAUTHORIZED,
+                r#"{"detail":"Authentication credentials were not provided."}"#.into()
+            )
         );
         assert_eq!(
             render(TokenError::Expired.into()).await,
-            (StatusCode::UNAUTHORIZED, r#"{"detail":"Token is expired","code":"token_not_valid"}"#.into())
+            (
+                StatusCode::UNAUTHORIZED,
+                r#"{"detail":"Token is expired","code":"token_not_valid"}"#.into()
+            )
         );
         assert_eq!(
             render(ApiError::MethodNotAllowed(Method::GET)).await,
-            (StatusCode::METHOD_NOT_ALLOWED, r#"{"detail":"Method \"GET\" not allowed."}"#.into())
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                r#"{"detail":"Method \"GET\" not allowed."}"#.into()
+            )
         );
         assert_eq!(
             render(ApiError::field("refresh", "This field is required.")).await,
-            (StatusCode::BAD_REQUEST, r#"{"refresh":["This field is required."]}"#.into())
+            (
+                StatusCode::BAD_REQUEST,
+                r#"{"refresh":["This field is required."]}"#.into()
+            )
         );
         assert_eq!(
             render(ApiError::Internal("disk on fire".into())).await,
-            (StatusCode::INTERNAL_SERVER_ERROR, r#"{"detail":"A server error occurred."}"#.into())
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                r#"{"detail":"A server error occurred."}"#.into()
+            )
         );
     }
 

@@ -60,7 +60,10 @@ pub struct Fields<'a> {
 impl<'a> Fields<'a> {
     /// Starts reading `data`.
     pub fn new(data: &'a Map<String, Value>) -> Self {
-        Self { data, errors: FieldErrors::default() }
+        Self {
+            data,
+            errors: FieldErrors::default(),
+        }
     }
 
     /// A required, non-blank string (numbers are taken as their text).
@@ -80,7 +83,13 @@ impl<'a> Fields<'a> {
         self.string(name, value, trim, true)
     }
 
-    fn string(&mut self, name: &str, value: &Value, trim: Trim, allow_blank: bool) -> Option<String> {
+    fn string(
+        &mut self,
+        name: &str,
+        value: &Value,
+        trim: Trim,
+        allow_blank: bool,
+    ) -> Option<String> {
         let text = match value {
             Value::Null => {
                 self.errors.add(name, "This field may not be null.");
@@ -143,8 +152,14 @@ mod tests {
     fn strings_are_trimmed_except_when_told_and_numbers_become_text() {
         let data = object(json!({"email": "  a@x.com ", "password": " pw ", "n": 12, "f": 1.5}));
         let mut fields = Fields::new(&data);
-        assert_eq!(fields.required("email", Trim::Yes).as_deref(), Some("a@x.com"));
-        assert_eq!(fields.required("password", Trim::No).as_deref(), Some(" pw "));
+        assert_eq!(
+            fields.required("email", Trim::Yes).as_deref(),
+            Some("a@x.com")
+        );
+        assert_eq!(
+            fields.required("password", Trim::No).as_deref(),
+            Some(" pw ")
+        );
         assert_eq!(fields.required("n", Trim::Yes).as_deref(), Some("12"));
         assert_eq!(fields.required("f", Trim::Yes).as_deref(), Some("1.5"));
         assert_eq!(fields.optional("missing", Trim::Yes), None);

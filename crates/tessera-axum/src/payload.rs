@@ -27,9 +27,18 @@ impl<S: Send + Sync> FromRequest<S> for Payload {
             return Ok(Self::default());
         };
         let content_type = String::from_utf8_lossy(content_type.as_bytes()).into_owned();
-        let media = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        let media = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
         if let Some(length) = request.headers().get(header::CONTENT_LENGTH)
-            && length.to_str().ok().and_then(|l| l.parse::<usize>().ok()).is_some_and(|l| l > MAX_BODY_BYTES)
+            && length
+                .to_str()
+                .ok()
+                .and_then(|l| l.parse::<usize>().ok())
+                .is_some_and(|l| l > MAX_BODY_BYTES)
         {
             return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
         }
@@ -55,12 +64,18 @@ impl<S: Send + Sync> FromRequest<S> for Payload {
                 let (parts, body) = request.into_parts();
                 let bytes = read_body(Request::from_parts(parts.clone(), body)).await?;
                 let request = Request::from_parts(parts, axum::body::Body::from(bytes));
-                let mut multipart = Multipart::from_request(request, state)
-                    .await
-                    .map_err(|e| ApiError::Parse(format!("Multipart form parse error - {}", e.body_text())))?;
+                let mut multipart = Multipart::from_request(request, state).await.map_err(|e| {
+                    ApiError::Parse(format!("Multipart form parse error - {}", e.body_text()))
+                })?;
                 let mut map = Map::new();
-                while let Some(field) = multipart.next_field().await.map_err(|e| multipart_error(&e))? {
-                    let Some(name) = field.name().map(str::to_owned) else { continue };
+                while let Some(field) = multipart
+                    .next_field()
+                    .await
+                    .map_err(|e| multipart_error(&e))?
+                {
+                    let Some(name) = field.name().map(str::to_owned) else {
+                        continue;
+                    };
                     if field.file_name().is_some() {
                         continue;
                     }
@@ -75,21 +90,32 @@ impl<S: Send + Sync> FromRequest<S> for Payload {
 }
 
 fn multipart_error(error: &axum::extract::multipart::MultipartError) -> ApiError {
-    ApiError::Parse(format!("Multipart form parse error - {}", error.body_text()))
+    ApiError::Parse(format!(
+        "Multipart form parse error - {}",
+        error.body_text()
+    ))
 }
 
 /// Reads the whole body, refusing more than [`MAX_BODY_BYTES`].
 async fn read_body(request: Request) -> Result<axum::body::Bytes, ApiError> {
-    axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await.map_err(|e| {
-        let too_large = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
-            .any(|e| e.is::<http_body_util::LengthLimitError>());
-        if too_large { ApiError::PayloadTooLarge(MAX_BODY_BYTES) } else { ApiError::Parse(format!("Body read error - {e}")) }
-    })
+    axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
+        .await
+        .map_err(|e| {
+            let too_large =
+                std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+                    .any(|e| e.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                ApiError::PayloadTooLarge(MAX_BODY_BYTES)
+            } else {
+                ApiError::Parse(format!("Body read error - {e}"))
+            }
+        })
 }
 
 /// Form pairs; a repeated key keeps its last value, as Django's `QueryDict` does.
 fn form_urlencoded(bytes: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
-    serde_urlencoded::from_bytes(bytes).map_err(|e| ApiError::Parse(format!("Form parse error - {e}")))
+    serde_urlencoded::from_bytes(bytes)
+        .map_err(|e| ApiError::Parse(format!("Form parse error - {e}")))
 }
 
 /// DRF's answer for a body that is valid JSON but not an object.
@@ -104,7 +130,10 @@ fn object(value: Value) -> Result<Map<String, Value>, ApiError> {
         Value::Null => "NoneType",
     };
     let mut errors = FieldErrors::default();
-    errors.add("non_field_errors", format!("Invalid data. Expected a dictionary, but got {kind}."));
+    errors.add(
+        "non_field_errors",
+        format!("Invalid data. Expected a dictionary, but got {kind}."),
+    );
     Err(ApiError::Validation(errors))
 }
 
@@ -113,7 +142,10 @@ mod tests {
     use super::*;
     use axum::body::Body;
 
-    async fn parse(content_type: Option<&str>, body: impl Into<Body>) -> Result<Value, (u16, String)> {
+    async fn parse(
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> Result<Value, (u16, String)> {
         let mut builder = Request::builder().method("POST").uri("/");
         if let Some(content_type) = content_type {
             builder = builder.header(header::CONTENT_TYPE, content_type);
@@ -123,7 +155,9 @@ mod tests {
             Err(e) => {
                 let response = axum::response::IntoResponse::into_response(e);
                 let status = response.status().as_u16();
-                let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+                let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+                    .await
+                    .unwrap();
                 Err((status, String::from_utf8_lossy(&bytes).into_owned()))
             }
         }
@@ -132,39 +166,69 @@ mod tests {
     #[tokio::test]
     async fn json_form_and_multipart_give_the_same_object() {
         let expected = serde_json::json!({"email": "a@x.com", "password": "p w"});
-        assert_eq!(parse(Some("application/json"), r#"{"email":"a@x.com","password":"p w"}"#).await, Ok(expected.clone()));
         assert_eq!(
-            parse(Some("application/x-www-form-urlencoded"), "email=a%40x.com&password=p+w").await,
+            parse(
+                Some("application/json"),
+                r#"{"email":"a@x.com","password":"p w"}"#
+            )
+            .await,
+            Ok(expected.clone())
+        );
+        assert_eq!(
+            parse(
+                Some("application/x-www-form-urlencoded"),
+                "email=a%40x.com&password=p+w"
+            )
+            .await,
             Ok(expected.clone())
         );
         let multipart = "--XX\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\na@x.com\r\n\
             --XX\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\np w\r\n\
             --XX\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"a.png\"\r\n\r\nPNG\r\n--XX--\r\n";
-        assert_eq!(parse(Some("multipart/form-data; boundary=XX"), multipart).await, Ok(expected));
+        assert_eq!(
+            parse(Some("multipart/form-data; boundary=XX"), multipart).await,
+            Ok(expected)
+        );
     }
 
     #[tokio::test]
     async fn empty_bodies_and_missing_content_type_are_empty_objects() {
         assert_eq!(parse(None, "{\"a\":1}").await, Ok(serde_json::json!({})));
-        assert_eq!(parse(Some("application/json"), "").await, Ok(serde_json::json!({})));
+        assert_eq!(
+            parse(Some("application/json"), "").await,
+            Ok(serde_json::json!({}))
+        );
     }
 
     #[tokio::test]
     async fn bad_input_gets_drf_errors() {
         let (status, body) = parse(Some("application/json"), "{oops").await.unwrap_err();
         assert_eq!(status, 400);
-        assert!(body.starts_with(r#"{"detail":"JSON parse error - key must be a string"#), "{body}");
-        assert_eq!(
-            parse(Some("application/json"), "[1]").await.unwrap_err(),
-            (400, r#"{"non_field_errors":["Invalid data. Expected a dictionary, but got list."]}"#.into())
+        assert!(
+            body.starts_with(r#"{"detail":"JSON parse error - key must be a string"#),
+            "{body}"
         );
         assert_eq!(
-            parse(Some("application/json"), "\"x\"").await.unwrap_err().1,
+            parse(Some("application/json"), "[1]").await.unwrap_err(),
+            (
+                400,
+                r#"{"non_field_errors":["Invalid data. Expected a dictionary, but got list."]}"#
+                    .into()
+            )
+        );
+        assert_eq!(
+            parse(Some("application/json"), "\"x\"")
+                .await
+                .unwrap_err()
+                .1,
             r#"{"non_field_errors":["Invalid data. Expected a dictionary, but got str."]}"#
         );
         assert_eq!(
             parse(Some("text/plain"), "hi").await.unwrap_err(),
-            (415, r#"{"detail":"Unsupported media type \"text/plain\" in request."}"#.into())
+            (
+                415,
+                r#"{"detail":"Unsupported media type \"text/plain\" in request."}"#.into()
+            )
         );
         let (status, _) = parse(Some("multipart/form-data"), "x").await.unwrap_err();
         assert_eq!(status, 400);
@@ -173,10 +237,20 @@ mod tests {
     #[tokio::test]
     async fn oversized_bodies_are_refused() {
         let big = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES));
-        assert_eq!(parse(Some("application/json"), big.clone()).await.unwrap_err().0, 413);
+        assert_eq!(
+            parse(Some("application/json"), big.clone())
+                .await
+                .unwrap_err()
+                .0,
+            413
+        );
         // Without Content-Length the stream itself is cut off at the limit.
         let chunk = axum::body::Bytes::from(big);
-        let stream = Body::from_stream(futures_util::stream::iter([Ok::<_, std::io::Error>(chunk)]));
-        assert_eq!(parse(Some("application/json"), stream).await.unwrap_err().0, 413);
+        let stream =
+            Body::from_stream(futures_util::stream::iter([Ok::<_, std::io::Error>(chunk)]));
+        assert_eq!(
+            parse(Some("application/json"), stream).await.unwrap_err().0,
+            413
+        );
     }
 }

@@ -63,7 +63,10 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = <AuthUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         if P::has_permission(&auth, parts) {
-            Ok(Self { auth, _permission: PhantomData })
+            Ok(Self {
+                auth,
+                _permission: PhantomData,
+            })
         } else {
             Err(ApiError::PermissionDenied)
         }

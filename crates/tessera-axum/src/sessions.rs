@@ -50,17 +50,34 @@ fn no_active_account() -> ApiError {
 impl Tessera {
     /// Opens a session for `user` and issues its first refresh token and an access token.
     /// `claims` are added to both, after the user id.
-    pub async fn issue_pair(&self, user: &User, client: &ClientInfo, claims: &Claims) -> Result<TokenPair, ApiError> {
+    pub async fn issue_pair(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+        claims: &Claims,
+    ) -> Result<TokenPair, ApiError> {
         let now = self.now_secs();
-        let refresh = self.open_session(TokenKind::refresh(), user, client, claims, now).await?;
+        let refresh = self
+            .open_session(TokenKind::refresh(), user, client, claims, now)
+            .await?;
         let access = refresh.access_token(self.backend(), now);
-        Ok(TokenPair { refresh: self.backend().encode(&refresh), access: self.backend().encode(&access) })
+        Ok(TokenPair {
+            refresh: self.backend().encode(&refresh),
+            access: self.backend().encode(&access),
+        })
     }
 
     /// Opens a session for `user` and issues a sliding token.
-    pub async fn issue_sliding(&self, user: &User, client: &ClientInfo, claims: &Claims) -> Result<String, ApiError> {
+    pub async fn issue_sliding(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+        claims: &Claims,
+    ) -> Result<String, ApiError> {
         let now = self.now_secs();
-        let token = self.open_session(TokenKind::sliding(), user, client, claims, now).await?;
+        let token = self
+            .open_session(TokenKind::sliding(), user, client, claims, now)
+            .await?;
         Ok(self.backend().encode(&token))
     }
 
@@ -86,7 +103,11 @@ impl Tessera {
             .store()
             .create_session(&NewSession {
                 user_id: user.id,
-                kind: if sliding { SessionKind::Sliding } else { SessionKind::Refresh },
+                kind: if sliding {
+                    SessionKind::Sliding
+                } else {
+                    SessionKind::Refresh
+                },
                 jti,
                 iat: now,
                 expires_at,
@@ -111,12 +132,17 @@ impl Tessera {
     }
 
     fn jti(&self, token: &Token) -> Result<String, ApiError> {
-        token.jti(self.backend()).map(str::to_owned).ok_or_else(|| TokenError::Invalid.into())
+        token
+            .jti(self.backend())
+            .map(str::to_owned)
+            .ok_or_else(|| TokenError::Invalid.into())
     }
 
     /// The active user a token was issued to, or 401 `No active account found for the given token.`
     async fn active_owner(&self, token: &Token) -> Result<User, ApiError> {
-        let user_id = token.user_id(self.backend()).and_then(|id| id.parse::<i64>().ok());
+        let user_id = token
+            .user_id(self.backend())
+            .and_then(|id| id.parse::<i64>().ok());
         let Some(user_id) = user_id else {
             return Err(no_active_account());
         };
@@ -138,8 +164,15 @@ impl Tessera {
         let settings = self.settings();
 
         if !settings.rotate_refresh_tokens {
-            return match self.store().touch_session(&sid, &jti, self.now_micros()).await? {
-                Some(_) => Ok(Refreshed { access, refresh: None }),
+            return match self
+                .store()
+                .touch_session(&sid, &jti, self.now_micros())
+                .await?
+            {
+                Some(_) => Ok(Refreshed {
+                    access,
+                    refresh: None,
+                }),
                 None => Err(self.stale_token(&sid, &jti).await?),
             };
         }
@@ -156,11 +189,24 @@ impl Tessera {
             // Without blacklisting, every refresh token of a live session stays usable; the
             // row only follows the newest one.
             let session = self.live_session(&sid).await?;
-            self.store().rotate_session(&sid, &session.current_jti, &rotation).await?;
-            return Ok(Refreshed { access, refresh: Some(backend.encode(&successor)) });
+            self.store()
+                .rotate_session(&sid, &session.current_jti, &rotation)
+                .await?;
+            return Ok(Refreshed {
+                access,
+                refresh: Some(backend.encode(&successor)),
+            });
         }
-        if self.store().rotate_session(&sid, &jti, &rotation).await?.is_some() {
-            return Ok(Refreshed { access, refresh: Some(backend.encode(&successor)) });
+        if self
+            .store()
+            .rotate_session(&sid, &jti, &rotation)
+            .await?
+            .is_some()
+        {
+            return Ok(Refreshed {
+                access,
+                refresh: Some(backend.encode(&successor)),
+            });
         }
         // Lost the race, or a replay: the session row says which.
         let session = self.live_session(&sid).await?;
@@ -169,7 +215,10 @@ impl Tessera {
             issued.insert(backend.jti_claim(), session.current_jti.clone());
             issued.insert("exp", session.expires_at);
             issued.insert("iat", session.current_iat);
-            return Ok(Refreshed { access, refresh: Some(backend.encode(&issued)) });
+            return Ok(Refreshed {
+                access,
+                refresh: Some(backend.encode(&issued)),
+            });
         }
         Err(self.stale_token(&sid, &jti).await?)
     }
@@ -184,17 +233,23 @@ impl Tessera {
 
     /// Whether `jti` was rotated away so recently that a duplicate refresh is forgiven.
     fn within_grace(&self, session: &Session, jti: &str) -> bool {
-        let grace = i64::try_from(self.settings().refresh_reuse_grace.as_micros()).unwrap_or(i64::MAX);
+        let grace =
+            i64::try_from(self.settings().refresh_reuse_grace.as_micros()).unwrap_or(i64::MAX);
         grace > 0
             && session.previous_jti.as_deref() == Some(jti)
-            && session.rotated_at.is_some_and(|at| self.now_micros().saturating_sub(at) <= grace)
+            && session
+                .rotated_at
+                .is_some_and(|at| self.now_micros().saturating_sub(at) <= grace)
     }
 
     /// A token that is not its session's current one: a replay revokes the session.
     async fn stale_token(&self, sid: &str, jti: &str) -> Result<ApiError, ApiError> {
         let session = self.live_session(sid).await?;
         if session.current_jti != jti
-            && self.store().revoke_session(sid, reason::REUSE_DETECTED, self.now_micros()).await?
+            && self
+                .store()
+                .revoke_session(sid, reason::REUSE_DETECTED, self.now_micros())
+                .await?
         {
             tracing::warn!(session = %sid, user = session.user_id, "refresh token reuse detected; session revoked");
         }
@@ -203,24 +258,34 @@ impl Tessera {
 
     /// simplejwt's blacklist view: ends the token's session.
     pub async fn blacklist(&self, raw: &str) -> Result<(), ApiError> {
-        let token = self.backend().decode(&TokenKind::refresh(), raw, self.now_secs())?;
+        let token = self
+            .backend()
+            .decode(&TokenKind::refresh(), raw, self.now_secs())?;
         let sid = Self::session_id(&token)?;
         let jti = self.jti(&token)?;
         let now = self.now_micros();
-        if self.store().revoke_session_if_current(&sid, &jti, reason::BLACKLISTED, now).await? {
+        if self
+            .store()
+            .revoke_session_if_current(&sid, &jti, reason::BLACKLISTED, now)
+            .await?
+        {
             return Ok(());
         }
         let session = self.live_session(&sid).await?;
         if self.within_grace(&session, &jti) {
             // A second tab logging out with the token another tab just rotated.
-            self.store().revoke_session(&sid, reason::BLACKLISTED, now).await?;
+            self.store()
+                .revoke_session(&sid, reason::BLACKLISTED, now)
+                .await?;
             return Ok(());
         }
         Err(self.stale_token(&sid, &jti).await?)
     }
 
     /// simplejwt's verify view: signature, expiry and id of a token of any type, then
-    /// whether it was blacklisted (always checked, unlike simplejwt).
+    /// whether it was blacklisted (always checked, unlike simplejwt). A refresh token that was
+    /// rotated away counts as blacklisted only with `blacklist_after_rotation`: without it,
+    /// it still refreshes.
     pub async fn verify(&self, raw: &str) -> Result<(), ApiError> {
         let backend = self.backend();
         let token = backend.decode_untyped(raw, self.now_secs())?;
@@ -228,18 +293,26 @@ impl Tessera {
             return Ok(());
         };
         let session = self.store().session(sid).await?;
+        let rotated_away_is_blacklisted = self.settings().blacklist_after_rotation;
         let family_token = token
             .get(backend.token_type_claim())
             .and_then(Value::as_str)
-            .is_some_and(|t| t == TokenKind::refresh().token_type() || t == TokenKind::sliding().token_type());
+            .is_some_and(|t| {
+                (t == TokenKind::refresh().token_type() && rotated_away_is_blacklisted)
+                    || t == TokenKind::sliding().token_type()
+            });
         let blacklisted = match session {
             None => true,
             Some(session) => {
-                session.is_revoked() || (family_token && token.jti(backend) != Some(session.current_jti.as_str()))
+                session.is_revoked()
+                    || (family_token && token.jti(backend) != Some(session.current_jti.as_str()))
             }
         };
         if blacklisted {
-            return Err(ApiError::field("non_field_errors", TokenError::Blacklisted.to_string()));
+            return Err(ApiError::field(
+                "non_field_errors",
+                TokenError::Blacklisted.to_string(),
+            ));
         }
         Ok(())
     }
@@ -249,13 +322,21 @@ impl Tessera {
     pub async fn refresh_sliding(&self, raw: &str) -> Result<String, ApiError> {
         let backend = self.backend();
         let now = self.now_secs();
-        let options = tessera_core::DecodeOptions { verify_exp: false, verify_type: true };
+        let options = tessera_core::DecodeOptions {
+            verify_exp: false,
+            verify_type: true,
+        };
         let mut token = backend.decode_with(&TokenKind::sliding(), raw, now, options)?;
         token.check_exp(backend, backend.refresh_exp_claim(), now)?;
         let sid = Self::session_id(&token)?;
         let jti = self.jti(&token)?;
         self.active_owner(&token).await?;
-        if self.store().slide_session(&sid, &jti, now, self.now_micros()).await?.is_none() {
+        if self
+            .store()
+            .slide_session(&sid, &jti, now, self.now_micros())
+            .await?
+            .is_none()
+        {
             return Err(TokenError::Blacklisted.into());
         }
         token.slide(backend, now);
@@ -264,12 +345,19 @@ impl Tessera {
 
     /// Checks credentials with the same hashing work whether or not the account exists.
     /// `None` means: no active account with these credentials.
-    pub async fn check_credentials(&self, username: &str, password: &str) -> Result<Option<User>, ApiError> {
+    pub async fn check_credentials(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<User>, ApiError> {
         let user = match self.settings().username_field.as_str() {
             "username" => self.store().user_by_username(username).await?,
             _ => self.store().user_by_email(username).await?,
         };
-        let hash = user.as_ref().filter(|u| u.has_usable_password()).map(|u| u.password_hash.as_str());
+        let hash = user
+            .as_ref()
+            .filter(|u| u.has_usable_password())
+            .map(|u| u.password_hash.as_str());
         let verified = self.hasher().verify(password, hash).await?;
         Ok(user.filter(|u| verified && u.has_usable_password() && u.is_active))
     }

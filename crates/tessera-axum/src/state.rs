@@ -40,12 +40,23 @@ impl Tessera {
         clock: Clock,
     ) -> Result<Self, SettingsError> {
         let backend = TokenBackend::from_settings(&settings)?;
-        let auth_header = HeaderName::from_bytes(settings.auth_header().as_bytes()).map_err(|_| SettingsError {
-            setting: "auth_header_name".into(),
-            message: "is not a valid header name".into(),
-        })?;
+        let auth_header =
+            HeaderName::from_bytes(settings.auth_header().as_bytes()).map_err(|_| {
+                SettingsError {
+                    setting: "auth_header_name".into(),
+                    message: "is not a valid header name".into(),
+                }
+            })?;
         let auth_kinds = settings.auth_token_kinds();
-        Ok(Self(Arc::new(Inner { settings, backend, store, hasher, clock, auth_header, auth_kinds })))
+        Ok(Self(Arc::new(Inner {
+            settings,
+            backend,
+            store,
+            hasher,
+            clock,
+            auth_header,
+            auth_kinds,
+        })))
     }
 
     /// The settings in force.
@@ -95,7 +106,12 @@ impl Tessera {
 
     /// The `WWW-Authenticate` value of every 401: `Bearer realm="api"`.
     pub fn www_authenticate(&self) -> String {
-        let scheme = self.0.settings.auth_header_types.first().map_or("Bearer", String::as_str);
+        let scheme = self
+            .0
+            .settings
+            .auth_header_types
+            .first()
+            .map_or("Bearer", String::as_str);
         format!("{scheme} realm=\"api\"")
     }
 }

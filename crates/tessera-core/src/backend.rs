@@ -31,7 +31,10 @@ pub struct DecodeOptions {
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        Self { verify_exp: true, verify_type: true }
+        Self {
+            verify_exp: true,
+            verify_type: true,
+        }
     }
 }
 
@@ -119,7 +122,10 @@ impl TokenBackend {
     pub fn encode(&self, token: &Token) -> String {
         let mut payload = token.payload().clone();
         if let Some(audience) = &self.audience {
-            payload.insert("aud".into(), serde_json::to_value(audience).unwrap_or(Value::Null));
+            payload.insert(
+                "aud".into(),
+                serde_json::to_value(audience).unwrap_or(Value::Null),
+            );
         }
         if let Some(issuer) = &self.issuer {
             payload.insert("iss".into(), Value::String(issuer.clone()));
@@ -129,7 +135,10 @@ impl TokenBackend {
         text.push_str(self.keys.header_b64());
         text.push('.');
         URL_SAFE_NO_PAD.encode_string(&payload, &mut text);
-        let signature = self.keys.sign(text.as_bytes()).expect("signing with a validated key ring cannot fail");
+        let signature = self
+            .keys
+            .sign(text.as_bytes())
+            .expect("signing with a validated key ring cannot fail");
         text.push('.');
         text.push_str(&signature);
         text
@@ -142,7 +151,10 @@ impl TokenBackend {
 
     /// Decodes a token of any type: signature, expiry and `jti` only (simplejwt's `UntypedToken`).
     pub fn decode_untyped(&self, raw: &str, now: i64) -> Result<Token, TokenError> {
-        let options = DecodeOptions { verify_type: false, ..DecodeOptions::default() };
+        let options = DecodeOptions {
+            verify_type: false,
+            ..DecodeOptions::default()
+        };
         self.decode_with(&TokenKind::untyped(), raw, now, options)
     }
 
@@ -173,7 +185,12 @@ impl TokenBackend {
     }
 
     /// Signature, algorithm and registered claims, as PyJWT checks them.
-    fn verified_payload(&self, raw: &str, now: i64, verify_exp: bool) -> Result<Claims, TokenError> {
+    fn verified_payload(
+        &self,
+        raw: &str,
+        now: i64,
+        verify_exp: bool,
+    ) -> Result<Claims, TokenError> {
         if raw.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Invalid);
         }
@@ -204,7 +221,12 @@ impl TokenBackend {
         Ok(payload)
     }
 
-    fn check_registered_claims(&self, payload: &Claims, now: f64, verify_exp: bool) -> Result<(), TokenError> {
+    fn check_registered_claims(
+        &self,
+        payload: &Claims,
+        now: f64,
+        verify_exp: bool,
+    ) -> Result<(), TokenError> {
         let leeway = self.rules.leeway;
         let number = |claim: &str| -> Result<Option<f64>, TokenError> {
             match payload.get(claim) {
@@ -224,7 +246,8 @@ impl TokenBackend {
             return Err(TokenError::Invalid);
         }
         let exp = number("exp")?;
-        if verify_exp && let Some(exp) = exp
+        if verify_exp
+            && let Some(exp) = exp
             && exp <= now - leeway
         {
             return Err(TokenError::Expired);
@@ -235,7 +258,8 @@ impl TokenBackend {
                 Some(Value::String(aud)) => accepted.contains(&aud.as_str()),
                 Some(Value::Array(list)) => {
                     let mut names = list.iter().map(Value::as_str);
-                    names.clone().all(|n| n.is_some()) && names.any(|n| n.is_some_and(|n| accepted.contains(&n)))
+                    names.clone().all(|n| n.is_some())
+                        && names.any(|n| n.is_some_and(|n| accepted.contains(&n)))
                 }
                 _ => false,
             };
@@ -253,7 +277,9 @@ impl TokenBackend {
 }
 
 fn decode_json(segment: &str) -> Result<Claims, TokenError> {
-    let bytes = URL_SAFE_NO_PAD.decode(segment).map_err(|_| TokenError::Invalid)?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| TokenError::Invalid)?;
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(TokenError::Invalid),
@@ -269,7 +295,10 @@ mod tests {
     const NOW: i64 = 1_700_000_000;
 
     fn settings() -> Settings {
-        Settings { signing_key: Some("test-signing-key-of-at-least-32-bytes".into()), ..Settings::default() }
+        Settings {
+            signing_key: Some("test-signing-key-of-at-least-32-bytes".into()),
+            ..Settings::default()
+        }
     }
 
     fn backend() -> TokenBackend {
@@ -278,7 +307,11 @@ mod tests {
 
     /// Signs an arbitrary header and payload with the backend's key.
     fn forge(backend: &TokenBackend, header: Value, payload: Value) -> String {
-        let message = format!("{}.{}", b64(header.to_string().as_bytes()), b64(payload.to_string().as_bytes()));
+        let message = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(payload.to_string().as_bytes())
+        );
         let signature = backend.keys.sign(message.as_bytes()).unwrap();
         format!("{message}.{signature}")
     }
@@ -298,7 +331,9 @@ mod tests {
         let mut parts = raw.split('.');
         let header = URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap();
         assert_eq!(header, br#"{"alg":"HS256","typ":"JWT"}"#);
-        let payload: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap()).unwrap();
+        let payload: Claims =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap())
+                .unwrap();
         let keys: Vec<_> = payload.keys().map(String::as_str).collect();
         assert_eq!(keys, ["token_type", "exp", "iat", "jti", "user_id"]);
         assert_eq!(payload["user_id"], json!("7"));
@@ -309,56 +344,108 @@ mod tests {
     fn exp_equal_to_now_is_expired() {
         let b = backend();
         let raw = forge(&b, hs256(), access_payload(NOW, NOW - 10));
-        assert_eq!(b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(), TokenError::Expired);
+        assert_eq!(
+            b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+            TokenError::Expired
+        );
         assert!(b.decode(&TokenKind::access(), &raw, NOW - 1).is_ok());
     }
 
     #[test]
     fn leeway_extends_exp_and_tolerates_future_iat() {
-        let b = TokenBackend::from_settings(&Settings { leeway: Duration::from_secs(5), ..settings() }).unwrap();
+        let b = TokenBackend::from_settings(&Settings {
+            leeway: Duration::from_secs(5),
+            ..settings()
+        })
+        .unwrap();
         let raw = forge(&b, hs256(), access_payload(NOW - 4, NOW - 100));
         assert!(b.decode(&TokenKind::access(), &raw, NOW).is_ok());
         let raw = forge(&b, hs256(), access_payload(NOW - 5, NOW - 100));
-        assert_eq!(b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(), TokenError::Expired);
+        assert_eq!(
+            b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+            TokenError::Expired
+        );
         let raw = forge(&b, hs256(), access_payload(NOW + 100, NOW + 5));
         assert!(b.decode(&TokenKind::access(), &raw, NOW).is_ok());
         let raw = forge(&b, hs256(), access_payload(NOW + 100, NOW + 6));
-        assert_eq!(b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(), TokenError::Invalid);
+        assert_eq!(
+            b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+            TokenError::Invalid
+        );
     }
 
     #[test]
     fn future_iat_and_nbf_are_invalid() {
         let b = backend();
         let raw = forge(&b, hs256(), access_payload(NOW + 100, NOW + 1));
-        assert_eq!(b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(), TokenError::Invalid);
+        assert_eq!(
+            b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+            TokenError::Invalid
+        );
         let mut payload = access_payload(NOW + 100, NOW);
         payload["nbf"] = json!(NOW + 1);
         let raw = forge(&b, hs256(), payload);
-        assert_eq!(b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(), TokenError::Invalid);
+        assert_eq!(
+            b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+            TokenError::Invalid
+        );
     }
 
     #[test]
     fn missing_exp_jti_and_type_have_their_own_messages() {
         let b = backend();
-        let raw = forge(&b, hs256(), json!({"token_type": "access", "jti": "a", "user_id": "1"}));
-        assert_eq!(b.decode(&TokenKind::access(), &raw, NOW).unwrap_err().to_string(), "Token has no 'exp' claim");
-        let raw = forge(&b, hs256(), json!({"token_type": "access", "exp": NOW + 9, "user_id": "1"}));
-        assert_eq!(b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(), TokenError::NoId);
+        let raw = forge(
+            &b,
+            hs256(),
+            json!({"token_type": "access", "jti": "a", "user_id": "1"}),
+        );
+        assert_eq!(
+            b.decode(&TokenKind::access(), &raw, NOW)
+                .unwrap_err()
+                .to_string(),
+            "Token has no 'exp' claim"
+        );
+        let raw = forge(
+            &b,
+            hs256(),
+            json!({"token_type": "access", "exp": NOW + 9, "user_id": "1"}),
+        );
+        assert_eq!(
+            b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+            TokenError::NoId
+        );
         let raw = forge(&b, hs256(), json!({"exp": NOW + 9, "jti": "a"}));
-        assert_eq!(b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(), TokenError::NoType);
-        let raw = forge(&b, hs256(), json!({"token_type": "refresh", "exp": NOW + 9, "jti": "a"}));
-        assert_eq!(b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(), TokenError::WrongType);
+        assert_eq!(
+            b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+            TokenError::NoType
+        );
+        let raw = forge(
+            &b,
+            hs256(),
+            json!({"token_type": "refresh", "exp": NOW + 9, "jti": "a"}),
+        );
+        assert_eq!(
+            b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+            TokenError::WrongType
+        );
     }
 
     #[test]
     fn untyped_decoding_ignores_the_type_but_not_exp_or_jti() {
         let b = backend();
-        let raw = forge(&b, hs256(), json!({"token_type": "refresh", "exp": NOW + 9, "jti": "a"}));
+        let raw = forge(
+            &b,
+            hs256(),
+            json!({"token_type": "refresh", "exp": NOW + 9, "jti": "a"}),
+        );
         assert!(b.decode_untyped(&raw, NOW).is_ok());
         let raw = forge(&b, hs256(), json!({"exp": NOW + 9}));
         assert_eq!(b.decode_untyped(&raw, NOW).unwrap_err(), TokenError::NoId);
         let raw = forge(&b, hs256(), json!({"exp": NOW, "jti": "a"}));
-        assert_eq!(b.decode_untyped(&raw, NOW).unwrap_err(), TokenError::Expired);
+        assert_eq!(
+            b.decode_untyped(&raw, NOW).unwrap_err(),
+            TokenError::Expired
+        );
     }
 
     #[test]
@@ -374,11 +461,22 @@ mod tests {
             json!({"alg": "HS256", "kid": "other"}),
         ] {
             let raw = forge(&b, header.clone(), payload.clone());
-            assert_eq!(b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(), TokenError::Invalid, "{header}");
+            assert_eq!(
+                b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+                TokenError::Invalid,
+                "{header}"
+            );
         }
         // An unsigned token ("alg":"none" with an empty signature).
-        let unsigned = format!("{}.{}.", b64(br#"{"alg":"none"}"#), b64(payload.to_string().as_bytes()));
-        assert_eq!(b.decode(&TokenKind::access(), &unsigned, NOW).unwrap_err(), TokenError::Invalid);
+        let unsigned = format!(
+            "{}.{}.",
+            b64(br#"{"alg":"none"}"#),
+            b64(payload.to_string().as_bytes())
+        );
+        assert_eq!(
+            b.decode(&TokenKind::access(), &unsigned, NOW).unwrap_err(),
+            TokenError::Invalid
+        );
     }
 
     #[test]
@@ -387,7 +485,10 @@ mod tests {
         let raw = b.encode(&Token::for_user(&b, TokenKind::access(), "1", NOW));
         let (head, sig) = raw.rsplit_once('.').unwrap();
         let (header, _) = head.split_once('.').unwrap();
-        let forged_payload = b64(access_payload(NOW + 100, NOW).to_string().replace("\"1\"", "\"2\"").as_bytes());
+        let forged_payload = b64(access_payload(NOW + 100, NOW)
+            .to_string()
+            .replace("\"1\"", "\"2\"")
+            .as_bytes());
         for garbage in [
             String::new(),
             ".".into(),
@@ -399,31 +500,63 @@ mod tests {
             raw.replace('.', ".."),
             "x".repeat(MAX_TOKEN_LEN + 1),
             forge(&b, hs256(), json!([1, 2])),
-            forge(&b, hs256(), json!({"exp": "tomorrow", "jti": "a", "token_type": "access"})),
+            forge(
+                &b,
+                hs256(),
+                json!({"exp": "tomorrow", "jti": "a", "token_type": "access"}),
+            ),
         ] {
-            assert_eq!(b.decode(&TokenKind::access(), &garbage, NOW).unwrap_err(), TokenError::Invalid, "{garbage}");
+            assert_eq!(
+                b.decode(&TokenKind::access(), &garbage, NOW).unwrap_err(),
+                TokenError::Invalid,
+                "{garbage}"
+            );
         }
         assert!(b.decode(&TokenKind::access(), &raw, NOW).is_ok());
         // Extreme numbers are compared, not converted: far-future exp and far-past iat are fine.
-        let extreme = forge(&b, hs256(), json!({"exp": 1e300, "iat": -1e300, "jti": "a", "token_type": "access"}));
+        let extreme = forge(
+            &b,
+            hs256(),
+            json!({"exp": 1e300, "iat": -1e300, "jti": "a", "token_type": "access"}),
+        );
         assert!(b.decode(&TokenKind::access(), &extreme, NOW).is_ok());
     }
 
     #[test]
     fn another_key_is_invalid() {
-        let other =
-            TokenBackend::from_settings(&Settings { signing_key: Some("another-key".into()), ..settings() }).unwrap();
+        let other = TokenBackend::from_settings(&Settings {
+            signing_key: Some("another-key".into()),
+            ..settings()
+        })
+        .unwrap();
         let raw = other.encode(&Token::for_user(&other, TokenKind::access(), "1", NOW));
-        assert_eq!(backend().decode(&TokenKind::access(), &raw, NOW).unwrap_err(), TokenError::Invalid);
+        assert_eq!(
+            backend()
+                .decode(&TokenKind::access(), &raw, NOW)
+                .unwrap_err(),
+            TokenError::Invalid
+        );
     }
 
     #[test]
     fn hs384_and_hs512_round_trip() {
         for algorithm in [Algorithm::HS384, Algorithm::HS512] {
-            let b = TokenBackend::from_settings(&Settings { algorithm, ..settings() }).unwrap();
+            let b = TokenBackend::from_settings(&Settings {
+                algorithm,
+                ..settings()
+            })
+            .unwrap();
             let raw = b.encode(&Token::for_user(&b, TokenKind::access(), "1", NOW));
-            assert!(b.decode(&TokenKind::access(), &raw, NOW).is_ok(), "{algorithm}");
-            assert_eq!(backend().decode(&TokenKind::access(), &raw, NOW).unwrap_err(), TokenError::Invalid);
+            assert!(
+                b.decode(&TokenKind::access(), &raw, NOW).is_ok(),
+                "{algorithm}"
+            );
+            assert_eq!(
+                backend()
+                    .decode(&TokenKind::access(), &raw, NOW)
+                    .unwrap_err(),
+                TokenError::Invalid
+            );
         }
     }
 
@@ -436,26 +569,62 @@ mod tests {
         };
         let b = TokenBackend::from_settings(&s).unwrap();
         let raw = b.encode(&Token::for_user(&b, TokenKind::access(), "1", NOW));
-        let payload: Claims =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(raw.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        let payload: Claims = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(raw.split('.').nth(1).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
         let keys: Vec<_> = payload.keys().map(String::as_str).collect();
-        assert_eq!(keys, ["token_type", "exp", "iat", "jti", "user_id", "aud", "iss"]);
+        assert_eq!(
+            keys,
+            ["token_type", "exp", "iat", "jti", "user_id", "aud", "iss"]
+        );
         assert!(b.decode(&TokenKind::access(), &raw, NOW).is_ok());
 
         let mut wrong = access_payload(NOW + 100, NOW);
         wrong["iss"] = json!("https://auth.example");
-        assert_eq!(b.decode(&TokenKind::access(), &forge(&b, hs256(), wrong.clone()), NOW), Err(TokenError::Invalid));
+        assert_eq!(
+            b.decode(
+                &TokenKind::access(),
+                &forge(&b, hs256(), wrong.clone()),
+                NOW
+            ),
+            Err(TokenError::Invalid)
+        );
         wrong["aud"] = json!(["other", "api"]);
-        assert!(b.decode(&TokenKind::access(), &forge(&b, hs256(), wrong.clone()), NOW).is_ok());
+        assert!(
+            b.decode(
+                &TokenKind::access(),
+                &forge(&b, hs256(), wrong.clone()),
+                NOW
+            )
+            .is_ok()
+        );
         wrong["aud"] = json!("other");
-        assert_eq!(b.decode(&TokenKind::access(), &forge(&b, hs256(), wrong.clone()), NOW), Err(TokenError::Invalid));
+        assert_eq!(
+            b.decode(
+                &TokenKind::access(),
+                &forge(&b, hs256(), wrong.clone()),
+                NOW
+            ),
+            Err(TokenError::Invalid)
+        );
         wrong["aud"] = json!("api");
         wrong["iss"] = json!("https://evil.example");
-        assert_eq!(b.decode(&TokenKind::access(), &forge(&b, hs256(), wrong), NOW), Err(TokenError::Invalid));
+        assert_eq!(
+            b.decode(&TokenKind::access(), &forge(&b, hs256(), wrong), NOW),
+            Err(TokenError::Invalid)
+        );
     }
 
     #[test]
     fn a_missing_signing_key_is_a_settings_error() {
-        assert_eq!(TokenBackend::from_settings(&Settings::default()).unwrap_err().setting, "signing_key");
+        assert_eq!(
+            TokenBackend::from_settings(&Settings::default())
+                .unwrap_err()
+                .setting,
+            "signing_key"
+        );
     }
 }

@@ -33,7 +33,9 @@ impl Clock {
     pub fn now_micros(&self) -> i64 {
         match &self.0 {
             Source::System => {
-                let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+                let since = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default();
                 i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
             }
             Source::Manual(cell) => cell.load(Ordering::SeqCst),
@@ -68,7 +70,8 @@ pub struct ManualClock(Arc<AtomicI64>);
 impl ManualClock {
     /// Moves the clock forward (or back, with a negative amount) by whole seconds.
     pub fn advance_secs(&self, secs: i64) {
-        self.0.fetch_add(secs.saturating_mul(1_000_000), Ordering::SeqCst);
+        self.0
+            .fetch_add(secs.saturating_mul(1_000_000), Ordering::SeqCst);
     }
 
     /// Sets the clock to an instant, in microseconds since the epoch.

@@ -52,7 +52,10 @@ pub struct SettingsError {
 
 impl SettingsError {
     pub(crate) fn new(setting: &str, message: impl Into<String>) -> Self {
-        Self { setting: setting.to_owned(), message: message.into() }
+        Self {
+            setting: setting.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
@@ -76,7 +79,10 @@ mod tests {
         assert_eq!(TokenError::NoType.to_string(), "Token has no type");
         assert_eq!(TokenError::WrongType.to_string(), "Token has wrong type");
         assert_eq!(TokenError::Blacklisted.to_string(), "Token is blacklisted");
-        assert_eq!(TokenError::MissingClaim("exp".into()).to_string(), "Token has no 'exp' claim");
+        assert_eq!(
+            TokenError::MissingClaim("exp".into()).to_string(),
+            "Token has no 'exp' claim"
+        );
         assert_eq!(
             TokenError::ClaimExpired("refresh_exp".into()).to_string(),
             "Token 'refresh_exp' claim has expired"

@@ -119,7 +119,10 @@ impl KeyRing {
     /// The secret's UTF-8 bytes are the key, as in simplejwt.
     pub fn hmac(algorithm: Algorithm, secret: &Secret) -> Result<Self, SettingsError> {
         if !algorithm.is_hmac() {
-            return Err(SettingsError::new("algorithm", format!("{algorithm} is not an HMAC algorithm")));
+            return Err(SettingsError::new(
+                "algorithm",
+                format!("{algorithm} is not an HMAC algorithm"),
+            ));
         }
         if secret.expose().is_empty() {
             return Err(SettingsError::new("signing_key", "may not be empty"));
@@ -150,18 +153,31 @@ impl KeyRing {
     }
 
     /// Checks a base64url signature over `message`; constant-time for HMAC.
-    pub(crate) fn verify(&self, alg: &str, kid: Option<&str>, message: &[u8], signature: &str) -> bool {
+    pub(crate) fn verify(
+        &self,
+        alg: &str,
+        kid: Option<&str>,
+        message: &[u8],
+        signature: &str,
+    ) -> bool {
         if alg != self.algorithm.name() || kid.is_some() {
             return false;
         }
-        jsonwebtoken::crypto::verify(signature, message, &self.decoding, self.algorithm.to_jsonwebtoken())
-            .unwrap_or(false)
+        jsonwebtoken::crypto::verify(
+            signature,
+            message,
+            &self.decoding,
+            self.algorithm.to_jsonwebtoken(),
+        )
+        .unwrap_or(false)
     }
 }
 
 impl fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyRing").field("algorithm", &self.algorithm).finish_non_exhaustive()
+        f.debug_struct("KeyRing")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
     }
 }
 
@@ -186,12 +202,25 @@ mod tests {
         // PyJWT signs jwt.encode({"sub": "1"}, "secret").
         let ring = KeyRing::hmac(Algorithm::HS256, &"secret".into()).unwrap();
         let message = b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0";
-        assert_eq!(ring.sign(message).unwrap(), "8qZF8vbN3UpcanXFc-mPXJkOPN01-bRch8XX3rToP1U");
+        assert_eq!(
+            ring.sign(message).unwrap(),
+            "8qZF8vbN3UpcanXFc-mPXJkOPN01-bRch8XX3rToP1U"
+        );
     }
 
     #[test]
     fn asymmetric_algorithms_are_refused_for_hmac() {
-        assert_eq!(KeyRing::hmac(Algorithm::RS256, &"x".into()).unwrap_err().setting, "algorithm");
-        assert_eq!(KeyRing::hmac(Algorithm::HS256, &"".into()).unwrap_err().setting, "signing_key");
+        assert_eq!(
+            KeyRing::hmac(Algorithm::RS256, &"x".into())
+                .unwrap_err()
+                .setting,
+            "algorithm"
+        );
+        assert_eq!(
+            KeyRing::hmac(Algorithm::HS256, &"".into())
+                .unwrap_err()
+                .setting,
+            "signing_key"
+        );
     }
 }

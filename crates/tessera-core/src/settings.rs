@@ -175,7 +175,10 @@ impl Settings {
             ("access_token_lifetime", self.access_token_lifetime),
             ("refresh_token_lifetime", self.refresh_token_lifetime),
             ("sliding_token_lifetime", self.sliding_token_lifetime),
-            ("sliding_token_refresh_lifetime", self.sliding_token_refresh_lifetime),
+            (
+                "sliding_token_refresh_lifetime",
+                self.sliding_token_refresh_lifetime,
+            ),
         ] {
             if value.is_zero() {
                 return Err(SettingsError::new(name, "must be longer than zero seconds"));
@@ -184,7 +187,10 @@ impl Settings {
         if !self.algorithm.is_supported() {
             return Err(SettingsError::new(
                 "algorithm",
-                format!("{} is not supported yet; use HS256, HS384 or HS512", self.algorithm.name()),
+                format!(
+                    "{} is not supported yet; use HS256, HS384 or HS512",
+                    self.algorithm.name()
+                ),
             ));
         }
         if let Some(key) = &self.signing_key
@@ -203,7 +209,10 @@ impl Settings {
                 return Err(SettingsError::new("audience", "may not be empty"));
             }
             Some(Audience::Many(list)) if list.is_empty() || list.iter().any(String::is_empty) => {
-                return Err(SettingsError::new("audience", "must list non-empty audiences"));
+                return Err(SettingsError::new(
+                    "audience",
+                    "must list non-empty audiences",
+                ));
             }
             _ => {}
         }
@@ -217,10 +226,16 @@ impl Settings {
             ));
         }
         if self.jwk_url.is_some() {
-            return Err(SettingsError::new("jwk_url", "remote JWKS verification is not supported yet"));
+            return Err(SettingsError::new(
+                "jwk_url",
+                "remote JWKS verification is not supported yet",
+            ));
         }
         if self.auth_header_types.is_empty() {
-            return Err(SettingsError::new("auth_header_types", "must name at least one type"));
+            return Err(SettingsError::new(
+                "auth_header_types",
+                "must name at least one type",
+            ));
         }
         if let Some(bad) = self
             .auth_header_types
@@ -233,20 +248,30 @@ impl Settings {
             ));
         }
         let header = self.auth_header();
-        if header.is_empty() || !header.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        if header.is_empty()
+            || !header
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
             return Err(SettingsError::new(
                 "auth_header_name",
                 format!("{:?} is not a header name", self.auth_header_name),
             ));
         }
         if self.user_id_field != "id" {
-            return Err(SettingsError::new("user_id_field", "only `id` is supported"));
+            return Err(SettingsError::new(
+                "user_id_field",
+                "only `id` is supported",
+            ));
         }
         for (name, value) in [
             ("user_id_claim", &self.user_id_claim),
             ("token_type_claim", &self.token_type_claim),
             ("jti_claim", &self.jti_claim),
-            ("sliding_token_refresh_exp_claim", &self.sliding_token_refresh_exp_claim),
+            (
+                "sliding_token_refresh_exp_claim",
+                &self.sliding_token_refresh_exp_claim,
+            ),
             ("revoke_token_claim", &self.revoke_token_claim),
         ] {
             if value.is_empty() {
@@ -260,10 +285,26 @@ impl Settings {
                 &self.user_authentication_rule,
                 &defaults.user_authentication_rule,
             ),
-            ("token_user_class", &self.token_user_class, &defaults.token_user_class),
-            ("token_obtain_serializer", &self.token_obtain_serializer, &defaults.token_obtain_serializer),
-            ("token_refresh_serializer", &self.token_refresh_serializer, &defaults.token_refresh_serializer),
-            ("token_verify_serializer", &self.token_verify_serializer, &defaults.token_verify_serializer),
+            (
+                "token_user_class",
+                &self.token_user_class,
+                &defaults.token_user_class,
+            ),
+            (
+                "token_obtain_serializer",
+                &self.token_obtain_serializer,
+                &defaults.token_obtain_serializer,
+            ),
+            (
+                "token_refresh_serializer",
+                &self.token_refresh_serializer,
+                &defaults.token_refresh_serializer,
+            ),
+            (
+                "token_verify_serializer",
+                &self.token_verify_serializer,
+                &defaults.token_verify_serializer,
+            ),
             (
                 "token_blacklist_serializer",
                 &self.token_blacklist_serializer,
@@ -283,14 +324,23 @@ impl Settings {
             if value != default {
                 return Err(SettingsError::new(
                     name,
-                    format!("only {default:?} applies; customise behaviour through the tessera-axum library"),
+                    format!(
+                        "only {default:?} applies; customise behaviour through the tessera-axum library"
+                    ),
                 ));
             }
         }
         if self.auth_token_classes.is_empty() {
-            return Err(SettingsError::new("auth_token_classes", "must name at least one token class"));
+            return Err(SettingsError::new(
+                "auth_token_classes",
+                "must name at least one token class",
+            ));
         }
-        if let Some(bad) = self.auth_token_classes.iter().find(|c| token_class_kind(c).is_none()) {
+        if let Some(bad) = self
+            .auth_token_classes
+            .iter()
+            .find(|c| token_class_kind(c).is_none())
+        {
             return Err(SettingsError::new(
                 "auth_token_classes",
                 format!("{bad:?} is not a token class (AccessToken or SlidingToken)"),
@@ -303,7 +353,10 @@ impl Settings {
             ));
         }
         if !matches!(self.username_field.as_str(), "email" | "username") {
-            return Err(SettingsError::new("username_field", "must be `email` or `username`"));
+            return Err(SettingsError::new(
+                "username_field",
+                "must be `email` or `username`",
+            ));
         }
         Ok(())
     }
@@ -311,19 +364,28 @@ impl Settings {
     /// The HTTP header carrying the token, from `auth_header_name`
     /// (`HTTP_AUTHORIZATION` becomes `authorization`).
     pub fn auth_header(&self) -> String {
-        let name = self.auth_header_name.strip_prefix("HTTP_").unwrap_or(&self.auth_header_name);
+        let name = self
+            .auth_header_name
+            .strip_prefix("HTTP_")
+            .unwrap_or(&self.auth_header_name);
         name.replace('_', "-").to_ascii_lowercase()
     }
 
     /// The token kinds named by `auth_token_classes`, in order.
     pub fn auth_token_kinds(&self) -> Vec<crate::TokenKind> {
-        self.auth_token_classes.iter().filter_map(|c| token_class_kind(c)).collect()
+        self.auth_token_classes
+            .iter()
+            .filter_map(|c| token_class_kind(c))
+            .collect()
     }
 }
 
 /// Maps a simplejwt class path (or bare class name) to a built-in token kind.
 fn token_class_kind(class: &str) -> Option<crate::TokenKind> {
-    let name = class.strip_prefix(SIMPLEJWT).and_then(|rest| rest.strip_prefix(".tokens.")).unwrap_or(class);
+    let name = class
+        .strip_prefix(SIMPLEJWT)
+        .and_then(|rest| rest.strip_prefix(".tokens."))
+        .unwrap_or(class);
     match name {
         "AccessToken" => Some(crate::TokenKind::access()),
         "SlidingToken" => Some(crate::TokenKind::sliding()),
@@ -335,11 +397,16 @@ fn token_class_kind(class: &str) -> Option<crate::TokenKind> {
 pub(crate) mod duration {
     use super::*;
 
-    pub(crate) fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(
+        value: &Duration,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         serializer.serialize_u64(value.as_secs())
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Duration, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Raw {
@@ -349,10 +416,10 @@ pub(crate) mod duration {
         }
         match Raw::deserialize(deserializer)? {
             Raw::Secs(secs) => Ok(Duration::from_secs(secs)),
-            Raw::Float(secs) if (0.0..1e12).contains(&secs) => {
-                Ok(Duration::from_secs_f64(secs))
-            }
-            Raw::Float(secs) => Err(serde::de::Error::custom(format!("{secs} is not a duration"))),
+            Raw::Float(secs) if (0.0..1e12).contains(&secs) => Ok(Duration::from_secs_f64(secs)),
+            Raw::Float(secs) => Err(serde::de::Error::custom(format!(
+                "{secs} is not a duration"
+            ))),
             Raw::Text(text) => parse(&text).map_err(serde::de::Error::custom),
         }
     }
@@ -364,7 +431,9 @@ pub(crate) mod duration {
             return Ok(Duration::from_secs(secs));
         }
         humantime::parse_duration(text).map_err(|e| {
-            format!("{text:?} is not a duration ({e}); use seconds or text such as \"15m\" or \"7d\"")
+            format!(
+                "{text:?} is not a duration ({e}); use seconds or text such as \"15m\" or \"7d\""
+            )
         })
     }
 }
@@ -379,7 +448,11 @@ fn list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Er
     }
     Ok(match Raw::deserialize(deserializer)? {
         Raw::List(list) => list,
-        Raw::Text(text) => text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+        Raw::Text(text) => text
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
     })
 }
 
@@ -388,7 +461,10 @@ mod tests {
     use super::*;
 
     fn with_key() -> Settings {
-        Settings { signing_key: Some("k".repeat(32).into()), ..Settings::default() }
+        Settings {
+            signing_key: Some("k".repeat(32).into()),
+            ..Settings::default()
+        }
     }
 
     #[test]
@@ -401,7 +477,10 @@ mod tests {
         assert_eq!(s.auth_header_types, ["Bearer"]);
         assert_eq!(s.auth_header(), "authorization");
         assert_eq!(s.user_id_claim, "user_id");
-        assert_eq!(s.auth_token_classes, ["rest_framework_simplejwt.tokens.AccessToken"]);
+        assert_eq!(
+            s.auth_token_classes,
+            ["rest_framework_simplejwt.tokens.AccessToken"]
+        );
         assert_eq!(s.leeway, Duration::ZERO);
         assert!(with_key().validate().is_ok());
     }
@@ -419,12 +498,18 @@ mod tests {
         assert_eq!(s.refresh_token_lifetime, Duration::from_secs(7 * 86_400));
         assert_eq!(s.sliding_token_lifetime, Duration::from_secs(5400));
         assert_eq!(s.leeway, Duration::from_millis(1500));
-        assert!(duration::parse("soon").unwrap_err().contains("not a duration"));
+        assert!(
+            duration::parse("soon")
+                .unwrap_err()
+                .contains("not a duration")
+        );
     }
 
     #[test]
     fn lists_parse_from_comma_separated_text() {
-        let s: Settings = serde_json::from_value(serde_json::json!({"auth_header_types": "Bearer, JWT"})).unwrap();
+        let s: Settings =
+            serde_json::from_value(serde_json::json!({"auth_header_types": "Bearer, JWT"}))
+                .unwrap();
         assert_eq!(s.auth_header_types, ["Bearer", "JWT"]);
     }
 
@@ -432,22 +517,55 @@ mod tests {
     fn invalid_values_name_their_setting() {
         type Mutation = Box<dyn Fn(&mut Settings)>;
         let cases: Vec<(&str, Mutation)> = vec![
-            ("access_token_lifetime", Box::new(|s| s.access_token_lifetime = Duration::ZERO)),
+            (
+                "access_token_lifetime",
+                Box::new(|s| s.access_token_lifetime = Duration::ZERO),
+            ),
             ("signing_key", Box::new(|s| s.signing_key = Some("".into()))),
             ("algorithm", Box::new(|s| s.algorithm = Algorithm::RS256)),
             ("verifying_key", Box::new(|s| s.verifying_key = "x".into())),
-            ("audience", Box::new(|s| s.audience = Some(Audience::Many(vec![])))),
+            (
+                "audience",
+                Box::new(|s| s.audience = Some(Audience::Many(vec![]))),
+            ),
             ("issuer", Box::new(|s| s.issuer = Some(String::new()))),
-            ("json_encoder", Box::new(|s| s.json_encoder = Some("x.Encoder".into()))),
-            ("jwk_url", Box::new(|s| s.jwk_url = Some("https://x".into()))),
-            ("auth_header_types", Box::new(|s| s.auth_header_types = vec!["Be arer".into()])),
-            ("auth_header_name", Box::new(|s| s.auth_header_name = "HTTP_AUTH ORIZATION".into())),
-            ("user_id_field", Box::new(|s| s.user_id_field = "uuid".into())),
+            (
+                "json_encoder",
+                Box::new(|s| s.json_encoder = Some("x.Encoder".into())),
+            ),
+            (
+                "jwk_url",
+                Box::new(|s| s.jwk_url = Some("https://x".into())),
+            ),
+            (
+                "auth_header_types",
+                Box::new(|s| s.auth_header_types = vec!["Be arer".into()]),
+            ),
+            (
+                "auth_header_name",
+                Box::new(|s| s.auth_header_name = "HTTP_AUTH ORIZATION".into()),
+            ),
+            (
+                "user_id_field",
+                Box::new(|s| s.user_id_field = "uuid".into()),
+            ),
             ("jti_claim", Box::new(|s| s.jti_claim = String::new())),
-            ("token_obtain_serializer", Box::new(|s| s.token_obtain_serializer = "my.Serializer".into())),
-            ("auth_token_classes", Box::new(|s| s.auth_token_classes = vec!["RefreshToken".into()])),
-            ("check_revoke_token", Box::new(|s| s.check_revoke_token = true)),
-            ("username_field", Box::new(|s| s.username_field = "phone".into())),
+            (
+                "token_obtain_serializer",
+                Box::new(|s| s.token_obtain_serializer = "my.Serializer".into()),
+            ),
+            (
+                "auth_token_classes",
+                Box::new(|s| s.auth_token_classes = vec!["RefreshToken".into()]),
+            ),
+            (
+                "check_revoke_token",
+                Box::new(|s| s.check_revoke_token = true),
+            ),
+            (
+                "username_field",
+                Box::new(|s| s.username_field = "phone".into()),
+            ),
         ];
         for (name, mutate) in cases {
             let mut s = with_key();
@@ -461,17 +579,27 @@ mod tests {
     #[test]
     fn auth_token_classes_accept_paths_and_bare_names() {
         let s = Settings {
-            auth_token_classes: vec!["AccessToken".into(), "rest_framework_simplejwt.tokens.SlidingToken".into()],
+            auth_token_classes: vec![
+                "AccessToken".into(),
+                "rest_framework_simplejwt.tokens.SlidingToken".into(),
+            ],
             ..with_key()
         };
         assert!(s.validate().is_ok());
-        let kinds: Vec<_> = s.auth_token_kinds().iter().map(|k| k.class_name().to_owned()).collect();
+        let kinds: Vec<_> = s
+            .auth_token_kinds()
+            .iter()
+            .map(|k| k.class_name().to_owned())
+            .collect();
         assert_eq!(kinds, ["AccessToken", "SlidingToken"]);
     }
 
     #[test]
     fn plain_header_names_are_accepted() {
-        let s = Settings { auth_header_name: "X-Auth-Token".into(), ..with_key() };
+        let s = Settings {
+            auth_header_name: "X-Auth-Token".into(),
+            ..with_key()
+        };
         assert_eq!(s.auth_header(), "x-auth-token");
         assert!(s.validate().is_ok());
     }

@@ -50,7 +50,11 @@ impl TokenKind {
 
     /// A user-defined kind (e-mail verification, password reset …) with its own type claim
     /// value and lifetime.
-    pub fn custom(class_name: impl Into<String>, token_type: impl Into<String>, lifetime: Duration) -> Self {
+    pub fn custom(
+        class_name: impl Into<String>,
+        token_type: impl Into<String>,
+        lifetime: Duration,
+    ) -> Self {
         Self {
             class_name: Cow::Owned(class_name.into()),
             token_type: Cow::Owned(token_type.into()),
@@ -59,7 +63,11 @@ impl TokenKind {
     }
 
     fn builtin(class_name: &'static str, token_type: &'static str, lifetime: Lifetime) -> Self {
-        Self { class_name: Cow::Borrowed(class_name), token_type: Cow::Borrowed(token_type), lifetime }
+        Self {
+            class_name: Cow::Borrowed(class_name),
+            token_type: Cow::Borrowed(token_type),
+            lifetime,
+        }
     }
 
     /// The class name, as simplejwt reports it in `messages[].token_class`.
@@ -99,14 +107,22 @@ impl Token {
     /// sliding tokens), in simplejwt's order.
     pub fn new(backend: &TokenBackend, kind: TokenKind, now: i64) -> Self {
         let rules = &backend.rules;
-        let mut token = Self { payload: Claims::new(), kind };
-        token.payload.insert(rules.token_type_claim.clone(), Value::String(token.kind.token_type().to_owned()));
+        let mut token = Self {
+            payload: Claims::new(),
+            kind,
+        };
+        token.payload.insert(
+            rules.token_type_claim.clone(),
+            Value::String(token.kind.token_type().to_owned()),
+        );
         token.set_exp(backend, now);
         token.set_iat(now);
         token.set_jti(backend);
         if token.kind.lifetime == Lifetime::Sliding {
             let refresh_exp = epoch_after(now, rules.sliding_refresh_lifetime);
-            token.payload.insert(rules.refresh_exp_claim.clone(), refresh_exp.into());
+            token
+                .payload
+                .insert(rules.refresh_exp_claim.clone(), refresh_exp.into());
         }
         token
     }
@@ -114,7 +130,10 @@ impl Token {
     /// A new token for a user: [`Token::new`] plus the user id claim, always as text.
     pub fn for_user(backend: &TokenBackend, kind: TokenKind, user_id: &str, now: i64) -> Self {
         let mut token = Self::new(backend, kind, now);
-        token.payload.insert(backend.rules.user_id_claim.clone(), Value::String(user_id.to_owned()));
+        token.payload.insert(
+            backend.rules.user_id_claim.clone(),
+            Value::String(user_id.to_owned()),
+        );
         token
     }
 
@@ -176,17 +195,29 @@ impl Token {
     /// Sets a fresh `jti`: a random UUID as 32 lowercase hex digits.
     pub fn set_jti(&mut self, backend: &TokenBackend) {
         let jti = uuid::Uuid::new_v4().simple().to_string();
-        self.payload.insert(backend.rules.jti_claim.clone(), Value::String(jti));
+        self.payload
+            .insert(backend.rules.jti_claim.clone(), Value::String(jti));
     }
 
     /// simplejwt's `check_exp`: the time claim must exist and lie ahead of `now` (with leeway).
-    pub fn check_exp(&self, backend: &TokenBackend, claim: &str, now: i64) -> Result<(), TokenError> {
-        let value = self.get(claim).ok_or_else(|| TokenError::MissingClaim(claim.to_owned()))?;
+    pub fn check_exp(
+        &self,
+        backend: &TokenBackend,
+        claim: &str,
+        now: i64,
+    ) -> Result<(), TokenError> {
+        let value = self
+            .get(claim)
+            .ok_or_else(|| TokenError::MissingClaim(claim.to_owned()))?;
         let Some(at) = value.as_f64() else {
             return Err(TokenError::Invalid);
         };
         if at <= now as f64 - backend.rules.leeway {
-            return Err(if claim == "exp" { TokenError::Expired } else { TokenError::ClaimExpired(claim.to_owned()) });
+            return Err(if claim == "exp" {
+                TokenError::Expired
+            } else {
+                TokenError::ClaimExpired(claim.to_owned())
+            });
         }
         Ok(())
     }
@@ -197,7 +228,10 @@ impl Token {
         let rules = &backend.rules;
         let mut access = Token::new(backend, TokenKind::access(), now);
         for (claim, value) in &self.payload {
-            let own = claim == &rules.token_type_claim || claim == &rules.jti_claim || claim == "exp" || claim == "iat";
+            let own = claim == &rules.token_type_claim
+                || claim == &rules.jti_claim
+                || claim == "exp"
+                || claim == "iat";
             if !own {
                 access.payload.insert(claim.clone(), value.clone());
             }
@@ -229,8 +263,11 @@ mod tests {
     const NOW: i64 = 1_700_000_000;
 
     fn backend() -> TokenBackend {
-        TokenBackend::from_settings(&Settings { signing_key: Some("k".repeat(32).into()), ..Settings::default() })
-            .unwrap()
+        TokenBackend::from_settings(&Settings {
+            signing_key: Some("k".repeat(32).into()),
+            ..Settings::default()
+        })
+        .unwrap()
     }
 
     fn keys(token: &Token) -> Vec<&str> {
@@ -241,19 +278,30 @@ mod tests {
     fn new_tokens_have_simplejwts_claims_in_order() {
         let b = backend();
         let refresh = Token::for_user(&b, TokenKind::refresh(), "5", NOW);
-        assert_eq!(keys(&refresh), ["token_type", "exp", "iat", "jti", "user_id"]);
+        assert_eq!(
+            keys(&refresh),
+            ["token_type", "exp", "iat", "jti", "user_id"]
+        );
         assert_eq!(refresh.get("token_type"), Some(&json!("refresh")));
         assert_eq!(refresh.epoch_claim("exp"), Some(NOW + 86_400));
         assert_eq!(refresh.user_id(&b).as_deref(), Some("5"));
         let jti = refresh.jti(&b).unwrap();
-        assert!(jti.len() == 32 && jti.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            jti.len() == 32
+                && jti
+                    .bytes()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
     }
 
     #[test]
     fn sliding_tokens_put_refresh_exp_after_jti() {
         let b = backend();
         let sliding = Token::for_user(&b, TokenKind::sliding(), "5", NOW);
-        assert_eq!(keys(&sliding), ["token_type", "exp", "iat", "jti", "refresh_exp", "user_id"]);
+        assert_eq!(
+            keys(&sliding),
+            ["token_type", "exp", "iat", "jti", "refresh_exp", "user_id"]
+        );
         assert_eq!(sliding.epoch_claim("exp"), Some(NOW + 300));
         assert_eq!(sliding.epoch_claim("refresh_exp"), Some(NOW + 86_400));
     }
@@ -265,7 +313,10 @@ mod tests {
         refresh.insert("sid", "s1");
         refresh.insert("email", "a@x.com");
         let access = refresh.access_token(&b, NOW);
-        assert_eq!(keys(&access), ["token_type", "exp", "iat", "jti", "user_id", "sid", "email"]);
+        assert_eq!(
+            keys(&access),
+            ["token_type", "exp", "iat", "jti", "user_id", "sid", "email"]
+        );
         assert_eq!(access.get("token_type"), Some(&json!("access")));
         assert_eq!(access.epoch_claim("exp"), Some(NOW + 300));
         assert_eq!(access.epoch_claim("iat"), Some(NOW));
@@ -304,23 +355,39 @@ mod tests {
         let sliding = Token::for_user(&b, TokenKind::sliding(), "5", NOW);
         assert!(sliding.check_exp(&b, "refresh_exp", NOW + 86_399).is_ok());
         assert_eq!(
-            sliding.check_exp(&b, "refresh_exp", NOW + 86_400).unwrap_err().to_string(),
+            sliding
+                .check_exp(&b, "refresh_exp", NOW + 86_400)
+                .unwrap_err()
+                .to_string(),
             "Token 'refresh_exp' claim has expired"
         );
-        assert_eq!(sliding.check_exp(&b, "exp", NOW + 300), Err(TokenError::Expired));
-        assert_eq!(sliding.check_exp(&b, "nope", NOW).unwrap_err().to_string(), "Token has no 'nope' claim");
+        assert_eq!(
+            sliding.check_exp(&b, "exp", NOW + 300),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            sliding.check_exp(&b, "nope", NOW).unwrap_err().to_string(),
+            "Token has no 'nope' claim"
+        );
     }
 
     #[test]
     fn custom_kinds_have_their_own_type_and_lifetime() {
         let b = backend();
-        let kind = TokenKind::custom("EmailVerificationToken", "email_verification", Duration::from_secs(3600));
+        let kind = TokenKind::custom(
+            "EmailVerificationToken",
+            "email_verification",
+            Duration::from_secs(3600),
+        );
         let token = Token::for_user(&b, kind.clone(), "9", NOW);
         assert_eq!(token.get("token_type"), Some(&json!("email_verification")));
         assert_eq!(token.epoch_claim("exp"), Some(NOW + 3600));
         let raw = b.encode(&token);
         assert!(b.decode(&kind, &raw, NOW).is_ok());
-        assert_eq!(b.decode(&TokenKind::access(), &raw, NOW), Err(TokenError::WrongType));
+        assert_eq!(
+            b.decode(&TokenKind::access(), &raw, NOW),
+            Err(TokenError::WrongType)
+        );
     }
 
     #[test]

@@ -25,7 +25,9 @@ impl StoreError {
     /// that the client should retry rather than see a server error.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)) => true,
+            Self::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_),
+            ) => true,
             // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6), also as extended codes.
             Self::Database(sqlx::Error::Database(db)) => db
                 .code()

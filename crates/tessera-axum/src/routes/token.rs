@@ -29,10 +29,10 @@ where
         .route("/api/token/sliding/refresh/", post(refresh_sliding))
 }
 
-/// One required token field (not trimmed: tokens are compared exactly).
+/// One required token field, trimmed like every DRF `CharField`.
 fn token_field(data: &Payload, name: &str) -> Result<String, ApiError> {
     let mut fields = Fields::new(&data.0);
-    let value = fields.required(name, Trim::No);
+    let value = fields.required(name, Trim::Yes);
     fields.finish()?;
     Ok(value.unwrap_or_default())
 }
@@ -46,10 +46,14 @@ async fn credentials(tessera: &Tessera, data: &Payload) -> Result<tessera_store:
     fields.finish()?;
     let (username, password) = (username.unwrap_or_default(), password.unwrap_or_default());
     let user = tessera.check_credentials(&username, &password).await?;
-    let user =
-        user.ok_or_else(|| ApiError::authentication_failed_plain("No active account found with the given credentials"))?;
+    let user = user.ok_or_else(|| {
+        ApiError::authentication_failed_plain("No active account found with the given credentials")
+    })?;
     if tessera.settings().update_last_login {
-        tessera.store().set_last_login(user.id, tessera.now_micros()).await?;
+        tessera
+            .store()
+            .set_last_login(user.id, tessera.now_micros())
+            .await?;
     }
     Ok(user)
 }
@@ -61,7 +65,9 @@ async fn obtain_pair(
 ) -> Result<Json<Value>, ApiError> {
     let user = credentials(&tessera, &data).await?;
     let pair = tessera.issue_pair(&user, &client, &Claims::new()).await?;
-    Ok(Json(json!({"refresh": pair.refresh, "access": pair.access})))
+    Ok(Json(
+        json!({"refresh": pair.refresh, "access": pair.access}),
+    ))
 }
 
 async fn refresh(State(tessera): State<Tessera>, data: Payload) -> Result<Json<Value>, ApiError> {
@@ -91,11 +97,16 @@ async fn obtain_sliding(
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
     let user = credentials(&tessera, &data).await?;
-    let token = tessera.issue_sliding(&user, &client, &Claims::new()).await?;
+    let token = tessera
+        .issue_sliding(&user, &client, &Claims::new())
+        .await?;
     Ok(Json(json!({"token": token})))
 }
 
-async fn refresh_sliding(State(tessera): State<Tessera>, data: Payload) -> Result<Json<Value>, ApiError> {
+async fn refresh_sliding(
+    State(tessera): State<Tessera>,
+    data: Payload,
+) -> Result<Json<Value>, ApiError> {
     let raw = token_field(&data, "token")?;
     Ok(Json(json!({"token": tessera.refresh_sliding(&raw).await?})))
 }

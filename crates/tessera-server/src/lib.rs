@@ -1,0 +1,7 @@
+//! The `tessera` server: configuration, command line and wiring of the Tessera library.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod startup;
+pub mod telemetry;

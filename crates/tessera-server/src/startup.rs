@@ -1,0 +1,238 @@
+//! Building the application from a configuration, and serving it until told to stop.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use tessera_axum::{MAX_BODY_BYTES, Tessera};
+use tessera_store::Store;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::config::Config;
+
+/// A built server: store open and migrated, socket bound, not yet serving.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    tessera: Tessera,
+    shutdown_grace: Duration,
+}
+
+impl Application {
+    /// Validates the configuration, opens and migrates the store and binds the socket.
+    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
+        if config.ensure_signing_key()? {
+            tracing::warn!(
+                file = %config.signing_key_file().display(),
+                "using a generated signing key kept in the data directory; set TESSERA_SIGNING_KEY \
+                 to a random secret (e.g. `openssl rand -base64 64`) and TESSERA_DEBUG=false in production"
+            );
+        }
+        config.check_production()?;
+        let store = open_store(&config).await?;
+        store.migrate().await.context("applying migrations")?;
+        let tessera = Tessera::new(config.jwt.clone(), store)?;
+        let addr = config.bind_addr()?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        Ok(Self {
+            listener,
+            tessera,
+            shutdown_grace: config.shutdown_grace,
+        })
+    }
+
+    /// The bound address (port 0 in the configuration becomes a real port here).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The port served on.
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    /// The shared state (tests use it to reach the store).
+    pub fn tessera(&self) -> &Tessera {
+        &self.tessera
+    }
+
+    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let addr = self.local_addr();
+        tracing::info!(%addr, "tessera is serving");
+        let app = router(self.tessera.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let grace = self.shutdown_grace;
+        let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping_tx.send(());
+        });
+        let serve = async { server.await.context("serving") };
+        // After the signal, in-flight requests get `grace` to finish.
+        let deadline = async {
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            result = serve => result?,
+            () = deadline => tracing::warn!("shutdown grace period over; closing remaining connections"),
+        }
+        self.tessera.store().close().await;
+        tracing::info!("tessera stopped");
+        Ok(())
+    }
+}
+
+/// Opens the configured store, creating the data directory for the default SQLite file.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    if config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!("creating the data directory {}", config.data_dir.display())
+        })?;
+    }
+    let url = config.database_url();
+    Store::connect(&url)
+        .await
+        .with_context(|| format!("opening the database {}", redact_url(&url)))
+}
+
+/// A database URL without its password, fit for messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://[redacted]@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The whole HTTP application: index, health, token routes, DRF conventions and the
+/// production layers (request ids, redacted tracing, panics as DRF 500s).
+pub fn router(tessera: Tessera) -> Router {
+    let sensitive: Vec<HeaderName> = vec![
+        header::AUTHORIZATION,
+        header::COOKIE,
+        tessera.auth_header().clone(),
+    ];
+    let request_id = HeaderName::from_static("x-request-id");
+    let app = Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(healthz))
+        .merge(tessera_axum::routes::token_routes())
+        .merge(tessera_axum::routes::profile_routes());
+    tessera_axum::finish(app, tessera)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(|_panic| {
+            tracing::error!("a request handler panicked");
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"detail": "A server error occurred."}))).into_response()
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                })
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetSensitiveRequestHeadersLayer::new(sensitive))
+}
+
+async fn index() -> Json<serde_json::Value> {
+    Json(json!({
+        "name": "Tessera",
+        "version": env!("CARGO_PKG_VERSION"),
+        "links": {
+            "token_obtain_pair": "/api/token/",
+            "token_refresh": "/api/token/refresh/",
+            "token_verify": "/api/token/verify/",
+            "token_blacklist": "/api/token/blacklist/",
+            "token_obtain_sliding": "/api/token/sliding/",
+            "token_refresh_sliding": "/api/token/sliding/refresh/",
+            "profile": "/api/auth/profile/",
+            "health": "/healthz",
+        },
+    }))
+}
+
+async fn healthz(State(tessera): State<Tessera>) -> Response {
+    match tessera.store().ping().await {
+        Ok(()) => Json(json!({"status": "ok"})).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "health check: the store does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "detail": "The store does not answer."})),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_never_reach_messages() {
+        assert_eq!(
+            redact_url("postgres://u:secret@db:5432/x"),
+            "postgres://[redacted]@db:5432/x"
+        );
+        assert_eq!(
+            redact_url("sqlite://./tessera-data/tessera.db"),
+            "sqlite://./tessera-data/tessera.db"
+        );
+    }
+}

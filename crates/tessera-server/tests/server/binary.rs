@@ -1,0 +1,271 @@
+//! The `tessera` binary: its subcommands, and serving as a process.
+
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, SIGNING_KEY, Server, run, stderr, stdout, tessera};
+
+fn create_superuser(dir: &std::path::Path, email: &str) {
+    let mut command = tessera(dir);
+    command
+        .args(["createsuperuser", "--email", email, "--no-input"])
+        .env("TESSERA_SUPERUSER_PASSWORD", PASSWORD);
+    let output = run(command, None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("Superuser created successfully."));
+}
+
+#[test]
+fn createsuperuser_and_user_commands_manage_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    create_superuser(dir.path(), "root@example.com");
+
+    // The same e-mail again, whatever the domain's case.
+    let mut again = tessera(dir.path());
+    again.args([
+        "createsuperuser",
+        "--email",
+        "root@EXAMPLE.com",
+        "--no-input",
+    ]);
+    let output = run(again, None);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("That email is already taken."),
+        "{}",
+        stderr(&output)
+    );
+
+    let mut list = tessera(dir.path());
+    list.args(["user", "list"]);
+    let output = run(list, None);
+    assert!(
+        stdout(&output).contains("root@example.com"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(stdout(&output).contains("1 user(s)"));
+
+    for (args, expected) in [
+        (
+            vec!["user", "unset-staff", "root@example.com"],
+            "is no longer staff",
+        ),
+        (
+            vec!["user", "deactivate", "root@example.com"],
+            "is inactive",
+        ),
+        (vec!["user", "activate", "root@example.com"], "is active"),
+        (
+            vec!["user", "set-staff", "root@example.com"],
+            "is now staff",
+        ),
+    ] {
+        let mut command = tessera(dir.path());
+        command.args(&args);
+        let output = run(command, None);
+        assert!(
+            output.status.success() && stdout(&output).contains(expected),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    let mut show = tessera(dir.path());
+    show.args(["user", "show", "root@example.com"]);
+    let shown = stdout(&run(show, None));
+    assert!(
+        shown.contains("staff:         yes") && shown.contains("active:        yes"),
+        "{shown}"
+    );
+
+    // set-password reads standard input when it is not a terminal; short passwords are refused.
+    let mut short = tessera(dir.path());
+    short.args(["user", "set-password", "root@example.com"]);
+    assert!(!run(short, Some("short\n")).status.success());
+    let mut set = tessera(dir.path());
+    set.args(["user", "set-password", "root@example.com"]);
+    let output = run(set, Some("a brand new passphrase\n"));
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    // Deleting needs --yes without a terminal.
+    let mut delete = tessera(dir.path());
+    delete.args(["user", "delete", "root@example.com"]);
+    assert!(!run(delete, None).status.success());
+    let mut delete = tessera(dir.path());
+    delete.args(["user", "delete", "root@example.com", "--yes"]);
+    assert!(run(delete, None).status.success());
+    let mut show = tessera(dir.path());
+    show.args(["user", "show", "root@example.com"]);
+    let output = run(show, None);
+    assert!(!output.status.success() && stderr(&output).contains("no user with email"));
+}
+
+#[test]
+fn createsuperuser_without_a_password_makes_an_unusable_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = tessera(dir.path());
+    command.args([
+        "createsuperuser",
+        "--email",
+        "nopass@example.com",
+        "--no-input",
+    ]);
+    let output = run(command, None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut show = tessera(dir.path());
+    show.args(["user", "show", "nopass@example.com"]);
+    assert!(stdout(&run(show, None)).contains("password:      unusable"));
+}
+
+#[test]
+fn createsuperuser_refuses_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = tessera(dir.path());
+    command.args(["createsuperuser", "--email", "not-an-email", "--no-input"]);
+    assert!(!run(command, None).status.success());
+    let mut command = tessera(dir.path());
+    command.args(["createsuperuser", "--no-input"]);
+    assert!(stderr(&run(command, None)).contains("--email is required"));
+    let mut command = tessera(dir.path());
+    command
+        .args(["createsuperuser", "--email", "a@example.com", "--no-input"])
+        .env("TESSERA_SUPERUSER_PASSWORD", "short");
+    assert!(stderr(&run(command, None)).contains("too short"));
+}
+
+#[test]
+fn migrate_and_flushexpiredtokens_run_on_a_fresh_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut migrate = tessera(dir.path());
+    migrate.arg("migrate");
+    let output = run(migrate, None);
+    assert!(
+        output.status.success() && stdout(&output).contains("Migrations applied."),
+        "{}",
+        stderr(&output)
+    );
+    assert!(dir.path().join("data/tessera.db").exists());
+    let mut flush = tessera(dir.path());
+    flush.arg("flushexpiredtokens");
+    let output = run(flush, None);
+    assert!(
+        stdout(&output).contains("Deleted 0 expired session(s)."),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn check_names_what_is_unsafe_for_production() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut dev = tessera(dir.path());
+    dev.arg("check");
+    let output = run(dev, None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("`debug`") && stdout(&output).contains("`signing_key`"));
+
+    let mut deploy = tessera(dir.path());
+    deploy.args(["check", "--deploy"]);
+    assert!(!run(deploy, None).status.success());
+
+    let mut production = tessera(dir.path());
+    production
+        .arg("check")
+        .env("TESSERA_DEBUG", "false")
+        .env("TESSERA_SIGNING_KEY", SIGNING_KEY);
+    let output = run(production, None);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(stdout(&output).contains("fit for production"));
+
+    let mut invalid = tessera(dir.path());
+    invalid
+        .arg("check")
+        .env("TESSERA_ACCESS_TOKEN_LIFETIME", "soon");
+    let output = run(invalid, None);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("access_token_lifetime"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn production_mode_refuses_to_start_without_a_signing_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut serve = tessera(dir.path());
+    serve
+        .arg("serve")
+        .env("TESSERA_DEBUG", "false")
+        .env("TESSERA_BIND", "127.0.0.1:0");
+    let output = run(serve, None);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("TESSERA_SIGNING_KEY"),
+        "{}",
+        stderr(&output)
+    );
+    let mut weak = tessera(dir.path());
+    weak.arg("serve")
+        .env("TESSERA_DEBUG", "false")
+        .env("TESSERA_BIND", "127.0.0.1:0")
+        .env("TESSERA_SIGNING_KEY", "short");
+    let output = run(weak, None);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("signing_key"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[tokio::test]
+async fn the_server_serves_while_the_cli_writes_and_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path());
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    // The CLI writes to the database the running server uses.
+    create_superuser(dir.path(), "live@example.com");
+    let response = client
+        .post(format!("{}/api/token/", server.base))
+        .json(&json!({"email": "live@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let tokens: serde_json::Value = response.json().await.unwrap();
+    let raw_refresh = tokens["refresh"].as_str().unwrap().to_owned();
+
+    let (status, logs) = server.terminate();
+    assert!(status.success(), "{status:?}");
+    let stopped = logs
+        .iter()
+        .find(|l| l.contains("tessera stopped"))
+        .expect("a clean stop is logged");
+    assert!(
+        stopped.starts_with('{'),
+        "production logs are JSON: {stopped}"
+    );
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("/api/token/") && l.contains("200")),
+        "requests are logged"
+    );
+    // Nothing secret reached the logs.
+    assert!(
+        !logs
+            .iter()
+            .any(|l| l.contains(&raw_refresh) || l.contains(PASSWORD) || l.contains(SIGNING_KEY))
+    );
+}

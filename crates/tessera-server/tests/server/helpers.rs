@@ -1,0 +1,207 @@
+//! Starting the application or the binary for a test, and talking to it.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tempfile::TempDir;
+use tessera_server::config::Config;
+use tessera_server::startup::Application;
+use tessera_store::{NewUser, PasswordHasher, User};
+
+pub const SIGNING_KEY: &str = "integration-test-signing-key-that-is-long-enough-for-hs256";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// An application served in-process on a random port.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub tessera: tessera_axum::Tessera,
+    _dir: TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config {
+            bind: "127.0.0.1:0".into(),
+            data_dir: dir.path().join("data"),
+            ..Config::default()
+        };
+        config.jwt.signing_key = Some(SIGNING_KEY.into());
+        let app = Application::build(config)
+            .await
+            .expect("the application builds");
+        let base = format!("http://{}", app.local_addr());
+        let tessera = app.tessera().clone();
+        tokio::spawn(app.run_until(std::future::pending()));
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            tessera,
+            _dir: dir,
+        }
+    }
+
+    pub async fn create_user(&self, email: &str) -> User {
+        self.tessera
+            .store()
+            .create_user(&NewUser {
+                email: email.into(),
+                first_name: "Ada".into(),
+                last_name: "Lovelace".into(),
+                password_hash: PasswordHasher::hash_blocking(PASSWORD).unwrap(),
+                is_active: true,
+                date_joined: 1_795_445_447_123_456,
+                ..NewUser::default()
+            })
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(
+        &self,
+        path: &str,
+        bearer: Option<&str>,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        split(request.send().await.unwrap()).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value, reqwest::header::HeaderMap) {
+        split(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+}
+
+async fn split(response: reqwest::Response) -> (u16, Value, reqwest::header::HeaderMap) {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, body, headers)
+}
+
+/// The `tessera` binary with a clean environment, working in `dir`.
+pub fn tessera(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TESSERA_DATA_DIR", dir.join("data"))
+        .stdin(Stdio::null());
+    command
+}
+
+/// Runs the binary to completion, feeding `stdin`.
+pub fn run(mut command: Command, stdin: Option<&str>) -> Output {
+    use std::io::Write as _;
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    if stdin.is_some() {
+        command.stdin(Stdio::piped());
+    }
+    let mut child = command.spawn().unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A `tessera serve` process, its address, and its log lines as they come.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub logs: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Starts `tessera serve` on a random port in production mode (JSON logs) and waits
+    /// for the line that says where it listens.
+    pub fn start(dir: &Path) -> Self {
+        let mut command = tessera(dir);
+        command
+            .arg("serve")
+            .env("TESSERA_BIND", "127.0.0.1:0")
+            .env("TESSERA_DEBUG", "false")
+            .env("TESSERA_SIGNING_KEY", SIGNING_KEY)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, logs) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let line = wait_for_log(&logs, "tessera is serving");
+        let event: Value = serde_json::from_str(&line).unwrap();
+        let base = format!("http://{}", event["addr"].as_str().unwrap());
+        Self { child, base, logs }
+    }
+
+    /// Sends SIGTERM, waits for the process to end, and returns its exit status and every
+    /// log line written after it started serving.
+    pub fn terminate(&mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = self.child.wait().unwrap();
+        (status, self.logs.iter().collect())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// The first log line containing `needle`; fails after 60 s without it.
+pub fn wait_for_log(logs: &mpsc::Receiver<String>, needle: &str) -> String {
+    loop {
+        match logs.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(_) => continue,
+            Err(e) => panic!("no log line containing {needle:?}: {e}"),
+        }
+    }
+}

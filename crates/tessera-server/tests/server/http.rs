@@ -1,0 +1,208 @@
+//! The whole application over HTTP: index, health, profile, conventions, and the README's
+//! walkthrough.
+
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, TestApp};
+
+#[tokio::test]
+async fn the_index_names_the_service_and_its_routes() {
+    let app = TestApp::spawn().await;
+    let (status, body, _) = app.get("/", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["name"], "Tessera");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(body["links"]["token_obtain_pair"], "/api/token/");
+    assert_eq!(body["links"]["health"], "/healthz");
+}
+
+#[tokio::test]
+async fn healthz_answers_ok_while_the_store_answers_and_503_after() {
+    let app = TestApp::spawn().await;
+    let (status, body, _) = app.get("/healthz", None).await;
+    assert_eq!((status, body), (200, json!({"status": "ok"})));
+    app.tessera.store().close().await;
+    let (status, body, _) = app.get("/healthz", None).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["status"], "unavailable");
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_unknown_routes_are_drf_404s() {
+    let app = TestApp::spawn().await;
+    let (status, body, headers) = app.get("/nope/", None).await;
+    assert_eq!((status, body), (404, json!({"detail": "Not found."})));
+    assert_eq!(headers["x-request-id"].to_str().unwrap().len(), 36);
+    let given = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .header("x-request-id", "trace-me-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(given.headers()["x-request-id"], "trace-me-123");
+}
+
+#[tokio::test]
+async fn options_lists_the_allowed_methods() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/api/token/", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["allow"], "POST, OPTIONS");
+    let (status, body, headers) = app.get("/api/token/refresh/", None).await;
+    assert_eq!(
+        (status, body),
+        (405, json!({"detail": "Method \"GET\" not allowed."}))
+    );
+    assert_eq!(headers["allow"], "POST, OPTIONS");
+}
+
+#[tokio::test]
+async fn the_profile_needs_a_token_and_shows_the_user_object() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("ada@example.com").await;
+    let (status, body, headers) = app.get("/api/auth/profile/", None).await;
+    assert_eq!(
+        (status, body),
+        (
+            401,
+            json!({"detail": "Authentication credentials were not provided."})
+        )
+    );
+    assert_eq!(headers["www-authenticate"], "Bearer realm=\"api\"");
+
+    let (_, tokens, _) = app
+        .post(
+            "/api/token/",
+            json!({"email": "ada@example.com", "password": PASSWORD}),
+        )
+        .await;
+    let (status, body, _) = app
+        .get("/api/auth/profile/", tokens["access"].as_str())
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({
+            "id": user.id,
+            "email": "ada@example.com",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "full_name": "Ada Lovelace",
+            "is_active": true,
+            "date_joined": "2026-11-23T14:50:47.123456Z",
+        })
+    );
+}
+
+/// The README's curl walkthrough, step by step, with the server's default settings.
+#[tokio::test]
+async fn the_readme_walkthrough_works() {
+    let app = TestApp::spawn().await;
+    app.create_user("Admin@Example.COM").await;
+
+    // Obtain: the domain part of the e-mail is case-insensitive.
+    let (status, tokens, _) = app
+        .post(
+            "/api/token/",
+            json!({"email": "Admin@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let keys: Vec<_> = tokens.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["refresh", "access"]);
+    let (access, refresh) = (
+        tokens["access"].as_str().unwrap(),
+        tokens["refresh"].as_str().unwrap(),
+    );
+
+    // A protected route.
+    let (status, profile, _) = app.get("/api/auth/profile/", Some(access)).await;
+    assert_eq!(
+        (status, profile["email"].as_str()),
+        (200, Some("Admin@example.com"))
+    );
+
+    // Refresh rotates (the server's default): a new pair.
+    let (status, rotated, _) = app
+        .post("/api/token/refresh/", json!({"refresh": refresh}))
+        .await;
+    assert_eq!(status, 200);
+    let new_refresh = rotated["refresh"].as_str().unwrap();
+    assert_ne!(new_refresh, refresh);
+
+    // Verify.
+    let (status, body, _) = app
+        .post("/api/token/verify/", json!({"token": rotated["access"]}))
+        .await;
+    assert_eq!((status, body), (200, json!({})));
+
+    // Blacklist (logout), then the refresh token is dead.
+    let (status, body, _) = app
+        .post("/api/token/blacklist/", json!({"refresh": new_refresh}))
+        .await;
+    assert_eq!((status, body), (200, json!({})));
+    let (status, body, _) = app
+        .post("/api/token/refresh/", json!({"refresh": new_refresh}))
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            401,
+            json!({"detail": "Token is blacklisted", "code": "token_not_valid"})
+        )
+    );
+    let (status, body, _) = app
+        .post("/api/token/verify/", json!({"token": new_refresh}))
+        .await;
+    assert_eq!(
+        (status, body),
+        (400, json!({"non_field_errors": ["Token is blacklisted"]}))
+    );
+}
+
+#[tokio::test]
+async fn server_tokens_have_the_seed_services_lifetimes() {
+    let app = TestApp::spawn().await;
+    app.create_user("a@example.com").await;
+    let (_, tokens, _) = app
+        .post(
+            "/api/token/",
+            json!({"email": "a@example.com", "password": PASSWORD}),
+        )
+        .await;
+    let backend = app.tessera.backend();
+    let now = app.tessera.now_secs();
+    let access = backend
+        .decode(
+            &tessera_core::TokenKind::access(),
+            tokens["access"].as_str().unwrap(),
+            now,
+        )
+        .unwrap();
+    let refresh = backend
+        .decode(
+            &tessera_core::TokenKind::refresh(),
+            tokens["refresh"].as_str().unwrap(),
+            now,
+        )
+        .unwrap();
+    let lifetime =
+        |t: &tessera_core::Token| t.epoch_claim("exp").unwrap() - t.epoch_claim("iat").unwrap();
+    assert_eq!(lifetime(&access), 15 * 60);
+    assert_eq!(lifetime(&refresh), 7 * 24 * 3600);
+    // update_last_login is on for the server.
+    let user = app
+        .tessera
+        .store()
+        .user_by_email("a@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(user.last_login.is_some());
+}
