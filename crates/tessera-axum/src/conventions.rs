@@ -48,21 +48,35 @@ pub async fn drf_conventions(
     response
 }
 
-/// The `Allow` list with `OPTIONS` added, as Django lists it.
+/// The `Allow` list as Django writes it: comma and space between methods, `OPTIONS` last.
 fn with_options(allow: &HeaderValue) -> HeaderValue {
     let text = allow.to_str().unwrap_or_default();
-    if text.split(',').any(|m| m.trim() == "OPTIONS") {
-        return allow.clone();
-    }
-    let joined = if text.is_empty() {
-        "OPTIONS".to_owned()
-    } else {
-        format!("{text}, OPTIONS")
-    };
-    HeaderValue::from_str(&joined).unwrap_or_else(|_| allow.clone())
+    let mut methods: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty() && *m != "OPTIONS")
+        .collect();
+    methods.push("OPTIONS");
+    HeaderValue::from_str(&methods.join(", ")).unwrap_or_else(|_| allow.clone())
 }
 
 /// The fallback for unknown routes: 404 `{"detail":"Not found."}`.
 pub async fn not_found() -> ApiError {
     ApiError::NotFound
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_lists_read_like_djangos() {
+        let allow = |text: &'static str| with_options(&HeaderValue::from_static(text));
+        assert_eq!(
+            allow("GET,HEAD,PUT,PATCH"),
+            "GET, HEAD, PUT, PATCH, OPTIONS"
+        );
+        assert_eq!(allow("POST"), "POST, OPTIONS");
+        assert_eq!(allow("GET,OPTIONS,HEAD"), "GET, HEAD, OPTIONS");
+    }
 }

@@ -36,6 +36,8 @@ pub enum ApiError {
     Parse(String),
     /// 404 `Not found.`
     NotFound,
+    /// 404 with another message (DRF's `Invalid page.`).
+    NotFoundDetail(String),
     /// 405 with the method that was refused.
     MethodNotAllowed(Method),
     /// 413: the body is larger than the limit.
@@ -83,7 +85,7 @@ impl ApiError {
             | Self::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
             Self::PermissionDenied => StatusCode::FORBIDDEN,
             Self::Validation(_) | Self::Parse(_) => StatusCode::BAD_REQUEST,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::NotFoundDetail(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -118,6 +120,7 @@ impl ApiError {
             Self::Validation(errors) => errors.to_json(),
             Self::Parse(detail) => json!({"detail": detail}),
             Self::NotFound => json!({"detail": "Not found."}),
+            Self::NotFoundDetail(detail) => json!({"detail": detail}),
             Self::MethodNotAllowed(method) => {
                 json!({"detail": format!("Method \"{method}\" not allowed.")})
             }

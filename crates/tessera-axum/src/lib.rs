@@ -16,43 +16,97 @@
 //! # }
 //! ```
 
+mod account_settings;
 mod auth;
+mod browser;
 mod client;
 mod conventions;
+mod cookies;
+mod cors;
+mod csrf;
 mod error;
 mod fields;
+mod keystore;
 mod payload;
 mod permission;
+mod remote;
 mod representation;
 pub mod routes;
 mod sessions;
 mod state;
+pub mod user_fields;
+pub mod validation;
+pub mod verifier;
 
 use axum::Router;
 
+pub use account_settings::AccountSettings;
 pub use auth::{
     AllowAny, AuthUser, TokenUser, authenticate_token, raw_token, user_for_token, validated_token,
 };
+pub use browser::BrowserSettings;
 pub use client::ClientInfo;
 pub use conventions::{drf_conventions, not_found};
+pub use cookies::{csrf_cookie, new_csrf_token, read_cookie};
+pub use cors::cors_layer;
+pub use csrf::csrf_protect;
 pub use error::ApiError;
 pub use fields::{FieldErrors, Fields, Trim};
+pub use keystore::{KeyManager, KeyState, KeyStatus, KeysError, LoadedRing, load_key_files};
 pub use payload::{MAX_BODY_BYTES, Payload};
 pub use permission::{AdminUser, IsAdminUser, IsAuthenticated, Permission, Require};
-pub use representation::{drf_datetime, full_name, user_object};
+pub use remote::{JwksFetchError, MAX_JWKS_BYTES, RemoteJwks, fetch_remote_keys};
+pub use representation::{
+    account_claims, custom_value, drf_datetime, full_name, login_user_object, user_object,
+};
 pub use sessions::{Refreshed, SESSION_CLAIM, TokenPair, reason};
 pub use state::Tessera;
 
-/// Finishes an application's router: DRF's 404 fallback and response conventions, and
-/// `tessera` as the state.
+/// Finishes an application's router: DRF's 404 fallback and response conventions, CSRF
+/// protection for cookie-authenticated requests, CORS from the settings, and `tessera` as
+/// the state.
 pub fn finish(router: Router<Tessera>, tessera: Tessera) -> Router {
     let app = router.fallback(not_found).with_state(tessera.clone());
+    let cors = cors_layer(tessera.browser());
     // The conventions wrap the finished router as one service, so they see each response
     // as the client will (axum adds `Allow` to a 405 outside per-route layers).
-    Router::new()
+    // Keys of a remote JWKS (`jwk_url`) are fetched before a handler decodes the token.
+    let finished = Router::new()
         .fallback_service(app)
+        .layer(axum::middleware::from_fn_with_state(
+            tessera.clone(),
+            fetch_remote_keys,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            tessera.clone(),
+            csrf_protect,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             tessera,
             drf_conventions,
-        ))
+        ));
+    // CORS is outermost: preflights are answered before anything else runs.
+    match cors {
+        Some(cors) => {
+            let with_cors = finished.clone().layer(cors);
+            // tower-http answers every OPTIONS request as a preflight; only a real one (with
+            // `Access-Control-Request-Method`, as django-cors-headers tells them apart) goes
+            // there, so that other OPTIONS requests keep DRF's 200 with `Allow`.
+            Router::new().fallback_service(tower::service_fn(
+                move |request: axum::extract::Request| {
+                    let plain_options = request.method() == axum::http::Method::OPTIONS
+                        && !request
+                            .headers()
+                            .contains_key(axum::http::header::ACCESS_CONTROL_REQUEST_METHOD);
+                    let app = if plain_options {
+                        finished.clone()
+                    } else {
+                        with_cors.clone()
+                    };
+                    tower::ServiceExt::oneshot(app, request)
+                },
+            ))
+        }
+        None => finished,
+    }
 }

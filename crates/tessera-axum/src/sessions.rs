@@ -23,6 +23,18 @@ pub mod reason {
     pub const BLACKLISTED: &str = "blacklisted";
     /// A refresh token that had been rotated away was presented again.
     pub const REUSE_DETECTED: &str = "reuse_detected";
+    /// The user logged out (the logout route).
+    pub const LOGOUT: &str = "logout";
+    /// The user ended this one session from the sessions list.
+    pub const ENDED_BY_USER: &str = "ended_by_user";
+    /// The user logged out everywhere: every token issued before is refused.
+    pub const LOGOUT_ALL: &str = "logout_all";
+    /// The password changed: every token issued before is refused.
+    pub const PASSWORD_CHANGED: &str = "password_changed";
+    /// An administrator deactivated the user.
+    pub const DEACTIVATED: &str = "deactivated";
+    /// An administrator ended the user's sessions.
+    pub const ADMIN: &str = "admin";
 }
 
 /// A new refresh token and the access token that goes with it.
@@ -258,15 +270,31 @@ impl Tessera {
 
     /// simplejwt's blacklist view: ends the token's session.
     pub async fn blacklist(&self, raw: &str) -> Result<(), ApiError> {
+        self.end_session(raw, None, reason::BLACKLISTED).await
+    }
+
+    /// Ends the session of a refresh token; with `owner`, only when the token is that
+    /// user's (a logout may not end someone else's session).
+    pub async fn end_session(
+        &self,
+        raw: &str,
+        owner: Option<i64>,
+        why: &str,
+    ) -> Result<(), ApiError> {
         let token = self
             .backend()
             .decode(&TokenKind::refresh(), raw, self.now_secs())?;
+        if let Some(owner) = owner
+            && token.user_id(self.backend()) != Some(owner.to_string())
+        {
+            return Err(TokenError::Invalid.into());
+        }
         let sid = Self::session_id(&token)?;
         let jti = self.jti(&token)?;
         let now = self.now_micros();
         if self
             .store()
-            .revoke_session_if_current(&sid, &jti, reason::BLACKLISTED, now)
+            .revoke_session_if_current(&sid, &jti, why, now)
             .await?
         {
             return Ok(());
@@ -274,9 +302,7 @@ impl Tessera {
         let session = self.live_session(&sid).await?;
         if self.within_grace(&session, &jti) {
             // A second tab logging out with the token another tab just rotated.
-            self.store()
-                .revoke_session(&sid, reason::BLACKLISTED, now)
-                .await?;
+            self.store().revoke_session(&sid, why, now).await?;
             return Ok(());
         }
         Err(self.stale_token(&sid, &jti).await?)

@@ -6,6 +6,9 @@ use axum::http::HeaderName;
 use tessera_core::{Clock, Settings, SettingsError, TokenBackend, TokenKind};
 use tessera_store::{PasswordHasher, Store};
 
+use crate::account_settings::AccountSettings;
+use crate::browser::BrowserSettings;
+
 /// Tessera's shared state. Cloning is cheap.
 ///
 /// An application keeps it in its own state and implements `FromRef` for it, or uses it as
@@ -22,6 +25,8 @@ struct Inner {
     clock: Clock,
     auth_header: HeaderName,
     auth_kinds: Vec<TokenKind>,
+    accounts: AccountSettings,
+    browser: BrowserSettings,
 }
 
 impl Tessera {
@@ -56,7 +61,58 @@ impl Tessera {
             clock,
             auth_header,
             auth_kinds,
+            accounts: AccountSettings::default(),
+            browser: BrowserSettings::default(),
         })))
+    }
+
+    /// The same state with other account settings (password rules, custom user fields).
+    pub fn with_accounts(self, accounts: AccountSettings) -> Result<Self, SettingsError> {
+        accounts.validate()?;
+        let inner = &self.0;
+        Ok(Self(Arc::new(Inner {
+            settings: inner.settings.clone(),
+            backend: inner.backend.clone(),
+            store: inner.store.clone(),
+            hasher: inner.hasher.clone(),
+            clock: inner.clock.clone(),
+            auth_header: inner.auth_header.clone(),
+            auth_kinds: inner.auth_kinds.clone(),
+            accounts,
+            browser: inner.browser.clone(),
+        })))
+    }
+
+    /// The same state with other browser settings (token cookies, CSRF, CORS).
+    pub fn with_browser(self, browser: BrowserSettings) -> Result<Self, SettingsError> {
+        browser.validate()?;
+        let inner = &self.0;
+        Ok(Self(Arc::new(Inner {
+            settings: inner.settings.clone(),
+            backend: inner.backend.clone(),
+            store: inner.store.clone(),
+            hasher: inner.hasher.clone(),
+            clock: inner.clock.clone(),
+            auth_header: inner.auth_header.clone(),
+            auth_kinds: inner.auth_kinds.clone(),
+            accounts: inner.accounts.clone(),
+            browser,
+        })))
+    }
+
+    /// The browser settings in force.
+    pub fn browser(&self) -> &BrowserSettings {
+        &self.0.browser
+    }
+
+    /// The account settings in force.
+    pub fn accounts(&self) -> &AccountSettings {
+        &self.0.accounts
+    }
+
+    /// The user object of responses, with the configured custom fields.
+    pub fn user_object(&self, user: &tessera_store::User) -> serde_json::Value {
+        crate::representation::user_object(user, &self.0.accounts.user_fields)
     }
 
     /// The settings in force.

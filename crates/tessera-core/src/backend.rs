@@ -1,17 +1,26 @@
 //! simplejwt's `TokenBackend`: turns tokens into signed JWS text and back, applying the
 //! registered-claim rules PyJWT applies (`exp`, `nbf`, `iat`, `aud`, `iss`).
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
 use crate::Claims;
 use crate::error::{SettingsError, TokenError};
-use crate::keys::KeyRing;
-use crate::settings::{Audience, Settings};
+use crate::jwks::KeySource;
+use crate::keys::{Key, KeyRing, is_valid_kid};
+use crate::settings::{Audience, KeyOrigin, Settings};
 use crate::token::{Token, TokenKind};
+
+/// Header parameters that point at keys outside the ring (RFC 7515 §4.1.2–4.1.6). Honouring
+/// them would let a token choose its own key, so a token carrying one is invalid.
+const FOREIGN_KEY_HEADERS: [&str; 5] = ["jku", "jwk", "x5u", "x5c", "x5t#S256"];
 
 /// The longest token text accepted; anything longer is `Token is invalid` before any work.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -53,30 +62,85 @@ pub(crate) struct TokenRules {
 }
 
 /// Encodes and decodes tokens with one key ring and one set of claim rules.
+///
+/// The ring can be swapped while the backend is in use ([`TokenBackend::set_keys`]): clones
+/// share it, so a key rotation reaches every request at once. A [`KeySource`] (a remote
+/// JWKS) is asked for `kid`s the ring does not hold.
 #[derive(Debug, Clone)]
 pub struct TokenBackend {
-    keys: KeyRing,
+    keys: Arc<ArcSwap<KeyRing>>,
+    remote: Arc<OnceLock<Arc<dyn KeySource>>>,
     audience: Option<Audience>,
     issuer: Option<String>,
     pub(crate) rules: TokenRules,
 }
 
 impl TokenBackend {
-    /// Builds the backend from validated settings; a missing signing key is an error.
+    /// Builds the backend from validated settings: `signing_key` (an HMAC secret, or a PEM
+    /// private key for an asymmetric `algorithm`), the optional `verifying_key` that must
+    /// belong to it, and `signing_key_id`. A missing signing key is an error.
+    ///
+    /// With `key_source = "store"` the ring starts empty — it neither signs nor verifies —
+    /// until the store layer installs the stored keys with [`TokenBackend::set_keys`]
+    /// (`tessera_axum::Tessera::build` does). `signing_key_file` and `verifying_key_file`
+    /// must have been read into `signing_key` and `verifying_key` by the caller: the core
+    /// does no I/O.
     pub fn from_settings(settings: &Settings) -> Result<Self, SettingsError> {
         settings.validate()?;
+        if settings.key_source == KeyOrigin::Store {
+            let empty = KeyRing::verify_only([]).map_err(|e| e.for_setting("key_source"))?;
+            return Ok(Self::new(empty, settings));
+        }
+        for (file, setting) in [
+            (&settings.signing_key_file, "signing_key_file"),
+            (&settings.verifying_key_file, "verifying_key_file"),
+        ] {
+            if file.is_some() {
+                return Err(SettingsError::new(
+                    setting,
+                    "must be read into the key setting before the backend is built",
+                ));
+            }
+        }
+        let keys = KeyRing::new(Self::settings_key(settings)?, [])
+            .map_err(|e| e.for_setting("signing_key"))?;
+        Ok(Self::new(keys, settings))
+    }
+
+    /// The signing key the settings describe, with its key id: `signing_key_id` when set,
+    /// else none for an HMAC secret and the RFC 7638 thumbprint for a key pair.
+    pub fn settings_key(settings: &Settings) -> Result<Key, SettingsError> {
         let secret = settings
             .signing_key
             .as_ref()
             .ok_or_else(|| SettingsError::new("signing_key", "no signing key is configured"))?;
-        let keys = KeyRing::hmac(settings.algorithm, secret)?;
-        Ok(Self::new(keys, settings))
+        let algorithm = settings.algorithm;
+        let mut key = if algorithm.is_hmac() {
+            Key::hmac(algorithm, secret.expose().as_bytes())
+        } else {
+            Key::from_private_pem(algorithm, secret.expose())
+        }
+        .map_err(|e| e.for_setting("signing_key"))?;
+        if !settings.verifying_key.trim().is_empty() {
+            let verifying = Key::from_public_pem(algorithm, &settings.verifying_key)
+                .map_err(|e| e.for_setting("verifying_key"))?;
+            key.check_pair(&verifying)
+                .map_err(|e| e.for_setting("verifying_key"))?;
+        }
+        let kid = settings.signing_key_id.clone().or_else(|| key.thumbprint());
+        if let Some(kid) = kid {
+            key = key
+                .with_kid(kid)
+                .map_err(|e| e.for_setting("signing_key_id"))?;
+        }
+        Ok(key)
     }
 
     /// Builds the backend around an existing key ring.
     pub fn new(keys: KeyRing, settings: &Settings) -> Self {
         Self {
-            keys,
+            keys: Arc::new(ArcSwap::from_pointee(keys)),
+            remote: Arc::new(OnceLock::new()),
             audience: settings.audience.clone(),
             issuer: settings.issuer.clone(),
             rules: TokenRules {
@@ -93,9 +157,65 @@ impl TokenBackend {
         }
     }
 
-    /// The key ring in use.
-    pub fn keys(&self) -> &KeyRing {
-        &self.keys
+    /// Also verifies tokens whose `kid` the ring does not hold with the keys of `source`
+    /// (for this backend and every clone of it). A backend takes one source, once; a second
+    /// call is refused and hands the source back.
+    pub fn set_key_source(&self, source: Arc<dyn KeySource>) -> Result<(), Arc<dyn KeySource>> {
+        self.remote.set(source)
+    }
+
+    /// The key source, if one is set.
+    pub fn key_source(&self) -> Option<&Arc<dyn KeySource>> {
+        self.remote.get()
+    }
+
+    /// What to await before decoding `raw`: the key source's refresh for the token's `kid`
+    /// when the ring does not hold it (see [`KeySource::refresh`]). `None` when there is
+    /// nothing to do — no key source, no valid `kid`, or a key of the ring.
+    pub fn refresh_for<'a>(
+        &'a self,
+        raw: &str,
+    ) -> Option<Pin<Box<dyn Future<Output = ()> + Send + 'a>>> {
+        let remote = self.remote.get()?;
+        let kid = self.foreign_kid(raw)?;
+        Some(Box::pin(async move { remote.refresh(&kid).await }))
+    }
+
+    /// The token's `kid` when it is valid and the ring does not hold it.
+    fn foreign_kid(&self, raw: &str) -> Option<String> {
+        if raw.len() > MAX_TOKEN_LEN {
+            return None;
+        }
+        let header: Claims = decode_json(raw.split('.').next()?).ok()?;
+        let Some(Value::String(kid)) = header.get("kid") else {
+            return None;
+        };
+        (is_valid_kid(kid) && self.keys.load().find(kid).is_none()).then(|| kid.clone())
+    }
+
+    /// The key ring in use now.
+    pub fn keys(&self) -> Arc<KeyRing> {
+        self.keys.load_full()
+    }
+
+    /// Replaces the key ring; every clone of this backend signs and verifies with the new
+    /// ring from the next token on.
+    pub fn set_keys(&self, keys: KeyRing) {
+        self.keys.store(Arc::new(keys));
+    }
+
+    /// Whether tokens can be signed (the ring has an active key).
+    pub fn can_sign(&self) -> bool {
+        self.keys.load().active().is_some()
+    }
+
+    /// The `kid` of `raw` when neither the ring nor the key source holds it — what an async
+    /// layer should fetch before decoding. `None` for tokens without a (valid) `kid`, for
+    /// known keys, and when there is no key source to ask.
+    pub fn unknown_kid(&self, raw: &str) -> Option<String> {
+        let remote = self.remote.get()?;
+        self.foreign_kid(raw)
+            .filter(|kid| remote.key(kid).is_none())
     }
 
     /// The claim holding the user id (`user_id` by default).
@@ -131,12 +251,15 @@ impl TokenBackend {
             payload.insert("iss".into(), Value::String(issuer.clone()));
         }
         let payload = serde_json::to_vec(&payload).unwrap_or_default();
+        let ring = self.keys.load();
         let mut text = String::with_capacity(MAX_TOKEN_LEN / 8);
-        text.push_str(self.keys.header_b64());
+        text.push_str(
+            ring.header_b64()
+                .expect("encode needs a key ring with an active signing key"),
+        );
         text.push('.');
         URL_SAFE_NO_PAD.encode_string(&payload, &mut text);
-        let signature = self
-            .keys
+        let signature = ring
             .sign(text.as_bytes())
             .expect("signing with a validated key ring cannot fail");
         text.push('.');
@@ -204,21 +327,44 @@ impl TokenBackend {
         let Some(Value::String(alg)) = header.get("alg") else {
             return Err(TokenError::Invalid);
         };
-        if header.contains_key("crit") {
+        if header.contains_key("crit")
+            || FOREIGN_KEY_HEADERS.iter().any(|h| header.contains_key(*h))
+        {
             return Err(TokenError::Invalid);
         }
         let kid = match header.get("kid") {
             None => None,
-            Some(Value::String(kid)) => Some(kid.as_str()),
+            Some(Value::String(kid)) if is_valid_kid(kid) => Some(kid.as_str()),
             Some(_) => return Err(TokenError::Invalid),
         };
         let message = &raw[..header_b64.len() + 1 + payload_b64.len()];
-        if !self.keys.verify(alg, kid, message.as_bytes(), signature) {
+        if !self.verify_signature(alg, kid, message.as_bytes(), signature) {
             return Err(TokenError::Invalid);
         }
         let payload: Claims = decode_json(payload_b64)?;
         self.check_registered_claims(&payload, now as f64, verify_exp)?;
         Ok(payload)
+    }
+
+    /// The key named by `kid` (the ring's, else the key source's), or the active key for a
+    /// token without one; the signature must be made with that key's own algorithm.
+    fn verify_signature(
+        &self,
+        alg: &str,
+        kid: Option<&str>,
+        message: &[u8],
+        signature: &str,
+    ) -> bool {
+        let ring = self.keys.load();
+        if let Some(key) = ring.lookup(kid) {
+            return key.verify(alg, message, signature);
+        }
+        match (kid, self.remote.get()) {
+            (Some(kid), Some(remote)) => remote
+                .key(kid)
+                .is_some_and(|key| key.verify(alg, message, signature)),
+            _ => false,
+        }
     }
 
     fn check_registered_claims(
@@ -312,7 +458,7 @@ mod tests {
             b64(header.to_string().as_bytes()),
             b64(payload.to_string().as_bytes())
         );
-        let signature = backend.keys.sign(message.as_bytes()).unwrap();
+        let signature = backend.keys().sign(message.as_bytes()).unwrap();
         format!("{message}.{signature}")
     }
 
@@ -616,6 +762,296 @@ mod tests {
             b.decode(&TokenKind::access(), &forge(&b, hs256(), wrong), NOW),
             Err(TokenError::Invalid)
         );
+    }
+
+    fn pem_key(algorithm: Algorithm, kid: &str) -> Key {
+        crate::keys::tests::private_key(algorithm)
+            .with_kid(kid)
+            .unwrap()
+    }
+
+    fn ring_backend(active: Key, others: Vec<Key>) -> TokenBackend {
+        TokenBackend::new(KeyRing::new(active, others).unwrap(), &settings())
+    }
+
+    /// Signs `header.payload` with `key`, whatever the header says.
+    fn forge_with(key: &Key, header: Value, payload: Value) -> String {
+        let message = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(payload.to_string().as_bytes())
+        );
+        let signature = key.sign(message.as_bytes()).unwrap();
+        format!("{message}.{signature}")
+    }
+
+    #[test]
+    fn asymmetric_tokens_carry_a_sorted_header_with_kid_and_verify_by_it() {
+        for alg in Algorithm::ALL.into_iter().filter(|a| !a.is_hmac()) {
+            let b = ring_backend(pem_key(alg, "k1"), vec![]);
+            let raw = b.encode(&Token::for_user(&b, TokenKind::access(), "1", NOW));
+            let header = URL_SAFE_NO_PAD
+                .decode(raw.split('.').next().unwrap())
+                .unwrap();
+            let expected = format!(r#"{{"alg":"{alg}","kid":"k1","typ":"JWT"}}"#);
+            assert_eq!(String::from_utf8(header).unwrap(), expected);
+            assert!(b.decode(&TokenKind::access(), &raw, NOW).is_ok(), "{alg}");
+        }
+    }
+
+    #[test]
+    fn rotation_keeps_old_tokens_valid_and_new_ones_verifiable() {
+        let old = pem_key(Algorithm::RS256, "old");
+        let new = pem_key(Algorithm::EdDSA, "new");
+        let b = ring_backend(old.clone(), vec![]);
+        let before = b.encode(&Token::for_user(&b, TokenKind::access(), "1", NOW));
+        // The new key is published (verifies) before it signs …
+        b.set_keys(KeyRing::new(old.clone(), [new.clone()]).unwrap());
+        let clone = b.clone();
+        // … then signs, the old key still verifying.
+        b.set_keys(KeyRing::new(new.clone(), [old]).unwrap());
+        let after = clone.encode(&Token::for_user(&b, TokenKind::access(), "1", NOW));
+        assert!(after.starts_with(&b64(br#"{"alg":"EdDSA","kid":"new","typ":"JWT"}"#)));
+        for raw in [&before, &after] {
+            assert!(clone.decode(&TokenKind::access(), raw, NOW).is_ok());
+        }
+        // Once the old key drops out, its tokens are invalid.
+        b.set_keys(KeyRing::new(new, []).unwrap());
+        assert_eq!(
+            b.decode(&TokenKind::access(), &before, NOW).unwrap_err(),
+            TokenError::Invalid
+        );
+        assert!(b.decode(&TokenKind::access(), &after, NOW).is_ok());
+    }
+
+    #[test]
+    fn kid_tricks_are_invalid() {
+        let active = pem_key(Algorithm::RS256, "active");
+        // Another RSA key pair than the fixture's.
+        let generated = crate::keys::generate_private_key(Algorithm::RS256).unwrap();
+        let retired = Key::from_private_pem(Algorithm::RS256, generated.expose())
+            .unwrap()
+            .with_kid("retired")
+            .unwrap();
+        let b = ring_backend(active.clone(), vec![retired.clone()]);
+        let payload = access_payload(NOW + 100, NOW);
+        let header = |extra: Value| {
+            let mut h = json!({"alg": "RS256", "typ": "JWT"});
+            for (k, v) in extra.as_object().unwrap() {
+                h[k] = v.clone();
+            }
+            h
+        };
+        // Sanity: both keys verify their own tokens.
+        assert!(
+            b.decode(
+                &TokenKind::access(),
+                &forge_with(&active, header(json!({"kid": "active"})), payload.clone()),
+                NOW
+            )
+            .is_ok()
+        );
+        assert!(
+            b.decode(
+                &TokenKind::access(),
+                &forge_with(&retired, header(json!({"kid": "retired"})), payload.clone()),
+                NOW
+            )
+            .is_ok()
+        );
+        let cases = [
+            ("unknown kid", &active, header(json!({"kid": "nobody"}))),
+            (
+                "kid with a path",
+                &active,
+                header(json!({"kid": "../active"})),
+            ),
+            (
+                "kid with a slash",
+                &active,
+                header(json!({"kid": "keys/active"})),
+            ),
+            ("kid not text", &active, header(json!({"kid": 1}))),
+            (
+                "kid of another key",
+                &active,
+                header(json!({"kid": "retired"})),
+            ),
+            // Without kid only the active key is tried.
+            ("no kid, retired key", &retired, header(json!({}))),
+            (
+                "jku",
+                &active,
+                header(json!({"kid": "active", "jku": "https://evil.example/jwks"})),
+            ),
+            (
+                "x5u",
+                &active,
+                header(json!({"kid": "active", "x5u": "https://evil.example/cert"})),
+            ),
+            (
+                "jwk",
+                &active,
+                header(json!({"kid": "active", "jwk": {"kty": "oct", "k": "AA"}})),
+            ),
+            (
+                "x5c",
+                &active,
+                header(json!({"kid": "active", "x5c": ["MII"]})),
+            ),
+        ];
+        for (name, key, header) in cases {
+            let raw = forge_with(key, header, payload.clone());
+            assert_eq!(
+                b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+                TokenError::Invalid,
+                "{name}"
+            );
+        }
+        assert!(
+            b.decode(
+                &TokenKind::access(),
+                &forge_with(&active, header(json!({})), payload),
+                NOW
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn hmac_signed_with_the_public_key_is_invalid() {
+        // The classic confusion: an attacker signs HS256 with the server's public key bytes.
+        let public_pem = include_str!("keys/testdata/rsa2048.pub.pem");
+        let b = ring_backend(pem_key(Algorithm::RS256, "rsa"), vec![]);
+        let jwk_text = b.keys().jwks().to_string();
+        let payload = access_payload(NOW + 100, NOW);
+        for secret in [public_pem.as_bytes(), jwk_text.as_bytes()] {
+            let hmac = Key::hmac(Algorithm::HS256, secret).unwrap();
+            for header in [
+                json!({"alg": "HS256", "kid": "rsa", "typ": "JWT"}),
+                json!({"alg": "HS256", "typ": "JWT"}),
+            ] {
+                let raw = forge_with(&hmac, header.clone(), payload.clone());
+                assert_eq!(
+                    b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+                    TokenError::Invalid,
+                    "{header}"
+                );
+            }
+        }
+        // And `none` with the kid of a real key.
+        let unsigned = format!(
+            "{}.{}.",
+            b64(br#"{"alg":"none","kid":"rsa"}"#),
+            b64(payload.to_string().as_bytes())
+        );
+        assert_eq!(
+            b.decode(&TokenKind::access(), &unsigned, NOW).unwrap_err(),
+            TokenError::Invalid
+        );
+    }
+
+    #[test]
+    fn a_key_source_verifies_kids_the_ring_does_not_hold() {
+        let remote_key = pem_key(Algorithm::ES256, "remote");
+        let public = Key::from_jwk(&remote_key.public_jwk().unwrap(), Algorithm::ES256).unwrap();
+        let source = crate::jwks::StaticKeys(
+            [("remote".to_owned(), Arc::new(public))]
+                .into_iter()
+                .collect(),
+        );
+        let verifier = TokenBackend::new(KeyRing::verify_only([]).unwrap(), &settings());
+        verifier.set_key_source(Arc::new(source)).unwrap();
+        assert!(
+            verifier
+                .set_key_source(Arc::new(crate::jwks::StaticKeys::default()))
+                .is_err()
+        );
+        assert!(!verifier.can_sign());
+        let payload = access_payload(NOW + 100, NOW);
+        let good = forge_with(
+            &remote_key,
+            json!({"alg": "ES256", "kid": "remote"}),
+            payload.clone(),
+        );
+        assert!(verifier.decode(&TokenKind::access(), &good, NOW).is_ok());
+        assert_eq!(verifier.unknown_kid(&good), None);
+        let unknown = forge_with(
+            &remote_key,
+            json!({"alg": "ES256", "kid": "later"}),
+            payload.clone(),
+        );
+        assert_eq!(verifier.unknown_kid(&unknown).as_deref(), Some("later"));
+        assert_eq!(
+            verifier
+                .decode(&TokenKind::access(), &unknown, NOW)
+                .unwrap_err(),
+            TokenError::Invalid
+        );
+        let pathy = forge_with(
+            &remote_key,
+            json!({"alg": "ES256", "kid": "../x"}),
+            payload.clone(),
+        );
+        assert_eq!(verifier.unknown_kid(&pathy), None);
+        let no_kid = forge_with(&remote_key, json!({"alg": "ES256"}), payload);
+        assert_eq!(
+            verifier
+                .decode(&TokenKind::access(), &no_kid, NOW)
+                .unwrap_err(),
+            TokenError::Invalid
+        );
+        assert_eq!(
+            backend().unknown_kid(&good),
+            None,
+            "no key source, nothing to fetch"
+        );
+    }
+
+    #[test]
+    fn pem_keys_come_from_settings_with_a_matching_verifying_key() {
+        let s = Settings {
+            algorithm: Algorithm::RS256,
+            signing_key: Some(include_str!("keys/testdata/rsa2048.pem").into()),
+            verifying_key: include_str!("keys/testdata/rsa2048.pub.pem").into(),
+            ..Settings::default()
+        };
+        let b = TokenBackend::from_settings(&s).unwrap();
+        let kid = b.keys().active().unwrap().kid().unwrap().to_owned();
+        assert_eq!(kid.len(), 43, "the RFC 7638 thumbprint: {kid}");
+        let raw = b.encode(&Token::for_user(&b, TokenKind::access(), "1", NOW));
+        assert!(b.decode(&TokenKind::access(), &raw, NOW).is_ok());
+        let named = TokenBackend::from_settings(&Settings {
+            signing_key_id: Some("2026-11".into()),
+            ..s.clone()
+        })
+        .unwrap();
+        assert_eq!(named.keys().active().unwrap().kid(), Some("2026-11"));
+        let mismatched = Settings {
+            verifying_key: include_str!("keys/testdata/ec256.pub.pem").into(),
+            ..s.clone()
+        };
+        assert_eq!(
+            TokenBackend::from_settings(&mismatched)
+                .unwrap_err()
+                .setting,
+            "verifying_key"
+        );
+        let wrong = Settings {
+            algorithm: Algorithm::ES256,
+            verifying_key: String::new(),
+            ..s.clone()
+        };
+        let err = TokenBackend::from_settings(&wrong).unwrap_err();
+        assert_eq!(err.setting, "signing_key", "{err}");
+        let store = Settings {
+            key_source: crate::settings::KeyOrigin::Store,
+            signing_key: None,
+            verifying_key: String::new(),
+            ..s
+        };
+        let empty = TokenBackend::from_settings(&store).unwrap();
+        assert!(!empty.can_sign() && empty.keys().keys().next().is_none());
     }
 
     #[test]

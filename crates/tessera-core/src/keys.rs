@@ -1,9 +1,22 @@
-//! Signing algorithms and the keys that sign and verify tokens.
+//! Signing algorithms, the keys that sign and verify tokens, and the key ring that holds them.
+//!
+//! A [`Key`] is one key with its algorithm and, for keys that verify by `kid`, its key id.
+//! A [`KeyRing`] holds one active signing key and any number of keys that only verify
+//! (published ahead of a rotation, or retired but still verifying the tokens they signed).
+//! Every key carries its own algorithm: a token verifies only when its `alg` header names
+//! the algorithm of the key its `kid` selects, so neither `none` nor HMAC-with-a-public-key
+//! confusion can get through.
 
 use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, ThumbprintHash};
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::error::SettingsError;
 use crate::secret::Secret;
@@ -38,7 +51,36 @@ pub enum Algorithm {
     EdDSA,
 }
 
+/// The kind of key an algorithm needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFamily {
+    /// A shared secret (HS*).
+    Hmac,
+    /// An RSA key pair (RS*, PS*).
+    Rsa,
+    /// An elliptic-curve key pair (ES*).
+    Ec,
+    /// An Edwards-curve key pair (EdDSA).
+    Ed,
+}
+
 impl Algorithm {
+    /// Every algorithm Tessera signs and verifies with.
+    pub const ALL: [Algorithm; 12] = [
+        Self::HS256,
+        Self::HS384,
+        Self::HS512,
+        Self::RS256,
+        Self::RS384,
+        Self::RS512,
+        Self::PS256,
+        Self::PS384,
+        Self::PS512,
+        Self::ES256,
+        Self::ES384,
+        Self::EdDSA,
+    ];
+
     /// The name written in the `alg` header.
     pub fn name(self) -> &'static str {
         match self {
@@ -57,17 +99,30 @@ impl Algorithm {
         }
     }
 
+    /// The kind of key the algorithm needs.
+    pub fn family(self) -> KeyFamily {
+        match self {
+            Self::HS256 | Self::HS384 | Self::HS512 => KeyFamily::Hmac,
+            Self::RS256 | Self::RS384 | Self::RS512 | Self::PS256 | Self::PS384 | Self::PS512 => {
+                KeyFamily::Rsa
+            }
+            Self::ES256 | Self::ES384 => KeyFamily::Ec,
+            Self::EdDSA => KeyFamily::Ed,
+        }
+    }
+
     /// Whether the algorithm is a shared-secret one.
     pub fn is_hmac(self) -> bool {
-        matches!(self, Self::HS256 | Self::HS384 | Self::HS512)
+        self.family() == KeyFamily::Hmac
     }
 
-    /// Whether Tessera can sign with it today (HMAC; asymmetric keys are not wired yet).
+    /// Whether Tessera can sign with it: every variant can.
     pub fn is_supported(self) -> bool {
-        self.is_hmac()
+        true
     }
 
-    /// The smallest key, in bytes, that gives the algorithm its full strength (RFC 7518 §3.2).
+    /// The smallest key, in bytes, that gives an HMAC algorithm its full strength
+    /// (RFC 7518 §3.2). Asymmetric algorithms answer 32, unused.
     pub fn min_secret_len(self) -> usize {
         match self {
             Self::HS384 => 48,
@@ -76,7 +131,7 @@ impl Algorithm {
         }
     }
 
-    fn to_jsonwebtoken(self) -> jsonwebtoken::Algorithm {
+    pub(crate) fn to_jsonwebtoken(self) -> jsonwebtoken::Algorithm {
         use jsonwebtoken::Algorithm as A;
         match self {
             Self::HS256 => A::HS256,
@@ -101,126 +156,512 @@ impl fmt::Display for Algorithm {
     }
 }
 
-/// The keys a server signs and verifies with: one signing key, with its algorithm.
-///
-/// Key ids and several verifying keys come with asymmetric algorithms; the header layout
-/// already leaves room for a `kid`.
-#[derive(Clone)]
-pub struct KeyRing {
-    algorithm: Algorithm,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    /// The header JSON, base64url-encoded once: `{"alg":"HS256","typ":"JWT"}`.
-    header_b64: String,
+impl FromStr for Algorithm {
+    type Err = KeyError;
+
+    /// Parses a header name (`"RS256"`), exactly as written.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| KeyError::new(format!("{s:?} is not a supported algorithm")))
+    }
 }
 
-impl KeyRing {
-    /// A ring with one shared secret (simplejwt's `SIGNING_KEY` with an HS algorithm).
-    /// The secret's UTF-8 bytes are the key, as in simplejwt.
-    pub fn hmac(algorithm: Algorithm, secret: &Secret) -> Result<Self, SettingsError> {
+/// A key that cannot be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyError(String);
+
+impl KeyError {
+    /// A key error with this reason.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+
+    /// The reason, without the key.
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+
+    /// The same reason as an error about `setting`.
+    pub fn for_setting(&self, setting: &str) -> SettingsError {
+        SettingsError::new(setting, self.0.clone())
+    }
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+/// The longest key id accepted.
+pub const MAX_KID_LEN: usize = 128;
+
+/// Whether `kid` is a key id Tessera accepts: 1 to 128 characters from `A–Z a–z 0–9 . _ ~ + = : -`.
+///
+/// Anything else — path separators, `%`, white space, quotes, control characters — is refused
+/// before any lookup, so a `kid` can never be used to reach a file or a URL.
+pub fn is_valid_kid(kid: &str) -> bool {
+    !kid.is_empty()
+        && kid.len() <= MAX_KID_LEN
+        && kid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._~+=:-".contains(&b))
+}
+
+/// What signing a probe message proves: that a key pair belongs together.
+const PROBE: &[u8] = b"tessera key check";
+
+/// One key: its algorithm, its optional key id, and what it can do.
+///
+/// Private keys sign and verify; public keys and keys taken from a JWKS only verify.
+#[derive(Clone)]
+pub struct Key {
+    kid: Option<String>,
+    algorithm: Algorithm,
+    encoding: Option<EncodingKey>,
+    decoding: DecodingKey,
+    /// The public JWK parameters (`kty`, `n`, `e`, `crv`, `x`, `y`); `None` for HMAC secrets.
+    public: Option<AlgorithmParameters>,
+}
+
+impl Key {
+    /// A shared secret; its bytes are the key, as in simplejwt.
+    pub fn hmac(algorithm: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
         if !algorithm.is_hmac() {
-            return Err(SettingsError::new(
-                "algorithm",
-                format!("{algorithm} is not an HMAC algorithm"),
-            ));
+            return Err(KeyError::new(format!(
+                "{algorithm} is not an HMAC algorithm"
+            )));
         }
-        if secret.expose().is_empty() {
-            return Err(SettingsError::new("signing_key", "may not be empty"));
+        if secret.is_empty() {
+            return Err(KeyError::new("may not be empty"));
         }
-        let bytes = secret.expose().as_bytes();
-        // PyJWT writes header keys sorted: alg, kid, typ.
-        let header = format!(r#"{{"alg":"{}","typ":"JWT"}}"#, algorithm.name());
         Ok(Self {
+            kid: None,
             algorithm,
-            encoding: EncodingKey::from_secret(bytes),
-            decoding: DecodingKey::from_secret(bytes),
-            header_b64: crate::backend::b64(header.as_bytes()),
+            encoding: Some(EncodingKey::from_secret(secret)),
+            decoding: DecodingKey::from_secret(secret),
+            public: None,
         })
     }
 
-    /// The algorithm tokens are signed with.
+    /// A private key in PEM form (PKCS#8 `PRIVATE KEY`, or PKCS#1 `RSA PRIVATE KEY`), for an
+    /// asymmetric algorithm. The public half is derived from it.
+    pub fn from_private_pem(algorithm: Algorithm, pem: &str) -> Result<Self, KeyError> {
+        let bytes = pem.trim().as_bytes();
+        let encoding = match algorithm.family() {
+            KeyFamily::Hmac => {
+                return Err(KeyError::new(format!(
+                    "{algorithm} takes a shared secret, not a PEM key"
+                )));
+            }
+            KeyFamily::Rsa => EncodingKey::from_rsa_pem(bytes),
+            KeyFamily::Ec => EncodingKey::from_ec_pem(bytes),
+            KeyFamily::Ed => EncodingKey::from_ed_pem(bytes),
+        }
+        .map_err(|_| not_a_key(algorithm, "private"))?;
+        let jwk = Jwk::from_encoding_key(&encoding, algorithm.to_jsonwebtoken())
+            .ok()
+            .filter(|jwk| fits(algorithm, &jwk.algorithm))
+            .ok_or_else(|| not_a_key(algorithm, "private"))?;
+        let decoding = DecodingKey::from_jwk(&jwk).map_err(|_| not_a_key(algorithm, "private"))?;
+        let key = Self {
+            kid: None,
+            algorithm,
+            encoding: Some(encoding),
+            decoding,
+            public: Some(jwk.algorithm),
+        };
+        key.check_pair(&key)?;
+        Ok(key)
+    }
+
+    /// A public key in PEM form (`PUBLIC KEY`, or `RSA PUBLIC KEY`); it only verifies.
+    pub fn from_public_pem(algorithm: Algorithm, pem: &str) -> Result<Self, KeyError> {
+        let bytes = pem.trim().as_bytes();
+        let decoding = match algorithm.family() {
+            KeyFamily::Hmac => {
+                return Err(KeyError::new(format!(
+                    "{algorithm} takes a shared secret, not a PEM key"
+                )));
+            }
+            KeyFamily::Rsa => DecodingKey::from_rsa_pem(bytes),
+            KeyFamily::Ec => DecodingKey::from_ec_pem(bytes),
+            KeyFamily::Ed => DecodingKey::from_ed_pem(bytes),
+        }
+        .map_err(|_| not_a_key(algorithm, "public"))?;
+        let jwk = Jwk::from_decoding_key(&decoding, Some(algorithm.to_jsonwebtoken()))
+            .ok()
+            .filter(|jwk| fits(algorithm, &jwk.algorithm))
+            .ok_or_else(|| not_a_key(algorithm, "public"))?;
+        Ok(Self {
+            kid: None,
+            algorithm,
+            encoding: None,
+            decoding,
+            public: Some(jwk.algorithm),
+        })
+    }
+
+    /// A public key from a JWK of a JWKS document, for tokens signed with `algorithm` only.
+    ///
+    /// Refused: symmetric (`oct`) keys — a JWKS never carries a usable HMAC secret —, keys
+    /// whose `use` is not `sig`, keys without a valid `kid`, and keys whose `alg` (or, when
+    /// absent, whose type and curve) does not match `algorithm`.
+    pub fn from_jwk(jwk: &Value, algorithm: Algorithm) -> Result<Self, KeyError> {
+        if algorithm.is_hmac() {
+            return Err(KeyError::new("HMAC keys are never taken from a JWKS"));
+        }
+        let parsed: Jwk = serde_json::from_value(jwk.clone())
+            .map_err(|e| KeyError::new(format!("not a JWK ({e})")))?;
+        let kid = parsed
+            .common
+            .key_id
+            .clone()
+            .filter(|kid| is_valid_kid(kid))
+            .ok_or_else(|| KeyError::new("the JWK has no valid `kid`"))?;
+        if let Some(usage) = jwk.get("use")
+            && usage != "sig"
+        {
+            return Err(KeyError::new("the JWK is not a signing key (`use`)"));
+        }
+        let declared = match jwk.get("alg") {
+            None => None,
+            Some(Value::String(alg)) => Some(alg.parse::<Algorithm>()?),
+            Some(_) => return Err(KeyError::new("the JWK's `alg` is not text")),
+        };
+        if let AlgorithmParameters::OctetKey(_) = parsed.algorithm {
+            return Err(KeyError::new("symmetric JWKs are never accepted"));
+        }
+        if !fits(algorithm, &parsed.algorithm) || declared.is_some_and(|d| d != algorithm) {
+            return Err(KeyError::new(format!("the JWK is not a {algorithm} key")));
+        }
+        let decoding =
+            DecodingKey::from_jwk(&parsed).map_err(|_| not_a_key(algorithm, "public"))?;
+        Ok(Self {
+            kid: Some(kid),
+            algorithm,
+            encoding: None,
+            decoding,
+            public: Some(parsed.algorithm),
+        })
+    }
+
+    /// The same key with a key id.
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Result<Self, KeyError> {
+        let kid = kid.into();
+        if !is_valid_kid(&kid) {
+            return Err(KeyError::new(format!(
+                "{kid:?} is not a key id (1–{MAX_KID_LEN} characters of A–Z a–z 0–9 . _ ~ + = : -)"
+            )));
+        }
+        self.kid = Some(kid);
+        Ok(self)
+    }
+
+    /// The key id written in the `kid` header, if any.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The algorithm the key signs and verifies with — and the only one.
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
     }
 
-    pub(crate) fn header_b64(&self) -> &str {
-        &self.header_b64
+    /// Whether the key can sign (a private key or a shared secret).
+    pub fn can_sign(&self) -> bool {
+        self.encoding.is_some()
     }
 
-    /// Signs `message` (`header.payload`), returning the base64url signature.
-    pub(crate) fn sign(&self, message: &[u8]) -> Option<String> {
-        jsonwebtoken::crypto::sign(message, &self.encoding, self.algorithm.to_jsonwebtoken()).ok()
+    /// The RFC 7638 SHA-256 thumbprint of the public key, base64url: the same key gets the
+    /// same id on every server. `None` for HMAC secrets.
+    pub fn thumbprint(&self) -> Option<String> {
+        let public = self.public.clone()?;
+        let jwk = Jwk {
+            common: Default::default(),
+            algorithm: public,
+        };
+        jwk.thumbprint(ThumbprintHash::SHA256).ok()
     }
 
-    /// Checks a base64url signature over `message`; constant-time for HMAC.
-    pub(crate) fn verify(
-        &self,
-        alg: &str,
-        kid: Option<&str>,
-        message: &[u8],
-        signature: &str,
-    ) -> bool {
-        if alg != self.algorithm.name() || kid.is_some() {
-            return false;
+    /// The public key as a JWK with `use`, `alg` and `kid`; `None` for HMAC secrets and for
+    /// keys without an id — secrets are never published.
+    pub fn public_jwk(&self) -> Option<Value> {
+        let kid = self.kid.as_ref()?;
+        let mut object = match serde_json::to_value(self.public.as_ref()?) {
+            Ok(Value::Object(object)) => object,
+            _ => return None,
+        };
+        object.insert("use".into(), Value::from("sig"));
+        object.insert("alg".into(), Value::from(self.algorithm.name()));
+        object.insert("kid".into(), Value::from(kid.as_str()));
+        Some(Value::Object(object))
+    }
+
+    /// Checks that `other` verifies what this key signs (a verifying key for a signing key).
+    pub fn check_pair(&self, other: &Key) -> Result<(), KeyError> {
+        let signature = self
+            .sign(PROBE)
+            .ok_or_else(|| not_a_key(self.algorithm, "private"))?;
+        if other.algorithm != self.algorithm
+            || !other.verify(self.algorithm.name(), PROBE, &signature)
+        {
+            return Err(KeyError::new(
+                "the verifying key does not belong to the signing key",
+            ));
         }
-        jsonwebtoken::crypto::verify(
-            signature,
-            message,
-            &self.decoding,
-            self.algorithm.to_jsonwebtoken(),
-        )
-        .unwrap_or(false)
+        Ok(())
+    }
+
+    /// Signs `message`, returning the base64url signature.
+    pub(crate) fn sign(&self, message: &[u8]) -> Option<String> {
+        let encoding = self.encoding.as_ref()?;
+        jsonwebtoken::crypto::sign(message, encoding, self.algorithm.to_jsonwebtoken()).ok()
+    }
+
+    /// Checks a base64url signature made with `alg` over `message`: false unless `alg` is
+    /// this key's own algorithm. Constant-time for HMAC.
+    pub(crate) fn verify(&self, alg: &str, message: &[u8], signature: &str) -> bool {
+        alg == self.algorithm.name()
+            && jsonwebtoken::crypto::verify(
+                signature,
+                message,
+                &self.decoding,
+                self.algorithm.to_jsonwebtoken(),
+            )
+            .unwrap_or(false)
+    }
+}
+
+/// Whether public key parameters are of the type (and curve) `algorithm` needs.
+fn fits(algorithm: Algorithm, public: &AlgorithmParameters) -> bool {
+    match public {
+        AlgorithmParameters::RSA(_) => algorithm.family() == KeyFamily::Rsa,
+        AlgorithmParameters::EllipticCurve(ec) => matches!(
+            (ec.curve.clone(), algorithm),
+            (EllipticCurve::P256, Algorithm::ES256) | (EllipticCurve::P384, Algorithm::ES384)
+        ),
+        AlgorithmParameters::OctetKeyPair(okp) => {
+            okp.curve == EllipticCurve::Ed25519 && algorithm == Algorithm::EdDSA
+        }
+        _ => false,
+    }
+}
+
+fn not_a_key(algorithm: Algorithm, half: &str) -> KeyError {
+    let kind = match algorithm.family() {
+        KeyFamily::Rsa => "an RSA (2048 bits or more)",
+        KeyFamily::Ec if algorithm == Algorithm::ES256 => "a P-256",
+        KeyFamily::Ec => "a P-384",
+        KeyFamily::Ed => "an Ed25519",
+        KeyFamily::Hmac => "an HMAC",
+    };
+    KeyError::new(format!(
+        "is not {kind} {half} key in PEM form, as {algorithm} needs"
+    ))
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("can_sign", &self.can_sign())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A new private key for `algorithm`: 64 random bytes (base64url) for HMAC, else a PKCS#8
+/// PEM key (RSA 2048 bits, P-256, P-384 or Ed25519), from aws-lc's CSPRNG.
+pub fn generate_private_key(algorithm: Algorithm) -> Result<Secret, KeyError> {
+    use aws_lc_rs::encoding::AsDer as _;
+    use aws_lc_rs::signature::{
+        ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair,
+        Ed25519KeyPair,
+    };
+    let failed = |_| KeyError::new(format!("generating a {algorithm} key failed"));
+    let der: Vec<u8> = match algorithm.family() {
+        KeyFamily::Hmac => {
+            let mut bytes = [0u8; 64];
+            aws_lc_rs::rand::fill(&mut bytes).map_err(failed)?;
+            return Ok(Secret::from(crate::backend::b64(&bytes)));
+        }
+        KeyFamily::Rsa => {
+            let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+                .map_err(failed)?;
+            let der: aws_lc_rs::encoding::Pkcs8V1Der<'static> = pair.as_der().map_err(failed)?;
+            der.as_ref().to_vec()
+        }
+        KeyFamily::Ec => {
+            let signing = if algorithm == Algorithm::ES256 {
+                &ECDSA_P256_SHA256_FIXED_SIGNING
+            } else {
+                &ECDSA_P384_SHA384_FIXED_SIGNING
+            };
+            let pair = EcdsaKeyPair::generate(signing).map_err(failed)?;
+            pair.to_pkcs8v1().map_err(failed)?.as_ref().to_vec()
+        }
+        KeyFamily::Ed => {
+            // PKCS#8 v1 (48 bytes), the form jsonwebtoken reads Ed25519 keys in.
+            let pair = Ed25519KeyPair::generate().map_err(failed)?;
+            pair.to_pkcs8v1().map_err(failed)?.as_ref().to_vec()
+        }
+    };
+    Ok(Secret::from(pem_encode("PRIVATE KEY", &der)))
+}
+
+/// PEM text: base64 in 64-character lines between `BEGIN`/`END` lines (RFC 7468).
+fn pem_encode(label: &str, der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let mut pem = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str(&format!("-----END {label}-----\n"));
+    pem
+}
+
+/// The keys a server signs and verifies with: one active signing key (none for a
+/// verify-only ring) and any number of keys that only verify, found by `kid`.
+#[derive(Clone)]
+pub struct KeyRing {
+    active: Option<Arc<Key>>,
+    /// The active key's header, base64url-encoded once: `{"alg":…,"kid":…,"typ":"JWT"}`.
+    header_b64: String,
+    /// Every key that verifies, the active one included.
+    keys: Vec<Arc<Key>>,
+}
+
+impl KeyRing {
+    /// A ring with one shared secret and no key id (simplejwt's `SIGNING_KEY` with an HS
+    /// algorithm). The secret's UTF-8 bytes are the key, as in simplejwt.
+    pub fn hmac(algorithm: Algorithm, secret: &Secret) -> Result<Self, SettingsError> {
+        let key = Key::hmac(algorithm, secret.expose().as_bytes()).map_err(|e| {
+            let setting = if algorithm.is_hmac() {
+                "signing_key"
+            } else {
+                "algorithm"
+            };
+            e.for_setting(setting)
+        })?;
+        Self::new(key, []).map_err(|e| e.for_setting("signing_key"))
+    }
+
+    /// A ring that signs with `active` and also verifies with `others`.
+    ///
+    /// Every key but the active one needs a key id, and ids are unique: a token is matched
+    /// to its key by `kid` alone.
+    pub fn new(active: Key, others: impl IntoIterator<Item = Key>) -> Result<Self, KeyError> {
+        if !active.can_sign() {
+            return Err(KeyError::new("the active key cannot sign (a public key)"));
+        }
+        let header = header_json(&active);
+        let active = Arc::new(active);
+        let mut ring = Self {
+            active: Some(active.clone()),
+            header_b64: crate::backend::b64(header.as_bytes()),
+            keys: vec![active],
+        };
+        for key in others {
+            ring.add(key)?;
+        }
+        Ok(ring)
+    }
+
+    /// A ring that only verifies (a service that checks tokens another server issues).
+    pub fn verify_only(keys: impl IntoIterator<Item = Key>) -> Result<Self, KeyError> {
+        let mut ring = Self {
+            active: None,
+            header_b64: String::new(),
+            keys: Vec::new(),
+        };
+        for key in keys {
+            ring.add(key)?;
+        }
+        Ok(ring)
+    }
+
+    fn add(&mut self, key: Key) -> Result<(), KeyError> {
+        let Some(kid) = key.kid() else {
+            return Err(KeyError::new("a verifying key needs a key id"));
+        };
+        if self.find(kid).is_some() {
+            return Err(KeyError::new(format!("two keys have the id {kid:?}")));
+        }
+        self.keys.push(Arc::new(key));
+        Ok(())
+    }
+
+    /// The active signing key, if the ring signs.
+    pub fn active(&self) -> Option<&Key> {
+        self.active.as_deref()
+    }
+
+    /// The algorithm tokens are signed with, if the ring signs.
+    pub fn algorithm(&self) -> Option<Algorithm> {
+        self.active().map(Key::algorithm)
+    }
+
+    /// Every key that verifies, the active one first.
+    pub fn keys(&self) -> impl Iterator<Item = &Key> {
+        self.keys.iter().map(|k| &**k)
+    }
+
+    /// The key with this id.
+    pub fn find(&self, kid: &str) -> Option<&Key> {
+        self.keys().find(|k| k.kid() == Some(kid))
+    }
+
+    /// The JWKS document of the ring's public keys: `{"keys": [...]}`. HMAC secrets are
+    /// never in it.
+    pub fn jwks(&self) -> Value {
+        let keys: Vec<Value> = self.keys().filter_map(Key::public_jwk).collect();
+        serde_json::json!({ "keys": keys })
+    }
+
+    pub(crate) fn header_b64(&self) -> Option<&str> {
+        self.active.as_ref().map(|_| self.header_b64.as_str())
+    }
+
+    /// Signs `message` (`header.payload`) with the active key.
+    pub(crate) fn sign(&self, message: &[u8]) -> Option<String> {
+        self.active()?.sign(message)
+    }
+
+    /// The key a token names: by `kid` when it has one, else the active key only.
+    pub(crate) fn lookup(&self, kid: Option<&str>) -> Option<&Key> {
+        match kid {
+            Some(kid) => self.find(kid),
+            None => self.active(),
+        }
+    }
+}
+
+/// The header PyJWT writes: keys sorted — `alg`, `kid`, `typ`.
+fn header_json(key: &Key) -> String {
+    let alg = key.algorithm().name();
+    match key.kid() {
+        Some(kid) => format!(
+            r#"{{"alg":"{alg}","kid":{},"typ":"JWT"}}"#,
+            Value::from(kid)
+        ),
+        None => format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#),
     }
 }
 
 impl fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyRing")
-            .field("algorithm", &self.algorithm)
+            .field("active", &self.active().map(|k| (k.kid(), k.algorithm())))
+            .field("keys", &self.keys.len())
             .finish_non_exhaustive()
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_hmac_algorithm_signs_and_verifies() {
-        for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
-            let ring = KeyRing::hmac(alg, &"secret".into()).unwrap();
-            let sig = ring.sign(b"a.b").unwrap();
-            assert!(ring.verify(alg.name(), None, b"a.b", &sig), "{alg}");
-            assert!(!ring.verify(alg.name(), None, b"a.c", &sig), "{alg}");
-            assert!(!ring.verify("none", None, b"a.b", &sig), "{alg}");
-        }
-    }
-
-    #[test]
-    fn hs256_matches_a_known_vector() {
-        // Computed independently with Python: base64url(hmac_sha256(b"secret", message)), as
-        // PyJWT signs jwt.encode({"sub": "1"}, "secret").
-        let ring = KeyRing::hmac(Algorithm::HS256, &"secret".into()).unwrap();
-        let message = b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0";
-        assert_eq!(
-            ring.sign(message).unwrap(),
-            "8qZF8vbN3UpcanXFc-mPXJkOPN01-bRch8XX3rToP1U"
-        );
-    }
-
-    #[test]
-    fn asymmetric_algorithms_are_refused_for_hmac() {
-        assert_eq!(
-            KeyRing::hmac(Algorithm::RS256, &"x".into())
-                .unwrap_err()
-                .setting,
-            "algorithm"
-        );
-        assert_eq!(
-            KeyRing::hmac(Algorithm::HS256, &"".into())
-                .unwrap_err()
-                .setting,
-            "signing_key"
-        );
-    }
-}
+pub(crate) mod tests;

@@ -20,7 +20,9 @@
 mod backend;
 mod clock;
 mod error;
+mod jwks;
 mod keys;
+mod sealing;
 mod secret;
 mod settings;
 mod token;
@@ -28,9 +30,13 @@ mod token;
 pub use backend::{DecodeOptions, TokenBackend};
 pub use clock::{Clock, ManualClock};
 pub use error::{SettingsError, TokenError};
-pub use keys::{Algorithm, KeyRing};
+pub use jwks::{KeySource, StaticKeys, keys_from_jwks};
+pub use keys::{
+    Algorithm, Key, KeyError, KeyFamily, KeyRing, MAX_KID_LEN, generate_private_key, is_valid_kid,
+};
+pub use sealing::{KeyEncryptionKey, MIN_KEK_LEN, is_sealed, open_private_key, seal_private_key};
 pub use secret::Secret;
-pub use settings::{Audience, Settings};
+pub use settings::{Audience, KeyOrigin, Settings};
 pub use token::{Token, TokenKind};
 
 /// JSON object type used for token payloads: keys keep their insertion order.

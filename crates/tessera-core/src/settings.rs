@@ -1,6 +1,7 @@
 //! Every djangorestframework-simplejwt setting, by its snake_case name, with simplejwt's
 //! default, plus the few Tessera adds. Values are checked by [`Settings::validate`].
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -31,6 +32,19 @@ impl Audience {
     }
 }
 
+/// Where the signing keys come from (`key_source`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyOrigin {
+    /// `signing_key` / `signing_key_file` (and `verifying_key`): one key, rotated by
+    /// redeploying. The default.
+    #[default]
+    Settings,
+    /// The store's key table, managed with `tessera keys …` or the admin API: rotation
+    /// without downtime, picked up by every instance.
+    Store,
+}
+
 /// Token settings, named and defaulted as simplejwt's `SIMPLE_JWT` dict.
 ///
 /// Durations are read from whole seconds (`300`) or from text such as `"5m"`, `"7d"`,
@@ -52,10 +66,43 @@ pub struct Settings {
     pub update_last_login: bool,
     /// Signing algorithm. Defaults to `HS256`.
     pub algorithm: Algorithm,
-    /// Key that signs tokens (the HMAC secret). No default: it must be configured.
+    /// Key that signs tokens: the HMAC secret, or a PEM private key (PKCS#8, or PKCS#1 for
+    /// RSA) for an asymmetric algorithm. No default: it must be configured.
     pub signing_key: Option<Secret>,
-    /// Key that verifies tokens (asymmetric algorithms only). Defaults to empty.
+    /// Public PEM key that verifies tokens (asymmetric algorithms only); it must belong to
+    /// the signing key, which verifies on its own when this is empty. Defaults to empty.
     pub verifying_key: String,
+    /// **Tessera:** a file holding `signing_key` (a PEM file, or a file with the secret).
+    /// Defaults to none.
+    pub signing_key_file: Option<PathBuf>,
+    /// **Tessera:** a file holding `verifying_key`. Defaults to none.
+    pub verifying_key_file: Option<PathBuf>,
+    /// **Tessera:** the `kid` of the configured signing key. Defaults to none: HMAC tokens
+    /// carry no `kid`, and a key pair's `kid` is its RFC 7638 thumbprint.
+    pub signing_key_id: Option<String>,
+    /// **Tessera:** where signing keys come from, `settings` or `store`. Defaults to `settings`.
+    pub key_source: KeyOrigin,
+    /// **Tessera:** the secret (32 bytes or more) that encrypts private keys kept in the
+    /// store (AES-256-GCM). Defaults to none: keys are stored unencrypted, which only
+    /// development allows.
+    pub key_encryption_key: Option<Secret>,
+    /// **Tessera:** how long a new store-kept key is published in the JWKS before it starts
+    /// signing. Defaults to 1 hour.
+    #[serde(with = "duration")]
+    pub key_publish_lead: Duration,
+    /// **Tessera:** how often keys are re-read: each instance polls the store's key table
+    /// this often, and a remote JWKS is refetched for an unknown `kid` at most this often.
+    /// Defaults to 30 seconds.
+    #[serde(with = "duration")]
+    pub key_refresh_interval: Duration,
+    /// **Tessera:** how long a JWKS may be cached: the `max-age` of `/.well-known/jwks.json`
+    /// (never beyond `key_publish_lead` − `key_refresh_interval`), and how long a fetched
+    /// remote JWKS is used before it is fetched again. Defaults to 5 minutes.
+    #[serde(with = "duration")]
+    pub jwks_cache_ttl: Duration,
+    /// **Tessera:** the time limit of one fetch of `jwk_url`. Defaults to 5 seconds.
+    #[serde(with = "duration")]
+    pub jwk_timeout: Duration,
     /// `aud` claim written and required. Defaults to none.
     pub audience: Option<Audience>,
     /// `iss` claim written and required. Defaults to none.
@@ -136,6 +183,15 @@ impl Default for Settings {
             algorithm: Algorithm::HS256,
             signing_key: None,
             verifying_key: String::new(),
+            signing_key_file: None,
+            verifying_key_file: None,
+            signing_key_id: None,
+            key_source: KeyOrigin::Settings,
+            key_encryption_key: None,
+            key_publish_lead: Duration::from_secs(3600),
+            key_refresh_interval: Duration::from_secs(30),
+            jwks_cache_ttl: Duration::from_secs(300),
+            jwk_timeout: Duration::from_secs(5),
             audience: None,
             issuer: None,
             json_encoder: None,
@@ -184,26 +240,7 @@ impl Settings {
                 return Err(SettingsError::new(name, "must be longer than zero seconds"));
             }
         }
-        if !self.algorithm.is_supported() {
-            return Err(SettingsError::new(
-                "algorithm",
-                format!(
-                    "{} is not supported yet; use HS256, HS384 or HS512",
-                    self.algorithm.name()
-                ),
-            ));
-        }
-        if let Some(key) = &self.signing_key
-            && key.expose().is_empty()
-        {
-            return Err(SettingsError::new("signing_key", "may not be empty"));
-        }
-        if !self.verifying_key.is_empty() && self.algorithm.is_hmac() {
-            return Err(SettingsError::new(
-                "verifying_key",
-                "must be empty with an HMAC algorithm (the signing key verifies)",
-            ));
-        }
+        self.validate_keys()?;
         match &self.audience {
             Some(Audience::One(aud)) if aud.is_empty() => {
                 return Err(SettingsError::new("audience", "may not be empty"));
@@ -225,11 +262,22 @@ impl Settings {
                 "custom JSON encoders do not apply to Tessera; leave it unset",
             ));
         }
-        if self.jwk_url.is_some() {
-            return Err(SettingsError::new(
-                "jwk_url",
-                "remote JWKS verification is not supported yet",
-            ));
+        if let Some(url) = &self.jwk_url {
+            let rest = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"));
+            if !rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/')) {
+                return Err(SettingsError::new(
+                    "jwk_url",
+                    format!("{url:?} is not an http(s) URL"),
+                ));
+            }
+            if self.algorithm.is_hmac() {
+                return Err(SettingsError::new(
+                    "jwk_url",
+                    "needs an asymmetric `algorithm` (RS*, PS*, ES*, EdDSA): a JWKS never holds an HMAC secret",
+                ));
+            }
         }
         if self.auth_header_types.is_empty() {
             return Err(SettingsError::new(
@@ -359,6 +407,100 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// The key settings: at most one of each key and its file, no verifying key with HMAC,
+    /// nothing key-shaped with `key_source = "store"`, and a publish lead long enough for
+    /// every instance and every JWKS cache to learn a key before it signs.
+    fn validate_keys(&self) -> Result<(), SettingsError> {
+        if let Some(key) = &self.signing_key
+            && key.expose().is_empty()
+        {
+            return Err(SettingsError::new("signing_key", "may not be empty"));
+        }
+        if self.signing_key.is_some() && self.signing_key_file.is_some() {
+            return Err(SettingsError::new(
+                "signing_key_file",
+                "set either `signing_key` or `signing_key_file`, not both",
+            ));
+        }
+        if !self.verifying_key.is_empty() && self.verifying_key_file.is_some() {
+            return Err(SettingsError::new(
+                "verifying_key_file",
+                "set either `verifying_key` or `verifying_key_file`, not both",
+            ));
+        }
+        if self.algorithm.is_hmac() {
+            if !self.verifying_key.is_empty() {
+                return Err(SettingsError::new(
+                    "verifying_key",
+                    "must be empty with an HMAC algorithm (the signing key verifies)",
+                ));
+            }
+            if self.verifying_key_file.is_some() {
+                return Err(SettingsError::new(
+                    "verifying_key_file",
+                    "must be unset with an HMAC algorithm (the signing key verifies)",
+                ));
+            }
+        }
+        if let Some(kid) = &self.signing_key_id
+            && !crate::keys::is_valid_kid(kid)
+        {
+            return Err(SettingsError::new(
+                "signing_key_id",
+                format!("{kid:?} is not a key id (1–128 characters of A–Z a–z 0–9 . _ ~ + = : -)"),
+            ));
+        }
+        if let Some(kek) = &self.key_encryption_key {
+            crate::sealing::KeyEncryptionKey::from_secret(kek)?;
+        }
+        for (name, value) in [
+            ("key_refresh_interval", self.key_refresh_interval),
+            ("jwk_timeout", self.jwk_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(SettingsError::new(name, "must be longer than zero seconds"));
+            }
+        }
+        if self.key_source == KeyOrigin::Store {
+            for (name, set) in [
+                ("signing_key", self.signing_key.is_some()),
+                ("signing_key_file", self.signing_key_file.is_some()),
+                ("verifying_key", !self.verifying_key.is_empty()),
+                ("verifying_key_file", self.verifying_key_file.is_some()),
+                ("signing_key_id", self.signing_key_id.is_some()),
+            ] {
+                if set {
+                    return Err(SettingsError::new(
+                        name,
+                        "must be unset with `key_source = \"store\"` (the store holds the keys)",
+                    ));
+                }
+            }
+            let needed = self.key_refresh_interval + self.jwks_cache_ttl;
+            if self.key_publish_lead < needed {
+                return Err(SettingsError::new(
+                    "key_publish_lead",
+                    format!(
+                        "must be at least `key_refresh_interval` + `jwks_cache_ttl` ({} s), so that every \
+                         instance and every JWKS cache knows a key before it signs",
+                        needed.as_secs()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The `max-age` of the JWKS endpoint: `jwks_cache_ttl`, but never so long that a
+    /// client could miss a key published `key_publish_lead` ahead (less one refresh of the
+    /// instances that publish it).
+    pub fn jwks_max_age(&self) -> Duration {
+        let lead = self
+            .key_publish_lead
+            .saturating_sub(self.key_refresh_interval);
+        self.jwks_cache_ttl.min(lead)
     }
 
     /// The HTTP header carrying the token, from `auth_header_name`
@@ -522,7 +664,36 @@ mod tests {
                 Box::new(|s| s.access_token_lifetime = Duration::ZERO),
             ),
             ("signing_key", Box::new(|s| s.signing_key = Some("".into()))),
-            ("algorithm", Box::new(|s| s.algorithm = Algorithm::RS256)),
+            (
+                "signing_key_file",
+                Box::new(|s| s.signing_key_file = Some("k.pem".into())),
+            ),
+            (
+                "verifying_key_file",
+                Box::new(|s| s.verifying_key_file = Some("k.pub".into())),
+            ),
+            (
+                "signing_key_id",
+                Box::new(|s| s.signing_key_id = Some("../../etc/passwd".into())),
+            ),
+            (
+                "key_encryption_key",
+                Box::new(|s| s.key_encryption_key = Some("short".into())),
+            ),
+            (
+                "key_refresh_interval",
+                Box::new(|s| s.key_refresh_interval = Duration::ZERO),
+            ),
+            ("jwk_timeout", Box::new(|s| s.jwk_timeout = Duration::ZERO)),
+            ("signing_key", Box::new(|s| s.key_source = KeyOrigin::Store)),
+            (
+                "key_publish_lead",
+                Box::new(|s| {
+                    s.signing_key = None;
+                    s.key_source = KeyOrigin::Store;
+                    s.key_publish_lead = Duration::from_secs(60);
+                }),
+            ),
             ("verifying_key", Box::new(|s| s.verifying_key = "x".into())),
             (
                 "audience",
@@ -536,6 +707,13 @@ mod tests {
             (
                 "jwk_url",
                 Box::new(|s| s.jwk_url = Some("https://x".into())),
+            ),
+            (
+                "jwk_url",
+                Box::new(|s| {
+                    s.algorithm = Algorithm::RS256;
+                    s.jwk_url = Some("ftp://x/jwks.json".into());
+                }),
             ),
             (
                 "auth_header_types",
@@ -574,6 +752,33 @@ mod tests {
             assert_eq!(err.setting, name, "{err}");
             assert!(err.to_string().contains(name));
         }
+    }
+
+    #[test]
+    fn key_settings_that_work_are_accepted() {
+        let store = Settings {
+            key_source: KeyOrigin::Store,
+            key_encryption_key: Some("k".repeat(32).into()),
+            ..Settings::default()
+        };
+        assert!(store.validate().is_ok());
+        let remote = Settings {
+            algorithm: Algorithm::RS256,
+            jwk_url: Some("https://issuer.example/.well-known/jwks.json".into()),
+            ..with_key()
+        };
+        assert!(remote.validate().is_ok());
+        let s: Settings = serde_json::from_value(serde_json::json!({
+            "key_source": "store", "key_publish_lead": "2h", "jwks_cache_ttl": "10m",
+        }))
+        .unwrap();
+        assert_eq!(s.key_source, KeyOrigin::Store);
+        assert_eq!(s.jwks_max_age(), Duration::from_secs(600));
+        let short = Settings {
+            key_publish_lead: Duration::from_secs(120),
+            ..Settings::default()
+        };
+        assert_eq!(short.jwks_max_age(), Duration::from_secs(90));
     }
 
     #[test]

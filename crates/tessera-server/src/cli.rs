@@ -48,6 +48,9 @@ pub enum Command {
     /// Inspect and manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage the signing keys kept in the store (key_source = "store").
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Validate the configuration and name what is unsafe for production.
     Check {
         /// Judge the configuration as production even when debug is on.
@@ -99,5 +102,30 @@ pub enum UserCommand {
     SetPassword {
         /// The user's e-mail address.
         email: String,
+    },
+}
+
+/// `tessera keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the keys and where each stands (published, scheduled, active, retired, expired).
+    List,
+    /// Generate a key and publish it in the JWKS, without making it sign.
+    Generate {
+        /// Its algorithm (default: the `algorithm` setting), e.g. RS256, ES256, EdDSA.
+        #[arg(long)]
+        algorithm: Option<String>,
+    },
+    /// Schedule a key to sign once it has been published for `key_publish_lead` (the
+    /// newest published key, or a new one); the key it replaces keeps verifying.
+    Rotate {
+        /// Its algorithm (default: the `algorithm` setting).
+        #[arg(long)]
+        algorithm: Option<String>,
+    },
+    /// Stop a key signing; it verifies until every token it signed has expired.
+    Retire {
+        /// The key id.
+        kid: String,
     },
 }

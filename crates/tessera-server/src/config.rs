@@ -8,6 +8,7 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::Serialized;
 use serde::{Deserialize, Serialize};
+use tessera_axum::{AccountSettings, BrowserSettings};
 use tessera_core::{Secret, Settings};
 
 /// Environment variables with the `TESSERA_` prefix that are not settings.
@@ -36,6 +37,12 @@ pub struct Config {
     /// simplejwt's settings, at the top level (`access_token_lifetime`, `signing_key`, …).
     #[serde(flatten)]
     pub jwt: Settings,
+    /// Account settings, at the top level (`password_min_length`, `user_fields`, …).
+    #[serde(flatten)]
+    pub accounts: AccountSettings,
+    /// Cookie mode, CSRF and CORS, at the top level (`auth_cookie_samesite`, `cors_allowed_origins`, …).
+    #[serde(flatten)]
+    pub browser: BrowserSettings,
 }
 
 impl Default for Config {
@@ -56,6 +63,8 @@ impl Default for Config {
                 update_last_login: true,
                 ..Settings::default()
             },
+            accounts: AccountSettings::default(),
+            browser: BrowserSettings::default(),
         }
     }
 }
@@ -156,7 +165,24 @@ impl Config {
                 "invalid setting `database_url`: {url:?} is not a SQLite URL (sqlite://path/to/file.db)"
             )));
         }
-        self.jwt.validate().map_err(|e| ConfigError(e.to_string()))
+        self.jwt
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        self.accounts
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        self.browser_settings()
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// The browser settings in force: cookies are `Secure` unless debug mode is on or
+    /// `auth_cookie_secure` says otherwise.
+    pub fn browser_settings(&self) -> BrowserSettings {
+        BrowserSettings {
+            auth_cookie_secure: Some(self.browser.auth_cookie_secure.unwrap_or(!self.debug)),
+            ..self.browser.clone()
+        }
     }
 
     /// The address to bind.
@@ -176,16 +202,26 @@ impl Config {
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("tessera.db").display()))
     }
 
-    /// Where a generated signing key is kept.
+    /// Where a generated signing key is kept: `signing_key` (an HMAC secret), or
+    /// `signing_key.<ALG>.pem` for an asymmetric algorithm.
     pub fn signing_key_file(&self) -> PathBuf {
-        self.data_dir.join("signing_key")
+        let alg = self.jwt.algorithm;
+        if alg.is_hmac() {
+            self.data_dir.join("signing_key")
+        } else {
+            self.data_dir.join(format!("signing_key.{alg}.pem"))
+        }
     }
 
     /// Every problem that makes this configuration unfit for production.
     pub fn findings(&self) -> Vec<Finding> {
         let mut findings = Vec::new();
         let alg = self.jwt.algorithm;
+        let key_elsewhere = self.jwt.signing_key_file.is_some()
+            || self.jwt.key_source == tessera_core::KeyOrigin::Store;
         match &self.jwt.signing_key {
+            // Asymmetric keys: see `commands::keys::findings`.
+            _ if key_elsewhere || !alg.is_hmac() => {}
             None => findings.push(Finding::error(
                 "signing_key",
                 "no signing key is configured; set TESSERA_SIGNING_KEY to a random secret, e.g. \
@@ -202,6 +238,7 @@ impl Config {
             }
             Some(_) => {}
         }
+        findings.extend(crate::commands::keys::findings(self));
         if self.debug {
             findings.push(Finding::error(
                 "debug",
@@ -218,6 +255,30 @@ impl Config {
             findings.push(Finding::warning(
                 "access_token_lifetime",
                 "access tokens living over an hour cannot be revoked quickly by stateless services",
+            ));
+        }
+        if self.browser.auth_cookie_secure == Some(false) {
+            findings.push(Finding::error(
+                "auth_cookie_secure",
+                "token cookies without Secure travel over plain HTTP; leave it unset (Secure unless debug)",
+            ));
+        }
+        if let Some(origin) = self
+            .browser
+            .csrf_trusted_origins
+            .iter()
+            .chain(&self.browser.cors_allowed_origins)
+            .find(|o| o.starts_with("http://"))
+        {
+            findings.push(Finding::warning(
+                "csrf_trusted_origins",
+                format!("{origin} is a plain-HTTP origin"),
+            ));
+        }
+        if self.browser.cors_allow_all_origins {
+            findings.push(Finding::warning(
+                "cors_allow_all_origins",
+                "every website may call the API from a browser",
             ));
         }
         if self.jwt.leeway > Duration::from_secs(60) {
@@ -262,7 +323,10 @@ impl Config {
     /// Uses the configured signing key, or (in debug mode only) one generated once and kept
     /// in the data directory. Returns whether a generated key is in use.
     pub fn ensure_signing_key(&mut self) -> Result<bool, ConfigError> {
-        if self.jwt.signing_key.is_some() {
+        if self.jwt.signing_key.is_some()
+            || self.jwt.signing_key_file.is_some()
+            || self.jwt.key_source == tessera_core::KeyOrigin::Store
+        {
             return Ok(false);
         }
         if !self.debug {
@@ -281,7 +345,9 @@ impl Config {
                     path.display()
                 )));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => write_new_key(&path)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                write_new_key(&path, self.jwt.algorithm)?
+            }
             Err(e) => return Err(ConfigError(format!("{}: {e}", path.display()))),
         };
         self.jwt.signing_key = Some(Secret::from(key));
@@ -289,10 +355,16 @@ impl Config {
     }
 }
 
-fn write_new_key(path: &Path) -> Result<String, ConfigError> {
+fn write_new_key(path: &Path, algorithm: tessera_core::Algorithm) -> Result<String, ConfigError> {
     use base64::Engine as _;
-    let bytes: [u8; 64] = rand::random();
-    let key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let key = if algorithm.is_hmac() {
+        let bytes: [u8; 64] = rand::random();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    } else {
+        let pem = tessera_core::generate_private_key(algorithm)
+            .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        pem.expose().to_owned()
+    };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| ConfigError(format!("{}: {e}", dir.display())))?;
     }
@@ -329,7 +401,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn error(setting: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn error(setting: &'static str, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Error,
             setting,
@@ -337,7 +409,7 @@ impl Finding {
         }
     }
 
-    fn warning(setting: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn warning(setting: &'static str, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Warning,
             setting,

@@ -1,5 +1,6 @@
 //! The `tessera` server: configuration, command line and wiring of the Tessera library.
 
+pub mod account_page;
 pub mod cli;
 pub mod commands;
 pub mod config;

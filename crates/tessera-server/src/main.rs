@@ -33,6 +33,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Flushexpiredtokens => commands::flush_expired_tokens(&config).await,
         Command::User(command) => commands::user(&config, command).await,
+        Command::Keys(command) => commands::keys(&config, command).await,
         Command::Check { deploy } => commands::check(&config, deploy),
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderName, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -27,12 +28,19 @@ use crate::config::Config;
 pub struct Application {
     listener: TcpListener,
     tessera: Tessera,
+    routes: Router<Tessera>,
     shutdown_grace: Duration,
 }
 
 impl Application {
     /// Validates the configuration, opens and migrates the store and binds the socket.
-    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, Router::new()).await
+    }
+
+    /// [`Application::build`] with an application's own routes served beside Tessera's
+    /// (they can use every extractor of `tessera_axum`).
+    pub async fn build_with(mut config: Config, routes: Router<Tessera>) -> anyhow::Result<Self> {
         if config.ensure_signing_key()? {
             tracing::warn!(
                 file = %config.signing_key_file().display(),
@@ -43,7 +51,14 @@ impl Application {
         config.check_production()?;
         let store = open_store(&config).await?;
         store.migrate().await.context("applying migrations")?;
-        let tessera = Tessera::new(config.jwt.clone(), store)?;
+        let jwt = tessera_axum::load_key_files(config.jwt.clone())?;
+        let tessera = Tessera::new(jwt, store)?
+            .with_accounts(config.accounts.clone())?
+            .with_browser(config.browser_settings())?;
+        tessera
+            .start_keys()
+            .await
+            .context("starting the signing keys")?;
         let addr = config.bind_addr()?;
         let listener = TcpListener::bind(addr)
             .await
@@ -51,6 +66,7 @@ impl Application {
         Ok(Self {
             listener,
             tessera,
+            routes,
             shutdown_grace: config.shutdown_grace,
         })
     }
@@ -84,7 +100,8 @@ impl Application {
     ) -> anyhow::Result<()> {
         let addr = self.local_addr();
         tracing::info!(%addr, "tessera is serving");
-        let app = router(self.tessera.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let app = router(self.tessera.clone(), self.routes)
+            .into_make_service_with_connect_info::<SocketAddr>();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let grace = self.shutdown_grace;
         let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
@@ -136,7 +153,7 @@ fn redact_url(url: &str) -> String {
 
 /// The whole HTTP application: index, health, token routes, DRF conventions and the
 /// production layers (request ids, redacted tracing, panics as DRF 500s).
-pub fn router(tessera: Tessera) -> Router {
+pub fn router(tessera: Tessera, routes: Router<Tessera>) -> Router {
     let sensitive: Vec<HeaderName> = vec![
         header::AUTHORIZATION,
         header::COOKIE,
@@ -147,9 +164,28 @@ pub fn router(tessera: Tessera) -> Router {
         .route("/", get(index))
         .route("/healthz", get(healthz))
         .merge(tessera_axum::routes::token_routes())
-        .merge(tessera_axum::routes::profile_routes());
+        .merge(tessera_axum::routes::account_routes())
+        .merge(tessera_axum::routes::session_routes())
+        .merge(tessera_axum::routes::admin_routes())
+        .merge(tessera_axum::routes::cookie_routes())
+        .merge(crate::account_page::account_page())
+        .merge(tessera_axum::routes::jwks_routes())
+        .merge(tessera_axum::routes::key_routes())
+        .merge(routes);
     tessera_axum::finish(app, tessera)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Browser hardening on every response; the account page sets its own policy.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
         .layer(CatchPanicLayer::custom(|_panic| {
             tracing::error!("a request handler panicked");
             (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"detail": "A server error occurred."}))).into_response()
@@ -179,7 +215,18 @@ async fn index() -> Json<serde_json::Value> {
             "token_blacklist": "/api/token/blacklist/",
             "token_obtain_sliding": "/api/token/sliding/",
             "token_refresh_sliding": "/api/token/sliding/refresh/",
+            "register": "/api/auth/register/",
+            "login": "/api/auth/login/",
+            "logout": "/api/auth/logout/",
+            "logout_all": "/api/auth/logout/all/",
             "profile": "/api/auth/profile/",
+            "password_change": "/api/auth/password/change/",
+            "sessions": "/api/auth/sessions/",
+            "admin_users": "/api/admin/users/",
+            "cookie_login": "/api/auth/cookie/login/",
+            "account_page": "/account/",
+            "admin_keys": "/api/admin/keys/",
+            "jwks": "/.well-known/jwks.json",
             "health": "/healthz",
         },
     }))

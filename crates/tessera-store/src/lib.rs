@@ -12,6 +12,7 @@ mod email;
 mod error;
 mod password;
 mod sessions;
+mod signing_keys;
 mod store;
 mod users;
 
@@ -19,5 +20,6 @@ pub use email::normalize_email;
 pub use error::{Result, StoreError};
 pub use password::PasswordHasher;
 pub use sessions::{NewSession, Rotation, Session, SessionKind, UnknownSessionKind};
+pub use signing_keys::{Retirement, StoredKey};
 pub use store::Store;
-pub use users::{NewUser, User, UserFlags};
+pub use users::{Extra, NewUser, SessionState, User, UserAndSession, UserFlags, UserUpdate};

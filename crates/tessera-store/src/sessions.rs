@@ -303,6 +303,30 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Revokes one live session of a user (only theirs). `true` if this call revoked it.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn revoke_user_session(
+        &self,
+        user_id: i64,
+        id: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
+             WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(now)
+        .bind(reason)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Revokes every not-yet-revoked session of the user — including expired ones still
     /// awaiting [`flush_expired_sessions`](Store::flush_expired_sessions), so no token
     /// accepted within a clock leeway survives. Returns how many were revoked.

@@ -87,6 +87,11 @@ impl Store {
         Ok(())
     }
 
+    /// Whether [`Store::close`] was called (background tasks stop then).
+    pub fn is_closed(&self) -> bool {
+        self.pool.is_closed()
+    }
+
     /// Closes the pool, waiting for checked-out connections to be returned.
     pub async fn close(&self) {
         self.pool.close().await;

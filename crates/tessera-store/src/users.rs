@@ -10,9 +10,21 @@ use crate::store::Store;
 macro_rules! user_columns {
     () => {
         "id, email, username, first_name, last_name, password_hash, \
-         is_active, is_staff, is_superuser, date_joined, last_login"
+         is_active, is_staff, is_superuser, date_joined, last_login, password_changed_at, extra"
     };
 }
+
+/// The columns of `users` qualified as `u.` (for joins).
+macro_rules! user_columns_u {
+    () => {
+        "u.id, u.email, u.username, u.first_name, u.last_name, u.password_hash, \
+         u.is_active, u.is_staff, u.is_superuser, u.date_joined, u.last_login, \
+         u.password_changed_at, u.extra"
+    };
+}
+
+/// Values of the custom user fields, by field name.
+pub type Extra = serde_json::Map<String, serde_json::Value>;
 
 /// A user account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -37,6 +49,11 @@ pub struct User {
     pub date_joined: i64,
     /// Last successful login, microseconds since the Unix epoch.
     pub last_login: Option<i64>,
+    /// Last password change (or "log out everywhere"), microseconds since the Unix epoch.
+    pub password_changed_at: Option<i64>,
+    /// Values of the custom user fields declared in the configuration.
+    #[sqlx(json)]
+    pub extra: Extra,
     /// PHC string; `""` or a value starting with `'!'` means "unusable password".
     #[serde(skip)]
     pub password_hash: String,
@@ -70,6 +87,48 @@ pub struct NewUser {
     pub is_superuser: bool,
     /// Creation time, microseconds since the Unix epoch.
     pub date_joined: i64,
+    /// Values of custom user fields.
+    pub extra: Extra,
+}
+
+/// Changes for [`Store::update_user`]; `None` leaves a value as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    /// New e-mail address (normalized on write).
+    pub email: Option<String>,
+    /// New first name.
+    pub first_name: Option<String>,
+    /// New last name.
+    pub last_name: Option<String>,
+    /// Custom field values to set (merged into the stored ones).
+    pub extra: Extra,
+}
+
+/// A user together with the state of one of their sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserAndSession {
+    /// The user.
+    pub user: User,
+    /// The session, when it exists and belongs to the user.
+    pub session: Option<SessionState>,
+}
+
+/// Whether a session still stands, as authentication needs to know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionState {
+    /// When it was revoked, if it was (microseconds).
+    pub revoked_at: Option<i64>,
+    /// Why it was revoked.
+    pub revoked_reason: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserSessionRow {
+    #[sqlx(flatten)]
+    user: User,
+    s_found: bool,
+    s_revoked_at: Option<i64>,
+    s_revoked_reason: Option<String>,
 }
 
 /// Flags to change with [`Store::set_user_flags`]; `None` leaves a flag as it is.
@@ -95,8 +154,8 @@ impl Store {
         let username = new.username.as_deref().filter(|u| !u.is_empty());
         sqlx::query_as::<_, User>(concat!(
             "INSERT INTO users (email, username, first_name, last_name, password_hash, \
-             is_active, is_staff, is_superuser, date_joined) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
+             is_active, is_staff, is_superuser, date_joined, extra) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ",
             user_columns!()
         ))
         .bind(email)
@@ -108,6 +167,7 @@ impl Store {
         .bind(new.is_staff)
         .bind(new.is_superuser)
         .bind(new.date_joined)
+        .bind(sqlx::types::Json(&new.extra))
         .fetch_one(&self.pool)
         .await
         .map_err(map_user_write_error)
@@ -218,6 +278,148 @@ impl Store {
         Ok(())
     }
 
+    /// The user with this id and, in the same round trip, the state of session `sid` if it
+    /// is theirs (what authenticating a request with a session-bound token needs).
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn user_with_session(&self, id: i64, sid: &str) -> Result<Option<UserAndSession>> {
+        let row = sqlx::query_as::<_, UserSessionRow>(concat!(
+            "SELECT ",
+            user_columns_u!(),
+            ", s.id IS NOT NULL AS s_found, s.revoked_at AS s_revoked_at, \
+             s.revoked_reason AS s_revoked_reason \
+             FROM users u LEFT JOIN sessions s ON s.id = $2 AND s.user_id = u.id WHERE u.id = $1"
+        ))
+        .bind(id)
+        .bind(sid)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| UserAndSession {
+            session: row.s_found.then_some(SessionState {
+                revoked_at: row.s_revoked_at,
+                revoked_reason: row.s_revoked_reason,
+            }),
+            user: row.user,
+        }))
+    }
+
+    /// Changes profile fields in one statement; returns the updated user, `None` if there is
+    /// no such user.
+    ///
+    /// # Errors
+    /// [`StoreError::DuplicateEmail`](crate::StoreError::DuplicateEmail) when the new e-mail
+    /// belongs to someone else; the database error otherwise.
+    pub async fn update_user(&self, id: i64, update: &UserUpdate) -> Result<Option<User>> {
+        let email = update.email.as_deref().map(normalize_email);
+        let mut tx = self.pool.begin().await?;
+        let current: Option<(sqlx::types::Json<Extra>,)> =
+            sqlx::query_as("SELECT extra FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((sqlx::types::Json(mut extra),)) = current else {
+            return Ok(None);
+        };
+        extra.extend(update.extra.clone());
+        let user = sqlx::query_as::<_, User>(concat!(
+            "UPDATE users SET email = COALESCE($2, email), first_name = COALESCE($3, first_name), \
+             last_name = COALESCE($4, last_name), extra = $5 WHERE id = $1 RETURNING ",
+            user_columns!()
+        ))
+        .bind(id)
+        .bind(email)
+        .bind(update.first_name.as_deref())
+        .bind(update.last_name.as_deref())
+        .bind(sqlx::types::Json(&extra))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_user_write_error)?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Sets a new password hash, records the change time, and revokes every live session of
+    /// the user with `reason` — all in one transaction. Returns the number of sessions
+    /// revoked, `None` if there is no such user.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn change_password(
+        &self,
+        id: i64,
+        hash: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<Option<u64>> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = $2, password_changed_at = $3 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let revoked = revoke_all(&mut tx, id, reason, now).await?;
+        tx.commit().await?;
+        Ok(Some(revoked))
+    }
+
+    /// "Log out everywhere": records the time (tokens issued before it are refused) and
+    /// revokes every live session, in one transaction. Returns the sessions revoked.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn log_out_everywhere(&self, id: i64, reason: &str, now: i64) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET password_changed_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let revoked = revoke_all(&mut tx, id, reason, now).await?;
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    /// One page of users, ordered by id, with the total count. `search` matches e-mail,
+    /// first or last name, case-insensitively, anywhere in the text.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn search_users(
+        &self,
+        search: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(i64, Vec<User>)> {
+        let pattern = search
+            .filter(|s| !s.is_empty())
+            .map(|s| format!("%{}%", escape_like(&s.to_lowercase())));
+        let filter = "($1 IS NULL OR LOWER(email) LIKE $1 ESCAPE '\\' OR LOWER(first_name) LIKE $1 ESCAPE '\\' \
+                      OR LOWER(last_name) LIKE $1 ESCAPE '\\')";
+        let (count,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM users WHERE {filter}"
+        )))
+        .bind(pattern.as_deref())
+        .fetch_one(&self.pool)
+        .await?;
+        let users = sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM users WHERE {filter} ORDER BY id LIMIT $2 OFFSET $3",
+            user_columns!()
+        )))
+        .bind(pattern.as_deref())
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((count, users))
+    }
+
     /// Deletes the user and (by `ON DELETE CASCADE`) their sessions. `false` if there is no
     /// such user.
     ///
@@ -230,6 +432,36 @@ impl Store {
             .await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+/// Revokes every live session of a user inside a transaction.
+async fn revoke_all(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    user_id: i64,
+    reason: &str,
+    now: i64,
+) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(now)
+    .bind(reason)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Escapes LIKE's wildcards so user input matches literally (with `ESCAPE '\'`).
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -248,6 +480,8 @@ mod tests {
             is_superuser: false,
             date_joined: 0,
             last_login: None,
+            password_changed_at: None,
+            extra: Extra::new(),
             password_hash: hash.into(),
         }
     }

@@ -38,7 +38,10 @@ fn token_field(data: &Payload, name: &str) -> Result<String, ApiError> {
 }
 
 /// Checks the username field and password; 401 without saying which was wrong.
-async fn credentials(tessera: &Tessera, data: &Payload) -> Result<tessera_store::User, ApiError> {
+pub(crate) async fn credentials(
+    tessera: &Tessera,
+    data: &Payload,
+) -> Result<tessera_store::User, ApiError> {
     let username_field = tessera.settings().username_field.clone();
     let mut fields = Fields::new(&data.0);
     let username = fields.required(&username_field, Trim::Yes);
@@ -70,7 +73,10 @@ async fn obtain_pair(
     ))
 }
 
-async fn refresh(State(tessera): State<Tessera>, data: Payload) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn refresh(
+    State(tessera): State<Tessera>,
+    data: Payload,
+) -> Result<Json<Value>, ApiError> {
     let raw = token_field(&data, "refresh")?;
     let refreshed = tessera.refresh(&raw).await?;
     Ok(Json(match refreshed.refresh {
@@ -79,7 +85,10 @@ async fn refresh(State(tessera): State<Tessera>, data: Payload) -> Result<Json<V
     }))
 }
 
-async fn verify(State(tessera): State<Tessera>, data: Payload) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn verify(
+    State(tessera): State<Tessera>,
+    data: Payload,
+) -> Result<Json<Value>, ApiError> {
     let raw = token_field(&data, "token")?;
     tessera.verify(&raw).await?;
     Ok(Json(json!({})))

@@ -3,16 +3,18 @@
 
 use std::net::SocketAddr;
 
-use axum::Json;
 use axum::routing::get;
+use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Map, Value, json};
 use tempfile::TempDir;
-use tessera_axum::routes::token_routes;
-use tessera_axum::{AdminUser, AuthUser, Tessera, TokenUser, finish};
+use tessera_axum::routes::{account_routes, cookie_routes, session_routes, token_routes};
+use tessera_axum::{
+    AccountSettings, AdminUser, AuthUser, BrowserSettings, Tessera, TokenUser, finish,
+};
 use tessera_core::{Clock, ManualClock, Settings, Token};
 use tessera_store::{NewUser, PasswordHasher, Session, Store, User, UserFlags};
 
@@ -149,6 +151,40 @@ async fn admin(_: AdminUser) -> Json<Value> {
 
 /// Serves the app with the test settings, changed by `configure`.
 pub async fn spawn_app(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let (tessera, clock, dir) = build_state(configure, None).await;
+    let router = token_routes()
+        .route("/api/protected/", get(protected))
+        .route("/api/stateless/", get(stateless))
+        .route("/api/admin/", get(admin));
+    serve(router, tessera, clock, dir).await
+}
+
+/// Serves the token, account and session routes (API.md §3, §5 and the sessions routes)
+/// with the test settings changed by `configure`, and the account settings changed by
+/// `configure_accounts`.
+pub async fn spawn_accounts_app(
+    configure: impl FnOnce(&mut Settings),
+    configure_accounts: impl FnOnce(&mut AccountSettings),
+) -> TestApp {
+    let mut accounts = AccountSettings::default();
+    configure_accounts(&mut accounts);
+    let (tessera, clock, dir) = build_state(configure, Some(accounts)).await;
+    let router = token_routes()
+        .merge(account_routes())
+        .merge(session_routes());
+    serve(router, tessera, clock, dir).await
+}
+
+/// Serves the account routes with the default settings.
+pub async fn spawn_accounts() -> TestApp {
+    spawn_accounts_app(|_| {}, |_| {}).await
+}
+
+/// A fresh SQLite file, the test settings and a manual clock at [`NOW`].
+async fn build_state(
+    configure: impl FnOnce(&mut Settings),
+    accounts: Option<AccountSettings>,
+) -> (Tessera, ManualClock, TempDir) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display()))
         .await
@@ -160,15 +196,24 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Settings)) -> TestApp {
     };
     configure(&mut settings);
     let (clock, hand) = Clock::manual(NOW * 1_000_000);
-    let tessera = Tessera::with_parts(settings, store, PasswordHasher::new(2), clock)
+    let mut tessera = Tessera::with_parts(settings, store, PasswordHasher::new(2), clock)
         .expect("valid settings");
-    let app = finish(
-        token_routes()
-            .route("/api/protected/", get(protected))
-            .route("/api/stateless/", get(stateless))
-            .route("/api/admin/", get(admin)),
-        tessera.clone(),
-    );
+    if let Some(accounts) = accounts {
+        tessera = tessera
+            .with_accounts(accounts)
+            .expect("valid account settings");
+    }
+    (tessera, hand, dir)
+}
+
+/// Serves `router` on a random port.
+async fn serve(
+    router: Router<Tessera>,
+    tessera: Tessera,
+    clock: ManualClock,
+    dir: TempDir,
+) -> TestApp {
+    let app = finish(router, tessera.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -185,7 +230,7 @@ pub async fn spawn_app(configure: impl FnOnce(&mut Settings)) -> TestApp {
         base_url: format!("http://{address}"),
         client: reqwest::Client::new(),
         tessera,
-        clock: hand,
+        clock,
         _dir: dir,
     }
 }
@@ -453,4 +498,356 @@ pub fn str_claim(token: &str, name: &str) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("claim {name} is not a string"))
         .to_owned()
+}
+
+/// 401 for a token issued before the user's password change or "log out everywhere".
+pub const PASSWORD_CHANGED: &str =
+    r#"{"detail":"The user's password has been changed.","code":"password_changed"}"#;
+/// 401 for a token of a deactivated user.
+pub const USER_INACTIVE: &str = r#"{"detail":"User is inactive","code":"user_inactive"}"#;
+/// 401 for a token of a deleted user.
+pub const USER_NOT_FOUND: &str = r#"{"detail":"User not found","code":"user_not_found"}"#;
+/// 404 of an unknown route or object.
+pub const NOT_FOUND: &str = r#"{"detail":"Not found."}"#;
+/// The password of users registered through the account routes unless a test says
+/// otherwise: long, uncommon, and unlike any name used in the tests.
+pub const ACCOUNT_PASSWORD: &str = "analytical engine 1843";
+
+/// The 401 body of authentication for an access token refused with `message`.
+pub fn access_refused(message: &str) -> String {
+    json!({
+        "detail": "Given token not valid for any token type",
+        "code": "token_not_valid",
+        "messages": [{"token_class": "AccessToken", "token_type": "access", "message": message}],
+    })
+    .to_string()
+}
+
+/// One DRF field error body: `{"<field>":["<message>"]}`.
+pub fn field_error(field: &str, message: &str) -> String {
+    json!({ field: [message] }).to_string()
+}
+
+/// The account routes (API.md §5) and the sessions routes.
+impl TestApp {
+    /// `POST /api/auth/register/` with a JSON body.
+    pub async fn register(&self, body: &Value) -> Reply {
+        self.post_json("/api/auth/register/", body).await
+    }
+
+    /// Registers Ada Lovelace (`ada@example.com`, [`ACCOUNT_PASSWORD`]); must succeed.
+    pub async fn register_ada(&self) -> Pair {
+        let reply = self
+            .register(&json!({
+                "email": "ada@example.com",
+                "first_name": "Ada",
+                "last_name": "Lovelace",
+                "password": ACCOUNT_PASSWORD,
+                "password_confirm": ACCOUNT_PASSWORD,
+            }))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        let tokens = &reply.json()["tokens"];
+        Pair {
+            refresh: tokens["refresh"].as_str().expect("refresh").to_owned(),
+            access: tokens["access"].as_str().expect("access").to_owned(),
+        }
+    }
+
+    /// Creates an active user with names, straight in the store.
+    pub async fn create_named_user(&self, email: &str, first: &str, last: &str) -> User {
+        self.create_user_with(
+            NewUser {
+                email: email.into(),
+                first_name: first.into(),
+                last_name: last.into(),
+                is_active: true,
+                ..NewUser::default()
+            },
+            PASSWORD,
+        )
+        .await
+    }
+
+    /// `POST /api/auth/login/`.
+    pub async fn account_login(&self, email: &str, password: &str) -> Reply {
+        self.post_json(
+            "/api/auth/login/",
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Logs in through `/api/auth/login/` and returns the pair; the login must succeed.
+    pub async fn account_pair(&self, email: &str, password: &str) -> Pair {
+        let reply = self.account_login(email, password).await;
+        reply.ok();
+        Pair {
+            refresh: reply.field("refresh"),
+            access: reply.field("access"),
+        }
+    }
+
+    /// A request with `Authorization: Bearer <token>` and, if given, a JSON body.
+    pub async fn bearer(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut request = self
+            .request(method, path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        self.send(request).await
+    }
+
+    /// A POST with `Authorization: Bearer <token>` and a JSON body.
+    pub async fn post_bearer(&self, path: &str, token: &str, body: &Value) -> Reply {
+        self.bearer(Method::POST, path, token, Some(body)).await
+    }
+
+    /// `GET /api/auth/profile/` with the access token.
+    pub async fn profile(&self, access: &str) -> Reply {
+        self.get_bearer("/api/auth/profile/", access).await
+    }
+
+    /// `POST /api/auth/logout/` with the access token and `{"refresh": refresh}`.
+    pub async fn logout(&self, access: &str, refresh: &str) -> Reply {
+        self.post_bearer("/api/auth/logout/", access, &json!({"refresh": refresh}))
+            .await
+    }
+
+    /// `POST /api/auth/token/refresh/`.
+    pub async fn account_refresh(&self, refresh: &str) -> Reply {
+        self.post_json("/api/auth/token/refresh/", &json!({"refresh": refresh}))
+            .await
+    }
+
+    /// `POST /api/auth/password/change/` with the access token.
+    pub async fn change_password(&self, access: &str, old: &str, new: &str) -> Reply {
+        self.post_bearer(
+            "/api/auth/password/change/",
+            access,
+            &json!({"old_password": old, "new_password": new, "new_password_confirm": new}),
+        )
+        .await
+    }
+
+    /// How many users the store holds.
+    pub async fn user_count(&self) -> usize {
+        self.tessera
+            .store()
+            .list_users()
+            .await
+            .expect("list users")
+            .len()
+    }
+
+    /// The stored user with this e-mail address, if any.
+    pub async fn user_by_email(&self, email: &str) -> Option<User> {
+        self.tessera
+            .store()
+            .user_by_email(email)
+            .await
+            .expect("load user")
+    }
+}
+
+// ---- browsers: cookie mode, CSRF and CORS (API.md §6, issue 5) ----
+
+/// Serves the token, account, session and cookie routes and `/api/protected/` and
+/// `/api/stateless/` with the server's defaults for rotation (on, with blacklisting after
+/// rotation), the test settings changed by `configure` and the browser settings (cookies,
+/// CSRF, CORS) changed by `configure_browser`.
+pub async fn spawn_browser_app(
+    configure: impl FnOnce(&mut Settings),
+    configure_browser: impl FnOnce(&mut BrowserSettings),
+) -> TestApp {
+    let mut browser = BrowserSettings::default();
+    configure_browser(&mut browser);
+    let rotating = |settings: &mut Settings| {
+        settings.rotate_refresh_tokens = true;
+        settings.blacklist_after_rotation = true;
+        configure(settings);
+    };
+    let (tessera, clock, dir) = build_state(rotating, Some(AccountSettings::default())).await;
+    let tessera = tessera
+        .with_browser(browser)
+        .expect("valid browser settings");
+    let router = token_routes()
+        .merge(account_routes())
+        .merge(session_routes())
+        .merge(cookie_routes())
+        .route("/api/protected/", get(protected))
+        .route("/api/stateless/", get(stateless));
+    serve(router, tessera, clock, dir).await
+}
+
+/// [`spawn_browser_app`] with the default settings.
+pub async fn spawn_browser() -> TestApp {
+    spawn_browser_app(|_| {}, |_| {}).await
+}
+
+/// The 403 body of a refused CSRF check: `{"detail":"CSRF Failed: <reason>"}`.
+pub fn csrf_failed(reason: &str) -> String {
+    json!({ "detail": format!("CSRF Failed: {reason}") }).to_string()
+}
+
+/// One `Set-Cookie` header, parsed: name, value and attributes in order.
+#[derive(Debug, Clone)]
+pub struct SetCookie {
+    pub name: String,
+    pub value: String,
+    /// Attribute names as sent, with their values (`None` for flags such as `HttpOnly`).
+    pub attributes: Vec<(String, Option<String>)>,
+    /// The header as sent.
+    pub raw: String,
+}
+
+impl SetCookie {
+    #[track_caller]
+    pub fn parse(line: &str) -> Self {
+        let mut parts = line.split(';').map(str::trim);
+        let (name, value) = parts
+            .next()
+            .and_then(|pair| pair.split_once('='))
+            .unwrap_or_else(|| panic!("Set-Cookie without name=value: {line:?}"));
+        let attributes = parts
+            .filter(|part| !part.is_empty())
+            .map(|part| match part.split_once('=') {
+                Some((key, value)) => (key.trim().to_owned(), Some(value.trim().to_owned())),
+                None => (part.to_owned(), None),
+            })
+            .collect();
+        Self {
+            name: name.trim().to_owned(),
+            value: value.trim().to_owned(),
+            attributes,
+            raw: line.to_owned(),
+        }
+    }
+
+    /// The attribute `name` (case-insensitive): `None` when absent, `Some(None)` for a flag.
+    pub fn attribute(&self, name: &str) -> Option<Option<&str>> {
+        self.attributes
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_deref())
+    }
+
+    /// The value of attribute `name`, if it has one.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.attribute(name).flatten()
+    }
+
+    /// `Max-Age`, as a number.
+    #[track_caller]
+    pub fn max_age(&self) -> Option<i64> {
+        self.get("Max-Age").map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("Max-Age is not a number: {}", self.raw))
+        })
+    }
+
+    /// Whether the header deletes the cookie: an empty value and `Max-Age=0`.
+    pub fn is_cleared(&self) -> bool {
+        self.value.is_empty() && self.max_age() == Some(0)
+    }
+}
+
+impl Reply {
+    /// Every `Set-Cookie` header, parsed, in order.
+    pub fn set_cookies(&self) -> Vec<SetCookie> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| SetCookie::parse(v.to_str().expect("Set-Cookie is text")))
+            .collect()
+    }
+
+    /// The one `Set-Cookie` header for cookie `name`; fails when there is none or several.
+    #[track_caller]
+    pub fn cookie(&self, name: &str) -> SetCookie {
+        let mut found: Vec<SetCookie> = self
+            .set_cookies()
+            .into_iter()
+            .filter(|c| c.name == name)
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "expected one Set-Cookie for {name:?}, got {:?}",
+            self.headers.get_all(header::SET_COOKIE)
+        );
+        found.remove(0)
+    }
+
+    /// The names of the cookies set, in order.
+    pub fn cookie_names(&self) -> Vec<String> {
+        self.set_cookies().into_iter().map(|c| c.name).collect()
+    }
+}
+
+/// The three cookies a browser holds after a cookie-mode login.
+#[derive(Debug, Clone)]
+pub struct BrowserCookies {
+    pub access: String,
+    pub refresh: String,
+    pub csrf: String,
+}
+
+/// A `Cookie` header value for these name/value pairs.
+pub fn cookie_header(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Cookie mode (API.md §6); the client keeps no cookies, every request says what it sends.
+impl TestApp {
+    /// A request carrying exactly these cookies (no `Cookie` header when there are none).
+    pub fn with_cookies(
+        &self,
+        method: Method,
+        path: &str,
+        cookies: &[(&str, &str)],
+    ) -> RequestBuilder {
+        let request = self.request(method, path);
+        if cookies.is_empty() {
+            request
+        } else {
+            request.header(header::COOKIE, cookie_header(cookies))
+        }
+    }
+
+    /// A POST to a cookie route (`/api/auth/cookie/<route>/`) with these cookies and a JSON body.
+    pub async fn cookie_post(&self, route: &str, cookies: &[(&str, &str)], body: &Value) -> Reply {
+        let path = format!("/api/auth/cookie/{route}/");
+        self.send(self.with_cookies(Method::POST, &path, cookies).json(body))
+            .await
+    }
+
+    /// `POST /api/auth/cookie/login/` with no cookies.
+    pub async fn cookie_login(&self, email: &str, password: &str) -> Reply {
+        self.cookie_post("login", &[], &json!({"email": email, "password": password}))
+            .await
+    }
+
+    /// Logs in through the cookie route and returns the cookies set; it must succeed.
+    pub async fn cookie_session(&self, email: &str, password: &str) -> BrowserCookies {
+        let reply = self.cookie_login(email, password).await;
+        reply.ok();
+        let browser = self.tessera.browser();
+        BrowserCookies {
+            access: reply.cookie(&browser.auth_cookie_access_name).value,
+            refresh: reply.cookie(&browser.auth_cookie_refresh_name).value,
+            csrf: reply.cookie(&browser.csrf_cookie_name).value,
+        }
+    }
 }

@@ -1,9 +1,20 @@
-//! Tessera's HTTP contract (API.md §1–§4), checked over real HTTP against the token routes
-//! and three protected routes.
+//! Tessera's HTTP contract (API.md §1–§6 and the sessions routes), checked over real HTTP
+//! against the token routes, three protected routes, the account and session routes, and the
+//! cookie routes with CSRF protection and CORS.
 
+mod accounts_custom_fields;
+mod accounts_login_logout;
+mod accounts_password;
+mod accounts_profile;
+mod accounts_register;
+mod accounts_revocation;
+mod accounts_sessions;
 mod authentication;
 mod concurrency;
 mod conventions;
+mod cookie_mode;
+mod cors;
+mod csrf;
 mod helpers;
 mod obtain;
 mod refresh;

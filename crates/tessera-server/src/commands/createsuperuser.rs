@@ -39,7 +39,13 @@ pub async fn create_superuser(config: &Config, args: CreateSuperuser) -> anyhow:
     };
     let password_hash = match &password {
         Some(password) => {
-            check_password(password).context("password")?;
+            let attributes = vec![
+                ("username", args.username.as_deref().unwrap_or_default()),
+                ("email", email.as_str()),
+                ("first_name", args.first_name.as_str()),
+                ("last_name", args.last_name.as_str()),
+            ];
+            check_password(config, password, &attributes).context("password")?;
             PasswordHasher::hash_blocking(password)?
         }
         None => "!".to_owned(),
@@ -56,6 +62,13 @@ pub async fn create_superuser(config: &Config, args: CreateSuperuser) -> anyhow:
             is_staff: true,
             is_superuser: true,
             date_joined: tessera_core::Clock::system().now_micros(),
+            // Custom user fields start at their configured defaults.
+            extra: config
+                .accounts
+                .user_fields
+                .iter()
+                .filter_map(|f| Some((f.name.clone(), f.default.clone()?)))
+                .collect(),
         })
         .await;
     store.close().await;

@@ -2,10 +2,12 @@
 
 mod check;
 mod createsuperuser;
+pub(crate) mod keys;
 mod user;
 
 pub use check::check;
 pub use createsuperuser::{CreateSuperuser, create_superuser};
+pub use keys::keys;
 pub use user::user;
 
 use anyhow::Context as _;
@@ -38,20 +40,23 @@ pub async fn flush_expired_tokens(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Minimal checks until Django's password validators land: at least eight characters.
-pub(crate) fn check_password(password: &str) -> anyhow::Result<()> {
-    if password.chars().count() < 8 {
-        anyhow::bail!("This password is too short. It must contain at least 8 characters.");
+/// Django's password validators, as configured; every failure in one message.
+pub(crate) fn check_password(
+    config: &Config,
+    password: &str,
+    attributes: &tessera_axum::validation::UserAttributes<'_>,
+) -> anyhow::Result<()> {
+    let errors = config.accounts.password.check(password, attributes);
+    if !errors.is_empty() {
+        anyhow::bail!("{}", errors.join(" "));
     }
     Ok(())
 }
 
-/// A plausible e-mail address: one `@` with text on both sides and no white space.
+/// Django's `EmailValidator` and `EmailField` length.
 pub(crate) fn check_email(email: &str) -> anyhow::Result<()> {
-    let valid = email.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && !domain.is_empty() && !domain.contains('@') && domain.contains('.')
-    }) && !email.chars().any(char::is_whitespace);
-    if !valid {
+    use tessera_axum::validation::{EMAIL_MAX_LENGTH, validate_email};
+    if email.chars().count() > EMAIL_MAX_LENGTH || !validate_email(email) {
         anyhow::bail!("Enter a valid email address.");
     }
     Ok(())

@@ -3,6 +3,7 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use anyhow::{Context as _, bail};
+use tessera_axum::reason;
 use tessera_store::{PasswordHasher, Store, User, UserFlags};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -15,12 +16,12 @@ use crate::config::Config;
 /// Runs one `user` subcommand.
 pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
     let store = migrated_store(config).await?;
-    let result = run(&store, command).await;
+    let result = run(config, &store, command).await;
     store.close().await;
     result
 }
 
-async fn run(store: &Store, command: UserCommand) -> anyhow::Result<()> {
+async fn run(config: &Config, store: &Store, command: UserCommand) -> anyhow::Result<()> {
     let now = tessera_core::Clock::system();
     match command {
         UserCommand::List => {
@@ -125,7 +126,7 @@ async fn run(store: &Store, command: UserCommand) -> anyhow::Result<()> {
                 )
                 .await?;
             let ended = store
-                .revoke_user_sessions(u.id, "deactivated", now.now_micros())
+                .revoke_user_sessions(u.id, reason::DEACTIVATED, now.now_micros())
                 .await?;
             println!("{} is inactive; {ended} session(s) ended.", u.email);
         }
@@ -145,12 +146,18 @@ async fn run(store: &Store, command: UserCommand) -> anyhow::Result<()> {
         UserCommand::SetPassword { email } => {
             let u = find(store, &email).await?;
             let password = prompt_new_password()?;
-            check_password(&password)?;
+            let attributes = vec![
+                ("username", u.username.as_deref().unwrap_or_default()),
+                ("email", u.email.as_str()),
+                ("first_name", u.first_name.as_str()),
+                ("last_name", u.last_name.as_str()),
+            ];
+            check_password(config, &password, &attributes)?;
             let hash = PasswordHasher::hash_blocking(&password)?;
-            store.set_password_hash(u.id, &hash).await?;
             let ended = store
-                .revoke_user_sessions(u.id, "password_changed", now.now_micros())
-                .await?;
+                .change_password(u.id, &hash, reason::PASSWORD_CHANGED, now.now_micros())
+                .await?
+                .unwrap_or(0);
             println!(
                 "Password changed for {}; {ended} session(s) ended.",
                 u.email

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tempfile::TempDir;
 use tessera_server::config::Config;
 use tessera_server::startup::Application;
@@ -25,6 +25,11 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns with a configuration adjusted by `configure`.
+    pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config {
             bind: "127.0.0.1:0".into(),
@@ -32,6 +37,7 @@ impl TestApp {
             ..Config::default()
         };
         config.jwt.signing_key = Some(SIGNING_KEY.into());
+        configure(&mut config);
         let app = Application::build(config)
             .await
             .expect("the application builds");
@@ -44,6 +50,56 @@ impl TestApp {
             tessera,
             _dir: dir,
         }
+    }
+
+    pub async fn create_staff(&self, email: &str) -> User {
+        let user = self.create_user(email).await;
+        let flags = tessera_store::UserFlags {
+            is_staff: Some(true),
+            ..Default::default()
+        };
+        self.tessera
+            .store()
+            .set_user_flags(user.id, &flags)
+            .await
+            .unwrap();
+        self.tessera
+            .store()
+            .user_by_id(user.id)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Logs in through the API and returns the access token.
+    pub async fn access_token(&self, email: &str) -> String {
+        let (status, body, _) = self
+            .post(
+                "/api/auth/login/",
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["access"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut request = self
+            .client
+            .request(method.parse().unwrap(), format!("{}{path}", self.base));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        split(request.send().await.unwrap()).await
     }
 
     pub async fn create_user(&self, email: &str) -> User {

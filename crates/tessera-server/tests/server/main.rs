@@ -1,5 +1,7 @@
 //! The `tessera` server from the outside: the application over HTTP, and the binary.
 
+mod admin;
 mod binary;
+mod browser;
 mod helpers;
 mod http;

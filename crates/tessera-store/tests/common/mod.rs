@@ -31,6 +31,7 @@ pub fn new_user(email: &str) -> NewUser {
         is_staff: false,
         is_superuser: false,
         date_joined: NOW,
+        extra: Default::default(),
     }
 }
 

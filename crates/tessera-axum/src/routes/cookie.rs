@@ -1,0 +1,193 @@
+//! Cookie mode (seeds/004's cookie views, done completely): the same checks as the JSON
+//! routes, tokens only in HttpOnly cookies, never in the body.
+//!
+//! `POST /api/auth/cookie/register/`, `…/login/`, `…/refresh/`, `…/logout/`.
+
+use axum::extract::{FromRef, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::client::ClientInfo;
+use crate::cookies::{csrf_cookie, expired_cookie, new_csrf_token, read_cookie, token_cookie};
+use crate::error::ApiError;
+use crate::payload::Payload;
+use crate::representation::account_claims;
+use crate::routes::account::create_account;
+use crate::sessions::{TokenPair, reason};
+use crate::state::Tessera;
+
+/// The four cookie routes under `/api/auth/cookie/`.
+pub fn cookie_routes<S>() -> Router<S>
+where
+    Tessera: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/api/auth/cookie/register/", post(register))
+        .route("/api/auth/cookie/login/", post(login))
+        .route("/api/auth/cookie/refresh/", post(refresh))
+        .route("/api/auth/cookie/logout/", post(logout))
+}
+
+/// A JSON body with cookies set.
+fn with_cookies(status: StatusCode, body: Value, cookies: Vec<HeaderValue>) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    for cookie in cookies {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// Both token cookies, and a new CSRF token (rotated at login, as Django does).
+fn session_cookies(
+    tessera: &Tessera,
+    access: &str,
+    refresh: Option<&str>,
+    rotate_csrf: bool,
+) -> Vec<HeaderValue> {
+    let (browser, settings) = (tessera.browser(), tessera.settings());
+    let mut cookies = vec![token_cookie(
+        browser,
+        &browser.auth_cookie_access_name,
+        &browser.auth_cookie_access_path,
+        access,
+        settings.access_token_lifetime,
+    )];
+    if let Some(refresh) = refresh {
+        cookies.push(token_cookie(
+            browser,
+            &browser.auth_cookie_refresh_name,
+            &browser.auth_cookie_refresh_path,
+            refresh,
+            settings.refresh_token_lifetime,
+        ));
+    }
+    if rotate_csrf {
+        cookies.push(csrf_cookie(browser, &new_csrf_token()));
+    }
+    cookies
+}
+
+/// Deletes both token cookies.
+fn cleared_cookies(tessera: &Tessera) -> Vec<HeaderValue> {
+    let browser = tessera.browser();
+    vec![
+        expired_cookie(
+            browser,
+            &browser.auth_cookie_access_name,
+            &browser.auth_cookie_access_path,
+        ),
+        expired_cookie(
+            browser,
+            &browser.auth_cookie_refresh_name,
+            &browser.auth_cookie_refresh_path,
+        ),
+    ]
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"error": message}))).into_response()
+}
+
+async fn register(
+    State(tessera): State<Tessera>,
+    client: ClientInfo,
+    data: Payload,
+) -> Result<Response, ApiError> {
+    let user = create_account(&tessera, &data).await?;
+    let claims = account_claims(&user, &tessera.accounts().user_fields);
+    let TokenPair { refresh, access } = tessera.issue_pair(&user, &client, &claims).await?;
+    let body =
+        json!({"message": "User registered successfully", "user": tessera.user_object(&user)});
+    Ok(with_cookies(
+        StatusCode::CREATED,
+        body,
+        session_cookies(&tessera, &access, Some(&refresh), true),
+    ))
+}
+
+/// seeds/004's body shapes (`{"error": …}`), with the JSON login's checks: the same hashing
+/// work for unknown accounts, and no hint whether an account exists or is disabled.
+async fn login(
+    State(tessera): State<Tessera>,
+    client: ClientInfo,
+    data: Payload,
+) -> Result<Response, ApiError> {
+    let text = |name: &str| match data.0.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    };
+    let (Some(email), Some(password)) = (text("email"), text("password")) else {
+        return Ok(error(
+            StatusCode::BAD_REQUEST,
+            "Email and password are required",
+        ));
+    };
+    let Some(user) = tessera.check_credentials(email.trim(), &password).await? else {
+        return Ok(error(StatusCode::UNAUTHORIZED, "Invalid credentials"));
+    };
+    if tessera.settings().update_last_login {
+        tessera
+            .store()
+            .set_last_login(user.id, tessera.now_micros())
+            .await?;
+    }
+    let claims = account_claims(&user, &tessera.accounts().user_fields);
+    let TokenPair { refresh, access } = tessera.issue_pair(&user, &client, &claims).await?;
+    let body = json!({"message": "Login successful", "user": tessera.user_object(&user)});
+    Ok(with_cookies(
+        StatusCode::OK,
+        body,
+        session_cookies(&tessera, &access, Some(&refresh), true),
+    ))
+}
+
+/// Rotates with the JSON route's atomic rules; refuses deactivated users; a failure clears
+/// the cookies.
+async fn refresh(State(tessera): State<Tessera>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let Some(raw) = read_cookie(&headers, &tessera.browser().auth_cookie_refresh_name) else {
+        return Ok(error(StatusCode::UNAUTHORIZED, "Refresh token not found"));
+    };
+    match tessera.refresh(raw).await {
+        Ok(refreshed) => {
+            let cookies = session_cookies(
+                &tessera,
+                &refreshed.access,
+                refreshed.refresh.as_deref(),
+                false,
+            );
+            Ok(with_cookies(
+                StatusCode::OK,
+                json!({"message": "Token refreshed successfully"}),
+                cookies,
+            ))
+        }
+        Err(ApiError::InvalidToken { .. } | ApiError::AuthenticationFailed { .. }) => {
+            Ok(with_cookies(
+                StatusCode::UNAUTHORIZED,
+                json!({"error": "Invalid or expired refresh token"}),
+                cleared_cookies(&tessera),
+            ))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Ends the session of the refresh cookie, if it is still live, and clears both cookies. It
+/// needs no access cookie: an expired one must not trap the user.
+async fn logout(State(tessera): State<Tessera>, headers: HeaderMap) -> Result<Response, ApiError> {
+    if let Some(raw) = read_cookie(&headers, &tessera.browser().auth_cookie_refresh_name) {
+        match tessera.end_session(raw, None, reason::LOGOUT).await {
+            Ok(()) | Err(ApiError::InvalidToken { .. }) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(with_cookies(
+        StatusCode::OK,
+        json!({"message": "Successfully logged out"}),
+        cleared_cookies(&tessera),
+    ))
+}

@@ -1,0 +1,70 @@
+//! Beyond simplejwt: the caller's login sessions, listed and ended one by one.
+
+use axum::extract::{FromRef, Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::representation::drf_datetime;
+use crate::sessions::{SESSION_CLAIM, reason};
+use crate::state::Tessera;
+
+/// `GET /api/auth/sessions/` and `DELETE /api/auth/sessions/{id}/`.
+pub fn session_routes<S>() -> Router<S>
+where
+    Tessera: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/api/auth/sessions/", get(list))
+        .route("/api/auth/sessions/{id}/", delete(end))
+}
+
+/// The live sessions, newest first; `current` marks the one the request's token belongs to.
+async fn list(State(tessera): State<Tessera>, auth: AuthUser) -> Result<Json<Value>, ApiError> {
+    let current = auth.token.get(SESSION_CLAIM).and_then(Value::as_str);
+    let sessions = tessera
+        .store()
+        .live_sessions(auth.user.id, tessera.now_secs())
+        .await?;
+    let list: Vec<Value> = sessions
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id,
+                "created_at": drf_datetime(s.created_at),
+                "last_used_at": drf_datetime(s.last_used_at),
+                "expires_at": drf_datetime(s.expires_at.saturating_mul(1_000_000)),
+                "user_agent": s.user_agent,
+                "ip": s.ip,
+                "current": Some(s.id.as_str()) == current,
+            })
+        })
+        .collect();
+    Ok(Json(Value::Array(list)))
+}
+
+/// Ends one of the caller's sessions: 204, or 404 when it is not a live session of theirs.
+async fn end(
+    State(tessera): State<Tessera>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let ended = tessera
+        .store()
+        .revoke_user_session(
+            auth.user.id,
+            &id,
+            reason::ENDED_BY_USER,
+            tessera.now_micros(),
+        )
+        .await?;
+    if ended {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}

@@ -1,0 +1,429 @@
+//! API.md §5 `GET/PUT/PATCH /api/auth/profile/` (seeds/004's `UserProfileView` with its
+//! `UserSerializer`: `id`, `date_joined` and `is_active` are read-only).
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{NOT_PROVIDED, PASSWORD, Pair, TestApp, field_error, spawn_accounts};
+
+const DUPLICATE: &str = r#"{"email":["user with this email already exists."]}"#;
+/// `date_joined` of users made by the test helpers.
+const JOINED: &str = "2025-06-15T15:06:40Z";
+
+/// Ada, stored, and a login of hers.
+async fn ada(app: &TestApp) -> (i64, Pair) {
+    let user = app
+        .create_named_user("ada@example.com", "Ada", "Lovelace")
+        .await;
+    (user.id, app.account_pair("ada@example.com", PASSWORD).await)
+}
+
+fn user_object(id: i64, email: &str, first: &str, last: &str, full: &str) -> String {
+    format!(
+        r#"{{"id":{id},"email":"{email}","first_name":"{first}","last_name":"{last}","full_name":"{full}","is_active":true,"date_joined":"{JOINED}"}}"#
+    )
+}
+
+async fn put(app: &TestApp, access: &str, body: &Value) -> crate::helpers::Reply {
+    app.bearer(Method::PUT, "/api/auth/profile/", access, Some(body))
+        .await
+}
+
+async fn patch(app: &TestApp, access: &str, body: &Value) -> crate::helpers::Reply {
+    app.bearer(Method::PATCH, "/api/auth/profile/", access, Some(body))
+        .await
+}
+
+#[tokio::test]
+async fn get_answers_the_user_object() {
+    let app = spawn_accounts().await;
+    let (id, pair) = ada(&app).await;
+
+    app.profile(&pair.access).await.assert(
+        200,
+        &user_object(id, "ada@example.com", "Ada", "Lovelace", "Ada Lovelace"),
+    );
+}
+
+#[tokio::test]
+async fn the_profile_needs_authentication() {
+    let app = spawn_accounts().await;
+
+    app.get_auth("/api/auth/profile/", None)
+        .await
+        .assert(401, NOT_PROVIDED);
+    app.send(
+        app.request(Method::PATCH, "/api/auth/profile/")
+            .json(&json!({"first_name": "X"})),
+    )
+    .await
+    .assert(401, NOT_PROVIDED);
+    app.send(
+        app.request(Method::PUT, "/api/auth/profile/")
+            .json(&json!({"email": "x@example.com"})),
+    )
+    .await
+    .assert(401, NOT_PROVIDED);
+}
+
+#[tokio::test]
+async fn put_replaces_email_and_names() {
+    let app = spawn_accounts().await;
+    let (id, pair) = ada(&app).await;
+
+    put(
+        &app,
+        &pair.access,
+        &json!({"email": "augusta@EXAMPLE.com", "first_name": " Augusta ", "last_name": "King"}),
+    )
+    .await
+    .assert(
+        200,
+        &user_object(id, "augusta@example.com", "Augusta", "King", "Augusta King"),
+    );
+
+    let stored = app.user(id).await;
+    assert_eq!(
+        (
+            stored.email.as_str(),
+            stored.first_name.as_str(),
+            stored.last_name.as_str()
+        ),
+        ("augusta@example.com", "Augusta", "King")
+    );
+    app.account_login("augusta@example.com", PASSWORD)
+        .await
+        .ok();
+    app.profile(&pair.access).await.assert(
+        200,
+        &user_object(id, "augusta@example.com", "Augusta", "King", "Augusta King"),
+    );
+}
+
+#[tokio::test]
+async fn put_requires_the_email() {
+    let app = spawn_accounts().await;
+    let (id, pair) = ada(&app).await;
+
+    put(&app, &pair.access, &json!({"first_name": "Augusta"}))
+        .await
+        .assert(400, &field_error("email", "This field is required."));
+    put(
+        &app,
+        &pair.access,
+        &json!({"email": "", "first_name": "Augusta"}),
+    )
+    .await
+    .assert(400, &field_error("email", "This field may not be blank."));
+
+    assert_eq!(app.user(id).await.first_name, "Ada");
+}
+
+#[tokio::test]
+async fn put_without_names_keeps_them() {
+    let app = spawn_accounts().await;
+    let (id, pair) = ada(&app).await;
+
+    put(&app, &pair.access, &json!({"email": "ada@example.com"}))
+        .await
+        .assert(
+            200,
+            &user_object(id, "ada@example.com", "Ada", "Lovelace", "Ada Lovelace"),
+        );
+}
+
+#[tokio::test]
+async fn patch_changes_only_what_it_is_given() {
+    let app = spawn_accounts().await;
+    let (id, pair) = ada(&app).await;
+
+    patch(&app, &pair.access, &json!({"first_name": "Augusta"}))
+        .await
+        .assert(
+            200,
+            &user_object(
+                id,
+                "ada@example.com",
+                "Augusta",
+                "Lovelace",
+                "Augusta Lovelace",
+            ),
+        );
+    patch(&app, &pair.access, &json!({"last_name": ""}))
+        .await
+        .assert(
+            200,
+            &user_object(id, "ada@example.com", "Augusta", "", "Augusta"),
+        );
+    patch(&app, &pair.access, &json!({"first_name": ""}))
+        .await
+        .assert(
+            200,
+            &user_object(id, "ada@example.com", "", "", "ada@example.com"),
+        );
+    patch(&app, &pair.access, &json!({})).await.assert(
+        200,
+        &user_object(id, "ada@example.com", "", "", "ada@example.com"),
+    );
+}
+
+#[tokio::test]
+async fn patch_may_change_the_email_alone() {
+    let app = spawn_accounts().await;
+    let (id, pair) = ada(&app).await;
+
+    patch(
+        &app,
+        &pair.access,
+        &json!({"email": "countess@example.com"}),
+    )
+    .await
+    .assert(
+        200,
+        &user_object(
+            id,
+            "countess@example.com",
+            "Ada",
+            "Lovelace",
+            "Ada Lovelace",
+        ),
+    );
+
+    assert!(app.user_by_email("ada@example.com").await.is_none());
+    app.account_login("countess@example.com", PASSWORD)
+        .await
+        .ok();
+}
+
+#[tokio::test]
+async fn changing_only_the_case_of_ones_own_domain_is_no_duplicate() {
+    let app = spawn_accounts().await;
+    let (id, pair) = ada(&app).await;
+
+    patch(&app, &pair.access, &json!({"email": "ada@EXAMPLE.COM"}))
+        .await
+        .assert(
+            200,
+            &user_object(id, "ada@example.com", "Ada", "Lovelace", "Ada Lovelace"),
+        );
+}
+
+#[tokio::test]
+async fn taking_another_users_email_is_400_and_changes_nothing() {
+    let app = spawn_accounts().await;
+    let (id, pair) = ada(&app).await;
+    let grace = app
+        .create_named_user("grace@example.com", "Grace", "Hopper")
+        .await;
+
+    for email in ["grace@example.com", "grace@EXAMPLE.com"] {
+        patch(
+            &app,
+            &pair.access,
+            &json!({"email": email, "first_name": "Augusta"}),
+        )
+        .await
+        .assert(400, DUPLICATE);
+        put(
+            &app,
+            &pair.access,
+            &json!({"email": email, "last_name": "King"}),
+        )
+        .await
+        .assert(400, DUPLICATE);
+    }
+
+    let stored = app.user(id).await;
+    assert_eq!(
+        (
+            stored.email.as_str(),
+            stored.first_name.as_str(),
+            stored.last_name.as_str()
+        ),
+        ("ada@example.com", "Ada", "Lovelace")
+    );
+    assert_eq!(app.user(grace.id).await.email, "grace@example.com");
+}
+
+#[tokio::test]
+async fn id_date_joined_and_is_active_are_read_only() {
+    let app = spawn_accounts().await;
+    let (id, pair) = ada(&app).await;
+
+    patch(
+        &app,
+        &pair.access,
+        &json!({
+            "id": id + 100,
+            "date_joined": "2000-01-01T00:00:00Z",
+            "is_active": false,
+            "is_staff": true,
+            "full_name": "Someone Else",
+            "first_name": "Augusta",
+        }),
+    )
+    .await
+    .assert(
+        200,
+        &user_object(
+            id,
+            "ada@example.com",
+            "Augusta",
+            "Lovelace",
+            "Augusta Lovelace",
+        ),
+    );
+    put(
+        &app,
+        &pair.access,
+        &json!({"email": "ada@example.com", "is_active": "false", "id": 7}),
+    )
+    .await
+    .assert(
+        200,
+        &user_object(
+            id,
+            "ada@example.com",
+            "Augusta",
+            "Lovelace",
+            "Augusta Lovelace",
+        ),
+    );
+
+    let stored = app.user(id).await;
+    assert!(stored.is_active && !stored.is_staff);
+    assert_eq!(stored.date_joined, crate::helpers::NOW * 1_000_000);
+    app.profile(&pair.access).await.ok();
+}
+
+#[tokio::test]
+async fn names_over_150_characters_are_refused() {
+    let app = spawn_accounts().await;
+    let (id, pair) = ada(&app).await;
+    let long = "n".repeat(151);
+
+    patch(&app, &pair.access, &json!({"first_name": long, "last_name": long}))
+        .await
+        .assert(
+            400,
+            r#"{"first_name":["Ensure this field has no more than 150 characters."],"last_name":["Ensure this field has no more than 150 characters."]}"#,
+        );
+    assert_eq!(app.user(id).await.first_name, "Ada");
+
+    let longest = "n".repeat(150);
+    let reply = patch(&app, &pair.access, &json!({"first_name": longest})).await;
+    assert_eq!(reply.ok()["first_name"], json!(longest));
+}
+
+#[tokio::test]
+async fn a_blank_or_null_email_on_patch_is_refused() {
+    let app = spawn_accounts().await;
+    let (id, pair) = ada(&app).await;
+
+    patch(&app, &pair.access, &json!({"email": ""}))
+        .await
+        .assert(400, &field_error("email", "This field may not be blank."));
+    patch(&app, &pair.access, &json!({"email": "   "}))
+        .await
+        .assert(400, &field_error("email", "This field may not be blank."));
+    patch(&app, &pair.access, &json!({"email": null}))
+        .await
+        .assert(400, &field_error("email", "This field may not be null."));
+    assert_eq!(app.user(id).await.email, "ada@example.com");
+}
+
+#[tokio::test]
+async fn an_invalid_email_on_patch_is_refused() {
+    let app = spawn_accounts().await;
+    let (id, pair) = ada(&app).await;
+
+    patch(
+        &app,
+        &pair.access,
+        &json!({"email": "ada.example.com", "first_name": "Augusta"}),
+    )
+    .await
+    .assert(400, &field_error("email", "Enter a valid email address."));
+    patch(&app, &pair.access, &json!({"email": ["ada@example.com"]}))
+        .await
+        .assert(400, &field_error("email", "Not a valid string."));
+    let stored = app.user(id).await;
+    assert_eq!(
+        (stored.email.as_str(), stored.first_name.as_str()),
+        ("ada@example.com", "Ada")
+    );
+}
+
+#[tokio::test]
+async fn a_null_name_is_refused() {
+    let app = spawn_accounts().await;
+    let (_, pair) = ada(&app).await;
+
+    patch(
+        &app,
+        &pair.access,
+        &json!({"first_name": null, "last_name": true}),
+    )
+    .await
+    .assert(
+        400,
+        r#"{"first_name":["This field may not be null."],"last_name":["Not a valid string."]}"#,
+    );
+}
+
+#[tokio::test]
+async fn a_form_encoded_patch_works() {
+    let app = spawn_accounts().await;
+    let (id, pair) = ada(&app).await;
+
+    app.send(
+        app.request(Method::PATCH, "/api/auth/profile/")
+            .bearer_auth(&pair.access)
+            .form(&[("last_name", "King"), ("is_active", "false")]),
+    )
+    .await
+    .assert(
+        200,
+        &user_object(id, "ada@example.com", "Ada", "King", "Ada King"),
+    );
+}
+
+#[tokio::test]
+async fn the_profile_is_the_callers_own() {
+    let app = spawn_accounts().await;
+    let (ada_id, ada_pair) = ada(&app).await;
+    let grace = app
+        .create_named_user("grace@example.com", "Grace", "Hopper")
+        .await;
+    let grace_pair = app.account_pair("grace@example.com", PASSWORD).await;
+
+    patch(&app, &grace_pair.access, &json!({"first_name": "Amazing"}))
+        .await
+        .assert(
+            200,
+            &user_object(
+                grace.id,
+                "grace@example.com",
+                "Amazing",
+                "Hopper",
+                "Amazing Hopper",
+            ),
+        );
+
+    app.profile(&ada_pair.access).await.assert(
+        200,
+        &user_object(ada_id, "ada@example.com", "Ada", "Lovelace", "Ada Lovelace"),
+    );
+}
+
+#[tokio::test]
+async fn delete_is_not_allowed() {
+    let app = spawn_accounts().await;
+    let (_, pair) = ada(&app).await;
+
+    let reply = app
+        .bearer(Method::DELETE, "/api/auth/profile/", &pair.access, None)
+        .await;
+    reply.assert(405, r#"{"detail":"Method \"DELETE\" not allowed."}"#);
+    assert!(app.user_by_email("ada@example.com").await.is_some());
+}

@@ -1,0 +1,74 @@
+//! The account page at `/account/`: plain HTML, CSS and JavaScript shipped inside the
+//! binary, working in cookie mode only, under a strict Content-Security-Policy.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use tessera_axum::{Tessera, csrf_cookie, new_csrf_token, read_cookie};
+
+const INDEX: &str = include_str!("../assets/account/index.html");
+const SCRIPT: &str = include_str!("../assets/account/app.js");
+const STYLE: &str = include_str!("../assets/account/app.css");
+
+/// The page's policy: its own script and style files only, no inline code, no framing.
+pub const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// `GET /account/`, its script and style, and `/account` redirecting to `/account/`.
+pub fn account_page() -> Router<Tessera> {
+    Router::new()
+        .route(
+            "/account",
+            get(|| async { Redirect::permanent("/account/") }),
+        )
+        .route("/account/", get(page))
+        .route(
+            "/account/app.js",
+            get(|| async { asset(SCRIPT, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/account/app.css",
+            get(|| async { asset(STYLE, "text/css; charset=utf-8") }),
+        )
+}
+
+/// Escapes text for an HTML attribute.
+fn attribute(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+async fn page(State(tessera): State<Tessera>, headers: HeaderMap) -> Response {
+    let browser = tessera.browser();
+    let html = INDEX
+        .replace("{{csrf_cookie}}", &attribute(&browser.csrf_cookie_name))
+        .replace("{{csrf_header}}", &attribute(&browser.csrf_header_name));
+    let mut response = (StatusCode::OK, html).into_response();
+    let set = response.headers_mut();
+    set.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    set.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_POLICY),
+    );
+    set.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // The page sends the double-submit token with every change; give it one.
+    if read_cookie(&headers, &browser.csrf_cookie_name).is_none() {
+        set.append(header::SET_COOKIE, csrf_cookie(browser, &new_csrf_token()));
+    }
+    response
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
+    let set = response.headers_mut();
+    set.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    set.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}

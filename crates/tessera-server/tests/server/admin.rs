@@ -1,0 +1,270 @@
+//! The admin API: staff only, DRF pagination, and account changes that take effect at once.
+
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn only_staff_reach_the_admin_api() {
+    let app = TestApp::spawn().await;
+    app.create_user("plain@example.com").await;
+    let plain = app.access_token("plain@example.com").await;
+    let (status, body, _) = app.send("GET", "/api/admin/users/", None, None).await;
+    assert_eq!(
+        (status, body),
+        (
+            401,
+            json!({"detail": "Authentication credentials were not provided."})
+        )
+    );
+    for (method, path) in [
+        ("GET", "/api/admin/users/"),
+        ("GET", "/api/admin/users/1/"),
+        ("PATCH", "/api/admin/users/1/"),
+        ("DELETE", "/api/admin/users/1/"),
+        ("POST", "/api/admin/users/1/revoke_sessions/"),
+    ] {
+        let (status, body, _) = app.send(method, path, Some(&plain), Some(json!({}))).await;
+        assert_eq!(
+            (status, body),
+            (
+                403,
+                json!({"detail": "You do not have permission to perform this action."})
+            ),
+            "{method} {path}"
+        );
+    }
+    assert!(
+        app.tessera.store().user_by_id(1).await.unwrap().is_some(),
+        "nothing was deleted"
+    );
+}
+
+#[tokio::test]
+async fn the_list_is_paginated_and_searchable_like_drf() {
+    let app = TestApp::spawn_with(|c| c.accounts.page_size = 2).await;
+    app.create_staff("admin@example.com").await;
+    for name in ["ada", "grace", "hedy", "katherine"] {
+        app.create_user(&format!("{name}@example.com")).await;
+    }
+    let admin = app.access_token("admin@example.com").await;
+    let host = app.base.trim_start_matches("http://").to_owned();
+
+    let (status, page1, _) = app
+        .send("GET", "/api/admin/users/", Some(&admin), None)
+        .await;
+    assert_eq!(status, 200);
+    let keys: Vec<_> = page1.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["count", "next", "previous", "results"]);
+    assert_eq!(page1["count"], 5);
+    assert_eq!(
+        page1["next"],
+        format!("http://{host}/api/admin/users/?page=2")
+    );
+    assert_eq!(page1["previous"], json!(null));
+    assert_eq!(page1["results"][0]["email"], "admin@example.com");
+    assert_eq!(page1["results"][0]["is_staff"], true);
+    assert!(page1["results"][0].get("password_hash").is_none());
+
+    let (_, page3, _) = app
+        .send("GET", "/api/admin/users/?page=3", Some(&admin), None)
+        .await;
+    assert_eq!(page3["next"], json!(null));
+    assert_eq!(
+        page3["previous"],
+        format!("http://{host}/api/admin/users/?page=2")
+    );
+    assert_eq!(page3["results"].as_array().unwrap().len(), 1);
+
+    for bad in ["?page=4", "?page=0", "?page=x"] {
+        let (status, body, _) = app
+            .send(
+                "GET",
+                &format!("/api/admin/users/{bad}"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, body),
+            (404, json!({"detail": "Invalid page."})),
+            "{bad}"
+        );
+    }
+
+    let (_, found, _) = app
+        .send("GET", "/api/admin/users/?search=GRACE", Some(&admin), None)
+        .await;
+    assert_eq!(found["count"], 1);
+    assert_eq!(found["results"][0]["email"], "grace@example.com");
+    let (_, by_name, _) = app
+        .send(
+            "GET",
+            "/api/admin/users/?search=lovelace",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(by_name["count"], 5, "every test user is a Lovelace");
+    assert_eq!(
+        by_name["next"],
+        format!("http://{host}/api/admin/users/?search=lovelace&page=2")
+    );
+}
+
+#[tokio::test]
+async fn deactivating_a_user_ends_their_sessions_at_once() {
+    let app = TestApp::spawn().await;
+    app.create_staff("admin@example.com").await;
+    let victim = app.create_user("ada@example.com").await;
+    let admin = app.access_token("admin@example.com").await;
+    let (_, tokens, _) = app
+        .post(
+            "/api/auth/login/",
+            json!({"email": "ada@example.com", "password": crate::helpers::PASSWORD}),
+        )
+        .await;
+    let access = tokens["access"].as_str().unwrap();
+    assert_eq!(app.get("/api/auth/profile/", Some(access)).await.0, 200);
+
+    let path = format!("/api/admin/users/{}/", victim.id);
+    let (status, body, _) = app
+        .send(
+            "PATCH",
+            &path,
+            Some(&admin),
+            Some(json!({"is_active": false, "first_name": "Augusta"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["is_active"].clone(), body["first_name"].clone()),
+        (json!(false), json!("Augusta"))
+    );
+
+    let (status, body, _) = app.get("/api/auth/profile/", Some(access)).await;
+    assert_eq!(
+        (status, body),
+        (
+            401,
+            json!({"detail": "User is inactive", "code": "user_inactive"})
+        )
+    );
+    let (status, _, _) = app
+        .post("/api/token/refresh/", json!({"refresh": tokens["refresh"]}))
+        .await;
+    assert_eq!(status, 401);
+    assert!(
+        app.tessera
+            .store()
+            .live_sessions(victim.id, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let (status, body, _) = app
+        .send(
+            "PATCH",
+            &path,
+            Some(&admin),
+            Some(json!({"is_staff": "perhaps"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (400, json!({"is_staff": ["Must be a valid boolean."]}))
+    );
+}
+
+#[tokio::test]
+async fn staff_can_retrieve_delete_and_end_sessions() {
+    let app = TestApp::spawn().await;
+    app.create_staff("admin@example.com").await;
+    let ada = app.create_user("ada@example.com").await;
+    let admin = app.access_token("admin@example.com").await;
+    let ada_access = app.access_token("ada@example.com").await;
+
+    let path = format!("/api/admin/users/{}/", ada.id);
+    let (status, body, _) = app.send("GET", &path, Some(&admin), None).await;
+    assert_eq!(
+        (
+            status,
+            body["email"].clone(),
+            body["last_login"].is_string()
+        ),
+        (200, json!("ada@example.com"), true)
+    );
+    assert_eq!(
+        app.send("GET", "/api/admin/users/999/", Some(&admin), None)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        app.send("GET", "/api/admin/users/abc/", Some(&admin), None)
+            .await
+            .0,
+        404
+    );
+
+    let (status, body, _) = app
+        .send(
+            "POST",
+            &format!("/api/admin/users/{}/revoke_sessions/", ada.id),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!((status, body["sessions_ended"].clone()), (200, json!(1)));
+    assert_eq!(
+        app.get("/api/auth/profile/", Some(&ada_access)).await.0,
+        401
+    );
+
+    let (status, _, _) = app.send("DELETE", &path, Some(&admin), None).await;
+    assert_eq!(status, 204);
+    assert!(
+        app.tessera
+            .store()
+            .user_by_id(ada.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(app.send("DELETE", &path, Some(&admin), None).await.0, 404);
+}
+
+#[tokio::test]
+async fn custom_fields_from_the_configuration_reach_the_api() {
+    use tessera_axum::user_fields::{FieldKind, UserField};
+    let app = TestApp::spawn_with(|c| {
+        c.accounts.user_fields = vec![UserField {
+            name: "phone_number".into(),
+            kind: FieldKind::String,
+            required: false,
+            max_length: Some(20),
+            read_only: false,
+            claim: true,
+            default: None,
+        }];
+    })
+    .await;
+    let body = json!({
+        "email": "new@example.com",
+        "password": "a long enough passphrase",
+        "password_confirm": "a long enough passphrase",
+        "phone_number": "+44 20 7946 0958",
+    });
+    let (status, registered, _) = app.post("/api/auth/register/", body).await;
+    assert_eq!(status, 201, "{registered}");
+    assert_eq!(registered["user"]["phone_number"], "+44 20 7946 0958");
+    let access = registered["tokens"]["access"].as_str().unwrap();
+    let now = app.tessera.now_secs();
+    let token = app
+        .tessera
+        .backend()
+        .decode(&tessera_core::TokenKind::access(), access, now)
+        .unwrap();
+    assert_eq!(token.get("phone_number"), Some(&json!("+44 20 7946 0958")));
+}

@@ -1,0 +1,444 @@
+//! The `tessera` server for browsers (issue 5): the account page's HTTP answers and security
+//! headers, the hardening headers of API responses, `debug` deciding `Secure` on cookies,
+//! and cookie mode, CSRF and CORS wired from the server's configuration.
+
+use reqwest::header::HeaderMap;
+use serde_json::json;
+use tessera_server::config::Config;
+use tessera_server::startup::Application;
+
+use crate::helpers::{PASSWORD, SIGNING_KEY, TestApp};
+
+const APP: &str = "https://app.example.com";
+
+/// A response read to the end.
+struct Page {
+    status: u16,
+    headers: HeaderMap,
+    text: String,
+}
+
+impl Page {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Every `Set-Cookie` header.
+    fn set_cookies(&self) -> Vec<&str> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect()
+    }
+
+    /// The one `Set-Cookie` header of cookie `name`, split into `name=value` and attributes.
+    #[track_caller]
+    fn cookie(&self, name: &str) -> Vec<String> {
+        let found: Vec<&str> = self
+            .set_cookies()
+            .into_iter()
+            .filter(|c| c.starts_with(&format!("{name}=")))
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "Set-Cookie for {name}: {:?}",
+            self.set_cookies()
+        );
+        found[0]
+            .split(';')
+            .map(|part| part.trim().to_owned())
+            .collect()
+    }
+}
+
+/// Whether the attribute list has `flag` (case-insensitive, with or without a value).
+fn has(cookie: &[String], flag: &str) -> bool {
+    cookie[1..].iter().any(|part| {
+        let name = part.split('=').next().unwrap_or_default();
+        name.eq_ignore_ascii_case(flag)
+    })
+}
+
+/// A client that neither follows redirects nor keeps cookies.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn fetch(request: reqwest::RequestBuilder) -> Page {
+    let response = request.send().await.unwrap();
+    Page {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        text: response.text().await.unwrap(),
+    }
+}
+
+async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
+    let mut request = client().get(format!("{}{path}", app.base));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    fetch(request).await
+}
+
+async fn cookie_login(app: &TestApp, email: &str) -> Page {
+    let request = client()
+        .post(format!("{}/api/auth/cookie/login/", app.base))
+        .json(&json!({"email": email, "password": PASSWORD}));
+    fetch(request).await
+}
+
+/// The value of a `name=value` pair.
+fn value(cookie: &[String]) -> String {
+    cookie[0].split_once('=').unwrap().1.to_owned()
+}
+
+// ---- the account page ----
+
+#[tokio::test]
+async fn the_account_page_is_html_under_a_strict_policy_with_security_headers() {
+    let app = TestApp::spawn().await;
+
+    let page = get(&app, "/account/", None).await;
+
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let policy = page.header("content-security-policy").expect("a CSP");
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(policy.contains(directive), "{policy} lacks {directive}");
+    }
+    assert!(
+        !policy.contains("unsafe-inline") && !policy.contains("unsafe-eval"),
+        "{policy}"
+    );
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    assert!(
+        page.text.contains(r#"data-csrf-cookie="csrftoken""#),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains(r#"data-csrf-header="X-CSRFToken""#),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains(r#"src="/account/app.js""#),
+        "{}",
+        page.text
+    );
+
+    // The page hands out a CSRF token for its script to send back.
+    let cookie = page.cookie("csrftoken");
+    assert!(value(&cookie).len() >= 32, "{cookie:?}");
+    assert!(!has(&cookie, "HttpOnly"), "{cookie:?}");
+    assert!(cookie.contains(&"Path=/".to_owned()), "{cookie:?}");
+    assert!(cookie.contains(&"SameSite=Lax".to_owned()), "{cookie:?}");
+
+    // A browser that already holds one keeps it.
+    let again = get(&app, "/account/", Some("csrftoken=already-there")).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.set_cookies(), Vec::<&str>::new());
+}
+
+#[tokio::test]
+async fn the_page_names_the_configured_csrf_cookie_and_header_html_escaped() {
+    let app = TestApp::spawn_with(|config| {
+        config.browser.csrf_cookie_name = "xsrf.token".into();
+        config.browser.csrf_header_name = "X-Xsrf&Token".into();
+        config.browser.csrf_require_token = true;
+    })
+    .await;
+    app.create_user("ada@example.com").await;
+
+    let page = get(&app, "/account/", None).await;
+
+    assert!(
+        page.text.contains(r#"data-csrf-cookie="xsrf.token""#),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains(r#"data-csrf-header="X-Xsrf&amp;Token""#),
+        "{}",
+        page.text
+    );
+    assert!(!page.text.contains("X-Xsrf&Token"), "unescaped");
+    let token = value(&page.cookie("xsrf.token"));
+    assert_eq!(
+        get(&app, "/account/", Some(&format!("xsrf.token={token}")))
+            .await
+            .set_cookies(),
+        Vec::<&str>::new()
+    );
+    // Django's default name is not the configured one.
+    get(&app, "/account/", Some("csrftoken=x"))
+        .await
+        .cookie("xsrf.token");
+
+    // What the page names is what the server checks.
+    let login = |header: &'static str| {
+        client()
+            .post(format!("{}/api/auth/cookie/login/", app.base))
+            .header("cookie", format!("xsrf.token={token}"))
+            .header(header, token.clone())
+            .header("sec-fetch-site", "same-origin")
+            .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
+    };
+    let refused = fetch(login("X-CSRFToken")).await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    assert_eq!(
+        refused.text,
+        r#"{"detail":"CSRF Failed: CSRF token missing."}"#
+    );
+    let accepted = fetch(login("X-Xsrf&Token")).await;
+    assert_eq!(accepted.status, 200, "{}", accepted.text);
+}
+
+#[tokio::test]
+async fn the_script_and_style_are_served_with_their_types() {
+    let app = TestApp::spawn().await;
+
+    for (path, content_type) in [
+        ("/account/app.js", "text/javascript; charset=utf-8"),
+        ("/account/app.css", "text/css; charset=utf-8"),
+    ] {
+        let page = get(&app, path, None).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert_eq!(page.header("content-type"), Some(content_type), "{path}");
+        assert_eq!(
+            page.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert!(!page.text.is_empty(), "{path}");
+        assert_eq!(page.set_cookies(), Vec::<&str>::new(), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn account_without_the_slash_redirects_permanently() {
+    let app = TestApp::spawn().await;
+
+    let page = get(&app, "/account", None).await;
+
+    assert!(matches!(page.status, 301 | 308), "{}", page.status);
+    assert_eq!(page.header("location"), Some("/account/"));
+}
+
+#[tokio::test]
+async fn api_responses_carry_nosniff_and_a_deny_everything_policy() {
+    let app = TestApp::spawn().await;
+
+    for path in ["/", "/api/auth/profile/", "/nope/"] {
+        let page = get(&app, path, None).await;
+        assert_eq!(
+            page.header("content-type"),
+            Some("application/json"),
+            "{path}"
+        );
+        assert_eq!(
+            page.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        let policy = page.header("content-security-policy").unwrap_or_default();
+        assert!(policy.contains("default-src 'none'"), "{path}: {policy}");
+        assert_eq!(page.header("x-frame-options"), Some("DENY"), "{path}");
+    }
+}
+
+// ---- debug decides Secure ----
+
+/// The token and CSRF cookies of a cookie login and the account page's CSRF cookie.
+async fn cookies_of(app: &TestApp) -> Vec<Vec<String>> {
+    app.create_user("ada@example.com").await;
+    let login = cookie_login(app, "ada@example.com").await;
+    assert_eq!(login.status, 200, "{}", login.text);
+    let page = get(app, "/account/", None).await;
+    vec![
+        login.cookie("access_token"),
+        login.cookie("refresh_token"),
+        login.cookie("csrftoken"),
+        page.cookie("csrftoken"),
+    ]
+}
+
+#[tokio::test]
+async fn in_debug_mode_cookies_are_not_secure() {
+    let app = TestApp::spawn_with(|config| config.debug = true).await;
+
+    for cookie in cookies_of(&app).await {
+        assert!(!has(&cookie, "Secure"), "{cookie:?}");
+    }
+}
+
+#[tokio::test]
+async fn in_production_cookies_are_secure() {
+    let app = TestApp::spawn_with(|config| {
+        config.debug = false;
+        config.jwt.signing_key = Some(SIGNING_KEY.into());
+    })
+    .await;
+
+    let cookies = cookies_of(&app).await;
+    for cookie in &cookies {
+        assert!(has(cookie, "Secure"), "{cookie:?}");
+    }
+    for token in &cookies[..2] {
+        assert!(has(token, "HttpOnly"), "{token:?}");
+        assert!(token.contains(&"SameSite=Lax".to_owned()), "{token:?}");
+    }
+    assert!(cookies[0].contains(&"Path=/".to_owned()));
+    assert!(
+        cookies[0].contains(&"Max-Age=900".to_owned()),
+        "{:?}",
+        cookies[0]
+    );
+    assert!(cookies[1].contains(&"Path=/api/auth/".to_owned()));
+    assert!(
+        cookies[1].contains(&"Max-Age=604800".to_owned()),
+        "{:?}",
+        cookies[1]
+    );
+}
+
+#[tokio::test]
+async fn an_explicit_auth_cookie_secure_overrides_debug() {
+    let app = TestApp::spawn_with(|config| {
+        config.debug = true;
+        config.browser.auth_cookie_secure = Some(true);
+    })
+    .await;
+    for cookie in cookies_of(&app).await {
+        assert!(has(&cookie, "Secure"), "{cookie:?}");
+    }
+
+    // Production refuses to send tokens over plain HTTP.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        bind: "127.0.0.1:0".into(),
+        data_dir: dir.path().join("data"),
+        debug: false,
+        ..Config::default()
+    };
+    config.jwt.signing_key = Some(SIGNING_KEY.into());
+    config.browser.auth_cookie_secure = Some(false);
+    let error = Application::build(config)
+        .await
+        .expect_err("insecure cookies in production");
+    assert!(error.to_string().contains("auth_cookie_secure"), "{error}");
+}
+
+// ---- cookie mode, CSRF and CORS through the server ----
+
+#[tokio::test]
+async fn the_access_cookie_authenticates_server_routes_under_csrf_protection() {
+    let app = TestApp::spawn().await;
+    app.create_user("ada@example.com").await;
+    let login = cookie_login(&app, "ada@example.com").await;
+    assert_eq!(login.status, 200, "{}", login.text);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&login.text).unwrap()["message"],
+        "Login successful"
+    );
+    let cookie = format!("access_token={}", value(&login.cookie("access_token")));
+
+    let sessions = get(&app, "/api/auth/sessions/", Some(&cookie)).await;
+    assert_eq!(sessions.status, 200, "{}", sessions.text);
+    let patch = |site: &'static str| {
+        client()
+            .patch(format!("{}/api/auth/profile/", app.base))
+            .header("cookie", cookie.clone())
+            .header("sec-fetch-site", site)
+            .header("origin", "https://evil.example")
+            .json(&json!({"first_name": "Mallory"}))
+    };
+    let refused = fetch(patch("cross-site")).await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(
+        refused.text,
+        r#"{"detail":"CSRF Failed: Origin checking failed - https://evil.example does not match any trusted origins."}"#
+    );
+    assert_eq!(refused.header("x-content-type-options"), Some("nosniff"));
+    let profile = get(&app, "/api/auth/profile/", Some(&cookie)).await;
+    assert!(
+        profile.text.contains(r#""first_name":"Ada""#),
+        "{}",
+        profile.text
+    );
+}
+
+#[tokio::test]
+async fn cors_comes_from_the_configuration() {
+    let app = TestApp::spawn_with(|config| {
+        config.browser.cors_allowed_origins = vec![APP.into()];
+        config.browser.cors_allow_credentials = true;
+    })
+    .await;
+
+    let preflight = fetch(
+        client()
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/api/auth/cookie/login/", app.base),
+            )
+            .header("origin", APP)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type, x-csrftoken",
+            ),
+    )
+    .await;
+    assert_eq!(preflight.status, 200);
+    assert_eq!(preflight.header("access-control-allow-origin"), Some(APP));
+    assert_eq!(
+        preflight.header("access-control-allow-credentials"),
+        Some("true")
+    );
+    // An OPTIONS request that is no preflight still gets DRF's answer.
+    let options =
+        fetch(client().request(reqwest::Method::OPTIONS, format!("{}/api/token/", app.base))).await;
+    assert_eq!(options.header("allow"), Some("POST, OPTIONS"));
+}
+
+#[tokio::test]
+async fn any_origin_with_credentials_stops_the_server() {
+    let mut config = Config::default();
+    config.browser.cors_allow_all_origins = true;
+    config.browser.cors_allow_credentials = true;
+
+    let error = config.validate().expect_err("`*` with credentials");
+    assert!(
+        error.to_string().contains("cors_allow_all_origins"),
+        "{error}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    config.bind = "127.0.0.1:0".into();
+    config.data_dir = dir.path().join("data");
+    config.jwt.signing_key = Some(SIGNING_KEY.into());
+    let error = Application::build(config)
+        .await
+        .expect_err("`*` with credentials");
+    assert!(
+        error.to_string().contains("cors_allow_all_origins"),
+        "{error}"
+    );
+}

@@ -1,0 +1,168 @@
+//! Signing keys: the rows behind key rotation (`key_source = "store"`).
+//!
+//! A key is published from `created_at`, signs from `activates_at`, stops signing at
+//! `retired_at`. Scheduling a key to sign retires every other signing or scheduled key at
+//! the same instant, in one transaction, so at any time at most one key signs.
+
+use std::fmt;
+
+use crate::error::Result;
+use crate::store::Store;
+
+/// One stored signing key. `Debug` leaves the (sealed) private part out.
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredKey {
+    /// The key id written in token headers.
+    pub kid: String,
+    /// The JWS algorithm, e.g. `"EdDSA"`.
+    pub algorithm: String,
+    /// The private key in its stored form (`aes256gcm:…` or `plain:…`).
+    pub private_key: String,
+    /// When the key was created (and published), microseconds.
+    pub created_at: i64,
+    /// When the key starts signing, microseconds; `None` while it is only published.
+    pub activates_at: Option<i64>,
+    /// When the key stops signing, microseconds.
+    pub retired_at: Option<i64>,
+}
+
+impl fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredKey")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("created_at", &self.created_at)
+            .field("activates_at", &self.activates_at)
+            .field("retired_at", &self.retired_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Store::retire_signing_key`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retirement {
+    /// The key stops signing at the given time.
+    Retired,
+    /// No key has that id.
+    NotFound,
+    /// The key was already retired at or before that time.
+    AlreadyRetired,
+    /// The key is the only one signing now; another must take over first.
+    OnlySigningKey,
+}
+
+const COLUMNS: &str = "kid, algorithm, private_key, created_at, activates_at, retired_at";
+
+impl Store {
+    /// Every signing key, oldest first.
+    pub async fn signing_keys(&self) -> Result<Vec<StoredKey>> {
+        let keys = sqlx::query_as::<_, StoredKey>(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM signing_keys ORDER BY created_at, COALESCE(activates_at, created_at), kid"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(keys)
+    }
+
+    /// Adds a key (published from `created_at`; signing from `activates_at` if set).
+    pub async fn insert_signing_key(&self, key: &StoredKey) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, algorithm, private_key, created_at, activates_at, retired_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&key.kid)
+        .bind(&key.algorithm)
+        .bind(&key.private_key)
+        .bind(key.created_at)
+        .bind(key.activates_at)
+        .bind(key.retired_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Adds the first key, signing from its `activates_at`, unless some key that is not
+    /// retired already exists (several instances starting at once create one key).
+    /// Returns whether it was added.
+    pub async fn insert_first_signing_key(&self, key: &StoredKey) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO signing_keys (kid, algorithm, private_key, created_at, activates_at, retired_at) \
+             SELECT $1, $2, $3, $4, $5, NULL \
+             WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE retired_at IS NULL)",
+        )
+        .bind(&key.kid)
+        .bind(&key.algorithm)
+        .bind(&key.private_key)
+        .bind(key.created_at)
+        .bind(key.activates_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Schedules `kid` to sign from `at` and retires, at `at`, every other key that signs or
+    /// is scheduled to (unless it retires earlier). One transaction. Returns `false` (and
+    /// changes nothing) when `kid` does not exist or is retired.
+    pub async fn activate_signing_key(&self, kid: &str, at: i64) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let scheduled = sqlx::query(
+            "UPDATE signing_keys SET activates_at = $2 WHERE kid = $1 AND retired_at IS NULL",
+        )
+        .bind(kid)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        if scheduled.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE signing_keys SET retired_at = $2 \
+             WHERE kid <> $1 AND activates_at IS NOT NULL AND (retired_at IS NULL OR retired_at > $2)",
+        )
+        .bind(kid)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Stops `kid` signing at `at` — unless it is the only key signing at `at`. One
+    /// conditional `UPDATE`.
+    pub async fn retire_signing_key(&self, kid: &str, at: i64) -> Result<Retirement> {
+        let done = sqlx::query(
+            "UPDATE signing_keys SET retired_at = $2 \
+             WHERE kid = $1 AND (retired_at IS NULL OR retired_at > $2) \
+             AND (activates_at IS NULL OR activates_at > $2 OR EXISTS ( \
+                 SELECT 1 FROM signing_keys o WHERE o.kid <> $1 AND o.activates_at <= $2 \
+                 AND (o.retired_at IS NULL OR o.retired_at > $2)))",
+        )
+        .bind(kid)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 1 {
+            return Ok(Retirement::Retired);
+        }
+        let row: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT retired_at FROM signing_keys WHERE kid = $1")
+                .bind(kid)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(match row {
+            None => Retirement::NotFound,
+            Some((Some(retired),)) if retired <= at => Retirement::AlreadyRetired,
+            Some(_) => Retirement::OnlySigningKey,
+        })
+    }
+
+    /// Deletes keys retired before `before` (their tokens have all expired). Returns how
+    /// many went.
+    pub async fn delete_signing_keys_retired_before(&self, before: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM signing_keys WHERE retired_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,118 @@
+//! The signing-key table: scheduling, retiring, first-key creation.
+
+mod common;
+
+use common::{NOW, file_store};
+use tessera_store::{Retirement, StoredKey};
+
+fn key(kid: &str, activates_at: Option<i64>) -> StoredKey {
+    StoredKey {
+        kid: kid.into(),
+        algorithm: "EdDSA".into(),
+        private_key: "plain:pem".into(),
+        created_at: NOW,
+        activates_at,
+        retired_at: None,
+    }
+}
+
+#[tokio::test]
+async fn only_one_first_key_is_created() {
+    let (_dir, store) = file_store().await;
+    assert!(
+        store
+            .insert_first_signing_key(&key("a", Some(NOW)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .insert_first_signing_key(&key("b", Some(NOW)))
+            .await
+            .unwrap()
+    );
+    let keys = store.signing_keys().await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].kid, "a");
+    assert!(
+        !format!("{:?}", keys[0]).contains("plain:pem"),
+        "Debug leaves the key out"
+    );
+}
+
+#[tokio::test]
+async fn activating_a_key_retires_the_others_at_the_same_instant() {
+    let (_dir, store) = file_store().await;
+    store
+        .insert_signing_key(&key("a", Some(NOW)))
+        .await
+        .unwrap();
+    store.insert_signing_key(&key("b", None)).await.unwrap();
+    let switch = NOW + 3_600_000_000;
+    assert!(store.activate_signing_key("b", switch).await.unwrap());
+    let keys = store.signing_keys().await.unwrap();
+    assert_eq!(
+        (keys[0].kid.as_str(), keys[0].retired_at),
+        ("a", Some(switch))
+    );
+    assert_eq!(
+        (keys[1].kid.as_str(), keys[1].activates_at),
+        ("b", Some(switch))
+    );
+    assert_eq!(keys[1].retired_at, None);
+    // An unknown or retired key cannot be scheduled.
+    assert!(!store.activate_signing_key("zz", switch).await.unwrap());
+    store.retire_signing_key("a", NOW).await.unwrap();
+    assert!(!store.activate_signing_key("a", switch).await.unwrap());
+}
+
+#[tokio::test]
+async fn the_only_signing_key_cannot_be_retired() {
+    let (_dir, store) = file_store().await;
+    store
+        .insert_signing_key(&key("a", Some(NOW)))
+        .await
+        .unwrap();
+    store
+        .insert_signing_key(&key("standby", None))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.retire_signing_key("a", NOW + 1).await.unwrap(),
+        Retirement::OnlySigningKey
+    );
+    assert_eq!(
+        store.retire_signing_key("nope", NOW).await.unwrap(),
+        Retirement::NotFound
+    );
+    // A key that is only published can go.
+    assert_eq!(
+        store.retire_signing_key("standby", NOW + 1).await.unwrap(),
+        Retirement::Retired
+    );
+    assert_eq!(
+        store.retire_signing_key("standby", NOW + 2).await.unwrap(),
+        Retirement::AlreadyRetired
+    );
+    // Once another key signs, the old one can be retired.
+    store.insert_signing_key(&key("b", None)).await.unwrap();
+    store.activate_signing_key("b", NOW + 10).await.unwrap();
+    assert_eq!(
+        store.retire_signing_key("a", NOW + 5).await.unwrap(),
+        Retirement::OnlySigningKey,
+        "b does not sign yet at NOW + 5"
+    );
+    assert_eq!(
+        store.retire_signing_key("a", NOW + 10).await.unwrap(),
+        Retirement::AlreadyRetired,
+        "activating b retired a at NOW + 10"
+    );
+    assert_eq!(
+        store
+            .delete_signing_keys_retired_before(NOW + 11)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(store.signing_keys().await.unwrap().len(), 1);
+}

@@ -1,0 +1,38 @@
+//! The demo application's own resources, the tutorials' protected endpoints, written the
+//! way any axum application uses Tessera: an extractor in the handler's arguments.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tessera_axum::{AdminUser, AuthUser, Tessera, full_name};
+
+/// `GET /api/hello/` (seeds/003), `GET /api/protected/` and `GET /api/admin-only/` (seeds/004).
+pub fn routes() -> Router<Tessera> {
+    Router::new()
+        .route("/api/hello/", get(hello))
+        .route("/api/protected/", get(protected))
+        .route("/api/admin-only/", get(admin_only))
+}
+
+/// Any authenticated user (DRF's `IsAuthenticated`).
+async fn hello(auth: AuthUser) -> Json<Value> {
+    Json(json!({"message": format!("Hello, {}", auth.user.email)}))
+}
+
+/// Any authenticated user.
+async fn protected(auth: AuthUser) -> Json<Value> {
+    let user = &auth.user;
+    Json(json!({
+        "message": "This is a protected endpoint",
+        "user": {"id": user.id, "email": user.email, "full_name": full_name(user)},
+    }))
+}
+
+/// Staff only (DRF's `IsAdminUser`): 401 without credentials, 403 for other users.
+async fn admin_only(admin: AdminUser) -> Json<Value> {
+    let user = &admin.user;
+    Json(json!({
+        "message": "This is an admin-only endpoint",
+        "user": {"id": user.id, "email": user.email, "is_staff": user.is_staff},
+    }))
+}

@@ -1,0 +1,199 @@
+// The account page's whole journey in headless Chromium: register, see and edit the profile,
+// list and end sessions, a silent refresh after the access cookie has gone, a CSRF failure
+// from a forged cross-origin form, password change, sign in again, sign out.
+//
+// Usage: node journey.mjs <base-url> <screenshot-dir>
+import { createServer } from "node:http";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const [base, shots] = process.argv.slice(2);
+if (!base || !shots) {
+  console.error("usage: node journey.mjs <base-url> <screenshot-dir>");
+  process.exit(2);
+}
+mkdirSync(shots, { recursive: true });
+
+let passed = 0;
+let failed = 0;
+async function step(name, work) {
+  try {
+    await work();
+    passed += 1;
+    console.log(`ok - ${name}`);
+  } catch (error) {
+    failed += 1;
+    console.log(`not ok - ${name}\n  ${String(error && error.stack || error).split("\n").join("\n  ")}`);
+    throw error;
+  }
+}
+function expect(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+// A page on another origin (same site: 127.0.0.1, another port) that forges a
+// cookie-authenticated POST, as an attacker's page would.
+function evilServer(target) {
+  const html = `<!doctype html><title>Win a prize</title>
+<form id="f" method="POST" action="${target}/api/auth/logout/all/"><input name="x" value="1"></form>
+<script>document.getElementById("f").submit();</script>`;
+  const server = createServer((request, response) => {
+    response.writeHead(200, { "Content-Type": "text/html" });
+    response.end(html);
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+});
+const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+const page = await context.newPage();
+const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+const email = `ada.${Date.now()}@example.com`;
+const password = "Analytical-Engine-1843";
+const newPassword = "Difference-Engine-1822!";
+const evil = await evilServer(base);
+const evilBase = `http://127.0.0.1:${evil.address().port}`;
+
+try {
+  await step("the account page asks a stranger to sign in", async () => {
+    const response = await page.goto(`${base}/account/`);
+    const policy = response.headers()["content-security-policy"] || "";
+    expect(policy.includes("script-src 'self'") && !policy.includes("unsafe-inline"), `weak CSP: ${policy}`);
+    await page.getByRole("heading", { name: "Welcome back" }).waitFor();
+    await shot("01-sign-in");
+  });
+
+  await step("registering signs the user in with cookies JavaScript cannot read", async () => {
+    await page.getByRole("tab", { name: "Create account" }).click();
+    const form = page.locator("#register-form");
+    await form.getByLabel("First name").fill("Ada");
+    await form.getByLabel("Last name").fill("Lovelace");
+    await form.getByLabel("Email").fill(email);
+    await form.getByLabel("Password", { exact: true }).fill(password);
+    await form.getByLabel("Confirm password").fill(password);
+    await form.getByRole("button", { name: "Create account" }).click();
+    await page.getByText("Welcome! Your account is ready.").waitFor();
+    expect(await page.locator("#nav-email").textContent() === email, "the header shows the e-mail");
+    const visible = await page.evaluate(() => document.cookie);
+    expect(!visible.includes("access_token") && !visible.includes("refresh_token"), `tokens visible to JS: ${visible}`);
+    const cookies = await context.cookies();
+    const access = cookies.find((c) => c.name === "access_token");
+    const refresh = cookies.find((c) => c.name === "refresh_token");
+    expect(access && access.httpOnly && access.sameSite === "Lax" && access.path === "/", "access cookie attributes");
+    expect(refresh && refresh.httpOnly && refresh.path === "/api/auth/", "refresh cookie attributes");
+    await shot("02-registered");
+  });
+
+  await step("the profile can be edited", async () => {
+    const form = page.locator("#profile-form");
+    await form.getByLabel("First name").fill("Augusta Ada");
+    await form.getByRole("button", { name: "Save changes" }).click();
+    await page.getByText("Profile saved.").waitFor();
+    expect(await page.locator("#avatar").textContent() === "A", "avatar initial");
+    await page.reload();
+    expect(await form.getByLabel("First name").inputValue() === "Augusta Ada", "the change was stored");
+    await shot("03-profile");
+  });
+
+  await step("sessions are listed and another one can be ended", async () => {
+    const other = await fetch(`${base}/api/auth/login/`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "User-Agent": "curl/8.5.0" },
+      body: JSON.stringify({ email, password }),
+    });
+    expect(other.status === 200, `second login: ${other.status}`);
+    const otherAccess = (await other.json()).access;
+    await page.reload();
+    const items = page.locator("#sessions li");
+    await items.nth(1).waitFor();
+    expect(await items.count() === 2, "two sessions");
+    expect(await page.locator(".badge", { hasText: "This device" }).count() === 1, "one current session");
+    await page.locator("#sessions li", { hasText: "curl" }).getByRole("button", { name: "End session" }).click();
+    await page.getByText("Session ended.").waitFor();
+    expect(await items.count() === 1, "one session left");
+    const refused = await fetch(`${base}/api/auth/profile/`, { headers: { Authorization: `Bearer ${otherAccess}` } });
+    expect(refused.status === 401, `the ended session's token still works: ${refused.status}`);
+    await shot("04-sessions");
+  });
+
+  await step("an expired access cookie is refreshed silently", async () => {
+    const before = (await context.cookies()).find((c) => c.name === "refresh_token").value;
+    // The browser drops a cookie whose Max-Age has run out; dropping it here is the same.
+    await context.clearCookies({ name: "access_token" });
+    await page.reload();
+    await page.locator("#account").waitFor();
+    expect(await page.locator("#nav-email").textContent() === email, "still signed in after the reload");
+    const cookies = await context.cookies();
+    expect(cookies.some((c) => c.name === "access_token"), "a new access cookie was set");
+    expect(cookies.find((c) => c.name === "refresh_token").value !== before, "the refresh token rotated");
+    // And in the middle of an action: the save retries after the refresh.
+    await context.clearCookies({ name: "access_token" });
+    const form = page.locator("#profile-form");
+    await form.getByLabel("Last name").fill("King");
+    await form.getByRole("button", { name: "Save changes" }).click();
+    await page.getByText("Profile saved.").waitFor();
+    await shot("05-silent-refresh");
+  });
+
+  await step("a forged cross-origin form is refused by CSRF protection", async () => {
+    const response = await page.goto(`${evilBase}/`);
+    expect(response.ok(), "the attacker's page loads");
+    await page.waitForURL(`${base}/api/auth/logout/all/`);
+    const body = await page.locator("body").textContent();
+    expect(body.includes("CSRF Failed"), `the forged request was not refused: ${body}`);
+    await shot("06-csrf-refused");
+    await page.goto(`${base}/account/`);
+    await page.locator("#account").waitFor();
+    expect(await page.locator("#sessions li").count() === 1, "the session survived the forged request");
+  });
+
+  await step("changing the password signs the user out everywhere", async () => {
+    const form = page.locator("#password-form");
+    await form.getByLabel("Current password").fill("not the password");
+    await form.getByLabel("New password", { exact: true }).fill(newPassword);
+    await form.getByLabel("Confirm new password").fill(newPassword);
+    await form.getByRole("button", { name: "Change password" }).click();
+    await page.getByText("Current password is incorrect.").waitFor();
+    await form.getByLabel("Current password").fill(password);
+    await form.getByRole("button", { name: "Change password" }).click();
+    await page.getByText("Password changed successfully. Please log in again.").waitFor();
+    await page.getByRole("heading", { name: "Welcome back" }).waitFor();
+    await shot("07-password-changed");
+  });
+
+  await step("the new password signs in, the old one does not", async () => {
+    const form = page.locator("#login-form");
+    await form.getByLabel("Email").fill(email);
+    await form.getByLabel("Password").fill(password);
+    await form.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText("Invalid credentials").waitFor();
+    await form.getByLabel("Password").fill(newPassword);
+    await form.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText("Signed in.").waitFor();
+    await shot("08-signed-in-again");
+  });
+
+  await step("signing out clears the cookies", async () => {
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
+    await page.getByText("You are signed out.").waitFor();
+    const names = (await context.cookies()).map((c) => c.name);
+    expect(!names.includes("access_token") && !names.includes("refresh_token"), `cookies left: ${names}`);
+    await page.reload();
+    await page.getByRole("heading", { name: "Welcome back" }).waitFor();
+    await shot("09-signed-out");
+  });
+} catch {
+  // reported by step()
+} finally {
+  await browser.close();
+  evil.close();
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exitCode = failed === 0 && passed > 0 ? 0 : 1;
+}
