@@ -1,41 +1,95 @@
-//! Who is on the other end of a request: user agent and address, recorded with sessions.
+//! Who is on the other end of a request: user agent and address, recorded with sessions and
+//! used to key throttles.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::header;
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+
+use crate::state::Tessera;
 
 /// The longest user-agent text kept.
 const MAX_USER_AGENT: usize = 512;
 
 /// The client's user agent and IP address, as far as the server can tell.
-///
-/// The address comes from the socket (`ConnectInfo`); proxies' forwarding headers are not
-/// trusted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientInfo {
     /// The `User-Agent` header, cut to 512 characters.
     pub user_agent: Option<String>,
-    /// The peer's IP address.
+    /// The client's IP address.
     pub ip: Option<String>,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
-    type Rejection = Infallible;
+impl ClientInfo {
+    /// The address that keys throttles (`unknown` when there is none).
+    pub fn ident(&self) -> &str {
+        self.ip.as_deref().unwrap_or("unknown")
+    }
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    /// Reads the client from a request. The address is the socket's, unless `num_proxies`
+    /// proxies stand in front: then it is DRF's pick from `X-Forwarded-For` (the address that
+    /// many hops from the right), which only those proxies can have written.
+    pub fn from_parts(tessera: &Tessera, parts: &Parts) -> Self {
         let user_agent = parts.headers.get(header::USER_AGENT).map(|v| {
             String::from_utf8_lossy(v.as_bytes())
                 .chars()
                 .take(MAX_USER_AGENT)
                 .collect()
         });
-        let ip = parts
+        let socket = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip().to_string());
-        Ok(Self { user_agent, ip })
+        let ip = match tessera.throttling().num_proxies {
+            Some(proxies) if proxies > 0 => forwarded_for(&parts.headers, proxies).or(socket),
+            _ => socket,
+        };
+        Self { user_agent, ip }
+    }
+}
+
+/// DRF's `get_ident`: the `num_proxies`-th address from the right of `X-Forwarded-For`.
+fn forwarded_for(headers: &HeaderMap, num_proxies: usize) -> Option<String> {
+    let header = headers.get("x-forwarded-for")?.to_str().ok()?;
+    let addresses: Vec<&str> = header.split(',').map(str::trim).collect();
+    let pick = addresses[addresses.len() - num_proxies.min(addresses.len())];
+    pick.parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| ip.to_string())
+}
+
+impl<S> FromRequestParts<S> for ClientInfo
+where
+    Tessera: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::from_parts(&Tessera::from_ref(state), parts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn forwarded_for_takes_the_address_written_by_the_nearest_trusted_proxy() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 203.0.113.7, 10.0.0.2"),
+        );
+        // One proxy: it appended the client it saw last.
+        assert_eq!(forwarded_for(&headers, 1).as_deref(), Some("10.0.0.2"));
+        assert_eq!(forwarded_for(&headers, 2).as_deref(), Some("203.0.113.7"));
+        // More proxies than addresses: the leftmost.
+        assert_eq!(forwarded_for(&headers, 9).as_deref(), Some("6.6.6.6"));
+        headers.insert("x-forwarded-for", HeaderValue::from_static("not-an-ip"));
+        assert_eq!(forwarded_for(&headers, 1), None);
     }
 }

@@ -44,6 +44,11 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     /// 415 with the media type that was refused.
     UnsupportedMediaType(String),
+    /// 429 with `Retry-After`: DRF's throttle answer.
+    Throttled {
+        /// Seconds until a request will be allowed.
+        wait: u64,
+    },
     /// 503 with `Retry-After`: a dependency is saturated or unreachable for now.
     Unavailable {
         /// Seconds after which a retry makes sense.
@@ -89,6 +94,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -130,6 +136,7 @@ impl ApiError {
             Self::UnsupportedMediaType(media) => {
                 json!({"detail": format!("Unsupported media type \"{media}\" in request.")})
             }
+            Self::Throttled { wait } => json!({"detail": crate::throttle::throttled_detail(*wait)}),
             Self::Unavailable { .. } => {
                 json!({"detail": "Service temporarily unavailable, try again later."})
             }
@@ -169,10 +176,14 @@ impl IntoResponse for ApiError {
             tracing::error!(%reason, "request failed");
         }
         let mut response = (self.status(), axum::Json(self.body())).into_response();
-        if let Self::Unavailable { retry_after } = self {
+        if let Self::Unavailable {
+            retry_after: seconds,
+        }
+        | Self::Throttled { wait: seconds } = self
+        {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -26,7 +26,10 @@ mod cors;
 mod csrf;
 mod error;
 mod fields;
+mod guard;
 mod keystore;
+mod limits;
+mod observe;
 mod payload;
 mod permission;
 mod remote;
@@ -34,6 +37,8 @@ mod representation;
 pub mod routes;
 mod sessions;
 mod state;
+pub mod throttle;
+mod throttle_layer;
 pub mod user_fields;
 pub mod validation;
 pub mod verifier;
@@ -53,6 +58,8 @@ pub use csrf::csrf_protect;
 pub use error::ApiError;
 pub use fields::{FieldErrors, Fields, Trim};
 pub use keystore::{KeyManager, KeyState, KeyStatus, KeysError, LoadedRing, load_key_files};
+pub use limits::{MAX_HEADER_BYTES, limit_headers};
+pub use observe::track_requests;
 pub use payload::{MAX_BODY_BYTES, Payload};
 pub use permission::{AdminUser, IsAdminUser, IsAuthenticated, Permission, Require};
 pub use remote::{JwksFetchError, MAX_JWKS_BYTES, RemoteJwks, fetch_remote_keys};
@@ -61,12 +68,17 @@ pub use representation::{
 };
 pub use sessions::{Refreshed, SESSION_CLAIM, TokenPair, reason};
 pub use state::Tessera;
+pub use throttle::ThrottleSettings;
+pub use throttle_layer::throttle_requests;
 
 /// Finishes an application's router: DRF's 404 fallback and response conventions, CSRF
-/// protection for cookie-authenticated requests, CORS from the settings, and `tessera` as
-/// the state.
+/// protection for cookie-authenticated requests, the `anon`/`user` throttles, CORS from the
+/// settings, and `tessera` as the state.
 pub fn finish(router: Router<Tessera>, tessera: Tessera) -> Router {
-    let app = router.fallback(not_found).with_state(tessera.clone());
+    let app = router
+        .route_layer(axum::middleware::from_fn(track_requests))
+        .fallback(not_found)
+        .with_state(tessera.clone());
     let cors = cors_layer(tessera.browser());
     // The conventions wrap the finished router as one service, so they see each response
     // as the client will (axum adds `Allow` to a 405 outside per-route layers).
@@ -79,12 +91,17 @@ pub fn finish(router: Router<Tessera>, tessera: Tessera) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             tessera.clone(),
+            throttle_requests,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            tessera.clone(),
             csrf_protect,
         ))
         .layer(axum::middleware::from_fn_with_state(
             tessera,
             drf_conventions,
-        ));
+        ))
+        .layer(axum::middleware::from_fn(limit_headers));
     // CORS is outermost: preflights are answered before anything else runs.
     match cors {
         Some(cors) => {

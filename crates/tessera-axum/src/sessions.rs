@@ -166,6 +166,13 @@ impl Tessera {
 
     /// simplejwt's refresh view, with atomic rotation and reuse detection.
     pub async fn refresh(&self, raw: &str) -> Result<Refreshed, ApiError> {
+        let result = self.rotate_or_refresh(raw).await;
+        let outcome = if result.is_ok() { "success" } else { "refused" };
+        metrics::counter!("tessera_refreshes_total", "outcome" => outcome).increment(1);
+        result
+    }
+
+    async fn rotate_or_refresh(&self, raw: &str) -> Result<Refreshed, ApiError> {
         let backend = self.backend();
         let now = self.now_secs();
         let token = backend.decode(&TokenKind::refresh(), raw, now)?;
@@ -263,6 +270,7 @@ impl Tessera {
                 .revoke_session(sid, reason::REUSE_DETECTED, self.now_micros())
                 .await?
         {
+            metrics::counter!("tessera_reuse_detected_total").increment(1);
             tracing::warn!(session = %sid, user = session.user_id, "refresh token reuse detected; session revoked");
         }
         Ok(TokenError::Blacklisted.into())
@@ -370,21 +378,42 @@ impl Tessera {
     }
 
     /// Checks credentials with the same hashing work whether or not the account exists.
-    /// `None` means: no active account with these credentials.
+    /// `None` means: no active account with these credentials. A locked login name answers
+    /// the same `None`, after about as long as a hash takes, without hashing.
     pub async fn check_credentials(
         &self,
         username: &str,
         password: &str,
     ) -> Result<Option<User>, ApiError> {
-        let user = match self.settings().username_field.as_str() {
-            "username" => self.store().user_by_username(username).await?,
-            _ => self.store().user_by_email(username).await?,
+        let by_username = self.settings().username_field == "username";
+        let name = if by_username {
+            username.to_owned()
+        } else {
+            tessera_store::normalize_email(username)
+        };
+        if self.is_locked(&name) {
+            metrics::counter!("tessera_logins_total", "outcome" => "locked").increment(1);
+            self.wait_like_a_hash().await;
+            return Ok(None);
+        }
+        let user = if by_username {
+            self.store().user_by_username(username).await?
+        } else {
+            self.store().user_by_email(username).await?
         };
         let hash = user
             .as_ref()
             .filter(|u| u.has_usable_password())
             .map(|u| u.password_hash.as_str());
-        let verified = self.hasher().verify(password, hash).await?;
-        Ok(user.filter(|u| verified && u.has_usable_password() && u.is_active))
+        let verified = self.verify_password(password, hash).await?;
+        let user = user.filter(|u| verified && u.has_usable_password() && u.is_active);
+        if user.is_some() {
+            self.clear_login_failures(&name);
+            metrics::counter!("tessera_logins_total", "outcome" => "success").increment(1);
+        } else {
+            self.record_login_failure(&name);
+            metrics::counter!("tessera_logins_total", "outcome" => "failure").increment(1);
+        }
+        Ok(user)
     }
 }

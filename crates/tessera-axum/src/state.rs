@@ -8,6 +8,8 @@ use tessera_store::{PasswordHasher, Store};
 
 use crate::account_settings::AccountSettings;
 use crate::browser::BrowserSettings;
+use crate::guard::Guard;
+use crate::throttle::ThrottleSettings;
 
 /// Tessera's shared state. Cloning is cheap.
 ///
@@ -16,7 +18,7 @@ use crate::browser::BrowserSettings;
 #[derive(Clone, Debug)]
 pub struct Tessera(Arc<Inner>);
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Inner {
     settings: Settings,
     backend: TokenBackend,
@@ -27,6 +29,9 @@ struct Inner {
     auth_kinds: Vec<TokenKind>,
     accounts: AccountSettings,
     browser: BrowserSettings,
+    throttling: ThrottleSettings,
+    /// Counters shared by every clone, and kept across `with_*` calls.
+    guard: Arc<Guard>,
 }
 
 impl Tessera {
@@ -63,41 +68,47 @@ impl Tessera {
             auth_kinds,
             accounts: AccountSettings::default(),
             browser: BrowserSettings::default(),
+            throttling: ThrottleSettings::default(),
+            guard: Arc::new(Guard::new(ThrottleSettings::default().hash_queue_limit)),
         })))
+    }
+
+    /// A copy of this state with one part changed.
+    fn changed(&self, change: impl FnOnce(&mut Inner)) -> Self {
+        let mut inner = (*self.0).clone();
+        change(&mut inner);
+        Self(Arc::new(inner))
     }
 
     /// The same state with other account settings (password rules, custom user fields).
     pub fn with_accounts(self, accounts: AccountSettings) -> Result<Self, SettingsError> {
         accounts.validate()?;
-        let inner = &self.0;
-        Ok(Self(Arc::new(Inner {
-            settings: inner.settings.clone(),
-            backend: inner.backend.clone(),
-            store: inner.store.clone(),
-            hasher: inner.hasher.clone(),
-            clock: inner.clock.clone(),
-            auth_header: inner.auth_header.clone(),
-            auth_kinds: inner.auth_kinds.clone(),
-            accounts,
-            browser: inner.browser.clone(),
-        })))
+        Ok(self.changed(|inner| inner.accounts = accounts))
     }
 
     /// The same state with other browser settings (token cookies, CSRF, CORS).
     pub fn with_browser(self, browser: BrowserSettings) -> Result<Self, SettingsError> {
         browser.validate()?;
-        let inner = &self.0;
-        Ok(Self(Arc::new(Inner {
-            settings: inner.settings.clone(),
-            backend: inner.backend.clone(),
-            store: inner.store.clone(),
-            hasher: inner.hasher.clone(),
-            clock: inner.clock.clone(),
-            auth_header: inner.auth_header.clone(),
-            auth_kinds: inner.auth_kinds.clone(),
-            accounts: inner.accounts.clone(),
-            browser,
-        })))
+        Ok(self.changed(|inner| inner.browser = browser))
+    }
+
+    /// The same state with other throttling and lockout settings.
+    pub fn with_throttling(self, throttling: ThrottleSettings) -> Result<Self, SettingsError> {
+        throttling.validate()?;
+        let guard = Arc::new(Guard::new(throttling.hash_queue_limit));
+        Ok(self.changed(|inner| {
+            inner.throttling = throttling;
+            inner.guard = guard;
+        }))
+    }
+
+    /// The throttling and lockout settings in force.
+    pub fn throttling(&self) -> &ThrottleSettings {
+        &self.0.throttling
+    }
+
+    pub(crate) fn guard(&self) -> &Guard {
+        &self.0.guard
     }
 
     /// The browser settings in force.

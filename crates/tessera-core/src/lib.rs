@@ -36,6 +36,7 @@ pub use keys::{
 };
 pub use sealing::{KeyEncryptionKey, MIN_KEK_LEN, is_sealed, open_private_key, seal_private_key};
 pub use secret::Secret;
+pub use settings::duration;
 pub use settings::{Audience, KeyOrigin, Settings};
 pub use token::{Token, TokenKind};
 

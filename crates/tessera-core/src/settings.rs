@@ -536,19 +536,18 @@ fn token_class_kind(class: &str) -> Option<crate::TokenKind> {
 }
 
 /// Durations as whole seconds, or as text such as `"15m"` or `"7 days"`.
-pub(crate) mod duration {
+/// Durations in settings: whole seconds, or text such as `"15m"` or `"7d"`. Use with
+/// `#[serde(with = "tessera_core::duration")]`.
+pub mod duration {
     use super::*;
 
-    pub(crate) fn serialize<S: Serializer>(
-        value: &Duration,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
+    /// Writes whole seconds.
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_u64(value.as_secs())
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Duration, D::Error> {
+    /// Reads seconds (integer or fractional) or text.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Raw {
@@ -567,7 +566,7 @@ pub(crate) mod duration {
     }
 
     /// Parses `"300"`, `"15m"`, `"7d"`, `"1h 30m"`.
-    pub(crate) fn parse(text: &str) -> Result<Duration, String> {
+    pub fn parse(text: &str) -> Result<Duration, String> {
         let text = text.trim();
         if let Ok(secs) = text.parse::<u64>() {
             return Ok(Duration::from_secs(secs));

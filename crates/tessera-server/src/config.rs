@@ -8,7 +8,7 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::Serialized;
 use serde::{Deserialize, Serialize};
-use tessera_axum::{AccountSettings, BrowserSettings};
+use tessera_axum::{AccountSettings, BrowserSettings, ThrottleSettings};
 use tessera_core::{Secret, Settings};
 
 /// Environment variables with the `TESSERA_` prefix that are not settings.
@@ -25,8 +25,19 @@ pub struct Config {
     pub bind: String,
     /// Directory for the SQLite database and the generated signing key. Defaults to `./tessera-data`.
     pub data_dir: PathBuf,
-    /// Database URL. Defaults to a SQLite file in `data_dir`.
+    /// Database URL: `sqlite://path/to/file.db`, or `postgres://user:password@host/db` for
+    /// several servers sharing one database. Defaults to a SQLite file in `data_dir`.
     pub database_url: Option<String>,
+    /// Most database connections this server opens. Defaults to 10.
+    pub database_max_connections: u32,
+    /// How long a request waits for a database connection (opening one included) before it
+    /// gets a 503 with `Retry-After`. Defaults to 5 seconds.
+    #[serde(with = "tessera_core::duration")]
+    pub database_connect_timeout: Duration,
+    /// PostgreSQL: statements running longer are cancelled and the request gets a 503;
+    /// `0` turns the limit off. Defaults to 10 seconds.
+    #[serde(with = "tessera_core::duration")]
+    pub database_statement_timeout: Duration,
     /// Development mode: a generated signing key is allowed and logs are human-readable.
     /// Production deployments set it to `false`, and then unsafe settings stop the server.
     /// Defaults to `true`, like a new Django project.
@@ -43,6 +54,11 @@ pub struct Config {
     /// Cookie mode, CSRF and CORS, at the top level (`auth_cookie_samesite`, `cors_allowed_origins`, …).
     #[serde(flatten)]
     pub browser: BrowserSettings,
+    /// Throttles, login lockout and the hashing queue (`throttle_rates`, `num_proxies`, …).
+    #[serde(flatten)]
+    pub throttling: ThrottleSettings,
+    /// Bearer token that `/metrics` requires; unset, only local clients may read it.
+    pub metrics_token: Option<Secret>,
 }
 
 impl Default for Config {
@@ -53,6 +69,9 @@ impl Default for Config {
             bind: "127.0.0.1:8000".into(),
             data_dir: PathBuf::from("./tessera-data"),
             database_url: None,
+            database_max_connections: 10,
+            database_connect_timeout: Duration::from_secs(5),
+            database_statement_timeout: Duration::from_secs(10),
             debug: true,
             shutdown_grace: Duration::from_secs(10),
             jwt: Settings {
@@ -65,6 +84,12 @@ impl Default for Config {
             },
             accounts: AccountSettings::default(),
             browser: BrowserSettings::default(),
+            throttling: ThrottleSettings {
+                // seeds/004's django-ratelimit on login: 5 per minute per client address.
+                throttle_rates: [("login".to_owned(), "5/min".to_owned())].into(),
+                ..ThrottleSettings::default()
+            },
+            metrics_token: None,
         }
     }
 }
@@ -159,16 +184,30 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.bind_addr()?;
         if let Some(url) = &self.database_url
-            && !url.starts_with("sqlite:")
+            && tessera_store::Engine::from_url(url).is_none()
         {
             return Err(ConfigError(format!(
-                "invalid setting `database_url`: {url:?} is not a SQLite URL (sqlite://path/to/file.db)"
+                "invalid setting `database_url`: {url:?} is neither a SQLite URL \
+                 (sqlite://path/to/file.db) nor a PostgreSQL one (postgres://user@host/database)"
             )));
+        }
+        if self.database_max_connections == 0 {
+            return Err(ConfigError(
+                "invalid setting `database_max_connections`: at least 1".into(),
+            ));
+        }
+        if self.database_connect_timeout.is_zero() {
+            return Err(ConfigError(
+                "invalid setting `database_connect_timeout`: must be more than 0".into(),
+            ));
         }
         self.jwt
             .validate()
             .map_err(|e| ConfigError(e.to_string()))?;
         self.accounts
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        self.throttling
             .validate()
             .map_err(|e| ConfigError(e.to_string()))?;
         self.browser_settings()
@@ -200,6 +239,16 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("tessera.db").display()))
+    }
+
+    /// The database pool's size and time limits.
+    pub fn store_options(&self) -> tessera_store::StoreOptions {
+        tessera_store::StoreOptions {
+            max_connections: self.database_max_connections,
+            connect_timeout: self.database_connect_timeout,
+            statement_timeout: Some(self.database_statement_timeout)
+                .filter(|timeout| !timeout.is_zero()),
+        }
     }
 
     /// Where a generated signing key is kept: `signing_key` (an HMAC secret), or
@@ -444,7 +493,10 @@ fn env_value(default: &serde_json::Value, text: &str) -> figment::value::Value {
         default,
         serde_json::Value::String(_) | serde_json::Value::Null
     );
-    if textual && !text.trim_start().starts_with('[') {
+    // An optional setting with no default may be a switch (`auth_cookie_secure`).
+    if default.is_null() && matches!(text.trim(), "true" | "false") {
+        figment::value::Value::from(text.trim() == "true")
+    } else if textual && !text.trim_start().starts_with('[') {
         figment::value::Value::from(text.to_owned())
     } else {
         text.parse()
@@ -542,6 +594,9 @@ mod tests {
             Some("k")
         );
         assert!(!config.jwt.rotate_refresh_tokens);
+        let cookies =
+            Config::load_from(None, &vars(&[("TESSERA_AUTH_COOKIE_SECURE", "false")])).unwrap();
+        assert_eq!(cookies.browser.auth_cookie_secure, Some(false));
     }
 
     #[test]
@@ -666,6 +721,46 @@ mod tests {
                 .permissions()
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn database_settings_choose_the_engine_and_the_pool_limits() {
+        let defaults = Config::default().store_options();
+        assert_eq!(defaults, tessera_store::StoreOptions::default());
+
+        let config = load(&[
+            (
+                "TESSERA_DATABASE_URL",
+                "postgres://tessera@db.internal:5432/tessera",
+            ),
+            ("TESSERA_DATABASE_MAX_CONNECTIONS", "25"),
+            ("TESSERA_DATABASE_CONNECT_TIMEOUT", "2s"),
+            ("TESSERA_DATABASE_STATEMENT_TIMEOUT", "500ms"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.database_url(),
+            "postgres://tessera@db.internal:5432/tessera"
+        );
+        let options = config.store_options();
+        assert_eq!(options.max_connections, 25);
+        assert_eq!(options.connect_timeout, Duration::from_secs(2));
+        assert_eq!(options.statement_timeout, Some(Duration::from_millis(500)));
+
+        let off = load(&[("TESSERA_DATABASE_STATEMENT_TIMEOUT", "0")]).unwrap();
+        assert_eq!(off.store_options().statement_timeout, None);
+        assert!(load(&[("TESSERA_DATABASE_URL", "postgresql://h/db")]).is_ok());
+        for (name, value) in [
+            ("TESSERA_DATABASE_MAX_CONNECTIONS", "0"),
+            ("TESSERA_DATABASE_CONNECT_TIMEOUT", "0"),
+            ("TESSERA_DATABASE_URL", "mysql://h/db"),
+        ] {
+            let err = load(&[(name, value)]).unwrap_err().to_string();
+            assert!(
+                err.contains(&name["TESSERA_".len()..].to_lowercase()),
+                "{err}"
+            );
         }
     }
 }

@@ -4,5 +4,6 @@ pub mod account_page;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod observability;
 pub mod startup;
 pub mod telemetry;

@@ -5,13 +5,14 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use tessera_axum::{MAX_BODY_BYTES, Tessera};
+use tessera_core::Secret;
 use tessera_store::Store;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -29,6 +30,7 @@ pub struct Application {
     listener: TcpListener,
     tessera: Tessera,
     routes: Router<Tessera>,
+    metrics_token: Option<Secret>,
     shutdown_grace: Duration,
 }
 
@@ -54,7 +56,8 @@ impl Application {
         let jwt = tessera_axum::load_key_files(config.jwt.clone())?;
         let tessera = Tessera::new(jwt, store)?
             .with_accounts(config.accounts.clone())?
-            .with_browser(config.browser_settings())?;
+            .with_browser(config.browser_settings())?
+            .with_throttling(config.throttling.clone())?;
         tessera
             .start_keys()
             .await
@@ -67,6 +70,7 @@ impl Application {
             listener,
             tessera,
             routes,
+            metrics_token: config.metrics_token.clone(),
             shutdown_grace: config.shutdown_grace,
         })
     }
@@ -100,7 +104,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let addr = self.local_addr();
         tracing::info!(%addr, "tessera is serving");
-        let app = router(self.tessera.clone(), self.routes)
+        let app = router(self.tessera.clone(), self.routes, self.metrics_token)
             .into_make_service_with_connect_info::<SocketAddr>();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let grace = self.shutdown_grace;
@@ -136,9 +140,11 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         })?;
     }
     let url = config.database_url();
-    Store::connect(&url)
+    let store = Store::connect_with(&url, &config.store_options())
         .await
-        .with_context(|| format!("opening the database {}", redact_url(&url)))
+        .with_context(|| format!("opening the database {}", redact_url(&url)))?;
+    tracing::debug!(engine = %store.engine(), "database opened");
+    Ok(store)
 }
 
 /// A database URL without its password, fit for messages.
@@ -153,7 +159,8 @@ fn redact_url(url: &str) -> String {
 
 /// The whole HTTP application: index, health, token routes, DRF conventions and the
 /// production layers (request ids, redacted tracing, panics as DRF 500s).
-pub fn router(tessera: Tessera, routes: Router<Tessera>) -> Router {
+pub fn router(tessera: Tessera, routes: Router<Tessera>, metrics_token: Option<Secret>) -> Router {
+    crate::observability::prometheus();
     let sensitive: Vec<HeaderName> = vec![
         header::AUTHORIZATION,
         header::COOKIE,
@@ -162,13 +169,13 @@ pub fn router(tessera: Tessera, routes: Router<Tessera>) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let app = Router::new()
         .route("/", get(index))
-        .route("/healthz", get(healthz))
         .merge(tessera_axum::routes::token_routes())
         .merge(tessera_axum::routes::account_routes())
         .merge(tessera_axum::routes::session_routes())
         .merge(tessera_axum::routes::admin_routes())
         .merge(tessera_axum::routes::cookie_routes())
         .merge(crate::account_page::account_page())
+        .merge(crate::observability::routes(metrics_token))
         .merge(tessera_axum::routes::jwks_routes())
         .merge(tessera_axum::routes::key_routes())
         .merge(routes);
@@ -228,22 +235,10 @@ async fn index() -> Json<serde_json::Value> {
             "admin_keys": "/api/admin/keys/",
             "jwks": "/.well-known/jwks.json",
             "health": "/healthz",
+            "ready": "/readyz",
+            "metrics": "/metrics",
         },
     }))
-}
-
-async fn healthz(State(tessera): State<Tessera>) -> Response {
-    match tessera.store().ping().await {
-        Ok(()) => Json(json!({"status": "ok"})).into_response(),
-        Err(error) => {
-            tracing::error!(%error, "health check: the store does not answer");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "detail": "The store does not answer."})),
-            )
-                .into_response()
-        }
-    }
 }
 
 async fn shutdown_signal() {

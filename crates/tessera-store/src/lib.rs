@@ -1,25 +1,35 @@
 //! Tessera's persistence layer.
 //!
-//! * [`Store`] — users and login sessions in SQLite (sqlx, runtime-checked queries,
-//!   embedded migrations). SQL uses `$1, $2` placeholders so a PostgreSQL engine can share it.
+//! * [`Store`] — users, login sessions and signing keys in SQLite (one server) or
+//!   PostgreSQL (any number of servers), picked by the URL's scheme: sqlx, runtime-checked
+//!   queries, embedded migrations for each engine. Each query is written once, with `$1, $2`
+//!   placeholders both engines accept, and runs on either; momentary failures are retried
+//!   where repeating the query is safe.
 //! * [`PasswordHasher`] — argon2id hashing and verification on tokio's blocking pool,
 //!   bounded by a semaphore.
 //!
 //! Times are `i64` microseconds since the Unix epoch, except token times
 //! ([`Session::current_iat`], [`Session::expires_at`]) which are whole seconds like JWT claims.
 
+#[macro_use]
+mod engine;
 mod email;
 mod error;
 mod password;
+mod plans;
 mod sessions;
 mod signing_keys;
 mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod users;
 
 pub use email::normalize_email;
+pub use engine::Engine;
 pub use error::{Result, StoreError};
 pub use password::PasswordHasher;
+pub use plans::QueryPlan;
 pub use sessions::{NewSession, Rotation, Session, SessionKind, UnknownSessionKind};
 pub use signing_keys::{Retirement, StoredKey};
-pub use store::Store;
+pub use store::{Store, StoreOptions};
 pub use users::{Extra, NewUser, SessionState, User, UserAndSession, UserFlags, UserUpdate};

@@ -5,8 +5,9 @@
 
 use std::fmt;
 
+use crate::Store;
+use crate::engine::Retry;
 use crate::error::Result;
-use crate::store::Store;
 
 /// Longest stored `User-Agent`, in characters.
 const MAX_USER_AGENT_CHARS: usize = 512;
@@ -144,33 +145,96 @@ fn truncate_chars(value: Option<&str>, max: usize) -> Option<String> {
     value.map(|v| v.chars().take(max).collect())
 }
 
+/// The session by id (authentication's and verify's lookup: the primary key).
+pub(crate) const SELECT_SESSION: &str = concat!(
+    "SELECT ",
+    session_columns!(),
+    " FROM sessions WHERE id = $1"
+);
+
+/// A refresh: the one conditional write that rotates (the primary key, then the row's own
+/// `current_jti` and `revoked_at`).
+pub(crate) const ROTATE_SESSION: &str = concat!(
+    "UPDATE sessions SET previous_jti = current_jti, current_jti = $3, current_iat = $4, \
+     expires_at = $5, rotated_at = $6, last_used_at = $6, \
+     rotation_counter = rotation_counter + 1 \
+     WHERE id = $1 AND current_jti = $2 AND revoked_at IS NULL RETURNING ",
+    session_columns!()
+);
+
+/// A refresh without rotation: records the use of the current token.
+pub(crate) const TOUCH_SESSION: &str = concat!(
+    "UPDATE sessions SET last_used_at = $3 \
+     WHERE id = $1 AND current_jti = $2 AND revoked_at IS NULL RETURNING ",
+    session_columns!()
+);
+
+/// A logout or blacklist: revokes only while `jti` is current.
+pub(crate) const REVOKE_SESSION_IF_CURRENT: &str = "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
+     WHERE id = $1 AND current_jti = $2 AND revoked_at IS NULL";
+
+/// Every not-yet-revoked session of a user (`sessions_user_id_idx`).
+pub(crate) const REVOKE_USER_SESSIONS: &str = "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
+     WHERE user_id = $1 AND revoked_at IS NULL";
+
+/// A user's live sessions, newest first (`sessions_user_id_idx`).
+pub(crate) const LIVE_SESSIONS: &str = concat!(
+    "SELECT ",
+    session_columns!(),
+    " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at >= $2 \
+     ORDER BY created_at DESC, id DESC"
+);
+
+/// One batch of `flushexpiredtokens` (`sessions_expires_at_idx`). PostgreSQL skips rows
+/// another transaction holds, so a flush never waits behind a request (nor two flushes
+/// behind each other).
+pub(crate) const FLUSH_BATCH_SQLITE: &str = "DELETE FROM sessions WHERE id IN \
+     (SELECT id FROM sessions WHERE expires_at < $1 LIMIT $2)";
+/// [`FLUSH_BATCH_SQLITE`] for PostgreSQL.
+pub(crate) const FLUSH_BATCH_POSTGRES: &str = "DELETE FROM sessions WHERE id IN \
+     (SELECT id FROM sessions WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)";
+
 impl Store {
-    /// Creates a session with a fresh random id.
+    /// Creates a session with a fresh random id. A retry after a connection failure finds
+    /// the row the first try may have written, rather than writing a second one.
     ///
     /// # Errors
     /// The database error (e.g. a foreign-key violation for an unknown user).
     pub async fn create_session(&self, new: &NewSession) -> Result<Session> {
         let id = uuid::Uuid::new_v4().simple().to_string();
-        Ok(sqlx::query_as::<_, Session>(concat!(
-            "INSERT INTO sessions (id, user_id, kind, current_jti, current_iat, expires_at, \
-             created_at, last_used_at, user_agent, ip) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) RETURNING ",
-            session_columns!()
-        ))
-        .bind(id)
-        .bind(new.user_id)
-        .bind(new.kind.as_str())
-        .bind(&new.jti)
-        .bind(new.iat)
-        .bind(new.expires_at)
-        .bind(new.now)
-        .bind(truncate_chars(
-            new.user_agent.as_deref(),
-            MAX_USER_AGENT_CHARS,
-        ))
-        .bind(truncate_chars(new.ip.as_deref(), MAX_IP_CHARS))
-        .fetch_one(&self.pool)
-        .await?)
+        let user_agent = truncate_chars(new.user_agent.as_deref(), MAX_USER_AGENT_CHARS);
+        let ip = truncate_chars(new.ip.as_deref(), MAX_IP_CHARS);
+        db!(self, Retry::Idempotent, |pool| {
+            let created = sqlx::query_as::<_, Session>(concat!(
+                "INSERT INTO sessions (id, user_id, kind, current_jti, current_iat, expires_at, \
+                 created_at, last_used_at, user_agent, ip) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) \
+                 ON CONFLICT (id) DO NOTHING RETURNING ",
+                session_columns!()
+            ))
+            .bind(&id)
+            .bind(new.user_id)
+            .bind(new.kind.as_str())
+            .bind(&new.jti)
+            .bind(new.iat)
+            .bind(new.expires_at)
+            .bind(new.now)
+            .bind(&user_agent)
+            .bind(&ip)
+            .fetch_optional(pool)
+            .await;
+            match created {
+                Ok(Some(session)) => Ok(session),
+                // Already there: an earlier try of this very call wrote it.
+                Ok(None) => {
+                    sqlx::query_as::<_, Session>(SELECT_SESSION)
+                        .bind(&id)
+                        .fetch_one(pool)
+                        .await
+                }
+                Err(error) => Err(error),
+            }
+        })
     }
 
     /// The session with this id, revoked or not.
@@ -178,14 +242,7 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn session(&self, id: &str) -> Result<Option<Session>> {
-        Ok(sqlx::query_as::<_, Session>(concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM sessions WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?)
+        fetch!(self, fetch_optional, Session, SELECT_SESSION, id)
     }
 
     /// Atomically replaces the current token of a live session whose current `jti` is
@@ -200,21 +257,18 @@ impl Store {
         old_jti: &str,
         rotation: &Rotation,
     ) -> Result<Option<Session>> {
-        Ok(sqlx::query_as::<_, Session>(concat!(
-            "UPDATE sessions SET previous_jti = current_jti, current_jti = $3, current_iat = $4, \
-             expires_at = $5, rotated_at = $6, last_used_at = $6, \
-             rotation_counter = rotation_counter + 1 \
-             WHERE id = $1 AND current_jti = $2 AND revoked_at IS NULL RETURNING ",
-            session_columns!()
-        ))
-        .bind(id)
-        .bind(old_jti)
-        .bind(&rotation.new_jti)
-        .bind(rotation.new_iat)
-        .bind(rotation.new_expires_at)
-        .bind(rotation.now)
-        .fetch_optional(&self.pool)
-        .await?)
+        fetch!(
+            self,
+            fetch_optional,
+            Session,
+            ROTATE_SESSION,
+            id,
+            old_jti,
+            &rotation.new_jti,
+            rotation.new_iat,
+            rotation.new_expires_at,
+            rotation.now,
+        )
     }
 
     /// Records a use of the current token without rotating it. `None` unless `jti` is
@@ -223,16 +277,7 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn touch_session(&self, id: &str, jti: &str, now: i64) -> Result<Option<Session>> {
-        Ok(sqlx::query_as::<_, Session>(concat!(
-            "UPDATE sessions SET last_used_at = $3 \
-             WHERE id = $1 AND current_jti = $2 AND revoked_at IS NULL RETURNING ",
-            session_columns!()
-        ))
-        .bind(id)
-        .bind(jti)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?)
+        fetch!(self, fetch_optional, Session, TOUCH_SESSION, id, jti, now)
     }
 
     /// Sliding refresh: keeps the `jti` and `expires_at`, moves `current_iat`. `None` unless
@@ -247,17 +292,20 @@ impl Store {
         new_iat: i64,
         now: i64,
     ) -> Result<Option<Session>> {
-        Ok(sqlx::query_as::<_, Session>(concat!(
-            "UPDATE sessions SET current_iat = $3, last_used_at = $4 \
-             WHERE id = $1 AND current_jti = $2 AND revoked_at IS NULL RETURNING ",
-            session_columns!()
-        ))
-        .bind(id)
-        .bind(jti)
-        .bind(new_iat)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?)
+        fetch!(
+            self,
+            fetch_optional,
+            Session,
+            concat!(
+                "UPDATE sessions SET current_iat = $3, last_used_at = $4 \
+                 WHERE id = $1 AND current_jti = $2 AND revoked_at IS NULL RETURNING ",
+                session_columns!()
+            ),
+            id,
+            jti,
+            new_iat,
+            now,
+        )
     }
 
     /// Revokes the session unless it is already revoked (the first reason is kept).
@@ -266,16 +314,9 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn revoke_session(&self, id: &str, reason: &str, now: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
-             WHERE id = $1 AND revoked_at IS NULL",
-        )
-        .bind(id)
-        .bind(now)
-        .bind(reason)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        let sql = "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
+                   WHERE id = $1 AND revoked_at IS NULL";
+        Ok(changed_rows!(self, sql, id, now, reason)? > 0)
     }
 
     /// Revokes the session only if `jti` is its current token and it is not revoked yet,
@@ -290,17 +331,7 @@ impl Store {
         reason: &str,
         now: i64,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
-             WHERE id = $1 AND current_jti = $2 AND revoked_at IS NULL",
-        )
-        .bind(id)
-        .bind(jti)
-        .bind(now)
-        .bind(reason)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(changed_rows!(self, REVOKE_SESSION_IF_CURRENT, id, jti, now, reason)? > 0)
     }
 
     /// Revokes one live session of a user (only theirs). `true` if this call revoked it.
@@ -314,17 +345,9 @@ impl Store {
         reason: &str,
         now: i64,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
-             WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(id)
-        .bind(user_id)
-        .bind(now)
-        .bind(reason)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        let sql = "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
+                   WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL";
+        Ok(changed_rows!(self, sql, id, user_id, now, reason)? > 0)
     }
 
     /// Revokes every not-yet-revoked session of the user — including expired ones still
@@ -334,16 +357,7 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn revoke_user_sessions(&self, user_id: i64, reason: &str, now: i64) -> Result<u64> {
-        let done = sqlx::query(
-            "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
-             WHERE user_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(user_id)
-        .bind(now)
-        .bind(reason)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        changed_rows!(self, REVOKE_USER_SESSIONS, user_id, now, reason)
     }
 
     /// The user's live sessions — not revoked and `expires_at >= now_secs` (the complement
@@ -353,21 +367,13 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn live_sessions(&self, user_id: i64, now_secs: i64) -> Result<Vec<Session>> {
-        Ok(sqlx::query_as::<_, Session>(concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at >= $2 \
-             ORDER BY created_at DESC, id DESC"
-        ))
-        .bind(user_id)
-        .bind(now_secs)
-        .fetch_all(&self.pool)
-        .await?)
+        fetch!(self, fetch_all, Session, LIVE_SESSIONS, user_id, now_secs)
     }
 
     /// Deletes sessions with `expires_at < now_secs` (revoked or not), `batch` rows per
-    /// statement (a `batch` of 0 is treated as 1) so no statement holds the write lock
-    /// long. Returns the number of rows deleted.
+    /// statement (a `batch` of 0 is treated as 1), each statement its own short
+    /// transaction, so the flush never holds a lock for long and servers keep serving
+    /// while it runs. Returns the number of rows deleted.
     ///
     /// # Errors
     /// The database error; rows deleted by earlier batches stay deleted.
@@ -375,15 +381,14 @@ impl Store {
         let batch = batch.max(1);
         let mut total = 0u64;
         loop {
-            let done = sqlx::query(
-                "DELETE FROM sessions WHERE id IN \
-                 (SELECT id FROM sessions WHERE expires_at < $1 LIMIT $2)",
-            )
-            .bind(now_secs)
-            .bind(i64::from(batch))
-            .execute(&self.pool)
-            .await?;
-            let deleted = done.rows_affected();
+            let deleted = db!(self, Retry::Idempotent, |pool, engine| {
+                sqlx::query(engine.pick(FLUSH_BATCH_SQLITE, FLUSH_BATCH_POSTGRES))
+                    .bind(now_secs)
+                    .bind(i64::from(batch))
+                    .execute(pool)
+                    .await
+                    .map(|done| done.rows_affected())
+            })?;
             total += deleted;
             if deleted < u64::from(batch) {
                 break;

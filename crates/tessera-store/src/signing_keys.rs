@@ -6,8 +6,9 @@
 
 use std::fmt;
 
+use crate::Store;
+use crate::engine::Retry;
 use crate::error::Result;
-use crate::store::Store;
 
 /// One stored signing key. `Debug` leaves the (sealed) private part out.
 #[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -51,118 +52,180 @@ pub enum Retirement {
     OnlySigningKey,
 }
 
-const COLUMNS: &str = "kid, algorithm, private_key, created_at, activates_at, retired_at";
+/// Every column of `signing_keys`, in a fixed order.
+macro_rules! key_columns {
+    () => {
+        "kid, algorithm, private_key, created_at, activates_at, retired_at"
+    };
+}
+
+/// Taken first in the transactions that change which key signs: concurrent changes (two
+/// admins rotating at once, several servers creating the first key) run one after the
+/// other. SQLite's `BEGIN IMMEDIATE` already does that; PostgreSQL locks the table against
+/// other writers while readers (the key refresh of every server) go on.
+const LOCK_KEYS: (&str, &str) = (
+    "SELECT 1",
+    "LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE",
+);
 
 impl Store {
     /// Every signing key, oldest first.
+    ///
+    /// # Errors
+    /// The database error.
     pub async fn signing_keys(&self) -> Result<Vec<StoredKey>> {
-        let keys = sqlx::query_as::<_, StoredKey>(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM signing_keys ORDER BY created_at, COALESCE(activates_at, created_at), kid"
-        )))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(keys)
+        let sql = concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM signing_keys ORDER BY created_at, COALESCE(activates_at, created_at), kid"
+        );
+        fetch!(self, fetch_all, StoredKey, sql)
     }
 
     /// Adds a key (published from `created_at`; signing from `activates_at` if set).
+    ///
+    /// # Errors
+    /// The database error (a unique violation when the `kid` exists).
     pub async fn insert_signing_key(&self, key: &StoredKey) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, algorithm, private_key, created_at, activates_at, retired_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&key.kid)
-        .bind(&key.algorithm)
-        .bind(&key.private_key)
-        .bind(key.created_at)
-        .bind(key.activates_at)
-        .bind(key.retired_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        db!(self, Retry::NotApplied, |pool| {
+            sqlx::query(concat!(
+                "INSERT INTO signing_keys (",
+                key_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6)"
+            ))
+            .bind(&key.kid)
+            .bind(&key.algorithm)
+            .bind(&key.private_key)
+            .bind(key.created_at)
+            .bind(key.activates_at)
+            .bind(key.retired_at)
+            .execute(pool)
+            .await
+            .map(drop)
+        })
     }
 
     /// Adds the first key, signing from its `activates_at`, unless some key that is not
     /// retired already exists (several instances starting at once create one key).
     /// Returns whether it was added.
+    ///
+    /// # Errors
+    /// The database error.
     pub async fn insert_first_signing_key(&self, key: &StoredKey) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO signing_keys (kid, algorithm, private_key, created_at, activates_at, retired_at) \
-             SELECT $1, $2, $3, $4, $5, NULL \
-             WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE retired_at IS NULL)",
-        )
-        .bind(&key.kid)
-        .bind(&key.algorithm)
-        .bind(&key.private_key)
-        .bind(key.created_at)
-        .bind(key.activates_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        db!(self, Retry::Idempotent, |pool, engine| async {
+            let mut tx = pool.begin_with(engine.begin_write()).await?;
+            sqlx::query(engine.pick(LOCK_KEYS.0, LOCK_KEYS.1))
+                .execute(&mut *tx)
+                .await?;
+            let done = sqlx::query(concat!(
+                "INSERT INTO signing_keys (",
+                key_columns!(),
+                ") SELECT $1, $2, $3, $4, $5, NULL \
+                 WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE retired_at IS NULL)"
+            ))
+            .bind(&key.kid)
+            .bind(&key.algorithm)
+            .bind(&key.private_key)
+            .bind(key.created_at)
+            .bind(key.activates_at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(done.rows_affected() == 1)
+        }
+        .await)
     }
 
     /// Schedules `kid` to sign from `at` and retires, at `at`, every other key that signs or
     /// is scheduled to (unless it retires earlier). One transaction. Returns `false` (and
     /// changes nothing) when `kid` does not exist or is retired.
+    ///
+    /// # Errors
+    /// The database error.
     pub async fn activate_signing_key(&self, kid: &str, at: i64) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        let scheduled = sqlx::query(
-            "UPDATE signing_keys SET activates_at = $2 WHERE kid = $1 AND retired_at IS NULL",
-        )
-        .bind(kid)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-        if scheduled.rows_affected() != 1 {
-            return Ok(false);
+        db!(self, Retry::Idempotent, |pool, engine| {
+            async {
+            let mut tx = pool.begin_with(engine.begin_write()).await?;
+            sqlx::query(engine.pick(LOCK_KEYS.0, LOCK_KEYS.1))
+                .execute(&mut *tx)
+                .await?;
+            let scheduled = sqlx::query(
+                "UPDATE signing_keys SET activates_at = $2 WHERE kid = $1 AND retired_at IS NULL",
+            )
+            .bind(kid)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            if scheduled.rows_affected() != 1 {
+                return Ok(false);
+            }
+            sqlx::query(
+                "UPDATE signing_keys SET retired_at = $2 \
+                 WHERE kid <> $1 AND activates_at IS NOT NULL AND (retired_at IS NULL OR retired_at > $2)",
+            )
+            .bind(kid)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(true)
         }
-        sqlx::query(
-            "UPDATE signing_keys SET retired_at = $2 \
-             WHERE kid <> $1 AND activates_at IS NOT NULL AND (retired_at IS NULL OR retired_at > $2)",
-        )
-        .bind(kid)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        .await
+        })
     }
 
     /// Stops `kid` signing at `at` — unless it is the only key signing at `at`. One
-    /// conditional `UPDATE`.
+    /// transaction, serialised with the other key changes.
+    ///
+    /// # Errors
+    /// The database error.
     pub async fn retire_signing_key(&self, kid: &str, at: i64) -> Result<Retirement> {
-        let done = sqlx::query(
-            "UPDATE signing_keys SET retired_at = $2 \
-             WHERE kid = $1 AND (retired_at IS NULL OR retired_at > $2) \
-             AND (activates_at IS NULL OR activates_at > $2 OR EXISTS ( \
-                 SELECT 1 FROM signing_keys o WHERE o.kid <> $1 AND o.activates_at <= $2 \
-                 AND (o.retired_at IS NULL OR o.retired_at > $2)))",
-        )
-        .bind(kid)
-        .bind(at)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 1 {
-            return Ok(Retirement::Retired);
-        }
-        let row: Option<(Option<i64>,)> =
-            sqlx::query_as("SELECT retired_at FROM signing_keys WHERE kid = $1")
-                .bind(kid)
-                .fetch_optional(&self.pool)
+        db!(self, Retry::Idempotent, |pool, engine| async {
+            let mut tx = pool.begin_with(engine.begin_write()).await?;
+            sqlx::query(engine.pick(LOCK_KEYS.0, LOCK_KEYS.1))
+                .execute(&mut *tx)
                 .await?;
-        Ok(match row {
-            None => Retirement::NotFound,
-            Some((Some(retired),)) if retired <= at => Retirement::AlreadyRetired,
-            Some(_) => Retirement::OnlySigningKey,
-        })
+            let done = sqlx::query(
+                "UPDATE signing_keys SET retired_at = $2 \
+                 WHERE kid = $1 AND (retired_at IS NULL OR retired_at > $2) \
+                 AND (activates_at IS NULL OR activates_at > $2 OR EXISTS ( \
+                     SELECT 1 FROM signing_keys o WHERE o.kid <> $1 AND o.activates_at <= $2 \
+                     AND (o.retired_at IS NULL OR o.retired_at > $2)))",
+            )
+            .bind(kid)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            let outcome = if done.rows_affected() == 1 {
+                Retirement::Retired
+            } else {
+                let row: Option<(Option<i64>,)> =
+                    sqlx::query_as("SELECT retired_at FROM signing_keys WHERE kid = $1")
+                        .bind(kid)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                match row {
+                    None => Retirement::NotFound,
+                    Some((Some(retired),)) if retired <= at => Retirement::AlreadyRetired,
+                    Some(_) => Retirement::OnlySigningKey,
+                }
+            };
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(outcome)
+        }
+        .await)
     }
 
     /// Deletes keys retired before `before` (their tokens have all expired). Returns how
     /// many went.
+    ///
+    /// # Errors
+    /// The database error.
     pub async fn delete_signing_keys_retired_before(&self, before: i64) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM signing_keys WHERE retired_at < $1")
-            .bind(before)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+        changed_rows!(
+            self,
+            "DELETE FROM signing_keys WHERE retired_at < $1",
+            before
+        )
     }
 }

@@ -1,80 +1,135 @@
-//! Connecting, migrating and health-checking the SQLite database.
+//! Connecting, migrating and health-checking the database: SQLite or PostgreSQL.
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use crate::engine::{Engine, Pool, Retry};
 use crate::error::Result;
 
-/// Connection pool size for file databases.
-const MAX_CONNECTIONS: u32 = 8;
+/// How long SQLite waits for another connection's write lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Migrations embedded from `migrations/sqlite/`.
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+/// Pool size and time limits of a [`Store`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// The most connections the pool opens (an in-memory SQLite database always has
+    /// exactly one). Defaults to `10`.
+    pub max_connections: u32,
+    /// How long a query waits for a free connection, opening one included, before it fails
+    /// with a transient error (a 503 for HTTP clients). Defaults to 5 seconds.
+    pub connect_timeout: Duration,
+    /// PostgreSQL only: the server cancels any statement running longer
+    /// (`statement_timeout`), and the client gets a 503. `None` keeps the server's setting.
+    /// Migrations run without it. Defaults to 10 seconds.
+    pub statement_timeout: Option<Duration>,
+}
 
-/// Handle to the database: users, sessions. Cheap to clone (it is a pool).
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: 10,
+            connect_timeout: Duration::from_secs(5),
+            statement_timeout: Some(Duration::from_secs(10)),
+        }
+    }
+}
+
+/// Handle to the database: users, sessions and signing keys, in SQLite or PostgreSQL.
+/// Cheap to clone (it is a pool).
 #[derive(Clone, Debug)]
 pub struct Store {
-    pub(crate) pool: SqlitePool,
+    pub(crate) pool: Pool,
 }
 
 impl Store {
-    /// Opens (creating if missing) the SQLite database at `url`, e.g.
-    /// `"sqlite://path/to/file.db"` or `"sqlite::memory:"`.
+    /// [`Store::connect_with`] with the default [`StoreOptions`].
     ///
-    /// Connections use WAL journaling, `synchronous = NORMAL`, a 5 s busy timeout and
-    /// foreign keys on. An in-memory database gets a single, never-recycled connection so
-    /// every query sees the same database.
+    /// # Errors
+    /// As [`Store::connect_with`].
+    pub async fn connect(url: &str) -> Result<Store> {
+        Self::connect_with(url, &StoreOptions::default()).await
+    }
+
+    /// Opens the database at `url`; its scheme picks the engine:
+    ///
+    /// * `sqlite://path/to/file.db` (created if missing) or `sqlite::memory:` — WAL
+    ///   journaling, `synchronous = NORMAL`, a 5 s busy timeout, foreign keys on. An
+    ///   in-memory database gets a single, never-recycled connection so every query sees
+    ///   the same database.
+    /// * `postgres://user:password@host:5432/database` (or `postgresql://`) — the database
+    ///   must exist; `statement_timeout` is set on every connection.
     ///
     /// # Errors
     /// [`StoreError::Database`](crate::StoreError::Database) with
-    /// [`sqlx::Error::Configuration`] when `url` is not a `sqlite:` URL or cannot be parsed,
-    /// or the connection error when the database cannot be opened.
-    pub async fn connect(url: &str) -> Result<Store> {
+    /// [`sqlx::Error::Configuration`] when the scheme is neither or the URL cannot be
+    /// parsed, or the connection error when the database cannot be reached in
+    /// `connect_timeout`.
+    pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store> {
         let url = url.trim();
-        if !url.starts_with("sqlite:") {
-            let scheme = url.split(':').next().unwrap_or_default();
-            return Err(sqlx::Error::Configuration(
-                format!(
-                    "unsupported database URL scheme {scheme:?}: only \"sqlite:\" URLs are supported"
+        let pool = match Engine::from_url(url) {
+            Some(Engine::Sqlite) => Pool::Sqlite(connect_sqlite(url, options).await?),
+            Some(Engine::Postgres) => Pool::Postgres(connect_postgres(url, options).await?),
+            None => {
+                let scheme = url.split(':').next().unwrap_or_default();
+                return Err(sqlx::Error::Configuration(
+                    format!(
+                        "unsupported database URL scheme {scheme:?}: use \"sqlite://path/to/file.db\" \
+                         or \"postgres://user@host/database\""
+                    )
+                    .into(),
                 )
-                .into(),
-            )
-            .into());
-        }
-
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
-
-        let pool_options = if is_in_memory(url) {
-            // The database lives as long as its connection: keep exactly one, forever.
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-        } else {
-            SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS)
+                .into());
+            }
         };
-
-        let pool = pool_options.connect_with(options).await?;
         Ok(Store { pool })
     }
 
-    /// Applies the embedded migrations (idempotent).
+    /// The engine behind this store.
+    pub fn engine(&self) -> Engine {
+        match self.pool {
+            Pool::Sqlite(_) => Engine::Sqlite,
+            Pool::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// Applies the embedded migrations of the engine (`migrations/sqlite/` or
+    /// `migrations/postgres/`). Idempotent, and safe while other servers use the database:
+    /// PostgreSQL serialises concurrent runs with an advisory lock, migrations only add
+    /// (see `docs/SCALING.md`), and migrations this build does not know — applied by a newer
+    /// build during a rolling upgrade — are left alone rather than refused.
     ///
     /// # Errors
-    /// [`StoreError::Migrate`](crate::StoreError::Migrate) when a migration fails or the
-    /// database holds migrations this build does not know.
+    /// [`StoreError::Migrate`](crate::StoreError::Migrate) when a migration fails or an
+    /// applied one was changed.
     pub async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.pool).await?;
-        tracing::debug!("database migrations applied");
+        // `Migrator::run` takes any `Acquire`, which makes its future not `Send` (sqlx's
+        // "implementation of `Acquire` is not general enough"); `run_direct` on one
+        // connection is what `run` does after acquiring it.
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut conn = pool.acquire().await?;
+                tolerant(sqlx::migrate!("./migrations/sqlite"))
+                    .run_direct(None, &mut *conn, false)
+                    .await?;
+            }
+            Pool::Postgres(pool) => {
+                // Without the statement timeout (building an index on a large table takes
+                // longer); closed afterwards rather than returned to the pool.
+                let mut conn = pool.acquire().await?;
+                conn.close_on_drop();
+                sqlx::query("SET statement_timeout = 0")
+                    .execute(&mut *conn)
+                    .await?;
+                tolerant(sqlx::migrate!("./migrations/postgres"))
+                    .run_direct(None, &mut *conn, false)
+                    .await?;
+            }
+        }
+        tracing::debug!(engine = %self.engine(), "database migrations applied");
         Ok(())
     }
 
@@ -83,19 +138,67 @@ impl Store {
     /// # Errors
     /// The database error when the database does not answer.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        db!(self, Retry::Idempotent, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await.map(drop)
+        })
     }
 
     /// Whether [`Store::close`] was called (background tasks stop then).
     pub fn is_closed(&self) -> bool {
-        self.pool.is_closed()
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.is_closed(),
+            Pool::Postgres(pool) => pool.is_closed(),
+        }
     }
 
     /// Closes the pool, waiting for checked-out connections to be returned.
     pub async fn close(&self) {
-        self.pool.close().await;
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
     }
+}
+
+/// A migrator that leaves alone applied migrations it does not know (a newer build's).
+fn tolerant(mut migrator: Migrator) -> Migrator {
+    migrator.set_ignore_missing(true);
+    migrator
+}
+
+async fn connect_sqlite(url: &str, options: &StoreOptions) -> Result<sqlx::SqlitePool> {
+    let connect = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        .foreign_keys(true);
+    let pool = if is_in_memory(url) {
+        // The database lives as long as its connection: keep exactly one, forever.
+        SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+    } else {
+        SqlitePoolOptions::new().max_connections(options.max_connections.max(1))
+    };
+    Ok(pool
+        .acquire_timeout(options.connect_timeout)
+        .connect_with(connect)
+        .await?)
+}
+
+async fn connect_postgres(url: &str, options: &StoreOptions) -> Result<sqlx::PgPool> {
+    let mut connect = PgConnectOptions::from_str(url)?.application_name("tessera");
+    if let Some(timeout) = options.statement_timeout {
+        connect = connect.options([("statement_timeout", format!("{}ms", timeout.as_millis()))]);
+    }
+    Ok(PgPoolOptions::new()
+        .max_connections(options.max_connections.max(1))
+        .acquire_timeout(options.connect_timeout)
+        .connect_with(connect)
+        .await?)
 }
 
 /// Whether a `sqlite:` URL names an in-memory database.
@@ -109,11 +212,11 @@ mod tests {
     use crate::StoreError;
 
     #[tokio::test]
-    async fn non_sqlite_url_is_a_configuration_error() {
-        let err = Store::connect("postgres://localhost/db").await.unwrap_err();
+    async fn unknown_schemes_are_a_configuration_error() {
+        let err = Store::connect("mysql://localhost/db").await.unwrap_err();
         match err {
             StoreError::Database(sqlx::Error::Configuration(e)) => {
-                assert!(e.to_string().contains("postgres"), "{e}");
+                assert!(e.to_string().contains("mysql"), "{e}");
             }
             other => panic!("unexpected error: {other:?}"),
         }
@@ -122,6 +225,7 @@ mod tests {
     #[tokio::test]
     async fn in_memory_store_keeps_its_schema_across_queries() {
         let store = Store::connect("sqlite::memory:").await.unwrap();
+        assert_eq!(store.engine(), Engine::Sqlite);
         store.migrate().await.unwrap();
         store.ping().await.unwrap();
         // Several sequential queries must all see the migrated schema.
@@ -131,6 +235,7 @@ mod tests {
         // Migrating twice is a no-op.
         store.migrate().await.unwrap();
         store.close().await;
+        assert!(store.is_closed());
         assert!(store.ping().await.is_err());
     }
 
@@ -139,5 +244,13 @@ mod tests {
         assert!(is_in_memory("sqlite::memory:"));
         assert!(is_in_memory("sqlite://?mode=memory"));
         assert!(!is_in_memory("sqlite://data/tessera.db"));
+    }
+
+    #[test]
+    fn default_options() {
+        let options = StoreOptions::default();
+        assert_eq!(options.max_connections, 10);
+        assert_eq!(options.connect_timeout, Duration::from_secs(5));
+        assert_eq!(options.statement_timeout, Some(Duration::from_secs(10)));
     }
 }

@@ -2,9 +2,10 @@
 
 use serde::Serialize;
 
+use crate::Store;
 use crate::email::normalize_email;
-use crate::error::{Result, map_user_write_error};
-use crate::store::Store;
+use crate::engine::Retry;
+use crate::error::{Result, StoreError, map_user_write_error};
 
 /// Every column of `users`, in a fixed order.
 macro_rules! user_columns {
@@ -142,6 +143,40 @@ pub struct UserFlags {
     pub is_superuser: Option<bool>,
 }
 
+/// The user by primary key (refresh's owner check).
+pub(crate) const USER_BY_ID: &str =
+    concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+
+/// The user by e-mail (login; the unique index on `email`).
+pub(crate) const USER_BY_EMAIL: &str =
+    concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1");
+
+/// An authenticated request: the user and the state of the token's session, one round
+/// trip, two primary-key lookups. The session is looked up by its id alone (`LIMIT 1`
+/// keeps PostgreSQL from merging the subquery into the join and searching the user's
+/// sessions by `user_id` instead, which costs as much as the user has sessions).
+pub(crate) const USER_WITH_SESSION: &str = concat!(
+    "SELECT ",
+    user_columns_u!(),
+    ", s.user_id IS NOT NULL AS s_found, s.revoked_at AS s_revoked_at, \
+     s.revoked_reason AS s_revoked_reason \
+     FROM users u LEFT JOIN \
+     (SELECT user_id, revoked_at, revoked_reason FROM sessions WHERE id = $2 LIMIT 1) s \
+     ON s.user_id = u.id WHERE u.id = $1"
+);
+
+/// Revokes every live session of a user (inside the password-change transactions).
+const REVOKE_ALL: &str = "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
+     WHERE user_id = $1 AND revoked_at IS NULL";
+
+/// The admin search's filter: `$1` is `NULL` (everyone) or a lower-case `LIKE` pattern.
+macro_rules! search_filter {
+    () => {
+        "($1 IS NULL OR LOWER(email) LIKE $1 ESCAPE '\\' OR LOWER(first_name) LIKE $1 ESCAPE '\\' \
+         OR LOWER(last_name) LIKE $1 ESCAPE '\\')"
+    };
+}
+
 impl Store {
     /// Inserts a user (email normalized) and returns it.
     ///
@@ -152,25 +187,27 @@ impl Store {
     pub async fn create_user(&self, new: &NewUser) -> Result<User> {
         let email = normalize_email(&new.email);
         let username = new.username.as_deref().filter(|u| !u.is_empty());
-        sqlx::query_as::<_, User>(concat!(
-            "INSERT INTO users (email, username, first_name, last_name, password_hash, \
-             is_active, is_staff, is_superuser, date_joined, extra) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ",
-            user_columns!()
-        ))
-        .bind(email)
-        .bind(username)
-        .bind(&new.first_name)
-        .bind(&new.last_name)
-        .bind(&new.password_hash)
-        .bind(new.is_active)
-        .bind(new.is_staff)
-        .bind(new.is_superuser)
-        .bind(new.date_joined)
-        .bind(sqlx::types::Json(&new.extra))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(map_user_write_error)
+        db!(self, Retry::NotApplied, |pool| {
+            sqlx::query_as::<_, User>(concat!(
+                "INSERT INTO users (email, username, first_name, last_name, password_hash, \
+                 is_active, is_staff, is_superuser, date_joined, extra) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ",
+                user_columns!()
+            ))
+            .bind(&email)
+            .bind(username)
+            .bind(&new.first_name)
+            .bind(&new.last_name)
+            .bind(&new.password_hash)
+            .bind(new.is_active)
+            .bind(new.is_staff)
+            .bind(new.is_superuser)
+            .bind(new.date_joined)
+            .bind(sqlx::types::Json(&new.extra))
+            .fetch_one(pool)
+            .await
+            .map_err(map_user_write_error)
+        })
     }
 
     /// The user with this id.
@@ -178,14 +215,7 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>> {
-        Ok(sqlx::query_as::<_, User>(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?)
+        fetch!(self, fetch_optional, User, USER_BY_ID, id)
     }
 
     /// The user with this email; the input is normalized first (domain case-insensitive,
@@ -194,14 +224,13 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
-        Ok(sqlx::query_as::<_, User>(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE email = $1"
-        ))
-        .bind(normalize_email(email))
-        .fetch_optional(&self.pool)
-        .await?)
+        fetch!(
+            self,
+            fetch_optional,
+            User,
+            USER_BY_EMAIL,
+            normalize_email(email)
+        )
     }
 
     /// The user with exactly this username.
@@ -209,14 +238,12 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn user_by_username(&self, username: &str) -> Result<Option<User>> {
-        Ok(sqlx::query_as::<_, User>(concat!(
+        let sql = concat!(
             "SELECT ",
             user_columns!(),
             " FROM users WHERE username = $1"
-        ))
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await?)
+        );
+        fetch!(self, fetch_optional, User, sql, username)
     }
 
     /// All users, ordered by id.
@@ -224,13 +251,8 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn list_users(&self) -> Result<Vec<User>> {
-        Ok(sqlx::query_as::<_, User>(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users ORDER BY id"
-        ))
-        .fetch_all(&self.pool)
-        .await?)
+        let sql = concat!("SELECT ", user_columns!(), " FROM users ORDER BY id");
+        fetch!(self, fetch_all, User, sql)
     }
 
     /// Replaces the password hash. `false` if there is no such user.
@@ -238,12 +260,8 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn set_password_hash(&self, id: i64, hash: &str) -> Result<bool> {
-        let done = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
-            .bind(id)
-            .bind(hash)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let sql = "UPDATE users SET password_hash = $2 WHERE id = $1";
+        Ok(changed_rows!(self, sql, id, hash)? > 0)
     }
 
     /// Sets the given flags in one statement. `false` if there is no such user.
@@ -251,18 +269,11 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn set_user_flags(&self, id: i64, flags: &UserFlags) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE users SET is_active = COALESCE($2, is_active), \
-             is_staff = COALESCE($3, is_staff), is_superuser = COALESCE($4, is_superuser) \
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(flags.is_active)
-        .bind(flags.is_staff)
-        .bind(flags.is_superuser)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        let sql = "UPDATE users SET is_active = COALESCE($2, is_active), \
+                   is_staff = COALESCE($3, is_staff), is_superuser = COALESCE($4, is_superuser) \
+                   WHERE id = $1";
+        let (active, staff, superuser) = (flags.is_active, flags.is_staff, flags.is_superuser);
+        Ok(changed_rows!(self, sql, id, active, staff, superuser)? > 0)
     }
 
     /// Records a successful login at `at_micros`. A missing user is not an error.
@@ -270,11 +281,12 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn set_last_login(&self, id: i64, at_micros: i64) -> Result<()> {
-        sqlx::query("UPDATE users SET last_login = $2 WHERE id = $1")
-            .bind(id)
-            .bind(at_micros)
-            .execute(&self.pool)
-            .await?;
+        changed_rows!(
+            self,
+            "UPDATE users SET last_login = $2 WHERE id = $1",
+            id,
+            at_micros
+        )?;
         Ok(())
     }
 
@@ -284,17 +296,14 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn user_with_session(&self, id: i64, sid: &str) -> Result<Option<UserAndSession>> {
-        let row = sqlx::query_as::<_, UserSessionRow>(concat!(
-            "SELECT ",
-            user_columns_u!(),
-            ", s.id IS NOT NULL AS s_found, s.revoked_at AS s_revoked_at, \
-             s.revoked_reason AS s_revoked_reason \
-             FROM users u LEFT JOIN sessions s ON s.id = $2 AND s.user_id = u.id WHERE u.id = $1"
-        ))
-        .bind(id)
-        .bind(sid)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = fetch!(
+            self,
+            fetch_optional,
+            UserSessionRow,
+            USER_WITH_SESSION,
+            id,
+            sid
+        )?;
         Ok(row.map(|row| UserAndSession {
             session: row.s_found.then_some(SessionState {
                 revoked_at: row.s_revoked_at,
@@ -304,7 +313,8 @@ impl Store {
         }))
     }
 
-    /// Changes profile fields in one statement; returns the updated user, `None` if there is
+    /// Changes profile fields in one transaction (the custom fields are merged into the
+    /// stored ones, the row locked meanwhile); returns the updated user, `None` if there is
     /// no such user.
     ///
     /// # Errors
@@ -312,31 +322,38 @@ impl Store {
     /// belongs to someone else; the database error otherwise.
     pub async fn update_user(&self, id: i64, update: &UserUpdate) -> Result<Option<User>> {
         let email = update.email.as_deref().map(normalize_email);
-        let mut tx = self.pool.begin().await?;
-        let current: Option<(sqlx::types::Json<Extra>,)> =
-            sqlx::query_as("SELECT extra FROM users WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some((sqlx::types::Json(mut extra),)) = current else {
-            return Ok(None);
-        };
-        extra.extend(update.extra.clone());
-        let user = sqlx::query_as::<_, User>(concat!(
-            "UPDATE users SET email = COALESCE($2, email), first_name = COALESCE($3, first_name), \
-             last_name = COALESCE($4, last_name), extra = $5 WHERE id = $1 RETURNING ",
-            user_columns!()
-        ))
-        .bind(id)
-        .bind(email)
-        .bind(update.first_name.as_deref())
-        .bind(update.last_name.as_deref())
-        .bind(sqlx::types::Json(&extra))
-        .fetch_optional(&mut *tx)
+        db!(self, Retry::Idempotent, |pool, engine| {
+            async {
+            let mut tx = pool.begin_with(engine.begin_write()).await?;
+            let current: Option<(sqlx::types::Json<Extra>,)> = sqlx::query_as(engine.pick(
+                "SELECT extra FROM users WHERE id = $1",
+                "SELECT extra FROM users WHERE id = $1 FOR UPDATE",
+            ))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((sqlx::types::Json(mut extra),)) = current else {
+                return Ok(None);
+            };
+            extra.extend(update.extra.clone());
+            let user = sqlx::query_as::<_, User>(concat!(
+                "UPDATE users SET email = COALESCE($2, email), first_name = COALESCE($3, first_name), \
+                 last_name = COALESCE($4, last_name), extra = $5 WHERE id = $1 RETURNING ",
+                user_columns!()
+            ))
+            .bind(id)
+            .bind(email.as_deref())
+            .bind(update.first_name.as_deref())
+            .bind(update.last_name.as_deref())
+            .bind(sqlx::types::Json(&extra))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_user_write_error)?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(user)
+        }
         .await
-        .map_err(map_user_write_error)?;
-        tx.commit().await?;
-        Ok(user)
+        })
     }
 
     /// Sets a new password hash, records the change time, and revokes every live session of
@@ -352,21 +369,7 @@ impl Store {
         reason: &str,
         now: i64,
     ) -> Result<Option<u64>> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
-            "UPDATE users SET password_hash = $2, password_changed_at = $3 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(hash)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Ok(None);
-        }
-        let revoked = revoke_all(&mut tx, id, reason, now).await?;
-        tx.commit().await?;
-        Ok(Some(revoked))
+        self.end_every_session(id, Some(hash), reason, now).await
     }
 
     /// "Log out everywhere": records the time (tokens issued before it are refused) and
@@ -375,15 +378,45 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn log_out_everywhere(&self, id: i64, reason: &str, now: i64) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE users SET password_changed_at = $2 WHERE id = $1")
+        Ok(self
+            .end_every_session(id, None, reason, now)
+            .await?
+            .unwrap_or(0))
+    }
+
+    /// Records `now` as the user's password-change time (and sets `hash` when given), and
+    /// revokes every live session of theirs, in one transaction. `None` without such a user.
+    async fn end_every_session(
+        &self,
+        id: i64,
+        hash: Option<&str>,
+        reason: &str,
+        now: i64,
+    ) -> Result<Option<u64>> {
+        db!(self, Retry::Idempotent, |pool, engine| async {
+            let mut tx = pool.begin_with(engine.begin_write()).await?;
+            let done = sqlx::query(
+                "UPDATE users SET password_hash = COALESCE($2, password_hash), \
+                 password_changed_at = $3 WHERE id = $1",
+            )
             .bind(id)
+            .bind(hash)
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        let revoked = revoke_all(&mut tx, id, reason, now).await?;
-        tx.commit().await?;
-        Ok(revoked)
+            if done.rows_affected() == 0 {
+                return Ok(None);
+            }
+            let revoked = sqlx::query(REVOKE_ALL)
+                .bind(id)
+                .bind(now)
+                .bind(reason)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(Some(revoked.rows_affected()))
+        }
+        .await)
     }
 
     /// One page of users, ordered by id, with the total count. `search` matches e-mail,
@@ -400,23 +433,17 @@ impl Store {
         let pattern = search
             .filter(|s| !s.is_empty())
             .map(|s| format!("%{}%", escape_like(&s.to_lowercase())));
-        let filter = "($1 IS NULL OR LOWER(email) LIKE $1 ESCAPE '\\' OR LOWER(first_name) LIKE $1 ESCAPE '\\' \
-                      OR LOWER(last_name) LIKE $1 ESCAPE '\\')";
-        let (count,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM users WHERE {filter}"
-        )))
-        .bind(pattern.as_deref())
-        .fetch_one(&self.pool)
-        .await?;
-        let users = sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM users WHERE {filter} ORDER BY id LIMIT $2 OFFSET $3",
-            user_columns!()
-        )))
-        .bind(pattern.as_deref())
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
+        let pattern = pattern.as_deref();
+        let count = concat!("SELECT COUNT(*) FROM users WHERE ", search_filter!());
+        let (count,) = fetch!(self, fetch_one, (i64,), count, pattern)?;
+        let page = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE ",
+            search_filter!(),
+            " ORDER BY id LIMIT $2 OFFSET $3"
+        );
+        let users = fetch!(self, fetch_all, User, page, pattern, limit, offset)?;
         Ok((count, users))
     }
 
@@ -426,30 +453,8 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn delete_user(&self, id: i64) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(changed_rows!(self, "DELETE FROM users WHERE id = $1", id)? > 0)
     }
-}
-
-/// Revokes every live session of a user inside a transaction.
-async fn revoke_all(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    user_id: i64,
-    reason: &str,
-    now: i64,
-) -> Result<u64> {
-    let done = sqlx::query(
-        "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL",
-    )
-    .bind(user_id)
-    .bind(now)
-    .bind(reason)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected())
 }
 
 /// Escapes LIKE's wildcards so user input matches literally (with `ESCAPE '\'`).

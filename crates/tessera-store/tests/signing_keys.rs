@@ -2,8 +2,9 @@
 
 mod common;
 
-use common::{NOW, file_store};
-use tessera_store::{Retirement, StoredKey};
+use common::NOW;
+use tessera_store::testing::TestDatabase;
+use tessera_store::{Retirement, StoredKey, engine_tests};
 
 fn key(kid: &str, activates_at: Option<i64>) -> StoredKey {
     StoredKey {
@@ -16,103 +17,152 @@ fn key(kid: &str, activates_at: Option<i64>) -> StoredKey {
     }
 }
 
-#[tokio::test]
-async fn only_one_first_key_is_created() {
-    let (_dir, store) = file_store().await;
-    assert!(
+engine_tests! {
+    async fn only_one_first_key_is_created(db: &TestDatabase) {
+        let store = db.store().await;
+        assert!(
+            store
+                .insert_first_signing_key(&key("a", Some(NOW)))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .insert_first_signing_key(&key("b", Some(NOW)))
+                .await
+                .unwrap()
+        );
+        let keys = store.signing_keys().await.unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].kid, "a");
+        assert!(
+            !format!("{:?}", keys[0]).contains("plain:pem"),
+            "Debug leaves the key out"
+        );
+    }
+
+    async fn activating_a_key_retires_the_others_at_the_same_instant(db: &TestDatabase) {
+        let store = db.store().await;
         store
-            .insert_first_signing_key(&key("a", Some(NOW)))
+            .insert_signing_key(&key("a", Some(NOW)))
             .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .insert_first_signing_key(&key("b", Some(NOW)))
+            .unwrap();
+        store.insert_signing_key(&key("b", None)).await.unwrap();
+        let switch = NOW + 3_600_000_000;
+        assert!(store.activate_signing_key("b", switch).await.unwrap());
+        let keys = store.signing_keys().await.unwrap();
+        assert_eq!(
+            (keys[0].kid.as_str(), keys[0].retired_at),
+            ("a", Some(switch))
+        );
+        assert_eq!(
+            (keys[1].kid.as_str(), keys[1].activates_at),
+            ("b", Some(switch))
+        );
+        assert_eq!(keys[1].retired_at, None);
+        // An unknown or retired key cannot be scheduled.
+        assert!(!store.activate_signing_key("zz", switch).await.unwrap());
+        store.retire_signing_key("a", NOW).await.unwrap();
+        assert!(!store.activate_signing_key("a", switch).await.unwrap());
+    }
+
+    async fn the_only_signing_key_cannot_be_retired(db: &TestDatabase) {
+        let store = db.store().await;
+        store
+            .insert_signing_key(&key("a", Some(NOW)))
             .await
-            .unwrap()
-    );
-    let keys = store.signing_keys().await.unwrap();
-    assert_eq!(keys.len(), 1);
-    assert_eq!(keys[0].kid, "a");
-    assert!(
-        !format!("{:?}", keys[0]).contains("plain:pem"),
-        "Debug leaves the key out"
-    );
+            .unwrap();
+        store
+            .insert_signing_key(&key("standby", None))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.retire_signing_key("a", NOW + 1).await.unwrap(),
+            Retirement::OnlySigningKey
+        );
+        assert_eq!(
+            store.retire_signing_key("nope", NOW).await.unwrap(),
+            Retirement::NotFound
+        );
+        // A key that is only published can go.
+        assert_eq!(
+            store.retire_signing_key("standby", NOW + 1).await.unwrap(),
+            Retirement::Retired
+        );
+        assert_eq!(
+            store.retire_signing_key("standby", NOW + 2).await.unwrap(),
+            Retirement::AlreadyRetired
+        );
+        // Once another key signs, the old one can be retired.
+        store.insert_signing_key(&key("b", None)).await.unwrap();
+        store.activate_signing_key("b", NOW + 10).await.unwrap();
+        assert_eq!(
+            store.retire_signing_key("a", NOW + 5).await.unwrap(),
+            Retirement::OnlySigningKey,
+            "b does not sign yet at NOW + 5"
+        );
+        assert_eq!(
+            store.retire_signing_key("a", NOW + 10).await.unwrap(),
+            Retirement::AlreadyRetired,
+            "activating b retired a at NOW + 10"
+        );
+        assert_eq!(
+            store
+                .delete_signing_keys_retired_before(NOW + 11)
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(store.signing_keys().await.unwrap().len(), 1);
+    }
 }
 
-#[tokio::test]
-async fn activating_a_key_retires_the_others_at_the_same_instant() {
-    let (_dir, store) = file_store().await;
-    store
-        .insert_signing_key(&key("a", Some(NOW)))
-        .await
-        .unwrap();
-    store.insert_signing_key(&key("b", None)).await.unwrap();
-    let switch = NOW + 3_600_000_000;
-    assert!(store.activate_signing_key("b", switch).await.unwrap());
-    let keys = store.signing_keys().await.unwrap();
-    assert_eq!(
-        (keys[0].kid.as_str(), keys[0].retired_at),
-        ("a", Some(switch))
-    );
-    assert_eq!(
-        (keys[1].kid.as_str(), keys[1].activates_at),
-        ("b", Some(switch))
-    );
-    assert_eq!(keys[1].retired_at, None);
-    // An unknown or retired key cannot be scheduled.
-    assert!(!store.activate_signing_key("zz", switch).await.unwrap());
-    store.retire_signing_key("a", NOW).await.unwrap();
-    assert!(!store.activate_signing_key("a", switch).await.unwrap());
-}
+engine_tests! {
+    /// Several servers starting at once on an empty database create one first key.
+    async fn servers_starting_together_create_one_first_key(db: &TestDatabase) {
+        let store = db.store().await;
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .insert_first_signing_key(&key(&format!("k{i}"), Some(NOW)))
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut created = 0;
+        for task in tasks {
+            created += usize::from(task.await.unwrap());
+        }
+        assert_eq!(created, 1);
+        assert_eq!(store.signing_keys().await.unwrap().len(), 1);
+    }
 
-#[tokio::test]
-async fn the_only_signing_key_cannot_be_retired() {
-    let (_dir, store) = file_store().await;
-    store
-        .insert_signing_key(&key("a", Some(NOW)))
-        .await
-        .unwrap();
-    store
-        .insert_signing_key(&key("standby", None))
-        .await
-        .unwrap();
-    assert_eq!(
-        store.retire_signing_key("a", NOW + 1).await.unwrap(),
-        Retirement::OnlySigningKey
-    );
-    assert_eq!(
-        store.retire_signing_key("nope", NOW).await.unwrap(),
-        Retirement::NotFound
-    );
-    // A key that is only published can go.
-    assert_eq!(
-        store.retire_signing_key("standby", NOW + 1).await.unwrap(),
-        Retirement::Retired
-    );
-    assert_eq!(
-        store.retire_signing_key("standby", NOW + 2).await.unwrap(),
-        Retirement::AlreadyRetired
-    );
-    // Once another key signs, the old one can be retired.
-    store.insert_signing_key(&key("b", None)).await.unwrap();
-    store.activate_signing_key("b", NOW + 10).await.unwrap();
-    assert_eq!(
-        store.retire_signing_key("a", NOW + 5).await.unwrap(),
-        Retirement::OnlySigningKey,
-        "b does not sign yet at NOW + 5"
-    );
-    assert_eq!(
-        store.retire_signing_key("a", NOW + 10).await.unwrap(),
-        Retirement::AlreadyRetired,
-        "activating b retired a at NOW + 10"
-    );
-    assert_eq!(
-        store
-            .delete_signing_keys_retired_before(NOW + 11)
-            .await
-            .unwrap(),
-        2
-    );
-    assert_eq!(store.signing_keys().await.unwrap().len(), 1);
+    /// Two admins rotating at once (on two servers) still leave one key signing.
+    async fn concurrent_activations_leave_one_signing_key(db: &TestDatabase) {
+        let store = db.store().await;
+        store.insert_signing_key(&key("old", Some(NOW))).await.unwrap();
+        for round in 0..5 {
+            let (a, b) = (format!("a{round}"), format!("b{round}"));
+            store.insert_signing_key(&key(&a, None)).await.unwrap();
+            store.insert_signing_key(&key(&b, None)).await.unwrap();
+            let at = NOW + (round + 1) * 1_000_000;
+            let (sa, sb) = (store.clone(), store.clone());
+            let (ra, rb) = tokio::join!(
+                tokio::spawn(async move { sa.activate_signing_key(&a, at).await.unwrap() }),
+                tokio::spawn(async move { sb.activate_signing_key(&b, at).await.unwrap() }),
+            );
+            assert!(ra.unwrap() && rb.unwrap());
+            let signing: Vec<_> = store
+                .signing_keys()
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|k| k.activates_at.is_some() && k.retired_at.is_none())
+                .collect();
+            assert_eq!(signing.len(), 1, "round {round}: {signing:?}");
+        }
+    }
 }

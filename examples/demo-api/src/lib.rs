@@ -4,12 +4,14 @@
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tessera_axum::{AdminUser, AuthUser, Tessera, full_name};
+use tessera_axum::{AdminUser, AuthUser, Tessera, TokenUser, full_name};
 
-/// `GET /api/hello/` (seeds/003), `GET /api/protected/` and `GET /api/admin-only/` (seeds/004).
+/// `GET /api/hello/` (seeds/003), `GET /api/protected/` and `GET /api/admin-only/` (seeds/004),
+/// and `GET /api/claims/`, which trusts the token alone.
 pub fn routes() -> Router<Tessera> {
     Router::new()
         .route("/api/hello/", get(hello))
+        .route("/api/claims/", get(claims))
         .route("/api/protected/", get(protected))
         .route("/api/admin-only/", get(admin_only))
 }
@@ -17,6 +19,11 @@ pub fn routes() -> Router<Tessera> {
 /// Any authenticated user (DRF's `IsAuthenticated`).
 async fn hello(auth: AuthUser) -> Json<Value> {
     Json(json!({"message": format!("Hello, {}", auth.user.email)}))
+}
+
+/// The token's user with no store lookup (simplejwt's `JWTStatelessUserAuthentication`).
+async fn claims(user: TokenUser) -> Json<Value> {
+    Json(json!({"user_id": user.id, "token_type": user.token.get("token_type")}))
 }
 
 /// Any authenticated user.

@@ -179,7 +179,7 @@ pub(crate) async fn create_account(tessera: &Tessera, data: &Payload) -> Result<
             extra.insert(field.name.clone(), default.clone());
         }
     }
-    let password_hash = tessera.hasher().hash(&password).await?;
+    let password_hash = tessera.hash_password(&password).await?;
     let created = tessera
         .store()
         .create_user(&NewUser {
@@ -209,6 +209,7 @@ async fn register(
     client: ClientInfo,
     data: Payload,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    tessera.throttle("register", client.ident())?;
     let user = create_account(&tessera, &data).await?;
     let claims = account_claims(&user, &tessera.accounts().user_fields);
     let pair = tessera.issue_pair(&user, &client, &claims).await?;
@@ -227,7 +228,7 @@ async fn login(
     client: ClientInfo,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
-    let user = credentials(&tessera, &data).await?;
+    let user = credentials(&tessera, &client, &data).await?;
     let claims = account_claims(&user, &tessera.accounts().user_fields);
     let pair = tessera.issue_pair(&user, &client, &claims).await?;
     Ok(Json(
@@ -348,7 +349,7 @@ async fn change_password(
         let hash = user
             .has_usable_password()
             .then_some(user.password_hash.as_str());
-        if !tessera.hasher().verify(old, hash).await? {
+        if !tessera.verify_password(old, hash).await? {
             fields.fail("old_password", "Current password is incorrect.");
         }
     }
@@ -372,7 +373,7 @@ async fn change_password(
             "New password fields do not match.",
         ));
     }
-    let hash = tessera.hasher().hash(&new).await?;
+    let hash = tessera.hash_password(&new).await?;
     tessera
         .store()
         .change_password(
@@ -382,6 +383,8 @@ async fn change_password(
             tessera.now_micros(),
         )
         .await?;
+    // A password reset also lifts a login lockout.
+    tessera.clear_login_failures_of(user);
     Ok(Json(
         json!({"message": "Password changed successfully. Please log in again."}),
     ))

@@ -18,8 +18,9 @@ use crate::representation::drf_datetime;
 use crate::sessions::reason;
 use crate::state::Tessera;
 
-/// `GET /api/admin/users/`, `GET|PATCH|DELETE /api/admin/users/{id}/` and
-/// `POST /api/admin/users/{id}/revoke_sessions/`, for staff only.
+/// `GET /api/admin/users/`, `GET|PATCH|DELETE /api/admin/users/{id}/`,
+/// `POST /api/admin/users/{id}/revoke_sessions/` and `POST /api/admin/users/{id}/unlock/`,
+/// for staff only.
 pub fn admin_routes<S>() -> Router<S>
 where
     Tessera: FromRef<S>,
@@ -35,6 +36,7 @@ where
             "/api/admin/users/{id}/revoke_sessions/",
             post(revoke_sessions),
         )
+        .route("/api/admin/users/{id}/unlock/", post(unlock))
 }
 
 /// The user object with what staff also see.
@@ -261,6 +263,22 @@ async fn revoke_sessions(
     Ok(Json(
         json!({"message": "Sessions ended", "sessions_ended": ended}),
     ))
+}
+
+/// Lifts a login lockout at once.
+async fn unlock(
+    State(tessera): State<Tessera>,
+    admin: AdminUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let user = find(&tessera, &id).await?;
+    tessera.clear_login_failures_of(&user);
+    tracing::info!(
+        user = user.id,
+        by = admin.user.id,
+        "login lockout lifted by staff"
+    );
+    Ok(Json(json!({"message": "Login unlocked"})))
 }
 
 #[cfg(test)]

@@ -97,6 +97,7 @@ async fn register(
     client: ClientInfo,
     data: Payload,
 ) -> Result<Response, ApiError> {
+    tessera.throttle("register", client.ident())?;
     let user = create_account(&tessera, &data).await?;
     let claims = account_claims(&user, &tessera.accounts().user_fields);
     let TokenPair { refresh, access } = tessera.issue_pair(&user, &client, &claims).await?;
@@ -116,6 +117,7 @@ async fn login(
     client: ClientInfo,
     data: Payload,
 ) -> Result<Response, ApiError> {
+    tessera.throttle("login", client.ident())?;
     let text = |name: &str| match data.0.get(name) {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         _ => None,

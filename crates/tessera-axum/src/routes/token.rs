@@ -40,8 +40,10 @@ fn token_field(data: &Payload, name: &str) -> Result<String, ApiError> {
 /// Checks the username field and password; 401 without saying which was wrong.
 pub(crate) async fn credentials(
     tessera: &Tessera,
+    client: &ClientInfo,
     data: &Payload,
 ) -> Result<tessera_store::User, ApiError> {
+    tessera.throttle("login", client.ident())?;
     let username_field = tessera.settings().username_field.clone();
     let mut fields = Fields::new(&data.0);
     let username = fields.required(&username_field, Trim::Yes);
@@ -66,7 +68,7 @@ async fn obtain_pair(
     client: ClientInfo,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
-    let user = credentials(&tessera, &data).await?;
+    let user = credentials(&tessera, &client, &data).await?;
     let pair = tessera.issue_pair(&user, &client, &Claims::new()).await?;
     Ok(Json(
         json!({"refresh": pair.refresh, "access": pair.access}),
@@ -105,7 +107,7 @@ async fn obtain_sliding(
     client: ClientInfo,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
-    let user = credentials(&tessera, &data).await?;
+    let user = credentials(&tessera, &client, &data).await?;
     let token = tessera
         .issue_sliding(&user, &client, &Claims::new())
         .await?;

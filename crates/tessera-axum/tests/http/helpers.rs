@@ -185,6 +185,15 @@ async fn build_state(
     configure: impl FnOnce(&mut Settings),
     accounts: Option<AccountSettings>,
 ) -> (Tessera, ManualClock, TempDir) {
+    build_state_with(configure, accounts, PasswordHasher::new(2)).await
+}
+
+/// [`build_state`] with this password hasher.
+async fn build_state_with(
+    configure: impl FnOnce(&mut Settings),
+    accounts: Option<AccountSettings>,
+    hasher: PasswordHasher,
+) -> (Tessera, ManualClock, TempDir) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display()))
         .await
@@ -196,8 +205,7 @@ async fn build_state(
     };
     configure(&mut settings);
     let (clock, hand) = Clock::manual(NOW * 1_000_000);
-    let mut tessera = Tessera::with_parts(settings, store, PasswordHasher::new(2), clock)
-        .expect("valid settings");
+    let mut tessera = Tessera::with_parts(settings, store, hasher, clock).expect("valid settings");
     if let Some(accounts) = accounts {
         tessera = tessera
             .with_accounts(accounts)
@@ -849,5 +857,263 @@ impl TestApp {
             refresh: reply.cookie(&browser.auth_cookie_refresh_name).value,
             csrf: reply.cookie(&browser.csrf_cookie_name).value,
         }
+    }
+}
+
+// ---- abuse resistance: throttles, lockout, back-pressure and limits (issue 7) ----
+
+/// The 429 body of a throttled request: DRF's `Throttled` with its `wait`, in seconds.
+pub fn throttled(wait: u64) -> String {
+    let unit = if wait == 1 { "second" } else { "seconds" };
+    json!({ "detail": format!("Request was throttled. Expected available in {wait} {unit}.") })
+        .to_string()
+}
+
+impl Reply {
+    /// Checks DRF's 429: the exact body and `Retry-After: <wait>`.
+    #[track_caller]
+    pub fn assert_throttled(&self, wait: u64) {
+        self.assert(429, &throttled(wait));
+        assert_eq!(
+            self.header("retry-after"),
+            Some(wait.to_string().as_str()),
+            "Retry-After"
+        );
+    }
+}
+
+/// The 503 body of a request refused because the hashing queue is full.
+pub const UNAVAILABLE: &str = r#"{"detail":"Service temporarily unavailable, try again later."}"#;
+
+async fn public() -> Json<Value> {
+    Json(json!({"ok": true}))
+}
+
+/// Serves the token, account, session and cookie routes, `/api/protected/` (authenticated)
+/// and `/api/public/` (anyone), with the throttling and lockout settings changed by
+/// `configure_throttling` (the library's defaults otherwise: no throttle, lockout after 5).
+pub async fn spawn_throttled_app(
+    configure_throttling: impl FnOnce(&mut tessera_axum::ThrottleSettings),
+) -> TestApp {
+    spawn_throttled_with(2, |_| {}, configure_throttling).await
+}
+
+/// [`spawn_throttled_app`] with `hashing_threads` password-hashing threads and the test
+/// settings changed by `configure`.
+pub async fn spawn_throttled_with(
+    hashing_threads: usize,
+    configure: impl FnOnce(&mut Settings),
+    configure_throttling: impl FnOnce(&mut tessera_axum::ThrottleSettings),
+) -> TestApp {
+    let mut throttling = tessera_axum::ThrottleSettings::default();
+    configure_throttling(&mut throttling);
+    let (tessera, clock, dir) = build_state_with(
+        configure,
+        Some(AccountSettings::default()),
+        PasswordHasher::new(hashing_threads),
+    )
+    .await;
+    let tessera = tessera
+        .with_throttling(throttling)
+        .expect("valid throttle settings");
+    let router = token_routes()
+        .merge(account_routes())
+        .merge(session_routes())
+        .merge(cookie_routes())
+        .route("/api/protected/", get(protected))
+        .route("/api/public/", get(public));
+    serve(router, tessera, clock, dir).await
+}
+
+/// A client whose connections come from `ip`: on Linux every address of 127.0.0.0/8 is
+/// this machine, so tests can be several clients.
+pub fn client_from(ip: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(ip))
+        .build()
+        .expect("client")
+}
+
+impl TestApp {
+    /// A request sent by another client (see [`client_from`]).
+    pub fn request_by(
+        &self,
+        client: &reqwest::Client,
+        method: Method,
+        path: &str,
+    ) -> RequestBuilder {
+        client.request(method, self.url(path))
+    }
+
+    /// `POST /api/token/` with these credentials and an `X-Forwarded-For` header.
+    pub async fn obtain_forwarded(
+        &self,
+        forwarded_for: &str,
+        email: &str,
+        password: &str,
+    ) -> Reply {
+        self.send(
+            self.request(Method::POST, "/api/token/")
+                .header("x-forwarded-for", forwarded_for)
+                .json(&json!({"email": email, "password": password})),
+        )
+        .await
+    }
+
+    /// Sets the app's clock to `micros` after [`NOW`].
+    pub fn set_offset_micros(&self, micros: i64) {
+        self.clock.set_micros(NOW * 1_000_000 + micros);
+    }
+
+    /// How many live sessions `user` has.
+    pub async fn session_count(&self, user: &User) -> usize {
+        self.tessera
+            .store()
+            .live_sessions(user.id, self.now())
+            .await
+            .expect("sessions")
+            .len()
+    }
+}
+
+/// A metrics recorder for one test: every counter's total and every value a gauge was set
+/// to, by name and labels (`name{label="value",…}`, labels in the order given).
+///
+/// [`MetricsProbe::install`] puts it on the test's thread only. `#[tokio::test]` runs the
+/// test, the served app and the client on that one thread (password hashes run elsewhere
+/// but record nothing there), so the probe sees this test's app and no other.
+#[derive(Clone, Default)]
+pub struct MetricsProbe(std::sync::Arc<ProbeData>);
+
+#[derive(Default)]
+pub struct ProbeData {
+    counters: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+    gauges: std::sync::Mutex<std::collections::BTreeMap<String, Vec<f64>>>,
+}
+
+struct ProbeHandle {
+    probe: MetricsProbe,
+    key: String,
+}
+
+fn probe_key(key: &metrics::Key) -> String {
+    let labels: Vec<String> = key
+        .labels()
+        .map(|label| format!("{}=\"{}\"", label.key(), label.value()))
+        .collect();
+    if labels.is_empty() {
+        key.name().to_owned()
+    } else {
+        format!("{}{{{}}}", key.name(), labels.join(","))
+    }
+}
+
+impl MetricsProbe {
+    /// Records this thread's metrics until the guard is dropped.
+    pub fn install(&self) -> metrics::LocalRecorderGuard<'_> {
+        metrics::set_default_local_recorder(self)
+    }
+
+    /// A counter's total (0 when it was never incremented).
+    pub fn counter(&self, key: &str) -> u64 {
+        let counters = self.0.counters.lock().expect("probe lock");
+        counters.get(key).copied().unwrap_or(0)
+    }
+
+    /// Every value the gauge was set to, in order.
+    pub fn gauge_values(&self, key: &str) -> Vec<f64> {
+        let gauges = self.0.gauges.lock().expect("probe lock");
+        gauges.get(key).cloned().unwrap_or_default()
+    }
+
+    /// How many password hashes the hashing pool took on (`tessera_password_hashes_total`).
+    pub fn hashes(&self) -> u64 {
+        self.counter("tessera_password_hashes_total")
+    }
+
+    /// The value `tessera_hash_queue_depth` was last set to.
+    pub fn queue_depth(&self) -> Option<f64> {
+        self.gauge_values("tessera_hash_queue_depth")
+            .last()
+            .copied()
+    }
+}
+
+impl metrics::CounterFn for ProbeHandle {
+    fn increment(&self, value: u64) {
+        let mut counters = self.probe.0.counters.lock().expect("probe lock");
+        *counters.entry(self.key.clone()).or_default() += value;
+    }
+
+    fn absolute(&self, value: u64) {
+        let mut counters = self.probe.0.counters.lock().expect("probe lock");
+        let total = counters.entry(self.key.clone()).or_default();
+        *total = (*total).max(value);
+    }
+}
+
+impl metrics::GaugeFn for ProbeHandle {
+    fn increment(&self, value: f64) {
+        let mut gauges = self.probe.0.gauges.lock().expect("probe lock");
+        let values = gauges.entry(self.key.clone()).or_default();
+        let next = values.last().copied().unwrap_or(0.0) + value;
+        values.push(next);
+    }
+
+    fn decrement(&self, value: f64) {
+        self.increment(-value);
+    }
+
+    fn set(&self, value: f64) {
+        let mut gauges = self.probe.0.gauges.lock().expect("probe lock");
+        gauges.entry(self.key.clone()).or_default().push(value);
+    }
+}
+
+impl metrics::Recorder for MetricsProbe {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        metrics::Counter::from_arc(std::sync::Arc::new(ProbeHandle {
+            probe: self.clone(),
+            key: probe_key(key),
+        }))
+    }
+
+    fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::from_arc(std::sync::Arc::new(ProbeHandle {
+            probe: self.clone(),
+            key: probe_key(key),
+        }))
+    }
+
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::noop()
     }
 }

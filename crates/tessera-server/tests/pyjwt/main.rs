@@ -112,6 +112,8 @@ async fn start(configure: impl FnOnce(&mut Config, &Path)) -> Server {
         data_dir: dir.path().join("data"),
         ..Config::default()
     };
+    // The tests log in again and again (polling for a rotated key): no login throttle.
+    config.throttling.throttle_rates.clear();
     configure(&mut config, dir.path());
     let application = Application::build(config).await.expect("the server builds");
     let base = format!("http://{}", application.local_addr());

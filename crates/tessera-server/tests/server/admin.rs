@@ -268,3 +268,34 @@ async fn custom_fields_from_the_configuration_reach_the_api() {
         .unwrap();
     assert_eq!(token.get("phone_number"), Some(&json!("+44 20 7946 0958")));
 }
+
+#[tokio::test]
+async fn staff_can_lift_a_login_lockout() {
+    let app = TestApp::spawn_with(|c| {
+        c.throttling.throttle_rates.clear();
+        c.throttling.login_failure_limit = 2;
+    })
+    .await;
+    app.create_staff("admin@example.com").await;
+    let ada = app.create_user("ada@example.com").await;
+    let admin = app.access_token("admin@example.com").await;
+    for _ in 0..2 {
+        let (status, _, _) = app
+            .post(
+                "/api/auth/login/",
+                json!({"email": "ada@example.com", "password": "wrong"}),
+            )
+            .await;
+        assert_eq!(status, 401);
+    }
+    let right = json!({"email": "ada@example.com", "password": crate::helpers::PASSWORD});
+    assert_eq!(
+        app.post("/api/auth/login/", right.clone()).await.0,
+        401,
+        "locked"
+    );
+    let path = format!("/api/admin/users/{}/unlock/", ada.id);
+    let (status, body, _) = app.send("POST", &path, Some(&admin), None).await;
+    assert_eq!((status, body), (200, json!({"message": "Login unlocked"})));
+    assert_eq!(app.post("/api/auth/login/", right).await.0, 200, "unlocked");
+}

@@ -205,6 +205,12 @@ impl Server {
     /// Starts `tessera serve` on a random port in production mode (JSON logs) and waits
     /// for the line that says where it listens.
     pub fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[])
+    }
+
+    /// [`Server::start`] with more environment variables; they win over the defaults, and
+    /// an empty value removes the variable.
+    pub fn start_with(dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut command = tessera(dir);
         command
             .arg("serve")
@@ -213,6 +219,12 @@ impl Server {
             .env("TESSERA_SIGNING_KEY", SIGNING_KEY)
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        for (name, value) in env {
+            match value {
+                &"" => command.env_remove(name),
+                value => command.env(name, value),
+            };
+        }
         let mut child = command.spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
         let (tx, logs) = mpsc::channel();
@@ -260,4 +272,59 @@ pub fn wait_for_log(logs: &mpsc::Receiver<String>, needle: &str) -> String {
             Err(e) => panic!("no log line containing {needle:?}: {e}"),
         }
     }
+}
+
+/// Runs `count` requests at once: each future `request(i)` is spawned on its own task and
+/// released by one barrier, so they reach the server together. Returns their outputs in
+/// order.
+pub async fn all_at_once<T, F>(count: usize, request: impl Fn(usize) -> F) -> Vec<T>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(count));
+    let tasks: Vec<_> = (0..count)
+        .map(|i| {
+            let (start, request) = (std::sync::Arc::clone(&start), request(i));
+            tokio::spawn(async move {
+                start.wait().await;
+                request.await
+            })
+        })
+        .collect();
+    let mut outputs = Vec::with_capacity(count);
+    for task in tasks {
+        outputs.push(task.await.expect("a racing request"));
+    }
+    outputs
+}
+
+/// The distinct refresh tokens that racing refreshes got; every reply that got none must
+/// be 401 `Token is blacklisted`.
+pub fn successors(replies: &[(u16, Value)]) -> std::collections::HashSet<String> {
+    let mut successors = std::collections::HashSet::new();
+    for (status, body) in replies {
+        match status {
+            200 => {
+                successors.insert(
+                    body["refresh"]
+                        .as_str()
+                        .expect("a refresh token")
+                        .to_owned(),
+                );
+            }
+            401 => assert_eq!(body["detail"], "Token is blacklisted", "{body}"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    successors
+}
+
+/// One decoded part of a JWT: 0 the header, 1 the claims.
+pub fn jwt_part(token: &str, part: usize) -> Value {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.split('.').nth(part).expect("a JWT"))
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON")
 }

@@ -17,14 +17,18 @@ async fn the_index_names_the_service_and_its_routes() {
 }
 
 #[tokio::test]
-async fn healthz_answers_ok_while_the_store_answers_and_503_after() {
+async fn readyz_answers_ok_while_the_store_answers_and_503_after() {
     let app = TestApp::spawn().await;
-    let (status, body, _) = app.get("/healthz", None).await;
-    assert_eq!((status, body), (200, json!({"status": "ok"})));
+    let (status, body, _) = app.get("/readyz", None).await;
+    assert_eq!(
+        (status, body),
+        (200, json!({"status": "ok", "store": "ok"}))
+    );
     app.tessera.store().close().await;
-    let (status, body, _) = app.get("/healthz", None).await;
+    let (status, body, headers) = app.get("/readyz", None).await;
     assert_eq!(status, 503);
     assert_eq!(body["status"], "unavailable");
+    assert_eq!(headers["retry-after"], "5");
 }
 
 #[tokio::test]

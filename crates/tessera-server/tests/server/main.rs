@@ -3,5 +3,8 @@
 mod admin;
 mod binary;
 mod browser;
+mod engines;
 mod helpers;
 mod http;
+mod instances;
+mod observability;

@@ -1,24 +1,14 @@
-//! Shared helpers for the integration tests.
+//! Shared helpers for the integration tests. Every store test runs on SQLite and on
+//! PostgreSQL from the same body: `engine_tests!` (from `tessera_store::testing`) makes a
+//! `sqlite` and a `postgres` test of each, each on a fresh database.
 #![allow(dead_code)]
 
-use tempfile::TempDir;
 use tessera_store::{NewSession, NewUser, Session, SessionKind, Store, User};
 
 /// 2025-01-01T00:00:00Z in seconds.
 pub const NOW_SECS: i64 = 1_735_689_600;
 /// The same instant in microseconds.
 pub const NOW: i64 = NOW_SECS * 1_000_000;
-
-/// A migrated store on a fresh file database; keep the `TempDir` alive.
-pub async fn file_store() -> (TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tessera.db");
-    let store = Store::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    (dir, store)
-}
 
 pub fn new_user(email: &str) -> NewUser {
     NewUser {

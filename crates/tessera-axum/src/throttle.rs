@@ -1,0 +1,252 @@
+//! DRF's throttling: rates such as `"5/min"`, a sliding-window log per key, and the
+//! `Request was throttled. Expected available in N seconds.` answer with `Retry-After`.
+//!
+//! The counters live in memory; a deployment of several instances keeps them in the store.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use tessera_core::SettingsError;
+
+/// A rate: so many requests per period (DRF's `num_requests` / `duration`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Requests allowed in one period.
+    pub requests: u32,
+    /// The period.
+    pub period: Duration,
+}
+
+impl Rate {
+    /// DRF's `parse_rate`: `"<n>/<period>"`, the period's first letter being `s`, `m`, `h`
+    /// or `d` (`"5/min"`, `"100/day"`, `"10/s"`).
+    pub fn parse(text: &str) -> Option<Self> {
+        let (count, period) = text.split_once('/')?;
+        let requests: u32 = count.trim().parse().ok()?;
+        let seconds = match period.trim().chars().next()? {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return None,
+        };
+        (requests > 0).then_some(Self {
+            requests,
+            period: Duration::from_secs(seconds),
+        })
+    }
+}
+
+/// Throttle and lockout settings, named after DRF's where DRF has them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ThrottleSettings {
+    /// DRF's `DEFAULT_THROTTLE_RATES`: `anon` and `user` apply to every request (anonymous
+    /// by client address, authenticated by user), `login` and `register` to those routes
+    /// (by client address). A missing or empty rate turns that throttle off.
+    pub throttle_rates: BTreeMap<String, String>,
+    /// DRF's `NUM_PROXIES`: how many reverse proxies stand in front, so the client address
+    /// is read from `X-Forwarded-For`. Unset: the socket's address, and the header is ignored.
+    #[serde(deserialize_with = "count")]
+    pub num_proxies: Option<usize>,
+    /// Consecutive failed logins for one account before it locks. `0` turns lockout off.
+    /// Defaults to 5.
+    pub login_failure_limit: u32,
+    /// The first lock's length; each further failure doubles it. Defaults to 1 minute.
+    #[serde(with = "tessera_core::duration")]
+    pub login_lockout_base: Duration,
+    /// The longest lock. Defaults to 1 hour.
+    #[serde(with = "tessera_core::duration")]
+    pub login_lockout_max: Duration,
+    /// Password hashes that may wait for a hashing thread; beyond that, 503 at once.
+    /// Defaults to 64.
+    pub hash_queue_limit: usize,
+}
+
+impl Default for ThrottleSettings {
+    fn default() -> Self {
+        Self {
+            throttle_rates: BTreeMap::new(),
+            num_proxies: None,
+            login_failure_limit: 5,
+            login_lockout_base: Duration::from_secs(60),
+            login_lockout_max: Duration::from_secs(3600),
+            hash_queue_limit: 64,
+        }
+    }
+}
+
+impl ThrottleSettings {
+    /// Checks every value; the first problem names its setting.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        for (scope, rate) in &self.throttle_rates {
+            if !rate.is_empty() && Rate::parse(rate).is_none() {
+                return Err(SettingsError {
+                    setting: "throttle_rates".into(),
+                    message: format!(
+                        "{scope}: {rate:?} is not a rate such as \"5/min\" or \"100/day\""
+                    ),
+                });
+            }
+        }
+        if self.login_lockout_base.is_zero() || self.login_lockout_max < self.login_lockout_base {
+            return Err(SettingsError {
+                setting: "login_lockout_max".into(),
+                message: "must be at least login_lockout_base, which must be above zero".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The rate of a scope, if that throttle is on.
+    pub fn rate(&self, scope: &str) -> Option<Rate> {
+        self.throttle_rates.get(scope).and_then(|r| Rate::parse(r))
+    }
+}
+
+/// An optional count given as a number, or as text (as environment variables give it).
+fn count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<usize>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Count(usize),
+        Text(String),
+    }
+    match Option::<Raw>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(Raw::Count(count)) => Ok(Some(count)),
+        Some(Raw::Text(text)) if text.trim().is_empty() => Ok(None),
+        Some(Raw::Text(text)) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a number"))),
+    }
+}
+
+/// The request histories, in memory: `key → timestamps, newest first` (DRF's cache entry).
+#[derive(Debug, Default)]
+pub struct MemoryThrottle {
+    histories: Mutex<HashMap<String, VecDeque<f64>>>,
+}
+
+/// Keys kept before old, idle histories are swept out.
+const SWEEP_ABOVE: usize = 100_000;
+
+impl MemoryThrottle {
+    /// DRF's `allow_request`: `None` when the request may go on (and is recorded), or
+    /// `Some(wait)` in seconds when it is throttled.
+    pub fn hit(&self, key: &str, rate: Rate, now: f64) -> Option<f64> {
+        let duration = rate.period.as_secs_f64();
+        let mut histories = self
+            .histories
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if histories.len() > SWEEP_ABOVE {
+            histories.retain(|_, h| h.front().is_some_and(|newest| *newest > now - 86_400.0));
+        }
+        let history = histories.entry(key.to_owned()).or_default();
+        while history
+            .back()
+            .is_some_and(|oldest| *oldest <= now - duration)
+        {
+            history.pop_back();
+        }
+        if history.len() >= rate.requests as usize {
+            return Some(wait(history, rate, now));
+        }
+        history.push_front(now);
+        None
+    }
+}
+
+/// DRF's `wait()`: the time until the oldest request leaves the window, spread over the
+/// requests that will then be available.
+pub(crate) fn wait(history: &VecDeque<f64>, rate: Rate, now: f64) -> f64 {
+    let duration = rate.period.as_secs_f64();
+    let remaining = match history.back() {
+        Some(oldest) => duration - (now - oldest),
+        None => duration,
+    };
+    let available = rate.requests as f64 - history.len() as f64 + 1.0;
+    if available <= 0.0 {
+        remaining
+    } else {
+        remaining / available
+    }
+}
+
+/// DRF's message: `Request was throttled. Expected available in N seconds.`, singular for 1.
+pub fn throttled_detail(wait_secs: u64) -> String {
+    let unit = if wait_secs == 1 { "second" } else { "seconds" };
+    format!("Request was throttled. Expected available in {wait_secs} {unit}.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse_like_drf() {
+        assert_eq!(
+            Rate::parse("5/min"),
+            Some(Rate {
+                requests: 5,
+                period: Duration::from_secs(60)
+            })
+        );
+        assert_eq!(
+            Rate::parse("100/day").unwrap().period,
+            Duration::from_secs(86_400)
+        );
+        assert_eq!(Rate::parse("3/s").unwrap().period, Duration::from_secs(1));
+        assert_eq!(
+            Rate::parse("10/hour").unwrap().period,
+            Duration::from_secs(3600)
+        );
+        for bad in ["5", "x/min", "5/year", "0/min", "5/"] {
+            assert_eq!(Rate::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_window_slides_and_the_wait_is_drfs() {
+        let throttle = MemoryThrottle::default();
+        let rate = Rate::parse("3/min").unwrap();
+        for t in [0.0, 10.0, 20.0] {
+            assert_eq!(throttle.hit("k", rate, t), None);
+        }
+        // Fourth request at t=30: the oldest (t=0) leaves at t=60 → 30 s, one slot → 30/1.
+        assert_eq!(throttle.hit("k", rate, 30.0), Some(30.0));
+        // Another key is independent.
+        assert_eq!(throttle.hit("other", rate, 30.0), None);
+        // At t=60 the first request has left the window.
+        assert_eq!(throttle.hit("k", rate, 60.0), None);
+        assert!(throttle.hit("k", rate, 61.0).is_some());
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let mut s = ThrottleSettings::default();
+        s.throttle_rates.insert("login".into(), "5/min".into());
+        assert!(s.validate().is_ok());
+        assert_eq!(s.rate("login"), Rate::parse("5/min"));
+        assert_eq!(s.rate("anon"), None);
+        s.throttle_rates.insert("anon".into(), "lots".into());
+        assert_eq!(s.validate().unwrap_err().setting, "throttle_rates");
+    }
+
+    #[test]
+    fn the_message_is_singular_for_one_second() {
+        assert_eq!(
+            throttled_detail(1),
+            "Request was throttled. Expected available in 1 second."
+        );
+        assert_eq!(
+            throttled_detail(42),
+            "Request was throttled. Expected available in 42 seconds."
+        );
+    }
+}

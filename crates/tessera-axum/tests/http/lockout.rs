@@ -1,0 +1,308 @@
+//! Issue 7 item 2: per-account failure counting with exponential back-off. A locked account
+//! answers exactly like a wrong password (no enumeration), unlocks with time or a password
+//! change, resets after a successful login, and costs no password hashing while locked.
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::json;
+use tessera_axum::ThrottleSettings;
+use tessera_store::NewUser;
+
+use crate::helpers::{
+    MetricsProbe, NO_ACTIVE_ACCOUNT, PASSWORD, Reply, TestApp, spawn_throttled_app,
+    spawn_throttled_with,
+};
+
+const WRONG: &str = "not the password";
+const NEW_PASSWORD: &str = "difference engine 1822";
+const ADA: &str = "ada@example.com";
+/// The cookie login's answer to wrong credentials.
+const INVALID_CREDENTIALS: &str = r#"{"error":"Invalid credentials"}"#;
+
+/// Three failures lock for 60 s, doubling up to an hour; no login throttle.
+fn lockout(settings: &mut ThrottleSettings) {
+    settings.throttle_rates.clear();
+    settings.login_failure_limit = 3;
+    settings.login_lockout_base = Duration::from_secs(60);
+    settings.login_lockout_max = Duration::from_secs(3600);
+}
+
+/// An app with [`lockout`] and Ada and Grace, both with [`PASSWORD`].
+async fn spawn_locking() -> TestApp {
+    let app = spawn_throttled_app(lockout).await;
+    app.create_user(ADA, PASSWORD).await;
+    app.create_user("grace@example.com", PASSWORD).await;
+    app
+}
+
+/// Fails `times` logins for `email` on `/api/token/`; each is the plain wrong-password 401.
+async fn fail(app: &TestApp, email: &str, times: usize) -> Reply {
+    let mut last = None;
+    for _ in 0..times {
+        let reply = app.obtain(email, WRONG).await;
+        reply.assert(401, NO_ACTIVE_ACCOUNT);
+        last = Some(reply);
+    }
+    last.expect("at least one failure")
+}
+
+/// Two answers a client cannot tell apart: status, body bytes and every header but `Date`.
+#[track_caller]
+fn assert_same_answer(answer: &Reply, reference: &Reply) {
+    assert_eq!(answer.status, reference.status, "status");
+    assert_eq!(answer.text, reference.text, "body");
+    let headers = |reply: &Reply| {
+        let mut headers: Vec<(String, Vec<u8>)> = reply
+            .headers
+            .iter()
+            .filter(|(name, _)| *name != "date")
+            .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+            .collect();
+        headers.sort();
+        headers
+    };
+    assert_eq!(headers(answer), headers(reference), "headers");
+}
+
+#[tokio::test]
+async fn after_the_limit_the_right_password_answers_exactly_like_a_wrong_one() {
+    let app = spawn_locking().await;
+    let ada = app.user_by_email(ADA).await.expect("ada");
+    let wrong = fail(&app, ADA, 3).await;
+
+    let right = app.obtain(ADA, PASSWORD).await;
+    assert_same_answer(&right, &wrong);
+    // An unknown address, and another wrong password, answer the same.
+    assert_same_answer(&app.obtain("nobody@example.com", WRONG).await, &wrong);
+    assert_same_answer(&app.obtain(ADA, WRONG).await, &wrong);
+    // So do the other JSON login routes, whose wrong-password answer is the same.
+    assert_same_answer(
+        &app.post_json(
+            "/api/token/sliding/",
+            &json!({"email": ADA, "password": PASSWORD}),
+        )
+        .await,
+        &wrong,
+    );
+    assert_same_answer(&app.account_login(ADA, PASSWORD).await, &wrong);
+
+    assert!(app.tessera.is_locked(ADA));
+    assert_eq!(
+        app.session_count(&ada).await,
+        0,
+        "a locked login opened a session"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_address_locks_like_a_real_one() {
+    let app = spawn_locking().await;
+    let wrong = fail(&app, "nobody@example.com", 3).await;
+
+    assert!(app.tessera.is_locked("nobody@example.com"));
+    assert_same_answer(&app.obtain("nobody@example.com", WRONG).await, &wrong);
+    assert_same_answer(&app.obtain(ADA, WRONG).await, &wrong);
+}
+
+#[tokio::test]
+async fn the_lock_ends_with_time_and_the_failures_start_over() {
+    let app = spawn_locking().await;
+    let wrong = fail(&app, ADA, 3).await;
+
+    app.advance(59);
+    assert_same_answer(&app.obtain(ADA, PASSWORD).await, &wrong);
+    app.advance(2);
+    app.obtain(ADA, PASSWORD).await.ok();
+
+    // The failures were forgotten: two more do not lock.
+    fail(&app, ADA, 2).await;
+    app.obtain(ADA, PASSWORD).await.ok();
+    assert!(!app.tessera.is_locked(ADA));
+}
+
+#[tokio::test]
+async fn a_successful_login_resets_the_count() {
+    let app = spawn_locking().await;
+
+    fail(&app, ADA, 2).await;
+    app.obtain(ADA, PASSWORD).await.ok();
+    fail(&app, ADA, 2).await;
+    app.obtain(ADA, PASSWORD).await.ok();
+    fail(&app, ADA, 2).await;
+    app.account_login(ADA, PASSWORD).await.ok();
+    assert!(!app.tessera.is_locked(ADA));
+
+    // Counting still works after a reset.
+    let wrong = fail(&app, ADA, 3).await;
+    assert_same_answer(&app.obtain(ADA, PASSWORD).await, &wrong);
+}
+
+#[tokio::test]
+async fn each_further_failure_doubles_the_lock() {
+    let app = spawn_locking().await;
+    fail(&app, ADA, 3).await;
+    app.advance(61);
+
+    // The fourth failure locks for 120 s.
+    let wrong = fail(&app, ADA, 1).await;
+    app.advance(61);
+    assert_same_answer(&app.obtain(ADA, PASSWORD).await, &wrong);
+    assert!(app.tessera.is_locked(ADA));
+    app.advance(60);
+    app.obtain(ADA, PASSWORD).await.ok();
+}
+
+#[tokio::test]
+async fn the_lock_never_exceeds_the_maximum() {
+    let app = spawn_locking().await;
+    let mut wrong = fail(&app, ADA, 3).await;
+
+    // Failures 3 to 10: 60 s doubling, capped at an hour.
+    for length in [60, 120, 240, 480, 960, 1920, 3600, 3600] {
+        app.advance(length - 1);
+        assert!(app.tessera.is_locked(ADA), "a {length} s lock ended early");
+        assert_same_answer(&app.obtain(ADA, PASSWORD).await, &wrong);
+        app.advance(2);
+        assert!(
+            !app.tessera.is_locked(ADA),
+            "a {length} s lock lasted too long"
+        );
+        wrong = fail(&app, ADA, 1).await;
+    }
+    app.advance(3599);
+    assert_same_answer(&app.obtain(ADA, PASSWORD).await, &wrong);
+    app.advance(2);
+    app.obtain(ADA, PASSWORD).await.ok();
+}
+
+#[tokio::test]
+async fn a_password_change_from_another_session_lifts_the_lock() {
+    let app = spawn_locking().await;
+    let laptop = app.account_pair(ADA, PASSWORD).await;
+    let wrong = fail(&app, ADA, 3).await;
+    assert_same_answer(&app.obtain(ADA, PASSWORD).await, &wrong);
+
+    app.change_password(&laptop.access, PASSWORD, NEW_PASSWORD)
+        .await
+        .ok();
+
+    assert!(!app.tessera.is_locked(ADA));
+    app.account_login(ADA, NEW_PASSWORD).await.ok();
+}
+
+#[tokio::test]
+async fn a_password_change_lifts_the_lock_when_users_log_in_with_usernames() {
+    let app = spawn_throttled_with(2, |s| s.username_field = "username".into(), lockout).await;
+    app.create_user_with(
+        NewUser {
+            email: ADA.into(),
+            username: Some("ada".into()),
+            is_active: true,
+            ..NewUser::default()
+        },
+        PASSWORD,
+    )
+    .await;
+    let by_name = |password: &str| json!({"username": "ada", "password": password});
+    let login = app.post_json("/api/token/", &by_name(PASSWORD)).await;
+    let access = login.field("access");
+    let mut wrong = None;
+    for _ in 0..3 {
+        let reply = app.post_json("/api/token/", &by_name(WRONG)).await;
+        reply.assert(401, NO_ACTIVE_ACCOUNT);
+        wrong = Some(reply);
+    }
+    let wrong = wrong.expect("failures");
+    assert_same_answer(
+        &app.post_json("/api/token/", &by_name(PASSWORD)).await,
+        &wrong,
+    );
+
+    app.change_password(&access, PASSWORD, NEW_PASSWORD)
+        .await
+        .ok();
+
+    assert!(!app.tessera.is_locked("ada"));
+    app.post_json("/api/token/", &by_name(NEW_PASSWORD))
+        .await
+        .ok();
+}
+
+#[tokio::test]
+async fn a_lock_on_one_account_leaves_the_others_alone() {
+    let app = spawn_locking().await;
+    let wrong = fail(&app, ADA, 3).await;
+
+    app.obtain("grace@example.com", PASSWORD).await.ok();
+    app.account_login("grace@example.com", PASSWORD).await.ok();
+    app.cookie_login("grace@example.com", PASSWORD).await.ok();
+    // Grace's failures count for her only.
+    fail(&app, "grace@example.com", 2).await;
+    app.obtain("grace@example.com", PASSWORD).await.ok();
+
+    assert_same_answer(&app.obtain(ADA, PASSWORD).await, &wrong);
+}
+
+#[tokio::test]
+async fn the_cookie_login_counts_failures_and_is_locked_too() {
+    let app = spawn_locking().await;
+    let wrong_cookie = app.cookie_login(ADA, WRONG).await;
+    wrong_cookie.assert(401, INVALID_CREDENTIALS);
+    // Failures on both kinds of route add up.
+    let wrong_json = fail(&app, ADA, 2).await;
+
+    let right_cookie = app.cookie_login(ADA, PASSWORD).await;
+    assert_same_answer(&right_cookie, &wrong_cookie);
+    assert!(
+        right_cookie.set_cookies().is_empty(),
+        "a locked login set cookies"
+    );
+    assert_same_answer(&app.obtain(ADA, PASSWORD).await, &wrong_json);
+
+    app.advance(61);
+    app.cookie_login(ADA, PASSWORD).await.ok();
+}
+
+#[tokio::test]
+async fn locked_guesses_reach_no_hasher() {
+    let probe = MetricsProbe::default();
+    let _recording = probe.install();
+    let app = spawn_locking().await;
+    let ada = app.user_by_email(ADA).await.expect("ada");
+    fail(&app, ADA, 3).await;
+    assert_eq!(probe.hashes(), 3);
+
+    // 1,000 guesses within the minute of the lock, a hundred at a time.
+    for round in 0..10 {
+        app.set_offset_micros(round * 5_900_000);
+        let guesses = (0..100).map(|n| {
+            let password = if n % 10 == 0 {
+                PASSWORD.to_owned()
+            } else {
+                format!("guess {round} {n}")
+            };
+            let app = &app;
+            async move { app.obtain(ADA, &password).await }
+        });
+        for reply in join_all(guesses).await {
+            reply.assert(401, NO_ACTIVE_ACCOUNT);
+        }
+    }
+
+    assert_eq!(probe.hashes(), 3, "locked guesses were hashed");
+    assert_eq!(
+        probe.counter(r#"tessera_logins_total{outcome="locked"}"#),
+        1000
+    );
+    assert_eq!(
+        probe.counter(r#"tessera_logins_total{outcome="failure"}"#),
+        3
+    );
+    assert_eq!(app.session_count(&ada).await, 0);
+    assert_eq!(
+        StatusCode::OK,
+        app.obtain("grace@example.com", PASSWORD).await.status
+    );
+}

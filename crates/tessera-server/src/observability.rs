@@ -1,0 +1,111 @@
+//! Operators' endpoints: liveness, readiness, and Prometheus metrics.
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{ConnectInfo, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use serde_json::json;
+use subtle::ConstantTimeEq as _;
+use tessera_axum::Tessera;
+use tessera_core::Secret;
+
+/// Latency buckets, in seconds, from a fast token check to a slow login.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// The process-wide Prometheus recorder, installed once (several applications in one test
+/// process share it).
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let handle = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full("tessera_http_request_duration_seconds".into()),
+                LATENCY_BUCKETS,
+            )
+            .expect("the bucket list is not empty")
+            .install_recorder()
+            .expect("no other metrics recorder is installed");
+        let upkeep = handle.clone();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_secs(5));
+                upkeep.run_upkeep();
+            }
+        });
+        handle
+    })
+}
+
+/// `/healthz`, `/readyz` and `/metrics`.
+pub fn routes(metrics_token: Option<Secret>) -> Router<Tessera> {
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/readyz", get(readyz))
+        .route(
+            "/metrics",
+            get(move |parts: Parts| {
+                let token = metrics_token.clone();
+                async move { metrics(&parts, token.as_ref()) }
+            }),
+        )
+}
+
+/// Ready when the store answers (migrations were applied before serving began).
+async fn readyz(State(tessera): State<Tessera>) -> Response {
+    match tessera.store().ping().await {
+        Ok(()) => Json(json!({"status": "ok", "store": "ok"})).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "readiness: the store does not answer");
+            let body = json!({"status": "unavailable", "store": "unreachable", "detail": "The store does not answer."});
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "5")],
+                Json(body),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Prometheus text. With `metrics_token` set, only `Authorization: Bearer <token>`; without
+/// it, only clients on this machine that came through no proxy.
+fn metrics(parts: &Parts, token: Option<&Secret>) -> Response {
+    let headers = &parts.headers;
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>();
+    let allowed = match token {
+        Some(token) => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| bool::from(given.as_bytes().ct_eq(token.expose().as_bytes()))),
+        None => {
+            peer.is_some_and(|ConnectInfo(addr)| addr.ip().is_loopback())
+                && !headers.contains_key("x-forwarded-for")
+        }
+    };
+    if !allowed {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({"detail": "You do not have permission to perform this action."})),
+        )
+            .into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        prometheus().render(),
+    )
+        .into_response()
+}
