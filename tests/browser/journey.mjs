@@ -117,7 +117,7 @@ try {
     expect(await page.locator(".badge", { hasText: "This device" }).count() === 1, "one current session");
     await page.locator("#sessions li", { hasText: "curl" }).getByRole("button", { name: "End session" }).click();
     await page.getByText("Session ended.").waitFor();
-    expect(await items.count() === 1, "one session left");
+    await page.waitForFunction(() => document.querySelectorAll("#sessions li").length === 1, null, { timeout: 10000 });
     const refused = await fetch(`${base}/api/auth/profile/`, { headers: { Authorization: `Bearer ${otherAccess}` } });
     expect(refused.status === 401, `the ended session's token still works: ${refused.status}`);
     await shot("04-sessions");

@@ -54,7 +54,7 @@ fn start_threads(count: usize) -> mpsc::Sender<Job> {
     for index in 0..count {
         let receiver = Arc::clone(&receiver);
         let spawned = std::thread::Builder::new()
-            .name(format!("tessera-hash-{index}"))
+            .name(format!("{THREAD_PREFIX}{index}"))
             .spawn(move || {
                 loop {
                     let job = match receiver.lock() {
@@ -204,9 +204,17 @@ thread_local! {
 /// and not kept.
 const KEEP_BLOCKS: usize = 64 * 1024;
 
+/// The name of every hashing thread starts with this.
+const THREAD_PREFIX: &str = "tessera-hash-";
+
 /// Runs `work` with `count` argon2 blocks of this thread's reusable memory.
 fn with_blocks<T>(count: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
-    if count > KEEP_BLOCKS {
+    // Only the hashing threads keep their memory; a hash elsewhere (the dummy hash at
+    // start-up, the command line) frees it at once.
+    let hashing_thread = std::thread::current()
+        .name()
+        .is_some_and(|name| name.starts_with(THREAD_PREFIX));
+    if count > KEEP_BLOCKS || !hashing_thread {
         return work(&mut vec![Block::new(); count]);
     }
     BLOCKS.with(|cell| {
@@ -311,6 +319,22 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use super::*;
+
+    #[test]
+    fn only_hashing_threads_keep_argon2_memory() {
+        hash_sync(b"on the test thread").unwrap();
+        assert_eq!(BLOCKS.with(|blocks| blocks.borrow().len()), 0);
+        let kept = std::thread::Builder::new()
+            .name(format!("{THREAD_PREFIX}test"))
+            .spawn(|| {
+                hash_sync(b"on a hashing thread").unwrap();
+                BLOCKS.with(|blocks| blocks.borrow().len())
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(kept, Argon2::default().params().block_count());
+    }
 
     #[test]
     fn hashes_agree_with_argon2s_own_hasher_and_verifier_both_ways() {

@@ -131,7 +131,7 @@ async function loadSessions() {
       end.dataset.session = session.id;
       end.addEventListener("click", async () => {
         const reply = await api("DELETE", `/api/auth/sessions/${encodeURIComponent(session.id)}/`);
-        if (reply.status === 204) { notice("Session ended."); await loadSessions(); }
+        if (reply.status === 204) { await loadSessions(); notice("Session ended."); }
       });
       item.append(end);
     }
