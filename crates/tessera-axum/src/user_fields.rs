@@ -191,24 +191,9 @@ impl UserField {
                     _ => Err(invalid()),
                 }
             }
-            FieldKind::Boolean => {
-                const TRUE: &[&str] = &[
-                    "t", "T", "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On",
-                    "ON", "1",
-                ];
-                const FALSE: &[&str] = &[
-                    "f", "F", "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off",
-                    "OFF", "0",
-                ];
-                match value {
-                    Value::Bool(b) => Ok(Value::Bool(*b)),
-                    Value::Number(n) if n.as_i64() == Some(1) => Ok(Value::Bool(true)),
-                    Value::Number(n) if n.as_i64() == Some(0) => Ok(Value::Bool(false)),
-                    Value::String(s) if TRUE.contains(&s.as_str()) => Ok(Value::Bool(true)),
-                    Value::String(s) if FALSE.contains(&s.as_str()) => Ok(Value::Bool(false)),
-                    _ => Err("Must be a valid boolean.".into()),
-                }
-            }
+            FieldKind::Boolean => drf_bool(value)
+                .map(Value::Bool)
+                .ok_or_else(|| "Must be a valid boolean.".into()),
             FieldKind::Date => {
                 let wrong = || {
                     "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."
@@ -223,6 +208,24 @@ impl UserField {
                     .map_err(|_| wrong())
             }
         }
+    }
+}
+
+/// DRF's `BooleanField` reading: `true`/`false`, `1`/`0`, and its words (`"yes"`, `"off"` …).
+pub(crate) fn drf_bool(value: &Value) -> Option<bool> {
+    const TRUE: &[&str] = &[
+        "t", "T", "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON", "1",
+    ];
+    const FALSE: &[&str] = &[
+        "f", "F", "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF", "0",
+    ];
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) if n.as_i64() == Some(1) => Some(true),
+        Value::Number(n) if n.as_i64() == Some(0) => Some(false),
+        Value::String(s) if TRUE.contains(&s.as_str()) => Some(true),
+        Value::String(s) if FALSE.contains(&s.as_str()) => Some(false),
+        _ => None,
     }
 }
 

@@ -43,7 +43,7 @@ pub struct Config {
     /// Defaults to `true`, like a new Django project.
     pub debug: bool,
     /// Seconds to let in-flight requests finish after SIGINT/SIGTERM. Defaults to 10.
-    #[serde(with = "secs")]
+    #[serde(with = "tessera_core::duration")]
     pub shutdown_grace: Duration,
     /// simplejwt's settings, at the top level (`access_token_lifetime`, `signing_key`, …).
     #[serde(flatten)]
@@ -518,23 +518,6 @@ fn describe_error(
         }
     }
     format!("invalid configuration: {error}")
-}
-
-mod secs {
-    use super::*;
-
-    pub(super) fn serialize<S: serde::Serializer>(
-        value: &Duration,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(value.as_secs())
-    }
-
-    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
-        d: D,
-    ) -> Result<Duration, D::Error> {
-        Ok(Duration::from_secs(u64::deserialize(d)?))
-    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use crate::permission::AdminUser;
 use crate::representation::drf_datetime;
 use crate::sessions::reason;
 use crate::state::Tessera;
+use crate::user_fields::drf_bool;
 
 /// `GET /api/admin/users/`, `GET|PATCH|DELETE /api/admin/users/{id}/`,
 /// `POST /api/admin/users/{id}/revoke_sessions/` and `POST /api/admin/users/{id}/unlock/`,
@@ -161,18 +162,11 @@ fn read_bool(
     data: &serde_json::Map<String, Value>,
     name: &str,
 ) -> Option<bool> {
-    const TRUE: &[&str] = &[
-        "t", "T", "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON", "1",
-    ];
-    const FALSE: &[&str] = &[
-        "f", "F", "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF", "0",
-    ];
-    match data.get(name)? {
-        Value::Bool(b) => Some(*b),
-        Value::Number(n) if n.as_i64() == Some(1) => Some(true),
-        Value::Number(n) if n.as_i64() == Some(0) => Some(false),
-        Value::String(s) if TRUE.contains(&s.as_str()) => Some(true),
-        Value::String(s) if FALSE.contains(&s.as_str()) => Some(false),
+    let value = data.get(name)?;
+    if let Some(flag) = drf_bool(value) {
+        return Some(flag);
+    }
+    match value {
         Value::Null => {
             fields.fail(name, "This field may not be null.");
             None
