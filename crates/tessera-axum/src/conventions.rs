@@ -1,34 +1,24 @@
 //! DRF's conventions for whole responses: JSON 404 and 405 bodies, `OPTIONS`, and
 //! `WWW-Authenticate` on every 401.
 
-use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 use crate::state::Tessera;
 
-/// Middleware that gives bodiless 404 and 405 answers DRF's JSON bodies, answers `OPTIONS`
-/// with 200 and `Allow`, and adds `WWW-Authenticate` to 401s.
-///
-/// Install with `axum::middleware::from_fn_with_state(tessera, drf_conventions)`; [`crate::finish`]
-/// does it for you.
-pub async fn drf_conventions(
-    State(tessera): State<Tessera>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let method = request.method().clone();
-    let mut response = next.run(request).await;
+/// Gives a bodiless 404 or 405 answer DRF's JSON body, answers `OPTIONS` with 200 and
+/// `Allow`, and adds `WWW-Authenticate` to a 401 — for the response to a `method` request.
+/// [`crate::finish`]'s middleware applies it to every response.
+pub fn drf_conventions(tessera: &Tessera, method: &Method, mut response: Response) -> Response {
     let bodiless = !response.headers().contains_key(header::CONTENT_TYPE);
     match response.status() {
         StatusCode::METHOD_NOT_ALLOWED if bodiless => {
             let allow = response.headers().get(header::ALLOW).cloned();
-            response = if method == Method::OPTIONS {
+            response = if *method == Method::OPTIONS {
                 StatusCode::OK.into_response()
             } else {
-                ApiError::MethodNotAllowed(method).into_response()
+                ApiError::MethodNotAllowed(method.clone()).into_response()
             };
             if let Some(allow) = allow {
                 let allow = with_options(&allow);

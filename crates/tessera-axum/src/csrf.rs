@@ -8,9 +8,8 @@
 //! header — or always, with `csrf_require_token` — it must equal the CSRF cookie, compared in
 //! constant time. Bearer-authenticated requests are not affected.
 
-use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use subtle::ConstantTimeEq as _;
@@ -32,8 +31,8 @@ fn refused(reason: &str) -> Response {
 
 /// Whether the request would be authenticated by cookie: no token in the auth header, and a
 /// token cookie present or a cookie route targeted.
-fn cookie_authenticated(tessera: &Tessera, request: &Request) -> bool {
-    let headers = request.headers();
+fn cookie_authenticated(tessera: &Tessera, parts: &Parts) -> bool {
+    let headers = &parts.headers;
     let browser = tessera.browser();
     let bearer = headers.get(tessera.auth_header()).is_some_and(|v| {
         let mut words = v
@@ -51,7 +50,7 @@ fn cookie_authenticated(tessera: &Tessera, request: &Request) -> bool {
     if bearer {
         return false;
     }
-    request.uri().path().starts_with(COOKIE_ROUTES)
+    parts.uri.path().starts_with(COOKIE_ROUTES)
         || read_cookie(headers, &browser.auth_cookie_access_name).is_some()
         || read_cookie(headers, &browser.auth_cookie_refresh_name).is_some()
 }
@@ -126,24 +125,22 @@ fn check_token(tessera: &Tessera, headers: &HeaderMap) -> Result<(), String> {
     }
 }
 
-/// The middleware; [`crate::finish`] installs it.
-pub async fn csrf_protect(
-    State(tessera): State<Tessera>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// The 403 `CSRF Failed: …` answer for an unsafe, cookie-authenticated request that fails
+/// the origin or double-submit check; `None` when the request may go on.
+/// [`crate::finish`]'s middleware asks it.
+pub fn csrf_refusal(tessera: &Tessera, parts: &Parts) -> Option<Response> {
     let safe = matches!(
-        *request.method(),
+        parts.method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
     );
-    if !safe && cookie_authenticated(&tessera, &request) {
-        let headers = request.headers();
+    if !safe && cookie_authenticated(tessera, parts) {
+        let headers = &parts.headers;
         if let Err(reason) =
-            check_origin(&tessera, headers).and_then(|()| check_token(&tessera, headers))
+            check_origin(tessera, headers).and_then(|()| check_token(tessera, headers))
         {
-            tracing::warn!(path = %request.uri().path(), %reason, "CSRF check refused a request");
-            return refused(&reason);
+            tracing::warn!(path = %parts.uri.path(), %reason, "CSRF check refused a request");
+            return Some(refused(&reason));
         }
     }
-    next.run(request).await
+    None
 }

@@ -4,6 +4,9 @@
 //! A locked account answers exactly as a wrong password does — same status, same body, and
 //! about the same time (the response waits as long as a hash usually takes) — but costs no
 //! hashing, so guesses against one account reach the hasher no more than the limit allows.
+//!
+//! Throttle counters and failure counts live in this process's memory, or in the store when
+//! several servers share it (`throttle_storage`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::ApiError;
 use crate::state::Tessera;
-use crate::throttle::MemoryThrottle;
+use crate::throttle::{MemoryThrottle, ThrottleSettings, wait};
 
 /// A lock's state for one login name.
 #[derive(Debug, Clone, Copy, Default)]
@@ -24,6 +27,8 @@ struct Lock {
 /// Shared counters behind [`Tessera`]'s protections.
 #[derive(Debug)]
 pub(crate) struct Guard {
+    /// Counters and failures are kept in the store rather than in the fields below.
+    shared: bool,
     throttle: MemoryThrottle,
     locks: Mutex<HashMap<String, Lock>>,
     hashing: AtomicUsize,
@@ -36,12 +41,13 @@ pub(crate) struct Guard {
 const SWEEP_ABOVE: usize = 100_000;
 
 impl Guard {
-    pub(crate) fn new(queue_limit: usize) -> Self {
+    pub(crate) fn new(settings: &ThrottleSettings, engine: tessera_store::Engine) -> Self {
         Self {
+            shared: settings.throttle_storage.shared_on(engine),
             throttle: MemoryThrottle::default(),
             locks: Mutex::new(HashMap::new()),
             hashing: AtomicUsize::new(0),
-            queue_limit,
+            queue_limit: settings.hash_queue_limit,
             hash_micros: AtomicU64::new(0),
         }
     }
@@ -66,16 +72,26 @@ impl Drop for Slot<'_> {
 impl Tessera {
     /// Applies the throttle of `scope` (`login`, `register`, `anon`, `user` …) to `ident`
     /// (a client address or a user id): 429 with DRF's message when over the rate.
-    pub fn throttle(&self, scope: &str, ident: &str) -> Result<(), ApiError> {
+    pub async fn throttle(&self, scope: &str, ident: &str) -> Result<(), ApiError> {
         let Some(rate) = self.throttling().rate(scope) else {
             return Ok(());
         };
-        let now = self.now_micros() as f64 / 1e6;
-        match self
-            .guard()
-            .throttle
-            .hit(&format!("throttle_{scope}_{ident}"), rate, now)
-        {
+        let key = format!("throttle_{scope}_{ident}");
+        let now = self.now_micros();
+        let wait = if self.guard().shared {
+            let window = i64::try_from(rate.period.as_micros()).unwrap_or(i64::MAX);
+            let hit = self
+                .store()
+                .throttle_hit(&key, rate.requests, window, now)
+                .await?;
+            (!hit.allowed).then(|| {
+                let oldest = hit.oldest.map(|at| at as f64 / 1e6);
+                wait(hit.count as usize, oldest, rate, now as f64 / 1e6)
+            })
+        } else {
+            self.guard().throttle.hit(&key, rate, now as f64 / 1e6)
+        };
+        match wait {
             None => Ok(()),
             Some(wait) => {
                 metrics::counter!("tessera_throttled_total", "scope" => scope.to_owned())
@@ -150,56 +166,124 @@ impl Tessera {
     }
 
     /// Whether logins for `name` are locked at the moment.
-    pub fn is_locked(&self, name: &str) -> bool {
+    pub async fn is_locked(&self, name: &str) -> Result<bool, ApiError> {
         let now = self.now_micros();
-        self.guard()
-            .locks()
-            .get(name)
-            .is_some_and(|lock| lock.locked_until > now)
+        let until = if self.guard().shared {
+            self.store().login_locked_until(name).await?
+        } else {
+            self.guard().locks().get(name).map(|lock| lock.locked_until)
+        };
+        Ok(until.is_some_and(|until| until > now))
     }
 
     /// Counts a failed login for `name`; past the limit each failure locks for twice as long.
-    pub(crate) fn record_login_failure(&self, name: &str) {
+    /// Returns the lock's length when this failure locked the account.
+    pub(crate) async fn record_login_failure(
+        &self,
+        name: &str,
+    ) -> Result<Option<Duration>, ApiError> {
         let settings = self.throttling();
         if settings.login_failure_limit == 0 {
-            return;
+            return Ok(None);
         }
         let now = self.now_micros();
-        let mut locks = self.guard().locks();
-        if locks.len() > SWEEP_ABOVE {
-            locks.retain(|_, lock| lock.locked_until > now || lock.failures > 0);
+        let failures = if self.guard().shared {
+            self.store().add_login_failure(name, now).await?
+        } else {
+            let mut locks = self.guard().locks();
+            if locks.len() > SWEEP_ABOVE {
+                locks.retain(|_, lock| lock.locked_until > now || lock.failures > 0);
+            }
+            let lock = locks.entry(name.to_owned()).or_default();
+            lock.failures = lock.failures.saturating_add(1);
+            lock.failures
+        };
+        let Some(length) = lock_length(settings, failures) else {
+            return Ok(None);
+        };
+        let until = now.saturating_add(i64::try_from(length.as_micros()).unwrap_or(i64::MAX));
+        if self.guard().shared {
+            self.store().lock_login(name, until).await?;
+        } else if let Some(lock) = self.guard().locks().get_mut(name) {
+            lock.locked_until = lock.locked_until.max(until);
         }
-        let lock = locks.entry(name.to_owned()).or_default();
-        lock.failures = lock.failures.saturating_add(1);
-        if lock.failures >= settings.login_failure_limit {
-            let doublings = (lock.failures - settings.login_failure_limit).min(30);
-            let base = settings.login_lockout_base.as_micros() as f64;
-            let length = (base * f64::from(1u32 << doublings))
-                .min(settings.login_lockout_max.as_micros() as f64);
-            lock.locked_until = now.saturating_add(length as i64);
-            metrics::counter!("tessera_lockouts_total").increment(1);
-            tracing::warn!(
-                failures = lock.failures,
-                seconds = length / 1e6,
-                "login locked after repeated failures"
-            );
-        }
+        metrics::counter!("tessera_lockouts_total").increment(1);
+        tracing::warn!(
+            failures,
+            seconds = length.as_secs_f64(),
+            "login locked after repeated failures"
+        );
+        Ok(Some(length))
     }
 
     /// Forgets failures for `name`: after a successful login, a password change or an
     /// administrator's unlock.
-    pub fn clear_login_failures(&self, name: &str) {
-        self.guard().locks().remove(name);
+    pub async fn clear_login_failures(&self, name: &str) -> Result<(), ApiError> {
+        if self.guard().shared {
+            self.store().clear_login_failures(name).await?;
+        } else {
+            self.guard().locks().remove(name);
+        }
+        Ok(())
     }
 
     /// Forgets failures for the name `user` logs in with (`username_field`).
-    pub fn clear_login_failures_of(&self, user: &tessera_store::User) {
+    pub async fn clear_login_failures_of(
+        &self,
+        user: &tessera_store::User,
+    ) -> Result<(), ApiError> {
         let name = match self.settings().username_field.as_str() {
             "username" => user.username.as_deref(),
             _ => Some(user.email.as_str()),
         };
-        if let Some(name) = name {
-            self.clear_login_failures(name);
+        match name {
+            Some(name) => self.clear_login_failures(name).await,
+            None => Ok(()),
         }
+    }
+}
+
+/// How long the `failures`-th consecutive failure locks for: nothing below the limit, then
+/// `login_lockout_base`, doubling with each further failure up to `login_lockout_max`.
+fn lock_length(settings: &ThrottleSettings, failures: u32) -> Option<Duration> {
+    if settings.login_failure_limit == 0 || failures < settings.login_failure_limit {
+        return None;
+    }
+    let doublings = (failures - settings.login_failure_limit).min(30);
+    Some(
+        settings
+            .login_lockout_base
+            .saturating_mul(1u32 << doublings)
+            .min(settings.login_lockout_max),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locks_start_at_the_limit_and_double_up_to_the_maximum() {
+        let settings = ThrottleSettings::default();
+        let lengths: Vec<_> = (1..=14)
+            .map(|failures| lock_length(&settings, failures).map(|d| d.as_secs()))
+            .collect();
+        let minute = Some(60);
+        assert_eq!(&lengths[..4], &[None; 4]);
+        assert_eq!(lengths[4], minute);
+        assert_eq!(lengths[5], Some(120));
+        assert_eq!(lengths[8], Some(960));
+        assert_eq!(lengths[9], Some(1920));
+        assert_eq!(lengths[10], Some(3600));
+        assert_eq!(lengths[13], Some(3600));
+        let off = ThrottleSettings {
+            login_failure_limit: 0,
+            ..ThrottleSettings::default()
+        };
+        assert_eq!(lock_length(&off, 100), None);
+        assert_eq!(
+            lock_length(&settings, u32::MAX),
+            Some(Duration::from_secs(3600))
+        );
     }
 }

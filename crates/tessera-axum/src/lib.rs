@@ -17,6 +17,7 @@
 //! ```
 
 mod account_settings;
+pub mod audit;
 mod auth;
 mod browser;
 mod client;
@@ -29,6 +30,7 @@ mod fields;
 mod guard;
 mod keystore;
 mod limits;
+mod middleware;
 mod observe;
 mod payload;
 mod permission;
@@ -46,6 +48,7 @@ pub mod verifier;
 use axum::Router;
 
 pub use account_settings::AccountSettings;
+pub use audit::{Audit, AuditSettings};
 pub use auth::{
     AllowAny, AuthUser, TokenUser, authenticate_token, raw_token, user_for_token, validated_token,
 };
@@ -54,22 +57,24 @@ pub use client::ClientInfo;
 pub use conventions::{drf_conventions, not_found};
 pub use cookies::{csrf_cookie, new_csrf_token, read_cookie};
 pub use cors::cors_layer;
-pub use csrf::csrf_protect;
+pub use csrf::csrf_refusal;
 pub use error::ApiError;
 pub use fields::{FieldErrors, Fields, Trim};
 pub use keystore::{KeyManager, KeyState, KeyStatus, KeysError, LoadedRing, load_key_files};
-pub use limits::{MAX_HEADER_BYTES, limit_headers};
+pub use limits::{MAX_HEADER_BYTES, oversized_headers};
+pub use middleware::tessera_middleware;
 pub use observe::track_requests;
 pub use payload::{MAX_BODY_BYTES, Payload};
 pub use permission::{AdminUser, IsAdminUser, IsAuthenticated, Permission, Require};
 pub use remote::{JwksFetchError, MAX_JWKS_BYTES, RemoteJwks, fetch_remote_keys};
 pub use representation::{
-    account_claims, custom_value, drf_datetime, full_name, login_user_object, user_object,
+    DATETIME_FORMAT_ERROR, account_claims, custom_value, drf_datetime, full_name,
+    login_user_object, parse_drf_datetime, user_object,
 };
 pub use sessions::{Refreshed, SESSION_CLAIM, TokenPair, reason};
 pub use state::Tessera;
-pub use throttle::ThrottleSettings;
-pub use throttle_layer::throttle_requests;
+pub use throttle::{ThrottleSettings, ThrottleStorage};
+pub use throttle_layer::check_rates;
 
 /// Finishes an application's router: DRF's 404 fallback and response conventions, CSRF
 /// protection for cookie-authenticated requests, the `anon`/`user` throttles, CORS from the
@@ -80,32 +85,20 @@ pub fn finish(router: Router<Tessera>, tessera: Tessera) -> Router {
         .fallback(not_found)
         .with_state(tessera.clone());
     let cors = cors_layer(tessera.browser());
-    // The conventions wrap the finished router as one service, so they see each response
-    // as the client will (axum adds `Allow` to a 405 outside per-route layers).
-    // Keys of a remote JWKS (`jwk_url`) are fetched before a handler decodes the token.
-    let finished = Router::new()
-        .fallback_service(app)
-        .layer(axum::middleware::from_fn_with_state(
-            tessera.clone(),
-            fetch_remote_keys,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            tessera.clone(),
-            throttle_requests,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            tessera.clone(),
-            csrf_protect,
-        ))
+    // The middleware wraps the finished router as one service, so that the conventions see
+    // each response as the client will (axum adds `Allow` to a 405 outside per-route
+    // layers). A `ServiceBuilder` stack rather than `Router::layer`, which would box it
+    // anew and clone every box below it on each request.
+    let finished = tower::ServiceBuilder::new()
         .layer(axum::middleware::from_fn_with_state(
             tessera,
-            drf_conventions,
+            tessera_middleware,
         ))
-        .layer(axum::middleware::from_fn(limit_headers));
+        .service(app);
     // CORS is outermost: preflights are answered before anything else runs.
     match cors {
         Some(cors) => {
-            let with_cors = finished.clone().layer(cors);
+            let with_cors = tower::Layer::layer(&cors, finished.clone());
             // tower-http answers every OPTIONS request as a preflight; only a real one (with
             // `Access-Control-Request-Method`, as django-cors-headers tells them apart) goes
             // there, so that other OPTIONS requests keep DRF's 200 with `Allow`.
@@ -115,15 +108,22 @@ pub fn finish(router: Router<Tessera>, tessera: Tessera) -> Router {
                         && !request
                             .headers()
                             .contains_key(axum::http::header::ACCESS_CONTROL_REQUEST_METHOD);
-                    let app = if plain_options {
-                        finished.clone()
-                    } else {
-                        with_cors.clone()
-                    };
-                    tower::ServiceExt::oneshot(app, request)
+                    let finished = finished.clone();
+                    let with_cors = with_cors.clone();
+                    async move {
+                        if plain_options {
+                            tower::ServiceExt::oneshot(finished, request)
+                                .await
+                                .map(axum::response::IntoResponse::into_response)
+                        } else {
+                            tower::ServiceExt::oneshot(with_cors, request)
+                                .await
+                                .map(axum::response::IntoResponse::into_response)
+                        }
+                    }
                 },
             ))
         }
-        None => finished,
+        None => Router::new().fallback_service(finished),
     }
 }

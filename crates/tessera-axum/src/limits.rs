@@ -1,28 +1,25 @@
 //! Size limits on what a request carries besides its body.
 
-use axum::extract::Request;
-use axum::http::StatusCode;
-use axum::middleware::Next;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 /// The most header bytes (names and values together) a request may carry.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
-/// Refuses a request whose headers are larger than [`MAX_HEADER_BYTES`] with 431, before any
-/// of them is parsed further. [`crate::finish`] installs it.
-pub async fn limit_headers(request: Request, next: Next) -> Response {
-    let size: usize = request
-        .headers()
+/// The 431 answer for headers larger than [`MAX_HEADER_BYTES`] (names and values
+/// together), before any of them is parsed further; `None` when they fit.
+/// [`crate::finish`]'s middleware asks it first.
+pub fn oversized_headers(headers: &HeaderMap) -> Option<Response> {
+    let size: usize = headers
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len())
         .sum();
-    if size > MAX_HEADER_BYTES {
-        return (
+    (size > MAX_HEADER_BYTES).then(|| {
+        (
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             axum::Json(json!({"detail": "Request header fields too large."})),
         )
-            .into_response();
-    }
-    next.run(request).await
+            .into_response()
+    })
 }

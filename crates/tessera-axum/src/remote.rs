@@ -13,10 +13,7 @@ use std::pin::Pin;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
-use axum::http::header;
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::{HeaderMap, header};
 use tessera_core::{Algorithm, Key, KeySource, Settings, SettingsError, keys_from_jwks};
 
 use crate::state::Tessera;
@@ -224,32 +221,22 @@ impl KeySource for RemoteJwks {
     }
 }
 
-/// Middleware that, before a request is handled, lets the backend's key source fetch the
-/// key of the token in the authorization header when the ring does not hold its `kid`
-/// (so the synchronous decoding that follows finds it). A no-op without a key source.
-///
-/// [`crate::finish`] installs it.
-pub async fn fetch_remote_keys(
-    State(tessera): State<Tessera>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// Before a request is handled, lets the backend's key source fetch the key of the token in
+/// the authorization header when the ring does not hold its `kid` (so the synchronous
+/// decoding that follows finds it). A no-op without a key source. [`crate::finish`]'s
+/// middleware runs it.
+pub async fn fetch_remote_keys(tessera: &Tessera, headers: &HeaderMap) {
     if tessera.backend().key_source().is_some()
-        && let Some(raw) = bearer_token(&tessera, &request)
+        && let Some(raw) = bearer_token(tessera, headers)
         && let Some(refresh) = tessera.backend().refresh_for(&raw)
     {
         refresh.await;
     }
-    next.run(request).await
 }
 
 /// The token of an authorization header of one of the accepted types, if any.
-fn bearer_token(tessera: &Tessera, request: &Request) -> Option<String> {
-    let value = request
-        .headers()
-        .get(tessera.auth_header())?
-        .to_str()
-        .ok()?;
+fn bearer_token(tessera: &Tessera, headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(tessera.auth_header())?.to_str().ok()?;
     let mut words = value.split_ascii_whitespace();
     let scheme = words.next()?;
     if !tessera

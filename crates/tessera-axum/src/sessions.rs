@@ -6,10 +6,11 @@
 //! already rotated away revokes the session, except within `refresh_reuse_grace`, when the
 //! successor already issued is handed out again.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tessera_core::{Claims, Token, TokenError, TokenKind};
 use tessera_store::{NewSession, Rotation, Session, SessionKind, User};
 
+use crate::audit::{Audit, event};
 use crate::client::ClientInfo;
 use crate::error::ApiError;
 use crate::state::Tessera;
@@ -61,7 +62,7 @@ fn no_active_account() -> ApiError {
 
 impl Tessera {
     /// Opens a session for `user` and issues its first refresh token and an access token.
-    /// `claims` are added to both, after the user id.
+    /// `claims` are added to both, after the user id. Audited as `login.succeeded`.
     pub async fn issue_pair(
         &self,
         user: &User,
@@ -79,7 +80,7 @@ impl Tessera {
         })
     }
 
-    /// Opens a session for `user` and issues a sliding token.
+    /// Opens a session for `user` and issues a sliding token. Audited as `login.succeeded`.
     pub async fn issue_sliding(
         &self,
         user: &User,
@@ -128,6 +129,17 @@ impl Tessera {
                 now: self.now_micros(),
             })
             .await?;
+        let mut login = Audit::new(event::LOGIN_SUCCEEDED)
+            .user(user.id)
+            .client(client)
+            .session(&session.id);
+        if let Some(name) = self.login_name_of(user) {
+            login = login.login_name(name);
+        }
+        if sliding {
+            login = login.detail(json!({"kind": "sliding"}));
+        }
+        self.audit(login).await;
         token.insert(SESSION_CLAIM, session.id);
         for (claim, value) in claims {
             token.insert(claim.clone(), value.clone());
@@ -164,35 +176,53 @@ impl Tessera {
         }
     }
 
-    /// simplejwt's refresh view, with atomic rotation and reuse detection.
-    pub async fn refresh(&self, raw: &str) -> Result<Refreshed, ApiError> {
-        let result = self.rotate_or_refresh(raw).await;
+    /// simplejwt's refresh view, with atomic rotation and reuse detection. Audited as
+    /// `token.refreshed` (and `token.reuse_detected` when a replay revokes the session).
+    pub async fn refresh(&self, raw: &str, client: &ClientInfo) -> Result<Refreshed, ApiError> {
+        let result = self.rotate_or_refresh(raw, client).await;
         let outcome = if result.is_ok() { "success" } else { "refused" };
         metrics::counter!("tessera_refreshes_total", "outcome" => outcome).increment(1);
-        result
+        let (refreshed, owner, sid) = result?;
+        self.audit(
+            Audit::new(event::TOKEN_REFRESHED)
+                .user(owner)
+                .client(client)
+                .session(&sid),
+        )
+        .await;
+        Ok(refreshed)
     }
 
-    async fn rotate_or_refresh(&self, raw: &str) -> Result<Refreshed, ApiError> {
+    /// The refresh, and whose session it was: the owner's id and the session id.
+    async fn rotate_or_refresh(
+        &self,
+        raw: &str,
+        client: &ClientInfo,
+    ) -> Result<(Refreshed, i64, String), ApiError> {
         let backend = self.backend();
         let now = self.now_secs();
         let token = backend.decode(&TokenKind::refresh(), raw, now)?;
         let sid = Self::session_id(&token)?;
         let jti = self.jti(&token)?;
-        self.active_owner(&token).await?;
         let access = backend.encode(&token.access_token(backend, now));
         let settings = self.settings();
 
         if !settings.rotate_refresh_tokens {
+            let owner = self.active_owner(&token).await?.id;
             return match self
                 .store()
                 .touch_session(&sid, &jti, self.now_micros())
                 .await?
             {
-                Some(_) => Ok(Refreshed {
-                    access,
-                    refresh: None,
-                }),
-                None => Err(self.stale_token(&sid, &jti).await?),
+                Some(_) => Ok((
+                    Refreshed {
+                        access,
+                        refresh: None,
+                    },
+                    owner,
+                    sid,
+                )),
+                None => Err(self.stale_token(&sid, &jti, client).await?),
             };
         }
 
@@ -207,39 +237,32 @@ impl Tessera {
         if !settings.blacklist_after_rotation {
             // Without blacklisting, every refresh token of a live session stays usable; the
             // row only follows the newest one.
+            let owner = self.active_owner(&token).await?.id;
             let session = self.live_session(&sid).await?;
             self.store()
                 .rotate_session(&sid, &session.current_jti, &rotation)
                 .await?;
-            return Ok(Refreshed {
-                access,
-                refresh: Some(backend.encode(&successor)),
-            });
+            let refresh = Some(backend.encode(&successor));
+            return Ok((Refreshed { access, refresh }, owner, sid));
         }
-        if self
-            .store()
-            .rotate_session(&sid, &jti, &rotation)
-            .await?
-            .is_some()
-        {
-            return Ok(Refreshed {
-                access,
-                refresh: Some(backend.encode(&successor)),
-            });
+        // The rotation checks that the owner is active in the same statement, so a
+        // successful refresh costs one query.
+        if let Some(session) = self.store().rotate_session(&sid, &jti, &rotation).await? {
+            let refresh = Some(backend.encode(&successor));
+            return Ok((Refreshed { access, refresh }, session.user_id, sid));
         }
-        // Lost the race, or a replay: the session row says which.
+        // An inactive owner, a lost race or a replay: the user and session rows say which.
+        let owner = self.active_owner(&token).await?.id;
         let session = self.live_session(&sid).await?;
         if self.within_grace(&session, &jti) {
             let mut issued = token;
             issued.insert(backend.jti_claim(), session.current_jti.clone());
             issued.insert("exp", session.expires_at);
             issued.insert("iat", session.current_iat);
-            return Ok(Refreshed {
-                access,
-                refresh: Some(backend.encode(&issued)),
-            });
+            let refresh = Some(backend.encode(&issued));
+            return Ok((Refreshed { access, refresh }, owner, sid));
         }
-        Err(self.stale_token(&sid, &jti).await?)
+        Err(self.stale_token(&sid, &jti, client).await?)
     }
 
     /// The session, or `Token is blacklisted` when it is revoked or gone.
@@ -261,8 +284,14 @@ impl Tessera {
                 .is_some_and(|at| self.now_micros().saturating_sub(at) <= grace)
     }
 
-    /// A token that is not its session's current one: a replay revokes the session.
-    async fn stale_token(&self, sid: &str, jti: &str) -> Result<ApiError, ApiError> {
+    /// A token that is not its session's current one: a replay revokes the session (the
+    /// `token.reuse_detected` event names who presented it).
+    async fn stale_token(
+        &self,
+        sid: &str,
+        jti: &str,
+        client: &ClientInfo,
+    ) -> Result<ApiError, ApiError> {
         let session = self.live_session(sid).await?;
         if session.current_jti != jti
             && self
@@ -271,23 +300,32 @@ impl Tessera {
                 .await?
         {
             metrics::counter!("tessera_reuse_detected_total").increment(1);
-            tracing::warn!(session = %sid, user = session.user_id, "refresh token reuse detected; session revoked");
+            self.audit(
+                Audit::new(event::TOKEN_REUSE_DETECTED)
+                    .user(session.user_id)
+                    .client(client)
+                    .session(sid),
+            )
+            .await;
         }
         Ok(TokenError::Blacklisted.into())
     }
 
     /// simplejwt's blacklist view: ends the token's session.
-    pub async fn blacklist(&self, raw: &str) -> Result<(), ApiError> {
-        self.end_session(raw, None, reason::BLACKLISTED).await
+    pub async fn blacklist(&self, raw: &str, client: &ClientInfo) -> Result<(), ApiError> {
+        self.end_session(raw, None, reason::BLACKLISTED, client)
+            .await
     }
 
     /// Ends the session of a refresh token; with `owner`, only when the token is that
-    /// user's (a logout may not end someone else's session).
+    /// user's (a logout may not end someone else's session). Audited as `session.logout`
+    /// with `why` as the reason.
     pub async fn end_session(
         &self,
         raw: &str,
         owner: Option<i64>,
         why: &str,
+        client: &ClientInfo,
     ) -> Result<(), ApiError> {
         let token = self
             .backend()
@@ -300,20 +338,30 @@ impl Tessera {
         let sid = Self::session_id(&token)?;
         let jti = self.jti(&token)?;
         let now = self.now_micros();
-        if self
+        let ended = self
             .store()
             .revoke_session_if_current(&sid, &jti, why, now)
-            .await?
-        {
-            return Ok(());
-        }
-        let session = self.live_session(&sid).await?;
-        if self.within_grace(&session, &jti) {
+            .await?;
+        if !ended {
+            let session = self.live_session(&sid).await?;
+            if !self.within_grace(&session, &jti) {
+                return Err(self.stale_token(&sid, &jti, client).await?);
+            }
             // A second tab logging out with the token another tab just rotated.
             self.store().revoke_session(&sid, why, now).await?;
-            return Ok(());
         }
-        Err(self.stale_token(&sid, &jti).await?)
+        let mut logout = Audit::new(event::LOGOUT)
+            .client(client)
+            .session(&sid)
+            .detail(json!({"reason": why}));
+        if let Some(user) = token
+            .user_id(self.backend())
+            .and_then(|id| id.parse::<i64>().ok())
+        {
+            logout = logout.user(user);
+        }
+        self.audit(logout).await;
+        Ok(())
     }
 
     /// simplejwt's verify view: signature, expiry and id of a token of any type, then
@@ -352,8 +400,12 @@ impl Tessera {
     }
 
     /// simplejwt's sliding refresh: a new `exp`, same `jti` and `refresh_exp`. Works inside
-    /// `refresh_exp` even after `exp` has passed.
-    pub async fn refresh_sliding(&self, raw: &str) -> Result<String, ApiError> {
+    /// `refresh_exp` even after `exp` has passed. Audited as `token.refreshed`.
+    pub async fn refresh_sliding(
+        &self,
+        raw: &str,
+        client: &ClientInfo,
+    ) -> Result<String, ApiError> {
         let backend = self.backend();
         let now = self.now_secs();
         let options = tessera_core::DecodeOptions {
@@ -364,7 +416,7 @@ impl Tessera {
         token.check_exp(backend, backend.refresh_exp_claim(), now)?;
         let sid = Self::session_id(&token)?;
         let jti = self.jti(&token)?;
-        self.active_owner(&token).await?;
+        let owner = self.active_owner(&token).await?.id;
         if self
             .store()
             .slide_session(&sid, &jti, now, self.now_micros())
@@ -373,17 +425,28 @@ impl Tessera {
         {
             return Err(TokenError::Blacklisted.into());
         }
+        self.audit(
+            Audit::new(event::TOKEN_REFRESHED)
+                .user(owner)
+                .client(client)
+                .session(&sid)
+                .detail(json!({"kind": "sliding"})),
+        )
+        .await;
         token.slide(backend, now);
         Ok(backend.encode(&token))
     }
 
     /// Checks credentials with the same hashing work whether or not the account exists.
     /// `None` means: no active account with these credentials. A locked login name answers
-    /// the same `None`, after about as long as a hash takes, without hashing.
+    /// the same `None`, after about as long as a hash takes, without hashing. Failures are
+    /// audited (`login.failed`, `login.locked`, `account.locked`); the success is, with its
+    /// session, when the session opens.
     pub async fn check_credentials(
         &self,
         username: &str,
         password: &str,
+        client: &ClientInfo,
     ) -> Result<Option<User>, ApiError> {
         let by_username = self.settings().username_field == "username";
         let name = if by_username {
@@ -391,8 +454,14 @@ impl Tessera {
         } else {
             tessera_store::normalize_email(username)
         };
-        if self.is_locked(&name) {
+        if self.is_locked(&name).await? {
             metrics::counter!("tessera_logins_total", "outcome" => "locked").increment(1);
+            self.audit(
+                Audit::new(event::LOGIN_LOCKED)
+                    .login_name(&name)
+                    .client(client),
+            )
+            .await;
             self.wait_like_a_hash().await;
             return Ok(None);
         }
@@ -406,13 +475,35 @@ impl Tessera {
             .filter(|u| u.has_usable_password())
             .map(|u| u.password_hash.as_str());
         let verified = self.verify_password(password, hash).await?;
+        let why = match &user {
+            None => "unknown_account",
+            Some(u) if !u.has_usable_password() => "unusable_password",
+            Some(_) if !verified => "wrong_password",
+            Some(u) if !u.is_active => "inactive",
+            Some(_) => "",
+        };
+        let known = user.as_ref().map(|u| u.id);
         let user = user.filter(|u| verified && u.has_usable_password() && u.is_active);
         if user.is_some() {
-            self.clear_login_failures(&name);
+            self.clear_login_failures(&name).await?;
             metrics::counter!("tessera_logins_total", "outcome" => "success").increment(1);
         } else {
-            self.record_login_failure(&name);
+            let locked = self.record_login_failure(&name).await?;
             metrics::counter!("tessera_logins_total", "outcome" => "failure").increment(1);
+            let attempt = |name_of_event| {
+                let audit = Audit::new(name_of_event).login_name(&name).client(client);
+                match known {
+                    Some(id) => audit.user(id),
+                    None => audit,
+                }
+            };
+            self.audit(attempt(event::LOGIN_FAILED).detail(json!({"reason": why})))
+                .await;
+            if let Some(length) = locked {
+                let seconds = length.as_secs();
+                self.audit(attempt(event::ACCOUNT_LOCKED).detail(json!({"seconds": seconds})))
+                    .await;
+            }
         }
         Ok(user)
     }

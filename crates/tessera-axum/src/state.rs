@@ -7,6 +7,7 @@ use tessera_core::{Clock, Settings, SettingsError, TokenBackend, TokenKind};
 use tessera_store::{PasswordHasher, Store};
 
 use crate::account_settings::AccountSettings;
+use crate::audit::{AuditLog, AuditSettings};
 use crate::browser::BrowserSettings;
 use crate::guard::Guard;
 use crate::throttle::ThrottleSettings;
@@ -32,6 +33,8 @@ struct Inner {
     throttling: ThrottleSettings,
     /// Counters shared by every clone, and kept across `with_*` calls.
     guard: Arc<Guard>,
+    /// The audit log's settings and queue (shared by every clone and `with_*` copy).
+    audit: AuditLog,
 }
 
 impl Tessera {
@@ -58,6 +61,7 @@ impl Tessera {
                 }
             })?;
         let auth_kinds = settings.auth_token_kinds();
+        let guard = Arc::new(Guard::new(&ThrottleSettings::default(), store.engine()));
         Ok(Self(Arc::new(Inner {
             settings,
             backend,
@@ -69,7 +73,8 @@ impl Tessera {
             accounts: AccountSettings::default(),
             browser: BrowserSettings::default(),
             throttling: ThrottleSettings::default(),
-            guard: Arc::new(Guard::new(ThrottleSettings::default().hash_queue_limit)),
+            guard,
+            audit: AuditLog::default(),
         })))
     }
 
@@ -95,11 +100,26 @@ impl Tessera {
     /// The same state with other throttling and lockout settings.
     pub fn with_throttling(self, throttling: ThrottleSettings) -> Result<Self, SettingsError> {
         throttling.validate()?;
-        let guard = Arc::new(Guard::new(throttling.hash_queue_limit));
+        let guard = Arc::new(Guard::new(&throttling, self.store().engine()));
         Ok(self.changed(|inner| {
             inner.throttling = throttling;
             inner.guard = guard;
         }))
+    }
+
+    /// The same state with other audit-log settings (retention).
+    pub fn with_audit(self, audit: AuditSettings) -> Result<Self, SettingsError> {
+        audit.validate()?;
+        Ok(self.changed(|inner| inner.audit.settings = audit))
+    }
+
+    /// The audit-log settings in force.
+    pub fn audit_settings(&self) -> &AuditSettings {
+        &self.0.audit.settings
+    }
+
+    pub(crate) fn audit_log(&self) -> &AuditLog {
+        &self.0.audit
     }
 
     /// The throttling and lockout settings in force.

@@ -1,7 +1,8 @@
 //! DRF's throttling: rates such as `"5/min"`, a sliding-window log per key, and the
 //! `Request was throttled. Expected available in N seconds.` answer with `Retry-After`.
 //!
-//! The counters live in memory; a deployment of several instances keeps them in the store.
+//! The counters live in memory for one server, or in the store when several servers share
+//! it ([`ThrottleStorage`]).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
@@ -63,6 +64,33 @@ pub struct ThrottleSettings {
     /// Password hashes that may wait for a hashing thread; beyond that, 503 at once.
     /// Defaults to 64.
     pub hash_queue_limit: usize,
+    /// Where throttle counters and login lockouts are kept. Defaults to `auto`.
+    pub throttle_storage: ThrottleStorage,
+}
+
+/// Where throttle counters and login failures are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThrottleStorage {
+    /// `database` on PostgreSQL (servers sharing it count together), `memory` on SQLite.
+    #[default]
+    Auto,
+    /// This process's memory: the fastest, but each server counts alone.
+    Memory,
+    /// The store: every server sharing the database sees the same counts and locks, at the
+    /// cost of a short write transaction per throttled request.
+    Database,
+}
+
+impl ThrottleStorage {
+    /// Whether counters go to the store on `engine`.
+    pub fn shared_on(self, engine: tessera_store::Engine) -> bool {
+        match self {
+            ThrottleStorage::Auto => engine == tessera_store::Engine::Postgres,
+            ThrottleStorage::Memory => false,
+            ThrottleStorage::Database => true,
+        }
+    }
 }
 
 impl Default for ThrottleSettings {
@@ -74,6 +102,7 @@ impl Default for ThrottleSettings {
             login_lockout_base: Duration::from_secs(60),
             login_lockout_max: Duration::from_secs(3600),
             hash_queue_limit: 64,
+            throttle_storage: ThrottleStorage::Auto,
         }
     }
 }
@@ -98,6 +127,18 @@ impl ThrottleSettings {
             });
         }
         Ok(())
+    }
+
+    /// What pruning the store's throttle rows may delete at `now` (microseconds): request
+    /// records before the first value (older than the longest window DRF knows, a day),
+    /// and failure counts of names neither locked nor failing since the second (a day, or
+    /// `login_lockout_max` if longer).
+    pub fn prune_cutoffs(&self, now: i64) -> (i64, i64) {
+        const DAY: i64 = 86_400_000_000;
+        let idle = i64::try_from(self.login_lockout_max.as_micros())
+            .unwrap_or(i64::MAX)
+            .max(DAY);
+        (now.saturating_sub(DAY), now.saturating_sub(idle))
     }
 
     /// The rate of a scope, if that throttle is on.
@@ -155,22 +196,22 @@ impl MemoryThrottle {
             history.pop_back();
         }
         if history.len() >= rate.requests as usize {
-            return Some(wait(history, rate, now));
+            return Some(wait(history.len(), history.back().copied(), rate, now));
         }
         history.push_front(now);
         None
     }
 }
 
-/// DRF's `wait()`: the time until the oldest request leaves the window, spread over the
-/// requests that will then be available.
-pub(crate) fn wait(history: &VecDeque<f64>, rate: Rate, now: f64) -> f64 {
+/// DRF's `wait()` for a window holding `count` requests, the oldest at `oldest` (seconds):
+/// the time until the oldest leaves the window, spread over the requests then available.
+pub(crate) fn wait(count: usize, oldest: Option<f64>, rate: Rate, now: f64) -> f64 {
     let duration = rate.period.as_secs_f64();
-    let remaining = match history.back() {
+    let remaining = match oldest {
         Some(oldest) => duration - (now - oldest),
         None => duration,
     };
-    let available = rate.requests as f64 - history.len() as f64 + 1.0;
+    let available = rate.requests as f64 - count as f64 + 1.0;
     if available <= 0.0 {
         remaining
     } else {
@@ -234,6 +275,12 @@ mod tests {
         assert!(s.validate().is_ok());
         assert_eq!(s.rate("login"), Rate::parse("5/min"));
         assert_eq!(s.rate("anon"), None);
+        let day = 86_400_000_000;
+        assert_eq!(s.prune_cutoffs(10 * day), (9 * day, 9 * day));
+        assert!(ThrottleStorage::Auto.shared_on(tessera_store::Engine::Postgres));
+        assert!(!ThrottleStorage::Auto.shared_on(tessera_store::Engine::Sqlite));
+        assert!(ThrottleStorage::Database.shared_on(tessera_store::Engine::Sqlite));
+        assert!(!ThrottleStorage::Memory.shared_on(tessera_store::Engine::Postgres));
         s.throttle_rates.insert("anon".into(), "lots".into());
         assert_eq!(s.validate().unwrap_err().setting, "throttle_rates");
     }

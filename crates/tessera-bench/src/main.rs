@@ -1,9 +1,11 @@
-//! `tessera-bench mint`: opens the server's database and issues refresh tokens for one user,
-//! exactly as a login would (one session each), so that a load test can spend a fresh token
-//! on every refresh request. `scripts/bench` runs it; it is no part of a deployment.
+//! Helpers of the load harness (`scripts/bench`); no part of a deployment.
 //!
-//! Usage: `TESSERA_SIGNING_KEY=… tessera-bench mint <database-url> <email> <count>`; the
-//! tokens go to standard output, one per line.
+//! * `TESSERA_SIGNING_KEY=… tessera-bench mint <database-url> <email> <count>` opens the
+//!   server's database and issues refresh tokens for one user, exactly as a login would (one
+//!   session each), so that a load test can spend a fresh token on every refresh request.
+//!   The tokens go to standard output, one per line.
+//! * `tessera-bench bare <address>` serves `GET /healthz` from a bare axum router — no
+//!   middleware, no state — the ceiling any route of the real server is measured against.
 
 use std::io::Write as _;
 
@@ -12,15 +14,35 @@ use tessera_axum::{ClientInfo, Tessera};
 use tessera_core::{Claims, Settings};
 use tessera_store::Store;
 
+const USAGE: &str =
+    "usage: tessera-bench mint <database-url> <email> <count> | tessera-bench bare <address>";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, command, url, email, count] = args.as_slice() else {
-        bail!("usage: tessera-bench mint <database-url> <email> <count>");
-    };
-    if command != "mint" {
-        bail!("unknown command {command:?}; the only one is `mint`");
+    match args.as_slice() {
+        [_, command, url, email, count] if command == "mint" => mint(url, email, count).await,
+        [_, command, address] if command == "bare" => bare(address).await,
+        _ => bail!(USAGE),
     }
+}
+
+/// Serves a bare axum route until killed; prints the address it listens on.
+async fn bare(address: &str) -> anyhow::Result<()> {
+    let app = axum::Router::new().route(
+        "/healthz",
+        axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+    );
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding {address}"))?;
+    println!("{}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// Prints `count` fresh refresh tokens of `email`.
+async fn mint(url: &str, email: &str, count: &str) -> anyhow::Result<()> {
     let count: usize = count.parse().context("count")?;
     let key = std::env::var("TESSERA_SIGNING_KEY")
         .context("TESSERA_SIGNING_KEY must hold the server's key")?;
@@ -51,5 +73,7 @@ async fn main() -> anyhow::Result<()> {
         writeln!(out, "{}", pair.refresh)?;
     }
     out.flush()?;
+    // Each session's `login.succeeded` event is queued; write them before exiting.
+    tessera.flush_audit().await;
     Ok(())
 }

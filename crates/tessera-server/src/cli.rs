@@ -45,6 +45,8 @@ pub enum Command {
     },
     /// Delete sessions (refresh-token families) whose tokens have all expired.
     Flushexpiredtokens,
+    /// Delete audit events older than `audit_retention` (the server also does it hourly).
+    Pruneaudit,
     /// Inspect and manage users.
     #[command(subcommand)]
     User(UserCommand),

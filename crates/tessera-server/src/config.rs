@@ -8,7 +8,7 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::Serialized;
 use serde::{Deserialize, Serialize};
-use tessera_axum::{AccountSettings, BrowserSettings, ThrottleSettings};
+use tessera_axum::{AccountSettings, AuditSettings, BrowserSettings, ThrottleSettings};
 use tessera_core::{Secret, Settings};
 
 /// Environment variables with the `TESSERA_` prefix that are not settings.
@@ -57,6 +57,9 @@ pub struct Config {
     /// Throttles, login lockout and the hashing queue (`throttle_rates`, `num_proxies`, …).
     #[serde(flatten)]
     pub throttling: ThrottleSettings,
+    /// The audit log's retention (`audit_retention`).
+    #[serde(flatten)]
+    pub audit: AuditSettings,
     /// Bearer token that `/metrics` requires; unset, only local clients may read it.
     pub metrics_token: Option<Secret>,
 }
@@ -89,6 +92,7 @@ impl Default for Config {
                 throttle_rates: [("login".to_owned(), "5/min".to_owned())].into(),
                 ..ThrottleSettings::default()
             },
+            audit: AuditSettings::default(),
             metrics_token: None,
         }
     }
@@ -208,6 +212,9 @@ impl Config {
             .validate()
             .map_err(|e| ConfigError(e.to_string()))?;
         self.throttling
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        self.audit
             .validate()
             .map_err(|e| ConfigError(e.to_string()))?;
         self.browser_settings()
@@ -704,6 +711,27 @@ mod tests {
                 .permissions()
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn audit_retention_is_a_duration_of_a_day_or_more_or_zero() {
+        assert_eq!(
+            Config::default().audit.audit_retention,
+            Duration::from_secs(90 * 86_400)
+        );
+        let month = load(&[("TESSERA_AUDIT_RETENTION", "30d")]).unwrap();
+        assert_eq!(
+            month.audit.audit_retention,
+            Duration::from_secs(30 * 86_400)
+        );
+        let forever = load(&[("TESSERA_AUDIT_RETENTION", "0")]).unwrap();
+        assert!(forever.audit.audit_retention.is_zero());
+        for bad in ["1h", "soon"] {
+            let err = load(&[("TESSERA_AUDIT_RETENTION", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("audit_retention"), "{bad}: {err}");
         }
     }
 

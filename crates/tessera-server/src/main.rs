@@ -32,6 +32,7 @@ async fn main() -> anyhow::Result<()> {
             commands::create_superuser(&config, args).await
         }
         Command::Flushexpiredtokens => commands::flush_expired_tokens(&config).await,
+        Command::Pruneaudit => commands::prune_audit(&config).await,
         Command::User(command) => commands::user(&config, command).await,
         Command::Keys(command) => commands::keys(&config, command).await,
         Command::Check { deploy } => commands::check(&config, deploy),

@@ -53,33 +53,45 @@ pub fn routes(metrics_token: Option<Secret>) -> Router<Tessera> {
         .route("/readyz", get(readyz))
         .route(
             "/metrics",
-            get(move |parts: Parts| {
+            get(move |State(tessera): State<Tessera>, parts: Parts| {
                 let token = metrics_token.clone();
-                async move { metrics(&parts, token.as_ref()) }
+                async move { metrics(&tessera, &parts, token.as_ref()) }
             }),
         )
 }
 
-/// Ready when the store answers (migrations were applied before serving began).
+/// Ready when the store answers and holds every migration this build knows.
 async fn readyz(State(tessera): State<Tessera>) -> Response {
-    match tessera.store().ping().await {
-        Ok(()) => Json(json!({"status": "ok", "store": "ok"})).into_response(),
+    let (store, migrations, detail) = match tessera.store().pending_migrations().await {
+        Ok(pending) if pending.is_empty() => {
+            return Json(json!({"status": "ok", "store": "ok", "migrations": "applied"}))
+                .into_response();
+        }
+        Ok(pending) => {
+            tracing::error!(?pending, "readiness: database migrations are missing");
+            (
+                "ok",
+                "pending",
+                "The database lacks migrations; run `tessera migrate`.",
+            )
+        }
         Err(error) => {
             tracing::error!(%error, "readiness: the store does not answer");
-            let body = json!({"status": "unavailable", "store": "unreachable", "detail": "The store does not answer."});
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::RETRY_AFTER, "5")],
-                Json(body),
-            )
-                .into_response()
+            ("unreachable", "unknown", "The store does not answer.")
         }
-    }
+    };
+    let body = json!({"status": "unavailable", "store": store, "migrations": migrations, "detail": detail});
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "5")],
+        Json(body),
+    )
+        .into_response()
 }
 
 /// Prometheus text. With `metrics_token` set, only `Authorization: Bearer <token>`; without
 /// it, only clients on this machine that came through no proxy.
-fn metrics(parts: &Parts, token: Option<&Secret>) -> Response {
+fn metrics(tessera: &Tessera, parts: &Parts, token: Option<&Secret>) -> Response {
     let headers = &parts.headers;
     let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>();
     let allowed = match token {
@@ -100,6 +112,11 @@ fn metrics(parts: &Parts, token: Option<&Secret>) -> Response {
         )
             .into_response();
     }
+    let pool = tessera.store().pool_usage();
+    ::metrics::gauge!("tessera_store_connections", "state" => "in_use")
+        .set(f64::from(pool.in_use()));
+    ::metrics::gauge!("tessera_store_connections", "state" => "idle").set(f64::from(pool.idle));
+    ::metrics::gauge!("tessera_store_connections_max").set(f64::from(pool.max));
     (
         [(
             header::CONTENT_TYPE,

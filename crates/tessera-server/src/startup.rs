@@ -57,11 +57,13 @@ impl Application {
         let tessera = Tessera::new(jwt, store)?
             .with_accounts(config.accounts.clone())?
             .with_browser(config.browser_settings())?
-            .with_throttling(config.throttling.clone())?;
+            .with_throttling(config.throttling.clone())?
+            .with_audit(config.audit.clone())?;
         tessera
             .start_keys()
             .await
             .context("starting the signing keys")?;
+        tokio::spawn(upkeep(tessera.clone()));
         let addr = config.bind_addr()?;
         let listener = TcpListener::bind(addr)
             .await
@@ -126,9 +128,54 @@ impl Application {
             result = serve => result?,
             () = deadline => tracing::warn!("shutdown grace period over; closing remaining connections"),
         }
+        // Audit events still queued are written before the store closes.
+        if tokio::time::timeout(AUDIT_FLUSH_LIMIT, self.tessera.flush_audit())
+            .await
+            .is_err()
+        {
+            tracing::error!("audit events still queued at shutdown could not be written in time");
+        }
         self.tessera.store().close().await;
         tracing::info!("tessera stopped");
         Ok(())
+    }
+}
+
+/// How long a graceful shutdown waits for the audit queue to be written.
+const AUDIT_FLUSH_LIMIT: Duration = Duration::from_secs(10);
+/// How often the upkeep runs.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Now and every hour: deletes audit events older than `audit_retention` (none when it is
+/// 0) and throttle rows that no longer count. Ends when the store is closed.
+async fn upkeep(tessera: Tessera) {
+    loop {
+        if tessera.store().is_closed() {
+            return;
+        }
+        match tessera.prune_audit_log().await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "pruned audit events past their retention"),
+            Err(_) if tessera.store().is_closed() => return,
+            Err(error) => {
+                tracing::warn!(%error, "could not prune the audit log; trying again in an hour")
+            }
+        }
+        let now = tessera.now_micros();
+        let (hits_before, failures_before) = tessera.throttling().prune_cutoffs(now);
+        match tessera
+            .store()
+            .prune_throttles(hits_before, failures_before, now)
+            .await
+        {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "pruned throttle rows that no longer count"),
+            Err(_) if tessera.store().is_closed() => return,
+            Err(error) => {
+                tracing::warn!(%error, "could not prune throttle rows; trying again in an hour")
+            }
+        }
+        tokio::time::sleep(UPKEEP_INTERVAL).await;
     }
 }
 
@@ -179,25 +226,11 @@ pub fn router(tessera: Tessera, routes: Router<Tessera>, metrics_token: Option<S
         .merge(tessera_axum::routes::jwks_routes())
         .merge(tessera_axum::routes::key_routes())
         .merge(routes);
-    tessera_axum::finish(app, tessera)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        // Browser hardening on every response; the account page sets its own policy.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
-        .layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("cross-origin-opener-policy"),
-            HeaderValue::from_static("same-origin"),
-        ))
-        .layer(CatchPanicLayer::custom(|_panic| {
-            tracing::error!("a request handler panicked");
-            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"detail": "A server error occurred."}))).into_response()
-        }))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+    // One `ServiceBuilder` stack, outermost first (`Router::layer` would box each layer anew
+    // and clone every box below it on each request).
+    let stack = tower::ServiceBuilder::new()
+        .layer(SetSensitiveRequestHeadersLayer::new(sensitive))
+        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request| {
@@ -207,8 +240,26 @@ pub fn router(tessera: Tessera, routes: Router<Tessera>, metrics_token: Option<S
                 .on_request(())
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        .layer(SetSensitiveRequestHeadersLayer::new(sensitive))
+        .layer(PropagateRequestIdLayer::new(request_id))
+        .layer(CatchPanicLayer::custom(|_panic| {
+            tracing::error!("a request handler panicked");
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"detail": "A server error occurred."}))).into_response()
+        }))
+        // Browser hardening on every response; the account page sets its own policy.
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .service(tessera_axum::finish(app, tessera));
+    Router::new().fallback_service(stack)
 }
 
 async fn index() -> Json<serde_json::Value> {
@@ -233,6 +284,7 @@ async fn index() -> Json<serde_json::Value> {
             "cookie_login": "/api/auth/cookie/login/",
             "account_page": "/account/",
             "admin_keys": "/api/admin/keys/",
+            "admin_audit": "/api/admin/audit/",
             "jwks": "/.well-known/jwks.json",
             "health": "/healthz",
             "ready": "/readyz",

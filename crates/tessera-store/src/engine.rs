@@ -138,15 +138,17 @@ impl Attempts {
 /// expanded once per engine with `pool` bound to that engine's pool (`&SqlitePool` or
 /// `&PgPool`) and `engine` to the [`Engine`](crate::Engine). The whole loop is expanded in
 /// place (no closure), so the calling future stays `Send` whatever it borrows.
+///
+/// `db!(write store, …)` runs a body that writes on the store's writer: on a SQLite file,
+/// its one write connection, so that writers queue in the pool rather than sleep in
+/// SQLite's busy handler; elsewhere the same pool as reads. A write on the read pool is
+/// still correct, only slower under contention.
 macro_rules! db {
-    ($store:expr, $retry:expr, |$pool:ident| $body:expr) => {
-        db!($store, $retry, |$pool, _engine| $body)
-    };
-    ($store:expr, $retry:expr, |$pool:ident, $engine:ident| $body:expr) => {{
+    (@on $side:ident, $store:expr, $retry:expr, |$pool:ident, $engine:ident| $body:expr) => {{
         let store: &$crate::Store = $store;
         let mut attempts = $crate::engine::Attempts::new($retry);
         loop {
-            let result: $crate::Result<_> = match &store.pool {
+            let result: $crate::Result<_> = match store.$side() {
                 $crate::engine::Pool::Sqlite($pool) => {
                     #[allow(unused_variables)]
                     let $engine = $crate::Engine::Sqlite;
@@ -167,12 +169,29 @@ macro_rules! db {
             }
         }
     }};
+    (write $store:expr, $retry:expr, |$pool:ident| $body:expr) => {
+        db!(@on writer, $store, $retry, |$pool, _engine| $body)
+    };
+    (write $store:expr, $retry:expr, |$pool:ident, $engine:ident| $body:expr) => {
+        db!(@on writer, $store, $retry, |$pool, $engine| $body)
+    };
+    ($store:expr, $retry:expr, |$pool:ident| $body:expr) => {
+        db!(@on readers, $store, $retry, |$pool, _engine| $body)
+    };
+    ($store:expr, $retry:expr, |$pool:ident, $engine:ident| $body:expr) => {
+        db!(@on readers, $store, $retry, |$pool, $engine| $body)
+    };
 }
 
 /// One query mapped to rows of `$row` (with `fetch_optional`, `fetch_one` or `fetch_all`),
-/// the arguments bound in order; retried as [`Retry::Idempotent`] (a read, or a conditional
-/// `UPDATE … RETURNING`).
+/// the arguments bound in order; retried as [`Retry::Idempotent`] (a read, or — with
+/// `fetch!(write store, …)`, on the writer — a conditional `UPDATE … RETURNING`).
 macro_rules! fetch {
+    (write $store:expr, $fetch:ident, $row:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
+        db!(write $store, $crate::engine::Retry::Idempotent, |pool| {
+            sqlx::query_as::<_, $row>($sql)$(.bind($arg))*.$fetch(pool).await
+        })
+    };
     ($store:expr, $fetch:ident, $row:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
         db!($store, $crate::engine::Retry::Idempotent, |pool| {
             sqlx::query_as::<_, $row>($sql)$(.bind($arg))*.$fetch(pool).await
@@ -181,10 +200,11 @@ macro_rules! fetch {
 }
 
 /// One statement with the arguments bound in order, returning how many rows it changed;
-/// retried as [`Retry::Idempotent`] (a conditional `UPDATE` or a `DELETE`).
+/// retried as [`Retry::Idempotent`] (a conditional `UPDATE` or a `DELETE`), run on the
+/// writer.
 macro_rules! changed_rows {
     ($store:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
-        db!($store, $crate::engine::Retry::Idempotent, |pool| {
+        db!(write $store, $crate::engine::Retry::Idempotent, |pool| {
             sqlx::query($sql)$(.bind($arg))*.execute(pool).await.map(|done| done.rows_affected())
         })
     };

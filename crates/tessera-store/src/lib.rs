@@ -5,6 +5,8 @@
 //!   queries, embedded migrations for each engine. Each query is written once, with `$1, $2`
 //!   placeholders both engines accept, and runs on either; momentary failures are retried
 //!   where repeating the query is safe.
+//! * The audit log ([`NewAuditEvent`], [`AuditEvent`]): security events written in
+//!   batches, listed with filters, pruned by age.
 //! * [`PasswordHasher`] — argon2id hashing and verification on tokio's blocking pool,
 //!   bounded by a semaphore.
 //!
@@ -13,6 +15,7 @@
 
 #[macro_use]
 mod engine;
+mod audit;
 mod email;
 mod error;
 mod password;
@@ -22,8 +25,10 @@ mod signing_keys;
 mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod throttles;
 mod users;
 
+pub use audit::{AuditEvent, AuditFilter, AuditOutcome, MAX_AUDIT_USERNAME_CHARS, NewAuditEvent};
 pub use email::normalize_email;
 pub use engine::Engine;
 pub use error::{Result, StoreError};
@@ -31,5 +36,6 @@ pub use password::PasswordHasher;
 pub use plans::QueryPlan;
 pub use sessions::{NewSession, Rotation, Session, SessionKind, UnknownSessionKind};
 pub use signing_keys::{Retirement, StoredKey};
-pub use store::{Store, StoreOptions};
+pub use store::{PoolUsage, Store, StoreOptions};
+pub use throttles::ThrottleWindow;
 pub use users::{Extra, NewUser, SessionState, User, UserAndSession, UserFlags, UserUpdate};

@@ -3,6 +3,7 @@
 //! with the number of users and sessions.
 
 use crate::Store;
+use crate::audit::{PRUNE_AUDIT_BATCH, USER_EVENTS};
 use crate::engine::{Engine, Pool};
 use crate::error::Result;
 use crate::sessions::{
@@ -68,6 +69,8 @@ const USERS_EMAIL: Index = ("sqlite_autoindex_users_1", "users_email_key");
 const SESSIONS_PK: Index = ("sqlite_autoindex_sessions_1", "sessions_pkey");
 const SESSIONS_USER: Index = ("sessions_user_id_idx", "sessions_user_id_idx");
 const SESSIONS_EXPIRY: Index = ("sessions_expires_at_idx", "sessions_expires_at_idx");
+const AUDIT_USER: Index = ("audit_events_user_idx", "audit_events_user_idx");
+const AUDIT_AT: Index = ("audit_events_at_idx", "audit_events_at_idx");
 
 /// One hot query: its name, its SQL, a literal for each placeholder, the indexes it must
 /// search.
@@ -78,7 +81,7 @@ struct HotQuery {
     indexes: &'static [Index],
 }
 
-fn hot_queries(engine: Engine) -> [HotQuery; 10] {
+fn hot_queries(engine: Engine) -> [HotQuery; 12] {
     let hot = |name, sql, literals, indexes| HotQuery {
         name,
         sql,
@@ -142,6 +145,18 @@ fn hot_queries(engine: Engine) -> [HotQuery; 10] {
             &["1", "1000"],
             &[SESSIONS_EXPIRY],
         ),
+        hot(
+            "audit log: a user's events, newest first",
+            USER_EVENTS,
+            &["1", "20", "0"],
+            &[AUDIT_USER],
+        ),
+        hot(
+            "audit retention: one prune batch",
+            PRUNE_AUDIT_BATCH,
+            &["1", "1000"],
+            &[AUDIT_AT],
+        ),
     ]
 }
 
@@ -157,10 +172,10 @@ fn inline(sql: &str, literals: &[&str]) -> String {
 
 impl Store {
     /// The plans of the queries behind the hot paths (authenticated requests, verify,
-    /// refresh, login, logout, the sessions list, `flushexpiredtokens`). Nothing is
-    /// executed. With `prefer_indexes`, PostgreSQL plans as if sequential scans were
-    /// expensive (`enable_seqscan = off`) — on a small table it would rightly read
-    /// everything, so this shows whether an index *could* serve each query.
+    /// refresh, login, logout, the sessions list, `flushexpiredtokens`, the audit log's
+    /// list and pruning). Nothing is executed. With `prefer_indexes`, PostgreSQL plans as
+    /// if sequential scans were expensive (`enable_seqscan = off`) — on a small table it
+    /// would rightly read everything, so this shows whether an index *could* serve each query.
     ///
     /// # Errors
     /// The database error.

@@ -158,7 +158,9 @@ pub(crate) const ROTATE_SESSION: &str = concat!(
     "UPDATE sessions SET previous_jti = current_jti, current_jti = $3, current_iat = $4, \
      expires_at = $5, rotated_at = $6, last_used_at = $6, \
      rotation_counter = rotation_counter + 1 \
-     WHERE id = $1 AND current_jti = $2 AND revoked_at IS NULL RETURNING ",
+     WHERE id = $1 AND current_jti = $2 AND revoked_at IS NULL \
+     AND EXISTS (SELECT 1 FROM users WHERE users.id = sessions.user_id AND users.is_active) \
+     RETURNING ",
     session_columns!()
 );
 
@@ -204,7 +206,7 @@ impl Store {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let user_agent = truncate_chars(new.user_agent.as_deref(), MAX_USER_AGENT_CHARS);
         let ip = truncate_chars(new.ip.as_deref(), MAX_IP_CHARS);
-        db!(self, Retry::Idempotent, |pool| {
+        db!(write self, Retry::Idempotent, |pool| {
             let created = sqlx::query_as::<_, Session>(concat!(
                 "INSERT INTO sessions (id, user_id, kind, current_jti, current_iat, expires_at, \
                  created_at, last_used_at, user_agent, ip) \
@@ -246,8 +248,9 @@ impl Store {
     }
 
     /// Atomically replaces the current token of a live session whose current `jti` is
-    /// `old_jti`, in one conditional `UPDATE … RETURNING`. `Some` for the single winner,
-    /// `None` for everybody else (wrong/stale jti, revoked, unknown session).
+    /// `old_jti` and whose user is active, in one conditional `UPDATE … RETURNING`. `Some`
+    /// for the single winner, `None` for everybody else (wrong/stale jti, revoked, unknown
+    /// session, inactive user).
     ///
     /// # Errors
     /// The database error.
@@ -258,7 +261,7 @@ impl Store {
         rotation: &Rotation,
     ) -> Result<Option<Session>> {
         fetch!(
-            self,
+            write self,
             fetch_optional,
             Session,
             ROTATE_SESSION,
@@ -277,7 +280,7 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn touch_session(&self, id: &str, jti: &str, now: i64) -> Result<Option<Session>> {
-        fetch!(self, fetch_optional, Session, TOUCH_SESSION, id, jti, now)
+        fetch!(write self, fetch_optional, Session, TOUCH_SESSION, id, jti, now)
     }
 
     /// Sliding refresh: keeps the `jti` and `expires_at`, moves `current_iat`. `None` unless
@@ -293,7 +296,7 @@ impl Store {
         now: i64,
     ) -> Result<Option<Session>> {
         fetch!(
-            self,
+            write self,
             fetch_optional,
             Session,
             concat!(
@@ -381,7 +384,7 @@ impl Store {
         let batch = batch.max(1);
         let mut total = 0u64;
         loop {
-            let deleted = db!(self, Retry::Idempotent, |pool, engine| {
+            let deleted = db!(write self, Retry::Idempotent, |pool, engine| {
                 sqlx::query(engine.pick(FLUSH_BATCH_SQLITE, FLUSH_BATCH_POSTGRES))
                     .bind(now_secs)
                     .bind(i64::from(batch))

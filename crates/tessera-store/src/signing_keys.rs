@@ -87,7 +87,7 @@ impl Store {
     /// # Errors
     /// The database error (a unique violation when the `kid` exists).
     pub async fn insert_signing_key(&self, key: &StoredKey) -> Result<()> {
-        db!(self, Retry::NotApplied, |pool| {
+        db!(write self, Retry::NotApplied, |pool| {
             sqlx::query(concat!(
                 "INSERT INTO signing_keys (",
                 key_columns!(),
@@ -112,7 +112,7 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn insert_first_signing_key(&self, key: &StoredKey) -> Result<bool> {
-        db!(self, Retry::Idempotent, |pool, engine| async {
+        db!(write self, Retry::Idempotent, |pool, engine| async {
             let mut tx = pool.begin_with(engine.begin_write()).await?;
             sqlx::query(engine.pick(LOCK_KEYS.0, LOCK_KEYS.1))
                 .execute(&mut *tx)
@@ -143,7 +143,7 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn activate_signing_key(&self, kid: &str, at: i64) -> Result<bool> {
-        db!(self, Retry::Idempotent, |pool, engine| {
+        db!(write self, Retry::Idempotent, |pool, engine| {
             async {
             let mut tx = pool.begin_with(engine.begin_write()).await?;
             sqlx::query(engine.pick(LOCK_KEYS.0, LOCK_KEYS.1))
@@ -180,7 +180,7 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn retire_signing_key(&self, kid: &str, at: i64) -> Result<Retirement> {
-        db!(self, Retry::Idempotent, |pool, engine| async {
+        db!(write self, Retry::Idempotent, |pool, engine| async {
             let mut tx = pool.begin_with(engine.begin_write()).await?;
             sqlx::query(engine.pick(LOCK_KEYS.0, LOCK_KEYS.1))
                 .execute(&mut *tx)

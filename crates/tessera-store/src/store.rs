@@ -42,7 +42,10 @@ impl Default for StoreOptions {
 /// Cheap to clone (it is a pool).
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// Where reads go (and, on PostgreSQL or in-memory SQLite, writes too).
     pub(crate) pool: Pool,
+    /// Where writes go on a SQLite file: a pool of its own with one connection.
+    pub(crate) writer: Option<Pool>,
 }
 
 impl Store {
@@ -57,9 +60,11 @@ impl Store {
     /// Opens the database at `url`; its scheme picks the engine:
     ///
     /// * `sqlite://path/to/file.db` (created if missing) or `sqlite::memory:` — WAL
-    ///   journaling, `synchronous = NORMAL`, a 5 s busy timeout, foreign keys on. An
-    ///   in-memory database gets a single, never-recycled connection so every query sees
-    ///   the same database.
+    ///   journaling, `synchronous = NORMAL` (a commit survives a crash of the process, not
+    ///   a loss of power), a 5 s busy timeout, foreign keys on. Writes go through one
+    ///   connection of their own, queueing in its pool rather than sleeping in SQLite's busy
+    ///   handler; reads through the others. An in-memory database gets a single,
+    ///   never-recycled connection so every query sees the same database.
     /// * `postgres://user:password@host:5432/database` (or `postgresql://`) — the database
     ///   must exist; `statement_timeout` is set on every connection.
     ///
@@ -70,9 +75,12 @@ impl Store {
     /// `connect_timeout`.
     pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store> {
         let url = url.trim();
-        let pool = match Engine::from_url(url) {
-            Some(Engine::Sqlite) => Pool::Sqlite(connect_sqlite(url, options).await?),
-            Some(Engine::Postgres) => Pool::Postgres(connect_postgres(url, options).await?),
+        let (pool, writer) = match Engine::from_url(url) {
+            Some(Engine::Sqlite) => {
+                let (readers, writer) = connect_sqlite(url, options).await?;
+                (Pool::Sqlite(readers), writer.map(Pool::Sqlite))
+            }
+            Some(Engine::Postgres) => (Pool::Postgres(connect_postgres(url, options).await?), None),
             None => {
                 let scheme = url.split(':').next().unwrap_or_default();
                 return Err(sqlx::Error::Configuration(
@@ -85,7 +93,7 @@ impl Store {
                 .into());
             }
         };
-        Ok(Store { pool })
+        Ok(Store { pool, writer })
     }
 
     /// The engine behind this store.
@@ -109,10 +117,10 @@ impl Store {
         // `Migrator::run` takes any `Acquire`, which makes its future not `Send` (sqlx's
         // "implementation of `Acquire` is not general enough"); `run_direct` on one
         // connection is what `run` does after acquiring it.
-        match &self.pool {
+        match self.writer() {
             Pool::Sqlite(pool) => {
                 let mut conn = pool.acquire().await?;
-                tolerant(sqlx::migrate!("./migrations/sqlite"))
+                tolerant(migrator(Engine::Sqlite))
                     .run_direct(None, &mut *conn, false)
                     .await?;
             }
@@ -124,7 +132,7 @@ impl Store {
                 sqlx::query("SET statement_timeout = 0")
                     .execute(&mut *conn)
                     .await?;
-                tolerant(sqlx::migrate!("./migrations/postgres"))
+                tolerant(migrator(Engine::Postgres))
                     .run_direct(None, &mut *conn, false)
                     .await?;
             }
@@ -133,6 +141,86 @@ impl Store {
         Ok(())
     }
 
+    /// The versions of this build's migrations not (successfully) applied to the database,
+    /// oldest first: empty once [`Store::migrate`] has run. A database never migrated
+    /// lacks them all.
+    ///
+    /// # Errors
+    /// The database error when the database does not answer.
+    pub async fn pending_migrations(&self) -> Result<Vec<i64>> {
+        let engine = self.engine();
+        let applied: Vec<i64> = db!(self, Retry::Idempotent, |pool| async {
+            let exists: bool = sqlx::query_scalar(engine.pick(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master \
+                 WHERE type = 'table' AND name = '_sqlx_migrations')",
+                "SELECT to_regclass('_sqlx_migrations') IS NOT NULL",
+            ))
+            .fetch_one(pool)
+            .await?;
+            if !exists {
+                return Ok(Vec::new());
+            }
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(pool)
+                .await
+        }
+        .await)?;
+        Ok(migrator(engine)
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration())
+            .map(|m| m.version)
+            .filter(|version| !applied.contains(version))
+            .collect())
+    }
+
+    /// How many connections the pools (readers and writer) hold at this moment.
+    pub fn pool_usage(&self) -> PoolUsage {
+        let readers = usage(&self.pool);
+        match &self.writer {
+            Some(writer) => {
+                let writer = usage(writer);
+                PoolUsage {
+                    open: readers.open + writer.open,
+                    idle: readers.idle + writer.idle,
+                    max: readers.max + writer.max,
+                }
+            }
+            None => readers,
+        }
+    }
+
+    /// The pool reads go to.
+    pub(crate) fn readers(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The pool writes go to.
+    pub(crate) fn writer(&self) -> &Pool {
+        self.writer.as_ref().unwrap_or(&self.pool)
+    }
+}
+
+/// The connections of one pool at this moment.
+fn usage(pool: &Pool) -> PoolUsage {
+    {
+        let (open, idle, max) = match pool {
+            Pool::Sqlite(pool) => (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            ),
+            Pool::Postgres(pool) => (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            ),
+        };
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX).min(open);
+        PoolUsage { open, idle, max }
+    }
+}
+
+impl Store {
     /// Runs `SELECT 1`.
     ///
     /// # Errors
@@ -151,12 +239,40 @@ impl Store {
         }
     }
 
-    /// Closes the pool, waiting for checked-out connections to be returned.
+    /// Closes the pools, waiting for checked-out connections to be returned.
     pub async fn close(&self) {
-        match &self.pool {
-            Pool::Sqlite(pool) => pool.close().await,
-            Pool::Postgres(pool) => pool.close().await,
+        for pool in self.writer.iter().chain([&self.pool]) {
+            match pool {
+                Pool::Sqlite(pool) => pool.close().await,
+                Pool::Postgres(pool) => pool.close().await,
+            }
         }
+    }
+}
+
+/// Connections of a [`Store`]'s pool at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Connections open, busy or idle.
+    pub open: u32,
+    /// Open connections waiting for a query.
+    pub idle: u32,
+    /// The most the pool opens (`database_max_connections`).
+    pub max: u32,
+}
+
+impl PoolUsage {
+    /// Connections running a query (or held by a transaction).
+    pub fn in_use(self) -> u32 {
+        self.open - self.idle
+    }
+}
+
+/// This build's migrations for `engine`.
+fn migrator(engine: Engine) -> Migrator {
+    match engine {
+        Engine::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+        Engine::Postgres => sqlx::migrate!("./migrations/postgres"),
     }
 }
 
@@ -166,27 +282,42 @@ fn tolerant(mut migrator: Migrator) -> Migrator {
     migrator
 }
 
-async fn connect_sqlite(url: &str, options: &StoreOptions) -> Result<sqlx::SqlitePool> {
+/// The read pool and the one-connection write pool of a SQLite database (no write pool for
+/// an in-memory one: its one connection does everything).
+async fn connect_sqlite(
+    url: &str,
+    options: &StoreOptions,
+) -> Result<(sqlx::SqlitePool, Option<sqlx::SqlitePool>)> {
     let connect = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(SQLITE_BUSY_TIMEOUT)
         .foreign_keys(true);
-    let pool = if is_in_memory(url) {
+    if is_in_memory(url) {
         // The database lives as long as its connection: keep exactly one, forever.
-        SqlitePoolOptions::new()
+        let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
-    } else {
-        SqlitePoolOptions::new().max_connections(options.max_connections.max(1))
-    };
-    Ok(pool
+            .acquire_timeout(options.connect_timeout)
+            .connect_with(connect)
+            .await?;
+        return Ok((pool, None));
+    }
+    // The writer first: it creates the file and switches it to WAL.
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(options.connect_timeout)
+        .connect_with(connect.clone())
+        .await?;
+    let readers = SqlitePoolOptions::new()
+        .max_connections(options.max_connections.max(1))
         .acquire_timeout(options.connect_timeout)
         .connect_with(connect)
-        .await?)
+        .await?;
+    Ok((readers, Some(writer)))
 }
 
 async fn connect_postgres(url: &str, options: &StoreOptions) -> Result<sqlx::PgPool> {
@@ -226,7 +357,14 @@ mod tests {
     async fn in_memory_store_keeps_its_schema_across_queries() {
         let store = Store::connect("sqlite::memory:").await.unwrap();
         assert_eq!(store.engine(), Engine::Sqlite);
+        assert_eq!(
+            store.pending_migrations().await.unwrap().len(),
+            migrator(Engine::Sqlite).iter().count()
+        );
         store.migrate().await.unwrap();
+        assert_eq!(store.pending_migrations().await.unwrap(), Vec::<i64>::new());
+        let usage = store.pool_usage();
+        assert_eq!((usage.open, usage.max), (1, 1));
         store.ping().await.unwrap();
         // Several sequential queries must all see the migrated schema.
         for _ in 0..3 {

@@ -187,7 +187,7 @@ impl Store {
     pub async fn create_user(&self, new: &NewUser) -> Result<User> {
         let email = normalize_email(&new.email);
         let username = new.username.as_deref().filter(|u| !u.is_empty());
-        db!(self, Retry::NotApplied, |pool| {
+        db!(write self, Retry::NotApplied, |pool| {
             sqlx::query_as::<_, User>(concat!(
                 "INSERT INTO users (email, username, first_name, last_name, password_hash, \
                  is_active, is_staff, is_superuser, date_joined, extra) \
@@ -322,7 +322,7 @@ impl Store {
     /// belongs to someone else; the database error otherwise.
     pub async fn update_user(&self, id: i64, update: &UserUpdate) -> Result<Option<User>> {
         let email = update.email.as_deref().map(normalize_email);
-        db!(self, Retry::Idempotent, |pool, engine| {
+        db!(write self, Retry::Idempotent, |pool, engine| {
             async {
             let mut tx = pool.begin_with(engine.begin_write()).await?;
             let current: Option<(sqlx::types::Json<Extra>,)> = sqlx::query_as(engine.pick(
@@ -393,7 +393,7 @@ impl Store {
         reason: &str,
         now: i64,
     ) -> Result<Option<u64>> {
-        db!(self, Retry::Idempotent, |pool, engine| async {
+        db!(write self, Retry::Idempotent, |pool, engine| async {
             let mut tx = pool.begin_with(engine.begin_write()).await?;
             let done = sqlx::query(
                 "UPDATE users SET password_hash = COALESCE($2, password_hash), \

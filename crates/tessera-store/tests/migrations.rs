@@ -81,6 +81,29 @@ async fn execute(engine: Engine, url: &str, sql: &'static str) {
 }
 
 engine_tests! {
+    /// Readiness asks which migrations are missing: all on an empty database, none after
+    /// migrating, and a failed one counts as missing.
+    async fn pending_migrations_are_those_not_applied(db: &TestDatabase) {
+        let fresh = Store::connect(db.url()).await.unwrap();
+        let all = fresh.pending_migrations().await.unwrap();
+        let dir = match db.engine() {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        };
+        assert_eq!(all.len(), migration_files(dir).len());
+        assert!(all.windows(2).all(|w| w[0] < w[1]), "{all:?}");
+        fresh.migrate().await.unwrap();
+        assert!(fresh.pending_migrations().await.unwrap().is_empty());
+        execute(
+            db.engine(),
+            db.url(),
+            "UPDATE _sqlx_migrations SET success = FALSE \
+             WHERE version = (SELECT MIN(version) FROM _sqlx_migrations)",
+        )
+        .await;
+        assert_eq!(fresh.pending_migrations().await.unwrap(), vec![all[0]]);
+    }
+
     /// During a rolling upgrade the new build migrates first; an old server restarting
     /// then finds a migration it does not know, and must start anyway.
     async fn an_older_build_starts_on_a_database_a_newer_build_migrated(db: &TestDatabase) {

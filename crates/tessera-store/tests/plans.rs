@@ -8,7 +8,7 @@ engine_tests! {
     async fn every_hot_query_searches_an_index(db: &TestDatabase) {
         let store = db.store().await;
         let plans = store.query_plans(true).await.unwrap();
-        assert_eq!(plans.len(), 10);
+        assert_eq!(plans.len(), 12);
         for plan in &plans {
             assert!(!plan.plan.is_empty(), "{}: no plan", plan.name);
             assert!(

@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 use tessera_store::{NewUser, StoreError, User, UserUpdate};
 
+use crate::audit::{Audit, event};
 use crate::auth::AuthUser;
 use crate::client::ClientInfo;
 use crate::error::ApiError;
@@ -16,7 +17,7 @@ use crate::fields::{Fields, Trim};
 use crate::payload::Payload;
 use crate::representation::{account_claims, login_user_object};
 use crate::routes::token::{credentials, refresh, verify};
-use crate::sessions::reason;
+use crate::sessions::{SESSION_CLAIM, reason};
 use crate::state::Tessera;
 use crate::user_fields::UserField;
 use crate::validation::{EMAIL_MAX_LENGTH, UserAttributes, validate_email};
@@ -147,8 +148,13 @@ fn check_password(
     }
 }
 
-/// Validates a registration body and creates the user (shared with the cookie route).
-pub(crate) async fn create_account(tessera: &Tessera, data: &Payload) -> Result<User, ApiError> {
+/// Validates a registration body and creates the user (shared with the cookie route);
+/// audited as `account.registered`.
+pub(crate) async fn create_account(
+    tessera: &Tessera,
+    client: &ClientInfo,
+    data: &Payload,
+) -> Result<User, ApiError> {
     let declared = tessera.accounts().user_fields.clone();
     let mut fields = Fields::new(&data.0);
     let email = read_email(tessera, &mut fields, Mode::Create, None).await?;
@@ -194,7 +200,17 @@ pub(crate) async fn create_account(tessera: &Tessera, data: &Payload) -> Result<
         })
         .await;
     match created {
-        Ok(user) => Ok(user),
+        Ok(user) => {
+            tessera
+                .audit(
+                    Audit::new(event::ACCOUNT_REGISTERED)
+                        .user(user.id)
+                        .login_name(&user.email)
+                        .client(client),
+                )
+                .await;
+            Ok(user)
+        }
         // Someone registered the same address between the check and the insert.
         Err(StoreError::DuplicateEmail) => Err(ApiError::field(
             "email",
@@ -209,8 +225,8 @@ async fn register(
     client: ClientInfo,
     data: Payload,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    tessera.throttle("register", client.ident())?;
-    let user = create_account(&tessera, &data).await?;
+    tessera.throttle("register", client.ident()).await?;
+    let user = create_account(&tessera, &client, &data).await?;
     let claims = account_claims(&user, &tessera.accounts().user_fields);
     let pair = tessera.issue_pair(&user, &client, &claims).await?;
     Ok((
@@ -240,6 +256,7 @@ async fn login(
 async fn logout(
     State(tessera): State<Tessera>,
     auth: AuthUser,
+    client: ClientInfo,
     data: Payload,
 ) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
     let bad_request = |message: &str| (StatusCode::BAD_REQUEST, Json(json!({"error": message})));
@@ -252,7 +269,7 @@ async fn logout(
         Some(_) => return Err(bad_request("Invalid or expired token")),
     };
     match tessera
-        .end_session(&raw, Some(auth.user.id), reason::LOGOUT)
+        .end_session(&raw, Some(auth.user.id), reason::LOGOUT, &client)
         .await
     {
         Ok(()) => Ok(Json(json!({"message": "Successfully logged out"}))),
@@ -271,11 +288,18 @@ async fn logout(
 async fn logout_all(
     State(tessera): State<Tessera>,
     auth: AuthUser,
+    client: ClientInfo,
 ) -> Result<Json<Value>, ApiError> {
     let ended = tessera
         .store()
         .log_out_everywhere(auth.user.id, reason::LOGOUT_ALL, tessera.now_micros())
         .await?;
+    tessera
+        .audit(
+            caller_event(event::LOGOUT_ALL, &auth, &client)
+                .detail(json!({"sessions_ended": ended})),
+        )
+        .await;
     Ok(Json(
         json!({"message": "Successfully logged out of all sessions", "sessions_ended": ended}),
     ))
@@ -336,10 +360,20 @@ async fn save_profile(
     }
 }
 
+/// An event about the caller, from their current session.
+fn caller_event(name: &str, auth: &AuthUser, client: &ClientInfo) -> Audit {
+    let audit = Audit::new(name).user(auth.user.id).client(client);
+    match auth.token.get(SESSION_CLAIM).and_then(Value::as_str) {
+        Some(sid) => audit.session(sid),
+        None => audit,
+    }
+}
+
 /// seeds/004's password change, which also ends every session of the user.
 async fn change_password(
     State(tessera): State<Tessera>,
     auth: AuthUser,
+    client: ClientInfo,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
     let user = &auth.user;
@@ -374,7 +408,7 @@ async fn change_password(
         ));
     }
     let hash = tessera.hash_password(&new).await?;
-    tessera
+    let ended = tessera
         .store()
         .change_password(
             user.id,
@@ -383,8 +417,14 @@ async fn change_password(
             tessera.now_micros(),
         )
         .await?;
+    tessera
+        .audit(
+            caller_event(event::PASSWORD_CHANGED, &auth, &client)
+                .detail(json!({"sessions_ended": ended.unwrap_or(0)})),
+        )
+        .await;
     // A password reset also lifts a login lockout.
-    tessera.clear_login_failures_of(user);
+    tessera.clear_login_failures_of(user).await?;
     Ok(Json(
         json!({"message": "Password changed successfully. Please log in again."}),
     ))

@@ -1,5 +1,7 @@
 //! The admin API for staff (`IsAdminUser`) under `/api/admin/users/`: list with search and
-//! DRF page-number pagination, retrieve, partial update, delete, and ending a user's sessions.
+//! DRF page-number pagination, retrieve, partial update, delete, and ending a user's sessions;
+//! and the audit log at `/api/admin/audit/`. Every change is audited with the staff member
+//! as the actor.
 
 use axum::extract::{FromRef, Path, Query, State};
 use axum::http::request::Parts;
@@ -10,6 +12,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera_store::{User, UserFlags, UserUpdate};
 
+use crate::audit::{Audit, event};
+use crate::client::ClientInfo;
 use crate::error::ApiError;
 use crate::fields::{Fields, Trim};
 use crate::payload::Payload;
@@ -20,8 +24,8 @@ use crate::state::Tessera;
 use crate::user_fields::drf_bool;
 
 /// `GET /api/admin/users/`, `GET|PATCH|DELETE /api/admin/users/{id}/`,
-/// `POST /api/admin/users/{id}/revoke_sessions/` and `POST /api/admin/users/{id}/unlock/`,
-/// for staff only.
+/// `POST /api/admin/users/{id}/revoke_sessions/`, `POST /api/admin/users/{id}/unlock/` and
+/// `GET /api/admin/audit/`, for staff only.
 pub fn admin_routes<S>() -> Router<S>
 where
     Tessera: FromRef<S>,
@@ -38,6 +42,7 @@ where
             post(revoke_sessions),
         )
         .route("/api/admin/users/{id}/unlock/", post(unlock))
+        .route("/api/admin/audit/", get(super::audit::list))
 }
 
 /// The user object with what staff also see.
@@ -61,42 +66,94 @@ struct ListQuery {
     page: Option<String>,
 }
 
+/// DRF's `PageNumberPagination` for one request: which page, of how many results.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Page {
+    number: i64,
+    size: i64,
+    offset: i64,
+}
+
+fn invalid_page() -> ApiError {
+    ApiError::NotFoundDetail("Invalid page.".into())
+}
+
+impl Page {
+    /// The `page` parameter as DRF reads it: absent or blank is page 1; anything but a
+    /// positive integer is 404 `Invalid page.`. `size` is at least 1.
+    pub(crate) fn read(page: Option<&str>, size: i64) -> Result<Self, ApiError> {
+        let number: i64 = match page.map(str::trim) {
+            None | Some("") => 1,
+            Some(text) => text
+                .parse()
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or_else(invalid_page)?,
+        };
+        let size = size.max(1);
+        let offset = (number - 1).checked_mul(size).ok_or_else(invalid_page)?;
+        Ok(Self {
+            number,
+            size,
+            offset,
+        })
+    }
+
+    /// How many results a page holds (the query's `LIMIT`).
+    pub(crate) fn size(&self) -> i64 {
+        self.size
+    }
+
+    /// How many results come before this page (the query's `OFFSET`).
+    pub(crate) fn offset(&self) -> i64 {
+        self.offset
+    }
+
+    /// `{"count","next","previous","results"}` with absolute links to the neighbouring
+    /// pages; 404 `Invalid page.` past the last page (page 1 always exists).
+    pub(crate) fn body(
+        &self,
+        count: i64,
+        host: &RequestHost,
+        uri: &Uri,
+        results: Vec<Value>,
+    ) -> Result<Json<Value>, ApiError> {
+        let (page, size) = (self.number, self.size);
+        let pages = ((count + size - 1) / size).max(1);
+        if page > pages {
+            return Err(invalid_page());
+        }
+        let link = |target: i64| page_link(&host.0, uri, target);
+        Ok(Json(json!({
+            "count": count,
+            "next": (page < pages).then(|| link(page + 1)),
+            "previous": (page > 1).then(|| link(page - 1)),
+            "results": results,
+        })))
+    }
+}
+
 /// DRF's `PageNumberPagination`: `{"count","next","previous","results"}`.
 async fn list(
     State(tessera): State<Tessera>,
     _admin: AdminUser,
     uri: Uri,
-    parts: RequestHost,
+    host: RequestHost,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let invalid_page = || ApiError::NotFoundDetail("Invalid page.".into());
-    let page: i64 = match query.page.as_deref().map(str::trim) {
-        None | Some("") => 1,
-        Some(text) => text
-            .parse()
-            .ok()
-            .filter(|p| *p >= 1)
-            .ok_or_else(invalid_page)?,
-    };
     let size = i64::try_from(tessera.accounts().page_size).unwrap_or(20);
+    let page = Page::read(query.page.as_deref(), size)?;
     let search = query
         .search
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty());
-    let offset = (page - 1).checked_mul(size).ok_or_else(invalid_page)?;
-    let (count, users) = tessera.store().search_users(search, size, offset).await?;
-    let pages = ((count + size - 1) / size).max(1);
-    if page > pages {
-        return Err(invalid_page());
-    }
-    let link = |target: i64| page_link(&parts.0, &uri, target);
-    Ok(Json(json!({
-        "count": count,
-        "next": (page < pages).then(|| link(page + 1)),
-        "previous": (page > 1).then(|| link(page - 1)),
-        "results": users.iter().map(|u| admin_object(&tessera, u)).collect::<Vec<_>>(),
-    })))
+    let (count, users) = tessera
+        .store()
+        .search_users(search, page.size(), page.offset())
+        .await?;
+    let results = users.iter().map(|u| admin_object(&tessera, u)).collect();
+    page.body(count, &host, &uri, results)
 }
 
 /// The absolute URL of another page, other query parameters kept (page 1 has no `page`).
@@ -119,7 +176,7 @@ fn page_link(host: &str, uri: &Uri, page: i64) -> String {
 }
 
 /// The request's `Host`, for DRF's absolute pagination links.
-struct RequestHost(String);
+pub(crate) struct RequestHost(String);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestHost {
     type Rejection = std::convert::Infallible;
@@ -178,10 +235,19 @@ fn read_bool(
     }
 }
 
+/// An admin action on `user`, by `admin`, from `client`.
+fn admin_event(name: &str, admin: &AdminUser, user: &User, client: &ClientInfo) -> Audit {
+    Audit::new(name)
+        .user(user.id)
+        .actor(&admin.user)
+        .client(client)
+}
+
 /// PATCH: `is_active`, `is_staff`, `first_name`, `last_name`. Deactivating ends every session.
 async fn update(
     State(tessera): State<Tessera>,
-    _admin: AdminUser,
+    admin: AdminUser,
+    client: ClientInfo,
     Path(id): Path<String>,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
@@ -200,6 +266,17 @@ async fn update(
     let first_name = name("first_name");
     let last_name = name("last_name");
     fields.finish()?;
+    let mut changes = serde_json::Map::new();
+    for (field, value) in [
+        ("is_active", is_active.map(Value::from)),
+        ("is_staff", is_staff.map(Value::from)),
+        ("first_name", first_name.clone().map(Value::from)),
+        ("last_name", last_name.clone().map(Value::from)),
+    ] {
+        if let Some(value) = value {
+            changes.insert(field.into(), value);
+        }
+    }
     let store = tessera.store();
     store
         .set_user_flags(
@@ -224,29 +301,40 @@ async fn update(
         let ended = store
             .revoke_user_sessions(user.id, reason::DEACTIVATED, tessera.now_micros())
             .await?;
-        tracing::info!(
-            user = user.id,
-            sessions = ended,
-            "user deactivated by staff"
-        );
+        changes.insert("sessions_ended".into(), ended.into());
     }
+    tessera
+        .audit(
+            admin_event(event::ADMIN_USER_UPDATED, &admin, &user, &client)
+                .detail(Value::Object(changes)),
+        )
+        .await;
     Ok(Json(admin_object(&tessera, &updated)))
 }
 
+/// DELETE: the account and its sessions; the audit event keeps its e-mail address.
 async fn destroy(
     State(tessera): State<Tessera>,
     admin: AdminUser,
+    client: ClientInfo,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let user = find(&tessera, &id).await?;
-    tessera.store().delete_user(user.id).await?;
-    tracing::info!(user = user.id, by = admin.user.id, "user deleted by staff");
+    if tessera.store().delete_user(user.id).await? {
+        tessera
+            .audit(
+                admin_event(event::ADMIN_USER_DELETED, &admin, &user, &client)
+                    .login_name(&user.email),
+            )
+            .await;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn revoke_sessions(
     State(tessera): State<Tessera>,
-    _admin: AdminUser,
+    admin: AdminUser,
+    client: ClientInfo,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let user = find(&tessera, &id).await?;
@@ -254,6 +342,12 @@ async fn revoke_sessions(
         .store()
         .revoke_user_sessions(user.id, reason::ADMIN, tessera.now_micros())
         .await?;
+    tessera
+        .audit(
+            admin_event(event::ADMIN_SESSIONS_REVOKED, &admin, &user, &client)
+                .detail(json!({"sessions_ended": ended})),
+        )
+        .await;
     Ok(Json(
         json!({"message": "Sessions ended", "sessions_ended": ended}),
     ))
@@ -263,15 +357,19 @@ async fn revoke_sessions(
 async fn unlock(
     State(tessera): State<Tessera>,
     admin: AdminUser,
+    client: ClientInfo,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let user = find(&tessera, &id).await?;
-    tessera.clear_login_failures_of(&user);
-    tracing::info!(
-        user = user.id,
-        by = admin.user.id,
-        "login lockout lifted by staff"
-    );
+    tessera.clear_login_failures_of(&user).await?;
+    tessera
+        .audit(admin_event(
+            event::ADMIN_USER_UNLOCKED,
+            &admin,
+            &user,
+            &client,
+        ))
+        .await;
     Ok(Json(json!({"message": "Login unlocked"})))
 }
 

@@ -97,8 +97,8 @@ async fn register(
     client: ClientInfo,
     data: Payload,
 ) -> Result<Response, ApiError> {
-    tessera.throttle("register", client.ident())?;
-    let user = create_account(&tessera, &data).await?;
+    tessera.throttle("register", client.ident()).await?;
+    let user = create_account(&tessera, &client, &data).await?;
     let claims = account_claims(&user, &tessera.accounts().user_fields);
     let TokenPair { refresh, access } = tessera.issue_pair(&user, &client, &claims).await?;
     let body =
@@ -117,7 +117,7 @@ async fn login(
     client: ClientInfo,
     data: Payload,
 ) -> Result<Response, ApiError> {
-    tessera.throttle("login", client.ident())?;
+    tessera.throttle("login", client.ident()).await?;
     let text = |name: &str| match data.0.get(name) {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         _ => None,
@@ -128,7 +128,10 @@ async fn login(
             "Email and password are required",
         ));
     };
-    let Some(user) = tessera.check_credentials(email.trim(), &password).await? else {
+    let Some(user) = tessera
+        .check_credentials(email.trim(), &password, &client)
+        .await?
+    else {
         return Ok(error(StatusCode::UNAUTHORIZED, "Invalid credentials"));
     };
     if tessera.settings().update_last_login {
@@ -149,11 +152,15 @@ async fn login(
 
 /// Rotates with the JSON route's atomic rules; refuses deactivated users; a failure clears
 /// the cookies.
-async fn refresh(State(tessera): State<Tessera>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn refresh(
+    State(tessera): State<Tessera>,
+    client: ClientInfo,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let Some(raw) = read_cookie(&headers, &tessera.browser().auth_cookie_refresh_name) else {
         return Ok(error(StatusCode::UNAUTHORIZED, "Refresh token not found"));
     };
-    match tessera.refresh(raw).await {
+    match tessera.refresh(raw, &client).await {
         Ok(refreshed) => {
             let cookies = session_cookies(
                 &tessera,
@@ -180,9 +187,16 @@ async fn refresh(State(tessera): State<Tessera>, headers: HeaderMap) -> Result<R
 
 /// Ends the session of the refresh cookie, if it is still live, and clears both cookies. It
 /// needs no access cookie: an expired one must not trap the user.
-async fn logout(State(tessera): State<Tessera>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn logout(
+    State(tessera): State<Tessera>,
+    client: ClientInfo,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     if let Some(raw) = read_cookie(&headers, &tessera.browser().auth_cookie_refresh_name) {
-        match tessera.end_session(raw, None, reason::LOGOUT).await {
+        match tessera
+            .end_session(raw, None, reason::LOGOUT, &client)
+            .await
+        {
             Ok(()) | Err(ApiError::InvalidToken { .. }) => {}
             Err(other) => return Err(other),
         }

@@ -7,9 +7,11 @@ use axum::{Json, Router};
 use serde_json::Value;
 use tessera_core::{Algorithm, KeyOrigin};
 
+use crate::audit::{event, key_event};
+use crate::client::ClientInfo;
 use crate::error::ApiError;
 use crate::fields::{Fields, Trim};
-use crate::keystore::{KeyManager, KeysError};
+use crate::keystore::{KeyManager, KeyStatus, KeysError};
 use crate::payload::Payload;
 use crate::permission::AdminUser;
 use crate::state::Tessera;
@@ -81,9 +83,23 @@ async fn list(State(tessera): State<Tessera>, _admin: AdminUser) -> Result<Json<
     )))
 }
 
+/// Audits a key change by `admin`.
+async fn audited(
+    tessera: &Tessera,
+    name: &str,
+    key: &KeyStatus,
+    admin: &AdminUser,
+    client: &ClientInfo,
+) {
+    tessera
+        .audit(key_event(name, key).actor(&admin.user).client(client))
+        .await;
+}
+
 async fn generate(
     State(tessera): State<Tessera>,
-    _admin: AdminUser,
+    admin: AdminUser,
+    client: ClientInfo,
     data: Payload,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let algorithm = algorithm(&data)?;
@@ -91,13 +107,15 @@ async fn generate(
         .generate(algorithm, tessera.now_micros())
         .await
         .map_err(failed)?;
+    audited(&tessera, event::KEY_GENERATED, &key, &admin, &client).await;
     installed(&tessera).await?;
     Ok((StatusCode::CREATED, Json(key.to_json())))
 }
 
 async fn rotate(
     State(tessera): State<Tessera>,
-    _admin: AdminUser,
+    admin: AdminUser,
+    client: ClientInfo,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
     let algorithm = algorithm(&data)?;
@@ -105,19 +123,22 @@ async fn rotate(
         .rotate(algorithm, tessera.now_micros())
         .await
         .map_err(failed)?;
+    audited(&tessera, event::KEY_ROTATED, &key, &admin, &client).await;
     installed(&tessera).await?;
     Ok(Json(key.to_json()))
 }
 
 async fn retire(
     State(tessera): State<Tessera>,
-    _admin: AdminUser,
+    admin: AdminUser,
+    client: ClientInfo,
     Path(kid): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let key = manager(&tessera)?
         .retire(&kid, tessera.now_micros())
         .await
         .map_err(failed)?;
+    audited(&tessera, event::KEY_RETIRED, &key, &admin, &client).await;
     installed(&tessera).await?;
     Ok(Json(key.to_json()))
 }

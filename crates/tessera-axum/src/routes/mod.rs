@@ -2,6 +2,7 @@
 
 mod account;
 mod admin;
+mod audit;
 mod cookie;
 mod jwks;
 mod keys;

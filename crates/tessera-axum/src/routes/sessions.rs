@@ -6,7 +6,9 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use crate::audit::{Audit, event};
 use crate::auth::AuthUser;
+use crate::client::ClientInfo;
 use crate::error::ApiError;
 use crate::representation::drf_datetime;
 use crate::sessions::{SESSION_CLAIM, reason};
@@ -51,6 +53,7 @@ async fn list(State(tessera): State<Tessera>, auth: AuthUser) -> Result<Json<Val
 async fn end(
     State(tessera): State<Tessera>,
     auth: AuthUser,
+    client: ClientInfo,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let ended = tessera
@@ -63,6 +66,14 @@ async fn end(
         )
         .await?;
     if ended {
+        tessera
+            .audit(
+                Audit::new(event::SESSION_ENDED)
+                    .user(auth.user.id)
+                    .client(&client)
+                    .session(&id),
+            )
+            .await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)

@@ -43,14 +43,16 @@ pub(crate) async fn credentials(
     client: &ClientInfo,
     data: &Payload,
 ) -> Result<tessera_store::User, ApiError> {
-    tessera.throttle("login", client.ident())?;
+    tessera.throttle("login", client.ident()).await?;
     let username_field = tessera.settings().username_field.clone();
     let mut fields = Fields::new(&data.0);
     let username = fields.required(&username_field, Trim::Yes);
     let password = fields.required("password", Trim::No);
     fields.finish()?;
     let (username, password) = (username.unwrap_or_default(), password.unwrap_or_default());
-    let user = tessera.check_credentials(&username, &password).await?;
+    let user = tessera
+        .check_credentials(&username, &password, client)
+        .await?;
     let user = user.ok_or_else(|| {
         ApiError::authentication_failed_plain("No active account found with the given credentials")
     })?;
@@ -77,10 +79,11 @@ async fn obtain_pair(
 
 pub(crate) async fn refresh(
     State(tessera): State<Tessera>,
+    client: ClientInfo,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
     let raw = token_field(&data, "refresh")?;
-    let refreshed = tessera.refresh(&raw).await?;
+    let refreshed = tessera.refresh(&raw, &client).await?;
     Ok(Json(match refreshed.refresh {
         Some(refresh) => json!({"access": refreshed.access, "refresh": refresh}),
         None => json!({"access": refreshed.access}),
@@ -96,9 +99,13 @@ pub(crate) async fn verify(
     Ok(Json(json!({})))
 }
 
-async fn blacklist(State(tessera): State<Tessera>, data: Payload) -> Result<Json<Value>, ApiError> {
+async fn blacklist(
+    State(tessera): State<Tessera>,
+    client: ClientInfo,
+    data: Payload,
+) -> Result<Json<Value>, ApiError> {
     let raw = token_field(&data, "refresh")?;
-    tessera.blacklist(&raw).await?;
+    tessera.blacklist(&raw, &client).await?;
     Ok(Json(json!({})))
 }
 
@@ -116,8 +123,11 @@ async fn obtain_sliding(
 
 async fn refresh_sliding(
     State(tessera): State<Tessera>,
+    client: ClientInfo,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
     let raw = token_field(&data, "token")?;
-    Ok(Json(json!({"token": tessera.refresh_sliding(&raw).await?})))
+    Ok(Json(
+        json!({"token": tessera.refresh_sliding(&raw, &client).await?}),
+    ))
 }

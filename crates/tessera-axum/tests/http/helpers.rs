@@ -1117,3 +1117,47 @@ impl metrics::Recorder for MetricsProbe {
         metrics::Histogram::noop()
     }
 }
+
+// ---- the audit log (issue 7) ----
+
+/// Serves every router of the library — token, account, session, cookie, admin and key
+/// routes — with rotation and blacklisting after rotation, signing keys kept in the store
+/// (EdDSA), and the throttling and audit settings changed by `configure_throttling` and
+/// `configure_audit`.
+pub async fn spawn_audit_app(
+    configure_throttling: impl FnOnce(&mut tessera_axum::ThrottleSettings),
+    configure_audit: impl FnOnce(&mut tessera_axum::AuditSettings),
+) -> TestApp {
+    let mut throttling = tessera_axum::ThrottleSettings::default();
+    configure_throttling(&mut throttling);
+    let mut audit = tessera_axum::AuditSettings::default();
+    configure_audit(&mut audit);
+    let store_keys = |settings: &mut Settings| {
+        settings.rotate_refresh_tokens = true;
+        settings.blacklist_after_rotation = true;
+        settings.key_source = tessera_core::KeyOrigin::Store;
+        settings.algorithm = tessera_core::Algorithm::EdDSA;
+        settings.signing_key = None;
+    };
+    let (tessera, clock, dir) = build_state(store_keys, Some(AccountSettings::default())).await;
+    let tessera = tessera
+        .with_throttling(throttling)
+        .expect("valid throttle settings")
+        .with_audit(audit)
+        .expect("valid audit settings");
+    tessera.start_keys().await.expect("the signing keys start");
+    let router = token_routes()
+        .merge(account_routes())
+        .merge(session_routes())
+        .merge(cookie_routes())
+        .merge(tessera_axum::routes::admin_routes())
+        .merge(tessera_axum::routes::key_routes());
+    serve(router, tessera, clock, dir).await
+}
+
+impl TestApp {
+    /// The app's SQLite file.
+    pub fn database_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("t.db")
+    }
+}

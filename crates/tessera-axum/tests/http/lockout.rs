@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
-use tessera_axum::ThrottleSettings;
+use tessera_axum::{ThrottleSettings, ThrottleStorage};
 use tessera_store::NewUser;
 
 use crate::helpers::{
@@ -88,7 +88,7 @@ async fn after_the_limit_the_right_password_answers_exactly_like_a_wrong_one() {
     );
     assert_same_answer(&app.account_login(ADA, PASSWORD).await, &wrong);
 
-    assert!(app.tessera.is_locked(ADA));
+    assert!(app.tessera.is_locked(ADA).await.unwrap());
     assert_eq!(
         app.session_count(&ada).await,
         0,
@@ -101,7 +101,7 @@ async fn an_unknown_address_locks_like_a_real_one() {
     let app = spawn_locking().await;
     let wrong = fail(&app, "nobody@example.com", 3).await;
 
-    assert!(app.tessera.is_locked("nobody@example.com"));
+    assert!(app.tessera.is_locked("nobody@example.com").await.unwrap());
     assert_same_answer(&app.obtain("nobody@example.com", WRONG).await, &wrong);
     assert_same_answer(&app.obtain(ADA, WRONG).await, &wrong);
 }
@@ -119,7 +119,7 @@ async fn the_lock_ends_with_time_and_the_failures_start_over() {
     // The failures were forgotten: two more do not lock.
     fail(&app, ADA, 2).await;
     app.obtain(ADA, PASSWORD).await.ok();
-    assert!(!app.tessera.is_locked(ADA));
+    assert!(!app.tessera.is_locked(ADA).await.unwrap());
 }
 
 #[tokio::test]
@@ -132,7 +132,7 @@ async fn a_successful_login_resets_the_count() {
     app.obtain(ADA, PASSWORD).await.ok();
     fail(&app, ADA, 2).await;
     app.account_login(ADA, PASSWORD).await.ok();
-    assert!(!app.tessera.is_locked(ADA));
+    assert!(!app.tessera.is_locked(ADA).await.unwrap());
 
     // Counting still works after a reset.
     let wrong = fail(&app, ADA, 3).await;
@@ -149,7 +149,7 @@ async fn each_further_failure_doubles_the_lock() {
     let wrong = fail(&app, ADA, 1).await;
     app.advance(61);
     assert_same_answer(&app.obtain(ADA, PASSWORD).await, &wrong);
-    assert!(app.tessera.is_locked(ADA));
+    assert!(app.tessera.is_locked(ADA).await.unwrap());
     app.advance(60);
     app.obtain(ADA, PASSWORD).await.ok();
 }
@@ -162,11 +162,14 @@ async fn the_lock_never_exceeds_the_maximum() {
     // Failures 3 to 10: 60 s doubling, capped at an hour.
     for length in [60, 120, 240, 480, 960, 1920, 3600, 3600] {
         app.advance(length - 1);
-        assert!(app.tessera.is_locked(ADA), "a {length} s lock ended early");
+        assert!(
+            app.tessera.is_locked(ADA).await.unwrap(),
+            "a {length} s lock ended early"
+        );
         assert_same_answer(&app.obtain(ADA, PASSWORD).await, &wrong);
         app.advance(2);
         assert!(
-            !app.tessera.is_locked(ADA),
+            !app.tessera.is_locked(ADA).await.unwrap(),
             "a {length} s lock lasted too long"
         );
         wrong = fail(&app, ADA, 1).await;
@@ -188,7 +191,7 @@ async fn a_password_change_from_another_session_lifts_the_lock() {
         .await
         .ok();
 
-    assert!(!app.tessera.is_locked(ADA));
+    assert!(!app.tessera.is_locked(ADA).await.unwrap());
     app.account_login(ADA, NEW_PASSWORD).await.ok();
 }
 
@@ -224,7 +227,7 @@ async fn a_password_change_lifts_the_lock_when_users_log_in_with_usernames() {
         .await
         .ok();
 
-    assert!(!app.tessera.is_locked("ada"));
+    assert!(!app.tessera.is_locked("ada").await.unwrap());
     app.post_json("/api/token/", &by_name(NEW_PASSWORD))
         .await
         .ok();
@@ -304,5 +307,38 @@ async fn locked_guesses_reach_no_hasher() {
     assert_eq!(
         StatusCode::OK,
         app.obtain("grace@example.com", PASSWORD).await.status
+    );
+}
+
+/// With the failures in the store (as several servers keep them): the same lock, the same
+/// doubling, and an unlock by a successful login after the lock ends.
+#[tokio::test]
+async fn failures_kept_in_the_store_lock_and_double_the_same_way() {
+    let app = spawn_throttled_app(|settings: &mut ThrottleSettings| {
+        lockout(settings);
+        settings.throttle_storage = ThrottleStorage::Database;
+    })
+    .await;
+    app.create_user(ADA, PASSWORD).await;
+    fail(&app, ADA, 3).await;
+    assert!(app.tessera.is_locked(ADA).await.unwrap());
+    assert_eq!(
+        app.tessera.store().login_locked_until(ADA).await.unwrap(),
+        Some(app.tessera.now_micros() + 60_000_000)
+    );
+    app.obtain(ADA, PASSWORD)
+        .await
+        .assert(401, NO_ACTIVE_ACCOUNT);
+    app.advance(60);
+    assert!(!app.tessera.is_locked(ADA).await.unwrap());
+    // The fourth failure locks again, for twice as long.
+    fail(&app, ADA, 1).await;
+    app.advance(119);
+    assert!(app.tessera.is_locked(ADA).await.unwrap());
+    app.advance(1);
+    app.obtain(ADA, PASSWORD).await.ok();
+    assert_eq!(
+        app.tessera.store().login_locked_until(ADA).await.unwrap(),
+        None
     );
 }

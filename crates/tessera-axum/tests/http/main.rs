@@ -9,6 +9,7 @@ mod accounts_profile;
 mod accounts_register;
 mod accounts_revocation;
 mod accounts_sessions;
+mod audit;
 mod authentication;
 mod concurrency;
 mod conventions;

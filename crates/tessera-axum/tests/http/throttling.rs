@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tessera_axum::throttle::Rate;
-use tessera_axum::{ClientInfo, ThrottleSettings};
+use tessera_axum::{ClientInfo, ThrottleSettings, ThrottleStorage};
 use tessera_core::Claims;
 
 use crate::helpers::{
@@ -220,6 +220,46 @@ async fn the_window_slides_and_throttled_requests_are_not_counted() {
         .assert_throttled(39);
 }
 
+/// The same window and waits with the counters in the store (as several servers keep them).
+#[tokio::test]
+async fn counters_in_the_store_slide_and_wait_exactly_as_in_memory() {
+    let app = spawn_throttled_app(|settings: &mut ThrottleSettings| {
+        rates(&[("login", "3/min")])(settings);
+        settings.throttle_storage = ThrottleStorage::Database;
+    })
+    .await;
+    app.create_user("ada@example.com", PASSWORD).await;
+    for _ in 0..3 {
+        app.obtain("ada@example.com", PASSWORD).await.ok();
+        app.advance(10);
+    }
+    for wait in [30, 20, 10] {
+        app.obtain("ada@example.com", PASSWORD)
+            .await
+            .assert_throttled(wait);
+        app.advance(10);
+    }
+    app.obtain("ada@example.com", PASSWORD).await.ok();
+    app.advance(1);
+    app.obtain("ada@example.com", PASSWORD)
+        .await
+        .assert_throttled(9);
+    // The counters are rows in the store, not this process's memory.
+    let hit = app
+        .tessera
+        .store()
+        .throttle_hit(
+            "throttle_login_127.0.0.1",
+            3,
+            60_000_000,
+            app.tessera.now_micros(),
+        )
+        .await
+        .unwrap();
+    assert!(!hit.allowed);
+    assert_eq!(hit.count, 3);
+}
+
 #[tokio::test]
 async fn every_login_route_shares_one_login_budget_per_address() {
     let app = app_with(&[("login", "4/min")]).await;
@@ -401,6 +441,23 @@ async fn anonymous_requests_are_counted_by_address_on_every_route() {
     app.send(app.request_by(&other, Method::GET, "/api/public/"))
         .await
         .ok();
+}
+
+/// Throttles run before the view (where DRF runs them after authentication): a token that
+/// fails its checks names nobody, so its request counts against the address — forged
+/// tokens buy no budget of their own.
+#[tokio::test]
+async fn a_forged_token_counts_against_the_address() {
+    let app = app_with(&[("anon", "2/min"), ("user", "100/min")]).await;
+    let forged = "eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyX2lkIjoiMSJ9.c2lnbmF0dXJl";
+    let first = app.get_bearer("/api/protected/", forged).await;
+    assert_eq!(first.status, StatusCode::UNAUTHORIZED, "{}", first.text);
+    app.get_auth("/api/public/", None).await.ok();
+    for token in [forged, "another.forged.token"] {
+        app.get_bearer("/api/protected/", token)
+            .await
+            .assert_throttled(60);
+    }
 }
 
 #[tokio::test]

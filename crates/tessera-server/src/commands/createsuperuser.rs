@@ -4,9 +4,11 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use anyhow::{Context as _, bail};
+use tessera_axum::Audit;
+use tessera_axum::audit::event;
 use tessera_store::{NewUser, PasswordHasher, StoreError};
 
-use super::{check_email, check_password, migrated_store};
+use super::{audit, check_email, check_password, migrated_store};
 use crate::config::Config;
 
 /// What `createsuperuser` was given on the command line.
@@ -71,9 +73,19 @@ pub async fn create_superuser(config: &Config, args: CreateSuperuser) -> anyhow:
                 .collect(),
         })
         .await;
+    let audited = match &created {
+        Ok(user) => {
+            let created = Audit::new(event::ADMIN_USER_CREATED)
+                .user(user.id)
+                .login_name(&user.email)
+                .detail(serde_json::json!({"is_staff": true, "is_superuser": true}));
+            audit(&store, created).await
+        }
+        Err(_) => Ok(()),
+    };
     store.close().await;
     match created {
-        Ok(_) => {}
+        Ok(_) => audited?,
         Err(StoreError::DuplicateEmail) => bail!("Error: That email is already taken."),
         Err(StoreError::DuplicateUsername) => bail!("Error: That username is already taken."),
         Err(e) => return Err(e.into()),

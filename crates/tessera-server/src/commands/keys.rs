@@ -2,12 +2,14 @@
 //! and the checks `tessera check` makes of the key settings.
 
 use anyhow::{Context as _, bail};
+use tessera_axum::audit::{event, key_event};
 use tessera_axum::{KeyManager, KeyStatus, load_key_files};
 use tessera_core::{Algorithm, Clock, KeyOrigin, TokenBackend};
+use tessera_store::Store;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::migrated_store;
+use super::{audit, migrated_store};
 use crate::cli::KeysCommand;
 use crate::config::{Config, Finding};
 
@@ -25,12 +27,17 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
     let store = migrated_store(config).await?;
     let manager = KeyManager::new(store.clone(), &config.jwt)?;
     let now = Clock::system().now_micros();
-    let result = run(&manager, command, now).await;
+    let result = run(&store, &manager, command, now).await;
     store.close().await;
     result
 }
 
-async fn run(manager: &KeyManager, command: KeysCommand, now: i64) -> anyhow::Result<()> {
+async fn run(
+    store: &Store,
+    manager: &KeyManager,
+    command: KeysCommand,
+    now: i64,
+) -> anyhow::Result<()> {
     let algorithm = |name: Option<String>| -> anyhow::Result<Option<Algorithm>> {
         name.map(|n| n.parse::<Algorithm>().map_err(anyhow::Error::from))
             .transpose()
@@ -49,6 +56,7 @@ async fn run(manager: &KeyManager, command: KeysCommand, now: i64) -> anyhow::Re
         }
         KeysCommand::Generate { algorithm: alg } => {
             let key = manager.generate(algorithm(alg)?, now).await?;
+            audit(store, key_event(event::KEY_GENERATED, &key)).await?;
             println!(
                 "Key {} ({}) generated and published; `tessera keys rotate` makes it sign.",
                 key.kid, key.algorithm
@@ -56,6 +64,7 @@ async fn run(manager: &KeyManager, command: KeysCommand, now: i64) -> anyhow::Re
         }
         KeysCommand::Rotate { algorithm: alg } => {
             let key = manager.rotate(algorithm(alg)?, now).await?;
+            audit(store, key_event(event::KEY_ROTATED, &key)).await?;
             println!(
                 "Key {} ({}) signs from {}; the key it replaces verifies its tokens until they expire.",
                 key.kid,
@@ -65,6 +74,7 @@ async fn run(manager: &KeyManager, command: KeysCommand, now: i64) -> anyhow::Re
         }
         KeysCommand::Retire { kid } => {
             let key = manager.retire(&kid, now).await?;
+            audit(store, key_event(event::KEY_RETIRED, &key)).await?;
             println!(
                 "Key {} no longer signs; it verifies until {}.",
                 key.kid,

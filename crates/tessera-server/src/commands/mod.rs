@@ -10,7 +10,10 @@ pub use createsuperuser::{CreateSuperuser, create_superuser};
 pub use keys::keys;
 pub use user::user;
 
+use std::time::Duration;
+
 use anyhow::Context as _;
+use tessera_axum::Audit;
 use tessera_store::Store;
 
 use crate::config::Config;
@@ -33,11 +36,56 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 /// `tessera flushexpiredtokens`
 pub async fn flush_expired_tokens(config: &Config) -> anyhow::Result<()> {
     let store = migrated_store(config).await?;
-    let now = tessera_core::Clock::system().now_secs();
-    let deleted = store.flush_expired_sessions(now, 1000).await?;
+    let clock = tessera_core::Clock::system();
+    let deleted = store.flush_expired_sessions(clock.now_secs(), 1000).await?;
+    let now = clock.now_micros();
+    let (hits_before, failures_before) = config.throttling.prune_cutoffs(now);
+    let pruned = store
+        .prune_throttles(hits_before, failures_before, now)
+        .await?;
     store.close().await;
-    println!("Deleted {deleted} expired session(s).");
+    println!("Deleted {deleted} expired session(s) and {pruned} stale throttle row(s).");
     Ok(())
+}
+
+/// `tessera pruneaudit`
+pub async fn prune_audit(config: &Config) -> anyhow::Result<()> {
+    let Some(cutoff) = config
+        .audit
+        .cutoff(tessera_core::Clock::system().now_micros())
+    else {
+        println!("audit_retention is 0: audit events are kept forever; nothing deleted.");
+        return Ok(());
+    };
+    let store = migrated_store(config).await?;
+    let deleted = store.prune_audit_events(cutoff).await;
+    store.close().await;
+    println!(
+        "Deleted {} audit event(s) older than {}.",
+        deleted?,
+        describe(config.audit.audit_retention)
+    );
+    Ok(())
+}
+
+/// `90 days`, `36 hours`, or seconds.
+fn describe(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    match secs {
+        s if s % 86_400 == 0 => format!("{} day(s)", s / 86_400),
+        s if s % 3600 == 0 => format!("{} hour(s)", s / 3600),
+        s => format!("{s} second(s)"),
+    }
+}
+
+/// Records an action taken from the command line in the audit log, with its log line: no
+/// address or user agent, `detail.via = "cli"`.
+pub(crate) async fn audit(store: &Store, audit: Audit) -> anyhow::Result<()> {
+    audit
+        .via_cli()
+        .write_to(store, tessera_core::Clock::system().now_micros())
+        .await
+        .context("writing the audit event")
 }
 
 /// Django's password validators, as configured; every failure in one message.

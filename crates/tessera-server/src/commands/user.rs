@@ -3,13 +3,15 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use anyhow::{Context as _, bail};
-use tessera_axum::reason;
+use serde_json::{Value, json};
+use tessera_axum::audit::event;
+use tessera_axum::{Audit, reason};
 use tessera_store::{PasswordHasher, Store, User, UserFlags};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::createsuperuser::prompt_new_password;
-use super::{check_password, migrated_store};
+use super::{audit, check_password, migrated_store};
 use crate::cli::UserCommand;
 use crate::config::Config;
 
@@ -128,6 +130,12 @@ async fn run(config: &Config, store: &Store, command: UserCommand) -> anyhow::Re
             let ended = store
                 .revoke_user_sessions(u.id, reason::DEACTIVATED, now.now_micros())
                 .await?;
+            let detail = json!({"is_active": false, "sessions_ended": ended});
+            audit(
+                store,
+                user_event(event::ADMIN_USER_UPDATED, &u).detail(detail),
+            )
+            .await?;
             println!("{} is inactive; {ended} session(s) ended.", u.email);
         }
         UserCommand::Delete { email, yes } => {
@@ -140,7 +148,9 @@ async fn run(config: &Config, store: &Store, command: UserCommand) -> anyhow::Re
             {
                 bail!("not deleted");
             }
-            store.delete_user(u.id).await?;
+            if store.delete_user(u.id).await? {
+                audit(store, user_event(event::ADMIN_USER_DELETED, &u)).await?;
+            }
             println!("{} deleted.", u.email);
         }
         UserCommand::SetPassword { email } => {
@@ -158,6 +168,12 @@ async fn run(config: &Config, store: &Store, command: UserCommand) -> anyhow::Re
                 .change_password(u.id, &hash, reason::PASSWORD_CHANGED, now.now_micros())
                 .await?
                 .unwrap_or(0);
+            let detail = json!({"sessions_ended": ended});
+            audit(
+                store,
+                user_event(event::ADMIN_PASSWORD_SET, &u).detail(detail),
+            )
+            .await?;
             println!(
                 "Password changed for {}; {ended} session(s) ended.",
                 u.email
@@ -174,9 +190,29 @@ async fn find(store: &Store, email: &str) -> anyhow::Result<User> {
         .with_context(|| format!("no user with email {email}"))
 }
 
+/// An event about `user` (the e-mail address kept, for a deleted account's sake).
+fn user_event(name: &str, user: &User) -> Audit {
+    Audit::new(name).user(user.id).login_name(&user.email)
+}
+
 async fn flag(store: &Store, email: &str, flags: UserFlags, done: &str) -> anyhow::Result<()> {
     let u = find(store, email).await?;
     store.set_user_flags(u.id, &flags).await?;
+    let mut changes = serde_json::Map::new();
+    for (name, value) in [
+        ("is_active", flags.is_active),
+        ("is_staff", flags.is_staff),
+        ("is_superuser", flags.is_superuser),
+    ] {
+        if let Some(value) = value {
+            changes.insert(name.into(), Value::Bool(value));
+        }
+    }
+    audit(
+        store,
+        user_event(event::ADMIN_USER_UPDATED, &u).detail(Value::Object(changes)),
+    )
+    .await?;
     println!("{} {done}.", u.email);
     Ok(())
 }

@@ -160,3 +160,45 @@ fn check_flags_store_kept_keys_without_encryption_and_settings_keys_cannot_rotat
     );
     assert!(dir.path().join("data/signing_key.EdDSA.pem").exists());
 }
+
+#[tokio::test]
+async fn key_commands_are_audited_as_taken_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = tessera(dir.path(), &["keys", "generate", "--algorithm", "EdDSA"]);
+    assert!(generated.status.success(), "{}", text(&generated));
+    let kid = text(&generated)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let rotated = tessera(dir.path(), &["keys", "rotate"]);
+    assert!(rotated.status.success(), "{}", text(&rotated));
+
+    let url = format!("sqlite://{}", dir.path().join("data/tessera.db").display());
+    let store = tessera_store::Store::connect(&url).await.unwrap();
+    let (_, events) = store
+        .list_audit_events(&tessera_store::AuditFilter::default(), 10, 0)
+        .await
+        .unwrap();
+    store.close().await;
+    let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(names, ["key.rotated", "key.generated"]);
+    let generated = events[1].detail_json().unwrap();
+    assert_eq!(
+        (
+            &generated["kid"],
+            &generated["algorithm"],
+            &generated["via"]
+        ),
+        (
+            &serde_json::json!(kid),
+            &serde_json::json!("EdDSA"),
+            &serde_json::json!("cli")
+        )
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.actor_id.is_none() && e.ip.is_none())
+    );
+}

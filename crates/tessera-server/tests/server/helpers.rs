@@ -52,6 +52,16 @@ impl TestApp {
         }
     }
 
+    /// Runs one statement on the app's SQLite database, outside the store.
+    pub async fn execute_sql(&self, sql: &'static str) {
+        use sqlx::Connection as _;
+        let path = self._dir.path().join("data").join("tessera.db");
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+
     pub async fn create_staff(&self, email: &str) -> User {
         let user = self.create_user(email).await;
         let flags = tessera_store::UserFlags {

@@ -22,12 +22,16 @@ async fn readyz_answers_ok_while_the_store_answers_and_503_after() {
     let (status, body, _) = app.get("/readyz", None).await;
     assert_eq!(
         (status, body),
-        (200, json!({"status": "ok", "store": "ok"}))
+        (
+            200,
+            json!({"status": "ok", "store": "ok", "migrations": "applied"})
+        )
     );
     app.tessera.store().close().await;
     let (status, body, headers) = app.get("/readyz", None).await;
     assert_eq!(status, 503);
     assert_eq!(body["status"], "unavailable");
+    assert_eq!(body["store"], "unreachable");
     assert_eq!(headers["retry-after"], "5");
 }
 

@@ -401,3 +401,94 @@ async fn a_signing_key_rotated_on_one_instance_reaches_the_other() {
     let (status, body) = it.profile(&it.b, &access).await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// A login on `server` from client address `ip` (both servers trust one proxy).
+async fn login_from(
+    it: &Instances,
+    server: &str,
+    ip: &str,
+    email: &str,
+    password: &str,
+) -> (u16, Value) {
+    let response = it
+        .client
+        .post(format!("{server}/api/token/"))
+        .header("x-forwarded-for", ip)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_throttle_counts_a_clients_logins_on_both_instances() {
+    let Some(it) = start("instances::login_throttle", &[("TESSERA_NUM_PROXIES", "1")]).await else {
+        return;
+    };
+    // The default rate is 5/min per client address: three logins on A and two on B use it up.
+    for (i, server) in [&it.a, &it.b, &it.a, &it.b, &it.a].into_iter().enumerate() {
+        let email = format!("nobody{i}@example.com");
+        let (status, body) = login_from(&it, server, "203.0.113.7", &email, "wrong").await;
+        assert_eq!(status, 401, "login {i}: {body}");
+    }
+    for server in [&it.b, &it.a] {
+        let (status, body) = login_from(&it, server, "203.0.113.7", "x@example.com", "wrong").await;
+        assert_eq!(status, 429, "{body}");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with("Request was throttled. Expected available in "),
+            "{detail}"
+        );
+    }
+    // Another client is not affected.
+    let (status, _) = login_from(&it, &it.b, "203.0.113.8", "x@example.com", "wrong").await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lockout_earned_on_both_instances_holds_on_both_until_staff_lifts_it() {
+    let Some(it) = start(
+        "instances::lockout",
+        &[
+            ("TESSERA_NUM_PROXIES", "1"),
+            ("TESSERA_LOGIN_FAILURE_LIMIT", "2"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let dan = it.user("dan@example.com", false).await;
+    it.user("admin@example.com", true).await;
+    // Each failure from its own address, so that only the lockout is at work.
+    let (status, _) = login_from(&it, &it.a, "198.51.100.1", "dan@example.com", "wrong").await;
+    assert_eq!(status, 401);
+    let (status, _) = login_from(&it, &it.b, "198.51.100.2", "dan@example.com", "wrong").await;
+    assert_eq!(status, 401);
+    // Two failures, one on each instance: locked on both, even with the right password.
+    for (server, ip) in [(&it.a, "198.51.100.3"), (&it.b, "198.51.100.4")] {
+        let (status, body) = login_from(&it, server, ip, "dan@example.com", PASSWORD).await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(
+            body["detail"],
+            "No active account found with the given credentials"
+        );
+    }
+    let (status, admin) =
+        login_from(&it, &it.a, "198.51.100.5", "admin@example.com", PASSWORD).await;
+    assert_eq!(status, 200, "{admin}");
+    let (status, body) = it
+        .call(
+            &it.a,
+            "POST",
+            &format!("/api/admin/users/{}/unlock/", dan.id),
+            Some(&field(&admin, "access")),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = login_from(&it, &it.b, "198.51.100.6", "dan@example.com", PASSWORD).await;
+    assert_eq!(status, 200, "B sees A's unlock: {body}");
+}

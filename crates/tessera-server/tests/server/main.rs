@@ -1,6 +1,7 @@
 //! The `tessera` server from the outside: the application over HTTP, and the binary.
 
 mod admin;
+mod audit;
 mod binary;
 mod browser;
 mod engines;

@@ -76,6 +76,36 @@ async fn healthz_is_liveness_and_answers_while_the_store_is_down() {
     assert!(headers.contains_key("retry-after"));
 }
 
+#[tokio::test]
+async fn readyz_reports_the_store_and_its_migrations() {
+    let app = TestApp::spawn().await;
+    let (status, body, _) = app.get("/readyz", None).await;
+    assert_eq!(
+        (status, body),
+        (
+            200,
+            json!({"status": "ok", "store": "ok", "migrations": "applied"})
+        )
+    );
+
+    // A migration this build knows goes missing (a database restored from an old backup).
+    app.execute_sql(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .await;
+    let (status, body, headers) = app.get("/readyz", None).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(
+        (&body["store"], &body["migrations"]),
+        (&json!("ok"), &json!("pending"))
+    );
+    assert_eq!(
+        body["detail"],
+        "The database lacks migrations; run `tessera migrate`."
+    );
+    assert!(headers.contains_key("retry-after"));
+}
+
 // ---- metrics ----
 
 #[tokio::test]
@@ -142,6 +172,13 @@ async fn metrics_count_requests_logins_refreshes_reuse_and_throttling() {
     assert_series(&text, "tessera_reuse_detected_total", &[]);
     assert_series(&text, "tessera_throttled_total", &[r#"scope="login""#]);
     assert_series(&text, "tessera_hash_queue_depth", &[]);
+    assert_series(&text, "tessera_store_connections", &[r#"state="in_use""#]);
+    assert_series(&text, "tessera_store_connections", &[r#"state="idle""#]);
+    let max = series(&text, "tessera_store_connections_max", &[]);
+    assert!(
+        max.iter().any(|line| line.ends_with(" 11")),
+        "ten reading connections and SQLite's one writer: {max:?}"
+    );
 }
 
 #[tokio::test]

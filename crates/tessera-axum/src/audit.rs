@@ -1,0 +1,521 @@
+//! The audit log: every security event — logins and their failures, lockouts, refreshes,
+//! reuse detection, logouts, password changes, staff and key actions — becomes a row in the
+//! store and one structured log line (target `tessera::audit`). Never a token, a password or
+//! a hash: only names, ids, the client's address and user agent, and a small JSON detail.
+//!
+//! Recording does not wait for the database. [`Tessera::audit`] writes the log line and puts
+//! the event on a bounded queue; a background writer (started on first use, on the runtime
+//! of the request that needed it) takes everything queued — up to [`BATCH`] events — and
+//! writes it in one transaction. When the queue is full, recording waits: security events
+//! are never dropped to keep a request fast. A batch that fails is retried a few times, and
+//! then logged as lost at error level and counted in `tessera_audit_write_failures_total`.
+//! [`Tessera::flush_audit`] waits until everything queued before it is written (the admin
+//! list calls it, so staff read their own writes; so does a graceful shutdown).
+//!
+//! # Vocabulary
+//!
+//! `<subject>.<what happened>`, so that a prefix (`login.`) selects a family; see [`event`].
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tessera_core::SettingsError;
+use tessera_store::{AuditOutcome, NewAuditEvent, Store, StoreError, User};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::client::ClientInfo;
+use crate::keystore::KeyStatus;
+use crate::representation::drf_datetime;
+use crate::state::Tessera;
+
+/// The most events one write takes from the queue.
+pub const BATCH: usize = 256;
+/// Events that may wait for the writer; beyond that, recording waits.
+const QUEUE_CAPACITY: usize = 4096;
+/// Runs of a failing batch write before its events are given up.
+const WRITE_ATTEMPTS: u32 = 4;
+/// The pause before the first rerun of a failed batch; each further one is four times longer.
+const FIRST_PAUSE: Duration = Duration::from_millis(100);
+/// The shortest retention that is not "forever".
+const MIN_RETENTION: Duration = Duration::from_secs(86_400);
+
+/// The event names Tessera records. Failures (`outcome = "failure"`) are the refused
+/// attempts and the alarms: `login.failed`, `login.locked`, `account.locked`,
+/// `token.reuse_detected`; every other event is a success.
+pub mod event {
+    /// A login opened a session (every obtain and login route, and registration, which
+    /// logs in). `session` is the new session; `username` the login name.
+    pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
+    /// Wrong credentials, or an inactive account. `username` is the name given, `user` the
+    /// account when it exists; `detail.reason` is `unknown_account`, `wrong_password`,
+    /// `unusable_password` or `inactive`.
+    pub const LOGIN_FAILED: &str = "login.failed";
+    /// A login refused because the name is locked (no password was checked).
+    pub const LOGIN_LOCKED: &str = "login.locked";
+    /// A new account (registration routes). `username` is its e-mail address.
+    pub const ACCOUNT_REGISTERED: &str = "account.registered";
+    /// This failed login locked the name; `detail.seconds` is the lock's length.
+    pub const ACCOUNT_LOCKED: &str = "account.locked";
+    /// The user changed their password; every session ended (`detail.sessions_ended`).
+    pub const PASSWORD_CHANGED: &str = "account.password_changed";
+    /// A refresh (or sliding) token was exchanged; `session` is its session.
+    pub const TOKEN_REFRESHED: &str = "token.refreshed";
+    /// A refresh token that had been rotated away was presented again: its session was
+    /// revoked. `ip` and `user_agent` are the presenter's.
+    pub const TOKEN_REUSE_DETECTED: &str = "token.reuse_detected";
+    /// One session ended by logout, cookie logout or the blacklist route
+    /// (`detail.reason`: `logout` or `blacklisted`).
+    pub const LOGOUT: &str = "session.logout";
+    /// "Log out everywhere" (`detail.sessions_ended`); `session` is the caller's.
+    pub const LOGOUT_ALL: &str = "session.logout_all";
+    /// The user ended one session from their sessions list; `session` is that session.
+    pub const SESSION_ENDED: &str = "session.ended";
+    /// A user created from the command line (`createsuperuser`).
+    pub const ADMIN_USER_CREATED: &str = "admin.user_created";
+    /// Staff changed a user (`detail` holds the fields set; deactivation adds
+    /// `sessions_ended`).
+    pub const ADMIN_USER_UPDATED: &str = "admin.user_updated";
+    /// Staff deleted a user; `username` keeps the account's e-mail address.
+    pub const ADMIN_USER_DELETED: &str = "admin.user_deleted";
+    /// Staff ended every session of a user (`detail.sessions_ended`).
+    pub const ADMIN_SESSIONS_REVOKED: &str = "admin.sessions_revoked";
+    /// Staff lifted a user's login lockout.
+    pub const ADMIN_USER_UNLOCKED: &str = "admin.user_unlocked";
+    /// A password set from the command line (`tessera user set-password`).
+    pub const ADMIN_PASSWORD_SET: &str = "admin.password_set";
+    /// A signing key was generated and published (`detail.kid`, `detail.algorithm`).
+    pub const KEY_GENERATED: &str = "key.generated";
+    /// A key was scheduled to sign (`detail.kid`, `detail.algorithm`, `detail.activates_at`).
+    pub const KEY_ROTATED: &str = "key.rotated";
+    /// A key stopped signing (`detail.kid`).
+    pub const KEY_RETIRED: &str = "key.retired";
+
+    /// Every name above, in order.
+    pub const ALL: &[&str] = &[
+        LOGIN_SUCCEEDED,
+        LOGIN_FAILED,
+        LOGIN_LOCKED,
+        ACCOUNT_REGISTERED,
+        ACCOUNT_LOCKED,
+        PASSWORD_CHANGED,
+        TOKEN_REFRESHED,
+        TOKEN_REUSE_DETECTED,
+        LOGOUT,
+        LOGOUT_ALL,
+        SESSION_ENDED,
+        ADMIN_USER_CREATED,
+        ADMIN_USER_UPDATED,
+        ADMIN_USER_DELETED,
+        ADMIN_SESSIONS_REVOKED,
+        ADMIN_USER_UNLOCKED,
+        ADMIN_PASSWORD_SET,
+        KEY_GENERATED,
+        KEY_ROTATED,
+        KEY_RETIRED,
+    ];
+}
+
+/// The outcome of a named event: a failure for refused attempts and alarms, else a success.
+pub fn outcome_of(name: &str) -> AuditOutcome {
+    match name {
+        event::LOGIN_FAILED
+        | event::LOGIN_LOCKED
+        | event::ACCOUNT_LOCKED
+        | event::TOKEN_REUSE_DETECTED => AuditOutcome::Failure,
+        _ => AuditOutcome::Success,
+    }
+}
+
+/// How long the audit log keeps events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuditSettings {
+    /// Events older than this are deleted (by the server every hour, and by
+    /// `tessera pruneaudit`). `0` keeps them forever; otherwise at least a day. Defaults to
+    /// 90 days.
+    #[serde(with = "tessera_core::duration")]
+    pub audit_retention: Duration,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            audit_retention: Duration::from_secs(90 * 86_400),
+        }
+    }
+}
+
+impl AuditSettings {
+    /// Refuses a retention between zero and a day.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let retention = self.audit_retention;
+        if !retention.is_zero() && retention < MIN_RETENTION {
+            return Err(SettingsError {
+                setting: "audit_retention".into(),
+                message: "must be at least a day (\"1d\"), or 0 to keep events forever".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The instant before which events go, given `now` (microseconds); `None` when events
+    /// are kept forever.
+    pub fn cutoff(&self, now: i64) -> Option<i64> {
+        if self.audit_retention.is_zero() {
+            return None;
+        }
+        let retention = i64::try_from(self.audit_retention.as_micros()).unwrap_or(i64::MAX);
+        Some(now.saturating_sub(retention))
+    }
+}
+
+/// One event being described, for [`Tessera::audit`]: a name (its outcome follows from it,
+/// see [`outcome_of`]) and what is known. The time is the state's clock at recording.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audit(NewAuditEvent);
+
+impl Audit {
+    /// The event `name` (one of [`event`], or an application's own).
+    pub fn new(name: &str) -> Self {
+        Self(NewAuditEvent::new(0, name, outcome_of(name)))
+    }
+
+    /// Overrides the outcome (an application's own events).
+    pub fn outcome(mut self, outcome: AuditOutcome) -> Self {
+        self.0.outcome = outcome;
+        self
+    }
+
+    /// The user the event concerns.
+    pub fn user(mut self, user_id: i64) -> Self {
+        self.0.user_id = Some(user_id);
+        self
+    }
+
+    /// The staff member who acted.
+    pub fn actor(mut self, actor: &User) -> Self {
+        self.0.actor_id = Some(actor.id);
+        self
+    }
+
+    /// The login name given (or a deleted account's address).
+    pub fn login_name(mut self, name: &str) -> Self {
+        self.0.username = Some(name.to_owned());
+        self
+    }
+
+    /// The client's address and user agent.
+    pub fn client(mut self, client: &ClientInfo) -> Self {
+        self.0.ip.clone_from(&client.ip);
+        self.0.user_agent.clone_from(&client.user_agent);
+        self
+    }
+
+    /// The login session the event concerns.
+    pub fn session(mut self, session_id: &str) -> Self {
+        self.0.session_id = Some(session_id.to_owned());
+        self
+    }
+
+    /// A small JSON object with what else is worth knowing (never a secret).
+    pub fn detail(mut self, detail: Value) -> Self {
+        self.0.detail = Some(detail);
+        self
+    }
+
+    /// Marks an action taken from the command line: `detail.via = "cli"`.
+    pub fn via_cli(mut self) -> Self {
+        let mut detail = match self.0.detail.take() {
+            Some(Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        detail.insert("via".into(), "cli".into());
+        self.0.detail = Some(Value::Object(detail));
+        self
+    }
+
+    /// The event, at `at` (microseconds).
+    pub fn at(mut self, at: i64) -> NewAuditEvent {
+        self.0.at = at;
+        self.0
+    }
+
+    /// Writes the event at `at` straight to `store`, with its log line, without a queue:
+    /// for the command line, which has no server running.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn write_to(self, store: &Store, at: i64) -> Result<(), StoreError> {
+        let event = self.at(at);
+        log_event(&event);
+        store
+            .insert_audit_events(std::slice::from_ref(&event))
+            .await
+    }
+}
+
+/// The event of a key change: `detail` names the key, its algorithm and its times.
+pub fn key_event(name: &str, key: &KeyStatus) -> Audit {
+    let time = |t: Option<i64>| t.map(drf_datetime);
+    Audit::new(name).detail(serde_json::json!({
+        "kid": key.kid,
+        "algorithm": key.algorithm,
+        "activates_at": time(key.activates_at),
+        "retired_at": time(key.retired_at),
+    }))
+}
+
+/// Writes the structured log line of an event (target `tessera::audit`): failures at
+/// `WARN`, the rest at `INFO`. The command line uses it for the events it writes itself.
+pub fn log_event(event: &NewAuditEvent) {
+    let detail = event.detail.as_ref().map(tracing::field::display);
+    macro_rules! line {
+        ($level:expr) => {
+            tracing::event!(
+                target: "tessera::audit",
+                $level,
+                event = event.event.as_str(),
+                outcome = event.outcome.as_str(),
+                user = event.user_id,
+                actor = event.actor_id,
+                username = event.username.as_deref(),
+                ip = event.ip.as_deref(),
+                user_agent = event.user_agent.as_deref(),
+                session = event.session_id.as_deref(),
+                detail,
+                "audit event"
+            )
+        };
+    }
+    match event.outcome {
+        AuditOutcome::Failure => line!(tracing::Level::WARN),
+        AuditOutcome::Success => line!(tracing::Level::INFO),
+    }
+}
+
+/// What goes through the queue.
+// Nearly every message is an event: boxing it would only add an allocation per event.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum Message {
+    Event(NewAuditEvent),
+    /// Answered once everything queued before it is written.
+    Flush(oneshot::Sender<()>),
+}
+
+/// The audit part of the state: its settings, and the queue every clone shares.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AuditLog {
+    pub(crate) settings: AuditSettings,
+    queue: Arc<Queue>,
+}
+
+/// The sending end of the writer's queue, once a writer runs. When the runtime that ran the
+/// writer is gone (tests make one per test), the next event starts another.
+#[derive(Debug, Default)]
+struct Queue(Mutex<Option<mpsc::Sender<Message>>>);
+
+impl Queue {
+    /// The live sender; with `start`, a new writer when there is none.
+    fn sender(&self, store: &Store, start: bool) -> Option<mpsc::Sender<Message>> {
+        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(sender) = slot.as_ref().filter(|s| !s.is_closed()) {
+            return Some(sender.clone());
+        }
+        if !start {
+            return None;
+        }
+        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        tokio::spawn(write_events(store.clone(), receiver));
+        *slot = Some(sender.clone());
+        Some(sender)
+    }
+}
+
+impl Tessera {
+    /// Records an event: its log line now, its row soon (see the [module](self) docs).
+    /// Waits only while the queue is full.
+    pub async fn audit(&self, audit: Audit) {
+        let event = audit.at(self.now_micros());
+        log_event(&event);
+        let queue = &self.audit_log().queue;
+        let mut message = Message::Event(event);
+        // A second try when the writer's runtime has just gone.
+        for _ in 0..2 {
+            let Some(sender) = queue.sender(self.store(), true) else {
+                break;
+            };
+            match sender.send(message).await {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(returned)) => message = returned,
+            }
+        }
+        tracing::error!(target: "tessera::audit", lost = 1, "an audit event could not be queued");
+        metrics::counter!("tessera_audit_write_failures_total").increment(1);
+    }
+
+    /// Waits until every event recorded before this call is written (or given up).
+    pub async fn flush_audit(&self) {
+        let Some(sender) = self.audit_log().queue.sender(self.store(), false) else {
+            return;
+        };
+        let (done, written) = oneshot::channel();
+        if sender.send(Message::Flush(done)).await.is_ok() {
+            let _ = written.await;
+        }
+    }
+
+    /// The name `user` logs in with (`username_field`): the e-mail address or the username.
+    pub(crate) fn login_name_of<'u>(&self, user: &'u User) -> Option<&'u str> {
+        match self.settings().username_field.as_str() {
+            "username" => user.username.as_deref(),
+            _ => Some(user.email.as_str()),
+        }
+    }
+
+    /// Deletes the events older than `audit_retention` (by the state's clock). Returns how
+    /// many went; none when the retention is `0` (forever).
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn prune_audit_log(&self) -> Result<u64, StoreError> {
+        match self.audit_settings().cutoff(self.now_micros()) {
+            Some(cutoff) => self.store().prune_audit_events(cutoff).await,
+            None => Ok(0),
+        }
+    }
+}
+
+/// The writer: takes what is queued, up to [`BATCH`] events, writes it in one transaction,
+/// then answers the flushes that were waiting behind it. Ends when every sender is gone.
+async fn write_events(store: Store, mut queue: mpsc::Receiver<Message>) {
+    let mut messages = Vec::with_capacity(BATCH);
+    let mut events = Vec::with_capacity(BATCH);
+    let mut flushes = Vec::new();
+    while queue.recv_many(&mut messages, BATCH).await > 0 {
+        for message in messages.drain(..) {
+            match message {
+                Message::Event(event) => events.push(event),
+                Message::Flush(done) => flushes.push(done),
+            }
+        }
+        if !events.is_empty() {
+            write_batch(&store, &events).await;
+            events.clear();
+        }
+        for done in flushes.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Writes one batch; after a momentary failure, again (at most [`WRITE_ATTEMPTS`] runs in
+/// all), then gives it up loudly. A rerun after a broken connection may write a batch
+/// twice: an audit log would rather repeat an event than lose one.
+async fn write_batch(store: &Store, events: &[NewAuditEvent]) {
+    let mut pause = FIRST_PAUSE;
+    let mut attempt = 1;
+    loop {
+        let Err(error) = store.insert_audit_events(events).await else {
+            return;
+        };
+        if attempt >= WRITE_ATTEMPTS || !error.is_transient() || store.is_closed() {
+            tracing::error!(
+                target: "tessera::audit",
+                lost = events.len(),
+                %error,
+                "audit events could not be written"
+            );
+            metrics::counter!("tessera_audit_write_failures_total").increment(events.len() as u64);
+            return;
+        }
+        tracing::warn!(target: "tessera::audit", %error, attempt, "writing audit events failed; retrying");
+        tokio::time::sleep(pause).await;
+        pause *= 4;
+        attempt += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_the_refusals_and_the_alarms() {
+        let failures: Vec<&str> = event::ALL
+            .iter()
+            .copied()
+            .filter(|name| outcome_of(name) == AuditOutcome::Failure)
+            .collect();
+        assert_eq!(
+            failures,
+            [
+                "login.failed",
+                "login.locked",
+                "account.locked",
+                "token.reuse_detected"
+            ]
+        );
+        assert_eq!(outcome_of("app.custom"), AuditOutcome::Success);
+    }
+
+    #[test]
+    fn every_name_is_a_subject_and_what_happened() {
+        for name in event::ALL {
+            let (subject, what) = name.split_once('.').expect(name);
+            assert!(!subject.is_empty() && !what.is_empty() && !what.contains('.'));
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+            );
+        }
+    }
+
+    #[test]
+    fn retention_is_a_day_or_more_or_forever() {
+        let days = |d: u64| AuditSettings {
+            audit_retention: Duration::from_secs(d * 86_400),
+        };
+        assert!(AuditSettings::default().validate().is_ok());
+        assert_eq!(
+            AuditSettings::default().audit_retention,
+            Duration::from_secs(7_776_000)
+        );
+        assert!(days(1).validate().is_ok());
+        assert!(days(0).validate().is_ok());
+        let hour = AuditSettings {
+            audit_retention: Duration::from_secs(3600),
+        };
+        assert_eq!(hour.validate().unwrap_err().setting, "audit_retention");
+        assert_eq!(days(0).cutoff(5), None);
+        assert_eq!(days(1).cutoff(86_400_000_001), Some(1));
+    }
+
+    #[test]
+    fn the_builder_fills_what_it_is_told() {
+        let client = ClientInfo {
+            user_agent: Some("curl/8".into()),
+            ip: Some("10.0.0.1".into()),
+        };
+        let event = Audit::new(event::LOGIN_FAILED)
+            .user(3)
+            .login_name("ada@example.com")
+            .client(&client)
+            .session("sid")
+            .detail(serde_json::json!({"reason": "wrong_password"}))
+            .at(42);
+        assert_eq!(event.at, 42);
+        assert_eq!(event.outcome, AuditOutcome::Failure);
+        assert_eq!(event.user_id, Some(3));
+        assert_eq!(event.username.as_deref(), Some("ada@example.com"));
+        assert_eq!(event.ip.as_deref(), Some("10.0.0.1"));
+        assert_eq!(event.user_agent.as_deref(), Some("curl/8"));
+        assert_eq!(event.session_id.as_deref(), Some("sid"));
+        let custom = Audit::new("app.export")
+            .outcome(AuditOutcome::Failure)
+            .at(1);
+        assert_eq!(custom.outcome, AuditOutcome::Failure);
+    }
+}

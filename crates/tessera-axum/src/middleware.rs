@@ -1,0 +1,59 @@
+//! The one middleware [`crate::finish`] puts around every request: the header size limit,
+//! CSRF, the `anon`/`user` throttles and remote signing keys before the handler, DRF's
+//! response conventions after it.
+//!
+//! One layer rather than one each: every layer adds a boxed service and a future that is
+//! moved at each level, and at tens of thousands of requests a second that is most of what
+//! a request costs beyond the handler.
+
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::conventions::drf_conventions;
+use crate::csrf::csrf_refusal;
+use crate::limits::oversized_headers;
+use crate::remote::fetch_remote_keys;
+use crate::state::Tessera;
+use crate::throttle_layer::check_rates;
+
+/// The middleware; install it with `axum::middleware::from_fn_with_state(tessera,
+/// tessera_middleware)` (as [`crate::finish`] does).
+pub async fn tessera_middleware(
+    State(tessera): State<Tessera>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    // Oversized headers get the bare 431, like a server that never parsed them.
+    if let Some(refused) = oversized_headers(&parts.headers) {
+        return refused;
+    }
+    let method = parts.method.clone();
+    let response = match before(&tessera, &parts).await {
+        None => next.run(Request::from_parts(parts, body)).await,
+        Some(refused) => refused,
+    };
+    drf_conventions(&tessera, &method, response)
+}
+
+/// The checks that may refuse a request before its handler runs, in order; the refusal. The throttle
+/// and key checks may wait on the database or the network; their large futures are boxed,
+/// and only when configured, so that this one — moved a few times on every request — stays
+/// small.
+async fn before(tessera: &Tessera, parts: &Parts) -> Option<Response> {
+    if let Some(refused) = csrf_refusal(tessera, parts) {
+        return Some(refused);
+    }
+    let throttling = tessera.throttling();
+    if (throttling.rate("anon").is_some() || throttling.rate("user").is_some())
+        && let Err(throttled) = Box::pin(check_rates(tessera, parts)).await
+    {
+        return Some(throttled.into_response());
+    }
+    if tessera.backend().key_source().is_some() {
+        Box::pin(fetch_remote_keys(tessera, &parts.headers)).await;
+    }
+    None
+}
