@@ -151,6 +151,8 @@ try {
     await shot("06-csrf-refused");
     await page.goto(`${base}/account/`);
     await page.locator("#account").waitFor();
+    // The list loads after the page: wait for it rather than count too early.
+    await page.locator("#sessions li").first().waitFor();
     expect(await page.locator("#sessions li").count() === 1, "the session survived the forged request");
   });
 
