@@ -7,7 +7,7 @@
 //!   where repeating the query is safe.
 //! * The audit log ([`NewAuditEvent`], [`AuditEvent`]): security events written in
 //!   batches, listed with filters, pruned by age.
-//! * [`PasswordHasher`] — argon2id hashing and verification on tokio's blocking pool,
+//! * [`PasswordHasher`] — argon2id hashing and verification on a few dedicated threads,
 //!   bounded by a semaphore.
 //!
 //! Times are `i64` microseconds since the Unix epoch, except token times

@@ -16,8 +16,9 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pool size and time limits of a [`Store`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
-    /// The most connections the pool opens (an in-memory SQLite database always has
-    /// exactly one). Defaults to `10`.
+    /// The most connections the pool opens for reads (and, on PostgreSQL, writes); a SQLite
+    /// file adds its one writer connection, an in-memory SQLite database has exactly one
+    /// connection in all. Defaults to `10`.
     pub max_connections: u32,
     /// How long a query waits for a free connection, opening one included, before it fails
     /// with a transient error (a 503 for HTTP clients). Defaults to 5 seconds.
