@@ -5,13 +5,12 @@ use std::convert::Infallible;
 
 use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
-use serde_json::{Value, json};
-use tessera_core::{Token, TokenError};
+use tessera_auth::AuthError;
+use tessera_core::Token;
 use tessera_store::User;
 
 use crate::cookies::read_cookie;
 use crate::error::ApiError;
-use crate::sessions::{SESSION_CLAIM, reason};
 use crate::state::Tessera;
 
 /// The raw token of a request: from the authorization header, or else from the access-token
@@ -40,7 +39,7 @@ pub fn raw_token<'a>(tessera: &Tessera, parts: &'a Parts) -> Result<Option<&'a s
             // Header bytes outside visible ASCII cannot belong to a token.
             return std::str::from_utf8(token)
                 .map(Some)
-                .map_err(|_| invalid_for_every_kind(tessera));
+                .map_err(|_| tessera.auth().unreadable_token().into());
         }
     }
     Ok(read_cookie(
@@ -49,38 +48,9 @@ pub fn raw_token<'a>(tessera: &Tessera, parts: &'a Parts) -> Result<Option<&'a s
     ))
 }
 
-fn invalid_for_every_kind(tessera: &Tessera) -> ApiError {
-    let messages = tessera
-        .auth_kinds()
-        .iter()
-        .map(|kind| {
-            json!({"token_class": kind.class_name(), "token_type": kind.token_type(), "message": "Token is invalid"})
-        })
-        .collect();
-    ApiError::InvalidToken {
-        detail: "Given token not valid for any token type".into(),
-        messages: Some(messages),
-    }
-}
-
 /// Tries the token against each accepted kind in order; the error lists why each refused.
 pub fn validated_token(tessera: &Tessera, raw: &str) -> Result<Token, ApiError> {
-    let now = tessera.now_secs();
-    let mut messages = Vec::new();
-    for kind in tessera.auth_kinds() {
-        match tessera.backend().decode(kind, raw, now) {
-            Ok(token) => return Ok(token),
-            Err(error) => messages.push(json!({
-                "token_class": kind.class_name(),
-                "token_type": kind.token_type(),
-                "message": error.to_string(),
-            })),
-        }
-    }
-    Err(ApiError::InvalidToken {
-        detail: "Given token not valid for any token type".into(),
-        messages: Some(messages),
-    })
+    Ok(tessera.auth().validate_token(raw)?)
 }
 
 /// The request's validated token, if it carries one.
@@ -90,82 +60,9 @@ pub fn authenticate_token(tessera: &Tessera, parts: &Parts) -> Result<Option<Tok
         .transpose()
 }
 
-fn no_user_claim() -> ApiError {
-    ApiError::InvalidToken {
-        detail: "Token contained no recognizable user identification".into(),
-        messages: None,
-    }
-}
-
-/// The user a validated token names, loaded from the store and checked as simplejwt does —
-/// and, beyond simplejwt, refused once the token's session is revoked: after a logout, a
-/// detected reuse, a password change or a "log out everywhere".
+/// The user a validated token names (see [`tessera_auth::Auth::user_for_token`]).
 pub async fn user_for_token(tessera: &Tessera, token: &Token) -> Result<User, ApiError> {
-    let user_id = token.user_id(tessera.backend()).ok_or_else(no_user_claim)?;
-    let user_not_found = || ApiError::authentication_failed("User not found", "user_not_found");
-    let id = user_id.parse::<i64>().map_err(|_| user_not_found())?;
-    let store = tessera.store();
-    let (user, session) = match token.get(SESSION_CLAIM).and_then(Value::as_str) {
-        // One round trip for the user and the session.
-        Some(sid) => match store.user_with_session(id, sid).await? {
-            Some(found) => (found.user, Some(found.session)),
-            None => return Err(user_not_found()),
-        },
-        None => (
-            store.user_by_id(id).await?.ok_or_else(user_not_found)?,
-            None,
-        ),
-    };
-    if tessera.settings().check_user_is_active && !user.is_active {
-        return Err(ApiError::authentication_failed(
-            "User is inactive",
-            "user_inactive",
-        ));
-    }
-    let password_changed = || {
-        ApiError::authentication_failed("The user's password has been changed.", "password_changed")
-    };
-    match session {
-        // A session that is gone, or not this user's.
-        Some(None) => return Err(blacklisted(token)),
-        Some(Some(state)) if state.revoked_at.is_some() => {
-            let ends_everything = matches!(
-                state.revoked_reason.as_deref(),
-                Some(reason::PASSWORD_CHANGED | reason::LOGOUT_ALL)
-            );
-            return Err(if ends_everything {
-                password_changed()
-            } else {
-                blacklisted(token)
-            });
-        }
-        Some(Some(_)) => {}
-        // A token with no session: only its issue time can tell.
-        None => {
-            let issued_micros = token
-                .epoch_claim("iat")
-                .map(|iat| iat.saturating_mul(1_000_000));
-            if let (Some(changed), Some(issued)) = (user.password_changed_at, issued_micros)
-                && issued < changed - changed.rem_euclid(1_000_000)
-            {
-                return Err(password_changed());
-            }
-        }
-    }
-    Ok(user)
-}
-
-/// simplejwt's answer when the token's class rejects it as blacklisted.
-fn blacklisted(token: &Token) -> ApiError {
-    let kind = token.kind();
-    ApiError::InvalidToken {
-        detail: "Given token not valid for any token type".into(),
-        messages: Some(vec![json!({
-            "token_class": kind.class_name(),
-            "token_type": kind.token_type(),
-            "message": TokenError::Blacklisted.to_string(),
-        })]),
-    }
+    Ok(tessera.auth().user_for_token(token).await?)
 }
 
 /// An authenticated user, loaded from the store (simplejwt's `JWTAuthentication` with DRF's
@@ -225,7 +122,9 @@ pub struct TokenUser {
 
 impl TokenUser {
     fn from_token(tessera: &Tessera, token: Token) -> Result<Self, ApiError> {
-        let id = token.user_id(tessera.backend()).ok_or_else(no_user_claim)?;
+        let id = token
+            .user_id(tessera.auth().backend())
+            .ok_or(AuthError::NoUserClaim)?;
         Ok(Self { id, token })
     }
 }

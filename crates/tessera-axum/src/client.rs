@@ -1,53 +1,52 @@
-//! Who is on the other end of a request: user agent and address, recorded with sessions and
-//! used to key throttles.
+//! The [`Client`] extractor: who is on the other end of a request — user agent and address,
+//! recorded with sessions and used to key throttles.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use tessera_auth::ClientInfo;
 
 use crate::state::Tessera;
 
-/// The longest user-agent text kept.
-const MAX_USER_AGENT: usize = 512;
-
-/// The client's user agent and IP address, as far as the server can tell.
+/// The request's client, for the service's use cases.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClientInfo {
-    /// The `User-Agent` header, cut to 512 characters.
-    pub user_agent: Option<String>,
-    /// The client's IP address.
-    pub ip: Option<String>,
-}
+pub struct Client(pub ClientInfo);
 
-impl ClientInfo {
-    /// The address that keys throttles (`unknown` when there is none).
-    pub fn ident(&self) -> &str {
-        self.ip.as_deref().unwrap_or("unknown")
-    }
+/// Whether the missing client address has been reported already (once per process).
+static NO_ADDRESS_REPORTED: AtomicBool = AtomicBool::new(false);
 
-    /// Reads the client from a request. The address is the socket's, unless `num_proxies`
-    /// proxies stand in front: then it is DRF's pick from `X-Forwarded-For` (the address that
-    /// many hops from the right), which only those proxies can have written.
-    pub fn from_parts(tessera: &Tessera, parts: &Parts) -> Self {
-        let user_agent = parts.headers.get(header::USER_AGENT).map(|v| {
-            String::from_utf8_lossy(v.as_bytes())
-                .chars()
-                .take(MAX_USER_AGENT)
-                .collect()
-        });
-        let socket = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
-        let ip = match tessera.throttling().num_proxies {
-            Some(proxies) if proxies > 0 => forwarded_for(&parts.headers, proxies).or(socket),
-            _ => socket,
-        };
-        Self { user_agent, ip }
+/// Reads the client from a request. The address is the socket's, unless `num_proxies`
+/// proxies stand in front: then it is DRF's pick from `X-Forwarded-For` (the address that
+/// many hops from the right), which only those proxies can have written.
+///
+/// Without the socket's address — the application was served without
+/// `into_make_service_with_connect_info::<SocketAddr>()` — every client would share one
+/// throttle bucket; that is logged at error level, once.
+pub fn client_info(tessera: &Tessera, parts: &Parts) -> ClientInfo {
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()));
+    let socket = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    if socket.is_none() && !NO_ADDRESS_REPORTED.swap(true, Ordering::Relaxed) {
+        tracing::error!(
+            "client addresses are unavailable: serve the application with \
+             `into_make_service_with_connect_info::<SocketAddr>()`, or every client shares \
+             one throttle bucket and audit events have no address"
+        );
     }
+    let ip = match tessera.auth().throttling().num_proxies {
+        Some(proxies) if proxies > 0 => forwarded_for(&parts.headers, proxies).or(socket),
+        _ => socket,
+    };
+    ClientInfo::new(user_agent.as_deref(), ip)
 }
 
 /// DRF's `get_ident`: the `num_proxies`-th address from the right of `X-Forwarded-For`.
@@ -60,7 +59,7 @@ fn forwarded_for(headers: &HeaderMap, num_proxies: usize) -> Option<String> {
         .map(|ip| ip.to_string())
 }
 
-impl<S> FromRequestParts<S> for ClientInfo
+impl<S> FromRequestParts<S> for Client
 where
     Tessera: FromRef<S>,
     S: Send + Sync,
@@ -68,7 +67,7 @@ where
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self::from_parts(&Tessera::from_ref(state), parts))
+        Ok(Self(client_info(&Tessera::from_ref(state), parts)))
     }
 }
 

@@ -3,10 +3,11 @@
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use tessera_auth::AuthError;
+use tessera_auth::form::FieldErrors;
+use tessera_auth::keys::KeysError;
 use tessera_core::TokenError;
 use tessera_store::StoreError;
-
-use crate::fields::FieldErrors;
 
 /// A failed request, as DRF would answer it.
 #[derive(Debug)]
@@ -136,12 +137,83 @@ impl ApiError {
             Self::UnsupportedMediaType(media) => {
                 json!({"detail": format!("Unsupported media type \"{media}\" in request.")})
             }
-            Self::Throttled { wait } => json!({"detail": crate::throttle::throttled_detail(*wait)}),
+            Self::Throttled { wait } => json!({"detail": throttled_detail(*wait)}),
             Self::Unavailable { .. } => {
                 json!({"detail": "Service temporarily unavailable, try again later."})
             }
             Self::Internal(_) => json!({"detail": "A server error occurred."}),
         }
+    }
+}
+
+/// DRF's message: `Request was throttled. Expected available in N seconds.`, singular for 1.
+pub fn throttled_detail(wait_secs: u64) -> String {
+    let unit = if wait_secs == 1 { "second" } else { "seconds" };
+    format!("Request was throttled. Expected available in {wait_secs} {unit}.")
+}
+
+const NO_VALID_TOKEN_KIND: &str = "Given token not valid for any token type";
+
+impl From<AuthError> for ApiError {
+    /// The service's failure as DRF (and simplejwt) answer it.
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Token(error) => error.into(),
+            AuthError::NoValidTokenKind(rejections) => Self::InvalidToken {
+                detail: NO_VALID_TOKEN_KIND.into(),
+                messages: Some(
+                    rejections
+                        .iter()
+                        .map(|r| {
+                            json!({
+                                "token_class": r.kind.class_name(),
+                                "token_type": r.kind.token_type(),
+                                "message": r.message,
+                            })
+                        })
+                        .collect(),
+                ),
+            },
+            AuthError::NoUserClaim => Self::InvalidToken {
+                detail: AuthError::NoUserClaim.to_string(),
+                messages: None,
+            },
+            AuthError::UserNotFound => {
+                Self::authentication_failed("User not found", "user_not_found")
+            }
+            AuthError::UserInactive => {
+                Self::authentication_failed("User is inactive", "user_inactive")
+            }
+            AuthError::PasswordChanged => Self::authentication_failed(
+                "The user's password has been changed.",
+                "password_changed",
+            ),
+            AuthError::NoActiveAccount => {
+                Self::authentication_failed_plain(AuthError::NoActiveAccount.to_string())
+            }
+            AuthError::Invalid(errors) => Self::Validation(errors),
+            AuthError::NotFound => Self::NotFound,
+            AuthError::Throttled { wait } => Self::Throttled { wait },
+            AuthError::Busy { retry_after } => Self::Unavailable { retry_after },
+            AuthError::Store(error) => error.into(),
+            AuthError::Keys(KeysError::Store(error)) => error.into(),
+            AuthError::Keys(KeysError::UnknownKid(_)) => Self::NotFound,
+            AuthError::Keys(
+                refused @ (KeysError::AlreadyRetired(_)
+                | KeysError::OnlySigningKey(_)
+                | KeysError::RetiredMeanwhile(_)
+                | KeysError::StoredKeysEncrypted
+                | KeysError::NothingSigns
+                | KeysError::NotStored),
+            ) => Self::Parse(refused.to_string()),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<KeysError> for ApiError {
+    fn from(error: KeysError) -> Self {
+        AuthError::from(error).into()
     }
 }
 
@@ -238,6 +310,44 @@ mod tests {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 r#"{"detail":"A server error occurred."}"#.into()
             )
+        );
+    }
+
+    #[test]
+    fn the_throttle_message_is_singular_for_one_second() {
+        assert_eq!(
+            throttled_detail(1),
+            "Request was throttled. Expected available in 1 second."
+        );
+        assert_eq!(
+            throttled_detail(42),
+            "Request was throttled. Expected available in 42 seconds."
+        );
+    }
+
+    #[tokio::test]
+    async fn service_failures_keep_simplejwts_bodies() {
+        assert_eq!(
+            render(AuthError::UserInactive.into()).await,
+            (
+                StatusCode::UNAUTHORIZED,
+                r#"{"detail":"User is inactive","code":"user_inactive"}"#.into()
+            )
+        );
+        assert_eq!(
+            render(AuthError::NoActiveAccount.into()).await,
+            (
+                StatusCode::UNAUTHORIZED,
+                r#"{"detail":"No active account found for the given token."}"#.into()
+            )
+        );
+        assert_eq!(
+            render(AuthError::Keys(KeysError::UnknownKid("k".into())).into()).await,
+            (StatusCode::NOT_FOUND, r#"{"detail":"Not found."}"#.into())
+        );
+        assert_eq!(
+            render(AuthError::Busy { retry_after: 1 }.into()).await.0,
+            StatusCode::SERVICE_UNAVAILABLE
         );
     }
 

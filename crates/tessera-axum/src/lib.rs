@@ -16,8 +16,6 @@
 //! # }
 //! ```
 
-mod account_settings;
-pub mod audit;
 mod auth;
 mod browser;
 mod client;
@@ -26,9 +24,6 @@ mod cookies;
 mod cors;
 mod csrf;
 mod error;
-mod fields;
-mod guard;
-mod keystore;
 mod limits;
 mod middleware;
 mod observe;
@@ -37,43 +32,34 @@ mod permission;
 mod remote;
 mod representation;
 pub mod routes;
-mod sessions;
 mod state;
-pub mod throttle;
 mod throttle_layer;
-pub mod user_fields;
-pub mod validation;
 pub mod verifier;
 
 use axum::Router;
 
-pub use account_settings::AccountSettings;
-pub use audit::{Audit, AuditSettings};
 pub use auth::{
     AllowAny, AuthUser, TokenUser, authenticate_token, raw_token, user_for_token, validated_token,
 };
 pub use browser::BrowserSettings;
-pub use client::ClientInfo;
+pub use client::{Client, client_info};
 pub use conventions::{drf_conventions, not_found};
 pub use cookies::{csrf_cookie, new_csrf_token, read_cookie};
 pub use cors::cors_layer;
 pub use csrf::csrf_refusal;
-pub use error::ApiError;
-pub use fields::{FieldErrors, Fields, Trim};
-pub use keystore::{KeyManager, KeyState, KeyStatus, KeysError, LoadedRing, load_key_files};
+pub use error::{ApiError, throttled_detail};
 pub use limits::{MAX_HEADER_BYTES, oversized_headers};
 pub use middleware::tessera_middleware;
 pub use observe::track_requests;
 pub use payload::{MAX_BODY_BYTES, Payload};
 pub use permission::{AdminUser, IsAdminUser, IsAuthenticated, Permission, Require};
 pub use remote::{JwksFetchError, MAX_JWKS_BYTES, RemoteJwks, fetch_remote_keys};
-pub use representation::{
-    DATETIME_FORMAT_ERROR, account_claims, custom_value, drf_datetime, full_name,
-    login_user_object, parse_drf_datetime, user_object,
-};
-pub use sessions::{Refreshed, SESSION_CLAIM, TokenPair, reason};
-pub use state::Tessera;
-pub use throttle::{ThrottleSettings, ThrottleStorage};
+pub use representation::{login_user_object, user_object};
+pub use state::{Tessera, TesseraBuilder};
+pub use tessera_auth::accounts::AccountSettings;
+pub use tessera_auth::audit::AuditSettings;
+pub use tessera_auth::guard::{ThrottleSettings, ThrottleStorage};
+pub use tessera_auth::{Auth, AuthError, ClientInfo};
 pub use throttle_layer::check_rates;
 
 /// Finishes an application's router: DRF's 404 fallback and response conventions, CSRF

@@ -46,13 +46,13 @@ async fn before(tessera: &Tessera, parts: &Parts) -> Option<Response> {
     if let Some(refused) = csrf_refusal(tessera, parts) {
         return Some(refused);
     }
-    let throttling = tessera.throttling();
+    let throttling = tessera.auth().throttling();
     if (throttling.rate("anon").is_some() || throttling.rate("user").is_some())
         && let Err(throttled) = Box::pin(check_rates(tessera, parts)).await
     {
         return Some(throttled.into_response());
     }
-    if tessera.backend().key_source().is_some() {
+    if tessera.auth().backend().key_source().is_some() {
         Box::pin(fetch_remote_keys(tessera, &parts.headers)).await;
     }
     None

@@ -5,7 +5,7 @@ use axum::http::header;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::fields::FieldErrors;
+use tessera_auth::form::FieldErrors;
 
 /// The largest body a Tessera route reads; a larger one is refused with 413 unread.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

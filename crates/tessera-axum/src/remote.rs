@@ -226,9 +226,9 @@ impl KeySource for RemoteJwks {
 /// decoding that follows finds it). A no-op without a key source. [`crate::finish`]'s
 /// middleware runs it.
 pub async fn fetch_remote_keys(tessera: &Tessera, headers: &HeaderMap) {
-    if tessera.backend().key_source().is_some()
+    if tessera.auth().backend().key_source().is_some()
         && let Some(raw) = bearer_token(tessera, headers)
-        && let Some(refresh) = tessera.backend().refresh_for(&raw)
+        && let Some(refresh) = tessera.auth().backend().refresh_for(&raw)
     {
         refresh.await;
     }

@@ -1,58 +1,91 @@
-//! [`Tessera`]: everything the extractors and routes need, shared by every request.
+//! [`Tessera`]: the service ([`Auth`]) plus what only HTTP needs — the browser settings and
+//! the token header — shared by every request; and [`TesseraBuilder`], the one way to make it.
 
 use std::sync::Arc;
 
 use axum::http::HeaderName;
-use tessera_core::{Clock, Settings, SettingsError, TokenBackend, TokenKind};
-use tessera_store::{PasswordHasher, Store};
+use tessera_auth::accounts::AccountSettings;
+use tessera_auth::audit::AuditSettings;
+use tessera_auth::guard::ThrottleSettings;
+use tessera_auth::{Auth, AuthBuilder, AuthError};
+use tessera_core::{Clock, Settings, SettingsError};
+use tessera_store::{PasswordHasher, Store, User};
 
-use crate::account_settings::AccountSettings;
-use crate::audit::{AuditLog, AuditSettings};
 use crate::browser::BrowserSettings;
-use crate::guard::Guard;
-use crate::throttle::ThrottleSettings;
+use crate::remote::RemoteJwks;
 
 /// Tessera's shared state. Cloning is cheap.
 ///
 /// An application keeps it in its own state and implements `FromRef` for it, or uses it as
-/// the router state directly.
+/// the router state directly. Build it with [`Tessera::builder`].
 #[derive(Clone, Debug)]
 pub struct Tessera(Arc<Inner>);
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Inner {
-    settings: Settings,
-    backend: TokenBackend,
-    store: Store,
-    hasher: PasswordHasher,
-    clock: Clock,
-    auth_header: HeaderName,
-    auth_kinds: Vec<TokenKind>,
-    accounts: AccountSettings,
+    auth: Auth,
     browser: BrowserSettings,
-    throttling: ThrottleSettings,
-    /// Counters shared by every clone, and kept across `with_*` calls.
-    guard: Arc<Guard>,
-    /// The audit log's settings and queue (shared by every clone and `with_*` copy).
-    audit: AuditLog,
+    auth_header: HeaderName,
+    www_authenticate: String,
 }
 
-impl Tessera {
-    /// Builds the state from validated settings and an open store. Password hashing may run
-    /// on as many threads as the machine has cores.
-    pub fn new(settings: Settings, store: Store) -> Result<Self, SettingsError> {
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        Self::with_parts(settings, store, PasswordHasher::new(cores), Clock::system())
+/// Builds a [`Tessera`]: the service's settings ([`AuthBuilder`]'s) and the browser's, then
+/// [`build`](Self::build).
+#[derive(Debug)]
+#[must_use]
+pub struct TesseraBuilder {
+    auth: AuthBuilder,
+    browser: BrowserSettings,
+}
+
+impl TesseraBuilder {
+    /// Account settings: password rules, custom user fields, page size.
+    pub fn accounts(mut self, accounts: AccountSettings) -> Self {
+        self.auth = self.auth.accounts(accounts);
+        self
     }
 
-    /// Builds the state with an explicit hasher and clock (tests use a manual clock).
-    pub fn with_parts(
-        settings: Settings,
-        store: Store,
-        hasher: PasswordHasher,
-        clock: Clock,
-    ) -> Result<Self, SettingsError> {
-        let backend = TokenBackend::from_settings(&settings)?;
+    /// Throttle, lockout and hashing-queue settings.
+    pub fn throttling(mut self, throttling: ThrottleSettings) -> Self {
+        self.auth = self.auth.throttling(throttling);
+        self
+    }
+
+    /// Audit-log settings (retention).
+    pub fn audit(mut self, audit: AuditSettings) -> Self {
+        self.auth = self.auth.audit(audit);
+        self
+    }
+
+    /// Browser settings: token cookies, CSRF, CORS.
+    pub fn browser(mut self, browser: BrowserSettings) -> Self {
+        self.browser = browser;
+        self
+    }
+
+    /// The password hasher. Defaults to one hashing thread per core.
+    pub fn hasher(mut self, hasher: PasswordHasher) -> Self {
+        self.auth = self.auth.hasher(hasher);
+        self
+    }
+
+    /// The clock (tests use a manual one). Defaults to the system clock.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.auth = self.auth.clock(clock);
+        self
+    }
+
+    /// Validates every setting and starts the keys the settings describe: the stored ring
+    /// and its refresher (`key_source = "store"`), the remote JWKS (`jwk_url`, fetched now in
+    /// the background; a failure is logged and retried when a token needs it).
+    ///
+    /// # Errors
+    /// A setting that cannot be served (it is named), a key file that cannot be read, or
+    /// stored keys that cannot be opened. Never a panic.
+    pub async fn build(self) -> Result<Tessera, AuthError> {
+        self.browser.validate()?;
+        let auth = self.auth.build().await?;
+        let settings = auth.settings();
         let auth_header =
             HeaderName::from_bytes(settings.auth_header().as_bytes()).map_err(|_| {
                 SettingsError {
@@ -60,75 +93,55 @@ impl Tessera {
                     message: "is not a valid header name".into(),
                 }
             })?;
-        let auth_kinds = settings.auth_token_kinds();
-        let guard = Arc::new(Guard::new(&ThrottleSettings::default(), store.engine()));
-        Ok(Self(Arc::new(Inner {
-            settings,
-            backend,
-            store,
-            hasher,
-            clock,
+        if settings.jwk_url.is_some() && auth.backend().key_source().is_none() {
+            let remote = RemoteJwks::new(settings)?;
+            let _ = auth.backend().set_key_source(remote.clone());
+            tokio::spawn(async move {
+                if let Err(error) = remote.fetch().await {
+                    tracing::warn!(%error, "could not fetch the remote JWKS (jwk_url) yet");
+                }
+            });
+        }
+        let scheme = settings
+            .auth_header_types
+            .first()
+            .map_or("Bearer", String::as_str);
+        let www_authenticate = format!("{scheme} realm=\"api\"");
+        Ok(Tessera(Arc::new(Inner {
+            auth,
+            browser: self.browser,
             auth_header,
-            auth_kinds,
-            accounts: AccountSettings::default(),
-            browser: BrowserSettings::default(),
-            throttling: ThrottleSettings::default(),
-            guard,
-            audit: AuditLog::default(),
+            www_authenticate,
         })))
     }
+}
 
-    /// A copy of this state with one part changed.
-    fn changed(&self, change: impl FnOnce(&mut Inner)) -> Self {
-        let mut inner = (*self.0).clone();
-        change(&mut inner);
-        Self(Arc::new(inner))
+impl Tessera {
+    /// Starts building the state for `settings` over `store` (connected and migrated).
+    pub fn builder(settings: Settings, store: Store) -> TesseraBuilder {
+        TesseraBuilder {
+            auth: Auth::builder(settings, store),
+            browser: BrowserSettings::default(),
+        }
     }
 
-    /// The same state with other account settings (password rules, custom user fields).
-    pub fn with_accounts(self, accounts: AccountSettings) -> Result<Self, SettingsError> {
-        accounts.validate()?;
-        Ok(self.changed(|inner| inner.accounts = accounts))
+    /// A builder holding this state's settings, store, hasher and clock, to build a
+    /// variant of it over the same store.
+    pub fn to_builder(&self) -> TesseraBuilder {
+        TesseraBuilder {
+            auth: self.0.auth.to_builder(),
+            browser: self.0.browser.clone(),
+        }
     }
 
-    /// The same state with other browser settings (token cookies, CSRF, CORS).
-    pub fn with_browser(self, browser: BrowserSettings) -> Result<Self, SettingsError> {
-        browser.validate()?;
-        Ok(self.changed(|inner| inner.browser = browser))
+    /// The service every view calls.
+    pub fn auth(&self) -> &Auth {
+        &self.0.auth
     }
 
-    /// The same state with other throttling and lockout settings.
-    pub fn with_throttling(self, throttling: ThrottleSettings) -> Result<Self, SettingsError> {
-        throttling.validate()?;
-        let guard = Arc::new(Guard::new(&throttling, self.store().engine()));
-        Ok(self.changed(|inner| {
-            inner.throttling = throttling;
-            inner.guard = guard;
-        }))
-    }
-
-    /// The same state with other audit-log settings (retention).
-    pub fn with_audit(self, audit: AuditSettings) -> Result<Self, SettingsError> {
-        audit.validate()?;
-        Ok(self.changed(|inner| inner.audit.settings = audit))
-    }
-
-    /// The audit-log settings in force.
-    pub fn audit_settings(&self) -> &AuditSettings {
-        &self.0.audit.settings
-    }
-
-    pub(crate) fn audit_log(&self) -> &AuditLog {
-        &self.0.audit
-    }
-
-    /// The throttling and lockout settings in force.
-    pub fn throttling(&self) -> &ThrottleSettings {
-        &self.0.throttling
-    }
-
-    pub(crate) fn guard(&self) -> &Guard {
-        &self.0.guard
+    /// The token settings in force.
+    pub fn settings(&self) -> &Settings {
+        self.0.auth.settings()
     }
 
     /// The browser settings in force.
@@ -136,49 +149,9 @@ impl Tessera {
         &self.0.browser
     }
 
-    /// The account settings in force.
-    pub fn accounts(&self) -> &AccountSettings {
-        &self.0.accounts
-    }
-
     /// The user object of responses, with the configured custom fields.
-    pub fn user_object(&self, user: &tessera_store::User) -> serde_json::Value {
-        crate::representation::user_object(user, &self.0.accounts.user_fields)
-    }
-
-    /// The settings in force.
-    pub fn settings(&self) -> &Settings {
-        &self.0.settings
-    }
-
-    /// The token backend (keys and claim rules).
-    pub fn backend(&self) -> &TokenBackend {
-        &self.0.backend
-    }
-
-    /// The store.
-    pub fn store(&self) -> &Store {
-        &self.0.store
-    }
-
-    /// The bounded password-hashing pool.
-    pub fn hasher(&self) -> &PasswordHasher {
-        &self.0.hasher
-    }
-
-    /// The clock.
-    pub fn clock(&self) -> &Clock {
-        &self.0.clock
-    }
-
-    /// Now, in whole seconds.
-    pub fn now_secs(&self) -> i64 {
-        self.0.clock.now_secs()
-    }
-
-    /// Now, in microseconds.
-    pub fn now_micros(&self) -> i64 {
-        self.0.clock.now_micros()
+    pub fn user_object(&self, user: &User) -> serde_json::Value {
+        crate::representation::user_object(user, &self.0.auth.accounts().user_fields)
     }
 
     /// The header that carries tokens (`authorization` by default).
@@ -186,19 +159,8 @@ impl Tessera {
         &self.0.auth_header
     }
 
-    /// The token kinds authentication accepts, in order (`auth_token_classes`).
-    pub fn auth_kinds(&self) -> &[TokenKind] {
-        &self.0.auth_kinds
-    }
-
     /// The `WWW-Authenticate` value of every 401: `Bearer realm="api"`.
-    pub fn www_authenticate(&self) -> String {
-        let scheme = self
-            .0
-            .settings
-            .auth_header_types
-            .first()
-            .map_or("Bearer", String::as_str);
-        format!("{scheme} realm=\"api\"")
+    pub fn www_authenticate(&self) -> &str {
+        &self.0.www_authenticate
     }
 }

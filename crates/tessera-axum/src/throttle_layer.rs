@@ -7,14 +7,13 @@
 use axum::http::request::Parts;
 
 use crate::auth::authenticate_token;
-use crate::client::ClientInfo;
 use crate::error::ApiError;
 use crate::state::Tessera;
 
 /// 429 when the request is over the `anon` or `user` rate. It costs nothing while neither
 /// rate is set. [`crate::finish`]'s middleware asks it.
 pub async fn check_rates(tessera: &Tessera, parts: &Parts) -> Result<(), ApiError> {
-    let settings = tessera.throttling();
+    let settings = tessera.auth().throttling();
     if settings.rate("anon").is_none() && settings.rate("user").is_none() {
         return Ok(());
     }
@@ -22,13 +21,15 @@ pub async fn check_rates(tessera: &Tessera, parts: &Parts) -> Result<(), ApiErro
     let user = authenticate_token(tessera, parts)
         .ok()
         .flatten()
-        .and_then(|t| t.user_id(tessera.backend()));
+        .and_then(|t| t.user_id(tessera.auth().backend()));
+    let throttles = tessera.auth().throttles();
     match &user {
-        Some(id) => tessera.throttle("user", id).await,
+        Some(id) => throttles.check("user", id).await?,
         None => {
-            let client = ClientInfo::from_parts(tessera, parts);
-            tessera.throttle("anon", client.ident()).await?;
-            tessera.throttle("user", client.ident()).await
+            let client = crate::client::client_info(tessera, parts);
+            throttles.check("anon", client.ident()).await?;
+            throttles.check("user", client.ident()).await?;
         }
     }
+    Ok(())
 }

@@ -10,7 +10,7 @@
 use std::io::Write as _;
 
 use anyhow::{Context as _, bail};
-use tessera_axum::{ClientInfo, Tessera};
+use tessera_auth::{Auth, ClientInfo};
 use tessera_core::{Claims, Settings};
 use tessera_store::Store;
 
@@ -59,21 +59,15 @@ async fn mint(url: &str, email: &str, count: &str) -> anyhow::Result<()> {
         .user_by_email(email)
         .await?
         .with_context(|| format!("no user {email}"))?;
-    let tessera = Tessera::new(settings, store)?;
-    let client = ClientInfo {
-        user_agent: Some("tessera-bench".into()),
-        ip: Some("127.0.0.1".into()),
-    };
+    let auth = Auth::builder(settings, store).build().await?;
+    let client = ClientInfo::new(Some("tessera-bench"), Some("127.0.0.1".into()));
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for _ in 0..count {
-        let pair = tessera
-            .issue_pair(&user, &client, &Claims::new())
-            .await
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let pair = auth.issue_pair(&user, &client, &Claims::new()).await?;
         writeln!(out, "{}", pair.refresh)?;
     }
     out.flush()?;
     // Each session's `login.succeeded` event is queued; write them before exiting.
-    tessera.flush_audit().await;
+    auth.audit_log().flush().await;
     Ok(())
 }

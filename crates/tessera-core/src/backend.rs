@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::Claims;
 use crate::error::{SettingsError, TokenError};
 use crate::jwks::KeySource;
-use crate::keys::{Key, KeyRing, is_valid_kid};
+use crate::keys::{Key, KeyError, KeyRing, is_valid_kid};
 use crate::settings::{Audience, KeyOrigin, Settings};
 use crate::token::{Token, TokenKind};
 
@@ -82,7 +82,7 @@ impl TokenBackend {
     ///
     /// With `key_source = "store"` the ring starts empty — it neither signs nor verifies —
     /// until the store layer installs the stored keys with [`TokenBackend::set_keys`]
-    /// (`tessera_axum::Tessera::build` does). `signing_key_file` and `verifying_key_file`
+    /// (the service layer does). `signing_key_file` and `verifying_key_file`
     /// must have been read into `signing_key` and `verifying_key` by the caller: the core
     /// does no I/O.
     pub fn from_settings(settings: &Settings) -> Result<Self, SettingsError> {
@@ -239,7 +239,11 @@ impl TokenBackend {
     }
 
     /// The signed, compact JWS text of a token; `aud` and `iss` are appended when configured.
-    pub fn encode(&self, token: &Token) -> String {
+    ///
+    /// # Errors
+    /// When the ring has no signing key (a verify-only ring, or `key_source = "store"`
+    /// before the stored keys are installed) or signing fails.
+    pub fn encode(&self, token: &Token) -> Result<String, KeyError> {
         let mut payload = token.payload().clone();
         if let Some(audience) = &self.audience {
             payload.insert(
@@ -253,18 +257,18 @@ impl TokenBackend {
         let payload = serde_json::to_vec(&payload).unwrap_or_default();
         let ring = self.keys.load();
         let mut text = String::with_capacity(MAX_TOKEN_LEN / 8);
-        text.push_str(
-            ring.header_b64()
-                .expect("encode needs a key ring with an active signing key"),
-        );
+        let header = ring.header_b64().ok_or_else(|| {
+            KeyError::new("no signing key is installed: this key ring only verifies")
+        })?;
+        text.push_str(header);
         text.push('.');
         URL_SAFE_NO_PAD.encode_string(&payload, &mut text);
         let signature = ring
             .sign(text.as_bytes())
-            .expect("signing with a validated key ring cannot fail");
+            .ok_or_else(|| KeyError::new("signing the token failed"))?;
         text.push('.');
         text.push_str(&signature);
-        text
+        Ok(text)
     }
 
     /// Decodes and fully verifies a token of `kind` (simplejwt's `Token(raw)`).
@@ -473,7 +477,9 @@ mod tests {
     #[test]
     fn header_is_sorted_like_pyjwt_and_payload_keeps_claim_order() {
         let b = backend();
-        let raw = b.encode(&Token::for_user(&b, TokenKind::access(), "7", NOW));
+        let raw = b
+            .encode(&Token::for_user(&b, TokenKind::access(), "7", NOW))
+            .unwrap();
         let mut parts = raw.split('.');
         let header = URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap();
         assert_eq!(header, br#"{"alg":"HS256","typ":"JWT"}"#);
@@ -628,7 +634,9 @@ mod tests {
     #[test]
     fn tampering_and_garbage_are_invalid_never_a_panic() {
         let b = backend();
-        let raw = b.encode(&Token::for_user(&b, TokenKind::access(), "1", NOW));
+        let raw = b
+            .encode(&Token::for_user(&b, TokenKind::access(), "1", NOW))
+            .unwrap();
         let (head, sig) = raw.rsplit_once('.').unwrap();
         let (header, _) = head.split_once('.').unwrap();
         let forged_payload = b64(access_payload(NOW + 100, NOW)
@@ -675,7 +683,9 @@ mod tests {
             ..settings()
         })
         .unwrap();
-        let raw = other.encode(&Token::for_user(&other, TokenKind::access(), "1", NOW));
+        let raw = other
+            .encode(&Token::for_user(&other, TokenKind::access(), "1", NOW))
+            .unwrap();
         assert_eq!(
             backend()
                 .decode(&TokenKind::access(), &raw, NOW)
@@ -692,7 +702,9 @@ mod tests {
                 ..settings()
             })
             .unwrap();
-            let raw = b.encode(&Token::for_user(&b, TokenKind::access(), "1", NOW));
+            let raw = b
+                .encode(&Token::for_user(&b, TokenKind::access(), "1", NOW))
+                .unwrap();
             assert!(
                 b.decode(&TokenKind::access(), &raw, NOW).is_ok(),
                 "{algorithm}"
@@ -714,7 +726,9 @@ mod tests {
             ..settings()
         };
         let b = TokenBackend::from_settings(&s).unwrap();
-        let raw = b.encode(&Token::for_user(&b, TokenKind::access(), "1", NOW));
+        let raw = b
+            .encode(&Token::for_user(&b, TokenKind::access(), "1", NOW))
+            .unwrap();
         let payload: Claims = serde_json::from_slice(
             &URL_SAFE_NO_PAD
                 .decode(raw.split('.').nth(1).unwrap())
@@ -789,7 +803,9 @@ mod tests {
     fn asymmetric_tokens_carry_a_sorted_header_with_kid_and_verify_by_it() {
         for alg in Algorithm::ALL.into_iter().filter(|a| !a.is_hmac()) {
             let b = ring_backend(pem_key(alg, "k1"), vec![]);
-            let raw = b.encode(&Token::for_user(&b, TokenKind::access(), "1", NOW));
+            let raw = b
+                .encode(&Token::for_user(&b, TokenKind::access(), "1", NOW))
+                .unwrap();
             let header = URL_SAFE_NO_PAD
                 .decode(raw.split('.').next().unwrap())
                 .unwrap();
@@ -804,13 +820,17 @@ mod tests {
         let old = pem_key(Algorithm::RS256, "old");
         let new = pem_key(Algorithm::EdDSA, "new");
         let b = ring_backend(old.clone(), vec![]);
-        let before = b.encode(&Token::for_user(&b, TokenKind::access(), "1", NOW));
+        let before = b
+            .encode(&Token::for_user(&b, TokenKind::access(), "1", NOW))
+            .unwrap();
         // The new key is published (verifies) before it signs …
         b.set_keys(KeyRing::new(old.clone(), [new.clone()]).unwrap());
         let clone = b.clone();
         // … then signs, the old key still verifying.
         b.set_keys(KeyRing::new(new.clone(), [old]).unwrap());
-        let after = clone.encode(&Token::for_user(&b, TokenKind::access(), "1", NOW));
+        let after = clone
+            .encode(&Token::for_user(&b, TokenKind::access(), "1", NOW))
+            .unwrap();
         assert!(after.starts_with(&b64(br#"{"alg":"EdDSA","kid":"new","typ":"JWT"}"#)));
         for raw in [&before, &after] {
             assert!(clone.decode(&TokenKind::access(), raw, NOW).is_ok());
@@ -1019,7 +1039,9 @@ mod tests {
         let b = TokenBackend::from_settings(&s).unwrap();
         let kid = b.keys().active().unwrap().kid().unwrap().to_owned();
         assert_eq!(kid.len(), 43, "the RFC 7638 thumbprint: {kid}");
-        let raw = b.encode(&Token::for_user(&b, TokenKind::access(), "1", NOW));
+        let raw = b
+            .encode(&Token::for_user(&b, TokenKind::access(), "1", NOW))
+            .unwrap();
         assert!(b.decode(&TokenKind::access(), &raw, NOW).is_ok());
         let named = TokenBackend::from_settings(&Settings {
             signing_key_id: Some("2026-11".into()),

@@ -12,7 +12,7 @@
 //! let now = Clock::system().now_secs();
 //! let refresh = Token::for_user(&backend, TokenKind::refresh(), "42", now);
 //! let access = refresh.access_token(&backend, now);
-//! let raw = backend.encode(&access);
+//! let raw = backend.encode(&access).unwrap();
 //! let checked = backend.decode(&TokenKind::access(), &raw, now).unwrap();
 //! assert_eq!(checked.user_id(&backend).as_deref(), Some("42"));
 //! ```

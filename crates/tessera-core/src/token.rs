@@ -382,7 +382,7 @@ mod tests {
         let token = Token::for_user(&b, kind.clone(), "9", NOW);
         assert_eq!(token.get("token_type"), Some(&json!("email_verification")));
         assert_eq!(token.epoch_claim("exp"), Some(NOW + 3600));
-        let raw = b.encode(&token);
+        let raw = b.encode(&token).unwrap();
         assert!(b.decode(&kind, &raw, NOW).is_ok());
         assert_eq!(
             b.decode(&TokenKind::access(), &raw, NOW),

@@ -8,7 +8,10 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::Serialized;
 use serde::{Deserialize, Serialize};
-use tessera_axum::{AccountSettings, AuditSettings, BrowserSettings, ThrottleSettings};
+use tessera_auth::accounts::AccountSettings;
+use tessera_auth::audit::AuditSettings;
+use tessera_auth::guard::ThrottleSettings;
+use tessera_axum::BrowserSettings;
 use tessera_core::{Secret, Settings};
 
 /// Environment variables with the `TESSERA_` prefix that are not settings.
@@ -239,6 +242,11 @@ impl Config {
                 self.bind
             ))
         })
+    }
+
+    /// The database, as messages name it (no password): the answer to "which database?".
+    pub fn database_description(&self) -> String {
+        redact_url(&self.database_url())
     }
 
     /// The database URL in force: the configured one, or a SQLite file in the data directory.
@@ -525,6 +533,16 @@ fn describe_error(
         }
     }
     format!("invalid configuration: {error}")
+}
+
+/// A database URL without its password, fit for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://[redacted]@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! `tessera`: parses the command line, loads the configuration, and runs the command.
 
+use std::process::ExitCode;
+
 use clap::Parser as _;
 use tessera_server::cli::{Cli, Command};
 use tessera_server::commands::{self, CreateSuperuser};
@@ -7,8 +9,41 @@ use tessera_server::config::Config;
 use tessera_server::startup::Application;
 use tessera_server::telemetry;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&anyhow::Error::from(error)),
+    };
+    match runtime.block_on(run()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+/// Prints `error` as one line — its causes joined, never a backtrace — and fails.
+fn fail(error: &anyhow::Error) -> ExitCode {
+    eprintln!("Error: {}", one_line(error));
+    ExitCode::FAILURE
+}
+
+/// An error and its causes on one line: `opening the database x: connection refused`. A
+/// cause whose text its parent already shows is left out.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::load(cli.config.as_deref())?;
     telemetry::init(config.debug);

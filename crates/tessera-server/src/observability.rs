@@ -62,7 +62,7 @@ pub fn routes(metrics_token: Option<Secret>) -> Router<Tessera> {
 
 /// Ready when the store answers and holds every migration this build knows.
 async fn readyz(State(tessera): State<Tessera>) -> Response {
-    let (store, migrations, detail) = match tessera.store().pending_migrations().await {
+    let (store, migrations, detail) = match tessera.auth().store().pending_migrations().await {
         Ok(pending) if pending.is_empty() => {
             return Json(json!({"status": "ok", "store": "ok", "migrations": "applied"}))
                 .into_response();
@@ -112,7 +112,7 @@ fn metrics(tessera: &Tessera, parts: &Parts, token: Option<&Secret>) -> Response
         )
             .into_response();
     }
-    let pool = tessera.store().pool_usage();
+    let pool = tessera.auth().store().pool_usage();
     ::metrics::gauge!("tessera_store_connections", "state" => "in_use")
         .set(f64::from(pool.in_use()));
     ::metrics::gauge!("tessera_store_connections", "state" => "idle").set(f64::from(pool.idle));

@@ -53,16 +53,13 @@ impl Application {
         config.check_production()?;
         let store = open_store(&config).await?;
         store.migrate().await.context("applying migrations")?;
-        let jwt = tessera_axum::load_key_files(config.jwt.clone())?;
-        let tessera = Tessera::new(jwt, store)?
-            .with_accounts(config.accounts.clone())?
-            .with_browser(config.browser_settings())?
-            .with_throttling(config.throttling.clone())?
-            .with_audit(config.audit.clone())?;
-        tessera
-            .start_keys()
-            .await
-            .context("starting the signing keys")?;
+        let tessera = Tessera::builder(config.jwt.clone(), store)
+            .accounts(config.accounts.clone())
+            .browser(config.browser_settings())
+            .throttling(config.throttling.clone())
+            .audit(config.audit.clone())
+            .build()
+            .await?;
         tokio::spawn(upkeep(tessera.clone()));
         let addr = config.bind_addr()?;
         let listener = TcpListener::bind(addr)
@@ -129,13 +126,13 @@ impl Application {
             () = deadline => tracing::warn!("shutdown grace period over; closing remaining connections"),
         }
         // Audit events still queued are written before the store closes.
-        if tokio::time::timeout(AUDIT_FLUSH_LIMIT, self.tessera.flush_audit())
+        if tokio::time::timeout(AUDIT_FLUSH_LIMIT, self.tessera.auth().audit_log().flush())
             .await
             .is_err()
         {
             tracing::error!("audit events still queued at shutdown could not be written in time");
         }
-        self.tessera.store().close().await;
+        self.tessera.auth().store().close().await;
         tracing::info!("tessera stopped");
         Ok(())
     }
@@ -150,27 +147,28 @@ const UPKEEP_INTERVAL: Duration = Duration::from_secs(3600);
 /// 0) and throttle rows that no longer count. Ends when the store is closed.
 async fn upkeep(tessera: Tessera) {
     loop {
-        if tessera.store().is_closed() {
+        if tessera.auth().store().is_closed() {
             return;
         }
-        match tessera.prune_audit_log().await {
+        match tessera.auth().audit_log().prune().await {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "pruned audit events past their retention"),
-            Err(_) if tessera.store().is_closed() => return,
+            Err(_) if tessera.auth().store().is_closed() => return,
             Err(error) => {
                 tracing::warn!(%error, "could not prune the audit log; trying again in an hour")
             }
         }
-        let now = tessera.now_micros();
-        let (hits_before, failures_before) = tessera.throttling().prune_cutoffs(now);
+        let now = tessera.auth().now_micros();
+        let (hits_before, failures_before) = tessera.auth().throttling().prune_cutoffs(now);
         match tessera
+            .auth()
             .store()
             .prune_throttles(hits_before, failures_before, now)
             .await
         {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "pruned throttle rows that no longer count"),
-            Err(_) if tessera.store().is_closed() => return,
+            Err(_) if tessera.auth().store().is_closed() => return,
             Err(error) => {
                 tracing::warn!(%error, "could not prune throttle rows; trying again in an hour")
             }
@@ -189,19 +187,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let url = config.database_url();
     let store = Store::connect_with(&url, &config.store_options())
         .await
-        .with_context(|| format!("opening the database {}", redact_url(&url)))?;
+        .with_context(|| format!("opening the database {}", crate::config::redact_url(&url)))?;
     tracing::debug!(engine = %store.engine(), "database opened");
     Ok(store)
-}
-
-/// A database URL without its password, fit for messages.
-fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://[redacted]@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
 }
 
 /// The whole HTTP application: index, health, token routes, DRF conventions and the
@@ -316,7 +304,7 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::config::redact_url;
 
     #[test]
     fn database_passwords_never_reach_messages() {

@@ -4,7 +4,8 @@
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tessera_axum::{AdminUser, AuthUser, Tessera, TokenUser, full_name};
+use tessera_auth::accounts::full_name;
+use tessera_axum::{AdminUser, AuthUser, Tessera, TokenUser};
 
 /// `GET /api/hello/` (seeds/003), `GET /api/protected/` and `GET /api/admin-only/` (seeds/004),
 /// and `GET /api/claims/`, which trusts the token alone.

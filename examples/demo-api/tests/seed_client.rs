@@ -135,6 +135,7 @@ async fn the_tutorials_resources_answer_with_their_bodies_and_permissions() {
     let hash = PasswordHasher::hash_blocking("a-staff-passphrase").unwrap();
     for (email, staff) in [("staff@example.com", true), ("plain@example.com", false)] {
         demo.tessera
+            .auth()
             .store()
             .create_user(&NewUser {
                 email: email.into(),

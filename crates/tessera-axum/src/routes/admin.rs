@@ -10,18 +10,16 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tessera_store::{User, UserFlags, UserUpdate};
+use tessera_auth::accounts::AdminUpdate;
+use tessera_auth::datetime::drf_datetime;
+use tessera_auth::{Actor, ClientInfo};
+use tessera_store::User;
 
-use crate::audit::{Audit, event};
-use crate::client::ClientInfo;
+use crate::client::Client;
 use crate::error::ApiError;
-use crate::fields::{Fields, Trim};
 use crate::payload::Payload;
 use crate::permission::AdminUser;
-use crate::representation::drf_datetime;
-use crate::sessions::reason;
 use crate::state::Tessera;
-use crate::user_fields::drf_bool;
 
 /// `GET /api/admin/users/`, `GET|PATCH|DELETE /api/admin/users/{id}/`,
 /// `POST /api/admin/users/{id}/revoke_sessions/`, `POST /api/admin/users/{id}/unlock/` and
@@ -141,7 +139,7 @@ async fn list(
     host: RequestHost,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let size = i64::try_from(tessera.accounts().page_size).unwrap_or(20);
+    let size = i64::try_from(tessera.auth().accounts().page_size).unwrap_or(20);
     let page = Page::read(query.page.as_deref(), size)?;
     let search = query
         .search
@@ -149,6 +147,7 @@ async fn list(
         .map(str::trim)
         .filter(|s| !s.is_empty());
     let (count, users) = tessera
+        .auth()
         .store()
         .search_users(search, page.size(), page.offset())
         .await?;
@@ -197,11 +196,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestHost {
 
 async fn find(tessera: &Tessera, id: &str) -> Result<User, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::NotFound)?;
-    tessera
-        .store()
-        .user_by_id(id)
-        .await?
-        .ok_or(ApiError::NotFound)
+    Ok(tessera.auth().user(id).await?)
 }
 
 async fn retrieve(
@@ -213,102 +208,28 @@ async fn retrieve(
     Ok(Json(admin_object(&tessera, &user)))
 }
 
-/// A DRF `BooleanField`.
-fn read_bool(
-    fields: &mut Fields<'_>,
-    data: &serde_json::Map<String, Value>,
-    name: &str,
-) -> Option<bool> {
-    let value = data.get(name)?;
-    if let Some(flag) = drf_bool(value) {
-        return Some(flag);
+/// The staff member acting, from their client.
+fn staff<'a>(admin: &'a AdminUser, client: &'a ClientInfo) -> Actor<'a> {
+    Actor::Staff {
+        user: &admin.user,
+        client,
     }
-    match value {
-        Value::Null => {
-            fields.fail(name, "This field may not be null.");
-            None
-        }
-        _ => {
-            fields.fail(name, "Must be a valid boolean.");
-            None
-        }
-    }
-}
-
-/// An admin action on `user`, by `admin`, from `client`.
-fn admin_event(name: &str, admin: &AdminUser, user: &User, client: &ClientInfo) -> Audit {
-    Audit::new(name)
-        .user(user.id)
-        .actor(&admin.user)
-        .client(client)
 }
 
 /// PATCH: `is_active`, `is_staff`, `first_name`, `last_name`. Deactivating ends every session.
 async fn update(
     State(tessera): State<Tessera>,
     admin: AdminUser,
-    client: ClientInfo,
+    Client(client): Client,
     Path(id): Path<String>,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
     let user = find(&tessera, &id).await?;
-    let mut fields = Fields::new(&data.0);
-    let is_active = read_bool(&mut fields, &data.0, "is_active");
-    let is_staff = read_bool(&mut fields, &data.0, "is_staff");
-    let mut name = |field: &str| {
-        let value = fields.optional(field, Trim::Yes)?;
-        if value.chars().count() > 150 {
-            fields.fail(field, "Ensure this field has no more than 150 characters.");
-            return None;
-        }
-        Some(value)
-    };
-    let first_name = name("first_name");
-    let last_name = name("last_name");
-    fields.finish()?;
-    let mut changes = serde_json::Map::new();
-    for (field, value) in [
-        ("is_active", is_active.map(Value::from)),
-        ("is_staff", is_staff.map(Value::from)),
-        ("first_name", first_name.clone().map(Value::from)),
-        ("last_name", last_name.clone().map(Value::from)),
-    ] {
-        if let Some(value) = value {
-            changes.insert(field.into(), value);
-        }
-    }
-    let store = tessera.store();
-    store
-        .set_user_flags(
-            user.id,
-            &UserFlags {
-                is_active,
-                is_staff,
-                is_superuser: None,
-            },
-        )
+    let update = AdminUpdate::parse(&data.0)?;
+    let (updated, _) = tessera
+        .auth()
+        .update_user(&user, update, staff(&admin, &client))
         .await?;
-    let update = UserUpdate {
-        first_name,
-        last_name,
-        ..UserUpdate::default()
-    };
-    let updated = store
-        .update_user(user.id, &update)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if is_active == Some(false) {
-        let ended = store
-            .revoke_user_sessions(user.id, reason::DEACTIVATED, tessera.now_micros())
-            .await?;
-        changes.insert("sessions_ended".into(), ended.into());
-    }
-    tessera
-        .audit(
-            admin_event(event::ADMIN_USER_UPDATED, &admin, &user, &client)
-                .detail(Value::Object(changes)),
-        )
-        .await;
     Ok(Json(admin_object(&tessera, &updated)))
 }
 
@@ -316,38 +237,28 @@ async fn update(
 async fn destroy(
     State(tessera): State<Tessera>,
     admin: AdminUser,
-    client: ClientInfo,
+    Client(client): Client,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let user = find(&tessera, &id).await?;
-    if tessera.store().delete_user(user.id).await? {
-        tessera
-            .audit(
-                admin_event(event::ADMIN_USER_DELETED, &admin, &user, &client)
-                    .login_name(&user.email),
-            )
-            .await;
-    }
+    tessera
+        .auth()
+        .delete_user(&user, staff(&admin, &client))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn revoke_sessions(
     State(tessera): State<Tessera>,
     admin: AdminUser,
-    client: ClientInfo,
+    Client(client): Client,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let user = find(&tessera, &id).await?;
     let ended = tessera
-        .store()
-        .revoke_user_sessions(user.id, reason::ADMIN, tessera.now_micros())
+        .auth()
+        .revoke_sessions(&user, staff(&admin, &client))
         .await?;
-    tessera
-        .audit(
-            admin_event(event::ADMIN_SESSIONS_REVOKED, &admin, &user, &client)
-                .detail(json!({"sessions_ended": ended})),
-        )
-        .await;
     Ok(Json(
         json!({"message": "Sessions ended", "sessions_ended": ended}),
     ))
@@ -357,19 +268,11 @@ async fn revoke_sessions(
 async fn unlock(
     State(tessera): State<Tessera>,
     admin: AdminUser,
-    client: ClientInfo,
+    Client(client): Client,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let user = find(&tessera, &id).await?;
-    tessera.clear_login_failures_of(&user).await?;
-    tessera
-        .audit(admin_event(
-            event::ADMIN_USER_UNLOCKED,
-            &admin,
-            &user,
-            &client,
-        ))
-        .await;
+    tessera.auth().unlock(&user, staff(&admin, &client)).await?;
     Ok(Json(json!({"message": "Login unlocked"})))
 }
 

@@ -8,11 +8,11 @@ use serde_json::{Value, json};
 use tessera_store::{AuditEvent, AuditFilter, AuditOutcome};
 
 use crate::error::ApiError;
-use crate::fields::FieldErrors;
 use crate::permission::AdminUser;
-use crate::representation::{DATETIME_FORMAT_ERROR, drf_datetime, parse_drf_datetime};
 use crate::routes::admin::{Page, RequestHost};
 use crate::state::Tessera;
+use tessera_auth::datetime::{DATETIME_FORMAT_ERROR, drf_datetime, parse_drf_datetime};
+use tessera_auth::form::FieldErrors;
 
 /// The largest `page_size` a client may ask for (DRF's `max_page_size`).
 pub(crate) const MAX_PAGE_SIZE: i64 = 100;
@@ -45,10 +45,11 @@ pub(crate) async fn list(
             .filter(|value| !value.is_empty())
     };
     let filter = read_filter(&param)?;
-    let default_size = i64::try_from(tessera.accounts().page_size).unwrap_or(20);
+    let default_size = i64::try_from(tessera.auth().accounts().page_size).unwrap_or(20);
     let page = Page::read(param("page"), page_size(param("page_size"), default_size))?;
-    tessera.flush_audit().await;
+    tessera.auth().audit_log().flush().await;
     let (count, events) = tessera
+        .auth()
         .store()
         .list_audit_events(&filter, page.size(), page.offset())
         .await?;

@@ -1,4 +1,4 @@
-//! Cookie mode (seeds/004's cookie views, done completely): the same checks as the JSON
+//! Cookie mode (docs/API.md §6): the same checks as the JSON
 //! routes, tokens only in HttpOnly cookies, never in the body.
 //!
 //! `POST /api/auth/cookie/register/`, `…/login/`, `…/refresh/`, `…/logout/`.
@@ -10,14 +10,14 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use crate::client::ClientInfo;
+use crate::client::Client;
 use crate::cookies::{csrf_cookie, expired_cookie, new_csrf_token, read_cookie, token_cookie};
 use crate::error::ApiError;
 use crate::payload::Payload;
-use crate::representation::account_claims;
-use crate::routes::account::create_account;
-use crate::sessions::{TokenPair, reason};
 use crate::state::Tessera;
+use tessera_auth::AuthError;
+use tessera_auth::accounts::account_claims;
+use tessera_auth::tokens::{TokenPair, reason};
 
 /// The four cookie routes under `/api/auth/cookie/`.
 pub fn cookie_routes<S>() -> Router<S>
@@ -94,13 +94,17 @@ fn error(status: StatusCode, message: &str) -> Response {
 
 async fn register(
     State(tessera): State<Tessera>,
-    client: ClientInfo,
+    Client(client): Client,
     data: Payload,
 ) -> Result<Response, ApiError> {
-    tessera.throttle("register", client.ident()).await?;
-    let user = create_account(&tessera, &client, &data).await?;
-    let claims = account_claims(&user, &tessera.accounts().user_fields);
-    let TokenPair { refresh, access } = tessera.issue_pair(&user, &client, &claims).await?;
+    tessera
+        .auth()
+        .throttles()
+        .check("register", client.ident())
+        .await?;
+    let user = tessera.auth().register(&data.0, &client).await?;
+    let claims = account_claims(&user, &tessera.auth().accounts().user_fields);
+    let TokenPair { refresh, access } = tessera.auth().issue_pair(&user, &client, &claims).await?;
     let body =
         json!({"message": "User registered successfully", "user": tessera.user_object(&user)});
     Ok(with_cookies(
@@ -114,10 +118,14 @@ async fn register(
 /// work for unknown accounts, and no hint whether an account exists or is disabled.
 async fn login(
     State(tessera): State<Tessera>,
-    client: ClientInfo,
+    Client(client): Client,
     data: Payload,
 ) -> Result<Response, ApiError> {
-    tessera.throttle("login", client.ident()).await?;
+    tessera
+        .auth()
+        .throttles()
+        .check("login", client.ident())
+        .await?;
     let text = |name: &str| match data.0.get(name) {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         _ => None,
@@ -129,19 +137,14 @@ async fn login(
         ));
     };
     let Some(user) = tessera
+        .auth()
         .check_credentials(email.trim(), &password, &client)
         .await?
     else {
         return Ok(error(StatusCode::UNAUTHORIZED, "Invalid credentials"));
     };
-    if tessera.settings().update_last_login {
-        tessera
-            .store()
-            .set_last_login(user.id, tessera.now_micros())
-            .await?;
-    }
-    let claims = account_claims(&user, &tessera.accounts().user_fields);
-    let TokenPair { refresh, access } = tessera.issue_pair(&user, &client, &claims).await?;
+    let claims = account_claims(&user, &tessera.auth().accounts().user_fields);
+    let TokenPair { refresh, access } = tessera.auth().issue_pair(&user, &client, &claims).await?;
     let body = json!({"message": "Login successful", "user": tessera.user_object(&user)});
     Ok(with_cookies(
         StatusCode::OK,
@@ -154,13 +157,13 @@ async fn login(
 /// the cookies.
 async fn refresh(
     State(tessera): State<Tessera>,
-    client: ClientInfo,
+    Client(client): Client,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Some(raw) = read_cookie(&headers, &tessera.browser().auth_cookie_refresh_name) else {
         return Ok(error(StatusCode::UNAUTHORIZED, "Refresh token not found"));
     };
-    match tessera.refresh(raw, &client).await {
+    match tessera.auth().refresh(raw, &client).await {
         Ok(refreshed) => {
             let cookies = session_cookies(
                 &tessera,
@@ -174,14 +177,19 @@ async fn refresh(
                 cookies,
             ))
         }
-        Err(ApiError::InvalidToken { .. } | ApiError::AuthenticationFailed { .. }) => {
-            Ok(with_cookies(
-                StatusCode::UNAUTHORIZED,
-                json!({"error": "Invalid or expired refresh token"}),
-                cleared_cookies(&tessera),
-            ))
-        }
-        Err(other) => Err(other),
+        Err(
+            AuthError::Token(_)
+            | AuthError::NoActiveAccount
+            | AuthError::NoValidTokenKind(_)
+            | AuthError::UserNotFound
+            | AuthError::UserInactive
+            | AuthError::PasswordChanged,
+        ) => Ok(with_cookies(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "Invalid or expired refresh token"}),
+            cleared_cookies(&tessera),
+        )),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -189,16 +197,17 @@ async fn refresh(
 /// needs no access cookie: an expired one must not trap the user.
 async fn logout(
     State(tessera): State<Tessera>,
-    client: ClientInfo,
+    Client(client): Client,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if let Some(raw) = read_cookie(&headers, &tessera.browser().auth_cookie_refresh_name) {
         match tessera
+            .auth()
             .end_session(raw, None, reason::LOGOUT, &client)
             .await
         {
-            Ok(()) | Err(ApiError::InvalidToken { .. }) => {}
-            Err(other) => return Err(other),
+            Ok(()) | Err(AuthError::Token(_)) => {}
+            Err(other) => return Err(other.into()),
         }
     }
     Ok(with_cookies(

@@ -25,7 +25,7 @@ async fn jwks(State(tessera): State<Tessera>) -> Response {
     let max_age = tessera.settings().jwks_max_age().as_secs();
     (
         [(header::CACHE_CONTROL, format!("public, max-age={max_age}"))],
-        Json(tessera.backend().keys().jwks()),
+        Json(tessera.auth().backend().keys().jwks()),
     )
         .into_response()
 }

@@ -4,14 +4,15 @@ use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::Value;
-use tessera_core::{Algorithm, KeyOrigin};
+use serde_json::{Value, json};
+use tessera_auth::datetime::drf_datetime;
+use tessera_auth::form::{Fields, Trim};
+use tessera_auth::keys::KeyStatus;
+use tessera_auth::{Actor, ClientInfo};
+use tessera_core::Algorithm;
 
-use crate::audit::{event, key_event};
-use crate::client::ClientInfo;
+use crate::client::Client;
 use crate::error::ApiError;
-use crate::fields::{Fields, Trim};
-use crate::keystore::{KeyManager, KeyStatus, KeysError};
 use crate::payload::Payload;
 use crate::permission::AdminUser;
 use crate::state::Tessera;
@@ -37,17 +38,6 @@ where
         .route("/api/admin/keys/{kid}/retire/", post(retire))
 }
 
-fn manager(tessera: &Tessera) -> Result<KeyManager, ApiError> {
-    if tessera.settings().key_source != KeyOrigin::Store {
-        return Err(ApiError::Parse(
-            "Signing keys come from the settings (key_source = \"settings\"); set key_source = \"store\" to manage them here.".into(),
-        ));
-    }
-    tessera
-        .key_manager()
-        .map_err(|e| ApiError::Internal(e.to_string()))
-}
-
 fn algorithm(data: &Payload) -> Result<Option<Algorithm>, ApiError> {
     let mut fields = Fields::new(&data.0);
     let name = fields.optional("algorithm", Trim::Yes);
@@ -60,85 +50,71 @@ fn algorithm(data: &Payload) -> Result<Option<Algorithm>, ApiError> {
     }
 }
 
-fn failed(error: KeysError) -> ApiError {
-    match error {
-        KeysError::Refused(detail) if detail.starts_with("no key has the id") => ApiError::NotFound,
-        KeysError::Refused(detail) => ApiError::Parse(detail),
-        KeysError::Store(error) => error.into(),
-        other => ApiError::Internal(other.to_string()),
+/// The admin API's key object; times as DRF writes them.
+fn key_object(key: &KeyStatus) -> Value {
+    let time = |t: Option<i64>| t.map(drf_datetime);
+    json!({
+        "kid": key.kid,
+        "algorithm": key.algorithm,
+        "state": key.state.as_str(),
+        "created_at": drf_datetime(key.created_at),
+        "activates_at": time(key.activates_at),
+        "retired_at": time(key.retired_at),
+        "expires_at": time(key.expires_at),
+        "encrypted": key.encrypted,
+    })
+}
+
+/// The staff member acting, from their client.
+fn staff<'a>(admin: &'a AdminUser, client: &'a ClientInfo) -> Actor<'a> {
+    Actor::Staff {
+        user: &admin.user,
+        client,
     }
 }
 
-async fn installed(tessera: &Tessera) -> Result<(), ApiError> {
-    tessera.reload_keys().await.map_err(failed)
-}
-
 async fn list(State(tessera): State<Tessera>, _admin: AdminUser) -> Result<Json<Value>, ApiError> {
-    let keys = manager(&tessera)?
-        .list(tessera.now_micros())
-        .await
-        .map_err(failed)?;
-    Ok(Json(Value::Array(
-        keys.iter().map(|k| k.to_json()).collect(),
-    )))
-}
-
-/// Audits a key change by `admin`.
-async fn audited(
-    tessera: &Tessera,
-    name: &str,
-    key: &KeyStatus,
-    admin: &AdminUser,
-    client: &ClientInfo,
-) {
-    tessera
-        .audit(key_event(name, key).actor(&admin.user).client(client))
-        .await;
+    let keys = tessera.auth().list_keys().await?;
+    Ok(Json(Value::Array(keys.iter().map(key_object).collect())))
 }
 
 async fn generate(
     State(tessera): State<Tessera>,
     admin: AdminUser,
-    client: ClientInfo,
+    Client(client): Client,
     data: Payload,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let algorithm = algorithm(&data)?;
-    let key = manager(&tessera)?
-        .generate(algorithm, tessera.now_micros())
-        .await
-        .map_err(failed)?;
-    audited(&tessera, event::KEY_GENERATED, &key, &admin, &client).await;
-    installed(&tessera).await?;
-    Ok((StatusCode::CREATED, Json(key.to_json())))
+    let key = tessera
+        .auth()
+        .generate_key(algorithm, staff(&admin, &client))
+        .await?;
+    Ok((StatusCode::CREATED, Json(key_object(&key))))
 }
 
 async fn rotate(
     State(tessera): State<Tessera>,
     admin: AdminUser,
-    client: ClientInfo,
+    Client(client): Client,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
     let algorithm = algorithm(&data)?;
-    let key = manager(&tessera)?
-        .rotate(algorithm, tessera.now_micros())
-        .await
-        .map_err(failed)?;
-    audited(&tessera, event::KEY_ROTATED, &key, &admin, &client).await;
-    installed(&tessera).await?;
-    Ok(Json(key.to_json()))
+    let key = tessera
+        .auth()
+        .rotate_key(algorithm, staff(&admin, &client))
+        .await?;
+    Ok(Json(key_object(&key)))
 }
 
 async fn retire(
     State(tessera): State<Tessera>,
     admin: AdminUser,
-    client: ClientInfo,
+    Client(client): Client,
     Path(kid): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let key = manager(&tessera)?
-        .retire(&kid, tessera.now_micros())
-        .await
-        .map_err(failed)?;
-    audited(&tessera, event::KEY_RETIRED, &key, &admin, &client).await;
-    installed(&tessera).await?;
-    Ok(Json(key.to_json()))
+    let key = tessera
+        .auth()
+        .retire_key(&kid, staff(&admin, &client))
+        .await?;
+    Ok(Json(key_object(&key)))
 }

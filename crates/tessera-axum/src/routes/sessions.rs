@@ -6,12 +6,12 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use crate::audit::{Audit, event};
+use tessera_auth::SESSION_CLAIM;
+use tessera_auth::datetime::drf_datetime;
+
 use crate::auth::AuthUser;
-use crate::client::ClientInfo;
+use crate::client::Client;
 use crate::error::ApiError;
-use crate::representation::drf_datetime;
-use crate::sessions::{SESSION_CLAIM, reason};
 use crate::state::Tessera;
 
 /// `GET /api/auth/sessions/` and `DELETE /api/auth/sessions/{id}/`.
@@ -28,10 +28,7 @@ where
 /// The live sessions, newest first; `current` marks the one the request's token belongs to.
 async fn list(State(tessera): State<Tessera>, auth: AuthUser) -> Result<Json<Value>, ApiError> {
     let current = auth.token.get(SESSION_CLAIM).and_then(Value::as_str);
-    let sessions = tessera
-        .store()
-        .live_sessions(auth.user.id, tessera.now_secs())
-        .await?;
+    let sessions = tessera.auth().live_sessions(&auth.user).await?;
     let list: Vec<Value> = sessions
         .iter()
         .map(|s| {
@@ -53,29 +50,12 @@ async fn list(State(tessera): State<Tessera>, auth: AuthUser) -> Result<Json<Val
 async fn end(
     State(tessera): State<Tessera>,
     auth: AuthUser,
-    client: ClientInfo,
+    Client(client): Client,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let ended = tessera
-        .store()
-        .revoke_user_session(
-            auth.user.id,
-            &id,
-            reason::ENDED_BY_USER,
-            tessera.now_micros(),
-        )
+    tessera
+        .auth()
+        .end_own_session(&auth.user, &id, &client)
         .await?;
-    if ended {
-        tessera
-            .audit(
-                Audit::new(event::SESSION_ENDED)
-                    .user(auth.user.id)
-                    .client(&client)
-                    .session(&id),
-            )
-            .await;
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound)
-    }
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -7,11 +7,12 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use tessera_core::Claims;
 
-use crate::client::ClientInfo;
+use crate::client::Client;
 use crate::error::ApiError;
-use crate::fields::{Fields, Trim};
 use crate::payload::Payload;
 use crate::state::Tessera;
+use tessera_auth::ClientInfo;
+use tessera_auth::form::{Fields, Trim};
 
 /// `POST /api/token/`, `/api/token/refresh/`, `/api/token/verify/`, `/api/token/blacklist/`,
 /// `/api/token/sliding/` and `/api/token/sliding/refresh/`.
@@ -43,7 +44,11 @@ pub(crate) async fn credentials(
     client: &ClientInfo,
     data: &Payload,
 ) -> Result<tessera_store::User, ApiError> {
-    tessera.throttle("login", client.ident()).await?;
+    tessera
+        .auth()
+        .throttles()
+        .check("login", client.ident())
+        .await?;
     let username_field = tessera.settings().username_field.clone();
     let mut fields = Fields::new(&data.0);
     let username = fields.required(&username_field, Trim::Yes);
@@ -51,27 +56,25 @@ pub(crate) async fn credentials(
     fields.finish()?;
     let (username, password) = (username.unwrap_or_default(), password.unwrap_or_default());
     let user = tessera
+        .auth()
         .check_credentials(&username, &password, client)
         .await?;
     let user = user.ok_or_else(|| {
         ApiError::authentication_failed_plain("No active account found with the given credentials")
     })?;
-    if tessera.settings().update_last_login {
-        tessera
-            .store()
-            .set_last_login(user.id, tessera.now_micros())
-            .await?;
-    }
     Ok(user)
 }
 
 async fn obtain_pair(
     State(tessera): State<Tessera>,
-    client: ClientInfo,
+    Client(client): Client,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
     let user = credentials(&tessera, &client, &data).await?;
-    let pair = tessera.issue_pair(&user, &client, &Claims::new()).await?;
+    let pair = tessera
+        .auth()
+        .issue_pair(&user, &client, &Claims::new())
+        .await?;
     Ok(Json(
         json!({"refresh": pair.refresh, "access": pair.access}),
     ))
@@ -79,11 +82,11 @@ async fn obtain_pair(
 
 pub(crate) async fn refresh(
     State(tessera): State<Tessera>,
-    client: ClientInfo,
+    Client(client): Client,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
     let raw = token_field(&data, "refresh")?;
-    let refreshed = tessera.refresh(&raw, &client).await?;
+    let refreshed = tessera.auth().refresh(&raw, &client).await?;
     Ok(Json(match refreshed.refresh {
         Some(refresh) => json!({"access": refreshed.access, "refresh": refresh}),
         None => json!({"access": refreshed.access}),
@@ -95,27 +98,28 @@ pub(crate) async fn verify(
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
     let raw = token_field(&data, "token")?;
-    tessera.verify(&raw).await?;
+    tessera.auth().verify(&raw).await?;
     Ok(Json(json!({})))
 }
 
 async fn blacklist(
     State(tessera): State<Tessera>,
-    client: ClientInfo,
+    Client(client): Client,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
     let raw = token_field(&data, "refresh")?;
-    tessera.blacklist(&raw, &client).await?;
+    tessera.auth().blacklist(&raw, &client).await?;
     Ok(Json(json!({})))
 }
 
 async fn obtain_sliding(
     State(tessera): State<Tessera>,
-    client: ClientInfo,
+    Client(client): Client,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
     let user = credentials(&tessera, &client, &data).await?;
     let token = tessera
+        .auth()
         .issue_sliding(&user, &client, &Claims::new())
         .await?;
     Ok(Json(json!({"token": token})))
@@ -123,11 +127,11 @@ async fn obtain_sliding(
 
 async fn refresh_sliding(
     State(tessera): State<Tessera>,
-    client: ClientInfo,
+    Client(client): Client,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
     let raw = token_field(&data, "token")?;
     Ok(Json(
-        json!({"token": tessera.refresh_sliding(&raw, &client).await?}),
+        json!({"token": tessera.auth().refresh_sliding(&raw, &client).await?}),
     ))
 }

@@ -4,8 +4,8 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use tessera_auth::accounts::UserField;
 use tessera_axum::AccountSettings;
-use tessera_axum::user_fields::UserField;
 
 use crate::helpers::{
     ACCOUNT_PASSWORD, Pair, Reply, TestApp, claim_names, claims, field_error, spawn_accounts_app,

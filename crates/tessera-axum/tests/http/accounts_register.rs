@@ -558,6 +558,7 @@ async fn a_rejected_registration_creates_nothing_and_cannot_log_in() {
         .assert(401, NO_ACTIVE_ACCOUNT);
     let sessions = app
         .tessera
+        .auth()
         .store()
         .flush_expired_sessions(i64::MAX, 100)
         .await

@@ -27,10 +27,10 @@ async fn spawn_rotating_accounts() -> TestApp {
 
 /// An access token for `user_id` with no `sid`, issued at `iat`.
 fn sessionless_access(app: &TestApp, user_id: i64, iat: i64) -> String {
-    let backend = app.tessera.backend();
+    let backend = app.tessera.auth().backend();
     let token = Token::for_user(backend, TokenKind::access(), &user_id.to_string(), iat);
     assert!(token.get("sid").is_none());
-    backend.encode(&token)
+    backend.encode(&token).unwrap()
 }
 
 #[tokio::test]
@@ -193,6 +193,7 @@ async fn the_access_token_dies_when_its_session_is_deleted_from_the_store() {
     // Deletes every session that will have expired two days from now: all of them.
     let deleted = app
         .tessera
+        .auth()
         .store()
         .flush_expired_sessions(NOW + 2 * 86_400, 100)
         .await
@@ -213,11 +214,11 @@ async fn an_access_token_naming_another_users_session_is_refused() {
     let ada = app.create_user("ada@example.com", PASSWORD).await;
     app.create_user("mallory@example.com", PASSWORD).await;
     let mallory = app.account_pair("mallory@example.com", PASSWORD).await;
-    let backend = app.tessera.backend();
+    let backend = app.tessera.auth().backend();
     let mut token = Token::for_user(backend, TokenKind::access(), &ada.id.to_string(), NOW);
     token.insert("sid", crate::helpers::str_claim(&mallory.refresh, "sid"));
 
-    app.profile(&backend.encode(&token))
+    app.profile(&backend.encode(&token).unwrap())
         .await
         .assert(401, &access_refused("Token is blacklisted"));
     app.profile(&mallory.access).await.ok();

@@ -12,7 +12,9 @@ use reqwest::header::USER_AGENT;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::Connection as _;
-use tessera_axum::{Audit, AuditSettings, DATETIME_FORMAT_ERROR, drf_datetime};
+use tessera_auth::audit::Audit;
+use tessera_auth::datetime::{DATETIME_FORMAT_ERROR, drf_datetime};
+use tessera_axum::AuditSettings;
 use tessera_store::{AuditFilter, NewUser, User};
 
 use crate::helpers::{
@@ -738,6 +740,7 @@ async fn no_token_password_or_hash_reaches_the_audit_log_or_its_log_lines() {
     let listed = audit(&app, &admin, "?page_size=100").await;
     let stored = app
         .tessera
+        .auth()
         .store()
         .list_audit_events(&AuditFilter::default(), 1000, 0)
         .await
@@ -782,10 +785,10 @@ async fn retention_prunes_by_the_clock() {
     app.login(ADA, PASSWORD).await;
     app.advance(31 * 86_400);
     app.login(ADA, PASSWORD).await;
-    app.tessera.flush_audit().await;
+    app.tessera.auth().audit_log().flush().await;
 
-    assert_eq!(app.tessera.prune_audit_log().await.unwrap(), 1);
-    assert_eq!(app.tessera.prune_audit_log().await.unwrap(), 0);
+    assert_eq!(app.tessera.auth().audit_log().prune().await.unwrap(), 1);
+    assert_eq!(app.tessera.auth().audit_log().prune().await.unwrap(), 0);
     let (_, admin) = staff(&app).await;
     let left = audit(&app, &admin, &format!("?user={}", ada.id)).await.ok();
     assert_eq!(left["count"], 1);
@@ -799,16 +802,25 @@ async fn retention_prunes_by_the_clock() {
     let forever = app
         .tessera
         .clone()
-        .with_audit(AuditSettings {
+        .to_builder()
+        .audit(AuditSettings {
             audit_retention: Duration::ZERO,
         })
+        .build()
+        .await
         .unwrap();
-    assert_eq!(forever.prune_audit_log().await.unwrap(), 0);
-    let hourly = app.tessera.clone().with_audit(AuditSettings {
-        audit_retention: Duration::from_secs(3600),
-    });
-    assert_eq!(hourly.unwrap_err().setting, "audit_retention");
-    assert_eq!(app.tessera.prune_audit_log().await.unwrap(), 2);
+    assert_eq!(forever.auth().audit_log().prune().await.unwrap(), 0);
+    let hourly = app
+        .tessera
+        .clone()
+        .to_builder()
+        .audit(AuditSettings {
+            audit_retention: Duration::from_secs(3600),
+        })
+        .build()
+        .await;
+    assert_eq!(hourly.unwrap_err().setting(), Some("audit_retention"));
+    assert_eq!(app.tessera.auth().audit_log().prune().await.unwrap(), 2);
 }
 
 #[tokio::test]
@@ -816,13 +828,13 @@ async fn a_batch_that_cannot_be_written_is_counted_and_logged() {
     let probe = MetricsProbe::default();
     let _recorder = probe.install();
     let app = spawn().await;
-    app.tessera.audit(Audit::new("app.before")).await;
-    app.tessera.flush_audit().await;
+    app.tessera.auth().audit(Audit::new("app.before")).await;
+    app.tessera.auth().audit_log().flush().await;
     assert_eq!(probe.counter("tessera_audit_write_failures_total"), 0);
 
-    app.tessera.store().close().await;
-    app.tessera.audit(Audit::new("app.after")).await;
-    app.tessera.flush_audit().await;
+    app.tessera.auth().store().close().await;
+    app.tessera.auth().audit(Audit::new("app.after")).await;
+    app.tessera.auth().audit_log().flush().await;
 
     assert_eq!(probe.counter("tessera_audit_write_failures_total"), 1);
 }
@@ -831,8 +843,8 @@ async fn a_batch_that_cannot_be_written_is_counted_and_logged() {
 async fn a_full_queue_makes_recording_wait_and_loses_nothing() {
     const EVENTS: usize = 6000;
     let app = spawn().await;
-    app.tessera.audit(Audit::new("app.warmup")).await;
-    app.tessera.flush_audit().await;
+    app.tessera.auth().audit(Audit::new("app.warmup")).await;
+    app.tessera.auth().audit_log().flush().await;
     // Another connection holds the write lock: the writer waits for it.
     let url = format!("sqlite://{}", app.database_path().display());
     let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
@@ -846,7 +858,7 @@ async fn a_full_queue_makes_recording_wait_and_loses_nothing() {
         let (tessera, recorded) = (app.tessera.clone(), recorded.clone());
         async move {
             for _ in 0..EVENTS {
-                tessera.audit(Audit::new("app.flood")).await;
+                tessera.auth().audit(Audit::new("app.flood")).await;
                 recorded.fetch_add(1, Ordering::SeqCst);
             }
         }
@@ -864,13 +876,14 @@ async fn a_full_queue_makes_recording_wait_and_loses_nothing() {
         .await
         .expect("recording resumes")
         .unwrap();
-    app.tessera.flush_audit().await;
+    app.tessera.auth().audit_log().flush().await;
     let flood = AuditFilter {
         event: Some("app.flood".into()),
         ..AuditFilter::default()
     };
     let (count, _) = app
         .tessera
+        .auth()
         .store()
         .list_audit_events(&flood, 1, 0)
         .await

@@ -182,7 +182,7 @@ async fn forged_algorithms_and_future_tokens_are_invalid() {
 #[tokio::test]
 async fn a_token_without_a_user_claim_is_401_no_recognizable_user() {
     let app = spawn_default().await;
-    let token = Token::new(app.tessera.backend(), TokenKind::access(), app.now());
+    let token = Token::new(app.tessera.auth().backend(), TokenKind::access(), app.now());
     let raw = app.encode(&token);
 
     let reply = app.get_bearer("/api/protected/", &raw).await;

@@ -257,6 +257,7 @@ async fn body_over_64_kib_is_413_and_not_processed() {
     assert_eq!(app.user(user.id).await.last_login, None);
     assert!(
         app.tessera
+            .auth()
             .store()
             .live_sessions(user.id, NOW)
             .await

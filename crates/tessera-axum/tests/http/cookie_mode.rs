@@ -288,6 +288,7 @@ async fn wrong_password_unknown_email_and_inactive_user_get_the_same_401() {
     // No session was opened for the inactive user.
     let sessions = app
         .tessera
+        .auth()
         .store()
         .live_sessions(bob.id, app.now())
         .await
@@ -715,9 +716,12 @@ async fn unusable_cookie_settings_are_refused_naming_the_setting() {
     let error = app
         .tessera
         .clone()
-        .with_browser(settings)
+        .to_builder()
+        .browser(settings)
+        .build()
+        .await
         .expect_err("SameSite=None without Secure");
-    assert_eq!(error.setting, "auth_cookie_samesite");
+    assert_eq!(error.setting(), Some("auth_cookie_samesite"));
 }
 
 // ---- the access cookie authenticates ----

@@ -240,9 +240,12 @@ async fn any_origin_with_credentials_is_refused_by_validation() {
     let error = app
         .tessera
         .clone()
-        .with_browser(settings)
+        .to_builder()
+        .browser(settings)
+        .build()
+        .await
         .expect_err("`*` with credentials");
-    assert_eq!(error.setting, "cors_allow_all_origins");
+    assert_eq!(error.setting(), Some("cors_allow_all_origins"));
     assert!(
         error.to_string().contains("cors_allow_all_origins"),
         "{error}"

@@ -205,12 +205,13 @@ async fn build_state_with(
     };
     configure(&mut settings);
     let (clock, hand) = Clock::manual(NOW * 1_000_000);
-    let mut tessera = Tessera::with_parts(settings, store, hasher, clock).expect("valid settings");
+    let mut builder = Tessera::builder(settings, store)
+        .hasher(hasher)
+        .clock(clock);
     if let Some(accounts) = accounts {
-        tessera = tessera
-            .with_accounts(accounts)
-            .expect("valid account settings");
+        builder = builder.accounts(accounts);
     }
+    let tessera = builder.build().await.expect("valid settings");
     (tessera, hand, dir)
 }
 
@@ -390,6 +391,7 @@ impl TestApp {
             ..new
         };
         self.tessera
+            .auth()
             .store()
             .create_user(&new)
             .await
@@ -403,6 +405,7 @@ impl TestApp {
         };
         assert!(
             self.tessera
+                .auth()
                 .store()
                 .set_user_flags(user.id, &flags)
                 .await
@@ -413,6 +416,7 @@ impl TestApp {
     pub async fn delete(&self, user: &User) {
         assert!(
             self.tessera
+                .auth()
                 .store()
                 .delete_user(user.id)
                 .await
@@ -422,6 +426,7 @@ impl TestApp {
 
     pub async fn user(&self, id: i64) -> User {
         self.tessera
+            .auth()
             .store()
             .user_by_id(id)
             .await
@@ -434,6 +439,7 @@ impl TestApp {
         let claims = claims(token);
         let sid = claims["sid"].as_str().expect("sid claim");
         self.tessera
+            .auth()
             .store()
             .session(sid)
             .await
@@ -447,12 +453,12 @@ impl TestApp {
     }
 
     pub fn now(&self) -> i64 {
-        self.tessera.now_secs()
+        self.tessera.auth().now_secs()
     }
 
     /// Signs a token with the app's backend.
     pub fn encode(&self, token: &Token) -> String {
-        self.tessera.backend().encode(token)
+        self.tessera.auth().backend().encode(token).unwrap()
     }
 }
 
@@ -648,6 +654,7 @@ impl TestApp {
     /// How many users the store holds.
     pub async fn user_count(&self) -> usize {
         self.tessera
+            .auth()
             .store()
             .list_users()
             .await
@@ -658,6 +665,7 @@ impl TestApp {
     /// The stored user with this e-mail address, if any.
     pub async fn user_by_email(&self, email: &str) -> Option<User> {
         self.tessera
+            .auth()
             .store()
             .user_by_email(email)
             .await
@@ -684,7 +692,10 @@ pub async fn spawn_browser_app(
     };
     let (tessera, clock, dir) = build_state(rotating, Some(AccountSettings::default())).await;
     let tessera = tessera
-        .with_browser(browser)
+        .to_builder()
+        .browser(browser)
+        .build()
+        .await
         .expect("valid browser settings");
     let router = token_routes()
         .merge(account_routes())
@@ -914,7 +925,10 @@ pub async fn spawn_throttled_with(
     )
     .await;
     let tessera = tessera
-        .with_throttling(throttling)
+        .to_builder()
+        .throttling(throttling)
+        .build()
+        .await
         .expect("valid throttle settings");
     let router = token_routes()
         .merge(account_routes())
@@ -968,6 +982,7 @@ impl TestApp {
     /// How many live sessions `user` has.
     pub async fn session_count(&self, user: &User) -> usize {
         self.tessera
+            .auth()
             .store()
             .live_sessions(user.id, self.now())
             .await
@@ -1141,11 +1156,16 @@ pub async fn spawn_audit_app(
     };
     let (tessera, clock, dir) = build_state(store_keys, Some(AccountSettings::default())).await;
     let tessera = tessera
-        .with_throttling(throttling)
+        .to_builder()
+        .throttling(throttling)
+        .build()
+        .await
         .expect("valid throttle settings")
-        .with_audit(audit)
+        .to_builder()
+        .audit(audit)
+        .build()
+        .await
         .expect("valid audit settings");
-    tessera.start_keys().await.expect("the signing keys start");
     let router = token_routes()
         .merge(account_routes())
         .merge(session_routes())

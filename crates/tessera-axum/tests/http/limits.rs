@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 use futures_util::future::{join, join_all};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tessera_axum::{ApiError, ThrottleSettings};
+use tessera_axum::{AuthError, ThrottleSettings};
 
 use crate::helpers::{
     ACCOUNT_PASSWORD, MetricsProbe, NOW, PASSWORD, Pair, Reply, TestApp, UNAVAILABLE,
@@ -48,10 +48,10 @@ fn assert_unavailable(reply: &Reply) {
 
 /// A password hash started on the app's pool and polled once: it holds its place in the
 /// hashing queue until dropped.
-type HeldHash<'a> = Pin<Box<dyn Future<Output = Result<String, ApiError>> + 'a>>;
+type HeldHash<'a> = Pin<Box<dyn Future<Output = Result<String, AuthError>> + 'a>>;
 
 fn hold_a_hash(app: &TestApp) -> HeldHash<'_> {
-    let mut held: HeldHash<'_> = Box::pin(app.tessera.hash_password("held"));
+    let mut held: HeldHash<'_> = Box::pin(app.tessera.auth().hashing().hash("held"));
     let mut context = Context::from_waker(Waker::noop());
     assert!(
         held.as_mut().poll(&mut context).is_pending(),
@@ -150,11 +150,11 @@ async fn the_queue_admits_hash_queue_limit_waiting_hashes_beside_the_running_one
     // One running and two waiting are admitted (each is still pending); the next is not.
     let held: Vec<HeldHash<'_>> = (0..3).map(|_| hold_a_hash(&app)).collect();
     assert_unavailable(&app.obtain(ADA, PASSWORD).await);
-    let mut refused = Box::pin(app.tessera.hash_password("one too many"));
+    let mut refused = Box::pin(app.tessera.auth().hashing().hash("one too many"));
     let mut context = Context::from_waker(Waker::noop());
     assert!(matches!(
         refused.as_mut().poll(&mut context),
-        Poll::Ready(Err(ApiError::Unavailable { retry_after: 1 }))
+        Poll::Ready(Err(AuthError::Busy { retry_after: 1 }))
     ));
 
     drop(held);

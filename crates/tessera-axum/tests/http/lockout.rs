@@ -88,7 +88,7 @@ async fn after_the_limit_the_right_password_answers_exactly_like_a_wrong_one() {
     );
     assert_same_answer(&app.account_login(ADA, PASSWORD).await, &wrong);
 
-    assert!(app.tessera.is_locked(ADA).await.unwrap());
+    assert!(app.tessera.auth().lockout().is_locked(ADA).await.unwrap());
     assert_eq!(
         app.session_count(&ada).await,
         0,
@@ -101,7 +101,14 @@ async fn an_unknown_address_locks_like_a_real_one() {
     let app = spawn_locking().await;
     let wrong = fail(&app, "nobody@example.com", 3).await;
 
-    assert!(app.tessera.is_locked("nobody@example.com").await.unwrap());
+    assert!(
+        app.tessera
+            .auth()
+            .lockout()
+            .is_locked("nobody@example.com")
+            .await
+            .unwrap()
+    );
     assert_same_answer(&app.obtain("nobody@example.com", WRONG).await, &wrong);
     assert_same_answer(&app.obtain(ADA, WRONG).await, &wrong);
 }
@@ -119,7 +126,7 @@ async fn the_lock_ends_with_time_and_the_failures_start_over() {
     // The failures were forgotten: two more do not lock.
     fail(&app, ADA, 2).await;
     app.obtain(ADA, PASSWORD).await.ok();
-    assert!(!app.tessera.is_locked(ADA).await.unwrap());
+    assert!(!app.tessera.auth().lockout().is_locked(ADA).await.unwrap());
 }
 
 #[tokio::test]
@@ -132,7 +139,7 @@ async fn a_successful_login_resets_the_count() {
     app.obtain(ADA, PASSWORD).await.ok();
     fail(&app, ADA, 2).await;
     app.account_login(ADA, PASSWORD).await.ok();
-    assert!(!app.tessera.is_locked(ADA).await.unwrap());
+    assert!(!app.tessera.auth().lockout().is_locked(ADA).await.unwrap());
 
     // Counting still works after a reset.
     let wrong = fail(&app, ADA, 3).await;
@@ -149,7 +156,7 @@ async fn each_further_failure_doubles_the_lock() {
     let wrong = fail(&app, ADA, 1).await;
     app.advance(61);
     assert_same_answer(&app.obtain(ADA, PASSWORD).await, &wrong);
-    assert!(app.tessera.is_locked(ADA).await.unwrap());
+    assert!(app.tessera.auth().lockout().is_locked(ADA).await.unwrap());
     app.advance(60);
     app.obtain(ADA, PASSWORD).await.ok();
 }
@@ -163,13 +170,13 @@ async fn the_lock_never_exceeds_the_maximum() {
     for length in [60, 120, 240, 480, 960, 1920, 3600, 3600] {
         app.advance(length - 1);
         assert!(
-            app.tessera.is_locked(ADA).await.unwrap(),
+            app.tessera.auth().lockout().is_locked(ADA).await.unwrap(),
             "a {length} s lock ended early"
         );
         assert_same_answer(&app.obtain(ADA, PASSWORD).await, &wrong);
         app.advance(2);
         assert!(
-            !app.tessera.is_locked(ADA).await.unwrap(),
+            !app.tessera.auth().lockout().is_locked(ADA).await.unwrap(),
             "a {length} s lock lasted too long"
         );
         wrong = fail(&app, ADA, 1).await;
@@ -191,7 +198,7 @@ async fn a_password_change_from_another_session_lifts_the_lock() {
         .await
         .ok();
 
-    assert!(!app.tessera.is_locked(ADA).await.unwrap());
+    assert!(!app.tessera.auth().lockout().is_locked(ADA).await.unwrap());
     app.account_login(ADA, NEW_PASSWORD).await.ok();
 }
 
@@ -227,7 +234,7 @@ async fn a_password_change_lifts_the_lock_when_users_log_in_with_usernames() {
         .await
         .ok();
 
-    assert!(!app.tessera.is_locked("ada").await.unwrap());
+    assert!(!app.tessera.auth().lockout().is_locked("ada").await.unwrap());
     app.post_json("/api/token/", &by_name(NEW_PASSWORD))
         .await
         .ok();
@@ -321,24 +328,34 @@ async fn failures_kept_in_the_store_lock_and_double_the_same_way() {
     .await;
     app.create_user(ADA, PASSWORD).await;
     fail(&app, ADA, 3).await;
-    assert!(app.tessera.is_locked(ADA).await.unwrap());
+    assert!(app.tessera.auth().lockout().is_locked(ADA).await.unwrap());
     assert_eq!(
-        app.tessera.store().login_locked_until(ADA).await.unwrap(),
-        Some(app.tessera.now_micros() + 60_000_000)
+        app.tessera
+            .auth()
+            .store()
+            .login_locked_until(ADA)
+            .await
+            .unwrap(),
+        Some(app.tessera.auth().now_micros() + 60_000_000)
     );
     app.obtain(ADA, PASSWORD)
         .await
         .assert(401, NO_ACTIVE_ACCOUNT);
     app.advance(60);
-    assert!(!app.tessera.is_locked(ADA).await.unwrap());
+    assert!(!app.tessera.auth().lockout().is_locked(ADA).await.unwrap());
     // The fourth failure locks again, for twice as long.
     fail(&app, ADA, 1).await;
     app.advance(119);
-    assert!(app.tessera.is_locked(ADA).await.unwrap());
+    assert!(app.tessera.auth().lockout().is_locked(ADA).await.unwrap());
     app.advance(1);
     app.obtain(ADA, PASSWORD).await.ok();
     assert_eq!(
-        app.tessera.store().login_locked_until(ADA).await.unwrap(),
+        app.tessera
+            .auth()
+            .store()
+            .login_locked_until(ADA)
+            .await
+            .unwrap(),
         None
     );
 }

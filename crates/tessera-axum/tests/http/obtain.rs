@@ -183,6 +183,7 @@ async fn user_with_an_unusable_password_cannot_log_in() {
         ..NewUser::default()
     };
     app.tessera
+        .auth()
         .store()
         .create_user(&new)
         .await
@@ -270,6 +271,7 @@ async fn a_login_opens_one_session_and_a_failed_one_none() {
         .assert(401, NO_ACTIVE_ACCOUNT);
     assert!(
         app.tessera
+            .auth()
             .store()
             .live_sessions(user.id, NOW)
             .await
@@ -280,6 +282,7 @@ async fn a_login_opens_one_session_and_a_failed_one_none() {
 
     let sessions = app
         .tessera
+        .auth()
         .store()
         .live_sessions(user.id, NOW)
         .await

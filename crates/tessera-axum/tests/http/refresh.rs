@@ -59,6 +59,7 @@ async fn an_access_token_from_a_refresh_token_copies_the_custom_claims() {
     custom.insert("n".into(), json!([1, {"k": null}]));
     let pair = app
         .tessera
+        .auth()
         .issue_pair(&user, &ClientInfo::default(), &custom)
         .await
         .expect("issue pair");
@@ -348,7 +349,7 @@ async fn a_correctly_signed_refresh_token_without_sid_is_refused() {
         .await;
         let user = app.create_user("a@x.com", PASSWORD).await;
         let token = Token::for_user(
-            app.tessera.backend(),
+            app.tessera.auth().backend(),
             TokenKind::refresh(),
             &user.id.to_string(),
             app.now(),
@@ -378,7 +379,7 @@ async fn a_refresh_token_naming_an_unknown_session_is_refused() {
     let app = spawn_rotating(10).await;
     let user = app.create_user("a@x.com", PASSWORD).await;
     let mut token = Token::for_user(
-        app.tessera.backend(),
+        app.tessera.auth().backend(),
         TokenKind::refresh(),
         &user.id.to_string(),
         app.now(),

@@ -188,6 +188,7 @@ async fn a_revoked_sliding_session_no_longer_slides() {
     let sid = str_claim(&token, "sid");
     assert!(
         app.tessera
+            .auth()
             .store()
             .revoke_session(&sid, "blacklisted", NOW * 1_000_000)
             .await

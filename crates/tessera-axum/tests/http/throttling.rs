@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tessera_axum::throttle::Rate;
+use tessera_auth::guard::Rate;
 use tessera_axum::{ClientInfo, ThrottleSettings, ThrottleStorage};
 use tessera_core::Claims;
 
@@ -101,9 +101,12 @@ async fn an_invalid_rate_is_refused_at_configuration_and_names_the_setting() {
         let error = app
             .tessera
             .clone()
-            .with_throttling(settings)
+            .to_builder()
+            .throttling(settings)
+            .build()
+            .await
             .expect_err(bad);
-        assert_eq!(error.setting, "throttle_rates", "{bad}");
+        assert_eq!(error.setting(), Some("throttle_rates"), "{bad}");
         let message = error.to_string();
         assert!(
             message.contains("throttle_rates")
@@ -118,23 +121,42 @@ async fn an_invalid_rate_is_refused_at_configuration_and_names_the_setting() {
     assert_eq!(
         app.tessera
             .clone()
-            .with_throttling(settings)
+            .to_builder()
+            .throttling(settings)
+            .build()
+            .await
             .expect_err("anon")
-            .setting,
-        "throttle_rates"
+            .setting(),
+        Some("throttle_rates")
     );
     // The lockout lengths too.
     let settings = ThrottleSettings {
         login_lockout_base: Duration::ZERO,
         ..ThrottleSettings::default()
     };
-    assert!(app.tessera.clone().with_throttling(settings).is_err());
+    assert!(
+        app.tessera
+            .clone()
+            .to_builder()
+            .throttling(settings)
+            .build()
+            .await
+            .is_err()
+    );
     let settings = ThrottleSettings {
         login_lockout_base: Duration::from_secs(120),
         login_lockout_max: Duration::from_secs(60),
         ..ThrottleSettings::default()
     };
-    assert!(app.tessera.clone().with_throttling(settings).is_err());
+    assert!(
+        app.tessera
+            .clone()
+            .to_builder()
+            .throttling(settings)
+            .build()
+            .await
+            .is_err()
+    );
 }
 
 // ---- the login scope ----
@@ -239,12 +261,13 @@ async fn counters_in_the_store_slide_and_wait_exactly_as_in_memory() {
     // The counters are rows in the store, not this process's memory.
     let hit = app
         .tessera
+        .auth()
         .store()
         .throttle_hit(
             "throttle_login_127.0.0.1",
             3,
             60_000_000,
-            app.tessera.now_micros(),
+            app.tessera.auth().now_micros(),
         )
         .await
         .unwrap();
@@ -458,6 +481,7 @@ async fn the_anon_rate_leaves_authenticated_requests_alone() {
     let ada = app.user_by_email("ada@example.com").await.expect("ada");
     let pair = app
         .tessera
+        .auth()
         .issue_pair(&ada, &ClientInfo::default(), &Claims::new())
         .await
         .expect("tokens");
@@ -483,6 +507,7 @@ async fn authenticated_requests_are_counted_by_user() {
         let user = app.user_by_email(email).await.expect("user");
         let pair = app
             .tessera
+            .auth()
             .issue_pair(&user, &ClientInfo::default(), &Claims::new())
             .await
             .expect("tokens");

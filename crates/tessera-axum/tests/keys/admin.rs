@@ -73,7 +73,7 @@ async fn staff_generate_rotate_and_retire_keys() {
         (Some(k2.as_str()), Some("scheduled"))
     );
     app.advance(61);
-    app.tessera.reload_keys().await.unwrap();
+    app.tessera.auth().reload_keys().await.unwrap();
     let (_, fresh) = app.login("admin@example.com").await;
     assert_eq!(kid_of(&fresh).unwrap(), k2);
     // A published key nobody scheduled can be retired at once.

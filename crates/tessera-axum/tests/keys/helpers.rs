@@ -81,9 +81,12 @@ pub async fn spawn(settings: Settings, store: Store) -> App {
 /// [`spawn`] with a given clock (several instances share one).
 pub async fn spawn_clocked(settings: Settings, store: Store, clocks: (Clock, ManualClock)) -> App {
     let (clock, hand) = clocks;
-    let tessera = Tessera::with_parts(settings, store, PasswordHasher::new(2), clock)
-        .expect("valid settings");
-    tessera.start_keys().await.expect("keys start");
+    let tessera = Tessera::builder(settings, store)
+        .hasher(PasswordHasher::new(2))
+        .clock(clock)
+        .build()
+        .await
+        .expect("keys start");
     let router = token_routes()
         .merge(jwks_routes())
         .merge(key_routes())
@@ -323,7 +326,7 @@ impl Issuer {
         for (name, value) in claims.as_object().unwrap() {
             token.insert(name, value.clone());
         }
-        backend.encode(&token)
+        backend.encode(&token).unwrap()
     }
 }
 

@@ -229,12 +229,14 @@ async fn symmetric_and_foreign_algorithm_keys_from_the_jwks_are_ignored() {
         tessera_core::KeyRing::new(hmac, []).unwrap(),
         &Settings::default(),
     );
-    let forged = backend.encode(&tessera_core::Token::for_user(
-        &backend,
-        tessera_core::TokenKind::access(),
-        "1",
-        NOW,
-    ));
+    let forged = backend
+        .encode(&tessera_core::Token::for_user(
+            &backend,
+            tessera_core::TokenKind::access(),
+            "1",
+            NOW,
+        ))
+        .unwrap();
     assert_eq!(app.get("/api/stateless/", Some(&forged)).await.0, 401);
     let other_alg = Issuer::start(Algorithm::RS256, RSA_PEM, "issuer-1").await;
     let rsa_token = other_alg.token("issuer-1", "1", json!({}));

@@ -3,12 +3,11 @@
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
-use anyhow::{Context as _, bail};
-use tessera_axum::Audit;
-use tessera_axum::audit::event;
-use tessera_store::{NewUser, PasswordHasher, StoreError};
+use anyhow::bail;
+use tessera_auth::AuthError;
+use tessera_auth::accounts::NewAccount;
 
-use super::{audit, check_email, check_password, migrated_store};
+use super::{explain, finish, service};
 use crate::config::Config;
 
 /// What `createsuperuser` was given on the command line.
@@ -26,71 +25,50 @@ pub struct CreateSuperuser {
     pub no_input: bool,
 }
 
-/// Creates the superuser.
+/// Creates the superuser, under the same address and password rules as registration.
 pub async fn create_superuser(config: &Config, args: CreateSuperuser) -> anyhow::Result<()> {
     let email = match (args.email, args.no_input) {
         (Some(email), _) => email.trim().to_owned(),
         (None, true) => bail!("--email is required with --no-input"),
         (None, false) => prompt_line("Email address: ")?,
     };
-    check_email(&email).context("email")?;
     let password = if args.no_input {
         std::env::var("TESSERA_SUPERUSER_PASSWORD").ok()
     } else {
         Some(prompt_new_password()?)
     };
-    let password_hash = match &password {
-        Some(password) => {
-            let attributes = vec![
-                ("username", args.username.as_deref().unwrap_or_default()),
-                ("email", email.as_str()),
-                ("first_name", args.first_name.as_str()),
-                ("last_name", args.last_name.as_str()),
-            ];
-            check_password(config, password, &attributes).context("password")?;
-            PasswordHasher::hash_blocking(password)?
-        }
-        None => "!".to_owned(),
-    };
-    let store = migrated_store(config).await?;
-    let created = store
-        .create_user(&NewUser {
+    let unusable = password.is_none();
+    let auth = service(config).await?;
+    let created = auth
+        .create_account(NewAccount {
             email,
-            username: args.username.filter(|u| !u.trim().is_empty()),
-            first_name: args.first_name.trim().to_owned(),
-            last_name: args.last_name.trim().to_owned(),
-            password_hash,
-            is_active: true,
-            is_staff: true,
-            is_superuser: true,
-            date_joined: tessera_core::Clock::system().now_micros(),
-            // Custom user fields start at their configured defaults.
-            extra: config
-                .accounts
-                .user_fields
-                .iter()
-                .filter_map(|f| Some((f.name.clone(), f.default.clone()?)))
-                .collect(),
+            username: args.username,
+            first_name: args.first_name,
+            last_name: args.last_name,
+            password,
+            superuser: true,
         })
         .await;
-    let audited = match &created {
-        Ok(user) => {
-            let created = Audit::new(event::ADMIN_USER_CREATED)
-                .user(user.id)
-                .login_name(&user.email)
-                .detail(serde_json::json!({"is_staff": true, "is_superuser": true}));
-            audit(&store, created).await
-        }
-        Err(_) => Ok(()),
-    };
-    store.close().await;
+    finish(auth).await;
     match created {
-        Ok(_) => audited?,
-        Err(StoreError::DuplicateEmail) => bail!("Error: That email is already taken."),
-        Err(StoreError::DuplicateUsername) => bail!("Error: That username is already taken."),
-        Err(e) => return Err(e.into()),
+        Ok(_) => {}
+        Err(AuthError::Invalid(errors)) if errors.has("email") && !errors.has("password") => {
+            match errors.to_json()["email"][0].as_str() {
+                Some(taken) if taken.contains("already exists") => {
+                    bail!("That email is already taken.")
+                }
+                _ => bail!("{}", errors.sentences()),
+            }
+        }
+        Err(AuthError::Invalid(errors)) if errors.has("username") => {
+            bail!("That username is already taken.")
+        }
+        Err(AuthError::Invalid(errors)) if args.no_input => {
+            bail!("{} (TESSERA_SUPERUSER_PASSWORD)", errors.sentences())
+        }
+        Err(error) => return Err(explain(error)),
     }
-    if password.is_none() {
+    if unusable {
         println!(
             "Superuser created with an unusable password (TESSERA_SUPERUSER_PASSWORD was not set)."
         );
@@ -124,7 +102,7 @@ pub(crate) fn prompt_new_password() -> anyhow::Result<String> {
     let first = rpassword::prompt_password("Password: ")?;
     let second = rpassword::prompt_password("Password (again): ")?;
     if first != second {
-        bail!("Error: Your passwords didn't match.");
+        bail!("Your passwords didn't match.");
     }
     Ok(first)
 }

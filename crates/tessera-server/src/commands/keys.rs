@@ -2,14 +2,13 @@
 //! and the checks `tessera check` makes of the key settings.
 
 use anyhow::{Context as _, bail};
-use tessera_axum::audit::{event, key_event};
-use tessera_axum::{KeyManager, KeyStatus, load_key_files};
-use tessera_core::{Algorithm, Clock, KeyOrigin, TokenBackend};
-use tessera_store::Store;
+use tessera_auth::keys::{KeyStatus, load_key_files};
+use tessera_auth::{Actor, Auth};
+use tessera_core::{Algorithm, KeyOrigin, TokenBackend};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{audit, migrated_store};
+use super::{explain, finish, service};
 use crate::cli::KeysCommand;
 use crate::config::{Config, Finding};
 
@@ -24,27 +23,20 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
             ),
         };
     }
-    let store = migrated_store(config).await?;
-    let manager = KeyManager::new(store.clone(), &config.jwt)?;
-    let now = Clock::system().now_micros();
-    let result = run(&store, &manager, command, now).await;
-    store.close().await;
+    let auth = service(config).await?;
+    let result = run(&auth, command).await;
+    finish(auth).await;
     result
 }
 
-async fn run(
-    store: &Store,
-    manager: &KeyManager,
-    command: KeysCommand,
-    now: i64,
-) -> anyhow::Result<()> {
+async fn run(auth: &Auth, command: KeysCommand) -> anyhow::Result<()> {
     let algorithm = |name: Option<String>| -> anyhow::Result<Option<Algorithm>> {
         name.map(|n| n.parse::<Algorithm>().map_err(anyhow::Error::from))
             .transpose()
     };
     match command {
         KeysCommand::List => {
-            let keys = manager.list(now).await?;
+            let keys = auth.list_keys().await.map_err(explain)?;
             println!(
                 "{:<20} {:<6} {:<10} {:<21} {:<21} {:<21} {:<21} encrypted",
                 "kid", "alg", "state", "created", "signs from", "signs until", "verifies until"
@@ -55,16 +47,20 @@ async fn run(
             println!("{} key(s)", keys.len());
         }
         KeysCommand::Generate { algorithm: alg } => {
-            let key = manager.generate(algorithm(alg)?, now).await?;
-            audit(store, key_event(event::KEY_GENERATED, &key)).await?;
+            let key = auth
+                .generate_key(algorithm(alg)?, Actor::CommandLine)
+                .await
+                .map_err(explain)?;
             println!(
                 "Key {} ({}) generated and published; `tessera keys rotate` makes it sign.",
                 key.kid, key.algorithm
             );
         }
         KeysCommand::Rotate { algorithm: alg } => {
-            let key = manager.rotate(algorithm(alg)?, now).await?;
-            audit(store, key_event(event::KEY_ROTATED, &key)).await?;
+            let key = auth
+                .rotate_key(algorithm(alg)?, Actor::CommandLine)
+                .await
+                .map_err(explain)?;
             println!(
                 "Key {} ({}) signs from {}; the key it replaces verifies its tokens until they expire.",
                 key.kid,
@@ -73,8 +69,10 @@ async fn run(
             );
         }
         KeysCommand::Retire { kid } => {
-            let key = manager.retire(&kid, now).await?;
-            audit(store, key_event(event::KEY_RETIRED, &key)).await?;
+            let key = auth
+                .retire_key(&kid, Actor::CommandLine)
+                .await
+                .map_err(explain)?;
             println!(
                 "Key {} no longer signs; it verifies until {}.",
                 key.kid,

@@ -13,8 +13,8 @@ pub use user::user;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tessera_axum::Audit;
-use tessera_store::Store;
+use tessera_auth::{Auth, AuthError};
+use tessera_store::{PasswordHasher, Store};
 
 use crate::config::Config;
 use crate::startup::open_store;
@@ -78,34 +78,32 @@ fn describe(duration: Duration) -> String {
     }
 }
 
-/// Records an action taken from the command line in the audit log, with its log line: no
-/// address or user agent, `detail.via = "cli"`.
-pub(crate) async fn audit(store: &Store, audit: Audit) -> anyhow::Result<()> {
-    audit
-        .via_cli()
-        .write_to(store, tessera_core::Clock::system().now_micros())
-        .await
-        .context("writing the audit event")
+/// The service over the migrated store, for commands: it issues and checks no tokens, so
+/// no signing key is needed. Audit events go through its queue; [`finish`] writes them.
+pub(crate) async fn service(config: &Config) -> anyhow::Result<Auth> {
+    let store = migrated_store(config).await?;
+    let auth = Auth::builder(config.jwt.clone(), store)
+        .accounts(config.accounts.clone())
+        .throttling(config.throttling.clone())
+        .audit(config.audit.clone())
+        .hasher(PasswordHasher::new(1))
+        .offline()
+        .build()
+        .await?;
+    Ok(auth)
 }
 
-/// Django's password validators, as configured; every failure in one message.
-pub(crate) fn check_password(
-    config: &Config,
-    password: &str,
-    attributes: &tessera_axum::validation::UserAttributes<'_>,
-) -> anyhow::Result<()> {
-    let errors = config.accounts.password.check(password, attributes);
-    if !errors.is_empty() {
-        anyhow::bail!("{}", errors.join(" "));
-    }
-    Ok(())
+/// Writes the audit events a command recorded, then closes the store.
+pub(crate) async fn finish(auth: Auth) {
+    auth.audit_log().flush().await;
+    auth.store().close().await;
 }
 
-/// Django's `EmailValidator` and `EmailField` length.
-pub(crate) fn check_email(email: &str) -> anyhow::Result<()> {
-    use tessera_axum::validation::{EMAIL_MAX_LENGTH, validate_email};
-    if email.chars().count() > EMAIL_MAX_LENGTH || !validate_email(email) {
-        anyhow::bail!("Enter a valid email address.");
+/// A use case's failure as one sentence for the terminal: the field errors' messages
+/// (`email: Enter a valid email address.`), or the error itself.
+pub(crate) fn explain(error: AuthError) -> anyhow::Error {
+    match error {
+        AuthError::Invalid(errors) => anyhow::anyhow!("{}", errors.sentences()),
+        other => other.into(),
     }
-    Ok(())
 }

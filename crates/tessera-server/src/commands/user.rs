@@ -2,29 +2,29 @@
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
-use anyhow::{Context as _, bail};
-use serde_json::{Value, json};
-use tessera_axum::audit::event;
-use tessera_axum::{Audit, reason};
-use tessera_store::{PasswordHasher, Store, User, UserFlags};
+use anyhow::bail;
+use tessera_auth::accounts::AdminUpdate;
+use tessera_auth::{Actor, Auth, AuthError};
+use tessera_store::User;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::createsuperuser::prompt_new_password;
-use super::{audit, check_password, migrated_store};
+use super::{explain, finish, service};
 use crate::cli::UserCommand;
 use crate::config::Config;
 
 /// Runs one `user` subcommand.
 pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
-    let store = migrated_store(config).await?;
-    let result = run(config, &store, command).await;
-    store.close().await;
+    let auth = service(config).await?;
+    let result = run(config, &auth, command).await;
+    finish(auth).await;
     result
 }
 
-async fn run(config: &Config, store: &Store, command: UserCommand) -> anyhow::Result<()> {
-    let now = tessera_core::Clock::system();
+async fn run(config: &Config, auth: &Auth, command: UserCommand) -> anyhow::Result<()> {
+    let store = auth.store();
+    let find = |email: String| async move { find(config, auth, &email).await };
     match command {
         UserCommand::List => {
             let users = store.list_users().await?;
@@ -46,8 +46,8 @@ async fn run(config: &Config, store: &Store, command: UserCommand) -> anyhow::Re
             println!("{} user(s)", users.len());
         }
         UserCommand::Show { email } => {
-            let u = find(store, &email).await?;
-            let sessions = store.live_sessions(u.id, now.now_secs()).await?;
+            let u = find(email).await?;
+            let sessions = auth.live_sessions(&u).await.map_err(explain)?;
             println!("id:            {}", u.id);
             println!("email:         {}", u.email);
             println!("username:      {}", u.username.as_deref().unwrap_or("-"));
@@ -81,65 +81,39 @@ async fn run(config: &Config, store: &Store, command: UserCommand) -> anyhow::Re
             }
         }
         UserCommand::SetStaff { email } => {
-            flag(
-                store,
-                &email,
-                UserFlags {
-                    is_staff: Some(true),
-                    ..Default::default()
-                },
-                "is now staff",
-            )
-            .await?
+            let update = AdminUpdate {
+                is_staff: Some(true),
+                ..AdminUpdate::default()
+            };
+            let (u, _) = update_user(auth, find(email).await?, update).await?;
+            println!("{} is now staff.", u.email);
         }
         UserCommand::UnsetStaff { email } => {
-            flag(
-                store,
-                &email,
-                UserFlags {
-                    is_staff: Some(false),
-                    ..Default::default()
-                },
-                "is no longer staff",
-            )
-            .await?;
+            let update = AdminUpdate {
+                is_staff: Some(false),
+                ..AdminUpdate::default()
+            };
+            let (u, _) = update_user(auth, find(email).await?, update).await?;
+            println!("{} is no longer staff.", u.email);
         }
         UserCommand::Activate { email } => {
-            flag(
-                store,
-                &email,
-                UserFlags {
-                    is_active: Some(true),
-                    ..Default::default()
-                },
-                "is active",
-            )
-            .await?;
+            let update = AdminUpdate {
+                is_active: Some(true),
+                ..AdminUpdate::default()
+            };
+            let (u, _) = update_user(auth, find(email).await?, update).await?;
+            println!("{} is active.", u.email);
         }
         UserCommand::Deactivate { email } => {
-            let u = find(store, &email).await?;
-            store
-                .set_user_flags(
-                    u.id,
-                    &UserFlags {
-                        is_active: Some(false),
-                        ..Default::default()
-                    },
-                )
-                .await?;
-            let ended = store
-                .revoke_user_sessions(u.id, reason::DEACTIVATED, now.now_micros())
-                .await?;
-            let detail = json!({"is_active": false, "sessions_ended": ended});
-            audit(
-                store,
-                user_event(event::ADMIN_USER_UPDATED, &u).detail(detail),
-            )
-            .await?;
+            let update = AdminUpdate {
+                is_active: Some(false),
+                ..AdminUpdate::default()
+            };
+            let (u, ended) = update_user(auth, find(email).await?, update).await?;
             println!("{} is inactive; {ended} session(s) ended.", u.email);
         }
         UserCommand::Delete { email, yes } => {
-            let u = find(store, &email).await?;
+            let u = find(email).await?;
             if !yes
                 && !confirm(&format!(
                     "Delete {} and all their sessions? [y/N] ",
@@ -148,32 +122,15 @@ async fn run(config: &Config, store: &Store, command: UserCommand) -> anyhow::Re
             {
                 bail!("not deleted");
             }
-            if store.delete_user(u.id).await? {
-                audit(store, user_event(event::ADMIN_USER_DELETED, &u)).await?;
-            }
+            auth.delete_user(&u, Actor::CommandLine)
+                .await
+                .map_err(explain)?;
             println!("{} deleted.", u.email);
         }
         UserCommand::SetPassword { email } => {
-            let u = find(store, &email).await?;
+            let u = find(email).await?;
             let password = prompt_new_password()?;
-            let attributes = vec![
-                ("username", u.username.as_deref().unwrap_or_default()),
-                ("email", u.email.as_str()),
-                ("first_name", u.first_name.as_str()),
-                ("last_name", u.last_name.as_str()),
-            ];
-            check_password(config, &password, &attributes)?;
-            let hash = PasswordHasher::hash_blocking(&password)?;
-            let ended = store
-                .change_password(u.id, &hash, reason::PASSWORD_CHANGED, now.now_micros())
-                .await?
-                .unwrap_or(0);
-            let detail = json!({"sessions_ended": ended});
-            audit(
-                store,
-                user_event(event::ADMIN_PASSWORD_SET, &u).detail(detail),
-            )
-            .await?;
+            let ended = auth.set_password(&u, &password).await.map_err(explain)?;
             println!(
                 "Password changed for {}; {ended} session(s) ended.",
                 u.email
@@ -183,38 +140,23 @@ async fn run(config: &Config, store: &Store, command: UserCommand) -> anyhow::Re
     Ok(())
 }
 
-async fn find(store: &Store, email: &str) -> anyhow::Result<User> {
-    store
-        .user_by_email(email)
-        .await?
-        .with_context(|| format!("no user with email {email}"))
-}
-
-/// An event about `user` (the e-mail address kept, for a deleted account's sake).
-fn user_event(name: &str, user: &User) -> Audit {
-    Audit::new(name).user(user.id).login_name(&user.email)
-}
-
-async fn flag(store: &Store, email: &str, flags: UserFlags, done: &str) -> anyhow::Result<()> {
-    let u = find(store, email).await?;
-    store.set_user_flags(u.id, &flags).await?;
-    let mut changes = serde_json::Map::new();
-    for (name, value) in [
-        ("is_active", flags.is_active),
-        ("is_staff", flags.is_staff),
-        ("is_superuser", flags.is_superuser),
-    ] {
-        if let Some(value) = value {
-            changes.insert(name.into(), Value::Bool(value));
-        }
+/// The user with `email`, or an error naming the database it was looked for in.
+async fn find(config: &Config, auth: &Auth, email: &str) -> anyhow::Result<User> {
+    match auth.user_by_email(email).await {
+        Ok(user) => Ok(user),
+        Err(AuthError::NotFound) => bail!(
+            "no user with email {email} in {}",
+            config.database_description()
+        ),
+        Err(error) => Err(explain(error)),
     }
-    audit(
-        store,
-        user_event(event::ADMIN_USER_UPDATED, &u).detail(Value::Object(changes)),
-    )
-    .await?;
-    println!("{} {done}.", u.email);
-    Ok(())
+}
+
+/// A staff change from the command line, audited as such.
+async fn update_user(auth: &Auth, user: User, update: AdminUpdate) -> anyhow::Result<(User, u64)> {
+    auth.update_user(&user, update, Actor::CommandLine)
+        .await
+        .map_err(explain)
 }
 
 fn confirm(question: &str) -> anyhow::Result<bool> {

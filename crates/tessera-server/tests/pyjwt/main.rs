@@ -119,7 +119,8 @@ async fn start(configure: impl FnOnce(&mut Config, &Path)) -> Server {
     let base = format!("http://{}", application.local_addr());
     let app = application.tessera().clone();
     tokio::spawn(application.run_until(std::future::pending()));
-    app.store()
+    app.auth()
+        .store()
         .create_user(&NewUser {
             email: "ada@example.com".into(),
             password_hash: PasswordHasher::hash_blocking(PASSWORD).unwrap(),
@@ -198,8 +199,11 @@ async fn pyjwt_verifies_eddsa_tokens_from_the_store_across_a_rotation() {
     })
     .await;
     let (_, before) = server.pair().await;
-    let manager = server.app.key_manager().unwrap();
-    let rotated = manager.rotate(None, server.app.now_micros()).await.unwrap();
+    let manager = server.app.auth().key_manager().unwrap();
+    let rotated = manager
+        .rotate(None, server.app.auth().now_micros())
+        .await
+        .unwrap();
     // Poll until the refresher makes the new key sign (2 s lead).
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let after = loop {

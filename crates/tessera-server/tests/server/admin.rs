@@ -35,7 +35,13 @@ async fn only_staff_reach_the_admin_api() {
         );
     }
     assert!(
-        app.tessera.store().user_by_id(1).await.unwrap().is_some(),
+        app.tessera
+            .auth()
+            .store()
+            .user_by_id(1)
+            .await
+            .unwrap()
+            .is_some(),
         "nothing was deleted"
     );
 }
@@ -156,6 +162,7 @@ async fn deactivating_a_user_ends_their_sessions_at_once() {
     assert_eq!(status, 401);
     assert!(
         app.tessera
+            .auth()
             .store()
             .live_sessions(victim.id, 0)
             .await
@@ -226,6 +233,7 @@ async fn staff_can_retrieve_delete_and_end_sessions() {
     assert_eq!(status, 204);
     assert!(
         app.tessera
+            .auth()
             .store()
             .user_by_id(ada.id)
             .await
@@ -237,7 +245,7 @@ async fn staff_can_retrieve_delete_and_end_sessions() {
 
 #[tokio::test]
 async fn custom_fields_from_the_configuration_reach_the_api() {
-    use tessera_axum::user_fields::{FieldKind, UserField};
+    use tessera_auth::accounts::{FieldKind, UserField};
     let app = TestApp::spawn_with(|c| {
         c.accounts.user_fields = vec![UserField {
             name: "phone_number".into(),
@@ -260,9 +268,10 @@ async fn custom_fields_from_the_configuration_reach_the_api() {
     assert_eq!(status, 201, "{registered}");
     assert_eq!(registered["user"]["phone_number"], "+44 20 7946 0958");
     let access = registered["tokens"]["access"].as_str().unwrap();
-    let now = app.tessera.now_secs();
+    let now = app.tessera.auth().now_secs();
     let token = app
         .tessera
+        .auth()
         .backend()
         .decode(&tessera_core::TokenKind::access(), access, now)
         .unwrap();

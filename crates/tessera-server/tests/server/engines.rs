@@ -66,7 +66,7 @@ engine_tests! {
 
         let successors = successors(&replies);
         assert_eq!(successors.len(), 1, "one successor, handed to every winner of the grace");
-        let session = app.tessera.store().session(&sid(&refresh)).await.unwrap().unwrap();
+        let session = app.tessera.auth().store().session(&sid(&refresh)).await.unwrap().unwrap();
         assert_eq!(session.rotation_counter, 1);
         assert!(!session.is_revoked());
         let successor = successors.into_iter().next().unwrap();
@@ -87,7 +87,7 @@ engine_tests! {
         assert_eq!(winners.len(), 1, "{replies:?}");
         assert!(replies.iter().all(|(status, _)| matches!(status, 200 | 401)), "{replies:?}");
         // The losers presented a rotated-away token: reuse, so the session is over.
-        let session = app.tessera.store().session(&sid(&refresh)).await.unwrap().unwrap();
+        let session = app.tessera.auth().store().session(&sid(&refresh)).await.unwrap().unwrap();
         assert_eq!(session.rotation_counter, 1);
         assert_eq!(session.revoked_reason.as_deref(), Some("reuse_detected"));
         let successor = text(&winners[0].1, "refresh");
@@ -223,6 +223,6 @@ engine_tests! {
         assert_eq!((status, &body["is_active"]), (200, &json!(false)), "{body}");
         let (status, body, _) = app.get("/api/auth/profile/", Some(&second_access)).await;
         assert_eq!(status, 401, "{body}");
-        assert!(app.tessera.store().live_sessions(id, 0).await.unwrap().is_empty());
+        assert!(app.tessera.auth().store().live_sessions(id, 0).await.unwrap().is_empty());
     }
 }

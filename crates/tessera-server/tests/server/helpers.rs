@@ -69,11 +69,13 @@ impl TestApp {
             ..Default::default()
         };
         self.tessera
+            .auth()
             .store()
             .set_user_flags(user.id, &flags)
             .await
             .unwrap();
         self.tessera
+            .auth()
             .store()
             .user_by_id(user.id)
             .await
@@ -114,6 +116,7 @@ impl TestApp {
 
     pub async fn create_user(&self, email: &str) -> User {
         self.tessera
+            .auth()
             .store()
             .create_user(&NewUser {
                 email: email.into(),

@@ -27,7 +27,7 @@ async fn readyz_answers_ok_while_the_store_answers_and_503_after() {
             json!({"status": "ok", "store": "ok", "migrations": "applied"})
         )
     );
-    app.tessera.store().close().await;
+    app.tessera.auth().store().close().await;
     let (status, body, headers) = app.get("/readyz", None).await;
     assert_eq!(status, 503);
     assert_eq!(body["status"], "unavailable");
@@ -184,8 +184,8 @@ async fn server_tokens_have_the_seed_services_lifetimes() {
             json!({"email": "a@example.com", "password": PASSWORD}),
         )
         .await;
-    let backend = app.tessera.backend();
-    let now = app.tessera.now_secs();
+    let backend = app.tessera.auth().backend();
+    let now = app.tessera.auth().now_secs();
     let access = backend
         .decode(
             &tessera_core::TokenKind::access(),
@@ -207,6 +207,7 @@ async fn server_tokens_have_the_seed_services_lifetimes() {
     // update_last_login is on for the server.
     let user = app
         .tessera
+        .auth()
         .store()
         .user_by_email("a@example.com")
         .await

@@ -67,7 +67,7 @@ async fn healthz_is_liveness_and_answers_while_the_store_is_down() {
     let (status, body, _) = app.get("/healthz", None).await;
     assert_eq!((status, body), (200, json!({"status": "ok"})));
 
-    app.tessera.store().close().await;
+    app.tessera.auth().store().close().await;
 
     let (status, body, _) = app.get("/healthz", None).await;
     assert_eq!((status, body), (200, json!({"status": "ok"})));

@@ -1,5 +1,5 @@
-//! DRF's throttling: rates such as `"5/min"`, a sliding-window log per key, and the
-//! `Request was throttled. Expected available in N seconds.` answer with `Retry-After`.
+//! DRF's throttling: rates such as `"5/min"`, a sliding-window log per key, and DRF's wait
+//! before the next request is allowed.
 //!
 //! The counters live in memory for one server, or in the store when several servers share
 //! it ([`ThrottleStorage`]).
@@ -9,7 +9,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
-use tessera_core::SettingsError;
+use tessera_core::{Clock, SettingsError};
+use tessera_store::Store;
+
+use crate::error::AuthError;
 
 /// A rate: so many requests per period (DRF's `num_requests` / `duration`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,7 +208,7 @@ impl MemoryThrottle {
 
 /// DRF's `wait()` for a window holding `count` requests, the oldest at `oldest` (seconds):
 /// the time until the oldest leaves the window, spread over the requests then available.
-pub(crate) fn wait(count: usize, oldest: Option<f64>, rate: Rate, now: f64) -> f64 {
+fn wait(count: usize, oldest: Option<f64>, rate: Rate, now: f64) -> f64 {
     let duration = rate.period.as_secs_f64();
     let remaining = match oldest {
         Some(oldest) => duration - (now - oldest),
@@ -219,10 +222,69 @@ pub(crate) fn wait(count: usize, oldest: Option<f64>, rate: Rate, now: f64) -> f
     }
 }
 
-/// DRF's message: `Request was throttled. Expected available in N seconds.`, singular for 1.
-pub fn throttled_detail(wait_secs: u64) -> String {
-    let unit = if wait_secs == 1 { "second" } else { "seconds" };
-    format!("Request was throttled. Expected available in {wait_secs} {unit}.")
+/// The throttles of every scope, counting in memory or in the store.
+#[derive(Debug)]
+pub struct Throttles {
+    settings: ThrottleSettings,
+    /// Counters are kept in the store rather than in `memory`.
+    shared: bool,
+    memory: MemoryThrottle,
+    store: Store,
+    clock: Clock,
+}
+
+impl Throttles {
+    /// Throttles under `settings`, counting where `throttle_storage` says for `store`'s engine.
+    pub fn new(settings: &ThrottleSettings, store: Store, clock: Clock) -> Self {
+        Self {
+            settings: settings.clone(),
+            shared: settings.throttle_storage.shared_on(store.engine()),
+            memory: MemoryThrottle::default(),
+            store,
+            clock,
+        }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &ThrottleSettings {
+        &self.settings
+    }
+
+    /// Counts a request of `scope` (`login`, `register`, `anon`, `user` …) by `ident` (a
+    /// client address or a user id).
+    ///
+    /// # Errors
+    /// [`AuthError::Throttled`] with DRF's wait when over the scope's rate; the store's error.
+    pub async fn check(&self, scope: &str, ident: &str) -> Result<(), AuthError> {
+        let Some(rate) = self.settings.rate(scope) else {
+            return Ok(());
+        };
+        let key = format!("throttle_{scope}_{ident}");
+        let now = self.clock.now_micros();
+        let wait = if self.shared {
+            let window = i64::try_from(rate.period.as_micros()).unwrap_or(i64::MAX);
+            let hit = self
+                .store
+                .throttle_hit(&key, rate.requests, window, now)
+                .await?;
+            (!hit.allowed).then(|| {
+                let oldest = hit.oldest.map(|at| at as f64 / 1e6);
+                wait(hit.count as usize, oldest, rate, now as f64 / 1e6)
+            })
+        } else {
+            self.memory.hit(&key, rate, now as f64 / 1e6)
+        };
+        match wait {
+            None => Ok(()),
+            Some(wait) => {
+                metrics::counter!("tessera_throttled_total", "scope" => scope.to_owned())
+                    .increment(1);
+                Err(AuthError::Throttled {
+                    wait: wait.ceil().max(1.0) as u64,
+                })
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -283,17 +345,5 @@ mod tests {
         assert!(!ThrottleStorage::Memory.shared_on(tessera_store::Engine::Postgres));
         s.throttle_rates.insert("anon".into(), "lots".into());
         assert_eq!(s.validate().unwrap_err().setting, "throttle_rates");
-    }
-
-    #[test]
-    fn the_message_is_singular_for_one_second() {
-        assert_eq!(
-            throttled_detail(1),
-            "Request was throttled. Expected available in 1 second."
-        );
-        assert_eq!(
-            throttled_detail(42),
-            "Request was throttled. Expected available in 42 seconds."
-        );
     }
 }

@@ -212,7 +212,7 @@ impl UserField {
 }
 
 /// DRF's `BooleanField` reading: `true`/`false`, `1`/`0`, and its words (`"yes"`, `"off"` …).
-pub(crate) fn drf_bool(value: &Value) -> Option<bool> {
+pub fn drf_bool(value: &Value) -> Option<bool> {
     const TRUE: &[&str] = &[
         "t", "T", "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON", "1",
     ];

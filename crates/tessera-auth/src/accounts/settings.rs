@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 use tessera_core::SettingsError;
 
-use crate::user_fields::UserField;
-use crate::validation::PasswordPolicy;
+use super::rules::PasswordPolicy;
+use super::user_fields::UserField;
 
 /// Account settings, next to simplejwt's in the same configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,41 +3,34 @@
 //! store and one structured log line (target `tessera::audit`). Never a token, a password or
 //! a hash: only names, ids, the client's address and user agent, and a small JSON detail.
 //!
-//! Recording does not wait for the database. [`Tessera::audit`] writes the log line and puts
+//! Recording does not wait for the database. [`AuditLog::record`] writes the log line and puts
 //! the event on a bounded queue; a background writer (started on first use, on the runtime
 //! of the request that needed it) takes everything queued — up to [`BATCH`] events — and
 //! writes it in one transaction. When the queue is full, recording waits: security events
 //! are never dropped to keep a request fast. A batch that fails is retried a few times, and
 //! then logged as lost at error level and counted in `tessera_audit_write_failures_total`.
-//! [`Tessera::flush_audit`] waits until everything queued before it is written (the admin
+//! [`AuditLog::flush`] waits until everything queued before it is written (the admin
 //! list calls it, so staff read their own writes; so does a graceful shutdown).
 //!
 //! # Vocabulary
 //!
 //! `<subject>.<what happened>`, so that a prefix (`login.`) selects a family; see [`event`].
 
-use std::sync::{Arc, Mutex, PoisonError};
+mod writer;
+
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tessera_core::SettingsError;
 use tessera_store::{AuditOutcome, NewAuditEvent, Store, StoreError, User};
-use tokio::sync::{mpsc, oneshot};
 
 use crate::client::ClientInfo;
-use crate::keystore::KeyStatus;
-use crate::representation::drf_datetime;
-use crate::state::Tessera;
+use crate::datetime::drf_datetime;
+use crate::keys::KeyStatus;
 
-/// The most events one write takes from the queue.
-pub const BATCH: usize = 256;
-/// Events that may wait for the writer; beyond that, recording waits.
-const QUEUE_CAPACITY: usize = 4096;
-/// Runs of a failing batch write before its events are given up.
-const WRITE_ATTEMPTS: u32 = 4;
-/// The pause before the first rerun of a failed batch; each further one is four times longer.
-const FIRST_PAUSE: Duration = Duration::from_millis(100);
+pub use writer::{AuditLog, BATCH};
+
 /// The shortest retention that is not "forever".
 const MIN_RETENTION: Duration = Duration::from_secs(86_400);
 
@@ -171,7 +164,7 @@ impl AuditSettings {
     }
 }
 
-/// One event being described, for [`Tessera::audit`]: a name (its outcome follows from it,
+/// One event being described, for [`AuditLog::record`]: a name (its outcome follows from it,
 /// see [`outcome_of`]) and what is known. The time is the state's clock at recording.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Audit(NewAuditEvent);
@@ -219,9 +212,16 @@ impl Audit {
         self
     }
 
-    /// A small JSON object with what else is worth knowing (never a secret).
+    /// A small JSON object with what else is worth knowing (never a secret). An object is
+    /// merged into the detail set before (`via`, say); anything else replaces it.
     pub fn detail(mut self, detail: Value) -> Self {
-        self.0.detail = Some(detail);
+        self.0.detail = match (self.0.detail.take(), detail) {
+            (Some(Value::Object(mut before)), Value::Object(more)) => {
+                before.extend(more);
+                Some(Value::Object(before))
+            }
+            (_, detail) => Some(detail),
+        };
         self
     }
 
@@ -292,149 +292,6 @@ pub fn log_event(event: &NewAuditEvent) {
     match event.outcome {
         AuditOutcome::Failure => line!(tracing::Level::WARN),
         AuditOutcome::Success => line!(tracing::Level::INFO),
-    }
-}
-
-/// What goes through the queue.
-// Nearly every message is an event: boxing it would only add an allocation per event.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-enum Message {
-    Event(NewAuditEvent),
-    /// Answered once everything queued before it is written.
-    Flush(oneshot::Sender<()>),
-}
-
-/// The audit part of the state: its settings, and the queue every clone shares.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct AuditLog {
-    pub(crate) settings: AuditSettings,
-    queue: Arc<Queue>,
-}
-
-/// The sending end of the writer's queue, once a writer runs. When the runtime that ran the
-/// writer is gone (tests make one per test), the next event starts another.
-#[derive(Debug, Default)]
-struct Queue(Mutex<Option<mpsc::Sender<Message>>>);
-
-impl Queue {
-    /// The live sender; with `start`, a new writer when there is none.
-    fn sender(&self, store: &Store, start: bool) -> Option<mpsc::Sender<Message>> {
-        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(sender) = slot.as_ref().filter(|s| !s.is_closed()) {
-            return Some(sender.clone());
-        }
-        if !start {
-            return None;
-        }
-        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(write_events(store.clone(), receiver));
-        *slot = Some(sender.clone());
-        Some(sender)
-    }
-}
-
-impl Tessera {
-    /// Records an event: its log line now, its row soon (see the [module](self) docs).
-    /// Waits only while the queue is full.
-    pub async fn audit(&self, audit: Audit) {
-        let event = audit.at(self.now_micros());
-        log_event(&event);
-        let queue = &self.audit_log().queue;
-        let mut message = Message::Event(event);
-        // A second try when the writer's runtime has just gone.
-        for _ in 0..2 {
-            let Some(sender) = queue.sender(self.store(), true) else {
-                break;
-            };
-            match sender.send(message).await {
-                Ok(()) => return,
-                Err(mpsc::error::SendError(returned)) => message = returned,
-            }
-        }
-        tracing::error!(target: "tessera::audit", lost = 1, "an audit event could not be queued");
-        metrics::counter!("tessera_audit_write_failures_total").increment(1);
-    }
-
-    /// Waits until every event recorded before this call is written (or given up).
-    pub async fn flush_audit(&self) {
-        let Some(sender) = self.audit_log().queue.sender(self.store(), false) else {
-            return;
-        };
-        let (done, written) = oneshot::channel();
-        if sender.send(Message::Flush(done)).await.is_ok() {
-            let _ = written.await;
-        }
-    }
-
-    /// The name `user` logs in with (`username_field`): the e-mail address or the username.
-    pub(crate) fn login_name_of<'u>(&self, user: &'u User) -> Option<&'u str> {
-        match self.settings().username_field.as_str() {
-            "username" => user.username.as_deref(),
-            _ => Some(user.email.as_str()),
-        }
-    }
-
-    /// Deletes the events older than `audit_retention` (by the state's clock). Returns how
-    /// many went; none when the retention is `0` (forever).
-    ///
-    /// # Errors
-    /// The database error.
-    pub async fn prune_audit_log(&self) -> Result<u64, StoreError> {
-        match self.audit_settings().cutoff(self.now_micros()) {
-            Some(cutoff) => self.store().prune_audit_events(cutoff).await,
-            None => Ok(0),
-        }
-    }
-}
-
-/// The writer: takes what is queued, up to [`BATCH`] events, writes it in one transaction,
-/// then answers the flushes that were waiting behind it. Ends when every sender is gone.
-async fn write_events(store: Store, mut queue: mpsc::Receiver<Message>) {
-    let mut messages = Vec::with_capacity(BATCH);
-    let mut events = Vec::with_capacity(BATCH);
-    let mut flushes = Vec::new();
-    while queue.recv_many(&mut messages, BATCH).await > 0 {
-        for message in messages.drain(..) {
-            match message {
-                Message::Event(event) => events.push(event),
-                Message::Flush(done) => flushes.push(done),
-            }
-        }
-        if !events.is_empty() {
-            write_batch(&store, &events).await;
-            events.clear();
-        }
-        for done in flushes.drain(..) {
-            let _ = done.send(());
-        }
-    }
-}
-
-/// Writes one batch; after a momentary failure, again (at most [`WRITE_ATTEMPTS`] runs in
-/// all), then gives it up loudly. A rerun after a broken connection may write a batch
-/// twice: an audit log would rather repeat an event than lose one.
-async fn write_batch(store: &Store, events: &[NewAuditEvent]) {
-    let mut pause = FIRST_PAUSE;
-    let mut attempt = 1;
-    loop {
-        let Err(error) = store.insert_audit_events(events).await else {
-            return;
-        };
-        if attempt >= WRITE_ATTEMPTS || !error.is_transient() || store.is_closed() {
-            tracing::error!(
-                target: "tessera::audit",
-                lost = events.len(),
-                %error,
-                "audit events could not be written"
-            );
-            metrics::counter!("tessera_audit_write_failures_total").increment(events.len() as u64);
-            return;
-        }
-        tracing::warn!(target: "tessera::audit", %error, attempt, "writing audit events failed; retrying");
-        tokio::time::sleep(pause).await;
-        pause *= 4;
-        attempt += 1;
     }
 }
 
@@ -513,6 +370,14 @@ mod tests {
         assert_eq!(event.ip.as_deref(), Some("10.0.0.1"));
         assert_eq!(event.user_agent.as_deref(), Some("curl/8"));
         assert_eq!(event.session_id.as_deref(), Some("sid"));
+        let merged = Audit::new(event::ADMIN_USER_UPDATED)
+            .via_cli()
+            .detail(serde_json::json!({"is_staff": false}))
+            .at(1);
+        assert_eq!(
+            merged.detail,
+            Some(serde_json::json!({"via": "cli", "is_staff": false}))
+        );
         let custom = Audit::new("app.export")
             .outcome(AuditOutcome::Failure)
             .at(1);

@@ -1,4 +1,5 @@
-//! Reading fields from a request body with DRF's `CharField` rules and messages.
+//! Input as DRF's serializers read it: a JSON object read field by field with `CharField`'s
+//! rules and messages, and the errors collected per field in the order they were checked.
 
 use serde_json::{Map, Value};
 
@@ -30,6 +31,16 @@ impl FieldErrors {
         if self.is_empty() { Ok(()) } else { Err(self) }
     }
 
+    /// Every message as a sentence, field by field: `email: Enter a valid email address.`
+    /// (for a terminal).
+    pub fn sentences(&self) -> String {
+        self.0
+            .iter()
+            .map(|(name, messages)| format!("{name}: {}", messages.join(" ")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     /// The DRF body.
     pub fn to_json(&self) -> Value {
         let map: Map<String, Value> = self
@@ -38,6 +49,13 @@ impl FieldErrors {
             .map(|(name, messages)| (name.clone(), Value::from(messages.clone())))
             .collect();
         Value::Object(map)
+    }
+}
+
+impl std::fmt::Display for FieldErrors {
+    /// The DRF body as compact JSON.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.to_json())
     }
 }
 
@@ -50,7 +68,7 @@ pub enum Trim {
     No,
 }
 
-/// A request body being read field by field; failures are collected, not returned early.
+/// An input object being read field by field; failures are collected, not returned early.
 #[derive(Debug)]
 pub struct Fields<'a> {
     data: &'a Map<String, Value>,

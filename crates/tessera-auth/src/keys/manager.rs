@@ -1,154 +1,19 @@
-//! Signing keys kept in the store (`key_source = "store"`), rotation without downtime, and
-//! starting a [`Tessera`]'s keys: key files, the store's ring and its refresher, a remote JWKS.
-//!
-//! A stored key goes through these states:
-//!
-//! | state | signs | verifies, in the JWKS |
-//! |---|---|---|
-//! | `published` — generated, not scheduled | no | yes |
-//! | `scheduled` — will sign from `activates_at` | no | yes |
-//! | `active` — the newest key whose `activates_at` has come | yes | yes |
-//! | `retired` — `retired_at` has passed | no | yes, until every token it signed has expired |
-//! | `expired` | no | no |
-//!
-//! A rotation schedules a key `key_publish_lead` after it was published, so every instance
-//! (which re-reads the table every `key_refresh_interval`) and every JWKS cache (at most
-//! `jwks_cache_ttl`) knows it before any token it signs is seen; the key it replaces
-//! retires at that instant and keeps verifying for the longest token lifetime, plus leeway
-//! and one refresh interval. No valid token is ever refused across the switch.
+//! [`KeyManager`]: the store's signing keys — generate, rotate, retire, list — and the ring
+//! they make at an instant.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use tessera_core::{
-    Algorithm, Key, KeyEncryptionKey, KeyError, KeyOrigin, KeyRing, Secret, Settings,
-    SettingsError, generate_private_key, open_private_key, seal_private_key,
+    Algorithm, Key, KeyEncryptionKey, KeyError, KeyRing, Settings, SettingsError,
+    generate_private_key, open_private_key, seal_private_key,
 };
-use tessera_store::{Retirement, Store, StoreError, StoredKey};
+use tessera_store::{Retirement, Store, StoredKey};
 
-use crate::remote::RemoteJwks;
-use crate::representation::drf_datetime;
-use crate::state::Tessera;
+use super::{KeyState, KeyStatus, KeysError, LoadedRing};
 
 const MICROS: i64 = 1_000_000;
-
-/// Why a key operation failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum KeysError {
-    /// A setting cannot work (it is named).
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
-    /// A key cannot be read, opened or used.
-    #[error("{0}")]
-    Key(#[from] KeyError),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The operation makes no sense for these keys (unknown id, the only signing key …).
-    #[error("{0}")]
-    Refused(String),
-}
-
-/// Where a stored key stands at a given instant (see the module documentation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyState {
-    /// In the JWKS and verifying; not scheduled to sign.
-    Published,
-    /// In the JWKS and verifying; signs from `activates_at`.
-    Scheduled,
-    /// Signs new tokens.
-    Active,
-    /// No longer signs; verifies the tokens it signed until `expires_at`.
-    Retired,
-    /// Its tokens have all expired: out of the ring and the JWKS.
-    Expired,
-}
-
-impl KeyState {
-    /// The state's name, as `tessera keys list` and the admin API print it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Published => "published",
-            Self::Scheduled => "scheduled",
-            Self::Active => "active",
-            Self::Retired => "retired",
-            Self::Expired => "expired",
-        }
-    }
-}
-
-/// A stored key and its state at one instant. Times are microseconds since the epoch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyStatus {
-    /// The key id.
-    pub kid: String,
-    /// The algorithm, e.g. `"EdDSA"`.
-    pub algorithm: String,
-    /// Where the key stands.
-    pub state: KeyState,
-    /// When it was created and published.
-    pub created_at: i64,
-    /// When it signs (or signed) from.
-    pub activates_at: Option<i64>,
-    /// When it stops (or stopped) signing.
-    pub retired_at: Option<i64>,
-    /// When it drops out of the ring and the JWKS.
-    pub expires_at: Option<i64>,
-    /// Whether the private part is encrypted at rest.
-    pub encrypted: bool,
-}
-
-impl KeyStatus {
-    /// The admin API's JSON object; times as DRF writes them.
-    pub fn to_json(&self) -> Value {
-        let time = |t: Option<i64>| t.map(drf_datetime);
-        json!({
-            "kid": self.kid,
-            "algorithm": self.algorithm,
-            "state": self.state.as_str(),
-            "created_at": drf_datetime(self.created_at),
-            "activates_at": time(self.activates_at),
-            "retired_at": time(self.retired_at),
-            "expires_at": time(self.expires_at),
-            "encrypted": self.encrypted,
-        })
-    }
-}
-
-/// Reads `signing_key_file` and `verifying_key_file` into `signing_key` and
-/// `verifying_key` (the core does no I/O). Errors name the file setting.
-pub fn load_key_files(mut settings: Settings) -> Result<Settings, SettingsError> {
-    let read = |path: &std::path::Path, setting: &str| {
-        std::fs::read_to_string(path).map_err(|e| SettingsError {
-            setting: setting.into(),
-            message: format!("cannot read {}: {e}", path.display()),
-        })
-    };
-    if let Some(path) = settings.signing_key_file.take() {
-        if settings.signing_key.is_some() {
-            return Err(SettingsError {
-                setting: "signing_key_file".into(),
-                message: "set either `signing_key` or `signing_key_file`, not both".into(),
-            });
-        }
-        let text = read(&path, "signing_key_file")?;
-        // A secret in a file usually ends with a newline that is not part of it.
-        settings.signing_key = Some(Secret::from(text.trim_end_matches(['\r', '\n']).to_owned()));
-    }
-    if let Some(path) = settings.verifying_key_file.take() {
-        if !settings.verifying_key.is_empty() {
-            return Err(SettingsError {
-                setting: "verifying_key_file".into(),
-                message: "set either `verifying_key` or `verifying_key_file`, not both".into(),
-            });
-        }
-        settings.verifying_key = read(&path, "verifying_key_file")?;
-    }
-    Ok(settings)
-}
 
 /// The store's signing keys: generate, rotate, retire, list, and the ring they make.
 #[derive(Debug, Clone)]
@@ -156,17 +21,6 @@ pub struct KeyManager {
     store: Store,
     settings: Arc<Settings>,
     kek: Option<Arc<KeyEncryptionKey>>,
-}
-
-/// A ring built from the store, with what is needed to know when it changes.
-#[derive(Debug)]
-pub struct LoadedRing {
-    /// The ring: the active key signs; published, scheduled and retired keys verify.
-    pub ring: KeyRing,
-    /// The kids in the ring, the active one first: equal fingerprints, equal rings.
-    pub fingerprint: Vec<String>,
-    /// The next instant (microseconds) a key changes state, if any.
-    pub next_change: Option<i64>,
 }
 
 impl KeyManager {
@@ -183,6 +37,11 @@ impl KeyManager {
             settings: Arc::new(settings.clone()),
             kek,
         })
+    }
+
+    /// The store the keys are kept in.
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// How long after it stops signing a key still verifies: the longest token lifetime,
@@ -258,11 +117,7 @@ impl KeyManager {
     /// the server's `key_encryption_key`).
     fn check_sealing(&self, keys: &[StoredKey]) -> Result<(), KeysError> {
         if self.kek.is_none() && keys.iter().any(|k| tessera_core::is_sealed(&k.private_key)) {
-            return Err(KeysError::Refused(
-                "the stored keys are encrypted; set `key_encryption_key` (TESSERA_KEY_ENCRYPTION_KEY) \
-                 as the server has it"
-                    .into(),
-            ));
+            return Err(KeysError::StoredKeysEncrypted);
         }
         Ok(())
     }
@@ -358,9 +213,7 @@ impl KeyManager {
             now
         };
         if !self.store.activate_signing_key(&kid, at).await? {
-            return Err(KeysError::Refused(format!(
-                "key {kid:?} was retired meanwhile; rotate again"
-            )));
+            return Err(KeysError::RetiredMeanwhile(kid));
         }
         self.status(&kid, now).await
     }
@@ -370,13 +223,9 @@ impl KeyManager {
     pub async fn retire(&self, kid: &str, now: i64) -> Result<KeyStatus, KeysError> {
         match self.store.retire_signing_key(kid, now).await? {
             Retirement::Retired => self.status(kid, now).await,
-            Retirement::NotFound => Err(KeysError::Refused(format!("no key has the id {kid:?}"))),
-            Retirement::AlreadyRetired => Err(KeysError::Refused(format!(
-                "key {kid:?} is already retired"
-            ))),
-            Retirement::OnlySigningKey => Err(KeysError::Refused(format!(
-                "key {kid:?} is the only key signing now; rotate first, and retire it once the new key signs"
-            ))),
+            Retirement::NotFound => Err(KeysError::UnknownKid(kid.to_owned())),
+            Retirement::AlreadyRetired => Err(KeysError::AlreadyRetired(kid.to_owned())),
+            Retirement::OnlySigningKey => Err(KeysError::OnlySigningKey(kid.to_owned())),
         }
     }
 
@@ -385,7 +234,7 @@ impl KeyManager {
             .await?
             .into_iter()
             .find(|k| k.kid == kid)
-            .ok_or_else(|| KeysError::Refused(format!("no key has the id {kid:?}")))
+            .ok_or_else(|| KeysError::UnknownKid(kid.to_owned()))
     }
 
     /// The ring the store's keys make at `now`. `cache` keeps keys already opened (by kid)
@@ -428,11 +277,7 @@ impl KeyManager {
             }
         }
         cache.retain(|kid, _| keys.iter().any(|k| &k.kid == kid));
-        let active = active.ok_or_else(|| {
-            KeysError::Refused(
-                "no stored key signs now; run `tessera keys rotate` to schedule one".into(),
-            )
-        })?;
+        let active = active.ok_or(KeysError::NothingSigns)?;
         fingerprint.insert(0, active.kid().unwrap_or_default().to_owned());
         Ok(LoadedRing {
             ring: KeyRing::new(active, others)?,
@@ -464,120 +309,10 @@ fn new_kid(now: i64) -> Result<String, KeyError> {
     Ok(format!("{date}-{hex}"))
 }
 
-impl Tessera {
-    /// [`Tessera::new`] for a server: reads key files, and starts the keys the settings
-    /// describe (see [`Tessera::start_keys`]).
-    pub async fn build(settings: Settings, store: Store) -> Result<Self, KeysError> {
-        let tessera = Self::new(load_key_files(settings)?, store)?;
-        tessera.start_keys().await?;
-        Ok(tessera)
-    }
-
-    /// Starts what the key settings need beyond the configured key: with
-    /// `key_source = "store"`, the first key when there is none, the stored ring, and a task
-    /// that re-reads it every `key_refresh_interval` (and when a key changes state); with
-    /// `jwk_url`, the remote JWKS (fetched now in the background; a failure is logged, and
-    /// retried when a token needs it).
-    pub async fn start_keys(&self) -> Result<(), KeysError> {
-        let settings = self.settings();
-        if settings.jwk_url.is_some() && self.backend().key_source().is_none() {
-            let remote = RemoteJwks::new(settings)?;
-            let _ = self.backend().set_key_source(remote.clone());
-            tokio::spawn(async move {
-                if let Err(error) = remote.fetch().await {
-                    tracing::warn!(%error, "could not fetch the remote JWKS (jwk_url) yet");
-                }
-            });
-        }
-        if settings.key_source == KeyOrigin::Store {
-            let manager = self.key_manager()?;
-            if let Some(first) = manager.ensure_first_key(self.now_micros()).await? {
-                tracing::info!(kid = %first.kid, algorithm = %first.algorithm, "created the first signing key in the store");
-            }
-            let mut cache = HashMap::new();
-            let loaded = manager.ring(self.now_micros(), &mut cache).await?;
-            self.backend().set_keys(loaded.ring);
-            tokio::spawn(refresh_keys(
-                self.clone(),
-                manager,
-                cache,
-                loaded.fingerprint,
-                loaded.next_change,
-            ));
-        }
-        Ok(())
-    }
-
-    /// The manager of the store's keys, under this state's settings.
-    pub fn key_manager(&self) -> Result<KeyManager, SettingsError> {
-        KeyManager::new(self.store().clone(), self.settings())
-    }
-
-    /// Re-reads the store's keys now and installs the ring (the admin API calls it after a
-    /// change; other instances pick the change up at their next refresh).
-    pub async fn reload_keys(&self) -> Result<(), KeysError> {
-        if self.settings().key_source != KeyOrigin::Store {
-            return Ok(());
-        }
-        let loaded = self
-            .key_manager()?
-            .ring(self.now_micros(), &mut HashMap::new())
-            .await?;
-        self.backend().set_keys(loaded.ring);
-        Ok(())
-    }
-}
-
-/// Re-reads the store's keys every `key_refresh_interval`, and at the instant a key changes
-/// state, installing the ring when it differs. Ends when the store is closed.
-async fn refresh_keys(
-    tessera: Tessera,
-    manager: KeyManager,
-    mut cache: HashMap<String, Key>,
-    mut fingerprint: Vec<String>,
-    mut next_change: Option<i64>,
-) {
-    let interval = tessera.settings().key_refresh_interval;
-    loop {
-        let mut wait = interval;
-        if let Some(at) = next_change {
-            let until = Duration::from_micros(
-                u64::try_from(at.saturating_sub(tessera.now_micros())).unwrap_or(0),
-            );
-            wait = wait.min(until);
-        }
-        tokio::time::sleep(wait).await;
-        if tessera.store().is_closed() {
-            return;
-        }
-        match manager.ring(tessera.now_micros(), &mut cache).await {
-            Ok(loaded) => {
-                next_change = loaded.next_change;
-                if loaded.fingerprint != fingerprint {
-                    tracing::info!(
-                        active = %loaded.fingerprint[0],
-                        verifying = loaded.fingerprint.len() - 1,
-                        "signing keys changed; new key ring installed"
-                    );
-                    fingerprint = loaded.fingerprint;
-                    tessera.backend().set_keys(loaded.ring);
-                }
-            }
-            Err(error) => {
-                if tessera.store().is_closed() {
-                    return;
-                }
-                // Retry after a whole interval, not at a state change that has passed.
-                next_change = None;
-                tracing::warn!(%error, "could not re-read the signing keys; keeping the current ones");
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tessera_core::{KeyOrigin, Secret};
 
     const T0: i64 = 1_750_000_000 * MICROS;
     const HOUR: i64 = 3600 * MICROS;
@@ -664,32 +399,5 @@ mod tests {
         assert!(a.starts_with("20250101-") && a.len() == 17, "{a}");
         assert_ne!(a, b);
         assert!(tessera_core::is_valid_kid(&a));
-    }
-
-    #[test]
-    fn key_files_are_read_into_the_settings() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("secret");
-        std::fs::write(&path, "file-secret\n").unwrap();
-        let settings = load_key_files(Settings {
-            signing_key_file: Some(path.clone()),
-            ..Settings::default()
-        })
-        .unwrap();
-        assert_eq!(settings.signing_key.unwrap().expose(), "file-secret");
-        assert!(settings.signing_key_file.is_none());
-        let err = load_key_files(Settings {
-            signing_key_file: Some(dir.path().join("missing")),
-            ..Settings::default()
-        })
-        .unwrap_err();
-        assert_eq!(err.setting, "signing_key_file");
-        let err = load_key_files(Settings {
-            signing_key: Some("x".into()),
-            signing_key_file: Some(path),
-            ..Settings::default()
-        })
-        .unwrap_err();
-        assert_eq!(err.setting, "signing_key_file");
     }
 }

@@ -12,8 +12,8 @@ use tessera_store::{NewSession, Rotation, Session, SessionKind, User};
 
 use crate::audit::{Audit, event};
 use crate::client::ClientInfo;
-use crate::error::ApiError;
-use crate::state::Tessera;
+use crate::error::AuthError;
+use crate::service::Auth;
 
 /// The claim that ties a token to its login session.
 pub const SESSION_CLAIM: &str = "sid";
@@ -56,11 +56,7 @@ pub struct Refreshed {
     pub refresh: Option<String>,
 }
 
-fn no_active_account() -> ApiError {
-    ApiError::authentication_failed_plain("No active account found for the given token.")
-}
-
-impl Tessera {
+impl Auth {
     /// Opens a session for `user` and issues its first refresh token and an access token.
     /// `claims` are added to both, after the user id. Audited as `login.succeeded`.
     pub async fn issue_pair(
@@ -68,15 +64,15 @@ impl Tessera {
         user: &User,
         client: &ClientInfo,
         claims: &Claims,
-    ) -> Result<TokenPair, ApiError> {
+    ) -> Result<TokenPair, AuthError> {
         let now = self.now_secs();
         let refresh = self
             .open_session(TokenKind::refresh(), user, client, claims, now)
             .await?;
         let access = refresh.access_token(self.backend(), now);
         Ok(TokenPair {
-            refresh: self.backend().encode(&refresh),
-            access: self.backend().encode(&access),
+            refresh: self.backend().encode(&refresh)?,
+            access: self.backend().encode(&access)?,
         })
     }
 
@@ -86,12 +82,12 @@ impl Tessera {
         user: &User,
         client: &ClientInfo,
         claims: &Claims,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, AuthError> {
         let now = self.now_secs();
         let token = self
             .open_session(TokenKind::sliding(), user, client, claims, now)
             .await?;
-        Ok(self.backend().encode(&token))
+        Ok(self.backend().encode(&token)?)
     }
 
     async fn open_session(
@@ -101,7 +97,7 @@ impl Tessera {
         client: &ClientInfo,
         claims: &Claims,
         now: i64,
-    ) -> Result<Token, ApiError> {
+    ) -> Result<Token, AuthError> {
         let backend = self.backend();
         let sliding = kind == TokenKind::sliding();
         let mut token = Token::for_user(backend, kind, &user.id.to_string(), now);
@@ -148,14 +144,14 @@ impl Tessera {
     }
 
     /// The session a token names, or `Token is invalid` when it names none.
-    fn session_id(token: &Token) -> Result<String, ApiError> {
+    fn session_id(token: &Token) -> Result<String, AuthError> {
         match token.get(SESSION_CLAIM) {
             Some(Value::String(sid)) => Ok(sid.clone()),
             _ => Err(TokenError::Invalid.into()),
         }
     }
 
-    fn jti(&self, token: &Token) -> Result<String, ApiError> {
+    fn jti(&self, token: &Token) -> Result<String, AuthError> {
         token
             .jti(self.backend())
             .map(str::to_owned)
@@ -163,22 +159,22 @@ impl Tessera {
     }
 
     /// The active user a token was issued to, or 401 `No active account found for the given token.`
-    async fn active_owner(&self, token: &Token) -> Result<User, ApiError> {
+    async fn active_owner(&self, token: &Token) -> Result<User, AuthError> {
         let user_id = token
             .user_id(self.backend())
             .and_then(|id| id.parse::<i64>().ok());
         let Some(user_id) = user_id else {
-            return Err(no_active_account());
+            return Err(AuthError::NoActiveAccount);
         };
         match self.store().user_by_id(user_id).await? {
             Some(user) if user.is_active => Ok(user),
-            _ => Err(no_active_account()),
+            _ => Err(AuthError::NoActiveAccount),
         }
     }
 
     /// simplejwt's refresh view, with atomic rotation and reuse detection. Audited as
     /// `token.refreshed` (and `token.reuse_detected` when a replay revokes the session).
-    pub async fn refresh(&self, raw: &str, client: &ClientInfo) -> Result<Refreshed, ApiError> {
+    pub async fn refresh(&self, raw: &str, client: &ClientInfo) -> Result<Refreshed, AuthError> {
         let result = self.rotate_or_refresh(raw, client).await;
         let outcome = if result.is_ok() { "success" } else { "refused" };
         metrics::counter!("tessera_refreshes_total", "outcome" => outcome).increment(1);
@@ -198,13 +194,13 @@ impl Tessera {
         &self,
         raw: &str,
         client: &ClientInfo,
-    ) -> Result<(Refreshed, i64, String), ApiError> {
+    ) -> Result<(Refreshed, i64, String), AuthError> {
         let backend = self.backend();
         let now = self.now_secs();
         let token = backend.decode(&TokenKind::refresh(), raw, now)?;
         let sid = Self::session_id(&token)?;
         let jti = self.jti(&token)?;
-        let access = backend.encode(&token.access_token(backend, now));
+        let access = backend.encode(&token.access_token(backend, now))?;
         let settings = self.settings();
 
         if !settings.rotate_refresh_tokens {
@@ -242,13 +238,13 @@ impl Tessera {
             self.store()
                 .rotate_session(&sid, &session.current_jti, &rotation)
                 .await?;
-            let refresh = Some(backend.encode(&successor));
+            let refresh = Some(backend.encode(&successor)?);
             return Ok((Refreshed { access, refresh }, owner, sid));
         }
         // The rotation checks that the owner is active in the same statement, so a
         // successful refresh costs one query.
         if let Some(session) = self.store().rotate_session(&sid, &jti, &rotation).await? {
-            let refresh = Some(backend.encode(&successor));
+            let refresh = Some(backend.encode(&successor)?);
             return Ok((Refreshed { access, refresh }, session.user_id, sid));
         }
         // An inactive owner, a lost race or a replay: the user and session rows say which.
@@ -259,14 +255,14 @@ impl Tessera {
             issued.insert(backend.jti_claim(), session.current_jti.clone());
             issued.insert("exp", session.expires_at);
             issued.insert("iat", session.current_iat);
-            let refresh = Some(backend.encode(&issued));
+            let refresh = Some(backend.encode(&issued)?);
             return Ok((Refreshed { access, refresh }, owner, sid));
         }
         Err(self.stale_token(&sid, &jti, client).await?)
     }
 
     /// The session, or `Token is blacklisted` when it is revoked or gone.
-    async fn live_session(&self, sid: &str) -> Result<Session, ApiError> {
+    async fn live_session(&self, sid: &str) -> Result<Session, AuthError> {
         match self.store().session(sid).await? {
             Some(session) if !session.is_revoked() => Ok(session),
             _ => Err(TokenError::Blacklisted.into()),
@@ -291,7 +287,7 @@ impl Tessera {
         sid: &str,
         jti: &str,
         client: &ClientInfo,
-    ) -> Result<ApiError, ApiError> {
+    ) -> Result<AuthError, AuthError> {
         let session = self.live_session(sid).await?;
         if session.current_jti != jti
             && self
@@ -312,7 +308,7 @@ impl Tessera {
     }
 
     /// simplejwt's blacklist view: ends the token's session.
-    pub async fn blacklist(&self, raw: &str, client: &ClientInfo) -> Result<(), ApiError> {
+    pub async fn blacklist(&self, raw: &str, client: &ClientInfo) -> Result<(), AuthError> {
         self.end_session(raw, None, reason::BLACKLISTED, client)
             .await
     }
@@ -326,7 +322,7 @@ impl Tessera {
         owner: Option<i64>,
         why: &str,
         client: &ClientInfo,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), AuthError> {
         let token = self
             .backend()
             .decode(&TokenKind::refresh(), raw, self.now_secs())?;
@@ -368,7 +364,7 @@ impl Tessera {
     /// whether it was blacklisted (always checked, unlike simplejwt). A refresh token that was
     /// rotated away counts as blacklisted only with `blacklist_after_rotation`: without it,
     /// it still refreshes.
-    pub async fn verify(&self, raw: &str) -> Result<(), ApiError> {
+    pub async fn verify(&self, raw: &str) -> Result<(), AuthError> {
         let backend = self.backend();
         let token = backend.decode_untyped(raw, self.now_secs())?;
         let Some(Value::String(sid)) = token.get(SESSION_CLAIM) else {
@@ -391,7 +387,7 @@ impl Tessera {
             }
         };
         if blacklisted {
-            return Err(ApiError::field(
+            return Err(AuthError::field(
                 "non_field_errors",
                 TokenError::Blacklisted.to_string(),
             ));
@@ -405,7 +401,7 @@ impl Tessera {
         &self,
         raw: &str,
         client: &ClientInfo,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, AuthError> {
         let backend = self.backend();
         let now = self.now_secs();
         let options = tessera_core::DecodeOptions {
@@ -434,77 +430,6 @@ impl Tessera {
         )
         .await;
         token.slide(backend, now);
-        Ok(backend.encode(&token))
-    }
-
-    /// Checks credentials with the same hashing work whether or not the account exists.
-    /// `None` means: no active account with these credentials. A locked login name answers
-    /// the same `None`, after about as long as a hash takes, without hashing. Failures are
-    /// audited (`login.failed`, `login.locked`, `account.locked`); the success is, with its
-    /// session, when the session opens.
-    pub async fn check_credentials(
-        &self,
-        username: &str,
-        password: &str,
-        client: &ClientInfo,
-    ) -> Result<Option<User>, ApiError> {
-        let by_username = self.settings().username_field == "username";
-        let name = if by_username {
-            username.to_owned()
-        } else {
-            tessera_store::normalize_email(username)
-        };
-        if self.is_locked(&name).await? {
-            metrics::counter!("tessera_logins_total", "outcome" => "locked").increment(1);
-            self.audit(
-                Audit::new(event::LOGIN_LOCKED)
-                    .login_name(&name)
-                    .client(client),
-            )
-            .await;
-            self.wait_like_a_hash().await;
-            return Ok(None);
-        }
-        let user = if by_username {
-            self.store().user_by_username(username).await?
-        } else {
-            self.store().user_by_email(username).await?
-        };
-        let hash = user
-            .as_ref()
-            .filter(|u| u.has_usable_password())
-            .map(|u| u.password_hash.as_str());
-        let verified = self.verify_password(password, hash).await?;
-        let why = match &user {
-            None => "unknown_account",
-            Some(u) if !u.has_usable_password() => "unusable_password",
-            Some(_) if !verified => "wrong_password",
-            Some(u) if !u.is_active => "inactive",
-            Some(_) => "",
-        };
-        let known = user.as_ref().map(|u| u.id);
-        let user = user.filter(|u| verified && u.has_usable_password() && u.is_active);
-        if user.is_some() {
-            self.clear_login_failures(&name).await?;
-            metrics::counter!("tessera_logins_total", "outcome" => "success").increment(1);
-        } else {
-            let locked = self.record_login_failure(&name).await?;
-            metrics::counter!("tessera_logins_total", "outcome" => "failure").increment(1);
-            let attempt = |name_of_event| {
-                let audit = Audit::new(name_of_event).login_name(&name).client(client);
-                match known {
-                    Some(id) => audit.user(id),
-                    None => audit,
-                }
-            };
-            self.audit(attempt(event::LOGIN_FAILED).detail(json!({"reason": why})))
-                .await;
-            if let Some(length) = locked {
-                let seconds = length.as_secs();
-                self.audit(attempt(event::ACCOUNT_LOCKED).detail(json!({"seconds": seconds})))
-                    .await;
-            }
-        }
-        Ok(user)
+        Ok(backend.encode(&token)?)
     }
 }

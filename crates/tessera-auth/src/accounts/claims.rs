@@ -1,0 +1,111 @@
+//! What Tessera knows of a user beyond the stored row: the full name, the custom fields'
+//! values, and the account claims its tokens carry.
+
+use serde_json::Value;
+use tessera_core::Claims;
+use tessera_store::User;
+
+use super::user_fields::UserField;
+
+/// `first last`, trimmed, or the e-mail address when both names are empty.
+pub fn full_name(user: &User) -> String {
+    let name = format!("{} {}", user.first_name, user.last_name)
+        .trim()
+        .to_owned();
+    if name.is_empty() {
+        user.email.clone()
+    } else {
+        name
+    }
+}
+
+/// A custom field's value for a user: stored, else its default, else `null`.
+pub fn custom_value(user: &User, field: &UserField) -> Value {
+    user.extra
+        .get(&field.name)
+        .or(field.default.as_ref())
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// The user's account claims for tokens issued at login and registration: `email`,
+/// `first_name`, `last_name`, `full_name`, then custom fields marked `claim`.
+pub fn account_claims(user: &User, fields: &[UserField]) -> Claims {
+    let mut claims = Claims::new();
+    claims.insert("email".into(), user.email.clone().into());
+    claims.insert("first_name".into(), user.first_name.clone().into());
+    claims.insert("last_name".into(), user.last_name.clone().into());
+    claims.insert("full_name".into(), full_name(user).into());
+    for field in fields.iter().filter(|f| f.claim) {
+        claims.insert(field.name.clone(), custom_value(user, field));
+    }
+    claims
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::accounts::user_fields::FieldKind;
+    use serde_json::json;
+
+    pub(crate) fn user(first: &str, last: &str) -> User {
+        User {
+            id: 3,
+            email: "a@x.com".into(),
+            username: None,
+            first_name: first.into(),
+            last_name: last.into(),
+            is_active: true,
+            is_staff: false,
+            is_superuser: false,
+            date_joined: 1_795_445_447_123_456,
+            last_login: None,
+            password_changed_at: None,
+            extra: Default::default(),
+            password_hash: "secret-hash".into(),
+        }
+    }
+
+    #[test]
+    fn full_name_falls_back_to_the_email() {
+        assert_eq!(full_name(&user("Ada", "Lovelace")), "Ada Lovelace");
+        assert_eq!(full_name(&user("Ada", "")), "Ada");
+        assert_eq!(full_name(&user("", "")), "a@x.com");
+    }
+
+    #[test]
+    fn account_claims_follow_the_names_with_the_claimed_custom_fields() {
+        let declared = |name: &str, default: Option<Value>, claim: bool| UserField {
+            name: name.into(),
+            kind: FieldKind::String,
+            required: false,
+            max_length: None,
+            read_only: false,
+            claim,
+            default,
+        };
+        let fields = [
+            declared("phone_number", None, true),
+            declared("tier", Some(json!("free")), true),
+            declared("nickname", None, false),
+        ];
+        let mut ada = user("Ada", "Lovelace");
+        ada.extra.insert("phone_number".into(), json!("+44"));
+        assert_eq!(custom_value(&ada, &fields[1]), json!("free"));
+        assert_eq!(custom_value(&ada, &fields[2]), Value::Null);
+        let claims = account_claims(&ada, &fields);
+        let names: Vec<_> = claims.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "email",
+                "first_name",
+                "last_name",
+                "full_name",
+                "phone_number",
+                "tier"
+            ]
+        );
+        assert_eq!(claims["phone_number"], json!("+44"));
+    }
+}

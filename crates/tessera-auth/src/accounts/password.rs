@@ -1,0 +1,107 @@
+//! Passwords: the owner's change (with the current password) and a password set by staff
+//! or the command line. Either ends every session of the user and lifts a login lockout.
+
+use serde_json::{Map, Value, json};
+use tessera_store::User;
+
+use super::input::{attributes_of, check_password};
+use crate::audit::{Audit, event};
+use crate::client::ClientInfo;
+use crate::error::AuthError;
+use crate::form::{Fields, Trim};
+use crate::service::Auth;
+use crate::tokens::reason;
+
+impl Auth {
+    /// The owner's password change from `data` (`old_password`, `new_password`,
+    /// `new_password_confirm`): every session of the user ends, and a login lockout is
+    /// lifted. Audited as `account.password_changed`, from `session` when known. Returns
+    /// how many sessions ended.
+    ///
+    /// # Errors
+    /// [`AuthError::Invalid`]: a wrong current password, a weak or mismatched new one.
+    pub async fn change_password(
+        &self,
+        user: &User,
+        data: &Map<String, Value>,
+        client: &ClientInfo,
+        session: Option<&str>,
+    ) -> Result<u64, AuthError> {
+        let mut fields = Fields::new(data);
+        let old = fields.required("old_password", Trim::No);
+        if let Some(old) = &old {
+            let hash = user
+                .has_usable_password()
+                .then_some(user.password_hash.as_str());
+            if !self.hashing().verify(old, hash).await? {
+                fields.fail("old_password", "Current password is incorrect.");
+            }
+        }
+        let new = fields.required("new_password", Trim::No);
+        if let Some(new) = &new {
+            check_password(self, &mut fields, "new_password", new, &attributes_of(user));
+        }
+        // Checked after the new password's rules: DRF lists field errors in field order.
+        let confirm = fields.required("new_password_confirm", Trim::No);
+        fields.finish()?;
+        let new = new.unwrap_or_default();
+        if Some(&new) != confirm.as_ref() {
+            return Err(AuthError::field(
+                "new_password_confirm",
+                "New password fields do not match.",
+            ));
+        }
+        let ended = self.replace_password(user, &new).await?;
+        let mut changed = Audit::new(event::PASSWORD_CHANGED)
+            .user(user.id)
+            .client(client)
+            .detail(json!({"sessions_ended": ended}));
+        if let Some(sid) = session {
+            changed = changed.session(sid);
+        }
+        self.audit(changed).await;
+        Ok(ended)
+    }
+
+    /// Sets `user`'s password without the current one (the command line's
+    /// `user set-password`): the same rules, every session ended, a lockout lifted.
+    /// Audited as `admin.password_set` with `detail.via = "cli"`. Returns how many sessions
+    /// ended.
+    ///
+    /// # Errors
+    /// [`AuthError::Invalid`] with the rules' messages under `password`.
+    pub async fn set_password(&self, user: &User, password: &str) -> Result<u64, AuthError> {
+        let data = Map::new();
+        let mut fields = Fields::new(&data);
+        check_password(
+            self,
+            &mut fields,
+            "password",
+            password,
+            &attributes_of(user),
+        );
+        fields.finish()?;
+        let ended = self.replace_password(user, password).await?;
+        self.audit(
+            Audit::new(event::ADMIN_PASSWORD_SET)
+                .user(user.id)
+                .login_name(&user.email)
+                .detail(json!({"sessions_ended": ended}))
+                .via_cli(),
+        )
+        .await;
+        Ok(ended)
+    }
+
+    /// Hashes and stores the new password, ends every session, lifts a lockout.
+    async fn replace_password(&self, user: &User, password: &str) -> Result<u64, AuthError> {
+        let hash = self.hashing().hash(password).await?;
+        let ended = self
+            .store()
+            .change_password(user.id, &hash, reason::PASSWORD_CHANGED, self.now_micros())
+            .await?
+            .unwrap_or(0);
+        self.clear_login_failures_of(user).await?;
+        Ok(ended)
+    }
+}

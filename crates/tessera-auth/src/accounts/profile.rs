@@ -1,0 +1,45 @@
+//! The profile: what users may change about themselves.
+
+use serde_json::{Map, Value};
+use tessera_store::{StoreError, User, UserUpdate};
+
+use super::input::{EMAIL_TAKEN, Mode, read_custom, read_email, read_name};
+use crate::error::AuthError;
+use crate::form::Fields;
+use crate::service::Auth;
+
+impl Auth {
+    /// Saves `email`, `first_name`, `last_name` and the user's own custom fields from
+    /// `data`: every writable field (`partial = false`, a PUT) or those present (a PATCH).
+    /// `id`, `date_joined` and `is_active` are not the user's to set and are ignored.
+    ///
+    /// # Errors
+    /// [`AuthError::Invalid`] field by field; [`AuthError::UserNotFound`] when the user was
+    /// deleted meanwhile.
+    pub async fn update_profile(
+        &self,
+        user: &User,
+        data: &Map<String, Value>,
+        partial: bool,
+    ) -> Result<User, AuthError> {
+        let mode = if partial { Mode::Patch } else { Mode::Replace };
+        let mut fields = Fields::new(data);
+        let email = read_email(self, &mut fields, mode, Some(user)).await?;
+        let first_name = read_name(&mut fields, "first_name");
+        let last_name = read_name(&mut fields, "last_name");
+        let extra = read_custom(data, &self.accounts().user_fields, &mut fields, mode);
+        fields.finish()?;
+        let update = UserUpdate {
+            email,
+            first_name,
+            last_name,
+            extra,
+        };
+        match self.store().update_user(user.id, &update).await {
+            Ok(Some(updated)) => Ok(updated),
+            Ok(None) => Err(AuthError::UserNotFound),
+            Err(StoreError::DuplicateEmail) => Err(AuthError::field("email", EMAIL_TAKEN)),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

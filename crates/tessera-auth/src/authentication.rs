@@ -1,0 +1,111 @@
+//! Authenticating a request's token, as simplejwt's `JWTAuthentication` does after reading
+//! the header: the validated token (each accepted kind tried in order), then its user.
+
+use serde_json::Value;
+use tessera_core::{Token, TokenError};
+use tessera_store::User;
+
+use crate::error::{AuthError, KindRejection};
+use crate::service::Auth;
+use crate::tokens::{SESSION_CLAIM, reason};
+
+impl Auth {
+    /// Tries `raw` against each accepted token kind in order (`auth_token_classes`).
+    ///
+    /// # Errors
+    /// [`AuthError::NoValidTokenKind`], with why each kind refused it.
+    pub fn validate_token(&self, raw: &str) -> Result<Token, AuthError> {
+        let now = self.now_secs();
+        let mut rejections = Vec::new();
+        for kind in self.auth_kinds() {
+            match self.backend().decode(kind, raw, now) {
+                Ok(token) => return Ok(token),
+                Err(error) => rejections.push(KindRejection {
+                    kind: kind.clone(),
+                    message: error.to_string(),
+                }),
+            }
+        }
+        Err(AuthError::NoValidTokenKind(rejections))
+    }
+
+    /// The refusal of a token that no accepted kind can read at all (not even its text).
+    pub fn unreadable_token(&self) -> AuthError {
+        AuthError::NoValidTokenKind(
+            self.auth_kinds()
+                .iter()
+                .map(|kind| KindRejection {
+                    kind: kind.clone(),
+                    message: TokenError::Invalid.to_string(),
+                })
+                .collect(),
+        )
+    }
+
+    /// The user a validated token names, loaded from the store and checked as simplejwt
+    /// does — and, beyond simplejwt, refused once the token's session is revoked: after a
+    /// logout, a detected reuse, a password change or a "log out everywhere".
+    ///
+    /// # Errors
+    /// [`AuthError::NoUserClaim`], [`AuthError::UserNotFound`], [`AuthError::UserInactive`],
+    /// [`AuthError::PasswordChanged`], or the token's kind refusing it as blacklisted.
+    pub async fn user_for_token(&self, token: &Token) -> Result<User, AuthError> {
+        let user_id = token
+            .user_id(self.backend())
+            .ok_or(AuthError::NoUserClaim)?;
+        let id = user_id
+            .parse::<i64>()
+            .map_err(|_| AuthError::UserNotFound)?;
+        let store = self.store();
+        let (user, session) = match token.get(SESSION_CLAIM).and_then(Value::as_str) {
+            // One round trip for the user and the session.
+            Some(sid) => match store.user_with_session(id, sid).await? {
+                Some(found) => (found.user, Some(found.session)),
+                None => return Err(AuthError::UserNotFound),
+            },
+            None => (
+                store.user_by_id(id).await?.ok_or(AuthError::UserNotFound)?,
+                None,
+            ),
+        };
+        if self.settings().check_user_is_active && !user.is_active {
+            return Err(AuthError::UserInactive);
+        }
+        match session {
+            // A session that is gone, or not this user's.
+            Some(None) => return Err(blacklisted(token)),
+            Some(Some(state)) if state.revoked_at.is_some() => {
+                let ends_everything = matches!(
+                    state.revoked_reason.as_deref(),
+                    Some(reason::PASSWORD_CHANGED | reason::LOGOUT_ALL)
+                );
+                return Err(if ends_everything {
+                    AuthError::PasswordChanged
+                } else {
+                    blacklisted(token)
+                });
+            }
+            Some(Some(_)) => {}
+            // A token with no session: only its issue time can tell.
+            None => {
+                let issued_micros = token
+                    .epoch_claim("iat")
+                    .map(|iat| iat.saturating_mul(1_000_000));
+                if let (Some(changed), Some(issued)) = (user.password_changed_at, issued_micros)
+                    && issued < changed - changed.rem_euclid(1_000_000)
+                {
+                    return Err(AuthError::PasswordChanged);
+                }
+            }
+        }
+        Ok(user)
+    }
+}
+
+/// simplejwt's answer when the token's class rejects it as blacklisted.
+fn blacklisted(token: &Token) -> AuthError {
+    AuthError::NoValidTokenKind(vec![KindRejection {
+        kind: token.kind().clone(),
+        message: TokenError::Blacklisted.to_string(),
+    }])
+}

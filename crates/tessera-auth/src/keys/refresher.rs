@@ -1,0 +1,111 @@
+//! [`KeyRefresher`]: with `key_source = "store"`, the first key when there is none, the
+//! stored ring installed in the token backend, and a task that re-reads it every
+//! `key_refresh_interval` and at the instant a key changes state.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tessera_core::{Clock, Key, TokenBackend};
+use tokio::task::JoinHandle;
+
+use super::{KeyManager, KeysError};
+
+/// The background task that keeps a backend's ring equal to the store's keys. Dropping it
+/// stops the task.
+#[derive(Debug)]
+pub struct KeyRefresher(JoinHandle<()>);
+
+impl KeyRefresher {
+    /// Creates the first key when the store has none, installs the stored ring in `backend`,
+    /// and starts the task that keeps it current.
+    ///
+    /// # Errors
+    /// The store's, or a key that cannot be opened (no `key_encryption_key` …).
+    pub async fn start(
+        manager: KeyManager,
+        backend: TokenBackend,
+        clock: Clock,
+        interval: Duration,
+    ) -> Result<Self, KeysError> {
+        if let Some(first) = manager.ensure_first_key(clock.now_micros()).await? {
+            tracing::info!(kid = %first.kid, algorithm = %first.algorithm, "created the first signing key in the store");
+        }
+        let mut cache = HashMap::new();
+        let loaded = manager.ring(clock.now_micros(), &mut cache).await?;
+        backend.set_keys(loaded.ring);
+        let task = Refresh {
+            manager,
+            backend,
+            clock,
+            interval,
+            cache,
+            fingerprint: loaded.fingerprint,
+            next_change: loaded.next_change,
+        };
+        Ok(Self(tokio::spawn(task.run())))
+    }
+}
+
+impl Drop for KeyRefresher {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What the task keeps between two reads.
+struct Refresh {
+    manager: KeyManager,
+    backend: TokenBackend,
+    clock: Clock,
+    interval: Duration,
+    /// Keys already opened, by kid, so a read does not decrypt and parse every key again.
+    cache: HashMap<String, Key>,
+    fingerprint: Vec<String>,
+    next_change: Option<i64>,
+}
+
+impl Refresh {
+    /// Re-reads the store's keys every interval, and at the instant a key changes state,
+    /// installing the ring when it differs. Ends when the store is closed.
+    async fn run(mut self) {
+        loop {
+            let mut wait = self.interval;
+            if let Some(at) = self.next_change {
+                let until = Duration::from_micros(
+                    u64::try_from(at.saturating_sub(self.clock.now_micros())).unwrap_or(0),
+                );
+                wait = wait.min(until);
+            }
+            tokio::time::sleep(wait).await;
+            if self.manager.store().is_closed() {
+                return;
+            }
+            match self
+                .manager
+                .ring(self.clock.now_micros(), &mut self.cache)
+                .await
+            {
+                Ok(loaded) => {
+                    self.next_change = loaded.next_change;
+                    if loaded.fingerprint != self.fingerprint {
+                        tracing::info!(
+                            active = %loaded.fingerprint[0],
+                            verifying = loaded.fingerprint.len() - 1,
+                            "signing keys changed; new key ring installed"
+                        );
+                        self.fingerprint = loaded.fingerprint;
+                        self.backend.set_keys(loaded.ring);
+                    }
+                }
+                Err(error) => {
+                    if self.manager.store().is_closed() {
+                        return;
+                    }
+                    // Retry after a whole interval, not at a state change that has passed.
+                    self.next_change = None;
+                    tracing::warn!(%error, "could not re-read the signing keys; keeping the current ones");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! Tessera's service layer: every authentication use case as one method of [`Auth`], with
+//! its own error type ([`AuthError`]) and no HTTP in it. The axum integration
+//! (`tessera-axum`) and the `tessera` command line are thin adapters over these methods, so
+//! the two can never drift.
+//!
+//! | concern | where |
+//! |---|---|
+//! | the service handle and its builder | [`Auth`], [`AuthBuilder`] |
+//! | logging in, lockout, hashing queue | [`Auth::check_credentials`], [`guard`] |
+//! | tokens: issue, refresh and rotate, blacklist, verify, sliding | [`Auth::issue_pair`], [`Auth::refresh`] … |
+//! | authenticating a token | [`Auth::validate_token`], [`Auth::user_for_token`] |
+//! | sessions | [`Auth::live_sessions`], [`Auth::log_out_everywhere`] … |
+//! | accounts: register, profile, password, staff actions | [`accounts`], [`Auth::register`] … |
+//! | the audit log | [`audit`] |
+//! | signing keys | [`keys`] |
+
+pub mod accounts;
+mod actor;
+pub mod audit;
+mod authentication;
+mod client;
+pub mod datetime;
+mod error;
+pub mod form;
+pub mod guard;
+pub mod keys;
+mod login;
+mod service;
+mod sessions;
+mod signing_keys;
+pub mod tokens;
+
+pub use actor::Actor;
+pub use client::{ClientInfo, MAX_USER_AGENT};
+pub use error::{AuthError, KindRejection};
+pub use service::{Auth, AuthBuilder};
+pub use tokens::{Refreshed, SESSION_CLAIM, TokenPair};

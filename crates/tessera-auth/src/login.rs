@@ -1,0 +1,100 @@
+//! Logging in: credentials checked with the same hashing work whether or not the account
+//! exists, behind the account's lockout, every failure audited.
+
+use serde_json::json;
+use tessera_store::User;
+
+use crate::audit::{Audit, event};
+use crate::client::ClientInfo;
+use crate::error::AuthError;
+use crate::service::Auth;
+
+impl Auth {
+    /// Checks credentials with the same hashing work whether or not the account exists.
+    /// `None` means: no active account with these credentials. A locked login name answers
+    /// the same `None`, after about as long as a hash takes, without hashing. Failures are
+    /// audited (`login.failed`, `login.locked`, `account.locked`); the success is, with its
+    /// session, when the session opens. A success sets `last_login` (`update_last_login`).
+    pub async fn check_credentials(
+        &self,
+        username: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<Option<User>, AuthError> {
+        let by_username = self.settings().username_field == "username";
+        let name = if by_username {
+            username.to_owned()
+        } else {
+            tessera_store::normalize_email(username)
+        };
+        if self.lockout().is_locked(&name).await? {
+            metrics::counter!("tessera_logins_total", "outcome" => "locked").increment(1);
+            self.audit(
+                Audit::new(event::LOGIN_LOCKED)
+                    .login_name(&name)
+                    .client(client),
+            )
+            .await;
+            self.hashing().wait_like_a_hash().await;
+            return Ok(None);
+        }
+        let user = if by_username {
+            self.store().user_by_username(username).await?
+        } else {
+            self.store().user_by_email(username).await?
+        };
+        let hash = user
+            .as_ref()
+            .filter(|u| u.has_usable_password())
+            .map(|u| u.password_hash.as_str());
+        let verified = self.hashing().verify(password, hash).await?;
+        let why = match &user {
+            None => "unknown_account",
+            Some(u) if !u.has_usable_password() => "unusable_password",
+            Some(_) if !verified => "wrong_password",
+            Some(u) if !u.is_active => "inactive",
+            Some(_) => "",
+        };
+        let known = user.as_ref().map(|u| u.id);
+        let user = user.filter(|u| verified && u.has_usable_password() && u.is_active);
+        if let Some(user) = &user {
+            self.lockout().clear(&name).await?;
+            if self.settings().update_last_login {
+                self.store()
+                    .set_last_login(user.id, self.now_micros())
+                    .await?;
+            }
+            metrics::counter!("tessera_logins_total", "outcome" => "success").increment(1);
+        } else {
+            let locked = self.lockout().record_failure(&name).await?;
+            metrics::counter!("tessera_logins_total", "outcome" => "failure").increment(1);
+            let attempt = |name_of_event| {
+                let audit = Audit::new(name_of_event).login_name(&name).client(client);
+                match known {
+                    Some(id) => audit.user(id),
+                    None => audit,
+                }
+            };
+            self.audit(attempt(event::LOGIN_FAILED).detail(json!({"reason": why})))
+                .await;
+            if let Some(length) = locked {
+                let seconds = length.as_secs();
+                self.audit(attempt(event::ACCOUNT_LOCKED).detail(json!({"seconds": seconds})))
+                    .await;
+            }
+        }
+        Ok(user)
+    }
+
+    /// Forgets the failed logins of the name `user` logs in with (`username_field`): after
+    /// a password change or an administrator's unlock.
+    ///
+    /// # Errors
+    /// The store's, when counts are kept there.
+    pub async fn clear_login_failures_of(&self, user: &User) -> Result<(), AuthError> {
+        match self.login_name_of(user) {
+            Some(name) => Ok(self.lockout().clear(name).await?),
+            None => Ok(()),
+        }
+    }
+}

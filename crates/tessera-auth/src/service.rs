@@ -1,0 +1,293 @@
+//! [`Auth`], the service handle every use case hangs off, and [`AuthBuilder`], the one way
+//! to make it.
+
+use std::sync::Arc;
+
+use tessera_core::{Clock, KeyOrigin, Settings, TokenBackend, TokenKind};
+use tessera_store::{PasswordHasher, Store, User};
+
+use crate::accounts::AccountSettings;
+use crate::audit::{Audit, AuditLog, AuditSettings};
+use crate::error::AuthError;
+use crate::guard::{Hashing, Lockout, ThrottleSettings, Throttles};
+use crate::keys::{KeyManager, KeyRefresher, load_key_files};
+
+/// The authentication service: settings, keys, store and the protections around them.
+/// Cloning is cheap; every clone shares the counters, the audit queue and the background
+/// tasks, which stop when the last clone is dropped.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use tessera_auth::{Auth, ClientInfo};
+/// use tessera_store::Store;
+///
+/// let store = Store::connect("sqlite://./tessera.db?mode=rwc").await?;
+/// store.migrate().await?;
+/// let settings = tessera_core::Settings {
+///     signing_key: Some("a-long-random-secret-of-at-least-32-bytes".into()),
+///     ..Default::default()
+/// };
+/// let auth = Auth::builder(settings, store).build().await?;
+/// if let Some(user) = auth.check_credentials("ada@example.com", "pw", &ClientInfo::default()).await? {
+///     let pair = auth.issue_pair(&user, &ClientInfo::default(), &Default::default()).await?;
+///     println!("{}", pair.access);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Auth(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    settings: Settings,
+    backend: TokenBackend,
+    store: Store,
+    clock: Clock,
+    auth_kinds: Vec<TokenKind>,
+    accounts: AccountSettings,
+    throttles: Throttles,
+    lockout: Lockout,
+    hashing: Hashing,
+    audit: AuditLog,
+    /// Keeps the stored ring current (`key_source = "store"`); stops with the last clone.
+    _refresher: Option<KeyRefresher>,
+}
+
+/// Builds an [`Auth`]: settings for each part (defaults otherwise), then [`build`](Self::build).
+#[derive(Debug)]
+#[must_use]
+pub struct AuthBuilder {
+    settings: Settings,
+    store: Store,
+    accounts: AccountSettings,
+    throttling: ThrottleSettings,
+    audit: AuditSettings,
+    hasher: Option<PasswordHasher>,
+    clock: Clock,
+    offline: bool,
+}
+
+impl AuthBuilder {
+    /// For tools that issue and check no tokens (the command line): no signing key is
+    /// needed, and none is read or started; the token backend neither signs nor verifies.
+    pub fn offline(mut self) -> Self {
+        self.offline = true;
+        self
+    }
+
+    /// Account settings: password rules, custom user fields, page size.
+    pub fn accounts(mut self, accounts: AccountSettings) -> Self {
+        self.accounts = accounts;
+        self
+    }
+
+    /// Throttle, lockout and hashing-queue settings.
+    pub fn throttling(mut self, throttling: ThrottleSettings) -> Self {
+        self.throttling = throttling;
+        self
+    }
+
+    /// Audit-log settings (retention).
+    pub fn audit(mut self, audit: AuditSettings) -> Self {
+        self.audit = audit;
+        self
+    }
+
+    /// The password hasher. Defaults to one hashing thread per core.
+    pub fn hasher(mut self, hasher: PasswordHasher) -> Self {
+        self.hasher = Some(hasher);
+        self
+    }
+
+    /// The clock (tests use a manual one). Defaults to the system clock.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Validates every setting, reads the key files, and starts the keys the settings
+    /// describe: with `key_source = "store"`, the first key when there is none, the stored
+    /// ring, and a task that keeps it current.
+    ///
+    /// # Errors
+    /// A setting that cannot be served (it is named), a key file that cannot be read, or
+    /// stored keys that cannot be opened. Never a panic.
+    pub async fn build(self) -> Result<Auth, AuthError> {
+        let key_refresh_interval = self.settings.key_refresh_interval;
+        self.accounts.validate()?;
+        self.throttling.validate()?;
+        self.audit.validate()?;
+        let (settings, backend) = if self.offline {
+            let settings = self.settings;
+            // An empty ring: what a store-keyed backend is before its keys are installed.
+            let keyless = Settings {
+                key_source: KeyOrigin::Store,
+                ..settings.clone()
+            };
+            let backend = TokenBackend::from_settings(&keyless)?;
+            (settings, backend)
+        } else {
+            let settings = load_key_files(self.settings)?;
+            let backend = TokenBackend::from_settings(&settings)?;
+            (settings, backend)
+        };
+        let refresher = if settings.key_source == KeyOrigin::Store && !self.offline {
+            let manager = KeyManager::new(self.store.clone(), &settings)?;
+            Some(
+                KeyRefresher::start(
+                    manager,
+                    backend.clone(),
+                    self.clock.clone(),
+                    key_refresh_interval,
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+        let hasher = self.hasher.unwrap_or_else(|| {
+            PasswordHasher::new(std::thread::available_parallelism().map_or(2, usize::from))
+        });
+        let (store, clock) = (self.store, self.clock);
+        Ok(Auth(Arc::new(Inner {
+            auth_kinds: settings.auth_token_kinds(),
+            throttles: Throttles::new(&self.throttling, store.clone(), clock.clone()),
+            lockout: Lockout::new(&self.throttling, store.clone(), clock.clone()),
+            hashing: Hashing::new(hasher, self.throttling.hash_queue_limit),
+            audit: AuditLog::new(self.audit, store.clone(), clock.clone()),
+            accounts: self.accounts,
+            settings,
+            backend,
+            store,
+            clock,
+            _refresher: refresher,
+        })))
+    }
+}
+
+impl Auth {
+    /// Starts building the service for `settings` over `store` (connected and migrated).
+    pub fn builder(settings: Settings, store: Store) -> AuthBuilder {
+        AuthBuilder {
+            settings,
+            store,
+            accounts: AccountSettings::default(),
+            throttling: ThrottleSettings::default(),
+            audit: AuditSettings::default(),
+            hasher: None,
+            clock: Clock::system(),
+            offline: false,
+        }
+    }
+
+    /// A builder holding this service's settings, store, hasher and clock, to build a
+    /// variant of it (another throttle setting, say) over the same store.
+    pub fn to_builder(&self) -> AuthBuilder {
+        AuthBuilder {
+            settings: self.0.settings.clone(),
+            store: self.0.store.clone(),
+            accounts: self.0.accounts.clone(),
+            throttling: self.0.throttles.settings().clone(),
+            audit: self.0.audit.settings().clone(),
+            hasher: Some(self.0.hashing.hasher().clone()),
+            clock: self.0.clock.clone(),
+            offline: false,
+        }
+    }
+
+    /// The token settings in force (simplejwt's `SIMPLE_JWT`).
+    pub fn settings(&self) -> &Settings {
+        &self.0.settings
+    }
+
+    /// The token backend (keys and claim rules).
+    pub fn backend(&self) -> &TokenBackend {
+        &self.0.backend
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Clock {
+        &self.0.clock
+    }
+
+    /// Now, in whole seconds.
+    pub fn now_secs(&self) -> i64 {
+        self.0.clock.now_secs()
+    }
+
+    /// Now, in microseconds.
+    pub fn now_micros(&self) -> i64 {
+        self.0.clock.now_micros()
+    }
+
+    /// The token kinds authentication accepts, in order (`auth_token_classes`).
+    pub fn auth_kinds(&self) -> &[TokenKind] {
+        &self.0.auth_kinds
+    }
+
+    /// The account settings in force.
+    pub fn accounts(&self) -> &AccountSettings {
+        &self.0.accounts
+    }
+
+    /// The throttle and lockout settings in force.
+    pub fn throttling(&self) -> &ThrottleSettings {
+        self.0.throttles.settings()
+    }
+
+    /// The audit-log settings in force.
+    pub fn audit_settings(&self) -> &AuditSettings {
+        self.0.audit.settings()
+    }
+
+    /// The throttles.
+    pub fn throttles(&self) -> &Throttles {
+        &self.0.throttles
+    }
+
+    /// The login lockouts.
+    pub fn lockout(&self) -> &Lockout {
+        &self.0.lockout
+    }
+
+    /// The bounded password-hashing queue.
+    pub fn hashing(&self) -> &Hashing {
+        &self.0.hashing
+    }
+
+    /// The password hasher.
+    pub fn hasher(&self) -> &PasswordHasher {
+        self.0.hashing.hasher()
+    }
+
+    /// The audit log.
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.0.audit
+    }
+
+    /// Records an audit event (see [`AuditLog::record`]).
+    pub async fn audit(&self, audit: Audit) {
+        self.0.audit.record(audit).await;
+    }
+
+    /// The manager of the store's signing keys, under this service's settings.
+    ///
+    /// # Errors
+    /// An unusable `key_encryption_key`.
+    pub fn key_manager(&self) -> Result<KeyManager, AuthError> {
+        Ok(KeyManager::new(self.0.store.clone(), &self.0.settings)?)
+    }
+
+    /// The name `user` logs in with (`username_field`): the e-mail address or the username.
+    pub fn login_name_of<'u>(&self, user: &'u User) -> Option<&'u str> {
+        match self.0.settings.username_field.as_str() {
+            "username" => user.username.as_deref(),
+            _ => Some(user.email.as_str()),
+        }
+    }
+}
