@@ -5,8 +5,12 @@ use std::convert::Infallible;
 
 use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 use tessera_auth::AuthError;
-use tessera_core::Token;
+use tessera_core::{Token, TokenError};
 use tessera_store::User;
 
 use crate::cookies::read_cookie;
@@ -65,6 +69,38 @@ pub async fn user_for_token(tessera: &Tessera, token: &Token) -> Result<User, Ap
     Ok(tessera.auth().user_for_token(token).await?)
 }
 
+/// A refused authentication or permission: DRF's body, and on a 401 the
+/// `WWW-Authenticate` challenge of the configured scheme (`Bearer realm="api"`), so the
+/// extractors answer correctly on any router.
+#[derive(Debug)]
+pub struct AuthRejection {
+    /// What was refused.
+    pub error: ApiError,
+    challenge: Option<HeaderValue>,
+}
+
+impl AuthRejection {
+    /// `error` as `tessera`'s extractors answer it.
+    pub fn new(tessera: &Tessera, error: ApiError) -> Self {
+        let challenge = (error.status() == StatusCode::UNAUTHORIZED)
+            .then(|| HeaderValue::from_str(tessera.www_authenticate()).ok())
+            .flatten();
+        Self { error, challenge }
+    }
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        let mut response = self.error.into_response();
+        if let Some(challenge) = self.challenge {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}
+
 /// An authenticated user, loaded from the store (simplejwt's `JWTAuthentication` with DRF's
 /// `IsAuthenticated`). A request without credentials is refused with 401.
 #[derive(Debug, Clone)]
@@ -75,17 +111,31 @@ pub struct AuthUser {
     pub token: Token,
 }
 
+impl AuthUser {
+    /// The request's user: `None` for an anonymous request; bad credentials are refused.
+    async fn authenticate(tessera: &Tessera, parts: &Parts) -> Result<Option<Self>, ApiError> {
+        let Some(token) = authenticate_token(tessera, parts)? else {
+            return Ok(None);
+        };
+        let user = user_for_token(tessera, &token).await?;
+        Ok(Some(Self { user, token }))
+    }
+}
+
 impl<S> FromRequestParts<S> for AuthUser
 where
     Tessera: FromRef<S>,
     S: Send + Sync,
 {
-    type Rejection = ApiError;
+    type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        <Self as OptionalFromRequestParts<S>>::from_request_parts(parts, state)
-            .await?
-            .ok_or(ApiError::NotAuthenticated)
+        let tessera = Tessera::from_ref(state);
+        match Self::authenticate(&tessera, parts).await {
+            Ok(Some(user)) => Ok(user),
+            Ok(None) => Err(AuthRejection::new(&tessera, ApiError::NotAuthenticated)),
+            Err(error) => Err(AuthRejection::new(&tessera, error)),
+        }
     }
 }
 
@@ -94,7 +144,7 @@ where
     Tessera: FromRef<S>,
     S: Send + Sync,
 {
-    type Rejection = ApiError;
+    type Rejection = AuthRejection;
 
     /// `None` for an anonymous request; bad credentials are still refused, as DRF does.
     async fn from_request_parts(
@@ -102,11 +152,9 @@ where
         state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
         let tessera = Tessera::from_ref(state);
-        let Some(token) = authenticate_token(&tessera, parts)? else {
-            return Ok(None);
-        };
-        let user = user_for_token(&tessera, &token).await?;
-        Ok(Some(Self { user, token }))
+        Self::authenticate(&tessera, parts)
+            .await
+            .map_err(|error| AuthRejection::new(&tessera, error))
     }
 }
 
@@ -127,6 +175,22 @@ impl TokenUser {
             .ok_or(AuthError::NoUserClaim)?;
         Ok(Self { id, token })
     }
+
+    /// The request's token user: `None` for an anonymous request; bad tokens are refused.
+    fn authenticate(tessera: &Tessera, parts: &Parts) -> Result<Option<Self>, ApiError> {
+        authenticate_token(tessera, parts)?
+            .map(|token| Self::from_token(tessera, token))
+            .transpose()
+    }
+
+    /// The token's claims as the application's own type (`C: Deserialize`).
+    ///
+    /// # Errors
+    /// `Token is invalid` (401) when the claims do not fit `C`.
+    pub fn claims<C: DeserializeOwned>(&self) -> Result<C, ApiError> {
+        serde_json::from_value(Value::Object(self.token.payload().clone()))
+            .map_err(|_| TokenError::Invalid.into())
+    }
 }
 
 impl<S> FromRequestParts<S> for TokenUser
@@ -134,12 +198,15 @@ where
     Tessera: FromRef<S>,
     S: Send + Sync,
 {
-    type Rejection = ApiError;
+    type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        <Self as OptionalFromRequestParts<S>>::from_request_parts(parts, state)
-            .await?
-            .ok_or(ApiError::NotAuthenticated)
+        let tessera = Tessera::from_ref(state);
+        match Self::authenticate(&tessera, parts) {
+            Ok(Some(user)) => Ok(user),
+            Ok(None) => Err(AuthRejection::new(&tessera, ApiError::NotAuthenticated)),
+            Err(error) => Err(AuthRejection::new(&tessera, error)),
+        }
     }
 }
 
@@ -148,16 +215,51 @@ where
     Tessera: FromRef<S>,
     S: Send + Sync,
 {
-    type Rejection = ApiError;
+    type Rejection = AuthRejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
         let tessera = Tessera::from_ref(state);
-        authenticate_token(&tessera, parts)?
-            .map(|token| TokenUser::from_token(&tessera, token))
-            .transpose()
+        Self::authenticate(&tessera, parts).map_err(|error| AuthRejection::new(&tessera, error))
+    }
+}
+
+/// The claims of the request's token as the application's own type, with no store lookup
+/// (the stateless authentication of [`TokenUser`], typed):
+///
+/// ```
+/// use serde::Deserialize;
+/// use tessera_axum::Claims;
+///
+/// #[derive(Deserialize)]
+/// struct MyClaims {
+///     user_id: String,
+///     #[serde(default)]
+///     is_premium: bool,
+/// }
+///
+/// async fn handler(Claims(claims): Claims<MyClaims>) -> String {
+///     format!("{} {}", claims.user_id, claims.is_premium)
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Claims<C>(pub C);
+
+impl<S, C> FromRequestParts<S> for Claims<C>
+where
+    Tessera: FromRef<S>,
+    S: Send + Sync,
+    C: DeserializeOwned,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let user = <TokenUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        user.claims().map(Claims).map_err(|error| {
+            AuthRejection::new(&Tessera::from_ref(state), error)
+        })
     }
 }
 

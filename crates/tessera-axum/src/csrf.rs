@@ -8,6 +8,7 @@
 //! header — or always, with `csrf_require_token` — it must equal the CSRF cookie, compared in
 //! constant time. Bearer-authenticated requests are not affected.
 
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,10 +17,6 @@ use subtle::ConstantTimeEq as _;
 
 use crate::cookies::read_cookie;
 use crate::state::Tessera;
-
-/// Where the cookie routes live; they read the refresh cookie, so they are protected even
-/// before the browser holds an access cookie (login CSRF).
-pub const COOKIE_ROUTES: &str = "/api/auth/cookie/";
 
 fn refused(reason: &str) -> Response {
     (
@@ -30,8 +27,8 @@ fn refused(reason: &str) -> Response {
 }
 
 /// Whether the request would be authenticated by cookie: no token in the auth header, and a
-/// token cookie present or a cookie route targeted.
-fn cookie_authenticated(tessera: &Tessera, parts: &Parts) -> bool {
+/// token cookie present or a cookie route targeted (`cookie_route`).
+fn cookie_authenticated(tessera: &Tessera, parts: &Parts, cookie_route: bool) -> bool {
     let headers = &parts.headers;
     let browser = tessera.browser();
     let bearer = headers.get(tessera.auth_header()).is_some_and(|v| {
@@ -50,7 +47,7 @@ fn cookie_authenticated(tessera: &Tessera, parts: &Parts) -> bool {
     if bearer {
         return false;
     }
-    parts.uri.path().starts_with(COOKIE_ROUTES)
+    cookie_route
         || read_cookie(headers, &browser.auth_cookie_access_name).is_some()
         || read_cookie(headers, &browser.auth_cookie_refresh_name).is_some()
 }
@@ -126,14 +123,16 @@ fn check_token(tessera: &Tessera, headers: &HeaderMap) -> Result<(), String> {
 }
 
 /// The 403 `CSRF Failed: …` answer for an unsafe, cookie-authenticated request that fails
-/// the origin or double-submit check; `None` when the request may go on.
-/// [`crate::finish`]'s middleware asks it.
-pub fn csrf_refusal(tessera: &Tessera, parts: &Parts) -> Option<Response> {
+/// the origin or double-submit check; `None` when the request may go on. The middleware
+/// asks it of every request; the cookie routes ask it with `cookie_route`, as they read the
+/// refresh cookie and so are protected even before the browser holds an access cookie
+/// (login CSRF), wherever they are mounted.
+pub(crate) fn csrf_refusal(tessera: &Tessera, parts: &Parts, cookie_route: bool) -> Option<Response> {
     let safe = matches!(
         parts.method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
     );
-    if !safe && cookie_authenticated(tessera, parts) {
+    if !safe && cookie_authenticated(tessera, parts, cookie_route) {
         let headers = &parts.headers;
         if let Err(reason) =
             check_origin(tessera, headers).and_then(|()| check_token(tessera, headers))
@@ -143,4 +142,24 @@ pub fn csrf_refusal(tessera: &Tessera, parts: &Parts) -> Option<Response> {
         }
     }
     None
+}
+
+/// A cookie route's CSRF check, as an extractor: the request passed it, or was refused with
+/// 403 `CSRF Failed: …`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CookieRouteCsrf;
+
+impl<S> FromRequestParts<S> for CookieRouteCsrf
+where
+    Tessera: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match csrf_refusal(&Tessera::from_ref(state), parts, true) {
+            Some(refused) => Err(refused),
+            None => Ok(Self),
+        }
+    }
 }

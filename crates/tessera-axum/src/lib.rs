@@ -1,18 +1,36 @@
-//! Tessera for axum: simplejwt's authentication, permissions and token routes, with DRF's
-//! error bodies.
+//! Tessera for axum: simplejwt's authentication, DRF's permissions and error bodies, and
+//! the token, account, cookie and admin routes of a DRF + simplejwt backend, over the
+//! service layer of `tessera-auth`.
+//!
+//! An application keeps its own state; Tessera's [`Tessera`] state is reached from it with
+//! `FromRef`, the routers nest under any prefix, and [`install`] puts the DRF conventions,
+//! CSRF, throttling and CORS around the finished router:
 //!
 //! ```no_run
-//! use axum::{Json, Router, routing::get};
-//! use tessera_axum::{AuthUser, Tessera, finish, routes::token_routes};
+//! use axum::extract::FromRef;
+//! use axum::routing::get;
+//! use axum::{Json, Router};
+//! use tessera_axum::{AuthUser, Tessera, install, routes};
 //!
-//! async fn me(user: AuthUser) -> Json<serde_json::Value> {
-//!     Json(serde_json::json!({"email": user.user.email}))
+//! #[derive(Clone, FromRef)]
+//! struct AppState {
+//!     tessera: Tessera,
+//!     greeting: &'static str,
 //! }
 //!
-//! # async fn run(tessera: Tessera) {
-//! let app: Router = finish(token_routes().route("/api/me/", get(me)), tessera);
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await.unwrap();
-//! axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
+//! async fn me(user: AuthUser, axum::extract::State(greeting): axum::extract::State<&'static str>) -> Json<serde_json::Value> {
+//!     Json(serde_json::json!({"greeting": greeting, "email": user.user.email}))
+//! }
+//!
+//! # async fn run(tessera: Tessera) -> std::io::Result<()> {
+//! let state = AppState { tessera, greeting: "hello" };
+//! let router = Router::new()
+//!     .nest("/api", routes::api_routes())
+//!     .route("/api/me/", get(me));
+//! let app = install(router, state);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+//! // The client's address keys throttles: serve with `ConnectInfo`.
+//! axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
 //! # }
 //! ```
 
@@ -20,7 +38,7 @@ mod auth;
 mod browser;
 mod client;
 mod conventions;
-mod cookies;
+pub mod cookies;
 mod cors;
 mod csrf;
 mod error;
@@ -37,39 +55,50 @@ mod throttle_layer;
 pub mod verifier;
 
 use axum::Router;
+use axum::extract::FromRef;
 
 pub use auth::{
-    AllowAny, AuthUser, TokenUser, authenticate_token, raw_token, user_for_token, validated_token,
+    AllowAny, AuthRejection, AuthUser, Claims, TokenUser, authenticate_token, raw_token,
+    user_for_token, validated_token,
 };
 pub use browser::BrowserSettings;
 pub use client::{Client, client_info};
-pub use conventions::{drf_conventions, not_found};
-pub use cookies::{csrf_cookie, new_csrf_token, read_cookie};
-pub use cors::cors_layer;
-pub use csrf::csrf_refusal;
 pub use error::{ApiError, throttled_detail};
-pub use limits::{MAX_HEADER_BYTES, oversized_headers};
-pub use middleware::tessera_middleware;
-pub use observe::track_requests;
+pub use limits::MAX_HEADER_BYTES;
 pub use payload::{MAX_BODY_BYTES, Payload};
 pub use permission::{AdminUser, IsAdminUser, IsAuthenticated, Permission, Require};
-pub use remote::{JwksFetchError, MAX_JWKS_BYTES, RemoteJwks, fetch_remote_keys};
+pub use remote::{JwksFetchError, MAX_JWKS_BYTES, RemoteJwks};
 pub use representation::{login_user_object, user_object};
 pub use state::{Tessera, TesseraBuilder};
 pub use tessera_auth::accounts::AccountSettings;
 pub use tessera_auth::audit::AuditSettings;
 pub use tessera_auth::guard::{ThrottleSettings, ThrottleStorage};
 pub use tessera_auth::{Auth, AuthError, ClientInfo};
-pub use throttle_layer::check_rates;
 
-/// Finishes an application's router: DRF's 404 fallback and response conventions, CSRF
-/// protection for cookie-authenticated requests, the `anon`/`user` throttles, CORS from the
-/// settings, and `tessera` as the state.
-pub fn finish(router: Router<Tessera>, tessera: Tessera) -> Router {
+use conventions::not_found;
+use cors::cors_layer;
+use middleware::tessera_middleware;
+use observe::track_requests;
+
+/// Installs Tessera on an application's finished router, with the application's own state
+/// (anything Tessera's state is reached from with `FromRef`): request metrics per route,
+/// DRF's 404 fallback and response conventions (JSON 404/405 bodies, `OPTIONS`,
+/// `WWW-Authenticate`), the header size limit, CSRF protection for cookie-authenticated
+/// requests, the `anon`/`user` throttles, the remote JWKS, and CORS from the settings.
+///
+/// It wraps the router as one service rather than through `Router::layer`, so that the
+/// conventions see each response as the client will (axum adds `Allow` to a 405 outside
+/// per-route layers).
+pub fn install<S>(router: Router<S>, state: S) -> Router
+where
+    Tessera: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    let tessera = Tessera::from_ref(&state);
     let app = router
         .route_layer(axum::middleware::from_fn(track_requests))
         .fallback(not_found)
-        .with_state(tessera.clone());
+        .with_state(state);
     let cors = cors_layer(tessera.browser());
     // The middleware wraps the finished router as one service, so that the conventions see
     // each response as the client will (axum adds `Allow` to a 405 outside per-route

@@ -43,7 +43,7 @@ pub async fn tessera_middleware(
 /// and only when configured, so that this one — moved a few times on every request — stays
 /// small.
 async fn before(tessera: &Tessera, parts: &Parts) -> Option<Response> {
-    if let Some(refused) = csrf_refusal(tessera, parts) {
+    if let Some(refused) = csrf_refusal(tessera, parts, false) {
         return Some(refused);
     }
     let throttling = tessera.auth().throttling();

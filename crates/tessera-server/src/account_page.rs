@@ -6,7 +6,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use tessera_axum::{Tessera, csrf_cookie, new_csrf_token, read_cookie};
+use tessera_axum::Tessera;
+use tessera_axum::cookies::{csrf_cookie, new_csrf_token, read_cookie};
 
 const INDEX: &str = include_str!("../assets/account/index.html");
 const SCRIPT: &str = include_str!("../assets/account/app.js");

@@ -204,15 +204,10 @@ pub fn router(tessera: Tessera, routes: Router<Tessera>, metrics_token: Option<S
     let request_id = HeaderName::from_static("x-request-id");
     let app = Router::new()
         .route("/", get(index))
-        .merge(tessera_axum::routes::token_routes())
-        .merge(tessera_axum::routes::account_routes())
-        .merge(tessera_axum::routes::session_routes())
-        .merge(tessera_axum::routes::admin_routes())
-        .merge(tessera_axum::routes::cookie_routes())
+        .nest("/api", tessera_axum::routes::api_routes())
         .merge(crate::account_page::account_page())
         .merge(crate::observability::routes(metrics_token))
         .merge(tessera_axum::routes::jwks_routes())
-        .merge(tessera_axum::routes::key_routes())
         .merge(routes);
     // One `ServiceBuilder` stack, outermost first (`Router::layer` would box each layer anew
     // and clone every box below it on each request).
@@ -246,7 +241,7 @@ pub fn router(tessera: Tessera, routes: Router<Tessera>, metrics_token: Option<S
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .service(tessera_axum::finish(app, tessera));
+        .service(tessera_axum::install(app, tessera));
     Router::new().fallback_service(stack)
 }
 

@@ -20,24 +20,25 @@ use crate::routes::token::{credentials, refresh, verify};
 use crate::state::Tessera;
 
 /// `register/`, `login/`, `logout/`, `logout/all/`, `token/refresh/`, `token/verify/`,
-/// `profile/` (GET, PUT, PATCH) and `password/change/` under `/api/auth/`.
+/// `profile/` (GET, PUT, PATCH) and `password/change/` under `auth/`, relative to the API's
+/// mount point (`/api`).
 pub fn account_routes<S>() -> Router<S>
 where
     Tessera: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
     Router::new()
-        .route("/api/auth/register/", post(register))
-        .route("/api/auth/login/", post(login))
-        .route("/api/auth/logout/", post(logout))
-        .route("/api/auth/logout/all/", post(logout_all))
-        .route("/api/auth/token/refresh/", post(refresh))
-        .route("/api/auth/token/verify/", post(verify))
+        .route("/auth/register/", post(register))
+        .route("/auth/login/", post(login))
+        .route("/auth/logout/", post(logout))
+        .route("/auth/logout/all/", post(logout_all))
+        .route("/auth/token/refresh/", post(refresh))
+        .route("/auth/token/verify/", post(verify))
         .route(
-            "/api/auth/profile/",
+            "/auth/profile/",
             get(profile).put(replace_profile).patch(update_profile),
         )
-        .route("/api/auth/password/change/", post(change_password))
+        .route("/auth/password/change/", post(change_password))
 }
 
 async fn register(

@@ -3,7 +3,7 @@
 //! and the audit log at `/api/admin/audit/`. Every change is audited with the staff member
 //! as the actor.
 
-use axum::extract::{FromRef, Path, Query, State};
+use axum::extract::{FromRef, OriginalUri, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, Uri, header};
 use axum::routing::{get, post};
@@ -21,26 +21,26 @@ use crate::payload::Payload;
 use crate::permission::AdminUser;
 use crate::state::Tessera;
 
-/// `GET /api/admin/users/`, `GET|PATCH|DELETE /api/admin/users/{id}/`,
-/// `POST /api/admin/users/{id}/revoke_sessions/`, `POST /api/admin/users/{id}/unlock/` and
-/// `GET /api/admin/audit/`, for staff only.
+/// `GET admin/users/`, `GET|PATCH|DELETE admin/users/{id}/`,
+/// `POST admin/users/{id}/revoke_sessions/`, `POST admin/users/{id}/unlock/` and
+/// `GET admin/audit/`, for staff only; relative to the API's mount point (`/api`).
 pub fn admin_routes<S>() -> Router<S>
 where
     Tessera: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
     Router::new()
-        .route("/api/admin/users/", get(list))
+        .route("/admin/users/", get(list))
         .route(
-            "/api/admin/users/{id}/",
+            "/admin/users/{id}/",
             get(retrieve).patch(update).delete(destroy),
         )
         .route(
-            "/api/admin/users/{id}/revoke_sessions/",
+            "/admin/users/{id}/revoke_sessions/",
             post(revoke_sessions),
         )
-        .route("/api/admin/users/{id}/unlock/", post(unlock))
-        .route("/api/admin/audit/", get(super::audit::list))
+        .route("/admin/users/{id}/unlock/", post(unlock))
+        .route("/admin/audit/", get(super::audit::list))
 }
 
 /// The user object with what staff also see.
@@ -135,7 +135,7 @@ impl Page {
 async fn list(
     State(tessera): State<Tessera>,
     _admin: AdminUser,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     host: RequestHost,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {

@@ -2,8 +2,7 @@
 //! log for staff, newest first, filtered, in DRF's page-number pagination.
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::Uri;
+use axum::extract::{OriginalUri, State};
 use serde_json::{Value, json};
 use tessera_store::{AuditEvent, AuditFilter, AuditOutcome};
 
@@ -28,7 +27,7 @@ const MAX_EVENT_CHARS: usize = 64;
 pub(crate) async fn list(
     State(tessera): State<Tessera>,
     _admin: AdminUser,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     host: RequestHost,
 ) -> Result<Json<Value>, ApiError> {
     let params: Vec<(String, String)> = uri

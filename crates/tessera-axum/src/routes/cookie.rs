@@ -11,6 +11,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::client::Client;
+use crate::csrf::CookieRouteCsrf;
 use crate::cookies::{csrf_cookie, expired_cookie, new_csrf_token, read_cookie, token_cookie};
 use crate::error::ApiError;
 use crate::payload::Payload;
@@ -19,17 +20,18 @@ use tessera_auth::AuthError;
 use tessera_auth::accounts::account_claims;
 use tessera_auth::tokens::{TokenPair, reason};
 
-/// The four cookie routes under `/api/auth/cookie/`.
+/// The four cookie routes, `auth/cookie/{register,login,refresh,logout}/`, relative to the
+/// API's mount point (`/api`). Each is CSRF-protected wherever it is mounted.
 pub fn cookie_routes<S>() -> Router<S>
 where
     Tessera: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
     Router::new()
-        .route("/api/auth/cookie/register/", post(register))
-        .route("/api/auth/cookie/login/", post(login))
-        .route("/api/auth/cookie/refresh/", post(refresh))
-        .route("/api/auth/cookie/logout/", post(logout))
+        .route("/auth/cookie/register/", post(register))
+        .route("/auth/cookie/login/", post(login))
+        .route("/auth/cookie/refresh/", post(refresh))
+        .route("/auth/cookie/logout/", post(logout))
 }
 
 /// A JSON body with cookies set.
@@ -93,6 +95,7 @@ fn error(status: StatusCode, message: &str) -> Response {
 }
 
 async fn register(
+    _csrf: CookieRouteCsrf,
     State(tessera): State<Tessera>,
     Client(client): Client,
     data: Payload,
@@ -114,9 +117,10 @@ async fn register(
     ))
 }
 
-/// seeds/004's body shapes (`{"error": …}`), with the JSON login's checks: the same hashing
+/// The cookie login's body shapes (`{"error": …}`), with the JSON login's checks: the same hashing
 /// work for unknown accounts, and no hint whether an account exists or is disabled.
 async fn login(
+    _csrf: CookieRouteCsrf,
     State(tessera): State<Tessera>,
     Client(client): Client,
     data: Payload,
@@ -156,6 +160,7 @@ async fn login(
 /// Rotates with the JSON route's atomic rules; refuses deactivated users; a failure clears
 /// the cookies.
 async fn refresh(
+    _csrf: CookieRouteCsrf,
     State(tessera): State<Tessera>,
     Client(client): Client,
     headers: HeaderMap,
@@ -196,6 +201,7 @@ async fn refresh(
 /// Ends the session of the refresh cookie, if it is still live, and clears both cookies. It
 /// needs no access cookie: an expired one must not trap the user.
 async fn logout(
+    _csrf: CookieRouteCsrf,
     State(tessera): State<Tessera>,
     Client(client): Client,
     headers: HeaderMap,

@@ -17,13 +17,13 @@ use crate::payload::Payload;
 use crate::permission::AdminUser;
 use crate::state::Tessera;
 
-/// Staff only, with `key_source = "store"`:
+/// Staff only, with `key_source = "store"`; relative to the API's mount point (`/api`):
 ///
-/// * `GET /api/admin/keys/` — every stored key and its state;
-/// * `POST /api/admin/keys/` `{"algorithm"?}` — 201, a new key, published, not signing;
-/// * `POST /api/admin/keys/rotate/` `{"algorithm"?}` — schedules a key to sign after
+/// * `GET admin/keys/` — every stored key and its state;
+/// * `POST admin/keys/` `{"algorithm"?}` — 201, a new key, published, not signing;
+/// * `POST admin/keys/rotate/` `{"algorithm"?}` — schedules a key to sign after
 ///   `key_publish_lead` (the newest published one, or a new one);
-/// * `POST /api/admin/keys/{kid}/retire/` — stops a key signing; it verifies until its
+/// * `POST admin/keys/{kid}/retire/` — stops a key signing; it verifies until its
 ///   tokens have expired.
 ///
 /// This instance installs the change at once; the others at their next refresh.
@@ -33,9 +33,9 @@ where
     S: Clone + Send + Sync + 'static,
 {
     Router::new()
-        .route("/api/admin/keys/", get(list).post(generate))
-        .route("/api/admin/keys/rotate/", post(rotate))
-        .route("/api/admin/keys/{kid}/retire/", post(retire))
+        .route("/admin/keys/", get(list).post(generate))
+        .route("/admin/keys/rotate/", post(rotate))
+        .route("/admin/keys/{kid}/retire/", post(retire))
 }
 
 fn algorithm(data: &Payload) -> Result<Option<Algorithm>, ApiError> {

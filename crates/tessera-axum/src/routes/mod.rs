@@ -1,4 +1,18 @@
-//! Routers an application mounts.
+//! Routers an application mounts. Paths are relative to where the API is mounted, as
+//! Django's `urls.py` includes them: nest them under `/api` for simplejwt's and dj-rest-auth's
+//! usual paths (`/api/token/`, `/api/auth/login/` …), or under any other prefix
+//! (`/api/v1`); [`api_routes`] holds them all.
+//!
+//! ```
+//! use axum::Router;
+//! use tessera_axum::Tessera;
+//! use tessera_axum::routes::{api_routes, jwks_routes, token_routes};
+//!
+//! // Everything Tessera serves, at the usual paths.
+//! let app: Router<Tessera> = Router::new().nest("/api", api_routes()).merge(jwks_routes());
+//! // Only simplejwt's token views, under a versioned prefix.
+//! let v1: Router<Tessera> = Router::new().nest("/api/v1", token_routes());
+//! ```
 
 mod account;
 mod admin;
@@ -9,6 +23,9 @@ mod keys;
 mod sessions;
 mod token;
 
+use axum::Router;
+use axum::extract::FromRef;
+
 pub use account::account_routes;
 pub use admin::admin_routes;
 pub use cookie::cookie_routes;
@@ -16,3 +33,20 @@ pub use jwks::jwks_routes;
 pub use keys::key_routes;
 pub use sessions::session_routes;
 pub use token::token_routes;
+
+use crate::state::Tessera;
+
+/// Every API router: token, account, session, cookie, admin and key routes (the JWKS,
+/// which lives at the site's root, is [`jwks_routes`]).
+pub fn api_routes<S>() -> Router<S>
+where
+    Tessera: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    token_routes()
+        .merge(account_routes())
+        .merge(session_routes())
+        .merge(cookie_routes())
+        .merge(admin_routes())
+        .merge(key_routes())
+}

@@ -14,15 +14,16 @@ use crate::client::Client;
 use crate::error::ApiError;
 use crate::state::Tessera;
 
-/// `GET /api/auth/sessions/` and `DELETE /api/auth/sessions/{id}/`.
+/// `GET auth/sessions/` and `DELETE auth/sessions/{id}/`, relative to the API's mount
+/// point (`/api`).
 pub fn session_routes<S>() -> Router<S>
 where
     Tessera: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
     Router::new()
-        .route("/api/auth/sessions/", get(list))
-        .route("/api/auth/sessions/{id}/", delete(end))
+        .route("/auth/sessions/", get(list))
+        .route("/auth/sessions/{id}/", delete(end))
 }
 
 /// The live sessions, newest first; `current` marks the one the request's token belongs to.

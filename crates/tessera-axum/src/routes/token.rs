@@ -14,20 +14,20 @@ use crate::state::Tessera;
 use tessera_auth::ClientInfo;
 use tessera_auth::form::{Fields, Trim};
 
-/// `POST /api/token/`, `/api/token/refresh/`, `/api/token/verify/`, `/api/token/blacklist/`,
-/// `/api/token/sliding/` and `/api/token/sliding/refresh/`.
+/// `POST token/`, `token/refresh/`, `token/verify/`, `token/blacklist/`, `token/sliding/`
+/// and `token/sliding/refresh/`, relative to the API's mount point (`/api`).
 pub fn token_routes<S>() -> Router<S>
 where
     Tessera: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
     Router::new()
-        .route("/api/token/", post(obtain_pair))
-        .route("/api/token/refresh/", post(refresh))
-        .route("/api/token/verify/", post(verify))
-        .route("/api/token/blacklist/", post(blacklist))
-        .route("/api/token/sliding/", post(obtain_sliding))
-        .route("/api/token/sliding/refresh/", post(refresh_sliding))
+        .route("/token/", post(obtain_pair))
+        .route("/token/refresh/", post(refresh))
+        .route("/token/verify/", post(verify))
+        .route("/token/blacklist/", post(blacklist))
+        .route("/token/sliding/", post(obtain_sliding))
+        .route("/token/sliding/refresh/", post(refresh_sliding))
 }
 
 /// One required token field, trimmed like every DRF `CharField`.

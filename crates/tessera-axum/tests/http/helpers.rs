@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use tempfile::TempDir;
 use tessera_axum::routes::{account_routes, cookie_routes, session_routes, token_routes};
 use tessera_axum::{
-    AccountSettings, AdminUser, AuthUser, BrowserSettings, Tessera, TokenUser, finish,
+    AccountSettings, AdminUser, AuthUser, BrowserSettings, Tessera, TokenUser, install,
 };
 use tessera_core::{Clock, ManualClock, Settings, Token};
 use tessera_store::{NewUser, PasswordHasher, Session, Store, User, UserFlags};
@@ -152,7 +152,8 @@ async fn admin(_: AdminUser) -> Json<Value> {
 /// Serves the app with the test settings, changed by `configure`.
 pub async fn spawn_app(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let (tessera, clock, dir) = build_state(configure, None).await;
-    let router = token_routes()
+    let router = Router::new()
+        .nest("/api", token_routes())
         .route("/api/protected/", get(protected))
         .route("/api/stateless/", get(stateless))
         .route("/api/admin/", get(admin));
@@ -169,9 +170,12 @@ pub async fn spawn_accounts_app(
     let mut accounts = AccountSettings::default();
     configure_accounts(&mut accounts);
     let (tessera, clock, dir) = build_state(configure, Some(accounts)).await;
-    let router = token_routes()
-        .merge(account_routes())
-        .merge(session_routes());
+    let router = Router::new().nest(
+        "/api",
+        token_routes()
+            .merge(account_routes())
+            .merge(session_routes()),
+    );
     serve(router, tessera, clock, dir).await
 }
 
@@ -222,7 +226,33 @@ async fn serve(
     clock: ManualClock,
     dir: TempDir,
 ) -> TestApp {
-    let app = finish(router, tessera.clone());
+    let app = install(router, tessera.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("local address");
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .expect("server failed");
+    });
+    TestApp {
+        base_url: format!("http://{address}"),
+        client: reqwest::Client::new(),
+        tessera,
+        clock,
+        _dir: dir,
+    }
+}
+
+/// Serves the finished application `build` makes from the state (the test settings, the
+/// default account settings): for tests of how an application composes the library.
+pub async fn spawn_router(build: impl FnOnce(Tessera) -> axum::Router) -> TestApp {
+    let (tessera, clock, dir) = build_state(|_| {}, Some(AccountSettings::default())).await;
+    let app = build(tessera.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -697,10 +727,14 @@ pub async fn spawn_browser_app(
         .build()
         .await
         .expect("valid browser settings");
-    let router = token_routes()
-        .merge(account_routes())
-        .merge(session_routes())
-        .merge(cookie_routes())
+    let router = Router::new()
+        .nest(
+            "/api",
+            token_routes()
+                .merge(account_routes())
+                .merge(session_routes())
+                .merge(cookie_routes()),
+        )
         .route("/api/protected/", get(protected))
         .route("/api/stateless/", get(stateless));
     serve(router, tessera, clock, dir).await
@@ -930,10 +964,14 @@ pub async fn spawn_throttled_with(
         .build()
         .await
         .expect("valid throttle settings");
-    let router = token_routes()
-        .merge(account_routes())
-        .merge(session_routes())
-        .merge(cookie_routes())
+    let router = Router::new()
+        .nest(
+            "/api",
+            token_routes()
+                .merge(account_routes())
+                .merge(session_routes())
+                .merge(cookie_routes()),
+        )
         .route("/api/protected/", get(protected))
         .route("/api/public/", get(public));
     serve(router, tessera, clock, dir).await
@@ -1166,12 +1204,15 @@ pub async fn spawn_audit_app(
         .build()
         .await
         .expect("valid audit settings");
-    let router = token_routes()
-        .merge(account_routes())
-        .merge(session_routes())
-        .merge(cookie_routes())
-        .merge(tessera_axum::routes::admin_routes())
-        .merge(tessera_axum::routes::key_routes());
+    let router = Router::new().nest(
+        "/api",
+        token_routes()
+            .merge(account_routes())
+            .merge(session_routes())
+            .merge(cookie_routes())
+            .merge(tessera_axum::routes::admin_routes())
+            .merge(tessera_axum::routes::key_routes()),
+    );
     serve(router, tessera, clock, dir).await
 }
 

@@ -22,5 +22,6 @@ mod lockout;
 mod obtain;
 mod refresh;
 mod sliding;
+mod surface;
 mod throttling;
 mod verify_blacklist;

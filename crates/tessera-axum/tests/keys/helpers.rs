@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tessera_axum::routes::{jwks_routes, key_routes, token_routes};
-use tessera_axum::{AuthUser, Tessera, TokenUser, finish};
+use tessera_axum::{AuthUser, Tessera, TokenUser, install};
 use tessera_core::{
     Algorithm, Clock, Key, KeyRing, ManualClock, Settings, Token, TokenBackend, TokenKind,
 };
@@ -87,12 +87,12 @@ pub async fn spawn_clocked(settings: Settings, store: Store, clocks: (Clock, Man
         .build()
         .await
         .expect("keys start");
-    let router = token_routes()
+    let router = Router::new()
+        .nest("/api", token_routes().merge(key_routes()))
         .merge(jwks_routes())
-        .merge(key_routes())
         .route("/api/protected/", get(protected))
         .route("/api/stateless/", get(stateless));
-    let app = finish(router, tessera.clone());
+    let app = install(router, tessera.clone());
     let base = serve(app).await;
     App {
         base,
