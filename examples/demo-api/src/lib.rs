@@ -1,46 +1,91 @@
-//! The demo application's own resources, the tutorials' protected endpoints, written the
-//! way any axum application uses Tessera: an extractor in the handler's arguments.
+//! `demo-api`: an application built on the Tessera library alone — no server crate — the
+//! way a Rust team builds theirs on axum:
+//!
+//! * its own state ([`AppState`]) next to Tessera's, reached with `FromRef`;
+//! * Tessera's routes under `/api` (simplejwt's token views, the account and cookie routes,
+//!   sessions, admin), and the token views again under `/api/v1` as the tutorial mounts them;
+//! * the tutorials' protected resources ([`tutorial`]), one of them behind a permission on a
+//!   custom user field (`is_premium`);
+//! * a user-scoped resource in its own table with an owner-only permission ([`notes`]);
+//! * the same view in two versions under `/api/v1/` and `/api/v2/` ([`versions`]).
+
+pub mod config;
+pub mod notes;
+mod state;
+pub mod tutorial;
+pub mod versions;
 
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Value, json};
-use tessera_auth::accounts::full_name;
-use tessera_axum::{AdminUser, AuthUser, Tessera, TokenUser};
+use serde_json::json;
+use tessera_auth::accounts::{AccountSettings, FieldKind, UserField};
+use tessera_axum::routes::{api_routes, jwks_routes, token_routes};
+use tessera_axum::{Tessera, install};
+use tessera_core::Settings;
+use tessera_store::Store;
 
-/// `GET /api/hello/` (seeds/003), `GET /api/protected/` and `GET /api/admin-only/` (seeds/004),
-/// and `GET /api/claims/`, which trusts the token alone.
-pub fn routes() -> Router<Tessera> {
-    Router::new()
-        .route("/api/hello/", get(hello))
-        .route("/api/claims/", get(claims))
-        .route("/api/protected/", get(protected))
-        .route("/api/admin-only/", get(admin_only))
+pub use config::DemoConfig;
+pub use notes::Notes;
+pub use state::AppState;
+
+/// The account settings: the tutorial's custom user field `is_premium`, which staff set and
+/// users cannot (read-only), and which rides in the tokens as a claim.
+pub fn account_settings() -> AccountSettings {
+    AccountSettings {
+        user_fields: vec![UserField {
+            name: "is_premium".into(),
+            kind: FieldKind::Boolean,
+            required: false,
+            max_length: None,
+            read_only: true,
+            claim: true,
+            default: Some(false.into()),
+        }],
+        ..AccountSettings::default()
+    }
 }
 
-/// Any authenticated user (DRF's `IsAuthenticated`).
-async fn hello(auth: AuthUser) -> Json<Value> {
-    Json(json!({"message": format!("Hello, {}", auth.user.email)}))
+/// Opens both databases, migrates Tessera's, builds the state and the finished application.
+///
+/// # Errors
+/// A database that cannot be opened, or settings Tessera cannot serve.
+pub async fn build(config: &DemoConfig) -> anyhow::Result<Router> {
+    Ok(app(state(config).await?))
 }
 
-/// The token's user with no store lookup (simplejwt's `JWTStatelessUserAuthentication`).
-async fn claims(user: TokenUser) -> Json<Value> {
-    Json(json!({"user_id": user.id, "token_type": user.token.get("token_type")}))
+/// Opens both databases, migrates Tessera's, and builds the state.
+///
+/// # Errors
+/// A database that cannot be opened, or settings Tessera cannot serve.
+pub async fn state(config: &DemoConfig) -> anyhow::Result<AppState> {
+    config.prepare()?;
+    let store = Store::connect(&config.tessera_url()).await?;
+    store.migrate().await?;
+    let settings = Settings {
+        signing_key: Some(config.signing_key.clone().into()),
+        // simplejwt's recommended production settings: rotation with blacklisting.
+        rotate_refresh_tokens: true,
+        blacklist_after_rotation: true,
+        ..Settings::default()
+    };
+    let tessera = Tessera::builder(settings, store)
+        .accounts(account_settings())
+        .build()
+        .await?;
+    let notes = Notes::open(&config.notes_url()).await?;
+    Ok(AppState { tessera, notes })
 }
 
-/// Any authenticated user.
-async fn protected(auth: AuthUser) -> Json<Value> {
-    let user = &auth.user;
-    Json(json!({
-        "message": "This is a protected endpoint",
-        "user": {"id": user.id, "email": user.email, "full_name": full_name(user)},
-    }))
-}
-
-/// Staff only (DRF's `IsAdminUser`): 401 without credentials, 403 for other users.
-async fn admin_only(admin: AdminUser) -> Json<Value> {
-    let user = &admin.user;
-    Json(json!({
-        "message": "This is an admin-only endpoint",
-        "user": {"id": user.id, "email": user.email, "is_staff": user.is_staff},
-    }))
+/// The application's router over `state`.
+pub fn app(state: AppState) -> Router {
+    let api = api_routes()
+        .merge(tutorial::routes())
+        .merge(notes::routes());
+    let router = Router::new()
+        .nest("/api", api)
+        .nest("/api/v1", token_routes().merge(versions::v1()))
+        .nest("/api/v2", versions::v2())
+        .merge(jwks_routes())
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }));
+    install(router, state)
 }

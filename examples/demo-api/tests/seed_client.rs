@@ -1,9 +1,7 @@
-//! The seeds/004 tutorial's curl calls, sent unchanged to demo-api, and the tutorials'
-//! protected resources.
+//! The account tutorial's curl calls, sent unchanged to demo-api, the tutorials' protected
+//! resources, versioned routers and the owner-only notes.
 
 use serde_json::{Value, json};
-use tessera_server::config::Config;
-use tessera_server::startup::Application;
 use tessera_store::{NewUser, PasswordHasher};
 
 struct Demo {
@@ -16,18 +14,24 @@ struct Demo {
 impl Demo {
     async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config {
+        let config = demo_api::DemoConfig {
             bind: "127.0.0.1:0".into(),
             data_dir: dir.path().to_path_buf(),
-            ..Config::default()
+            signing_key: "demo-api-test-signing-key-of-more-than-32-bytes".into(),
         };
-        config.jwt.signing_key = Some("demo-api-test-signing-key-of-more-than-32-bytes".into());
-        let app = Application::build_with(config, demo_api::routes())
+        let state = demo_api::state(&config).await.unwrap();
+        let tessera = state.tessera.clone();
+        let app = demo_api::app(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
             .await
             .unwrap();
-        let base = format!("http://{}", app.local_addr());
-        let tessera = app.tessera().clone();
-        tokio::spawn(app.run_until(std::future::pending()));
+        });
         Self {
             base,
             client: reqwest::Client::new(),
@@ -57,7 +61,13 @@ impl Demo {
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
-        (status, response.json().await.unwrap())
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        };
+        (status, body)
     }
 }
 
@@ -202,9 +212,191 @@ async fn the_tutorials_resources_answer_with_their_bodies_and_permissions() {
             "{path}"
         );
     }
-    // Everything the tessera server serves is here too.
     assert_eq!(
         demo.curl("GET", "/healthz", None, None).await,
         (200, json!({"status": "ok"}))
     );
+}
+
+/// A user with a password, logged in: their access token.
+async fn user_token(demo: &Demo, email: &str, extra: Option<(&str, Value)>) -> String {
+    let mut user = NewUser {
+        email: email.into(),
+        password_hash: PasswordHasher::hash_blocking("a-long-passphrase").unwrap(),
+        is_active: true,
+        ..NewUser::default()
+    };
+    if let Some((name, value)) = extra {
+        user.extra.insert(name.into(), value);
+    }
+    demo.tessera
+        .auth()
+        .store()
+        .create_user(&user)
+        .await
+        .unwrap();
+    let body = format!(r#"{{"email": "{email}", "password": "a-long-passphrase"}}"#);
+    let (status, tokens) = demo
+        .curl("POST", "/api/auth/login/", None, Some(&body))
+        .await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens["access"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn notes_belong_to_their_owner_and_another_users_note_is_404() {
+    let demo = Demo::start().await;
+    let ada = user_token(&demo, "ada@example.com", None).await;
+    let bob = user_token(&demo, "bob@example.com", None).await;
+
+    let (status, note) = demo
+        .curl(
+            "POST",
+            "/api/notes/",
+            Some(&ada),
+            Some(r#"{"title": " Groceries ", "body": "eggs"}"#),
+        )
+        .await;
+    assert_eq!(status, 201, "{note}");
+    assert_eq!(note, json!({"id": 1, "title": "Groceries", "body": "eggs"}));
+    let (status, invalid) = demo
+        .curl(
+            "POST",
+            "/api/notes/",
+            Some(&ada),
+            Some(r#"{"body": "no title"}"#),
+        )
+        .await;
+    assert_eq!(
+        (status, invalid),
+        (400, json!({"title": ["This field is required."]}))
+    );
+
+    assert_eq!(
+        demo.curl("GET", "/api/notes/", Some(&ada), None).await,
+        (
+            200,
+            json!([{"id": 1, "title": "Groceries", "body": "eggs"}])
+        )
+    );
+    assert_eq!(
+        demo.curl("GET", "/api/notes/", Some(&bob), None).await,
+        (200, json!([]))
+    );
+    let not_found = (404, json!({"detail": "Not found."}));
+    for method in ["GET", "PUT", "PATCH", "DELETE"] {
+        let body = (method == "PUT" || method == "PATCH").then_some(r#"{"title": "mine now"}"#);
+        assert_eq!(
+            demo.curl(method, "/api/notes/1/", Some(&bob), body).await,
+            not_found,
+            "{method} by another user"
+        );
+    }
+    assert_eq!(
+        demo.curl("GET", "/api/notes/2/", Some(&ada), None).await,
+        not_found
+    );
+    assert_eq!(
+        demo.curl("GET", "/api/notes/abc/", Some(&ada), None).await,
+        not_found
+    );
+
+    assert_eq!(
+        demo.curl(
+            "PATCH",
+            "/api/notes/1/",
+            Some(&ada),
+            Some(r#"{"body": "milk"}"#)
+        )
+        .await,
+        (200, json!({"id": 1, "title": "Groceries", "body": "milk"}))
+    );
+    assert_eq!(
+        demo.curl(
+            "PUT",
+            "/api/notes/1/",
+            Some(&ada),
+            Some(r#"{"title": "Shopping"}"#)
+        )
+        .await,
+        (200, json!({"id": 1, "title": "Shopping", "body": ""}))
+    );
+    let (status, _) = demo.curl("DELETE", "/api/notes/1/", Some(&ada), None).await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        demo.curl("GET", "/api/notes/1/", Some(&ada), None).await,
+        not_found
+    );
+    assert_eq!(
+        demo.curl("GET", "/api/notes/", None, None).await,
+        (
+            401,
+            json!({"detail": "Authentication credentials were not provided."})
+        )
+    );
+}
+
+#[tokio::test]
+async fn the_same_tokens_work_on_both_versions_and_premium_is_a_custom_field() {
+    let demo = Demo::start().await;
+    let plain = user_token(&demo, "plain@example.com", None).await;
+    let premium = user_token(&demo, "vip@example.com", Some(("is_premium", json!(true)))).await;
+
+    assert_eq!(
+        demo.curl("GET", "/api/v1/data/", Some(&plain), None).await,
+        (200, json!({"version": "v1", "data": "old format"}))
+    );
+    assert_eq!(
+        demo.curl("GET", "/api/v2/data/", Some(&plain), None).await,
+        (200, json!({"version": "v2", "data": "new format"}))
+    );
+    // A pair from the versioned token view works everywhere too.
+    let (status, pair) = demo
+        .curl(
+            "POST",
+            "/api/v1/token/",
+            None,
+            Some(r#"{"email": "plain@example.com", "password": "a-long-passphrase"}"#),
+        )
+        .await;
+    assert_eq!(status, 200, "{pair}");
+    let v1_access = pair["access"].as_str().unwrap();
+    assert_eq!(
+        demo.curl("GET", "/api/v2/data/", Some(v1_access), None)
+            .await
+            .0,
+        200
+    );
+
+    assert_eq!(
+        demo.curl("GET", "/api/premium/", Some(&premium), None)
+            .await,
+        (
+            200,
+            json!({"message": "Premium content for vip@example.com"})
+        )
+    );
+    assert_eq!(
+        demo.curl("GET", "/api/premium/", Some(&plain), None).await,
+        (
+            403,
+            json!({"detail": "You do not have permission to perform this action."})
+        )
+    );
+    // Users cannot make themselves premium: the field is read-only.
+    let (status, profile) = demo
+        .curl(
+            "PATCH",
+            "/api/auth/profile/",
+            Some(&plain),
+            Some(r#"{"is_premium": true}"#),
+        )
+        .await;
+    assert_eq!((status, &profile["is_premium"]), (200, &json!(false)));
+
+    let (status, typed) = demo
+        .curl("GET", "/api/claims/typed/", Some(&premium), None)
+        .await;
+    assert_eq!(status, 200, "{typed}");
+    assert_eq!(typed["email"], "vip@example.com");
 }
