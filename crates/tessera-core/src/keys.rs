@@ -18,6 +18,7 @@ use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::encoding::b64;
 use crate::error::SettingsError;
 use crate::secret::Secret;
 
@@ -488,7 +489,7 @@ pub fn generate_private_key(algorithm: Algorithm) -> Result<Secret, KeyError> {
         KeyFamily::Hmac => {
             let mut bytes = [0u8; 64];
             aws_lc_rs::rand::fill(&mut bytes).map_err(failed)?;
-            return Ok(Secret::from(crate::backend::b64(&bytes)));
+            return Ok(Secret::from(b64(&bytes)));
         }
         KeyFamily::Rsa => {
             let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
@@ -564,7 +565,7 @@ impl KeyRing {
         let active = Arc::new(active);
         let mut ring = Self {
             active: Some(active.clone()),
-            header_b64: crate::backend::b64(header.as_bytes()),
+            header_b64: b64(header.as_bytes()),
             keys: vec![active],
         };
         for key in others {

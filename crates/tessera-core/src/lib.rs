@@ -17,15 +17,24 @@
 //! assert_eq!(checked.user_id(&backend).as_deref(), Some("42"));
 //! ```
 
-mod backend;
+// Modules in dependency order: each uses only modules above it (no cycles).
 mod clock;
+mod encoding;
 mod error;
-mod jwks;
-mod keys;
-mod sealing;
 mod secret;
+
+mod keys;
+
+mod jwks;
+mod sealing;
+
 mod settings;
+
+mod rules;
+
 mod token;
+
+mod backend;
 
 pub use backend::{DecodeOptions, TokenBackend};
 pub use clock::{Clock, ManualClock};
@@ -34,6 +43,7 @@ pub use jwks::{KeySource, StaticKeys, keys_from_jwks};
 pub use keys::{
     Algorithm, Key, KeyError, KeyFamily, KeyRing, MAX_KID_LEN, generate_private_key, is_valid_kid,
 };
+pub use rules::TokenRules;
 pub use sealing::{KeyEncryptionKey, MIN_KEK_LEN, is_sealed, open_private_key, seal_private_key};
 pub use secret::Secret;
 pub use settings::duration;

@@ -1,4 +1,7 @@
 //! Tokens as simplejwt models them: a kind (type claim and lifetime) and an ordered payload.
+//!
+//! The methods that need claim names or lifetimes take anything holding the
+//! [`TokenRules`] — in practice the [`TokenBackend`](crate::TokenBackend): `token.jti(&backend)`.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -6,8 +9,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::Claims;
-use crate::backend::TokenBackend;
 use crate::error::TokenError;
+use crate::rules::TokenRules;
+use crate::settings::{AuthTokenClass, Settings};
 
 /// A kind of token: the class name used in error messages, the value of its type claim,
 /// and its lifetime.
@@ -81,13 +85,34 @@ impl TokenKind {
     }
 
     /// How long a token of this kind lives under `backend`'s settings.
-    pub fn lifetime(&self, backend: &TokenBackend) -> Duration {
+    pub fn lifetime(&self, backend: &impl AsRef<TokenRules>) -> Duration {
+        let rules = backend.as_ref();
         match self.lifetime {
-            Lifetime::Access => backend.rules.access_lifetime,
-            Lifetime::Refresh => backend.rules.refresh_lifetime,
-            Lifetime::Sliding => backend.rules.sliding_lifetime,
+            Lifetime::Access => rules.access_lifetime,
+            Lifetime::Refresh => rules.refresh_lifetime,
+            Lifetime::Sliding => rules.sliding_lifetime,
             Lifetime::Fixed(lifetime) => lifetime,
         }
+    }
+
+    /// The built-in kind a valid `auth_token_classes` entry names.
+    fn for_auth_class(class: AuthTokenClass) -> Self {
+        match class {
+            AuthTokenClass::Access => Self::access(),
+            AuthTokenClass::Sliding => Self::sliding(),
+        }
+    }
+}
+
+// Kept next to `TokenKind` rather than in `settings`, so that settings need not know tokens.
+impl Settings {
+    /// The token kinds named by `auth_token_classes`, in order.
+    pub fn auth_token_kinds(&self) -> Vec<TokenKind> {
+        self.auth_token_classes
+            .iter()
+            .filter_map(|c| AuthTokenClass::parse(c))
+            .map(TokenKind::for_auth_class)
+            .collect()
     }
 }
 
@@ -105,8 +130,8 @@ fn epoch_after(from: i64, lifetime: Duration) -> i64 {
 impl Token {
     /// A new token of `kind` issued at `now`: type, `exp`, `iat`, `jti` (and `refresh_exp` for
     /// sliding tokens), in simplejwt's order.
-    pub fn new(backend: &TokenBackend, kind: TokenKind, now: i64) -> Self {
-        let rules = &backend.rules;
+    pub fn new(backend: &impl AsRef<TokenRules>, kind: TokenKind, now: i64) -> Self {
+        let rules = backend.as_ref();
         let mut token = Self {
             payload: Claims::new(),
             kind,
@@ -115,9 +140,9 @@ impl Token {
             rules.token_type_claim.clone(),
             Value::String(token.kind.token_type().to_owned()),
         );
-        token.set_exp(backend, now);
+        token.set_exp(rules, now);
         token.set_iat(now);
-        token.set_jti(backend);
+        token.set_jti(rules);
         if token.kind.lifetime == Lifetime::Sliding {
             let refresh_exp = epoch_after(now, rules.sliding_refresh_lifetime);
             token
@@ -128,10 +153,16 @@ impl Token {
     }
 
     /// A new token for a user: [`Token::new`] plus the user id claim, always as text.
-    pub fn for_user(backend: &TokenBackend, kind: TokenKind, user_id: &str, now: i64) -> Self {
-        let mut token = Self::new(backend, kind, now);
+    pub fn for_user(
+        backend: &impl AsRef<TokenRules>,
+        kind: TokenKind,
+        user_id: &str,
+        now: i64,
+    ) -> Self {
+        let rules = backend.as_ref();
+        let mut token = Self::new(rules, kind, now);
         token.payload.insert(
-            backend.rules.user_id_claim.clone(),
+            rules.user_id_claim.clone(),
             Value::String(user_id.to_owned()),
         );
         token
@@ -162,13 +193,14 @@ impl Token {
     }
 
     /// The `jti` claim, when it is text.
-    pub fn jti(&self, backend: &TokenBackend) -> Option<&str> {
-        self.get(&backend.rules.jti_claim).and_then(Value::as_str)
+    pub fn jti(&self, backend: &impl AsRef<TokenRules>) -> Option<&str> {
+        self.get(&backend.as_ref().jti_claim)
+            .and_then(Value::as_str)
     }
 
     /// The user id claim as text (a number is accepted too, for tokens from other issuers).
-    pub fn user_id(&self, backend: &TokenBackend) -> Option<String> {
-        match self.get(&backend.rules.user_id_claim)? {
+    pub fn user_id(&self, backend: &impl AsRef<TokenRules>) -> Option<String> {
+        match self.get(&backend.as_ref().user_id_claim)? {
             Value::String(id) => Some(id.clone()),
             Value::Number(id) => Some(id.to_string()),
             _ => None,
@@ -182,7 +214,7 @@ impl Token {
     }
 
     /// Sets `exp` to `now` plus the kind's lifetime.
-    pub fn set_exp(&mut self, backend: &TokenBackend, now: i64) {
+    pub fn set_exp(&mut self, backend: &impl AsRef<TokenRules>, now: i64) {
         let exp = epoch_after(now, self.kind.lifetime(backend));
         self.payload.insert("exp".to_owned(), exp.into());
     }
@@ -193,16 +225,16 @@ impl Token {
     }
 
     /// Sets a fresh `jti`: a random UUID as 32 lowercase hex digits.
-    pub fn set_jti(&mut self, backend: &TokenBackend) {
+    pub fn set_jti(&mut self, backend: &impl AsRef<TokenRules>) {
         let jti = uuid::Uuid::new_v4().simple().to_string();
         self.payload
-            .insert(backend.rules.jti_claim.clone(), Value::String(jti));
+            .insert(backend.as_ref().jti_claim.clone(), Value::String(jti));
     }
 
     /// simplejwt's `check_exp`: the time claim must exist and lie ahead of `now` (with leeway).
     pub fn check_exp(
         &self,
-        backend: &TokenBackend,
+        backend: &impl AsRef<TokenRules>,
         claim: &str,
         now: i64,
     ) -> Result<(), TokenError> {
@@ -212,7 +244,7 @@ impl Token {
         let Some(at) = value.as_f64() else {
             return Err(TokenError::Invalid);
         };
-        if at <= now as f64 - backend.rules.leeway {
+        if at <= now as f64 - backend.as_ref().leeway {
             return Err(if claim == "exp" {
                 TokenError::Expired
             } else {
@@ -224,9 +256,9 @@ impl Token {
 
     /// The access token a refresh token grants: a new access token whose other claims
     /// (everything but type, `exp`, `iat` and `jti`) are copied from this one, in order.
-    pub fn access_token(&self, backend: &TokenBackend, now: i64) -> Token {
-        let rules = &backend.rules;
-        let mut access = Token::new(backend, TokenKind::access(), now);
+    pub fn access_token(&self, backend: &impl AsRef<TokenRules>, now: i64) -> Token {
+        let rules = backend.as_ref();
+        let mut access = Token::new(rules, TokenKind::access(), now);
         for (claim, value) in &self.payload {
             let own = claim == &rules.token_type_claim
                 || claim == &rules.jti_claim
@@ -240,15 +272,16 @@ impl Token {
     }
 
     /// Rotation: a new `jti`, `exp` and `iat`, every other claim kept in place.
-    pub fn rotate(&mut self, backend: &TokenBackend, now: i64) {
-        self.set_jti(backend);
-        self.set_exp(backend, now);
+    pub fn rotate(&mut self, backend: &impl AsRef<TokenRules>, now: i64) {
+        let rules = backend.as_ref();
+        self.set_jti(rules);
+        self.set_exp(rules, now);
         self.set_iat(now);
     }
 
     /// Sliding refresh: `exp` moves to `now` plus the sliding lifetime; `jti` and
     /// `refresh_exp` stay.
-    pub fn slide(&mut self, backend: &TokenBackend, now: i64) {
+    pub fn slide(&mut self, backend: &impl AsRef<TokenRules>, now: i64) {
         self.set_exp(backend, now);
         self.set_iat(now);
     }
@@ -257,7 +290,7 @@ impl Token {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::Settings;
+    use crate::backend::TokenBackend;
     use serde_json::json;
 
     const NOW: i64 = 1_700_000_000;

@@ -97,7 +97,7 @@ fn pyjwt_vectors_verify_and_deterministic_signatures_match_exactly() {
         let header = message.split('.').next().unwrap();
         assert_eq!(
             header,
-            crate::backend::b64(header_json(&key).as_bytes()),
+            crate::encoding::b64(header_json(&key).as_bytes()),
             "{alg}"
         );
         assert!(
