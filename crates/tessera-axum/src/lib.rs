@@ -74,6 +74,8 @@ pub use tessera_auth::accounts::AccountSettings;
 pub use tessera_auth::audit::AuditSettings;
 pub use tessera_auth::guard::{ThrottleSettings, ThrottleStorage};
 pub use tessera_auth::{Auth, AuthError, ClientInfo};
+pub use tessera_core::Settings;
+pub use tessera_store::{Store, User};
 
 use conventions::not_found;
 use cors::cors_layer;
