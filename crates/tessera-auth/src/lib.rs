@@ -13,6 +13,7 @@
 //! | accounts: register, profile, password, staff actions | [`accounts`], [`Auth::register`] … |
 //! | the audit log | [`audit`] |
 //! | signing keys | [`keys`] |
+//! | upkeep: expired sessions, stale throttle rows, old audit events | [`Auth::flush_expired`], [`Auth::prune_audit`], [`Upkeep`] |
 
 pub mod accounts;
 mod actor;
@@ -29,9 +30,11 @@ mod service;
 mod sessions;
 mod signing_keys;
 pub mod tokens;
+mod upkeep;
 
 pub use actor::Actor;
 pub use client::{ClientInfo, MAX_USER_AGENT};
 pub use error::{AuthError, KindRejection};
 pub use service::{Auth, AuthBuilder};
 pub use tokens::{Refreshed, SESSION_CLAIM, TokenPair};
+pub use upkeep::{Flushed, UPKEEP_INTERVAL, Upkeep};

@@ -27,7 +27,7 @@ pub fn drf_conventions(tessera: &Tessera, method: &Method, mut response: Respons
         }
         StatusCode::NOT_FOUND if bodiless => response = ApiError::NotFound.into_response(),
         StatusCode::UNAUTHORIZED if !response.headers().contains_key(header::WWW_AUTHENTICATE) => {
-            if let Ok(value) = HeaderValue::from_str(&tessera.www_authenticate()) {
+            if let Ok(value) = HeaderValue::from_str(tessera.www_authenticate()) {
                 response
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, value);

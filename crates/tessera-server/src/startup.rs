@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+use tessera_auth::Upkeep;
 use tessera_axum::{MAX_BODY_BYTES, Tessera};
 use tessera_core::Secret;
 use tessera_store::Store;
@@ -32,6 +33,8 @@ pub struct Application {
     routes: Router<Tessera>,
     metrics_token: Option<Secret>,
     shutdown_grace: Duration,
+    /// The background upkeep; it ends when the store closes, or when this is dropped.
+    _upkeep: Upkeep,
 }
 
 impl Application {
@@ -60,7 +63,8 @@ impl Application {
             .audit(config.audit.clone())
             .build()
             .await?;
-        tokio::spawn(upkeep(tessera.clone()));
+        // Now and every hour: old audit events, expired sessions, stale throttle rows.
+        let upkeep = Upkeep::start(tessera.auth().clone());
         let addr = config.bind_addr()?;
         let listener = TcpListener::bind(addr)
             .await
@@ -71,6 +75,7 @@ impl Application {
             routes,
             metrics_token: config.metrics_token.clone(),
             shutdown_grace: config.shutdown_grace,
+            _upkeep: upkeep,
         })
     }
 
@@ -140,42 +145,6 @@ impl Application {
 
 /// How long a graceful shutdown waits for the audit queue to be written.
 const AUDIT_FLUSH_LIMIT: Duration = Duration::from_secs(10);
-/// How often the upkeep runs.
-const UPKEEP_INTERVAL: Duration = Duration::from_secs(3600);
-
-/// Now and every hour: deletes audit events older than `audit_retention` (none when it is
-/// 0) and throttle rows that no longer count. Ends when the store is closed.
-async fn upkeep(tessera: Tessera) {
-    loop {
-        if tessera.auth().store().is_closed() {
-            return;
-        }
-        match tessera.auth().audit_log().prune().await {
-            Ok(0) => {}
-            Ok(deleted) => tracing::info!(deleted, "pruned audit events past their retention"),
-            Err(_) if tessera.auth().store().is_closed() => return,
-            Err(error) => {
-                tracing::warn!(%error, "could not prune the audit log; trying again in an hour")
-            }
-        }
-        let now = tessera.auth().now_micros();
-        let (hits_before, failures_before) = tessera.auth().throttling().prune_cutoffs(now);
-        match tessera
-            .auth()
-            .store()
-            .prune_throttles(hits_before, failures_before, now)
-            .await
-        {
-            Ok(0) => {}
-            Ok(deleted) => tracing::info!(deleted, "pruned throttle rows that no longer count"),
-            Err(_) if tessera.auth().store().is_closed() => return,
-            Err(error) => {
-                tracing::warn!(%error, "could not prune throttle rows; trying again in an hour")
-            }
-        }
-        tokio::time::sleep(UPKEEP_INTERVAL).await;
-    }
-}
 
 /// Opens the configured store, creating the data directory for the default SQLite file.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
@@ -294,22 +263,5 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::config::redact_url;
-
-    #[test]
-    fn database_passwords_never_reach_messages() {
-        assert_eq!(
-            redact_url("postgres://u:secret@db:5432/x"),
-            "postgres://[redacted]@db:5432/x"
-        );
-        assert_eq!(
-            redact_url("sqlite://./tessera-data/tessera.db"),
-            "sqlite://./tessera-data/tessera.db"
-        );
     }
 }

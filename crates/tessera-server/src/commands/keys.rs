@@ -1,5 +1,4 @@
-//! `tessera keys …`: list, generate, rotate and retire the signing keys kept in the store,
-//! and the checks `tessera check` makes of the key settings.
+//! `tessera keys …`: list, generate, rotate and retire the signing keys kept in the store.
 
 use anyhow::{Context as _, bail};
 use tessera_auth::keys::{KeyStatus, load_key_files};
@@ -10,7 +9,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::{explain, finish, service};
 use crate::cli::KeysCommand;
-use crate::config::{Config, Finding};
+use crate::config::Config;
 
 /// Runs one `keys` subcommand.
 pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
@@ -126,103 +125,4 @@ fn timestamp(micros: i64) -> String {
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())
         .unwrap_or_else(|| micros.to_string())
-}
-
-/// What makes the key settings unfit for production.
-pub(crate) fn findings(config: &Config) -> Vec<Finding> {
-    let jwt = &config.jwt;
-    let mut findings = Vec::new();
-    if jwt.key_source == KeyOrigin::Store && jwt.key_encryption_key.is_none() {
-        findings.push(Finding::error(
-            "key_encryption_key",
-            "private keys kept in the store are not encrypted; set TESSERA_KEY_ENCRYPTION_KEY to a \
-             random secret of 32 bytes or more, e.g. `openssl rand -base64 32`",
-        ));
-    }
-    if jwt.key_source == KeyOrigin::Settings && jwt.key_encryption_key.is_some() {
-        findings.push(Finding::warning(
-            "key_encryption_key",
-            "is unused: only keys kept in the store (key_source = \"store\") are encrypted with it",
-        ));
-    }
-    if let Some(url) = &jwt.jwk_url
-        && let Some(rest) = url.strip_prefix("http://")
-    {
-        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-        let loopback =
-            host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]");
-        let message =
-            "is fetched over plain HTTP: anyone on the path can substitute keys; use https://";
-        findings.push(if loopback {
-            Finding::warning("jwk_url", message)
-        } else {
-            Finding::error("jwk_url", message)
-        });
-    }
-    if !jwt.algorithm.is_hmac()
-        && jwt.key_source == KeyOrigin::Settings
-        && jwt.signing_key.is_none()
-        && jwt.signing_key_file.is_none()
-    {
-        findings.push(Finding::error(
-            "signing_key",
-            format!(
-                "no {} private key is configured; set TESSERA_SIGNING_KEY_FILE to a PEM file, or \
-                 TESSERA_KEY_SOURCE=store",
-                jwt.algorithm
-            ),
-        ));
-    }
-    findings
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Severity;
-
-    fn severity_of(config: &Config, setting: &str) -> Option<Severity> {
-        findings(config)
-            .into_iter()
-            .find(|f| f.setting == setting)
-            .map(|f| f.severity)
-    }
-
-    #[test]
-    fn store_kept_keys_need_a_key_encryption_key() {
-        let mut config = Config::default();
-        config.jwt.key_source = KeyOrigin::Store;
-        assert_eq!(
-            severity_of(&config, "key_encryption_key"),
-            Some(Severity::Error)
-        );
-        config.jwt.key_encryption_key = Some("k".repeat(32).into());
-        assert_eq!(severity_of(&config, "key_encryption_key"), None);
-        config.jwt.key_source = KeyOrigin::Settings;
-        assert_eq!(
-            severity_of(&config, "key_encryption_key"),
-            Some(Severity::Warning)
-        );
-    }
-
-    #[test]
-    fn a_plain_http_jwk_url_is_unsafe_beyond_this_machine() {
-        let mut config = Config::default();
-        config.jwt.jwk_url = Some("http://issuer.example/jwks.json".into());
-        assert_eq!(severity_of(&config, "jwk_url"), Some(Severity::Error));
-        config.jwt.jwk_url = Some("http://127.0.0.1:9000/jwks.json".into());
-        assert_eq!(severity_of(&config, "jwk_url"), Some(Severity::Warning));
-        config.jwt.jwk_url = Some("https://issuer.example/jwks.json".into());
-        assert_eq!(severity_of(&config, "jwk_url"), None);
-    }
-
-    #[test]
-    fn an_asymmetric_algorithm_needs_a_private_key() {
-        let mut config = Config::default();
-        config.jwt.algorithm = Algorithm::RS256;
-        assert_eq!(severity_of(&config, "signing_key"), Some(Severity::Error));
-        config.jwt.signing_key_file = Some("key.pem".into());
-        assert_eq!(severity_of(&config, "signing_key"), None);
-    }
 }

@@ -2,7 +2,7 @@
 
 mod check;
 mod createsuperuser;
-pub(crate) mod keys;
+mod keys;
 mod user;
 
 pub use check::check;
@@ -13,7 +13,7 @@ pub use user::user;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tessera_auth::{Auth, AuthError};
+use tessera_auth::{Auth, AuthError, Flushed};
 use tessera_store::{PasswordHasher, Store};
 
 use crate::config::Config;
@@ -35,34 +35,29 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 
 /// `tessera flushexpiredtokens`
 pub async fn flush_expired_tokens(config: &Config) -> anyhow::Result<()> {
-    let store = migrated_store(config).await?;
-    let clock = tessera_core::Clock::system();
-    let deleted = store.flush_expired_sessions(clock.now_secs(), 1000).await?;
-    let now = clock.now_micros();
-    let (hits_before, failures_before) = config.throttling.prune_cutoffs(now);
-    let pruned = store
-        .prune_throttles(hits_before, failures_before, now)
-        .await?;
-    store.close().await;
-    println!("Deleted {deleted} expired session(s) and {pruned} stale throttle row(s).");
+    let auth = service(config).await?;
+    let flushed = auth.flush_expired().await;
+    finish(auth).await;
+    let Flushed {
+        sessions,
+        throttle_rows,
+    } = flushed.map_err(explain)?;
+    println!("Deleted {sessions} expired session(s) and {throttle_rows} stale throttle row(s).");
     Ok(())
 }
 
 /// `tessera pruneaudit`
 pub async fn prune_audit(config: &Config) -> anyhow::Result<()> {
-    let Some(cutoff) = config
-        .audit
-        .cutoff(tessera_core::Clock::system().now_micros())
-    else {
+    if config.audit.audit_retention.is_zero() {
         println!("audit_retention is 0: audit events are kept forever; nothing deleted.");
         return Ok(());
-    };
-    let store = migrated_store(config).await?;
-    let deleted = store.prune_audit_events(cutoff).await;
-    store.close().await;
+    }
+    let auth = service(config).await?;
+    let deleted = auth.prune_audit().await;
+    finish(auth).await;
     println!(
         "Deleted {} audit event(s) older than {}.",
-        deleted?,
+        deleted.map_err(explain)?,
         describe(config.audit.audit_retention)
     );
     Ok(())

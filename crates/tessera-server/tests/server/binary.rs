@@ -132,6 +132,49 @@ fn createsuperuser_refuses_bad_input() {
     assert!(stderr(&run(command, None)).contains("too short"));
 }
 
+/// The one line a failed command printed on standard error, after checking that it failed
+/// and printed nothing more: no backtrace, no second `Error:`.
+fn one_line_error(output: &std::process::Output) -> String {
+    let text = stderr(output);
+    assert!(!output.status.success(), "the command succeeded: {text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines.len() == 1 && !lines[0].trim().is_empty(),
+        "one line expected: {text:?}"
+    );
+    assert!(!text.contains("Stack backtrace"), "{text}");
+    assert!(!text.contains("Error: Error:"), "{text}");
+    lines[0].to_owned()
+}
+
+#[test]
+fn a_failed_command_prints_one_line_even_with_rust_backtrace_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut show = tessera(dir.path());
+    show.args(["user", "show", "nobody@example.com"])
+        .env("RUST_BACKTRACE", "1");
+    let line = one_line_error(&run(show, None));
+    let database = format!("sqlite://{}", dir.path().join("data/tessera.db").display());
+    assert_eq!(
+        line,
+        format!("Error: no user with email nobody@example.com in {database}")
+    );
+
+    create_superuser(dir.path(), "taken@example.com");
+    let mut again = tessera(dir.path());
+    again
+        .args([
+            "createsuperuser",
+            "--email",
+            "taken@example.com",
+            "--no-input",
+        ])
+        .env("TESSERA_SUPERUSER_PASSWORD", PASSWORD)
+        .env("RUST_BACKTRACE", "1");
+    let line = one_line_error(&run(again, None));
+    assert_eq!(line, "Error: That email is already taken.");
+}
+
 #[test]
 fn migrate_and_flushexpiredtokens_run_on_a_fresh_data_dir() {
     let dir = tempfile::tempdir().unwrap();

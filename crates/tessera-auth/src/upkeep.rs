@@ -1,0 +1,283 @@
+//! Upkeep: deleting what no longer counts — sessions past their expiry, throttle rows no
+//! window needs, audit events past `audit_retention` — on demand ([`Auth::flush_expired`],
+//! [`Auth::prune_audit`]: `tessera flushexpiredtokens` and `tessera pruneaudit`) and in the
+//! background ([`Upkeep`]: the server, now and every hour).
+
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::error::AuthError;
+use crate::service::Auth;
+
+/// Sessions deleted per statement by [`Auth::flush_expired`], each its own short transaction.
+const FLUSH_BATCH: u32 = 1000;
+
+/// How often [`Upkeep`] runs after its first round.
+pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// What [`Auth::flush_expired`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flushed {
+    /// Sessions whose refresh tokens had expired, revoked or not (simplejwt's
+    /// `flushexpiredtokens`).
+    pub sessions: u64,
+    /// Throttle records older than any throttle window, and failure counts of names neither
+    /// locked nor failing lately.
+    pub throttle_rows: u64,
+}
+
+impl Auth {
+    /// Deletes the sessions that expired before now less `leeway` (a token is still accepted
+    /// that long after its `exp`), in batches of 1000 rows so that servers keep serving
+    /// while it runs, then the throttle rows that no longer count (see
+    /// [`ThrottleSettings::prune_cutoffs`](crate::guard::ThrottleSettings::prune_cutoffs)).
+    /// Returns how many of each went.
+    ///
+    /// # Errors
+    /// The store's; rows deleted before the failure stay deleted, and the throttle rows are
+    /// not pruned when the sessions could not be flushed.
+    pub async fn flush_expired(&self) -> Result<Flushed, AuthError> {
+        let leeway = i64::try_from(self.settings().leeway.as_secs()).unwrap_or(i64::MAX);
+        let sessions = self
+            .store()
+            .flush_expired_sessions(self.now_secs().saturating_sub(leeway), FLUSH_BATCH)
+            .await?;
+        let now = self.now_micros();
+        let (hits_before, failures_before) = self.throttling().prune_cutoffs(now);
+        let throttle_rows = self
+            .store()
+            .prune_throttles(hits_before, failures_before, now)
+            .await?;
+        Ok(Flushed {
+            sessions,
+            throttle_rows,
+        })
+    }
+
+    /// Deletes the audit events older than `audit_retention`; none when it is `0` (kept
+    /// forever). Returns how many went.
+    ///
+    /// # Errors
+    /// The store's; events deleted before the failure stay deleted.
+    pub async fn prune_audit(&self) -> Result<u64, AuthError> {
+        Ok(self.audit_log().prune().await?)
+    }
+}
+
+/// The background upkeep of a server: [`Auth::prune_audit`] then [`Auth::flush_expired`],
+/// once at the start and then every [`UPKEEP_INTERVAL`]. A failure is logged and tried again
+/// at the next round. The task ends when the store is closed; dropping this stops it.
+#[derive(Debug)]
+pub struct Upkeep(JoinHandle<()>);
+
+impl Upkeep {
+    /// Spawns the task on the current Tokio runtime; its first round starts at once.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime.
+    pub fn start(auth: Auth) -> Self {
+        Self(tokio::spawn(run(auth)))
+    }
+
+    /// Whether the task has ended (the store was closed).
+    pub fn is_finished(&self) -> bool {
+        self.0.is_finished()
+    }
+}
+
+impl Drop for Upkeep {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Rounds until the store is closed.
+async fn run(auth: Auth) {
+    loop {
+        if auth.store().is_closed() {
+            return;
+        }
+        match auth.prune_audit().await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "pruned audit events past their retention"),
+            Err(_) if auth.store().is_closed() => return,
+            Err(error) => {
+                tracing::warn!(%error, "could not prune the audit log; trying again in an hour");
+            }
+        }
+        match auth.flush_expired().await {
+            Ok(flushed) => {
+                if flushed.sessions > 0 {
+                    tracing::info!(deleted = flushed.sessions, "flushed expired sessions");
+                }
+                if flushed.throttle_rows > 0 {
+                    tracing::info!(
+                        deleted = flushed.throttle_rows,
+                        "pruned throttle rows that no longer count"
+                    );
+                }
+            }
+            Err(_) if auth.store().is_closed() => return,
+            Err(error) => tracing::warn!(
+                %error,
+                "could not flush expired sessions and stale throttle rows; trying again in an hour"
+            ),
+        }
+        tokio::time::sleep(UPKEEP_INTERVAL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tessera_core::{Clock, Settings};
+    use tessera_store::{
+        AuditFilter, AuditOutcome, NewAuditEvent, NewSession, NewUser, PasswordHasher, SessionKind,
+        Store,
+    };
+
+    use super::*;
+    use crate::audit::AuditSettings;
+
+    const DAY: i64 = 86_400;
+    const MICROS: i64 = 1_000_000;
+    /// 2025-01-01T00:00:00Z, in seconds.
+    const T0: i64 = 1_735_689_600;
+
+    /// A service at `T0` keeping audit events `retention_days`.
+    async fn service(retention_days: u64) -> Auth {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        Auth::builder(Settings::default(), store)
+            .audit(AuditSettings {
+                audit_retention: Duration::from_secs(retention_days * 86_400),
+            })
+            .clock(Clock::manual(T0 * MICROS).0)
+            .hasher(PasswordHasher::new(1))
+            .offline()
+            .build()
+            .await
+            .unwrap()
+    }
+
+    /// Stores one audit event for each of `days_ago`.
+    async fn audit_events(auth: &Auth, days_ago: &[i64]) {
+        let events: Vec<NewAuditEvent> = days_ago
+            .iter()
+            .map(|days| {
+                NewAuditEvent::new(
+                    (T0 - days * DAY) * MICROS,
+                    "app.event",
+                    AuditOutcome::Success,
+                )
+            })
+            .collect();
+        auth.store().insert_audit_events(&events).await.unwrap();
+    }
+
+    async fn audit_count(auth: &Auth) -> i64 {
+        let filter = AuditFilter::default();
+        auth.store()
+            .list_audit_events(&filter, 10, 0)
+            .await
+            .unwrap()
+            .0
+    }
+
+    #[tokio::test]
+    async fn audit_events_go_after_the_retention_and_never_with_zero() {
+        let auth = service(30).await;
+        audit_events(&auth, &[40, 31, 29]).await;
+        assert_eq!(auth.prune_audit().await.unwrap(), 2);
+        assert_eq!(auth.prune_audit().await.unwrap(), 0);
+        assert_eq!(audit_count(&auth).await, 1);
+
+        let forever = service(0).await;
+        audit_events(&forever, &[4000]).await;
+        assert_eq!(forever.prune_audit().await.unwrap(), 0);
+        assert_eq!(audit_count(&forever).await, 1);
+    }
+
+    #[tokio::test]
+    async fn expired_sessions_and_stale_throttle_rows_are_flushed() {
+        let auth = service(30).await;
+        assert_eq!(auth.flush_expired().await.unwrap(), Flushed::default());
+        let store = auth.store();
+        let user = store
+            .create_user(&NewUser {
+                email: "ada@example.com".into(),
+                password_hash: "!".into(),
+                is_active: true,
+                date_joined: T0 * MICROS,
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        for (jti, expires_at) in [("old", T0 - 1), ("live", T0 + DAY)] {
+            let session = NewSession {
+                user_id: user.id,
+                kind: SessionKind::Refresh,
+                jti: jti.into(),
+                iat: expires_at - DAY,
+                expires_at,
+                user_agent: None,
+                ip: None,
+                now: (expires_at - DAY) * MICROS,
+            };
+            store.create_session(&session).await.unwrap();
+        }
+        // A request record older than a day, and a recent one (of another client: a hit
+        // trims its own key's window).
+        for (key, at) in [("anon:login:a", T0 - 2 * DAY), ("anon:login:b", T0)] {
+            store
+                .throttle_hit(key, 5, DAY * MICROS, at * MICROS)
+                .await
+                .unwrap();
+        }
+
+        let flushed = auth.flush_expired().await.unwrap();
+
+        assert_eq!(
+            flushed,
+            Flushed {
+                sessions: 1,
+                throttle_rows: 1
+            }
+        );
+        let live = store.live_sessions(user.id, T0).await.unwrap();
+        assert_eq!(live.len(), 1);
+        assert_eq!(auth.flush_expired().await.unwrap(), Flushed::default());
+    }
+
+    #[tokio::test]
+    async fn the_task_prunes_at_once_and_ends_with_the_store() {
+        let auth = service(30).await;
+        audit_events(&auth, &[40, 1]).await;
+        let upkeep = Upkeep::start(auth.clone());
+        let mut waited = Duration::ZERO;
+        while audit_count(&auth).await != 1 {
+            assert!(
+                waited < Duration::from_secs(10),
+                "the old event was not pruned"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            waited += Duration::from_millis(10);
+        }
+        assert!(!upkeep.is_finished(), "asleep until the next round");
+        drop(upkeep);
+
+        auth.store().close().await;
+        let closed = Upkeep::start(auth);
+        let mut waited = Duration::ZERO;
+        while !closed.is_finished() {
+            assert!(
+                waited < Duration::from_secs(10),
+                "the task outlived the store"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            waited += Duration::from_millis(10);
+        }
+    }
+}

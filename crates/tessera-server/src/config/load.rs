@@ -1,0 +1,286 @@
+//! Where settings come from: a `.env` file, `tessera.toml` (or `--config`/`TESSERA_CONFIG`),
+//! and `TESSERA_*` environment variables, over the defaults. An unknown setting is an error,
+//! and a bad value's error names the setting and the file or variable it came from.
+//!
+//! Figment merges the values and deserializes them, but its `Toml` and `Env` providers are
+//! bypassed: the sources are read here, value by value, because
+//! - an unknown key must be refused, and serde cannot do that for [`Config`]: its settings
+//!   are `#[serde(flatten)]`ed, which `deny_unknown_fields` does not support, so figment
+//!   would silently drop a misspelt setting;
+//! - figment loses the path of an error inside a flattened struct, so every supplied value is
+//!   kept with its source, and on failure tried alone ([`describe_error`]) to name both;
+//! - `Env` turns every value that looks like a number, boolean or list into one, while a text
+//!   setting must stay the text it was given — a numeric secret is still a secret
+//!   ([`env_value`]);
+//! - `TESSERA_CONFIG`, `TESSERA_LOG` and `TESSERA_SUPERUSER_PASSWORD` share the prefix but
+//!   are not settings.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::Serialized;
+
+use super::{Config, ConfigError};
+
+/// Environment variables with the `TESSERA_` prefix that are not settings.
+const NON_SETTING_VARS: &[&str] = &["config", "superuser_password", "log"];
+
+/// The default configuration file, read from the working directory when present.
+pub const DEFAULT_CONFIG_FILE: &str = "tessera.toml";
+
+impl Config {
+    /// Loads the configuration. `file` is an explicit `--config` path (it must exist);
+    /// without it `tessera.toml` is read if present. A `.env` file in the working directory
+    /// is loaded into the environment first (variables already set win).
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        // A missing .env is normal; a broken one is worth stopping for.
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(ConfigError(format!(".env: {e}"))),
+        }
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, &vars)
+    }
+
+    /// [`Config::load`] with an explicit environment (for tests).
+    pub fn load_from(file: Option<&Path>, vars: &[(String, String)]) -> Result<Self, ConfigError> {
+        let env_file = vars
+            .iter()
+            .find(|(k, _)| k == "TESSERA_CONFIG")
+            .map(|(_, v)| PathBuf::from(v));
+        let (path, required) = match file.map(Path::to_path_buf).or(env_file) {
+            Some(path) => (path, true),
+            None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
+        };
+        // Every value supplied, with where it came from, so an error can name its source.
+        let mut supplied: Vec<(String, figment::value::Value, String)> = Vec::new();
+        if path.exists() {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            let table: toml::Table = toml::from_str(&text)
+                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            let defaults = default_values();
+            for (key, value) in table {
+                if !defaults.contains_key(&key) {
+                    return Err(ConfigError(format!(
+                        "{}: unknown setting `{key}`",
+                        path.display()
+                    )));
+                }
+                let value = figment::value::Value::serialize(&value)
+                    .map_err(|e| ConfigError(format!("{}: `{key}`: {e}", path.display())))?;
+                supplied.push((key, value, path.display().to_string()));
+            }
+        } else if required {
+            return Err(ConfigError(format!(
+                "configuration file {} does not exist",
+                path.display()
+            )));
+        }
+        let defaults = default_values();
+        for (name, value) in vars {
+            let Some(key) = name.strip_prefix("TESSERA_") else {
+                continue;
+            };
+            let key = key.to_ascii_lowercase();
+            if NON_SETTING_VARS.contains(&key.as_str()) {
+                continue;
+            }
+            let Some(default) = defaults.get(&key) else {
+                return Err(ConfigError(format!(
+                    "unknown setting in environment variable {name}"
+                )));
+            };
+            supplied.push((
+                key,
+                env_value(default, value),
+                format!("environment variable {name}"),
+            ));
+        }
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        for (key, value, _) in &supplied {
+            figment = figment.merge(Serialized::default(key, value));
+        }
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError(describe_error(e, &supplied)))?;
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// Every setting's name and default value.
+fn default_values() -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::to_value(Config::default()) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// An environment variable's text as a setting value: text settings stay text (a numeric
+/// secret is still a secret), others are parsed as figment parses environment values
+/// (booleans, numbers, `[lists]`).
+fn env_value(default: &serde_json::Value, text: &str) -> figment::value::Value {
+    let textual = matches!(
+        default,
+        serde_json::Value::String(_) | serde_json::Value::Null
+    );
+    // An optional setting with no default may be a switch (`auth_cookie_secure`).
+    if default.is_null() && matches!(text.trim(), "true" | "false") {
+        figment::value::Value::from(text.trim() == "true")
+    } else if textual && !text.trim_start().starts_with('[') {
+        figment::value::Value::from(text.to_owned())
+    } else {
+        text.parse()
+            .unwrap_or_else(|never: std::convert::Infallible| match never {})
+    }
+}
+
+/// Names the setting behind an extraction error: the first supplied value that fails on
+/// its own (figment loses the path of errors inside flattened settings).
+fn describe_error(
+    error: figment::Error,
+    supplied: &[(String, figment::value::Value, String)],
+) -> String {
+    for (key, value, source) in supplied {
+        let alone = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Serialized::default(key, value));
+        if let Err(e) = alone.extract::<Config>() {
+            return format!("invalid setting `{key}` ({source}): {}", e.kind);
+        }
+    }
+    format!("invalid configuration: {error}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tessera_core::Secret;
+
+    use super::*;
+    use crate::config::tests::{load, vars};
+
+    #[test]
+    fn every_setting_can_be_set_from_the_environment() {
+        let config = Config::load_from(
+            None,
+            &vars(&[
+                ("TESSERA_BIND", "0.0.0.0:9000"),
+                ("TESSERA_DEBUG", "false"),
+                ("TESSERA_ACCESS_TOKEN_LIFETIME", "10m"),
+                ("TESSERA_REFRESH_TOKEN_LIFETIME", "3600"),
+                ("TESSERA_AUTH_HEADER_TYPES", "Bearer,JWT"),
+                ("TESSERA_SIGNING_KEY", "k"),
+                ("TESSERA_ROTATE_REFRESH_TOKENS", "false"),
+                ("TESSERA_SUPERUSER_PASSWORD", "not a setting"),
+                ("PATH", "/usr/bin"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.bind, "0.0.0.0:9000");
+        assert!(!config.debug);
+        assert_eq!(config.jwt.access_token_lifetime, Duration::from_secs(600));
+        assert_eq!(config.jwt.refresh_token_lifetime, Duration::from_secs(3600));
+        assert_eq!(config.jwt.auth_header_types, ["Bearer", "JWT"]);
+        assert_eq!(
+            config.jwt.signing_key.as_ref().map(Secret::expose),
+            Some("k")
+        );
+        assert!(!config.jwt.rotate_refresh_tokens);
+        let cookies =
+            Config::load_from(None, &vars(&[("TESSERA_AUTH_COOKIE_SECURE", "false")])).unwrap();
+        assert_eq!(cookies.browser.auth_cookie_secure, Some(false));
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let err = Config::load_from(None, &vars(&[("TESSERA_DEBUG", "maybe")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`debug`") && err.contains("TESSERA_DEBUG"),
+            "{err}"
+        );
+        let err = Config::load_from(None, &vars(&[("TESSERA_ACCESS_TOKEN_LIFETIME", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("access_token_lifetime"), "{err}");
+        let err = Config::load_from(None, &vars(&[("TESSERA_REFRESH_TOKEN_LIFETIME", "soon")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "`refresh_token_lifetime` (environment variable TESSERA_REFRESH_TOKEN_LIFETIME)"
+            ),
+            "{err}"
+        );
+        let err = Config::load_from(None, &vars(&[("TESSERA_BIND", "localhost")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`bind`"), "{err}");
+        let err = Config::load_from(None, &vars(&[("TESSERA_ACCES_TOKEN_LIFETIME", "5m")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TESSERA_ACCES_TOKEN_LIFETIME"), "{err}");
+        let err = Config::load_from(None, &vars(&[("TESSERA_DATABASE_URL", "mysql://x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database_url"), "{err}");
+        assert!(load(&[]).is_ok());
+    }
+
+    #[test]
+    fn the_file_is_read_and_the_environment_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tessera.toml");
+        std::fs::write(
+            &path,
+            "access_token_lifetime = \"20m\"\nleeway = 2\nbind = \"127.0.0.1:9999\"\n",
+        )
+        .unwrap();
+        let config =
+            Config::load_from(Some(&path), &vars(&[("TESSERA_BIND", "127.0.0.1:7777")])).unwrap();
+        assert_eq!(config.jwt.access_token_lifetime, Duration::from_secs(1200));
+        assert_eq!(config.jwt.leeway, Duration::from_secs(2));
+        assert_eq!(config.bind, "127.0.0.1:7777");
+        std::fs::write(&path, "leeway = \"a while\"\n").unwrap();
+        let err = Config::load_from(Some(&path), &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("`leeway`") && err.contains("tessera.toml"),
+            "{err}"
+        );
+        std::fs::write(&path, "acess_token_lifetime = 5\n").unwrap();
+        let err = Config::load_from(Some(&path), &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("unknown setting `acess_token_lifetime`"),
+            "{err}"
+        );
+        let err = Config::load_from(Some(&dir.path().join("missing.toml")), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn audit_retention_is_a_duration_of_a_day_or_more_or_zero() {
+        assert_eq!(
+            Config::default().audit.audit_retention,
+            Duration::from_secs(90 * 86_400)
+        );
+        let month = load(&[("TESSERA_AUDIT_RETENTION", "30d")]).unwrap();
+        assert_eq!(
+            month.audit.audit_retention,
+            Duration::from_secs(30 * 86_400)
+        );
+        let forever = load(&[("TESSERA_AUDIT_RETENTION", "0")]).unwrap();
+        assert!(forever.audit.audit_retention.is_zero());
+        for bad in ["1h", "soon"] {
+            let err = load(&[("TESSERA_AUDIT_RETENTION", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("audit_retention"), "{bad}: {err}");
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! The server's configuration: defaults, then `tessera.toml`, then `.env`, then `TESSERA_*`
+//! environment variables; validated before anything starts.
+//!
+//! | concern | where |
+//! |---|---|
+//! | the settings, their defaults, what can never work, values derived from them | here |
+//! | reading `.env`, `tessera.toml` and `TESSERA_*`, naming the source of a bad value | `load` ([`Config::load`]) |
+//! | what makes a configuration unfit for production | `deploy` ([`Config::findings`], [`Config::check_production`]) |
+//! | the signing key generated in debug mode | `signing_key` ([`Config::ensure_signing_key`]) |
+
+mod deploy;
+mod load;
+mod signing_key;
+
+pub use deploy::{Finding, Severity};
+pub use load::DEFAULT_CONFIG_FILE;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tessera_auth::accounts::AccountSettings;
+use tessera_auth::audit::AuditSettings;
+use tessera_auth::guard::ThrottleSettings;
+use tessera_axum::BrowserSettings;
+use tessera_core::{Secret, Settings};
+
+/// Everything the server is configured with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address and port to serve on. Defaults to `127.0.0.1:8000`.
+    pub bind: String,
+    /// Directory for the SQLite database and the generated signing key. Defaults to `./tessera-data`.
+    pub data_dir: PathBuf,
+    /// Database URL: `sqlite://path/to/file.db`, or `postgres://user:password@host/db` for
+    /// several servers sharing one database. Defaults to a SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    /// Most database connections this server opens. Defaults to 10.
+    pub database_max_connections: u32,
+    /// How long a request waits for a database connection (opening one included) before it
+    /// gets a 503 with `Retry-After`. Defaults to 5 seconds.
+    #[serde(with = "tessera_core::duration")]
+    pub database_connect_timeout: Duration,
+    /// PostgreSQL: statements running longer are cancelled and the request gets a 503;
+    /// `0` turns the limit off. Defaults to 10 seconds.
+    #[serde(with = "tessera_core::duration")]
+    pub database_statement_timeout: Duration,
+    /// Development mode: a generated signing key is allowed and logs are human-readable.
+    /// Production deployments set it to `false`, and then unsafe settings stop the server.
+    /// Defaults to `true`, like a new Django project.
+    pub debug: bool,
+    /// Seconds to let in-flight requests finish after SIGINT/SIGTERM. Defaults to 10.
+    #[serde(with = "tessera_core::duration")]
+    pub shutdown_grace: Duration,
+    /// simplejwt's settings, at the top level (`access_token_lifetime`, `signing_key`, …).
+    #[serde(flatten)]
+    pub jwt: Settings,
+    /// Account settings, at the top level (`password_min_length`, `user_fields`, …).
+    #[serde(flatten)]
+    pub accounts: AccountSettings,
+    /// Cookie mode, CSRF and CORS, at the top level (`auth_cookie_samesite`, `cors_allowed_origins`, …).
+    #[serde(flatten)]
+    pub browser: BrowserSettings,
+    /// Throttles, login lockout and the hashing queue (`throttle_rates`, `num_proxies`, …).
+    #[serde(flatten)]
+    pub throttling: ThrottleSettings,
+    /// The audit log's retention (`audit_retention`).
+    #[serde(flatten)]
+    pub audit: AuditSettings,
+    /// Bearer token that `/metrics` requires; unset, only local clients may read it.
+    pub metrics_token: Option<Secret>,
+}
+
+impl Default for Config {
+    /// The production values of a DRF + simplejwt service: 15-minute access tokens, 7-day
+    /// refresh tokens, rotation with blacklisting, login by e-mail.
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8000".into(),
+            data_dir: PathBuf::from("./tessera-data"),
+            database_url: None,
+            database_max_connections: 10,
+            database_connect_timeout: Duration::from_secs(5),
+            database_statement_timeout: Duration::from_secs(10),
+            debug: true,
+            shutdown_grace: Duration::from_secs(10),
+            jwt: Settings {
+                access_token_lifetime: Duration::from_secs(15 * 60),
+                refresh_token_lifetime: Duration::from_secs(7 * 24 * 3600),
+                rotate_refresh_tokens: true,
+                blacklist_after_rotation: true,
+                update_last_login: true,
+                ..Settings::default()
+            },
+            accounts: AccountSettings::default(),
+            browser: BrowserSettings::default(),
+            throttling: ThrottleSettings {
+                // seeds/004's django-ratelimit on login: 5 per minute per client address.
+                throttle_rates: [("login".to_owned(), "5/min".to_owned())].into(),
+                ..ThrottleSettings::default()
+            },
+            audit: AuditSettings::default(),
+            metrics_token: None,
+        }
+    }
+}
+
+/// A configuration that cannot be used; the message names the setting or file.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Values that can never work, in any mode.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.bind_addr()?;
+        if let Some(url) = &self.database_url
+            && tessera_store::Engine::from_url(url).is_none()
+        {
+            return Err(ConfigError(format!(
+                "invalid setting `database_url`: {url:?} is neither a SQLite URL \
+                 (sqlite://path/to/file.db) nor a PostgreSQL one (postgres://user@host/database)"
+            )));
+        }
+        if self.database_max_connections == 0 {
+            return Err(ConfigError(
+                "invalid setting `database_max_connections`: at least 1".into(),
+            ));
+        }
+        if self.database_connect_timeout.is_zero() {
+            return Err(ConfigError(
+                "invalid setting `database_connect_timeout`: must be more than 0".into(),
+            ));
+        }
+        self.jwt
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        self.accounts
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        self.throttling
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        self.audit
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        self.browser_settings()
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// The browser settings in force: cookies are `Secure` unless debug mode is on or
+    /// `auth_cookie_secure` says otherwise.
+    pub fn browser_settings(&self) -> BrowserSettings {
+        BrowserSettings {
+            auth_cookie_secure: Some(self.browser.auth_cookie_secure.unwrap_or(!self.debug)),
+            ..self.browser.clone()
+        }
+    }
+
+    /// The address to bind.
+    pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.bind.parse().map_err(|_| {
+            ConfigError(format!(
+                "invalid setting `bind`: {:?} is not an address such as 127.0.0.1:8000",
+                self.bind
+            ))
+        })
+    }
+
+    /// The database, as messages name it (no password): the answer to "which database?".
+    pub fn database_description(&self) -> String {
+        redact_url(&self.database_url())
+    }
+
+    /// The database URL in force: the configured one, or a SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("tessera.db").display()))
+    }
+
+    /// The database pool's size and time limits.
+    pub fn store_options(&self) -> tessera_store::StoreOptions {
+        tessera_store::StoreOptions {
+            max_connections: self.database_max_connections,
+            connect_timeout: self.database_connect_timeout,
+            statement_timeout: Some(self.database_statement_timeout)
+                .filter(|timeout| !timeout.is_zero()),
+        }
+    }
+}
+
+/// A database URL without its password, fit for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://[redacted]@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// An environment of `pairs`.
+    pub(super) fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// The configuration from the environment `pairs` alone.
+    pub(super) fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::load_from(Some(Path::new("/nonexistent/tessera.toml")), &vars(pairs))
+            .or_else(|_| Config::load_from(None, &vars(pairs)))
+    }
+
+    #[test]
+    fn defaults_are_the_production_values_of_the_seed_service() {
+        let config = Config::default();
+        assert_eq!(config.bind, "127.0.0.1:8000");
+        assert_eq!(config.jwt.access_token_lifetime, Duration::from_secs(900));
+        assert_eq!(
+            config.jwt.refresh_token_lifetime,
+            Duration::from_secs(7 * 86_400)
+        );
+        assert!(config.jwt.rotate_refresh_tokens && config.jwt.blacklist_after_rotation);
+        assert_eq!(config.jwt.username_field, "email");
+        assert_eq!(config.database_url(), "sqlite://./tessera-data/tessera.db");
+    }
+
+    #[test]
+    fn database_settings_choose_the_engine_and_the_pool_limits() {
+        let defaults = Config::default().store_options();
+        assert_eq!(defaults, tessera_store::StoreOptions::default());
+
+        let config = load(&[
+            (
+                "TESSERA_DATABASE_URL",
+                "postgres://tessera@db.internal:5432/tessera",
+            ),
+            ("TESSERA_DATABASE_MAX_CONNECTIONS", "25"),
+            ("TESSERA_DATABASE_CONNECT_TIMEOUT", "2s"),
+            ("TESSERA_DATABASE_STATEMENT_TIMEOUT", "500ms"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.database_url(),
+            "postgres://tessera@db.internal:5432/tessera"
+        );
+        let options = config.store_options();
+        assert_eq!(options.max_connections, 25);
+        assert_eq!(options.connect_timeout, Duration::from_secs(2));
+        assert_eq!(options.statement_timeout, Some(Duration::from_millis(500)));
+
+        let off = load(&[("TESSERA_DATABASE_STATEMENT_TIMEOUT", "0")]).unwrap();
+        assert_eq!(off.store_options().statement_timeout, None);
+        assert!(load(&[("TESSERA_DATABASE_URL", "postgresql://h/db")]).is_ok());
+        for (name, value) in [
+            ("TESSERA_DATABASE_MAX_CONNECTIONS", "0"),
+            ("TESSERA_DATABASE_CONNECT_TIMEOUT", "0"),
+            ("TESSERA_DATABASE_URL", "mysql://h/db"),
+        ] {
+            let err = load(&[(name, value)]).unwrap_err().to_string();
+            assert!(
+                err.contains(&name["TESSERA_".len()..].to_lowercase()),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn database_passwords_never_reach_messages() {
+        assert_eq!(
+            redact_url("postgres://u:secret@db:5432/x"),
+            "postgres://[redacted]@db:5432/x"
+        );
+        assert_eq!(
+            redact_url("sqlite://./tessera-data/tessera.db"),
+            "sqlite://./tessera-data/tessera.db"
+        );
+    }
+}
