@@ -257,9 +257,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let user = <TokenUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
-        user.claims().map(Claims).map_err(|error| {
-            AuthRejection::new(&Tessera::from_ref(state), error)
-        })
+        user.claims()
+            .map(Claims)
+            .map_err(|error| AuthRejection::new(&Tessera::from_ref(state), error))
     }
 }
 

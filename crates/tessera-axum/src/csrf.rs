@@ -127,7 +127,11 @@ fn check_token(tessera: &Tessera, headers: &HeaderMap) -> Result<(), String> {
 /// asks it of every request; the cookie routes ask it with `cookie_route`, as they read the
 /// refresh cookie and so are protected even before the browser holds an access cookie
 /// (login CSRF), wherever they are mounted.
-pub(crate) fn csrf_refusal(tessera: &Tessera, parts: &Parts, cookie_route: bool) -> Option<Response> {
+pub(crate) fn csrf_refusal(
+    tessera: &Tessera,
+    parts: &Parts,
+    cookie_route: bool,
+) -> Option<Response> {
     let safe = matches!(
         parts.method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE

@@ -197,7 +197,11 @@ impl Tessera {
 }
 
 /// The check of [`Tessera::require_authentication`].
-async fn authenticated_only(State(tessera): State<Tessera>, request: Request, next: Next) -> Response {
+async fn authenticated_only(
+    State(tessera): State<Tessera>,
+    request: Request,
+    next: Next,
+) -> Response {
     let (mut parts, body) = request.into_parts();
     match <AuthUser as axum::extract::FromRequestParts<Tessera>>::from_request_parts(
         &mut parts, &tessera,

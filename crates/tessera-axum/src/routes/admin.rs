@@ -35,10 +35,7 @@ where
             "/admin/users/{id}/",
             get(retrieve).patch(update).delete(destroy),
         )
-        .route(
-            "/admin/users/{id}/revoke_sessions/",
-            post(revoke_sessions),
-        )
+        .route("/admin/users/{id}/revoke_sessions/", post(revoke_sessions))
         .route("/admin/users/{id}/unlock/", post(unlock))
         .route("/admin/audit/", get(super::audit::list))
 }

@@ -11,8 +11,8 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::client::Client;
-use crate::csrf::CookieRouteCsrf;
 use crate::cookies::{csrf_cookie, expired_cookie, new_csrf_token, read_cookie, token_cookie};
+use crate::csrf::CookieRouteCsrf;
 use crate::error::ApiError;
 use crate::payload::Payload;
 use crate::state::Tessera;

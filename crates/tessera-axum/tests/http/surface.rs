@@ -10,14 +10,10 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera_axum::routes::{account_routes, token_routes};
-use tessera_axum::{
-    ApiError, AuthUser, Claims, Permission, Require, Tessera, install,
-};
+use tessera_axum::{ApiError, AuthUser, Claims, Permission, Require, Tessera, install};
 use tower::ServiceExt as _;
 
-use crate::helpers::{
-    NOT_FOUND, NOT_PROVIDED, PASSWORD, TestApp, WWW_AUTHENTICATE, spawn_router,
-};
+use crate::helpers::{NOT_FOUND, NOT_PROVIDED, PASSWORD, TestApp, WWW_AUTHENTICATE, spawn_router};
 
 /// An application's state: its own value next to Tessera's.
 #[derive(Clone, FromRef)]
@@ -40,11 +36,12 @@ impl Permission<AppState> for IsOwner {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<bool, ApiError> {
-        let Path(id) = <Path<i64> as axum::extract::FromRequestParts<AppState>>::from_request_parts(
-            parts, state,
-        )
-        .await
-        .map_err(|_| ApiError::NotFound)?;
+        let Path(id) =
+            <Path<i64> as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+                parts, state,
+            )
+            .await
+            .map_err(|_| ApiError::NotFound)?;
         if !(1..=2).contains(&id) || user.user.id != state.owner_of_everything.0 {
             return Err(ApiError::NotFound);
         }
@@ -91,7 +88,10 @@ fn app(tessera: Tessera, owner: i64) -> Router {
             .route("/api/v1/objects/{id}/", get(object))
             .route("/api/v1/claims/", get(typed))
             // No extractor: only `require_authentication` keeps anonymous requests out.
-            .route("/api/v1/private/", get(|| async { Json(json!({"ok": true})) })),
+            .route(
+                "/api/v1/private/",
+                get(|| async { Json(json!({"ok": true})) }),
+            ),
     );
     let router = Router::new()
         .nest("/api/v1", api.clone())
@@ -116,7 +116,9 @@ async fn the_same_tokens_work_on_routers_nested_under_two_prefixes() {
     let profile = app.get_bearer("/api/v2/auth/profile/", access).await.ok();
     assert_eq!(profile["email"], "ada@example.com");
     // The unprefixed paths do not exist.
-    app.post_json("/api/token/", &body).await.assert(404, NOT_FOUND);
+    app.post_json("/api/token/", &body)
+        .await
+        .assert(404, NOT_FOUND);
 }
 
 #[tokio::test]
