@@ -9,7 +9,7 @@ use crate::state::Tessera;
 
 /// Gives a bodiless 404 or 405 answer DRF's JSON body, answers `OPTIONS` with 200 and
 /// `Allow`, and adds `WWW-Authenticate` to a 401 — for the response to a `method` request.
-/// [`crate::finish`]'s middleware applies it to every response.
+/// [`crate::install`]'s middleware applies it to every response.
 pub fn drf_conventions(tessera: &Tessera, method: &Method, mut response: Response) -> Response {
     let bodiless = !response.headers().contains_key(header::CONTENT_TYPE);
     match response.status() {

@@ -3,10 +3,14 @@
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+#[cfg(feature = "store")]
 use tessera_auth::AuthError;
+#[cfg(feature = "store")]
 use tessera_auth::form::FieldErrors;
+#[cfg(feature = "store")]
 use tessera_auth::keys::KeysError;
 use tessera_core::TokenError;
+#[cfg(feature = "store")]
 use tessera_store::StoreError;
 
 /// A failed request, as DRF would answer it.
@@ -32,6 +36,7 @@ pub enum ApiError {
     /// 403 `You do not have permission to perform this action.`
     PermissionDenied,
     /// 400 field errors: `{"field": ["message", …], …}`.
+    #[cfg(feature = "store")]
     Validation(FieldErrors),
     /// 400 `{"detail": "<parser message>"}` for a body that does not parse.
     Parse(String),
@@ -77,6 +82,7 @@ impl ApiError {
     }
 
     /// 400 with one message for one field.
+    #[cfg(feature = "store")]
     pub fn field(field: &str, message: impl Into<String>) -> Self {
         let mut errors = FieldErrors::default();
         errors.add(field, message);
@@ -90,7 +96,9 @@ impl ApiError {
             | Self::AuthenticationFailed { .. }
             | Self::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
             Self::PermissionDenied => StatusCode::FORBIDDEN,
-            Self::Validation(_) | Self::Parse(_) => StatusCode::BAD_REQUEST,
+            #[cfg(feature = "store")]
+            Self::Validation(_) => StatusCode::BAD_REQUEST,
+            Self::Parse(_) => StatusCode::BAD_REQUEST,
             Self::NotFound | Self::NotFoundDetail(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -124,6 +132,7 @@ impl ApiError {
             Self::PermissionDenied => {
                 json!({"detail": "You do not have permission to perform this action."})
             }
+            #[cfg(feature = "store")]
             Self::Validation(errors) => errors.to_json(),
             Self::Parse(detail) => json!({"detail": detail}),
             Self::NotFound => json!({"detail": "Not found."}),
@@ -152,8 +161,10 @@ pub fn throttled_detail(wait_secs: u64) -> String {
     format!("Request was throttled. Expected available in {wait_secs} {unit}.")
 }
 
+#[cfg(feature = "store")]
 const NO_VALID_TOKEN_KIND: &str = "Given token not valid for any token type";
 
+#[cfg(feature = "store")]
 impl From<AuthError> for ApiError {
     /// The service's failure as DRF (and simplejwt) answer it.
     fn from(error: AuthError) -> Self {
@@ -211,6 +222,7 @@ impl From<AuthError> for ApiError {
     }
 }
 
+#[cfg(feature = "store")]
 impl From<KeysError> for ApiError {
     fn from(error: KeysError) -> Self {
         AuthError::from(error).into()
@@ -227,6 +239,7 @@ impl From<TokenError> for ApiError {
     }
 }
 
+#[cfg(feature = "store")]
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match &error {
@@ -236,6 +249,7 @@ impl From<StoreError> for ApiError {
     }
 }
 
+#[cfg(feature = "store")]
 impl From<FieldErrors> for ApiError {
     fn from(errors: FieldErrors) -> Self {
         Self::Validation(errors)
@@ -297,6 +311,7 @@ mod tests {
                 r#"{"detail":"Method \"GET\" not allowed."}"#.into()
             )
         );
+        #[cfg(feature = "store")]
         assert_eq!(
             render(ApiError::field("refresh", "This field is required.")).await,
             (
@@ -325,8 +340,11 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "store")]
     #[tokio::test]
     async fn service_failures_keep_simplejwts_bodies() {
+        use tessera_auth::AuthError;
+        use tessera_auth::keys::KeysError;
         assert_eq!(
             render(AuthError::UserInactive.into()).await,
             (

@@ -9,7 +9,7 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// The 431 answer for headers larger than [`MAX_HEADER_BYTES`] (names and values
 /// together), before any of them is parsed further; `None` when they fit.
-/// [`crate::finish`]'s middleware asks it first.
+/// [`crate::install`]'s middleware asks it first.
 pub fn oversized_headers(headers: &HeaderMap) -> Option<Response> {
     let size: usize = headers
         .iter()

@@ -1,4 +1,4 @@
-//! The one middleware [`crate::finish`] puts around every request: the header size limit,
+//! The one middleware [`crate::install`] puts around every request: the header size limit,
 //! CSRF, the `anon`/`user` throttles and remote signing keys before the handler, DRF's
 //! response conventions after it.
 //!
@@ -7,6 +7,7 @@
 //! a request costs beyond the handler.
 
 use axum::extract::{Request, State};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -14,12 +15,11 @@ use axum::response::{IntoResponse, Response};
 use crate::conventions::drf_conventions;
 use crate::csrf::csrf_refusal;
 use crate::limits::oversized_headers;
-use crate::remote::fetch_remote_keys;
 use crate::state::Tessera;
 use crate::throttle_layer::check_rates;
 
 /// The middleware; install it with `axum::middleware::from_fn_with_state(tessera,
-/// tessera_middleware)` (as [`crate::finish`] does).
+/// tessera_middleware)` (as [`crate::install`] does).
 pub async fn tessera_middleware(
     State(tessera): State<Tessera>,
     request: Request,
@@ -56,4 +56,32 @@ async fn before(tessera: &Tessera, parts: &Parts) -> Option<Response> {
         Box::pin(fetch_remote_keys(tessera, &parts.headers)).await;
     }
     None
+}
+
+/// Before a request is handled, lets the backend's key source fetch the key of the token in
+/// the authorization header when the ring does not hold its `kid` (so the synchronous
+/// decoding that follows finds it). A no-op without a key source. The middleware runs it.
+async fn fetch_remote_keys(tessera: &Tessera, headers: &HeaderMap) {
+    if tessera.auth().backend().key_source().is_some()
+        && let Some(raw) = bearer_token(tessera, headers)
+        && let Some(refresh) = tessera.auth().backend().refresh_for(&raw)
+    {
+        refresh.await;
+    }
+}
+
+/// The token of an authorization header of one of the accepted types, if any.
+fn bearer_token(tessera: &Tessera, headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(tessera.auth_header())?.to_str().ok()?;
+    let mut words = value.split_ascii_whitespace();
+    let scheme = words.next()?;
+    if !tessera
+        .settings()
+        .auth_header_types
+        .iter()
+        .any(|t| t == scheme)
+    {
+        return None;
+    }
+    words.next().map(str::to_owned)
 }

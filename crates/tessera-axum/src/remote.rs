@@ -13,10 +13,8 @@ use std::pin::Pin;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, header};
+use axum::http::header;
 use tessera_core::{Algorithm, Key, KeySource, Settings, SettingsError, keys_from_jwks};
-
-use crate::state::Tessera;
 
 /// The largest JWKS document read.
 pub const MAX_JWKS_BYTES: usize = 1024 * 1024;
@@ -219,33 +217,4 @@ impl KeySource for RemoteJwks {
     fn refresh<'a>(&'a self, kid: &'a str) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
         Box::pin(self.ensure(kid))
     }
-}
-
-/// Before a request is handled, lets the backend's key source fetch the key of the token in
-/// the authorization header when the ring does not hold its `kid` (so the synchronous
-/// decoding that follows finds it). A no-op without a key source. [`crate::finish`]'s
-/// middleware runs it.
-pub async fn fetch_remote_keys(tessera: &Tessera, headers: &HeaderMap) {
-    if tessera.auth().backend().key_source().is_some()
-        && let Some(raw) = bearer_token(tessera, headers)
-        && let Some(refresh) = tessera.auth().backend().refresh_for(&raw)
-    {
-        refresh.await;
-    }
-}
-
-/// The token of an authorization header of one of the accepted types, if any.
-fn bearer_token(tessera: &Tessera, headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(tessera.auth_header())?.to_str().ok()?;
-    let mut words = value.split_ascii_whitespace();
-    let scheme = words.next()?;
-    if !tessera
-        .settings()
-        .auth_header_types
-        .iter()
-        .any(|t| t == scheme)
-    {
-        return None;
-    }
-    words.next().map(str::to_owned)
 }

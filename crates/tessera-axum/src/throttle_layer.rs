@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::state::Tessera;
 
 /// 429 when the request is over the `anon` or `user` rate. It costs nothing while neither
-/// rate is set. [`crate::finish`]'s middleware asks it.
+/// rate is set. [`crate::install`]'s middleware asks it.
 pub async fn check_rates(tessera: &Tessera, parts: &Parts) -> Result<(), ApiError> {
     let settings = tessera.auth().throttling();
     if settings.rate("anon").is_none() && settings.rate("user").is_none() {

@@ -191,6 +191,17 @@ pub struct JwtUser {
     pub token: Token,
 }
 
+impl JwtUser {
+    /// The token's claims as the application's own type (`C: Deserialize`).
+    ///
+    /// # Errors
+    /// `Token is invalid` (401) when the claims do not fit `C`.
+    pub fn claims<C: serde::de::DeserializeOwned>(&self) -> Result<C, ApiError> {
+        serde_json::from_value(serde_json::Value::Object(self.token.payload().clone()))
+            .map_err(|_| tessera_core::TokenError::Invalid.into())
+    }
+}
+
 /// The rejection of [`JwtUser`]: DRF's body, with `WWW-Authenticate` on a 401.
 #[derive(Debug)]
 pub struct VerifierRejection {
