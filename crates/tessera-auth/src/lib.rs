@@ -26,6 +26,7 @@ pub mod form;
 pub mod guard;
 pub mod keys;
 mod login;
+pub mod rules;
 mod service;
 mod sessions;
 mod signing_keys;

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use tessera_core::{Clock, KeyOrigin, Settings, TokenBackend, TokenKind};
 use tessera_store::{PasswordHasher, Store, User};
 
-use crate::accounts::AccountSettings;
 use crate::audit::{Audit, AuditLog, AuditSettings};
 use crate::error::AuthError;
 use crate::guard::{Hashing, Lockout, ThrottleSettings, Throttles};
 use crate::keys::{KeyManager, KeyRefresher, load_key_files};
+use crate::rules::AccountSettings;
 
 /// The authentication service: settings, keys, store and the protections around them.
 /// Cloning is cheap; every clone shares the counters, the audit queue and the background

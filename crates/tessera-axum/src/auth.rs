@@ -3,9 +3,11 @@
 
 use std::convert::Infallible;
 
-use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
+use axum::Router;
+use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -272,5 +274,46 @@ impl<S: Send + Sync> FromRequestParts<S> for AllowAny {
 
     async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(Self)
+    }
+}
+
+impl Tessera {
+    /// Makes every route of `router` refuse anonymous requests with 401 — DRF's
+    /// `DEFAULT_PERMISSION_CLASSES = [IsAuthenticated]`, opted into per router. Routes meant
+    /// for everyone (`AllowAny`) go on a router merged after this call:
+    ///
+    /// ```
+    /// # use axum::{Router, routing::get};
+    /// # use tessera_axum::Tessera;
+    /// # fn app(tessera: &Tessera) -> Router<Tessera> {
+    /// let private = Router::new().route("/notes/", get(|| async { "only for users" }));
+    /// let public = Router::new().route("/status/", get(|| async { "for everyone" }));
+    /// tessera.require_authentication(private).merge(public)
+    /// # }
+    /// ```
+    ///
+    /// Only authentication is checked here (the token and its user, as [`AuthUser`] does);
+    /// handlers still extract the user, or a [`crate::Require`] for stricter rules.
+    pub fn require_authentication<S>(&self, router: Router<S>) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        router.route_layer(axum::middleware::from_fn_with_state(
+            self.clone(),
+            authenticated_only,
+        ))
+    }
+}
+
+/// The check of [`Tessera::require_authentication`].
+async fn authenticated_only(
+    State(tessera): State<Tessera>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    match <AuthUser as FromRequestParts<Tessera>>::from_request_parts(&mut parts, &tessera).await {
+        Ok(_) => next.run(Request::from_parts(parts, body)).await,
+        Err(refused) => refused.into_response(),
     }
 }

@@ -3,11 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::{Request, State};
 use axum::http::HeaderName;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use tessera_auth::accounts::AccountSettings;
 use tessera_auth::audit::AuditSettings;
 use tessera_auth::guard::ThrottleSettings;
@@ -15,7 +11,6 @@ use tessera_auth::{Auth, AuthBuilder, AuthError};
 use tessera_core::{Clock, Settings, SettingsError};
 use tessera_store::{PasswordHasher, Store, User};
 
-use crate::auth::AuthUser;
 use crate::browser::BrowserSettings;
 use crate::remote::RemoteJwks;
 
@@ -164,51 +159,8 @@ impl Tessera {
         &self.0.auth_header
     }
 
-    /// Makes every route of `router` refuse anonymous requests with 401 — DRF's
-    /// `DEFAULT_PERMISSION_CLASSES = [IsAuthenticated]`, opted into per router. Routes meant
-    /// for everyone (`AllowAny`) go on a router merged after this call:
-    ///
-    /// ```
-    /// # use axum::{Router, routing::get};
-    /// # use tessera_axum::Tessera;
-    /// # fn app(tessera: &Tessera) -> Router<Tessera> {
-    /// let private = Router::new().route("/notes/", get(|| async { "only for users" }));
-    /// let public = Router::new().route("/status/", get(|| async { "for everyone" }));
-    /// tessera.require_authentication(private).merge(public)
-    /// # }
-    /// ```
-    ///
-    /// Only authentication is checked here (the token and its user, as [`AuthUser`] does);
-    /// handlers still extract the user, or a [`crate::Require`] for stricter rules.
-    pub fn require_authentication<S>(&self, router: Router<S>) -> Router<S>
-    where
-        S: Clone + Send + Sync + 'static,
-    {
-        router.route_layer(axum::middleware::from_fn_with_state(
-            self.clone(),
-            authenticated_only,
-        ))
-    }
-
     /// The `WWW-Authenticate` value of every 401: `Bearer realm="api"`.
     pub fn www_authenticate(&self) -> &str {
         &self.0.www_authenticate
-    }
-}
-
-/// The check of [`Tessera::require_authentication`].
-async fn authenticated_only(
-    State(tessera): State<Tessera>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let (mut parts, body) = request.into_parts();
-    match <AuthUser as axum::extract::FromRequestParts<Tessera>>::from_request_parts(
-        &mut parts, &tessera,
-    )
-    .await
-    {
-        Ok(_) => next.run(Request::from_parts(parts, body)).await,
-        Err(refused) => refused.into_response(),
     }
 }

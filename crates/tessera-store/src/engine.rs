@@ -145,7 +145,7 @@ impl Attempts {
 /// still correct, only slower under contention.
 macro_rules! db {
     (@on $side:ident, $store:expr, $retry:expr, |$pool:ident, $engine:ident| $body:expr) => {{
-        let store: &$crate::Store = $store;
+        let store = $store;
         let mut attempts = $crate::engine::Attempts::new($retry);
         loop {
             let result: $crate::Result<_> = match store.$side() {

@@ -6,11 +6,11 @@ use serde_json::{Map, Value, json};
 use tessera_store::{User, UserFlags, UserUpdate};
 
 use super::input::NAME_MAX_LENGTH;
-use super::user_fields::drf_bool;
 use crate::actor::Actor;
 use crate::audit::event;
 use crate::error::AuthError;
 use crate::form::{Fields, Trim};
+use crate::rules::drf_bool;
 use crate::service::Auth;
 use crate::tokens::reason;
 

@@ -5,7 +5,7 @@ use serde_json::Value;
 use tessera_core::Claims;
 use tessera_store::User;
 
-use super::user_fields::UserField;
+use crate::rules::UserField;
 
 /// `first last`, trimmed, or the e-mail address when both names are empty.
 pub fn full_name(user: &User) -> String {
@@ -45,7 +45,7 @@ pub fn account_claims(user: &User, fields: &[UserField]) -> Claims {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::accounts::user_fields::FieldKind;
+    use crate::rules::FieldKind;
     use serde_json::json;
 
     pub(crate) fn user(first: &str, last: &str) -> User {

@@ -4,10 +4,10 @@
 use serde_json::{Map, Value};
 use tessera_store::User;
 
-use super::rules::{EMAIL_MAX_LENGTH, UserAttributes, validate_email};
-use super::user_fields::UserField;
 use crate::error::AuthError;
 use crate::form::{Fields, Trim};
+use crate::rules::UserField;
+use crate::rules::{EMAIL_MAX_LENGTH, UserAttributes, validate_email};
 use crate::service::Auth;
 
 /// Django's `max_length` for first and last names.

@@ -1,6 +1,6 @@
-//! Accounts: the rules for what users type (Django's validators, custom fields), and the use
-//! cases that create and change users — registration, profile, password, staff actions —
-//! shared by the HTTP views and the command line.
+//! Accounts: the use cases that create and change users — registration, profile,
+//! password, staff actions — shared by the HTTP views and the command line, under the
+//! [`rules`](crate::rules).
 
 mod admin;
 mod claims;
@@ -8,12 +8,8 @@ mod input;
 mod password;
 mod profile;
 mod register;
-pub mod rules;
-mod settings;
-mod user_fields;
 
+pub use crate::rules::{AccountSettings, FieldKind, UserField, drf_bool};
 pub use admin::AdminUpdate;
 pub use claims::{account_claims, custom_value, full_name};
 pub use register::NewAccount;
-pub use settings::AccountSettings;
-pub use user_fields::{FieldKind, UserField, drf_bool};

@@ -1,14 +1,15 @@
-//! `GET /api/admin/audit/` (mounted by [`admin_routes`](super::admin_routes)): the audit
-//! log for staff, newest first, filtered, in DRF's page-number pagination.
+//! `GET admin/audit/`: the audit log for staff, newest first, filtered, in DRF's page-number
+//! pagination.
 
-use axum::Json;
-use axum::extract::{OriginalUri, State};
+use axum::extract::{FromRef, OriginalUri, State};
+use axum::routing::get;
+use axum::{Json, Router};
 use serde_json::{Value, json};
 use tessera_store::{AuditEvent, AuditFilter, AuditOutcome};
 
 use crate::error::ApiError;
 use crate::permission::AdminUser;
-use crate::routes::admin::{Page, RequestHost};
+use crate::routes::pagination::{Page, RequestHost};
 use crate::state::Tessera;
 use tessera_auth::datetime::{DATETIME_FORMAT_ERROR, drf_datetime, parse_drf_datetime};
 use tessera_auth::form::FieldErrors;
@@ -18,13 +19,22 @@ pub(crate) const MAX_PAGE_SIZE: i64 = 100;
 /// The longest `event` filter (no event name is longer).
 const MAX_EVENT_CHARS: usize = 64;
 
+/// `GET admin/audit/`, for staff only, relative to the API's mount point (`/api`).
+pub fn audit_routes<S>() -> Router<S>
+where
+    Tessera: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new().route("/admin/audit/", get(list))
+}
+
 /// Staff only. Query parameters, each optional: `user` (an id), `event` (a name, or a
 /// prefix ending in `.` such as `login.`), `outcome` (`success` / `failure`), `ip`,
 /// `since` and `until` (ISO 8601 times, both included), `page`, `page_size` (at most 100;
 /// the `page_size` setting by default). Bad values are 400 with DRF's field errors.
 ///
 /// Events still queued are written first, so staff see what they just did.
-pub(crate) async fn list(
+async fn list(
     State(tessera): State<Tessera>,
     _admin: AdminUser,
     OriginalUri(uri): OriginalUri,

@@ -20,6 +20,7 @@ mod audit;
 mod cookie;
 mod jwks;
 mod keys;
+mod pagination;
 mod sessions;
 mod token;
 
@@ -28,6 +29,7 @@ use axum::extract::FromRef;
 
 pub use account::account_routes;
 pub use admin::admin_routes;
+pub use audit::audit_routes;
 pub use cookie::cookie_routes;
 pub use jwks::jwks_routes;
 pub use keys::key_routes;
@@ -36,7 +38,7 @@ pub use token::token_routes;
 
 use crate::state::Tessera;
 
-/// Every API router: token, account, session, cookie, admin and key routes (the JWKS,
+/// Every API router: token, account, session, cookie, admin, audit and key routes (the JWKS,
 /// which lives at the site's root, is [`jwks_routes`]).
 pub fn api_routes<S>() -> Router<S>
 where
@@ -48,5 +50,6 @@ where
         .merge(session_routes())
         .merge(cookie_routes())
         .merge(admin_routes())
+        .merge(audit_routes())
         .merge(key_routes())
 }

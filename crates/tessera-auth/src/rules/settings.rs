@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use tessera_core::SettingsError;
 
-use super::rules::PasswordPolicy;
+use super::password::PasswordPolicy;
 use super::user_fields::UserField;
 
 /// Account settings, next to simplejwt's in the same configuration.
