@@ -2,7 +2,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-/// The longest address stored: seeds/004's `CustomUser.email` is `EmailField(max_length=255)`.
+/// The longest address stored: a Django custom user's `email = EmailField(max_length=255)`.
 pub const EMAIL_MAX_LENGTH: usize = 255;
 
 /// Characters allowed in an unquoted local part (RFC 5322 `atext`).

@@ -1,4 +1,4 @@
-//! Custom user fields declared in the configuration (seeds/003's `phone_number`,
+//! Custom user fields declared in the configuration (a Django custom user's `phone_number`,
 //! `date_of_birth`, `is_premium` …): their declarations, and DRF's checks on their values.
 
 use serde::{Deserialize, Serialize};

@@ -97,7 +97,7 @@ impl Default for Config {
             accounts: AccountSettings::default(),
             browser: BrowserSettings::default(),
             throttling: ThrottleSettings {
-                // seeds/004's django-ratelimit on login: 5 per minute per client address.
+                // As django-ratelimit is usually set on a Django login view: 5 per minute per client address.
                 throttle_rates: [("login".to_owned(), "5/min".to_owned())].into(),
                 ..ThrottleSettings::default()
             },

@@ -1,5 +1,4 @@
-//! Issue 7 items 1, 2 and 5 in the server: the throttle settings (the login throttle of
-//! seeds/004 on by default, invalid rates refused when the configuration loads), liveness,
+//! The server's throttle settings (a login throttle of 5 per minute on by default, invalid rates refused when the configuration loads), liveness,
 //! and the Prometheus metrics.
 //!
 //! The metrics recorder is process-wide and the tests run side by side, so metrics are
