@@ -1,3 +1,6 @@
+//! Password hashing on the bounded pool: argon2id, unusable and malformed hashes, the same
+//! work for unknown users.
+
 use tessera_store::PasswordHasher;
 
 #[tokio::test]

@@ -1,3 +1,5 @@
+//! Login sessions on both engines: creation, atomic rotation, revocation, expiry.
+
 mod common;
 
 use std::collections::HashSet;

@@ -1,3 +1,5 @@
+//! Users on both engines: creation, look-up by id and e-mail, updates, flags, deletion.
+
 mod common;
 
 use common::{NOW, new_user, session, user};
