@@ -4,6 +4,9 @@
 //!   server's database and issues refresh tokens for one user, exactly as a login would (one
 //!   session each), so that a load test can spend a fresh token on every refresh request.
 //!   The tokens go to standard output, one per line.
+//! * `tessera-bench serve` runs the `tessera` server exactly as configured (`TESSERA_*`), with
+//!   one more route, `GET /api/claims/`, authenticated from the token alone (`TokenUser`),
+//!   so that the stateless path is measured on the same server as the others.
 //! * `tessera-bench bare <address>` serves `GET /healthz` from a bare axum router — no
 //!   middleware, no state — the ceiling any route of the real server is measured against.
 
@@ -14,8 +17,8 @@ use tessera_auth::{Auth, ClientInfo};
 use tessera_core::{Claims, Settings};
 use tessera_store::Store;
 
-const USAGE: &str =
-    "usage: tessera-bench mint <database-url> <email> <count> | tessera-bench bare <address>";
+const USAGE: &str = "usage: tessera-bench serve | tessera-bench mint <database-url> <email> <count> \
+     | tessera-bench bare <address>";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -23,8 +26,25 @@ async fn main() -> anyhow::Result<()> {
     match args.as_slice() {
         [_, command, url, email, count] if command == "mint" => mint(url, email, count).await,
         [_, command, address] if command == "bare" => bare(address).await,
+        [_, command] if command == "serve" => serve().await,
         _ => bail!(USAGE),
     }
+}
+
+/// The server, as `tessera serve` runs it, plus the stateless route.
+async fn serve() -> anyhow::Result<()> {
+    let config = tessera_server::config::Config::load(None)?;
+    tessera_server::telemetry::init(config.debug);
+    let claims = axum::Router::new().route("/api/claims/", axum::routing::get(stateless));
+    tessera_server::startup::Application::build_with(config, claims)
+        .await?
+        .run_until_stopped()
+        .await
+}
+
+/// The token's user and type, with no store lookup.
+async fn stateless(user: tessera_axum::TokenUser) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"user_id": user.id, "token_type": user.token.get("token_type")}))
 }
 
 /// Serves a bare axum route until killed; prints the address it listens on.
