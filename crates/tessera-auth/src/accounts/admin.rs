@@ -84,6 +84,28 @@ impl Auth {
             .ok_or(AuthError::NotFound)
     }
 
+    /// A page of users, oldest first: those whose e-mail address or names contain
+    /// `search` (case-insensitive), `limit` of them after `offset`; and how many match.
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn search_users(
+        &self,
+        search: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(i64, Vec<User>), AuthError> {
+        Ok(self.store().search_users(search, limit, offset).await?)
+    }
+
+    /// Every user, oldest first (the command line's list).
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn all_users(&self) -> Result<Vec<User>, AuthError> {
+        Ok(self.store().list_users().await?)
+    }
+
     /// The user with the e-mail address `email` (case-insensitive domain).
     ///
     /// # Errors

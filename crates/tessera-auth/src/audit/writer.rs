@@ -5,7 +5,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use tessera_core::Clock;
-use tessera_store::{NewAuditEvent, Store, StoreError};
+use tessera_store::{AuditEvent, AuditFilter, NewAuditEvent, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Audit, AuditSettings, log_event};
@@ -105,6 +105,22 @@ impl AuditLog {
         if sender.send(Message::Flush(done)).await.is_ok() {
             let _ = written.await;
         }
+    }
+
+    /// A page of events matching `filter`, newest first, `limit` of them after `offset`, and
+    /// how many match. Events still queued are written first, so a reader sees what was just
+    /// recorded.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn events(
+        &self,
+        filter: &AuditFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(i64, Vec<AuditEvent>), StoreError> {
+        self.flush().await;
+        self.store.list_audit_events(filter, limit, offset).await
     }
 
     /// Deletes the events older than `audit_retention` (by the log's clock). Returns how

@@ -76,7 +76,6 @@ async fn list(
         .filter(|s| !s.is_empty());
     let (count, users) = tessera
         .auth()
-        .store()
         .search_users(search, page.size(), page.offset())
         .await?;
     let results = users.iter().map(|u| admin_object(&tessera, u)).collect();

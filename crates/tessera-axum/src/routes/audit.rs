@@ -56,11 +56,10 @@ async fn list(
     let filter = read_filter(&param)?;
     let default_size = i64::try_from(tessera.auth().accounts().page_size).unwrap_or(20);
     let page = Page::read(param("page"), page_size(param("page_size"), default_size))?;
-    tessera.auth().audit_log().flush().await;
     let (count, events) = tessera
         .auth()
-        .store()
-        .list_audit_events(&filter, page.size(), page.offset())
+        .audit_log()
+        .events(&filter, page.size(), page.offset())
         .await?;
     page.body(
         count,

@@ -23,11 +23,10 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
 }
 
 async fn run(config: &Config, auth: &Auth, command: UserCommand) -> anyhow::Result<()> {
-    let store = auth.store();
     let find = |email: String| async move { find(config, auth, &email).await };
     match command {
         UserCommand::List => {
-            let users = store.list_users().await?;
+            let users = auth.all_users().await.map_err(explain)?;
             println!(
                 "{:>6}  {:<40} {:<7} {:<6} {:<10} {:<20}",
                 "id", "email", "active", "staff", "superuser", "joined"
