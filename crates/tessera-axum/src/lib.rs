@@ -9,7 +9,7 @@
 //! Features: `store` (default) is everything above, over `tessera-auth` and
 //! `tessera-store`. Without it the crate is the JWKS verifier alone ([`verifier`]): no
 //! database, no password hashing.
-//! `testing` adds [`testing`](crate::testing): DRF's `APIClient` for the application, in
+//! `testing` adds the module `testing`: DRF's `APIClient` for the application, in
 //! process, and a harness that builds an application on a fresh database with a manual clock.
 
 #[cfg(feature = "store")]
@@ -44,11 +44,11 @@ mod representation;
 pub mod routes;
 #[cfg(feature = "store")]
 mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 #[cfg(feature = "store")]
 mod throttle_layer;
 pub mod verifier;
-#[cfg(feature = "testing")]
-pub mod testing;
 
 #[cfg(feature = "store")]
 use axum::Router;

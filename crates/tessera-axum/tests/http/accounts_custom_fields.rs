@@ -2,13 +2,14 @@
 //! `phone_number`, `date_of_birth`, `is_premium`, and a required `tier` — validated with
 //! DRF's messages on register and profile update, stored, shown, and copied into tokens.
 
-use reqwest::Method;
+use axum::http::Method;
 use serde_json::{Value, json};
 use tessera_auth::accounts::UserField;
 use tessera_axum::AccountSettings;
 
 use crate::helpers::{
-    ACCOUNT_PASSWORD, Pair, Reply, TestApp, claim_names, claims, field_error, spawn_accounts_app,
+    ACCOUNT_PASSWORD, Api, Pair, Records, Reply, TestApp, accounts_app, claim_names, claims,
+    field_error,
 };
 
 const JOINED: &str = "2025-06-15T15:06:40Z";
@@ -26,8 +27,8 @@ fn declare(accounts: &mut AccountSettings) {
     accounts.user_fields = fields;
 }
 
-async fn spawn() -> TestApp {
-    spawn_accounts_app(|_| {}, declare).await
+async fn custom_fields_app() -> TestApp {
+    accounts_app().accounts(declare).build().await
 }
 
 /// Ada's registration with the custom fields, with `changes` applied (`null` removes).
@@ -63,7 +64,7 @@ fn user_object(phone: &str, birth: &str, premium: bool, tier: &str) -> String {
 /// Registers Ada with the custom fields; must succeed.
 async fn register_ada(app: &TestApp) -> Pair {
     let reply = app.register(&ada_with(json!({}))).await;
-    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.status(), 201, "{}", reply.text());
     let tokens = &reply.json()["tokens"];
     Pair {
         refresh: tokens["refresh"].as_str().expect("refresh").to_owned(),
@@ -83,11 +84,11 @@ async fn put(app: &TestApp, access: &str, body: &Value) -> Reply {
 
 #[tokio::test]
 async fn valid_values_are_stored_and_shown_after_date_joined_in_declaration_order() {
-    let app = spawn().await;
+    let app = custom_fields_app().await;
 
     let reply = app.register(&ada_with(json!({}))).await;
 
-    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.status(), 201, "{}", reply.text());
     assert_eq!(
         reply.json()["user"].to_string(),
         user_object(r#""+44 20 7946 0000""#, r#""1815-12-10""#, false, "3")
@@ -107,7 +108,7 @@ async fn valid_values_are_stored_and_shown_after_date_joined_in_declaration_orde
 
 #[tokio::test]
 async fn the_profile_shows_the_custom_fields() {
-    let app = spawn().await;
+    let app = custom_fields_app().await;
     let pair = register_ada(&app).await;
 
     app.profile(&pair.access).await.assert(
@@ -118,7 +119,7 @@ async fn the_profile_shows_the_custom_fields() {
 
 #[tokio::test]
 async fn login_tokens_carry_the_fields_marked_as_claims() {
-    let app = spawn().await;
+    let app = custom_fields_app().await;
     register_ada(&app).await;
 
     let reply = app.account_login("ada@example.com", ACCOUNT_PASSWORD).await;
@@ -159,7 +160,7 @@ async fn login_tokens_carry_the_fields_marked_as_claims() {
 
 #[tokio::test]
 async fn optional_fields_may_be_left_out_and_show_null() {
-    let app = spawn().await;
+    let app = custom_fields_app().await;
 
     let reply = app
         .register(&ada_with(
@@ -167,7 +168,7 @@ async fn optional_fields_may_be_left_out_and_show_null() {
         ))
         .await;
 
-    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.status(), 201, "{}", reply.text());
     assert_eq!(
         reply.json()["user"].to_string(),
         user_object("null", "null", false, "3")
@@ -176,7 +177,7 @@ async fn optional_fields_may_be_left_out_and_show_null() {
 
 #[tokio::test]
 async fn the_required_field_must_be_given() {
-    let app = spawn().await;
+    let app = custom_fields_app().await;
 
     app.register(&ada_with(json!({"tier": null})))
         .await
@@ -190,7 +191,7 @@ async fn the_required_field_must_be_given() {
 
 #[tokio::test]
 async fn invalid_values_get_drfs_message_for_their_type() {
-    let app = spawn().await;
+    let app = custom_fields_app().await;
 
     app.register(&ada_with(json!({
         "phone_number": "+44 20 7946 0000 ext. 1234",
@@ -212,7 +213,7 @@ async fn invalid_values_get_drfs_message_for_their_type() {
 
 #[tokio::test]
 async fn odd_types_for_custom_fields_are_field_errors() {
-    let app = spawn().await;
+    let app = custom_fields_app().await;
 
     app.register(&ada_with(json!({
         "phone_number": ["+44"],
@@ -231,8 +232,12 @@ async fn odd_types_for_custom_fields_are_field_errors() {
     );
     for tier in [json!(3.5), json!("3.5"), json!({}), json!(null)] {
         let reply = app.register(&ada_with(json!({"tier": tier}))).await;
-        assert_eq!(reply.status, 400, "{tier}: {}", reply.text);
-        assert!(reply.json().get("tier").is_some(), "{tier}: {}", reply.text);
+        assert_eq!(reply.status(), 400, "{tier}: {}", reply.text());
+        assert!(
+            reply.json().get("tier").is_some(),
+            "{tier}: {}",
+            reply.text()
+        );
     }
     app.register(&ada_with(json!({"date_of_birth": "1815-13-01"})))
         .await
@@ -242,7 +247,7 @@ async fn odd_types_for_custom_fields_are_field_errors() {
 
 #[tokio::test]
 async fn twenty_characters_fit_and_values_are_trimmed() {
-    let app = spawn().await;
+    let app = custom_fields_app().await;
 
     let reply = app
         .register(&ada_with(
@@ -250,7 +255,7 @@ async fn twenty_characters_fit_and_values_are_trimmed() {
         ))
         .await;
 
-    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.status(), 201, "{}", reply.text());
     let user = &reply.json()["user"];
     assert_eq!(user["phone_number"], json!("+44 20 7946 00000000"));
     assert_eq!(user["tier"], json!(7));
@@ -258,11 +263,11 @@ async fn twenty_characters_fit_and_values_are_trimmed() {
 
 #[tokio::test]
 async fn a_read_only_field_in_the_body_is_ignored() {
-    let app = spawn().await;
+    let app = custom_fields_app().await;
 
     let reply = app.register(&ada_with(json!({"is_premium": true}))).await;
 
-    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.status(), 201, "{}", reply.text());
     assert_eq!(reply.json()["user"]["is_premium"], json!(false));
     let stored = app.user_by_email("ada@example.com").await.expect("stored");
     assert_eq!(stored.extra.get("is_premium"), Some(&json!(false)));
@@ -275,19 +280,19 @@ async fn a_read_only_field_in_the_body_is_ignored() {
 
 #[tokio::test]
 async fn an_invalid_value_for_a_read_only_field_is_ignored_too() {
-    let app = spawn().await;
+    let app = custom_fields_app().await;
 
     let reply = app
         .register(&ada_with(json!({"is_premium": "certainly"})))
         .await;
 
-    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.status(), 201, "{}", reply.text());
     assert_eq!(reply.json()["user"]["is_premium"], json!(false));
 }
 
 #[tokio::test]
 async fn patch_updates_one_custom_field_and_keeps_the_others() {
-    let app = spawn().await;
+    let app = custom_fields_app().await;
     let pair = register_ada(&app).await;
 
     patch(&app, &pair.access, &json!({"phone_number": "+1 555 0100"}))
@@ -321,7 +326,7 @@ async fn patch_updates_one_custom_field_and_keeps_the_others() {
 
 #[tokio::test]
 async fn patch_cannot_set_a_read_only_field() {
-    let app = spawn().await;
+    let app = custom_fields_app().await;
     let pair = register_ada(&app).await;
 
     patch(
@@ -340,7 +345,7 @@ async fn patch_cannot_set_a_read_only_field() {
 
 #[tokio::test]
 async fn an_invalid_patch_changes_nothing() {
-    let app = spawn().await;
+    let app = custom_fields_app().await;
     let pair = register_ada(&app).await;
 
     patch(
@@ -368,7 +373,7 @@ async fn an_invalid_patch_changes_nothing() {
 
 #[tokio::test]
 async fn put_without_the_required_field_is_400_required() {
-    let app = spawn().await;
+    let app = custom_fields_app().await;
     let pair = register_ada(&app).await;
 
     put(
@@ -397,7 +402,7 @@ async fn put_without_the_required_field_is_400_required() {
 
 #[tokio::test]
 async fn a_form_encoded_registration_converts_the_text_values() {
-    let app = spawn().await;
+    let app = custom_fields_app().await;
 
     let reply = app
         .post_body(
@@ -409,7 +414,7 @@ async fn a_form_encoded_registration_converts_the_text_values() {
         )
         .await;
 
-    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.status(), 201, "{}", reply.text());
     assert_eq!(
         reply.json()["user"].to_string(),
         user_object(r#""+44 20 7946 0000""#, r#""1815-12-10""#, false, "3")
@@ -418,11 +423,11 @@ async fn a_form_encoded_registration_converts_the_text_values() {
 
 #[tokio::test]
 async fn without_declared_fields_the_user_object_is_the_seeds() {
-    let app = spawn_accounts_app(|_| {}, |_| {}).await;
+    let app = accounts_app().build().await;
 
     let reply = app.register(&ada_with(json!({}))).await;
 
-    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.status(), 201, "{}", reply.text());
     assert_eq!(
         reply.json()["user"].to_string(),
         format!(
@@ -435,15 +440,12 @@ async fn without_declared_fields_the_user_object_is_the_seeds() {
 
 #[tokio::test]
 async fn a_later_declared_default_shows_for_users_who_never_set_it() {
-    let app = spawn_accounts_app(
-        |_| {},
-        |accounts| {
+    let app = accounts_app().accounts(|accounts| {
             accounts.user_fields = serde_json::from_value(json!([
                 {"name": "plan", "type": "string", "default": "free", "read_only": true, "claim": true},
             ]))
             .expect("valid declarations");
-        },
-    )
+        }).build()
     .await;
     let ada = app
         .create_named_user("ada@example.com", "Ada", "Lovelace")

@@ -2,12 +2,12 @@
 //! `POST /api/auth/logout/` (its `LogoutView`, which may only end the caller's own session)
 //! and `POST /api/auth/logout/all/`.
 
-use reqwest::Method;
+use axum::http::Method;
 use serde_json::json;
 
 use crate::helpers::{
-    NO_ACTIVE_ACCOUNT, NOT_PROVIDED, NOW, PASSWORD, PASSWORD_CHANGED, VERIFY_BLACKLISTED,
-    access_refused, claim_names, claims, int_claim, spawn_accounts, spawn_accounts_app, str_claim,
+    Api, NO_ACTIVE_ACCOUNT, NOT_PROVIDED, NOW, PASSWORD, PASSWORD_CHANGED, Records,
+    VERIFY_BLACKLISTED, access_refused, accounts_app, claim_names, claims, int_claim, str_claim,
     token_error,
 };
 
@@ -19,7 +19,7 @@ const INVALID_OR_EXPIRED: &str = r#"{"error":"Invalid or expired token"}"#;
 
 #[tokio::test]
 async fn login_answers_200_with_refresh_access_and_the_short_user_object() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let ada = app
         .create_named_user("ada@example.com", "Ada", "Lovelace")
         .await;
@@ -38,7 +38,7 @@ async fn login_answers_200_with_refresh_access_and_the_short_user_object() {
 
 #[tokio::test]
 async fn login_tokens_carry_the_account_claims_after_user_id_and_sid() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let ada = app
         .create_named_user("ada@example.com", "Ada", "Lovelace")
         .await;
@@ -72,7 +72,7 @@ async fn login_tokens_carry_the_account_claims_after_user_id_and_sid() {
 
 #[tokio::test]
 async fn without_names_full_name_is_the_email_in_body_and_claims() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("grace@example.com", PASSWORD).await;
 
     let reply = app.account_login("grace@example.com", PASSWORD).await;
@@ -90,7 +90,7 @@ async fn without_names_full_name_is_the_email_in_body_and_claims() {
 
 #[tokio::test]
 async fn refreshing_a_login_token_keeps_the_account_claims() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_named_user("ada@example.com", "Ada", "Lovelace")
         .await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
@@ -111,7 +111,7 @@ async fn refreshing_a_login_token_keeps_the_account_claims() {
 
 #[tokio::test]
 async fn login_tokens_authenticate_the_profile() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_named_user("ada@example.com", "Ada", "Lovelace")
         .await;
 
@@ -125,7 +125,7 @@ async fn login_tokens_authenticate_the_profile() {
 
 #[tokio::test]
 async fn a_wrong_password_an_unknown_email_or_an_inactive_user_is_401() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let ada = app
         .create_named_user("ada@example.com", "Ada", "Lovelace")
         .await;
@@ -150,7 +150,7 @@ async fn a_wrong_password_an_unknown_email_or_an_inactive_user_is_401() {
 
 #[tokio::test]
 async fn the_email_domain_case_does_not_matter_at_login() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
 
     app.account_login(" ada@EXAMPLE.com ", PASSWORD).await.ok();
@@ -158,7 +158,7 @@ async fn the_email_domain_case_does_not_matter_at_login() {
 
 #[tokio::test]
 async fn login_fields_are_required() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     app.post_json("/api/auth/login/", &json!({})).await.assert(
         400,
@@ -174,7 +174,10 @@ async fn login_fields_are_required() {
 
 #[tokio::test]
 async fn update_last_login_on_records_the_login_time() {
-    let app = spawn_accounts_app(|s| s.update_last_login = true, |_| {}).await;
+    let app = accounts_app()
+        .settings(|s| s.update_last_login = true)
+        .build()
+        .await;
     let ada = app.create_user("ada@example.com", PASSWORD).await;
     app.advance(42);
 
@@ -188,7 +191,7 @@ async fn update_last_login_on_records_the_login_time() {
 
 #[tokio::test]
 async fn update_last_login_off_leaves_last_login_alone() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let ada = app.create_user("ada@example.com", PASSWORD).await;
 
     app.account_pair("ada@example.com", PASSWORD).await;
@@ -200,7 +203,7 @@ async fn update_last_login_off_leaves_last_login_alone() {
 
 #[tokio::test]
 async fn logout_needs_a_bearer_token() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
 
@@ -216,7 +219,7 @@ async fn logout_needs_a_bearer_token() {
 
 #[tokio::test]
 async fn logout_without_a_refresh_token_is_400_required() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
 
@@ -236,7 +239,7 @@ async fn logout_without_a_refresh_token_is_400_required() {
 
 #[tokio::test]
 async fn logout_with_a_bad_token_is_400_invalid_or_expired() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let old = app.account_pair("ada@example.com", PASSWORD).await;
     app.advance(86_401);
@@ -257,7 +260,7 @@ async fn logout_with_a_bad_token_is_400_invalid_or_expired() {
             )
             .await;
         assert_eq!(
-            (reply.status.as_u16(), reply.text.as_str()),
+            (reply.status().as_u16(), reply.text()),
             (400, INVALID_OR_EXPIRED),
             "{refresh}"
         );
@@ -268,7 +271,7 @@ async fn logout_with_a_bad_token_is_400_invalid_or_expired() {
 
 #[tokio::test]
 async fn logout_ends_the_session_refresh_and_access_tokens_alike() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
 
@@ -296,7 +299,7 @@ async fn logout_ends_the_session_refresh_and_access_tokens_alike() {
 
 #[tokio::test]
 async fn logout_leaves_the_users_other_sessions_alone() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let laptop = app.account_pair("ada@example.com", PASSWORD).await;
     let phone = app.account_pair("ada@example.com", PASSWORD).await;
@@ -311,7 +314,7 @@ async fn logout_leaves_the_users_other_sessions_alone() {
 
 #[tokio::test]
 async fn one_session_may_log_out_another_session_of_the_same_user() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let laptop = app.account_pair("ada@example.com", PASSWORD).await;
     let phone = app.account_pair("ada@example.com", PASSWORD).await;
@@ -328,7 +331,7 @@ async fn one_session_may_log_out_another_session_of_the_same_user() {
 
 #[tokio::test]
 async fn logging_out_twice_is_400_invalid() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let laptop = app.account_pair("ada@example.com", PASSWORD).await;
     let phone = app.account_pair("ada@example.com", PASSWORD).await;
@@ -348,7 +351,7 @@ async fn logging_out_twice_is_400_invalid() {
 
 #[tokio::test]
 async fn logout_with_another_users_refresh_token_is_400_and_ends_nothing() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     app.create_user("mallory@example.com", PASSWORD).await;
     let ada = app.account_pair("ada@example.com", PASSWORD).await;
@@ -367,7 +370,7 @@ async fn logout_with_another_users_refresh_token_is_400_and_ends_nothing() {
 
 #[tokio::test]
 async fn a_form_encoded_logout_works() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
 
@@ -386,14 +389,13 @@ async fn a_form_encoded_logout_works() {
 
 #[tokio::test]
 async fn with_rotation_logging_out_with_the_newest_refresh_token_ends_the_session() {
-    let app = spawn_accounts_app(
-        |s| {
+    let app = accounts_app()
+        .settings(|s| {
             s.rotate_refresh_tokens = true;
             s.blacklist_after_rotation = true;
-        },
-        |_| {},
-    )
-    .await;
+        })
+        .build()
+        .await;
     app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
     let rotated = app.account_refresh(&pair.refresh).await;
@@ -413,7 +415,7 @@ async fn with_rotation_logging_out_with_the_newest_refresh_token_ends_the_sessio
 
 #[tokio::test]
 async fn logout_all_ends_every_session_of_the_user() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let sessions = [
         app.account_pair("ada@example.com", PASSWORD).await,
@@ -441,7 +443,7 @@ async fn logout_all_ends_every_session_of_the_user() {
 
 #[tokio::test]
 async fn logout_all_leaves_other_users_alone() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     app.create_user("grace@example.com", PASSWORD).await;
     let ada = app.account_pair("ada@example.com", PASSWORD).await;
@@ -458,7 +460,7 @@ async fn logout_all_leaves_other_users_alone() {
 
 #[tokio::test]
 async fn a_new_login_after_logout_all_works_even_in_the_same_second() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let before = app.account_pair("ada@example.com", PASSWORD).await;
     app.post_bearer("/api/auth/logout/all/", &before.access, &json!({}))
@@ -476,7 +478,7 @@ async fn a_new_login_after_logout_all_works_even_in_the_same_second() {
 
 #[tokio::test]
 async fn logout_all_needs_a_bearer_token() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
 

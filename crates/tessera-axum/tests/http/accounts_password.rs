@@ -5,8 +5,8 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    NO_ACTIVE_ACCOUNT, NOT_PROVIDED, NOW, PASSWORD, PASSWORD_CHANGED, Pair, TestApp, field_error,
-    spawn_accounts, token_error,
+    Api, NO_ACTIVE_ACCOUNT, NOT_PROVIDED, NOW, PASSWORD, PASSWORD_CHANGED, Pair, Records, TestApp,
+    accounts_app, field_error, token_error,
 };
 
 const CHANGED: &str = r#"{"message":"Password changed successfully. Please log in again."}"#;
@@ -42,7 +42,7 @@ async fn assert_unchanged(app: &TestApp, id: i64, sessions: &[&Pair]) {
 
 #[tokio::test]
 async fn a_password_change_answers_200_and_asks_to_log_in_again() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (_, laptop, _) = ada_twice(&app).await;
 
     app.change_password(&laptop.access, PASSWORD, NEW_PASSWORD)
@@ -52,7 +52,7 @@ async fn a_password_change_answers_200_and_asks_to_log_in_again() {
 
 #[tokio::test]
 async fn after_a_change_every_token_of_the_user_stops_working() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (id, laptop, phone) = ada_twice(&app).await;
     app.advance(5);
 
@@ -77,7 +77,7 @@ async fn after_a_change_every_token_of_the_user_stops_working() {
 
 #[tokio::test]
 async fn after_a_change_the_old_password_fails_and_the_new_one_logs_in() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (_, laptop, _) = ada_twice(&app).await;
 
     app.change_password(&laptop.access, PASSWORD, NEW_PASSWORD)
@@ -94,7 +94,7 @@ async fn after_a_change_the_old_password_fails_and_the_new_one_logs_in() {
 
 #[tokio::test]
 async fn a_change_leaves_other_users_alone() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (_, laptop, _) = ada_twice(&app).await;
     app.create_user("grace@example.com", PASSWORD).await;
     let grace = app.account_pair("grace@example.com", PASSWORD).await;
@@ -110,7 +110,7 @@ async fn a_change_leaves_other_users_alone() {
 
 #[tokio::test]
 async fn a_wrong_old_password_is_400_and_changes_nothing() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (id, laptop, phone) = ada_twice(&app).await;
 
     app.change_password(&laptop.access, "not my password", NEW_PASSWORD)
@@ -126,7 +126,7 @@ async fn a_wrong_old_password_is_400_and_changes_nothing() {
 
 #[tokio::test]
 async fn a_mismatched_confirmation_is_400_and_changes_nothing() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (id, laptop, phone) = ada_twice(&app).await;
 
     post_change(
@@ -142,7 +142,7 @@ async fn a_mismatched_confirmation_is_400_and_changes_nothing() {
 
 #[tokio::test]
 async fn the_mismatch_is_only_reported_when_no_field_failed() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (id, laptop, phone) = ada_twice(&app).await;
 
     post_change(
@@ -158,7 +158,7 @@ async fn the_mismatch_is_only_reported_when_no_field_failed() {
 
 #[tokio::test]
 async fn the_password_validators_apply_to_the_new_password() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (id, laptop, phone) = ada_twice(&app).await;
 
     app.change_password(&laptop.access, PASSWORD, "iloveyou")
@@ -197,7 +197,7 @@ async fn the_password_validators_apply_to_the_new_password() {
 
 #[tokio::test]
 async fn a_new_password_like_the_email_is_too_similar_to_the_email() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("babbage@example.com", PASSWORD).await;
     let pair = app.account_pair("babbage@example.com", PASSWORD).await;
 
@@ -212,7 +212,7 @@ async fn a_new_password_like_the_email_is_too_similar_to_the_email() {
 
 #[tokio::test]
 async fn missing_fields_are_required_in_field_order() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (id, laptop, phone) = ada_twice(&app).await;
 
     post_change(&app, &laptop.access, &json!({}))
@@ -233,7 +233,7 @@ async fn missing_fields_are_required_in_field_order() {
 
 #[tokio::test]
 async fn every_failing_field_is_listed_together() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (id, laptop, phone) = ada_twice(&app).await;
 
     post_change(
@@ -252,7 +252,7 @@ async fn every_failing_field_is_listed_together() {
 
 #[tokio::test]
 async fn the_new_password_is_kept_exactly_as_typed() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (_, laptop, _) = ada_twice(&app).await;
     let padded = format!(" {NEW_PASSWORD} ");
 
@@ -268,7 +268,7 @@ async fn the_new_password_is_kept_exactly_as_typed() {
 
 #[tokio::test]
 async fn the_password_change_needs_authentication() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (id, laptop, phone) = ada_twice(&app).await;
 
     app.post_json(
@@ -289,7 +289,7 @@ async fn the_password_change_needs_authentication() {
 
 #[tokio::test]
 async fn a_second_change_with_the_revoked_token_is_refused() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (_, laptop, _) = ada_twice(&app).await;
     app.change_password(&laptop.access, PASSWORD, NEW_PASSWORD)
         .await

@@ -1,10 +1,12 @@
 //! API.md §5 `GET/PUT/PATCH /api/auth/profile/` (seeds/004's `UserProfileView` with its
 //! `UserSerializer`: `id`, `date_joined` and `is_active` are read-only).
 
-use reqwest::Method;
+use axum::http::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{NOT_PROVIDED, PASSWORD, Pair, TestApp, field_error, spawn_accounts};
+use crate::helpers::{
+    Api, NOT_PROVIDED, PASSWORD, Pair, Records, TestApp, accounts_app, field_error,
+};
 
 const DUPLICATE: &str = r#"{"email":["user with this email already exists."]}"#;
 /// `date_joined` of users made by the test helpers.
@@ -36,7 +38,7 @@ async fn patch(app: &TestApp, access: &str, body: &Value) -> crate::helpers::Rep
 
 #[tokio::test]
 async fn get_answers_the_user_object() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (id, pair) = ada(&app).await;
 
     app.profile(&pair.access).await.assert(
@@ -47,7 +49,7 @@ async fn get_answers_the_user_object() {
 
 #[tokio::test]
 async fn the_profile_needs_authentication() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     app.get_auth("/api/auth/profile/", None)
         .await
@@ -68,7 +70,7 @@ async fn the_profile_needs_authentication() {
 
 #[tokio::test]
 async fn put_replaces_email_and_names() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (id, pair) = ada(&app).await;
 
     put(
@@ -102,7 +104,7 @@ async fn put_replaces_email_and_names() {
 
 #[tokio::test]
 async fn put_requires_the_email() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (id, pair) = ada(&app).await;
 
     put(&app, &pair.access, &json!({"first_name": "Augusta"}))
@@ -121,7 +123,7 @@ async fn put_requires_the_email() {
 
 #[tokio::test]
 async fn put_without_names_keeps_them() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (id, pair) = ada(&app).await;
 
     put(&app, &pair.access, &json!({"email": "ada@example.com"}))
@@ -134,7 +136,7 @@ async fn put_without_names_keeps_them() {
 
 #[tokio::test]
 async fn patch_changes_only_what_it_is_given() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (id, pair) = ada(&app).await;
 
     patch(&app, &pair.access, &json!({"first_name": "Augusta"}))
@@ -169,7 +171,7 @@ async fn patch_changes_only_what_it_is_given() {
 
 #[tokio::test]
 async fn patch_may_change_the_email_alone() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (id, pair) = ada(&app).await;
 
     patch(
@@ -197,7 +199,7 @@ async fn patch_may_change_the_email_alone() {
 
 #[tokio::test]
 async fn changing_only_the_case_of_ones_own_domain_is_no_duplicate() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (id, pair) = ada(&app).await;
 
     patch(&app, &pair.access, &json!({"email": "ada@EXAMPLE.COM"}))
@@ -210,7 +212,7 @@ async fn changing_only_the_case_of_ones_own_domain_is_no_duplicate() {
 
 #[tokio::test]
 async fn taking_another_users_email_is_400_and_changes_nothing() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (id, pair) = ada(&app).await;
     let grace = app
         .create_named_user("grace@example.com", "Grace", "Hopper")
@@ -247,7 +249,7 @@ async fn taking_another_users_email_is_400_and_changes_nothing() {
 
 #[tokio::test]
 async fn id_date_joined_and_is_active_are_read_only() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (id, pair) = ada(&app).await;
 
     patch(
@@ -298,7 +300,7 @@ async fn id_date_joined_and_is_active_are_read_only() {
 
 #[tokio::test]
 async fn names_over_150_characters_are_refused() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (id, pair) = ada(&app).await;
     let long = "n".repeat(151);
 
@@ -317,7 +319,7 @@ async fn names_over_150_characters_are_refused() {
 
 #[tokio::test]
 async fn a_blank_or_null_email_on_patch_is_refused() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (id, pair) = ada(&app).await;
 
     patch(&app, &pair.access, &json!({"email": ""}))
@@ -334,7 +336,7 @@ async fn a_blank_or_null_email_on_patch_is_refused() {
 
 #[tokio::test]
 async fn an_invalid_email_on_patch_is_refused() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (id, pair) = ada(&app).await;
 
     patch(
@@ -356,7 +358,7 @@ async fn an_invalid_email_on_patch_is_refused() {
 
 #[tokio::test]
 async fn a_null_name_is_refused() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (_, pair) = ada(&app).await;
 
     patch(
@@ -373,7 +375,7 @@ async fn a_null_name_is_refused() {
 
 #[tokio::test]
 async fn a_form_encoded_patch_works() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (id, pair) = ada(&app).await;
 
     app.send(
@@ -390,7 +392,7 @@ async fn a_form_encoded_patch_works() {
 
 #[tokio::test]
 async fn the_profile_is_the_callers_own() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (ada_id, ada_pair) = ada(&app).await;
     let grace = app
         .create_named_user("grace@example.com", "Grace", "Hopper")
@@ -418,7 +420,7 @@ async fn the_profile_is_the_callers_own() {
 
 #[tokio::test]
 async fn delete_is_not_allowed() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let (_, pair) = ada(&app).await;
 
     let reply = app

@@ -5,8 +5,8 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    ACCOUNT_PASSWORD, NO_ACTIVE_ACCOUNT, TestApp, claims, field_error, spawn_accounts,
-    spawn_accounts_app, str_claim,
+    ACCOUNT_PASSWORD, Api, NO_ACTIVE_ACCOUNT, Records, TestApp, accounts_app, claims, field_error,
+    str_claim,
 };
 
 const DUPLICATE: &str = r#"{"email":["user with this email already exists."]}"#;
@@ -51,7 +51,7 @@ async fn register_with_password(
 
 #[tokio::test]
 async fn register_answers_201_with_message_user_and_tokens_in_that_order() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     let reply = app.register(&ada_with(json!({}))).await;
 
@@ -72,7 +72,7 @@ async fn register_answers_201_with_message_user_and_tokens_in_that_order() {
 
 #[tokio::test]
 async fn the_registered_user_is_stored_with_a_hashed_password() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     app.register_ada().await;
 
@@ -92,7 +92,7 @@ async fn the_registered_user_is_stored_with_a_hashed_password() {
 
 #[tokio::test]
 async fn the_registration_tokens_work() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     let pair = app.register_ada().await;
 
@@ -113,7 +113,7 @@ async fn the_registration_tokens_work() {
 
 #[tokio::test]
 async fn the_registered_password_logs_in() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.register_ada().await;
 
     app.account_login("ada@example.com", ACCOUNT_PASSWORD)
@@ -123,13 +123,13 @@ async fn the_registered_password_logs_in() {
 
 #[tokio::test]
 async fn the_email_domain_is_lower_cased_and_the_address_trimmed() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     let reply = app
         .register(&ada_with(json!({"email": "  Ada@EXAMPLE.COM "})))
         .await;
 
-    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.status(), 201, "{}", reply.text());
     assert_eq!(reply.json()["user"]["email"], json!("Ada@example.com"));
     let stored = app.user_by_email("Ada@example.com").await.expect("stored");
     assert_eq!(stored.email, "Ada@example.com");
@@ -140,7 +140,7 @@ async fn the_email_domain_is_lower_cased_and_the_address_trimmed() {
 
 #[tokio::test]
 async fn a_duplicate_email_in_any_domain_case_is_400_and_creates_no_second_user() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.register_ada().await;
 
     for email in ["ada@example.com", "ada@EXAMPLE.com", " ada@Example.Com "] {
@@ -153,7 +153,7 @@ async fn a_duplicate_email_in_any_domain_case_is_400_and_creates_no_second_user(
 
 #[tokio::test]
 async fn a_duplicate_of_a_mixed_case_domain_is_caught_in_lower_case() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.register(&ada_with(json!({"email": "ada@EXAMPLE.COM"})))
         .await
         .json();
@@ -166,21 +166,21 @@ async fn a_duplicate_of_a_mixed_case_domain_is_caught_in_lower_case() {
 
 #[tokio::test]
 async fn the_local_part_keeps_its_case_as_in_django() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.register_ada().await;
 
     let reply = app
         .register(&ada_with(json!({"email": "ADA@example.com"})))
         .await;
 
-    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.status(), 201, "{}", reply.text());
     assert_eq!(reply.json()["user"]["email"], json!("ADA@example.com"));
     assert_eq!(app.user_count().await, 2);
 }
 
 #[tokio::test]
 async fn an_invalid_email_is_400_enter_a_valid_email_address() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     for email in [
         "not-an-email",
@@ -195,7 +195,7 @@ async fn an_invalid_email_is_400_enter_a_valid_email_address() {
     ] {
         let reply = app.register(&ada_with(json!({"email": email}))).await;
         assert_eq!(
-            (reply.status.as_u16(), reply.text.as_str()),
+            (reply.status().as_u16(), reply.text()),
             (400, INVALID_EMAIL),
             "{email:?}"
         );
@@ -205,7 +205,7 @@ async fn an_invalid_email_is_400_enter_a_valid_email_address() {
 
 #[tokio::test]
 async fn addresses_django_accepts_register() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     for email in [
         "a.b+tag@example.io",
@@ -214,14 +214,14 @@ async fn addresses_django_accepts_register() {
         "\"ada@home\"@example.com",
     ] {
         let reply = app.register(&ada_with(json!({"email": email}))).await;
-        assert_eq!(reply.status, 201, "{email:?}: {}", reply.text);
+        assert_eq!(reply.status(), 201, "{email:?}: {}", reply.text());
     }
     assert_eq!(app.user_count().await, 4);
 }
 
 #[tokio::test]
 async fn the_email_may_have_255_characters_as_the_seeds_model_declares() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     // 64 + 1 + 190 = 255 characters: labels of 63, 63 and 58, and `com`.
     let domain = format!(
         "{}.{}.{}.com",
@@ -233,7 +233,7 @@ async fn the_email_may_have_255_characters_as_the_seeds_model_declares() {
     assert_eq!(longest.len(), 255);
 
     let reply = app.register(&ada_with(json!({"email": longest}))).await;
-    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.status(), 201, "{}", reply.text());
 
     let too_long = format!("b{longest}");
     app.register(&ada_with(json!({"email": too_long})))
@@ -250,7 +250,7 @@ async fn the_email_may_have_255_characters_as_the_seeds_model_declares() {
 
 #[tokio::test]
 async fn an_overlong_invalid_email_reports_both_failures_as_drf_does() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     app.register(&ada_with(json!({"email": "x".repeat(300)})))
         .await
@@ -262,7 +262,7 @@ async fn an_overlong_invalid_email_reports_both_failures_as_drf_does() {
 
 #[tokio::test]
 async fn missing_fields_are_required_in_field_order() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     app.register(&json!({})).await.assert(
         400,
@@ -285,9 +285,9 @@ async fn missing_fields_are_required_in_field_order() {
 
 #[tokio::test]
 async fn an_empty_body_is_the_same_as_an_empty_object() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
-    app.send(app.request(reqwest::Method::POST, "/api/auth/register/"))
+    app.send(app.request(axum::http::Method::POST, "/api/auth/register/"))
         .await
         .assert(
             400,
@@ -297,7 +297,7 @@ async fn an_empty_body_is_the_same_as_an_empty_object() {
 
 #[tokio::test]
 async fn blank_and_null_fields_get_drfs_messages() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     app.register(&json!({"email": "   ", "first_name": null, "password": "", "password_confirm": ""}))
         .await
@@ -310,13 +310,13 @@ async fn blank_and_null_fields_get_drfs_messages() {
 
 #[tokio::test]
 async fn names_are_optional_and_full_name_falls_back_to_the_email() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     let reply = app
         .register(&ada_with(json!({"first_name": null, "last_name": null})))
         .await;
 
-    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.status(), 201, "{}", reply.text());
     assert_eq!(
         reply.json()["user"].to_string(),
         format!(
@@ -327,13 +327,13 @@ async fn names_are_optional_and_full_name_falls_back_to_the_email() {
 
 #[tokio::test]
 async fn blank_names_are_allowed_and_names_are_trimmed() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     let reply = app
         .register(&ada_with(json!({"first_name": "  Ada ", "last_name": ""})))
         .await;
 
-    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.status(), 201, "{}", reply.text());
     let user = &reply.json()["user"];
     assert_eq!(
         (&user["first_name"], &user["last_name"], &user["full_name"]),
@@ -343,7 +343,7 @@ async fn blank_names_are_allowed_and_names_are_trimmed() {
 
 #[tokio::test]
 async fn names_longer_than_150_characters_are_refused() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let long = "n".repeat(151);
 
     app.register(&ada_with(json!({"first_name": long, "last_name": long})))
@@ -356,12 +356,12 @@ async fn names_longer_than_150_characters_are_refused() {
     let reply = app
         .register(&ada_with(json!({"first_name": "n".repeat(150)})))
         .await;
-    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.status(), 201, "{}", reply.text());
 }
 
 #[tokio::test]
 async fn a_password_mismatch_is_400_on_password_confirm() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     app.register(&ada_with(
         json!({"password_confirm": "analytical engine 1842"}),
@@ -376,7 +376,7 @@ async fn a_password_mismatch_is_400_on_password_confirm() {
 
 #[tokio::test]
 async fn the_mismatch_is_only_reported_when_no_field_failed() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     app.register(&ada_with(
         json!({"email": "nope", "password_confirm": "other"}),
@@ -393,7 +393,7 @@ async fn the_mismatch_is_only_reported_when_no_field_failed() {
 
 #[tokio::test]
 async fn a_short_password_is_too_short_with_djangos_exact_message() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     register_with_password(&app, "Xy7#q-k", json!({}))
         .await
@@ -403,12 +403,12 @@ async fn a_short_password_is_too_short_with_djangos_exact_message() {
 
 #[tokio::test]
 async fn a_common_password_is_too_common() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     for common in ["iloveyou", "football", "password1", "sunshine"] {
         let reply = register_with_password(&app, common, json!({})).await;
         assert_eq!(
-            (reply.status.as_u16(), reply.text.as_str()),
+            (reply.status().as_u16(), reply.text()),
             (400, field_error("password", TOO_COMMON).as_str()),
             "{common}"
         );
@@ -418,7 +418,7 @@ async fn a_common_password_is_too_common() {
 
 #[tokio::test]
 async fn an_entirely_numeric_password_is_refused() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     register_with_password(&app, "83719462", json!({}))
         .await
@@ -428,7 +428,7 @@ async fn an_entirely_numeric_password_is_refused() {
 
 #[tokio::test]
 async fn a_password_like_the_email_is_too_similar_to_the_email() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     register_with_password(
         &app,
@@ -445,7 +445,7 @@ async fn a_password_like_the_email_is_too_similar_to_the_email() {
 
 #[tokio::test]
 async fn a_password_like_the_first_name_is_too_similar_to_the_first_name() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     register_with_password(&app, "Bartholomew-77", json!({"first_name": "Bartholomew"}))
         .await
@@ -458,7 +458,7 @@ async fn a_password_like_the_first_name_is_too_similar_to_the_first_name() {
 
 #[tokio::test]
 async fn a_password_like_the_last_name_is_too_similar_to_the_last_name() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     register_with_password(&app, "Lovelace!1", json!({}))
         .await
@@ -471,7 +471,7 @@ async fn a_password_like_the_last_name_is_too_similar_to_the_last_name() {
 
 #[tokio::test]
 async fn every_failed_rule_is_listed_in_djangos_order() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     register_with_password(&app, "123456", json!({"first_name": "123456"}))
         .await
@@ -496,7 +496,7 @@ async fn every_failed_rule_is_listed_in_djangos_order() {
 
 #[tokio::test]
 async fn password_errors_come_with_the_other_field_errors() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.register_ada().await;
 
     app.register(
@@ -518,16 +518,15 @@ async fn password_errors_come_with_the_other_field_errors() {
 
 #[tokio::test]
 async fn password_rules_follow_the_account_settings() {
-    let app = spawn_accounts_app(
-        |_| {},
-        |accounts| {
+    let app = accounts_app()
+        .accounts(|accounts| {
             accounts.password.password_min_length = 12;
             accounts.password.password_reject_common = false;
             accounts.password.password_reject_numeric = false;
             accounts.password.password_max_similarity = 0.0;
-        },
-    )
-    .await;
+        })
+        .build()
+        .await;
 
     register_with_password(&app, "iloveyou", json!({}))
         .await
@@ -540,12 +539,12 @@ async fn password_rules_follow_the_account_settings() {
         );
     let reply =
         register_with_password(&app, "123456789012", json!({"first_name": "123456789012"})).await;
-    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.status(), 201, "{}", reply.text());
 }
 
 #[tokio::test]
 async fn a_rejected_registration_creates_nothing_and_cannot_log_in() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     register_with_password(&app, "iloveyou", json!({}))
         .await
@@ -568,11 +567,11 @@ async fn a_rejected_registration_creates_nothing_and_cannot_log_in() {
 
 #[tokio::test]
 async fn the_password_is_kept_exactly_as_typed() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let padded = "  analytical engine 1843  ";
 
     let reply = register_with_password(&app, padded, json!({})).await;
-    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.status(), 201, "{}", reply.text());
 
     app.account_login("ada@example.com", ACCOUNT_PASSWORD)
         .await
@@ -582,7 +581,7 @@ async fn the_password_is_kept_exactly_as_typed() {
 
 #[tokio::test]
 async fn a_padded_confirmation_does_not_match() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     app.register(&ada_with(
         json!({"password_confirm": format!("{ACCOUNT_PASSWORD} ")}),
@@ -596,7 +595,7 @@ async fn a_padded_confirmation_does_not_match() {
 
 #[tokio::test]
 async fn a_form_encoded_registration_works() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     let reply = app
         .post_body(
@@ -607,7 +606,7 @@ async fn a_form_encoded_registration_works() {
         )
         .await;
 
-    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.status(), 201, "{}", reply.text());
     assert_eq!(reply.json()["user"]["email"], json!("Ada@example.com"));
     app.account_login("Ada@example.com", ACCOUNT_PASSWORD)
         .await
@@ -616,7 +615,7 @@ async fn a_form_encoded_registration_works() {
 
 #[tokio::test]
 async fn odd_types_are_field_errors_never_a_500() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     app.register(&json!({
         "email": ["x"],
@@ -640,30 +639,30 @@ async fn odd_types_are_field_errors_never_a_500() {
         let reply = app
             .post_body("/api/auth/register/", "application/json", body)
             .await;
-        assert_eq!(reply.status, 400, "{body}: {}", reply.text);
+        assert_eq!(reply.status(), 400, "{body}: {}", reply.text());
     }
     let reply = app
         .post_body("/api/auth/register/", "application/json", "{\"email\":")
         .await;
-    assert_eq!(reply.status, 400, "{}", reply.text);
+    assert_eq!(reply.status(), 400, "{}", reply.text());
     assert_eq!(app.user_count().await, 0);
 }
 
 #[tokio::test]
 async fn numbers_for_names_are_taken_as_their_text() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     let reply = app
         .register(&ada_with(json!({"first_name": 42, "last_name": 7.5})))
         .await;
 
-    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.status(), 201, "{}", reply.text());
     assert_eq!(reply.json()["user"]["full_name"], json!("42 7.5"));
 }
 
 #[tokio::test]
 async fn unknown_and_read_only_fields_are_ignored() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     let reply = app
         .register(&ada_with(json!({
@@ -676,7 +675,7 @@ async fn unknown_and_read_only_fields_are_ignored() {
         })))
         .await;
 
-    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.status(), 201, "{}", reply.text());
     let user = app.user_by_email("ada@example.com").await.expect("stored");
     assert_eq!(user.id, 1);
     assert!(user.is_active && !user.is_staff && !user.is_superuser);
@@ -685,7 +684,7 @@ async fn unknown_and_read_only_fields_are_ignored() {
 
 #[tokio::test]
 async fn registration_tokens_carry_the_session_and_the_account_claims() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
 
     let pair = app.register_ada().await;
 
@@ -698,7 +697,7 @@ async fn registration_tokens_carry_the_session_and_the_account_claims() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_registrations_of_one_address_create_one_user_and_no_500() {
-    let app = std::sync::Arc::new(spawn_accounts().await);
+    let app = std::sync::Arc::new(accounts_app().build().await);
     let start = std::sync::Arc::new(tokio::sync::Barrier::new(6));
     let tasks = ["ada@example.com", "ada@EXAMPLE.com", "ada@Example.com"]
         .iter()
@@ -707,7 +706,7 @@ async fn concurrent_registrations_of_one_address_create_one_user_and_no_500() {
         .map(|email| {
             let (app, start) = (std::sync::Arc::clone(&app), std::sync::Arc::clone(&start));
             let request = app
-                .request(reqwest::Method::POST, "/api/auth/register/")
+                .request(axum::http::Method::POST, "/api/auth/register/")
                 .json(&ada_with(json!({"email": email})));
             tokio::spawn(async move {
                 start.wait().await;
@@ -721,9 +720,9 @@ async fn concurrent_registrations_of_one_address_create_one_user_and_no_500() {
         .map(|r| r.expect("racer task"))
         .collect();
 
-    let created = replies.iter().filter(|r| r.status == 201).count();
+    let created = replies.iter().filter(|r| r.status() == 201).count();
     assert_eq!(created, 1, "{replies:?}");
-    for reply in replies.iter().filter(|r| r.status != 201) {
+    for reply in replies.iter().filter(|r| r.status() != 201) {
         reply.assert(400, DUPLICATE);
     }
     assert_eq!(app.user_count().await, 1);

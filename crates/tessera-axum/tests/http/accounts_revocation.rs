@@ -6,23 +6,22 @@ use serde_json::json;
 use tessera_core::{Token, TokenKind};
 
 use crate::helpers::{
-    NO_ACTIVE_ACCOUNT, NO_ACTIVE_ACCOUNT_FOR_TOKEN, NOW, PASSWORD, PASSWORD_CHANGED, TestApp,
-    USER_INACTIVE, USER_NOT_FOUND, access_refused, spawn_accounts, spawn_accounts_app, token_error,
+    Api, NO_ACTIVE_ACCOUNT, NO_ACTIVE_ACCOUNT_FOR_TOKEN, NOW, PASSWORD, PASSWORD_CHANGED, Records,
+    TestApp, USER_INACTIVE, USER_NOT_FOUND, access_refused, accounts_app, token_error,
 };
 
 const NEW_PASSWORD: &str = "difference engine 1822";
 
 /// A rotating app: refresh tokens rotate and are blacklisted, with a 10 s reuse grace.
-async fn spawn_rotating_accounts() -> TestApp {
-    spawn_accounts_app(
-        |s| {
+async fn rotating_accounts_app() -> TestApp {
+    accounts_app()
+        .settings(|s| {
             s.rotate_refresh_tokens = true;
             s.blacklist_after_rotation = true;
             s.refresh_reuse_grace = std::time::Duration::from_secs(10);
-        },
-        |_| {},
-    )
-    .await
+        })
+        .build()
+        .await
 }
 
 /// An access token for `user_id` with no `sid`, issued at `iat`.
@@ -35,7 +34,7 @@ fn sessionless_access(app: &TestApp, user_id: i64, iat: i64) -> String {
 
 #[tokio::test]
 async fn the_access_token_dies_with_a_logout() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
     app.profile(&pair.access).await.ok();
@@ -49,7 +48,7 @@ async fn the_access_token_dies_with_a_logout() {
 
 #[tokio::test]
 async fn the_access_token_dies_with_a_blacklisted_refresh_token() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
 
@@ -62,7 +61,7 @@ async fn the_access_token_dies_with_a_blacklisted_refresh_token() {
 
 #[tokio::test]
 async fn the_access_token_dies_with_a_password_change() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
 
@@ -77,7 +76,7 @@ async fn the_access_token_dies_with_a_password_change() {
 
 #[tokio::test]
 async fn the_access_token_dies_with_logout_all() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
     let other = app.account_pair("ada@example.com", PASSWORD).await;
@@ -96,7 +95,7 @@ async fn the_access_token_dies_with_logout_all() {
 
 #[tokio::test]
 async fn the_access_token_dies_with_deactivation_and_the_user_cannot_refresh_or_log_in() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let ada = app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
 
@@ -116,7 +115,7 @@ async fn the_access_token_dies_with_deactivation_and_the_user_cannot_refresh_or_
 
 #[tokio::test]
 async fn an_inactive_user_cannot_refresh_with_rotation_either() {
-    let app = spawn_rotating_accounts().await;
+    let app = rotating_accounts_app().await;
     let ada = app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
     app.deactivate(&ada).await;
@@ -132,7 +131,7 @@ async fn an_inactive_user_cannot_refresh_with_rotation_either() {
 
 #[tokio::test]
 async fn the_access_token_dies_with_the_user() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let ada = app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
 
@@ -146,7 +145,7 @@ async fn the_access_token_dies_with_the_user() {
 
 #[tokio::test]
 async fn reuse_of_a_rotated_refresh_token_kills_the_new_access_token() {
-    let app = spawn_rotating_accounts().await;
+    let app = rotating_accounts_app().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let first = app.account_pair("ada@example.com", PASSWORD).await;
     let rotated = app.account_refresh(&first.refresh).await;
@@ -171,7 +170,7 @@ async fn reuse_of_a_rotated_refresh_token_kills_the_new_access_token() {
 
 #[tokio::test]
 async fn a_duplicate_refresh_within_the_grace_revokes_nothing() {
-    let app = spawn_rotating_accounts().await;
+    let app = rotating_accounts_app().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let first = app.account_pair("ada@example.com", PASSWORD).await;
     let rotated = app.account_refresh(&first.refresh).await;
@@ -186,7 +185,7 @@ async fn a_duplicate_refresh_within_the_grace_revokes_nothing() {
 
 #[tokio::test]
 async fn the_access_token_dies_when_its_session_is_deleted_from_the_store() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
 
@@ -210,7 +209,7 @@ async fn the_access_token_dies_when_its_session_is_deleted_from_the_store() {
 
 #[tokio::test]
 async fn an_access_token_naming_another_users_session_is_refused() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let ada = app.create_user("ada@example.com", PASSWORD).await;
     app.create_user("mallory@example.com", PASSWORD).await;
     let mallory = app.account_pair("mallory@example.com", PASSWORD).await;
@@ -226,7 +225,7 @@ async fn an_access_token_naming_another_users_session_is_refused() {
 
 #[tokio::test]
 async fn a_sessionless_token_issued_before_a_password_change_is_refused() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let ada = app.create_user("ada@example.com", PASSWORD).await;
     let early = sessionless_access(&app, ada.id, NOW);
     app.profile(&early).await.ok();
@@ -245,7 +244,7 @@ async fn a_sessionless_token_issued_before_a_password_change_is_refused() {
 
 #[tokio::test]
 async fn a_sessionless_token_issued_one_second_before_a_change_is_refused() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let ada = app.create_user("ada@example.com", PASSWORD).await;
     app.advance(100);
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
@@ -260,7 +259,7 @@ async fn a_sessionless_token_issued_one_second_before_a_change_is_refused() {
 
 #[tokio::test]
 async fn a_sessionless_token_issued_before_logout_all_is_refused() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     let ada = app.create_user("ada@example.com", PASSWORD).await;
     let early = sessionless_access(&app, ada.id, NOW);
     app.advance(60);
@@ -279,7 +278,7 @@ async fn a_sessionless_token_issued_before_logout_all_is_refused() {
 
 #[tokio::test]
 async fn revoking_one_users_sessions_leaves_the_others_tokens_working() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let grace = app.create_user("grace@example.com", PASSWORD).await;
     let ada_pair = app.account_pair("ada@example.com", PASSWORD).await;

@@ -1,13 +1,13 @@
 //! Issue 3 item 4: `GET /api/auth/sessions/` lists the caller's live sessions and
 //! `DELETE /api/auth/sessions/{id}/` ends one of them.
 
-use reqwest::Method;
-use reqwest::header::USER_AGENT;
+use axum::http::Method;
+use axum::http::header::USER_AGENT;
 use serde_json::json;
 
 use crate::helpers::{
-    NOT_FOUND, NOT_PROVIDED, PASSWORD, Pair, TestApp, access_refused, spawn_accounts, str_claim,
-    token_error,
+    Api, NOT_FOUND, NOT_PROVIDED, PASSWORD, Pair, Records, TestApp, access_refused, accounts_app,
+    str_claim, token_error,
 };
 
 /// Logs in through `/api/auth/login/` with this `User-Agent`.
@@ -46,7 +46,7 @@ fn sid(pair: &Pair) -> String {
 
 #[tokio::test]
 async fn the_list_shows_each_login_newest_first_and_marks_the_current_one() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let laptop = login_as(&app, "ada@example.com", "Laptop/1.0").await;
     app.advance(60);
@@ -69,14 +69,19 @@ async fn the_list_shows_each_login_newest_first_and_marks_the_current_one() {
 
 #[tokio::test]
 async fn a_session_without_a_user_agent_lists_null() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
 
     let reply = list(&app, &pair.access).await;
 
     let sessions = reply.ok();
-    assert_eq!(sessions.as_array().map(Vec::len), Some(1), "{}", reply.text);
+    assert_eq!(
+        sessions.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        reply.text()
+    );
     assert_eq!(sessions[0]["user_agent"], json!(null));
     assert_eq!(sessions[0]["id"], json!(sid(&pair)));
     assert_eq!(sessions[0]["current"], json!(true));
@@ -84,7 +89,7 @@ async fn a_session_without_a_user_agent_lists_null() {
 
 #[tokio::test]
 async fn a_refresh_moves_last_used_at() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
     app.advance(90);
@@ -99,7 +104,7 @@ async fn a_refresh_moves_last_used_at() {
 
 #[tokio::test]
 async fn only_the_callers_live_sessions_are_listed() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     app.create_user("grace@example.com", PASSWORD).await;
     let ended = app.account_pair("ada@example.com", PASSWORD).await;
@@ -121,7 +126,7 @@ async fn only_the_callers_live_sessions_are_listed() {
 
 #[tokio::test]
 async fn expired_sessions_are_not_listed() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let old = app.account_pair("ada@example.com", PASSWORD).await;
     app.advance(86_401);
@@ -136,7 +141,7 @@ async fn expired_sessions_are_not_listed() {
 
 #[tokio::test]
 async fn deleting_a_session_answers_204_and_ends_only_that_session() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let laptop = login_as(&app, "ada@example.com", "Laptop/1.0").await;
     app.advance(1);
@@ -161,7 +166,7 @@ async fn deleting_a_session_answers_204_and_ends_only_that_session() {
 
 #[tokio::test]
 async fn deleting_the_current_session_ends_it() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
 
@@ -177,7 +182,7 @@ async fn deleting_the_current_session_ends_it() {
 
 #[tokio::test]
 async fn another_users_session_is_404_and_stays_alive() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     app.create_user("mallory@example.com", PASSWORD).await;
     let ada = app.account_pair("ada@example.com", PASSWORD).await;
@@ -194,7 +199,7 @@ async fn another_users_session_is_404_and_stays_alive() {
 
 #[tokio::test]
 async fn an_unknown_or_already_ended_session_is_404() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let laptop = app.account_pair("ada@example.com", PASSWORD).await;
     let phone = app.account_pair("ada@example.com", PASSWORD).await;
@@ -216,7 +221,7 @@ async fn an_unknown_or_already_ended_session_is_404() {
 
 #[tokio::test]
 async fn the_sessions_routes_need_authentication() {
-    let app = spawn_accounts().await;
+    let app = accounts_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
 

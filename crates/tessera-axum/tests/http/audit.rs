@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::header::USER_AGENT;
-use reqwest::{Method, StatusCode};
+use axum::http::header::USER_AGENT;
+use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::Connection as _;
 use tessera_auth::audit::Audit;
@@ -18,8 +18,8 @@ use tessera_axum::AuditSettings;
 use tessera_store::{AuditFilter, NewUser, User};
 
 use crate::helpers::{
-    ACCOUNT_PASSWORD, MetricsProbe, NOT_FOUND, NOT_PROVIDED, NOW, PASSWORD, Pair, Reply, TestApp,
-    client_from, cookie_header, spawn_audit_app, str_claim,
+    ACCOUNT_PASSWORD, Api, CookieApi, MetricsProbe, NOT_FOUND, NOT_PROVIDED, NOW, PASSWORD, Pair,
+    Records, Reply, TestApp, audit_app, cookie_header, str_claim,
 };
 
 const UA: &str = "audit-test/1.0 (X11; Linux)";
@@ -29,8 +29,8 @@ const WRONG: &str = "hunter2 is not the password";
 const NEW_PASSWORD: &str = "difference engine 1822";
 const FORBIDDEN: &str = r#"{"detail":"You do not have permission to perform this action."}"#;
 
-async fn spawn() -> TestApp {
-    spawn_audit_app(|_| {}, |_| {}).await
+async fn audited_app() -> TestApp {
+    audit_app().build().await
 }
 
 /// A staff member and their access token.
@@ -52,14 +52,14 @@ async fn staff(app: &TestApp) -> (User, String) {
 
 /// A client on its own address that sends [`UA`].
 struct Client {
-    http: reqwest::Client,
+    address: [u8; 4],
     ip: &'static str,
 }
 
 impl Client {
     fn new(ip: [u8; 4], text: &'static str) -> Self {
         Self {
-            http: client_from(ip),
+            address: ip,
             ip: text,
         }
     }
@@ -73,7 +73,8 @@ impl Client {
         body: Option<Value>,
     ) -> Reply {
         let mut request = app
-            .request_by(&self.http, method, path)
+            .client_from(self.address)
+            .request(method, path)
             .header(USER_AGENT, UA);
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
@@ -162,7 +163,7 @@ fn assert_event(
 
 #[tokio::test]
 async fn every_step_of_a_session_is_recorded_with_the_client() {
-    let app = spawn().await;
+    let app = audited_app().await;
     let (_, admin) = staff(&app).await;
     let ada = app.create_user(ADA, PASSWORD).await;
     let client = Client::new([127, 0, 0, 7], "127.0.0.7");
@@ -197,7 +198,7 @@ async fn every_step_of_a_session_is_recorded_with_the_client() {
             None,
         )
         .await;
-    assert_eq!(ended.status, StatusCode::NO_CONTENT, "{}", ended.text);
+    assert_eq!(ended.status(), StatusCode::NO_CONTENT, "{}", ended.text());
     client
         .post(
             &app,
@@ -278,14 +279,13 @@ async fn every_step_of_a_session_is_recorded_with_the_client() {
 
 #[tokio::test]
 async fn failed_and_locked_logins_are_failures_that_name_the_login_given() {
-    let app = spawn_audit_app(
-        |throttling| {
+    let app = audit_app()
+        .throttling(|throttling| {
             throttling.login_failure_limit = 3;
             throttling.login_lockout_base = Duration::from_secs(60);
-        },
-        |_| {},
-    )
-    .await;
+        })
+        .build()
+        .await;
     let (staff_user, admin) = staff(&app).await;
     let ada = app.create_user(ADA, PASSWORD).await;
     let client = Client::new([127, 0, 0, 8], "127.0.0.8");
@@ -299,15 +299,15 @@ async fn failed_and_locked_logins_are_failures_that_name_the_login_given() {
     };
 
     for _ in 0..3 {
-        assert_eq!(attempt(ADA, WRONG).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(attempt(ADA, WRONG).await.status(), StatusCode::UNAUTHORIZED);
     }
     assert_eq!(
-        attempt(ADA, PASSWORD).await.status,
+        attempt(ADA, PASSWORD).await.status(),
         StatusCode::UNAUTHORIZED,
         "locked"
     );
     assert_eq!(
-        attempt("nobody@example.com", WRONG).await.status,
+        attempt("nobody@example.com", WRONG).await.status(),
         StatusCode::UNAUTHORIZED
     );
     client
@@ -374,7 +374,7 @@ async fn failed_and_locked_logins_are_failures_that_name_the_login_given() {
 
 #[tokio::test]
 async fn a_reused_refresh_token_is_recorded_with_whoever_presented_it() {
-    let app = spawn().await;
+    let app = audited_app().await;
     let (_, admin) = staff(&app).await;
     let ada = app.create_user(ADA, PASSWORD).await;
     let pair = app.login(ADA, PASSWORD).await;
@@ -391,7 +391,7 @@ async fn a_reused_refresh_token_is_recorded_with_whoever_presented_it() {
         )
         .await;
 
-    assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
     let events = results(&audit(&app, &admin, "?event=token.reuse_detected").await);
     assert_eq!(events.len(), 1);
     assert_event(
@@ -406,7 +406,7 @@ async fn a_reused_refresh_token_is_recorded_with_whoever_presented_it() {
 
 #[tokio::test]
 async fn staff_actions_and_key_changes_name_the_staff_member() {
-    let app = spawn().await;
+    let app = audited_app().await;
     let (staff_user, admin) = staff(&app).await;
     let ada = app.create_user(ADA, PASSWORD).await;
     let client = Client::new([127, 0, 0, 10], "127.0.0.10");
@@ -434,7 +434,12 @@ async fn staff_actions_and_key_changes_name_the_staff_member() {
     let generated = client
         .post(&app, "/api/admin/keys/", Some(&admin), json!({}))
         .await;
-    assert_eq!(generated.status, StatusCode::CREATED, "{}", generated.text);
+    assert_eq!(
+        generated.status(),
+        StatusCode::CREATED,
+        "{}",
+        generated.text()
+    );
     let kid = generated.field("kid");
     client
         .post(&app, "/api/admin/keys/rotate/", Some(&admin), json!({}))
@@ -452,7 +457,7 @@ async fn staff_actions_and_key_changes_name_the_staff_member() {
     let deleted = client
         .send(&app, Method::DELETE, &user_path, Some(&admin), None)
         .await;
-    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
 
     let staff_events = results(&audit(&app, &admin, "?event=admin.").await);
     assert_eq!(
@@ -494,7 +499,7 @@ async fn staff_actions_and_key_changes_name_the_staff_member() {
 
 #[tokio::test]
 async fn registration_cookie_mode_sliding_tokens_and_the_blacklist_are_recorded() {
-    let app = spawn().await;
+    let app = audited_app().await;
     let (_, admin) = staff(&app).await;
 
     app.register_ada().await;
@@ -556,7 +561,7 @@ async fn registration_cookie_mode_sliding_tokens_and_the_blacklist_are_recorded(
 
 #[tokio::test]
 async fn only_staff_read_the_audit_log() {
-    let app = spawn().await;
+    let app = audited_app().await;
     app.create_user(ADA, PASSWORD).await;
     let plain = app.login(ADA, PASSWORD).await;
 
@@ -571,14 +576,14 @@ async fn only_staff_read_the_audit_log() {
 
 #[tokio::test]
 async fn filters_and_pages_answer_like_drf() {
-    let app = spawn().await;
+    let app = audited_app().await;
     let ada = app.create_user(ADA, PASSWORD).await;
     for _ in 0..5 {
         app.advance(1);
         app.login(ADA, PASSWORD).await;
     }
     let (_, admin) = staff(&app).await;
-    let host = app.base_url.trim_start_matches("http://").to_owned();
+    let host = app.base_url().trim_start_matches("http://").to_owned();
     let user = format!("?user={}", ada.id);
 
     let first = audit(&app, &admin, &format!("{user}&page_size=2")).await;
@@ -719,7 +724,7 @@ async fn no_token_password_or_hash_reaches_the_audit_log_or_its_log_lines() {
     // as seen from whichever thread reaches it first, and a concurrent test's thread (with
     // no subscriber) could switch these lines off for this one too.
     let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
-    let app = spawn().await;
+    let app = audited_app().await;
     let (_, admin) = staff(&app).await;
     let ada = app.create_user(ADA, PASSWORD).await;
 
@@ -747,7 +752,7 @@ async fn no_token_password_or_hash_reaches_the_audit_log_or_its_log_lines() {
         .unwrap();
     let logged = captured.text();
 
-    assert_eq!(listed.ok()["count"], 7, "{}", listed.text);
+    assert_eq!(listed.ok()["count"], 7, "{}", listed.text());
     assert!(
         logged.contains("tessera::audit") && logged.contains("login.succeeded"),
         "{logged}"
@@ -768,7 +773,7 @@ async fn no_token_password_or_hash_reaches_the_audit_log_or_its_log_lines() {
     }
     let stored = format!("{stored:?}");
     for secret in &secrets {
-        assert!(!listed.text.contains(secret.as_str()), "API: {secret}");
+        assert!(!listed.text().contains(secret.as_str()), "API: {secret}");
         assert!(!stored.contains(secret.as_str()), "store: {secret}");
         assert!(!logged.contains(secret.as_str()), "log: {secret}");
     }
@@ -776,11 +781,10 @@ async fn no_token_password_or_hash_reaches_the_audit_log_or_its_log_lines() {
 
 #[tokio::test]
 async fn retention_prunes_by_the_clock() {
-    let app = spawn_audit_app(
-        |_| {},
-        |audit| audit.audit_retention = Duration::from_secs(30 * 86_400),
-    )
-    .await;
+    let app = audit_app()
+        .audit(|audit| audit.audit_retention = Duration::from_secs(30 * 86_400))
+        .build()
+        .await;
     let ada = app.create_user(ADA, PASSWORD).await;
     app.login(ADA, PASSWORD).await;
     app.advance(31 * 86_400);
@@ -827,7 +831,7 @@ async fn retention_prunes_by_the_clock() {
 async fn a_batch_that_cannot_be_written_is_counted_and_logged() {
     let probe = MetricsProbe::default();
     let _recorder = probe.install();
-    let app = spawn().await;
+    let app = audited_app().await;
     app.tessera.auth().audit(Audit::new("app.before")).await;
     app.tessera.auth().audit_log().flush().await;
     assert_eq!(probe.counter("tessera_audit_write_failures_total"), 0);
@@ -842,11 +846,11 @@ async fn a_batch_that_cannot_be_written_is_counted_and_logged() {
 #[tokio::test]
 async fn a_full_queue_makes_recording_wait_and_loses_nothing() {
     const EVENTS: usize = 6000;
-    let app = spawn().await;
+    let app = audited_app().await;
     app.tessera.auth().audit(Audit::new("app.warmup")).await;
     app.tessera.auth().audit_log().flush().await;
     // Another connection holds the write lock: the writer waits for it.
-    let url = format!("sqlite://{}", app.database_path().display());
+    let url = app.database().url().to_owned();
     let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
     sqlx::query("BEGIN IMMEDIATE")
         .execute(&mut blocker)

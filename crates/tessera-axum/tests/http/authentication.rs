@@ -1,12 +1,12 @@
 //! API.md §4: authenticating requests with the token in a header.
 
-use reqwest::header::HeaderValue;
+use axum::http::HeaderValue;
 use serde_json::json;
 use tessera_core::{Token, TokenKind};
 use tessera_store::NewUser;
 
 use crate::helpers::{
-    NOT_PROVIDED, NOW, PASSWORD, WWW_AUTHENTICATE, forge, spawn_app, spawn_default,
+    Api, NOT_PROVIDED, NOW, PASSWORD, Records, WWW_AUTHENTICATE, forge, token_app,
 };
 
 const BAD_HEADER: &str = r#"{"detail":"Authorization header must contain two space-delimited values","code":"bad_authorization_header"}"#;
@@ -21,7 +21,7 @@ fn access_refused(message: &str) -> String {
 
 #[tokio::test]
 async fn a_valid_access_token_authenticates_the_user() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     let user = app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
@@ -32,7 +32,7 @@ async fn a_valid_access_token_authenticates_the_user() {
 
 #[tokio::test]
 async fn no_header_is_401_credentials_not_provided() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
 
     app.get_auth("/api/protected/", None)
         .await
@@ -41,7 +41,7 @@ async fn no_header_is_401_credentials_not_provided() {
 
 #[tokio::test]
 async fn bearer_alone_or_with_two_values_is_401_bad_authorization_header() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
@@ -58,7 +58,7 @@ async fn bearer_alone_or_with_two_values_is_401_bad_authorization_header() {
 
 #[tokio::test]
 async fn another_scheme_is_anonymous() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
@@ -76,7 +76,7 @@ async fn another_scheme_is_anonymous() {
 
 #[tokio::test]
 async fn the_scheme_is_case_sensitive_so_lowercase_bearer_is_anonymous() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
@@ -90,7 +90,7 @@ async fn the_scheme_is_case_sensitive_so_lowercase_bearer_is_anonymous() {
 
 #[tokio::test]
 async fn a_refresh_token_as_bearer_is_401_with_one_message_per_class() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
@@ -104,13 +104,15 @@ async fn a_refresh_token_as_bearer_is_401_with_one_message_per_class() {
 
 #[tokio::test]
 async fn with_two_accepted_classes_a_bad_token_gets_two_messages_in_that_order() {
-    let app = spawn_app(|s| {
-        s.auth_token_classes = vec![
-            "rest_framework_simplejwt.tokens.AccessToken".into(),
-            "rest_framework_simplejwt.tokens.SlidingToken".into(),
-        ];
-    })
-    .await;
+    let app = token_app()
+        .settings(|s| {
+            s.auth_token_classes = vec![
+                "rest_framework_simplejwt.tokens.AccessToken".into(),
+                "rest_framework_simplejwt.tokens.SlidingToken".into(),
+            ];
+        })
+        .build()
+        .await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
@@ -127,7 +129,7 @@ async fn with_two_accepted_classes_a_bad_token_gets_two_messages_in_that_order()
 
 #[tokio::test]
 async fn an_access_token_whose_exp_equals_now_is_expired() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
@@ -142,7 +144,10 @@ async fn an_access_token_whose_exp_equals_now_is_expired() {
 
 #[tokio::test]
 async fn leeway_keeps_an_access_token_alive_past_exp() {
-    let app = spawn_app(|s| s.leeway = std::time::Duration::from_secs(5)).await;
+    let app = token_app()
+        .settings(|s| s.leeway = std::time::Duration::from_secs(5))
+        .build()
+        .await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
@@ -157,7 +162,7 @@ async fn leeway_keeps_an_access_token_alive_past_exp() {
 
 #[tokio::test]
 async fn forged_algorithms_and_future_tokens_are_invalid() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     let user = app.create_user("a@x.com", PASSWORD).await;
     let payload = json!({"token_type": "access", "exp": NOW + 60, "iat": NOW, "jti": "abc", "user_id": user.id.to_string()});
     let valid = forge(&payload);
@@ -181,7 +186,7 @@ async fn forged_algorithms_and_future_tokens_are_invalid() {
 
 #[tokio::test]
 async fn a_token_without_a_user_claim_is_401_no_recognizable_user() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     let token = Token::new(app.tessera.auth().backend(), TokenKind::access(), app.now());
     let raw = app.encode(&token);
 
@@ -195,7 +200,7 @@ async fn a_token_without_a_user_claim_is_401_no_recognizable_user() {
 
 #[tokio::test]
 async fn a_deleted_user_is_401_user_not_found() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     let user = app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     app.delete(&user).await;
@@ -210,7 +215,7 @@ async fn a_deleted_user_is_401_user_not_found() {
 
 #[tokio::test]
 async fn a_user_id_that_is_no_user_is_401_user_not_found() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     let token = forge(
         &json!({"token_type": "access", "exp": NOW + 60, "iat": NOW, "jti": "abc", "user_id": "x"}),
     );
@@ -223,7 +228,7 @@ async fn a_user_id_that_is_no_user_is_401_user_not_found() {
 
 #[tokio::test]
 async fn an_inactive_user_is_401_user_inactive() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     let user = app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     app.deactivate(&user).await;
@@ -238,7 +243,7 @@ async fn an_inactive_user_is_401_user_inactive() {
 
 #[tokio::test]
 async fn stateless_authentication_needs_no_user_row_and_gives_the_id_as_text() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     let user = app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     app.delete(&user).await;
@@ -250,7 +255,7 @@ async fn stateless_authentication_needs_no_user_row_and_gives_the_id_as_text() {
 
 #[tokio::test]
 async fn stateless_authentication_still_checks_the_token_and_the_header() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
@@ -267,7 +272,7 @@ async fn stateless_authentication_still_checks_the_token_and_the_header() {
 
 #[tokio::test]
 async fn admin_route_is_403_for_non_staff_200_for_staff_and_401_for_anonymous() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let staff = NewUser {
         email: "s@x.com".into(),
@@ -295,19 +300,22 @@ async fn admin_route_is_403_for_non_staff_200_for_staff_and_401_for_anonymous() 
 
 #[tokio::test]
 async fn a_403_carries_no_www_authenticate() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
     let reply = app.get_bearer("/api/admin/", &pair.access).await;
 
-    assert_eq!(reply.status, 403);
+    assert_eq!(reply.status(), 403);
     assert_eq!(reply.header("www-authenticate"), None);
 }
 
 #[tokio::test]
 async fn custom_header_types_accept_jwt_and_keep_bearer_in_www_authenticate() {
-    let app = spawn_app(|s| s.auth_header_types = vec!["Bearer".into(), "JWT".into()]).await;
+    let app = token_app()
+        .settings(|s| s.auth_header_types = vec!["Bearer".into(), "JWT".into()])
+        .build()
+        .await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
@@ -327,18 +335,24 @@ async fn custom_header_types_accept_jwt_and_keep_bearer_in_www_authenticate() {
 
 #[tokio::test]
 async fn the_first_header_type_names_the_www_authenticate_scheme() {
-    let app = spawn_app(|s| s.auth_header_types = vec!["JWT".into()]).await;
+    let app = token_app()
+        .settings(|s| s.auth_header_types = vec!["JWT".into()])
+        .build()
+        .await;
 
     let reply = app.get_auth("/api/protected/", None).await;
 
-    assert_eq!(reply.status, 401);
-    assert_eq!(reply.text, NOT_PROVIDED);
+    assert_eq!(reply.status(), 401);
+    assert_eq!(reply.text(), NOT_PROVIDED);
     assert_eq!(reply.header("www-authenticate"), Some(r#"JWT realm="api""#));
 }
 
 #[tokio::test]
 async fn a_custom_header_name_reads_that_header_only() {
-    let app = spawn_app(|s| s.auth_header_name = "HTTP_X_AUTH".into()).await;
+    let app = token_app()
+        .settings(|s| s.auth_header_name = "HTTP_X_AUTH".into())
+        .build()
+        .await;
     let user = app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     let value = HeaderValue::from_str(&format!("Bearer {}", pair.access)).expect("header value");
@@ -355,7 +369,7 @@ async fn a_custom_header_name_reads_that_header_only() {
 
 #[tokio::test]
 async fn white_space_runs_separate_the_scheme_and_the_token() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
@@ -372,7 +386,7 @@ async fn white_space_runs_separate_the_scheme_and_the_token() {
 
 #[tokio::test]
 async fn tokens_missing_a_type_or_an_id_are_refused_with_simplejwts_messages() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     let user = app.create_user("a@x.com", PASSWORD).await;
     let id = user.id.to_string();
     let cases = [
@@ -403,7 +417,7 @@ async fn tokens_missing_a_type_or_an_id_are_refused_with_simplejwts_messages() {
 
 #[tokio::test]
 async fn a_token_signed_with_another_hmac_algorithm_is_invalid() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     let user = app.create_user("a@x.com", PASSWORD).await;
     let payload = json!({"token_type": "access", "exp": NOW + 60, "iat": NOW, "jti": "abc", "user_id": user.id.to_string()});
     let key = jsonwebtoken::EncodingKey::from_secret(crate::helpers::SIGNING_KEY.as_bytes());
@@ -417,7 +431,10 @@ async fn a_token_signed_with_another_hmac_algorithm_is_invalid() {
 
 #[tokio::test]
 async fn an_inactive_user_authenticates_when_the_active_check_is_off() {
-    let app = spawn_app(|s| s.check_user_is_active = false).await;
+    let app = token_app()
+        .settings(|s| s.check_user_is_active = false)
+        .build()
+        .await;
     let user = app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     app.deactivate(&user).await;
@@ -427,11 +444,13 @@ async fn an_inactive_user_authenticates_when_the_active_check_is_off() {
 
 #[tokio::test]
 async fn audience_and_issuer_come_last_and_are_required() {
-    let app = spawn_app(|s| {
-        s.audience = Some(tessera_core::Audience::One("api".into()));
-        s.issuer = Some("https://auth.example".into());
-    })
-    .await;
+    let app = token_app()
+        .settings(|s| {
+            s.audience = Some(tessera_core::Audience::One("api".into()));
+            s.issuer = Some("https://auth.example".into());
+        })
+        .build()
+        .await;
     let user = app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     let id = user.id.to_string();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use futures_util::future::join_all;
 
-use crate::helpers::{PASSWORD, Reply, TestApp, spawn_rotating, token_error};
+use crate::helpers::{Api, PASSWORD, Records, Reply, TestApp, rotating, token_app, token_error};
 
 const RACERS: usize = 25;
 
@@ -16,7 +16,7 @@ async fn race(app: &Arc<TestApp>, refresh: &str) -> Vec<Reply> {
         let (app, start, refresh) = (Arc::clone(app), Arc::clone(&start), refresh.to_owned());
         tokio::spawn(async move {
             let request = app
-                .request(reqwest::Method::POST, "/api/token/refresh/")
+                .request(axum::http::Method::POST, "/api/token/refresh/")
                 .json(&serde_json::json!({
                     "refresh": refresh
                 }));
@@ -33,7 +33,7 @@ async fn race(app: &Arc<TestApp>, refresh: &str) -> Vec<Reply> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_refreshes_bring_one_successor_to_life() {
-    let app = Arc::new(spawn_rotating(10).await);
+    let app = Arc::new(token_app().settings(rotating(10)).build().await);
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
@@ -41,13 +41,13 @@ async fn concurrent_refreshes_bring_one_successor_to_life() {
 
     let mut successors = Vec::new();
     for reply in &replies {
-        match reply.status.as_u16() {
+        match reply.status().as_u16() {
             200 => {
                 assert_eq!(reply.keys(), ["access", "refresh"]);
                 successors.push(reply.field("refresh"));
             }
             401 => reply.assert(401, &token_error("Token is blacklisted")),
-            other => panic!("unexpected {other}: {}", reply.text),
+            other => panic!("unexpected {other}: {}", reply.text()),
         }
     }
     assert!(!successors.is_empty(), "no refresh succeeded");
@@ -63,20 +63,20 @@ async fn concurrent_refreshes_bring_one_successor_to_life() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn without_grace_exactly_one_concurrent_refresh_wins_and_the_rest_revoke_the_session() {
-    let app = Arc::new(spawn_rotating(0).await);
+    let app = Arc::new(token_app().settings(rotating(0)).build().await);
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
     let replies = race(&app, &pair.refresh).await;
 
-    let winners: Vec<&Reply> = replies.iter().filter(|r| r.status == 200).collect();
+    let winners: Vec<&Reply> = replies.iter().filter(|r| r.status() == 200).collect();
     assert_eq!(
         winners.len(),
         1,
         "{:?}",
-        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+        replies.iter().map(|r| r.status()).collect::<Vec<_>>()
     );
-    for reply in replies.iter().filter(|r| r.status != 200) {
+    for reply in replies.iter().filter(|r| r.status() != 200) {
         reply.assert(401, &token_error("Token is blacklisted"));
     }
     let session = app.session_of(&pair.refresh).await;

@@ -1,11 +1,11 @@
 //! API.md §1: conventions every route follows.
 
-use reqwest::Method;
-use reqwest::header::HeaderValue;
+use axum::http::HeaderValue;
+use axum::http::Method;
 use serde_json::json;
 
 use crate::helpers::{
-    NO_ACTIVE_ACCOUNT, NOW, PASSWORD, WWW_AUTHENTICATE, spawn_app, spawn_default, token_error,
+    Api, NO_ACTIVE_ACCOUNT, NOW, PASSWORD, Records, WWW_AUTHENTICATE, token_app, token_error,
 };
 
 const REQUIRED_BOTH: &str =
@@ -13,7 +13,7 @@ const REQUIRED_BOTH: &str =
 
 #[tokio::test]
 async fn unknown_route_is_404_not_found() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
 
     app.get_auth("/api/nope/", None)
         .await
@@ -25,7 +25,7 @@ async fn unknown_route_is_404_not_found() {
 
 #[tokio::test]
 async fn get_on_a_post_route_is_405_with_allow_listing_post() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
 
     for path in [
         "/api/token/",
@@ -47,7 +47,7 @@ async fn get_on_a_post_route_is_405_with_allow_listing_post() {
 
 #[tokio::test]
 async fn other_wrong_methods_name_themselves_in_the_405() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
 
     let reply = app.send(app.request(Method::DELETE, "/api/token/")).await;
 
@@ -57,11 +57,11 @@ async fn other_wrong_methods_name_themselves_in_the_405() {
 
 #[tokio::test]
 async fn options_answers_200_with_allow() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
 
     let reply = app.send(app.request(Method::OPTIONS, "/api/token/")).await;
 
-    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.status(), 200, "{}", reply.text());
     let allow = reply.header("allow").unwrap_or_default();
     let methods: Vec<&str> = allow.split(',').map(str::trim).collect();
     assert!(
@@ -72,7 +72,7 @@ async fn options_answers_200_with_allow() {
 
 #[tokio::test]
 async fn text_plain_body_is_415_with_the_media_type_named() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
 
     let reply = app
         .post_body("/api/token/", "text/plain", "email=a@x.com")
@@ -86,13 +86,13 @@ async fn text_plain_body_is_415_with_the_media_type_named() {
 
 #[tokio::test]
 async fn malformed_json_is_400_json_parse_error() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
 
     let reply = app
         .post_body("/api/token/", "application/json", r#"{"email": "a@x.com","#)
         .await;
 
-    assert_eq!(reply.status, 400, "{}", reply.text);
+    assert_eq!(reply.status(), 400, "{}", reply.text());
     assert_eq!(reply.keys(), ["detail"]);
     let detail = reply.field("detail");
     assert!(
@@ -103,7 +103,7 @@ async fn malformed_json_is_400_json_parse_error() {
 
 #[tokio::test]
 async fn json_that_is_not_an_object_is_400_non_field_errors_naming_its_type() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
 
     for (body, kind) in [
         ("[1, 2]", "list"),
@@ -122,7 +122,7 @@ async fn json_that_is_not_an_object_is_400_non_field_errors_naming_its_type() {
 
 #[tokio::test]
 async fn form_urlencoded_body_obtains_a_pair() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", "p w+&=").await;
 
     let reply = app
@@ -138,7 +138,7 @@ async fn form_urlencoded_body_obtains_a_pair() {
 
 #[tokio::test]
 async fn multipart_body_obtains_a_pair() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let body = format!(
         "--XyZ\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\na@x.com\r\n\
@@ -155,7 +155,7 @@ async fn multipart_body_obtains_a_pair() {
 
 #[tokio::test]
 async fn empty_body_gives_required_errors_in_field_order() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
 
     app.send(app.request(Method::POST, "/api/token/"))
         .await
@@ -173,7 +173,7 @@ async fn empty_body_gives_required_errors_in_field_order() {
 
 #[tokio::test]
 async fn only_the_missing_field_is_reported() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
 
     app.post_json("/api/token/", &json!({"email": "a@x.com"}))
         .await
@@ -185,7 +185,7 @@ async fn only_the_missing_field_is_reported() {
 
 #[tokio::test]
 async fn null_fields_may_not_be_null() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
 
     let reply = app
         .post_json("/api/token/", &json!({"email": null, "password": null}))
@@ -199,7 +199,7 @@ async fn null_fields_may_not_be_null() {
 
 #[tokio::test]
 async fn blank_fields_may_not_be_blank_and_white_space_is_blank_for_email() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
 
     let reply = app
         .post_json("/api/token/", &json!({"email": "  ", "password": ""}))
@@ -213,7 +213,7 @@ async fn blank_fields_may_not_be_blank_and_white_space_is_blank_for_email() {
 
 #[tokio::test]
 async fn a_number_given_for_email_is_taken_as_text() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
 
     // No such account: the number was accepted as text, then the credentials failed.
     app.post_json("/api/token/", &json!({"email": 12, "password": PASSWORD}))
@@ -228,7 +228,7 @@ async fn a_number_given_for_email_is_taken_as_text() {
 
 #[tokio::test]
 async fn unknown_fields_are_ignored() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
 
     let reply = app
@@ -246,7 +246,10 @@ const TOO_LARGE: &str = r#"{"detail":"Request body is too large (the limit is 65
 
 #[tokio::test]
 async fn body_over_64_kib_is_413_and_not_processed() {
-    let app = spawn_app(|s| s.update_last_login = true).await;
+    let app = token_app()
+        .settings(|s| s.update_last_login = true)
+        .build()
+        .await;
     let user = app.create_user("a@x.com", PASSWORD).await;
     let body = json!({"email": "a@x.com", "password": PASSWORD, "padding": "x".repeat(70 * 1024)});
 
@@ -278,7 +281,7 @@ async fn body_over_64_kib_is_413_and_not_processed() {
 
 #[tokio::test]
 async fn a_body_just_under_the_limit_is_read() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let empty = json!({"email": "a@x.com", "password": PASSWORD, "padding": ""}).to_string();
     let padding = 64 * 1024 - empty.len();
@@ -293,7 +296,7 @@ async fn a_body_just_under_the_limit_is_read() {
 
 #[tokio::test]
 async fn every_401_carries_www_authenticate_bearer_realm_api() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
 
     let replies = [
@@ -310,29 +313,29 @@ async fn every_401_carries_www_authenticate_bearer_realm_api() {
     ];
 
     for reply in replies {
-        assert_eq!(reply.status, 401, "{}", reply.text);
+        assert_eq!(reply.status(), 401, "{}", reply.text());
         assert_eq!(
             reply.header("www-authenticate"),
             Some(WWW_AUTHENTICATE),
             "{}",
-            reply.text
+            reply.text()
         );
     }
 }
 
 #[tokio::test]
 async fn non_401_errors_carry_no_www_authenticate() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
 
     let reply = app.post_json("/api/token/", &json!({})).await;
 
-    assert_eq!(reply.status, 400);
+    assert_eq!(reply.status(), 400);
     assert_eq!(reply.header("www-authenticate"), None);
 }
 
 #[tokio::test]
 async fn the_password_is_not_trimmed() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", " pw with spaces ").await;
 
     app.obtain("a@x.com", "pw with spaces")
@@ -346,7 +349,7 @@ async fn the_password_is_not_trimmed() {
 
 #[tokio::test]
 async fn a_password_of_only_white_space_is_kept() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", "   ").await;
 
     app.obtain("a@x.com", "  ")
@@ -357,7 +360,7 @@ async fn a_password_of_only_white_space_is_kept() {
 
 #[tokio::test]
 async fn the_email_is_trimmed() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
 
     app.obtain("  a@x.com\t", PASSWORD).await.ok();
@@ -365,18 +368,18 @@ async fn the_email_is_trimmed() {
 
 #[tokio::test]
 async fn responses_are_compact_json() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
 
     let reply = app.obtain("a@x.com", PASSWORD).await;
 
     assert_eq!(reply.header("content-type"), Some("application/json"));
-    assert_eq!(reply.text, reply.json().to_string());
+    assert_eq!(reply.text(), reply.json().to_string());
 }
 
 #[tokio::test]
 async fn no_odd_input_produces_a_server_error() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let huge = "A".repeat(60 * 1024);
     let token_routes = [
@@ -411,10 +414,10 @@ async fn no_odd_input_produces_a_server_error() {
         for body in &bodies {
             let reply = app.post_json(path, body).await;
             assert!(
-                reply.status.as_u16() < 500,
+                reply.status().as_u16() < 500,
                 "{path} {body}: {} {}",
-                reply.status,
-                reply.text
+                reply.status(),
+                reply.text()
             );
         }
         let raw_bodies: [(&[u8], &[u8]); 7] = [
@@ -440,10 +443,10 @@ async fn no_odd_input_produces_a_server_error() {
                 .body(body.to_vec());
             let reply = app.send(request).await;
             assert!(
-                reply.status.as_u16() < 500,
+                reply.status().as_u16() < 500,
                 "{path} {body:?}: {} {}",
-                reply.status,
-                reply.text
+                reply.status(),
+                reply.text()
             );
         }
     }
@@ -472,25 +475,25 @@ async fn no_odd_input_produces_a_server_error() {
                 .get_with_header(path, "authorization", value.clone())
                 .await;
             assert!(
-                reply.status.as_u16() < 500,
+                reply.status().as_u16() < 500,
                 "{path} {value:?}: {} {}",
-                reply.status,
-                reply.text
+                reply.status(),
+                reply.text()
             );
         }
         let reply = app.get_bearer(path, &big_token).await;
         assert!(
-            reply.status.as_u16() < 500,
+            reply.status().as_u16() < 500,
             "{path}: {} {}",
-            reply.status,
-            reply.text
+            reply.status(),
+            reply.text()
         );
     }
 }
 
 #[tokio::test]
 async fn non_utf8_bytes_in_the_token_are_an_invalid_token() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
 
     let value = HeaderValue::from_bytes(b"Bearer \xff\xfe").expect("header value");
     let reply = app
@@ -505,7 +508,7 @@ async fn non_utf8_bytes_in_the_token_are_an_invalid_token() {
 
 #[tokio::test]
 async fn an_oversized_token_is_invalid_not_an_error() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
 
     app.refresh(&"a".repeat(20 * 1024))
         .await

@@ -7,13 +7,13 @@
 
 use std::sync::Arc;
 
+use axum::http::Method;
 use futures_util::future::join_all;
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    ACCOUNT_PASSWORD, NOT_PROVIDED, PASSWORD, PASSWORD_CHANGED, Reply, SetCookie, TestApp,
-    USER_INACTIVE, access_refused, claims, spawn_browser, spawn_browser_app, str_claim,
+    ACCOUNT_PASSWORD, Api, CookieApi, NOT_PROVIDED, PASSWORD, PASSWORD_CHANGED, Records, Reply,
+    SetCookie, TestApp, USER_INACTIVE, access_refused, browser_app, claims, str_claim,
 };
 
 const REQUIRED: &str = r#"{"error":"Email and password are required"}"#;
@@ -81,7 +81,7 @@ fn assert_cleared(reply: &Reply) {
         reply.cookie_names(),
         ["access_token", "refresh_token"],
         "{:?}",
-        reply.headers
+        reply.headers()
     );
     for (name, path) in [("access_token", "/"), ("refresh_token", "/api/auth/")] {
         let cookie = reply.cookie(name);
@@ -120,7 +120,7 @@ async fn profile_with_cookie(app: &TestApp, access: &str) -> Reply {
 
 #[tokio::test]
 async fn register_answers_201_with_the_user_and_puts_the_tokens_only_in_httponly_cookies() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
 
     let reply = app.cookie_post("register", &[], &ada()).await;
 
@@ -156,7 +156,7 @@ async fn register_answers_201_with_the_user_and_puts_the_tokens_only_in_httponly
 
 #[tokio::test]
 async fn register_errors_are_the_json_routes_and_set_no_cookies() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     app.register_ada().await;
 
     let mut mismatch = ada();
@@ -173,8 +173,8 @@ async fn register_errors_are_the_json_routes_and_set_no_cookies() {
     for body in &cases {
         let json_reply = app.register(body).await;
         let cookie_reply = app.cookie_post("register", &[], body).await;
-        assert_eq!(json_reply.status, 400, "{body}: {}", json_reply.text);
-        cookie_reply.assert(400, &json_reply.text);
+        assert_eq!(json_reply.status(), 400, "{body}: {}", json_reply.text());
+        cookie_reply.assert(400, json_reply.text());
         assert_eq!(cookie_reply.cookie_names(), Vec::<String>::new(), "{body}");
     }
     app.cookie_post("register", &[], &ada())
@@ -191,7 +191,7 @@ async fn register_errors_are_the_json_routes_and_set_no_cookies() {
 
 #[tokio::test]
 async fn login_answers_200_with_the_user_and_sets_both_token_cookies_and_a_csrf_cookie() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     let ada = app
         .create_named_user("ada@example.com", "Ada", "Lovelace")
         .await;
@@ -233,7 +233,7 @@ async fn login_answers_200_with_the_user_and_sets_both_token_cookies_and_a_csrf_
 
 #[tokio::test]
 async fn login_accepts_form_bodies_and_trims_the_email() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
 
     let reply = app
@@ -252,7 +252,7 @@ async fn login_accepts_form_bodies_and_trims_the_email() {
 
 #[tokio::test]
 async fn login_without_email_or_password_answers_400() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
 
     for body in [
@@ -271,7 +271,7 @@ async fn login_without_email_or_password_answers_400() {
 
 #[tokio::test]
 async fn wrong_password_unknown_email_and_inactive_user_get_the_same_401() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let bob = app.create_user("bob@example.com", PASSWORD).await;
     app.deactivate(&bob).await;
@@ -300,7 +300,7 @@ async fn wrong_password_unknown_email_and_inactive_user_get_the_same_401() {
 
 #[tokio::test]
 async fn refresh_rotates_both_cookies_and_the_old_refresh_cookie_fails_after_the_grace_window() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let browser = app.cookie_session("ada@example.com", PASSWORD).await;
     app.advance(5);
@@ -340,7 +340,7 @@ async fn refresh_rotates_both_cookies_and_the_old_refresh_cookie_fails_after_the
 
 #[tokio::test]
 async fn refresh_inside_the_grace_window_hands_out_the_same_successor() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let browser = app.cookie_session("ada@example.com", PASSWORD).await;
 
@@ -359,7 +359,10 @@ async fn refresh_inside_the_grace_window_hands_out_the_same_successor() {
 
 #[tokio::test]
 async fn without_rotation_refresh_sets_only_a_new_access_cookie() {
-    let app = spawn_browser_app(|s| s.rotate_refresh_tokens = false, |_| {}).await;
+    let app = browser_app()
+        .settings(|s| s.rotate_refresh_tokens = false)
+        .build()
+        .await;
     app.create_user("ada@example.com", PASSWORD).await;
     let browser = app.cookie_session("ada@example.com", PASSWORD).await;
 
@@ -375,7 +378,7 @@ async fn without_rotation_refresh_sets_only_a_new_access_cookie() {
 
 #[tokio::test]
 async fn refresh_without_the_refresh_cookie_answers_401_refresh_token_not_found() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let browser = app.cookie_session("ada@example.com", PASSWORD).await;
 
@@ -399,7 +402,7 @@ async fn refresh_without_the_refresh_cookie_answers_401_refresh_token_not_found(
 
 #[tokio::test]
 async fn a_malformed_or_wrong_type_refresh_cookie_answers_401_and_clears_both_cookies() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let browser = app.cookie_session("ada@example.com", PASSWORD).await;
 
@@ -416,7 +419,7 @@ async fn a_malformed_or_wrong_type_refresh_cookie_answers_401_and_clears_both_co
 
 #[tokio::test]
 async fn an_expired_refresh_cookie_answers_401_and_clears_both_cookies() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let browser = app.cookie_session("ada@example.com", PASSWORD).await;
     app.advance(REFRESH_LIFETIME);
@@ -429,7 +432,7 @@ async fn an_expired_refresh_cookie_answers_401_and_clears_both_cookies() {
 
 #[tokio::test]
 async fn a_blacklisted_refresh_cookie_answers_401_and_clears_both_cookies() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let browser = app.cookie_session("ada@example.com", PASSWORD).await;
     app.blacklist(&browser.refresh).await.assert(200, "{}");
@@ -442,7 +445,7 @@ async fn a_blacklisted_refresh_cookie_answers_401_and_clears_both_cookies() {
 
 #[tokio::test]
 async fn a_deactivated_or_deleted_users_refresh_cookie_answers_401_and_clears_both_cookies() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     let ada = app.create_user("ada@example.com", PASSWORD).await;
     let bob = app.create_user("bob@example.com", PASSWORD).await;
     let ada_browser = app.cookie_session("ada@example.com", PASSWORD).await;
@@ -460,7 +463,7 @@ async fn a_deactivated_or_deleted_users_refresh_cookie_answers_401_and_clears_bo
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_cookie_refreshes_with_one_refresh_cookie_all_set_the_one_successor() {
     const RACERS: usize = 12;
-    let app = Arc::new(spawn_browser().await);
+    let app = Arc::new(browser_app().build().await);
     app.create_user("ada@example.com", PASSWORD).await;
     let browser = app.cookie_session("ada@example.com", PASSWORD).await;
 
@@ -514,7 +517,7 @@ async fn concurrent_cookie_refreshes_with_one_refresh_cookie_all_set_the_one_suc
 
 #[tokio::test]
 async fn logout_with_only_the_refresh_cookie_ends_the_session_and_clears_both_cookies() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let browser = app.cookie_session("ada@example.com", PASSWORD).await;
 
@@ -540,7 +543,7 @@ async fn logout_with_only_the_refresh_cookie_ends_the_session_and_clears_both_co
 
 #[tokio::test]
 async fn logout_after_the_access_cookie_expired_still_ends_the_session() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let browser = app.cookie_session("ada@example.com", PASSWORD).await;
     app.advance(ACCESS_LIFETIME + 1);
@@ -566,7 +569,7 @@ async fn logout_after_the_access_cookie_expired_still_ends_the_session() {
 
 #[tokio::test]
 async fn logout_without_cookies_or_with_a_dead_refresh_cookie_answers_200_and_clears_both() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let browser = app.cookie_session("ada@example.com", PASSWORD).await;
     app.blacklist(&browser.refresh).await.assert(200, "{}");
@@ -584,7 +587,7 @@ async fn logout_without_cookies_or_with_a_dead_refresh_cookie_answers_200_and_cl
 
 #[tokio::test]
 async fn logout_ends_only_its_own_session() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let laptop = app.cookie_session("ada@example.com", PASSWORD).await;
     let phone = app.cookie_session("ada@example.com", PASSWORD).await;
@@ -603,21 +606,21 @@ async fn logout_ends_only_its_own_session() {
 
 #[tokio::test]
 async fn cookie_names_paths_domain_samesite_and_lifetimes_come_from_the_settings() {
-    let app = spawn_browser_app(
-        |s| {
+    let app = browser_app()
+        .settings(|s| {
             s.access_token_lifetime = std::time::Duration::from_secs(600);
             s.refresh_token_lifetime = std::time::Duration::from_secs(3600);
-        },
-        |b| {
+        })
+        .browser(|b| {
             b.auth_cookie_access_name = "at".into();
             b.auth_cookie_refresh_name = "rt".into();
             b.auth_cookie_access_path = "/api/".into();
             b.auth_cookie_refresh_path = "/api/auth/cookie/".into();
             b.auth_cookie_domain = Some("example.test".into());
             b.auth_cookie_samesite = "Strict".into();
-        },
-    )
-    .await;
+        })
+        .build()
+        .await;
     app.create_user("ada@example.com", PASSWORD).await;
 
     let login = app.cookie_login("ada@example.com", PASSWORD).await;
@@ -670,7 +673,10 @@ async fn cookie_names_paths_domain_samesite_and_lifetimes_come_from_the_settings
 
 #[tokio::test]
 async fn auth_cookie_secure_false_drops_secure_from_every_cookie() {
-    let app = spawn_browser_app(|_| {}, |b| b.auth_cookie_secure = Some(false)).await;
+    let app = browser_app()
+        .browser(|b| b.auth_cookie_secure = Some(false))
+        .build()
+        .await;
     app.create_user("ada@example.com", PASSWORD).await;
 
     let login = app.cookie_login("ada@example.com", PASSWORD).await;
@@ -707,7 +713,7 @@ fn assert_token_cookie_insecure(cookie: &SetCookie, path: &str) {
 
 #[tokio::test]
 async fn unusable_cookie_settings_are_refused_naming_the_setting() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     let settings = tessera_axum::BrowserSettings {
         auth_cookie_samesite: "None".into(),
         auth_cookie_secure: Some(false),
@@ -728,7 +734,7 @@ async fn unusable_cookie_settings_are_refused_naming_the_setting() {
 
 #[tokio::test]
 async fn the_access_cookie_alone_authenticates_protected_routes() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     let ada = app
         .create_named_user("ada@example.com", "Ada", "Lovelace")
         .await;
@@ -752,7 +758,7 @@ async fn the_access_cookie_alone_authenticates_protected_routes() {
     let sessions = app
         .send(app.with_cookies(Method::GET, "/api/auth/sessions/", &cookie))
         .await;
-    assert_eq!(sessions.status, 200, "{}", sessions.text);
+    assert_eq!(sessions.status(), 200, "{}", sessions.text());
     // An unsafe request from a non-browser client (no Origin, no Fetch metadata).
     let patched = app
         .send(
@@ -772,7 +778,7 @@ async fn the_access_cookie_alone_authenticates_protected_routes() {
 
 #[tokio::test]
 async fn the_bearer_header_wins_over_the_access_cookie() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     app.create_user("bob@example.com", PASSWORD).await;
     let ada = app.account_pair("ada@example.com", PASSWORD).await;
@@ -807,7 +813,7 @@ async fn the_bearer_header_wins_over_the_access_cookie() {
 
 #[tokio::test]
 async fn a_header_of_another_scheme_is_ignored_and_the_cookie_authenticates() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     app.create_user("bob@example.com", PASSWORD).await;
     let bob = app.cookie_session("bob@example.com", PASSWORD).await;
 
@@ -827,7 +833,7 @@ async fn a_header_of_another_scheme_is_ignored_and_the_cookie_authenticates() {
 
 #[tokio::test]
 async fn an_expired_access_cookie_is_refused() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let browser = app.cookie_session("ada@example.com", PASSWORD).await;
     app.advance(ACCESS_LIFETIME);
@@ -845,7 +851,7 @@ async fn an_expired_access_cookie_is_refused() {
 
 #[tokio::test]
 async fn the_access_cookie_of_a_revoked_session_or_inactive_user_is_refused() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     let ada = app.create_user("ada@example.com", PASSWORD).await;
     let browser = app.cookie_session("ada@example.com", PASSWORD).await;
     let other = app.cookie_session("ada@example.com", PASSWORD).await;

@@ -3,25 +3,24 @@
 //! answers, headers on actual requests, nothing for other origins, and never `*` together
 //! with credentials.
 
-use reqwest::Method;
+use axum::http::Method;
 use serde_json::json;
 use tessera_axum::BrowserSettings;
 
-use crate::helpers::{NOT_PROVIDED, PASSWORD, Reply, TestApp, spawn_browser, spawn_browser_app};
+use crate::helpers::{Api, NOT_PROVIDED, PASSWORD, Reply, TestApp, browser_app};
 
 const APP: &str = "https://app.example.com";
 const EVIL: &str = "https://evil.example";
 
 /// An app allowing [`APP`] with credentials.
-async fn spawn_cors() -> TestApp {
-    spawn_browser_app(
-        |_| {},
-        |b| {
+async fn cors_app() -> TestApp {
+    browser_app()
+        .browser(|b| {
             b.cors_allowed_origins = vec![APP.into()];
             b.cors_allow_credentials = true;
-        },
-    )
-    .await
+        })
+        .build()
+        .await
 }
 
 /// A browser's preflight for `method` with `headers` from `origin`.
@@ -38,7 +37,7 @@ async fn preflight(app: &TestApp, path: &str, origin: &str, method: &str, header
 /// The comma-separated items of a header, lowercased.
 fn items(reply: &Reply, name: &str) -> Vec<String> {
     reply
-        .headers
+        .headers()
         .get_all(name)
         .iter()
         .flat_map(|v| v.to_str().expect("text").split(','))
@@ -50,7 +49,7 @@ fn items(reply: &Reply, name: &str) -> Vec<String> {
 /// The names of the `access-control-*` headers of a reply.
 fn cors_headers(reply: &Reply) -> Vec<String> {
     reply
-        .headers
+        .headers()
         .keys()
         .map(|name| name.as_str().to_owned())
         .filter(|name| name.starts_with("access-control-"))
@@ -59,7 +58,7 @@ fn cors_headers(reply: &Reply) -> Vec<String> {
 
 #[tokio::test]
 async fn a_preflight_from_an_allowed_origin_is_answered() {
-    let app = spawn_cors().await;
+    let app = cors_app().await;
 
     for (path, method) in [
         ("/api/auth/profile/", "PATCH"),
@@ -75,7 +74,7 @@ async fn a_preflight_from_an_allowed_origin_is_answered() {
         )
         .await;
 
-        assert_eq!(reply.status, 200, "{path}: {}", reply.text);
+        assert_eq!(reply.status(), 200, "{path}: {}", reply.text());
         assert_eq!(reply.header("access-control-allow-origin"), Some(APP));
         assert_eq!(
             reply.header("access-control-allow-credentials"),
@@ -99,14 +98,14 @@ async fn a_preflight_from_an_allowed_origin_is_answered() {
         assert!(
             items(&reply, "vary").contains(&"origin".to_owned()),
             "{:?}",
-            reply.headers
+            reply.headers()
         );
     }
 }
 
 #[tokio::test]
 async fn an_actual_request_from_an_allowed_origin_gets_the_allow_origin_header() {
-    let app = spawn_cors().await;
+    let app = cors_app().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
 
@@ -145,13 +144,13 @@ async fn an_actual_request_from_an_allowed_origin_gets_the_allow_origin_header()
         )
         .await;
     // CORS does not make an origin trusted for CSRF (django-cors-headers and Django agree).
-    assert_eq!(reply.status, 403, "{}", reply.text);
+    assert_eq!(reply.status(), 403, "{}", reply.text());
     assert_eq!(reply.header("access-control-allow-origin"), Some(APP));
 }
 
 #[tokio::test]
 async fn another_origin_gets_no_allow_origin_header() {
-    let app = spawn_cors().await;
+    let app = cors_app().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
 
@@ -190,12 +189,12 @@ async fn another_origin_gets_no_allow_origin_header() {
 
 #[tokio::test]
 async fn without_cors_settings_no_cors_headers_are_sent() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
 
     let reply = preflight(&app, "/api/auth/profile/", APP, "PATCH", "authorization").await;
-    assert_eq!(reply.status, 200);
+    assert_eq!(reply.status(), 200);
     assert_eq!(cors_headers(&reply), Vec::<String>::new());
     // DRF's own OPTIONS answer.
     let allow = items(&reply, "allow");
@@ -218,17 +217,17 @@ async fn without_cors_settings_no_cors_headers_are_sent() {
 #[tokio::test]
 async fn an_options_request_that_is_no_preflight_keeps_drfs_answer() {
     // API.md §1: OPTIONS answers 200 with `Allow`, CORS or not.
-    let app = spawn_cors().await;
+    let app = cors_app().await;
 
     let reply = app.send(app.request(Method::OPTIONS, "/api/token/")).await;
 
-    assert_eq!(reply.status, 200);
+    assert_eq!(reply.status(), 200);
     assert_eq!(reply.header("allow"), Some("POST, OPTIONS"));
 }
 
 #[tokio::test]
 async fn any_origin_with_credentials_is_refused_by_validation() {
-    let app = spawn_browser().await;
+    let app = browser_app().build().await;
     let settings = BrowserSettings {
         cors_allow_all_origins: true,
         cors_allow_credentials: true,
@@ -254,12 +253,15 @@ async fn any_origin_with_credentials_is_refused_by_validation() {
 
 #[tokio::test]
 async fn allow_all_origins_answers_star_and_never_credentials() {
-    let app = spawn_browser_app(|_| {}, |b| b.cors_allow_all_origins = true).await;
+    let app = browser_app()
+        .browser(|b| b.cors_allow_all_origins = true)
+        .build()
+        .await;
     app.create_user("ada@example.com", PASSWORD).await;
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
 
     let reply = preflight(&app, "/api/auth/profile/", EVIL, "PATCH", "authorization").await;
-    assert_eq!(reply.status, 200);
+    assert_eq!(reply.status(), 200);
     assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
     assert_eq!(reply.header("access-control-allow-credentials"), None);
 
@@ -277,7 +279,10 @@ async fn allow_all_origins_answers_star_and_never_credentials() {
 
 #[tokio::test]
 async fn without_allow_credentials_no_credentials_header_is_sent() {
-    let app = spawn_browser_app(|_| {}, |b| b.cors_allowed_origins = vec![APP.into()]).await;
+    let app = browser_app()
+        .browser(|b| b.cors_allowed_origins = vec![APP.into()])
+        .build()
+        .await;
 
     let reply = preflight(&app, "/api/auth/profile/", APP, "PATCH", "authorization").await;
 
@@ -287,17 +292,16 @@ async fn without_allow_credentials_no_credentials_header_is_sent() {
 
 #[tokio::test]
 async fn headers_methods_exposed_headers_and_max_age_come_from_the_settings() {
-    let app = spawn_browser_app(
-        |_| {},
-        |b| {
+    let app = browser_app()
+        .browser(|b| {
             b.cors_allowed_origins = vec![APP.into(), "http://localhost:5173".into()];
             b.cors_allow_headers = vec!["authorization".into(), "x-custom".into()];
             b.cors_allow_methods = vec!["GET".into(), "POST".into()];
             b.cors_expose_headers = vec!["x-request-id".into()];
             b.cors_preflight_max_age = 600;
-        },
-    )
-    .await;
+        })
+        .build()
+        .await;
 
     let reply = preflight(
         &app,

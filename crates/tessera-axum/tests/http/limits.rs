@@ -7,14 +7,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
+use axum::http::{Method, StatusCode};
 use futures_util::future::{join, join_all};
-use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tessera_axum::{AuthError, ThrottleSettings};
 
 use crate::helpers::{
-    ACCOUNT_PASSWORD, MetricsProbe, NOW, PASSWORD, Pair, Reply, TestApp, UNAVAILABLE,
-    access_refused, forge, spawn_throttled_app, spawn_throttled_with, token_error,
+    ACCOUNT_PASSWORD, Api, CookieApi, MetricsProbe, NOW, PASSWORD, Pair, Records, Reply, TestApp,
+    UNAVAILABLE, access_refused, forge, throttled_app, token_error,
 };
 
 const ADA: &str = "ada@example.com";
@@ -28,16 +28,15 @@ const LOGIN_ROUTES: [&str; 4] = [
 ];
 
 /// One hashing thread and no queue: a hash is refused while another runs. No throttle.
-async fn spawn_one_hash_at_a_time() -> TestApp {
-    spawn_throttled_with(
-        1,
-        |_| {},
-        |settings: &mut ThrottleSettings| {
+async fn one_hash_at_a_time_app() -> TestApp {
+    throttled_app()
+        .hashing_threads(1)
+        .throttling(|settings: &mut ThrottleSettings| {
             settings.throttle_rates.clear();
             settings.hash_queue_limit = 0;
-        },
-    )
-    .await
+        })
+        .build()
+        .await
 }
 
 #[track_caller]
@@ -97,7 +96,7 @@ async fn every_hashing_request(app: &TestApp, pair: &Pair) -> Vec<(&'static str,
 
 #[tokio::test]
 async fn past_the_queue_limit_hashing_requests_get_503_at_once_and_token_routes_answer() {
-    let app = spawn_one_hash_at_a_time().await;
+    let app = one_hash_at_a_time_app().await;
     app.create_user(ADA, PASSWORD).await;
     let pair = app.login(ADA, PASSWORD).await;
     let users = app.user_count().await;
@@ -105,10 +104,10 @@ async fn past_the_queue_limit_hashing_requests_get_503_at_once_and_token_routes_
     let held = hold_a_hash(&app);
     for (name, reply) in every_hashing_request(&app, &pair).await {
         assert_eq!(
-            reply.status,
+            reply.status(),
             StatusCode::SERVICE_UNAVAILABLE,
             "{name}: {}",
-            reply.text
+            reply.text()
         );
         assert_unavailable(&reply);
     }
@@ -126,25 +125,24 @@ async fn past_the_queue_limit_hashing_requests_get_503_at_once_and_token_routes_
     drop(held);
     for (name, reply) in every_hashing_request(&app, &pair).await {
         assert!(
-            reply.status.is_success(),
+            reply.status().is_success(),
             "{name}: {} {}",
-            reply.status,
-            reply.text
+            reply.status(),
+            reply.text()
         );
     }
 }
 
 #[tokio::test]
 async fn the_queue_admits_hash_queue_limit_waiting_hashes_beside_the_running_ones() {
-    let app = spawn_throttled_with(
-        1,
-        |_| {},
-        |settings: &mut ThrottleSettings| {
+    let app = throttled_app()
+        .hashing_threads(1)
+        .throttling(|settings: &mut ThrottleSettings| {
             settings.throttle_rates.clear();
             settings.hash_queue_limit = 2;
-        },
-    )
-    .await;
+        })
+        .build()
+        .await;
     app.create_user(ADA, PASSWORD).await;
 
     // One running and two waiting are admitted (each is still pending); the next is not.
@@ -163,7 +161,7 @@ async fn the_queue_admits_hash_queue_limit_waiting_hashes_beside_the_running_one
 
 #[tokio::test]
 async fn a_flood_while_the_pool_is_busy_is_refused_at_once_and_token_routes_answer() {
-    let app = spawn_one_hash_at_a_time().await;
+    let app = one_hash_at_a_time_app().await;
     app.create_user(ADA, PASSWORD).await;
     let pair = app.login(ADA, PASSWORD).await;
 
@@ -189,7 +187,7 @@ async fn a_flood_while_the_pool_is_busy_is_refused_at_once_and_token_routes_answ
         assert_unavailable(reply);
     }
     for reply in &token_only {
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        assert_eq!(reply.status(), StatusCode::OK, "{}", reply.text());
     }
     drop(held);
     app.obtain(ADA, PASSWORD).await.ok();
@@ -199,7 +197,7 @@ async fn a_flood_while_the_pool_is_busy_is_refused_at_once_and_token_routes_answ
 async fn a_login_flood_never_queues_past_the_limit() {
     let probe = MetricsProbe::default();
     let _recording = probe.install();
-    let app = spawn_one_hash_at_a_time().await;
+    let app = one_hash_at_a_time_app().await;
     app.create_user(ADA, PASSWORD).await;
     let pair = app.login(ADA, PASSWORD).await;
     let hashes_before = probe.hashes();
@@ -218,19 +216,19 @@ async fn a_login_flood_never_queues_past_the_limit() {
 
     let (mut succeeded, mut refused) = (0, 0);
     for reply in &logins {
-        match reply.status.as_u16() {
+        match reply.status().as_u16() {
             200 => succeeded += 1,
             503 => {
                 assert_unavailable(reply);
                 refused += 1;
             }
-            other => panic!("a login answered {other}: {}", reply.text),
+            other => panic!("a login answered {other}: {}", reply.text()),
         }
     }
     assert!(succeeded > 0, "no login got through");
     assert!(refused > 0, "no login was refused: the flood queued");
     for reply in &token_only {
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        assert_eq!(reply.status(), StatusCode::OK, "{}", reply.text());
     }
 
     // One running hash and no queue: the depth never passed 1, but for the moment a refused
@@ -249,10 +247,12 @@ async fn a_login_flood_never_queues_past_the_limit() {
 
 #[tokio::test]
 async fn headers_over_16_kib_are_431_and_not_processed() {
-    let app = spawn_throttled_app(|settings| {
-        settings.throttle_rates = [("login".to_owned(), "1/min".to_owned())].into();
-    })
-    .await;
+    let app = throttled_app()
+        .throttling(|settings| {
+            settings.throttle_rates = [("login".to_owned(), "1/min".to_owned())].into();
+        })
+        .build()
+        .await;
     app.create_user(ADA, PASSWORD).await;
     let padding = "p".repeat(17 * 1024);
 
@@ -306,7 +306,7 @@ fn token_of_length(claims: &Value, length: usize) -> String {
 
 #[tokio::test]
 async fn a_token_over_8_kib_is_invalid() {
-    let app = spawn_throttled_app(|_| {}).await;
+    let app = throttled_app().build().await;
     let ada = app.create_user(ADA, PASSWORD).await;
     let claims = json!({"token_type": "access", "exp": NOW + 60, "iat": NOW, "jti": "abc", "user_id": ada.id.to_string()});
     let largest = token_of_length(&claims, 8 * 1024);
@@ -325,7 +325,7 @@ async fn a_token_over_8_kib_is_invalid() {
 
 #[tokio::test]
 async fn a_body_over_64_kib_is_413_and_creates_nothing() {
-    let app = spawn_throttled_app(|_| {}).await;
+    let app = throttled_app().build().await;
 
     app.register(&json!({
         "email": ADA,

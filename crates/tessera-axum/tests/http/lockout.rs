@@ -4,15 +4,15 @@
 
 use std::time::Duration;
 
+use axum::http::StatusCode;
 use futures_util::future::join_all;
-use reqwest::StatusCode;
 use serde_json::json;
 use tessera_axum::{ThrottleSettings, ThrottleStorage};
 use tessera_store::NewUser;
 
 use crate::helpers::{
-    MetricsProbe, NO_ACTIVE_ACCOUNT, PASSWORD, Reply, TestApp, spawn_throttled_app,
-    spawn_throttled_with,
+    Api, CookieApi, MetricsProbe, NO_ACTIVE_ACCOUNT, PASSWORD, Records, Reply, TestApp,
+    throttled_app,
 };
 
 const WRONG: &str = "not the password";
@@ -30,8 +30,8 @@ fn lockout(settings: &mut ThrottleSettings) {
 }
 
 /// An app with [`lockout`] and Ada and Grace, both with [`PASSWORD`].
-async fn spawn_locking() -> TestApp {
-    let app = spawn_throttled_app(lockout).await;
+async fn locking_app() -> TestApp {
+    let app = throttled_app().throttling(lockout).build().await;
     app.create_user(ADA, PASSWORD).await;
     app.create_user("grace@example.com", PASSWORD).await;
     app
@@ -51,11 +51,11 @@ async fn fail(app: &TestApp, email: &str, times: usize) -> Reply {
 /// Two answers a client cannot tell apart: status, body bytes and every header but `Date`.
 #[track_caller]
 fn assert_same_answer(answer: &Reply, reference: &Reply) {
-    assert_eq!(answer.status, reference.status, "status");
-    assert_eq!(answer.text, reference.text, "body");
+    assert_eq!(answer.status(), reference.status(), "status");
+    assert_eq!(answer.text(), reference.text(), "body");
     let headers = |reply: &Reply| {
         let mut headers: Vec<(String, Vec<u8>)> = reply
-            .headers
+            .headers()
             .iter()
             .filter(|(name, _)| *name != "date")
             .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
@@ -68,7 +68,7 @@ fn assert_same_answer(answer: &Reply, reference: &Reply) {
 
 #[tokio::test]
 async fn after_the_limit_the_right_password_answers_exactly_like_a_wrong_one() {
-    let app = spawn_locking().await;
+    let app = locking_app().await;
     let ada = app.user_by_email(ADA).await.expect("ada");
     let wrong = fail(&app, ADA, 3).await;
 
@@ -98,7 +98,7 @@ async fn after_the_limit_the_right_password_answers_exactly_like_a_wrong_one() {
 
 #[tokio::test]
 async fn an_unknown_address_locks_like_a_real_one() {
-    let app = spawn_locking().await;
+    let app = locking_app().await;
     let wrong = fail(&app, "nobody@example.com", 3).await;
 
     assert!(
@@ -115,7 +115,7 @@ async fn an_unknown_address_locks_like_a_real_one() {
 
 #[tokio::test]
 async fn the_lock_ends_with_time_and_the_failures_start_over() {
-    let app = spawn_locking().await;
+    let app = locking_app().await;
     let wrong = fail(&app, ADA, 3).await;
 
     app.advance(59);
@@ -131,7 +131,7 @@ async fn the_lock_ends_with_time_and_the_failures_start_over() {
 
 #[tokio::test]
 async fn a_successful_login_resets_the_count() {
-    let app = spawn_locking().await;
+    let app = locking_app().await;
 
     fail(&app, ADA, 2).await;
     app.obtain(ADA, PASSWORD).await.ok();
@@ -148,7 +148,7 @@ async fn a_successful_login_resets_the_count() {
 
 #[tokio::test]
 async fn each_further_failure_doubles_the_lock() {
-    let app = spawn_locking().await;
+    let app = locking_app().await;
     fail(&app, ADA, 3).await;
     app.advance(61);
 
@@ -163,7 +163,7 @@ async fn each_further_failure_doubles_the_lock() {
 
 #[tokio::test]
 async fn the_lock_never_exceeds_the_maximum() {
-    let app = spawn_locking().await;
+    let app = locking_app().await;
     let mut wrong = fail(&app, ADA, 3).await;
 
     // Failures 3 to 10: 60 s doubling, capped at an hour.
@@ -189,7 +189,7 @@ async fn the_lock_never_exceeds_the_maximum() {
 
 #[tokio::test]
 async fn a_password_change_from_another_session_lifts_the_lock() {
-    let app = spawn_locking().await;
+    let app = locking_app().await;
     let laptop = app.account_pair(ADA, PASSWORD).await;
     let wrong = fail(&app, ADA, 3).await;
     assert_same_answer(&app.obtain(ADA, PASSWORD).await, &wrong);
@@ -204,7 +204,12 @@ async fn a_password_change_from_another_session_lifts_the_lock() {
 
 #[tokio::test]
 async fn a_password_change_lifts_the_lock_when_users_log_in_with_usernames() {
-    let app = spawn_throttled_with(2, |s| s.username_field = "username".into(), lockout).await;
+    let app = throttled_app()
+        .hashing_threads(2)
+        .settings(|s| s.username_field = "username".into())
+        .throttling(lockout)
+        .build()
+        .await;
     app.create_user_with(
         NewUser {
             email: ADA.into(),
@@ -242,7 +247,7 @@ async fn a_password_change_lifts_the_lock_when_users_log_in_with_usernames() {
 
 #[tokio::test]
 async fn a_lock_on_one_account_leaves_the_others_alone() {
-    let app = spawn_locking().await;
+    let app = locking_app().await;
     let wrong = fail(&app, ADA, 3).await;
 
     app.obtain("grace@example.com", PASSWORD).await.ok();
@@ -257,7 +262,7 @@ async fn a_lock_on_one_account_leaves_the_others_alone() {
 
 #[tokio::test]
 async fn the_cookie_login_counts_failures_and_is_locked_too() {
-    let app = spawn_locking().await;
+    let app = locking_app().await;
     let wrong_cookie = app.cookie_login(ADA, WRONG).await;
     wrong_cookie.assert(401, INVALID_CREDENTIALS);
     // Failures on both kinds of route add up.
@@ -279,7 +284,7 @@ async fn the_cookie_login_counts_failures_and_is_locked_too() {
 async fn locked_guesses_reach_no_hasher() {
     let probe = MetricsProbe::default();
     let _recording = probe.install();
-    let app = spawn_locking().await;
+    let app = locking_app().await;
     let ada = app.user_by_email(ADA).await.expect("ada");
     fail(&app, ADA, 3).await;
     assert_eq!(probe.hashes(), 3);
@@ -313,7 +318,7 @@ async fn locked_guesses_reach_no_hasher() {
     assert_eq!(app.session_count(&ada).await, 0);
     assert_eq!(
         StatusCode::OK,
-        app.obtain("grace@example.com", PASSWORD).await.status
+        app.obtain("grace@example.com", PASSWORD).await.status()
     );
 }
 
@@ -321,11 +326,13 @@ async fn locked_guesses_reach_no_hasher() {
 /// doubling, and an unlock by a successful login after the lock ends.
 #[tokio::test]
 async fn failures_kept_in_the_store_lock_and_double_the_same_way() {
-    let app = spawn_throttled_app(|settings: &mut ThrottleSettings| {
-        lockout(settings);
-        settings.throttle_storage = ThrottleStorage::Database;
-    })
-    .await;
+    let app = throttled_app()
+        .throttling(|settings: &mut ThrottleSettings| {
+            lockout(settings);
+            settings.throttle_storage = ThrottleStorage::Database;
+        })
+        .build()
+        .await;
     app.create_user(ADA, PASSWORD).await;
     fail(&app, ADA, 3).await;
     assert!(app.tessera.auth().lockout().is_locked(ADA).await.unwrap());

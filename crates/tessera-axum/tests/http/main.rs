@@ -1,6 +1,7 @@
-//! Tessera's HTTP contract (API.md §1–§6 and the sessions routes), checked over real HTTP
-//! against the token routes, three protected routes, the account and session routes, and the
-//! cookie routes with CSRF protection and CORS.
+//! Tessera's HTTP contract (API.md §1–§6 and the sessions routes), checked through
+//! `tessera_axum::testing` — requests in process, as HTTP carries them — against the token
+//! routes, three protected routes, the account and session routes, and the cookie routes with
+//! CSRF protection and CORS.
 
 mod accounts_custom_fields;
 mod accounts_login_logout;
@@ -16,6 +17,7 @@ mod conventions;
 mod cookie_mode;
 mod cors;
 mod csrf;
+mod harness;
 mod helpers;
 mod limits;
 mod lockout;

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use tessera_store::NewUser;
 
 use crate::helpers::{
-    NO_ACTIVE_ACCOUNT, NOW, PASSWORD, claim_names, claims, header_text, int_claim, spawn_app,
-    spawn_default, str_claim,
+    Api, NO_ACTIVE_ACCOUNT, NOW, PASSWORD, Records, claim_names, claims, header_text, int_claim,
+    str_claim, token_app,
 };
 
 fn is_jti(value: &str) -> bool {
@@ -19,19 +19,23 @@ fn is_jti(value: &str) -> bool {
 
 #[tokio::test]
 async fn obtain_answers_200_with_refresh_then_access() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
 
     let reply = app.obtain("a@x.com", PASSWORD).await;
 
     reply.ok();
     assert_eq!(reply.keys(), ["refresh", "access"]);
-    assert!(reply.text.starts_with(r#"{"refresh":""#), "{}", reply.text);
+    assert!(
+        reply.text().starts_with(r#"{"refresh":""#),
+        "{}",
+        reply.text()
+    );
 }
 
 #[tokio::test]
 async fn obtained_tokens_have_the_default_hs256_header() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
 
     let pair = app.login("a@x.com", PASSWORD).await;
@@ -42,7 +46,7 @@ async fn obtained_tokens_have_the_default_hs256_header() {
 
 #[tokio::test]
 async fn refresh_claims_are_type_exp_iat_jti_user_id_then_sid() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     let user = app.create_user("a@x.com", PASSWORD).await;
 
     let pair = app.login("a@x.com", PASSWORD).await;
@@ -60,7 +64,7 @@ async fn refresh_claims_are_type_exp_iat_jti_user_id_then_sid() {
 
 #[tokio::test]
 async fn access_claims_are_in_the_same_order_and_copy_user_id_and_sid() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     let user = app.create_user("a@x.com", PASSWORD).await;
 
     let pair = app.login("a@x.com", PASSWORD).await;
@@ -82,7 +86,7 @@ async fn access_claims_are_in_the_same_order_and_copy_user_id_and_sid() {
 
 #[tokio::test]
 async fn user_id_is_always_a_string() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("first@x.com", PASSWORD).await;
     let user = app.create_user("a@x.com", PASSWORD).await;
 
@@ -97,7 +101,7 @@ async fn user_id_is_always_a_string() {
 
 #[tokio::test]
 async fn jtis_are_32_lowercase_hex_and_never_repeat() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
 
     let first = app.login("a@x.com", PASSWORD).await;
@@ -127,11 +131,13 @@ async fn jtis_are_32_lowercase_hex_and_never_repeat() {
 
 #[tokio::test]
 async fn lifetimes_follow_the_settings() {
-    let app = spawn_app(|s| {
-        s.access_token_lifetime = Duration::from_secs(60);
-        s.refresh_token_lifetime = Duration::from_secs(3600);
-    })
-    .await;
+    let app = token_app()
+        .settings(|s| {
+            s.access_token_lifetime = Duration::from_secs(60);
+            s.refresh_token_lifetime = Duration::from_secs(3600);
+        })
+        .build()
+        .await;
     app.create_user("a@x.com", PASSWORD).await;
     app.advance(7);
 
@@ -144,7 +150,7 @@ async fn lifetimes_follow_the_settings() {
 
 #[tokio::test]
 async fn wrong_password_is_401_no_active_account() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
 
     app.obtain("a@x.com", "wrong password")
@@ -154,7 +160,7 @@ async fn wrong_password_is_401_no_active_account() {
 
 #[tokio::test]
 async fn unknown_email_is_401_no_active_account() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
 
     app.obtain("b@x.com", PASSWORD)
@@ -164,7 +170,7 @@ async fn unknown_email_is_401_no_active_account() {
 
 #[tokio::test]
 async fn inactive_user_is_401_no_active_account_even_with_the_right_password() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     let user = app.create_user("a@x.com", PASSWORD).await;
     app.deactivate(&user).await;
 
@@ -175,7 +181,7 @@ async fn inactive_user_is_401_no_active_account_even_with_the_right_password() {
 
 #[tokio::test]
 async fn user_with_an_unusable_password_cannot_log_in() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     let new = NewUser {
         email: "a@x.com".into(),
         password_hash: "!".into(),
@@ -196,7 +202,7 @@ async fn user_with_an_unusable_password_cannot_log_in() {
 
 #[tokio::test]
 async fn email_domain_is_case_insensitive_but_the_local_part_is_not() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("A@X.COM", PASSWORD).await;
 
     app.obtain("A@x.com", PASSWORD).await.ok();
@@ -209,7 +215,10 @@ async fn email_domain_is_case_insensitive_but_the_local_part_is_not() {
 
 #[tokio::test]
 async fn update_last_login_on_sets_last_login_to_now() {
-    let app = spawn_app(|s| s.update_last_login = true).await;
+    let app = token_app()
+        .settings(|s| s.update_last_login = true)
+        .build()
+        .await;
     let user = app.create_user("a@x.com", PASSWORD).await;
     app.advance(42);
 
@@ -223,7 +232,10 @@ async fn update_last_login_on_sets_last_login_to_now() {
 
 #[tokio::test]
 async fn update_last_login_on_leaves_last_login_alone_after_a_failed_login() {
-    let app = spawn_app(|s| s.update_last_login = true).await;
+    let app = token_app()
+        .settings(|s| s.update_last_login = true)
+        .build()
+        .await;
     let user = app.create_user("a@x.com", PASSWORD).await;
 
     app.obtain("a@x.com", "wrong")
@@ -235,7 +247,7 @@ async fn update_last_login_on_leaves_last_login_alone_after_a_failed_login() {
 
 #[tokio::test]
 async fn update_last_login_off_leaves_last_login_unset() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     let user = app.create_user("a@x.com", PASSWORD).await;
 
     app.login("a@x.com", PASSWORD).await;
@@ -245,12 +257,12 @@ async fn update_last_login_off_leaves_last_login_unset() {
 
 #[tokio::test]
 async fn obtain_ignores_an_invalid_authorization_header() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
 
     for header in ["Bearer garbage", "Bearer", "Bearer a b", "Basic eHl6"] {
         let request = app
-            .request(reqwest::Method::POST, "/api/token/")
+            .request(axum::http::Method::POST, "/api/token/")
             .header("authorization", header)
             .json(&json!({"email": "a@x.com", "password": PASSWORD}));
 
@@ -263,7 +275,7 @@ async fn obtain_ignores_an_invalid_authorization_header() {
 
 #[tokio::test]
 async fn a_login_opens_one_session_and_a_failed_one_none() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     let user = app.create_user("a@x.com", PASSWORD).await;
 
     app.obtain("a@x.com", "wrong")
@@ -295,7 +307,10 @@ async fn a_login_opens_one_session_and_a_failed_one_none() {
 
 #[tokio::test]
 async fn username_field_username_reads_the_username() {
-    let app = spawn_app(|s| s.username_field = "username".into()).await;
+    let app = token_app()
+        .settings(|s| s.username_field = "username".into())
+        .build()
+        .await;
     let new = NewUser {
         email: "a@x.com".into(),
         username: Some("alice".into()),

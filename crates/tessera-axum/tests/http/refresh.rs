@@ -6,13 +6,13 @@ use tessera_axum::ClientInfo;
 use tessera_core::{Claims, Token, TokenKind};
 
 use crate::helpers::{
-    NO_ACTIVE_ACCOUNT_FOR_TOKEN, NOW, PASSWORD, VERIFY_BLACKLISTED, claim_names, claims, forge,
-    int_claim, spawn_app, spawn_default, spawn_rotating, str_claim, token_error,
+    Api, NO_ACTIVE_ACCOUNT_FOR_TOKEN, NOW, PASSWORD, Records, VERIFY_BLACKLISTED, claim_names,
+    claims, forge, int_claim, rotating, str_claim, token_app, token_error,
 };
 
 #[tokio::test]
 async fn refresh_without_rotation_returns_only_an_access_token() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     app.advance(100);
@@ -39,7 +39,7 @@ async fn refresh_without_rotation_returns_only_an_access_token() {
 
 #[tokio::test]
 async fn without_rotation_the_same_refresh_token_keeps_working() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
@@ -51,7 +51,7 @@ async fn without_rotation_the_same_refresh_token_keeps_working() {
 
 #[tokio::test]
 async fn an_access_token_from_a_refresh_token_copies_the_custom_claims() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     let user = app.create_user("a@x.com", PASSWORD).await;
     let mut custom = Claims::new();
     custom.insert("email".into(), json!("a@x.com"));
@@ -90,7 +90,7 @@ async fn an_access_token_from_a_refresh_token_copies_the_custom_claims() {
 
 #[tokio::test]
 async fn rotation_returns_access_then_a_new_refresh_token_of_the_same_session() {
-    let app = spawn_rotating(10).await;
+    let app = token_app().settings(rotating(10)).build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     app.advance(30);
@@ -115,7 +115,7 @@ async fn rotation_returns_access_then_a_new_refresh_token_of_the_same_session() 
 
 #[tokio::test]
 async fn the_rotated_refresh_token_refreshes_again() {
-    let app = spawn_rotating(10).await;
+    let app = token_app().settings(rotating(10)).build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
@@ -128,7 +128,7 @@ async fn the_rotated_refresh_token_refreshes_again() {
 
 #[tokio::test]
 async fn a_rotated_away_token_after_the_grace_is_blacklisted_and_revokes_the_session() {
-    let app = spawn_rotating(10).await;
+    let app = token_app().settings(rotating(10)).build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     let new = app.refresh(&pair.refresh).await.field("refresh");
@@ -152,7 +152,7 @@ async fn a_rotated_away_token_after_the_grace_is_blacklisted_and_revokes_the_ses
 
 #[tokio::test]
 async fn reuse_revokes_only_the_family_of_that_login() {
-    let app = spawn_rotating(10).await;
+    let app = token_app().settings(rotating(10)).build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let stolen = app.login("a@x.com", PASSWORD).await;
     let other = app.login("a@x.com", PASSWORD).await;
@@ -168,7 +168,7 @@ async fn reuse_revokes_only_the_family_of_that_login() {
 
 #[tokio::test]
 async fn within_the_grace_the_rotated_away_token_gets_the_same_successor() {
-    let app = spawn_rotating(10).await;
+    let app = token_app().settings(rotating(10)).build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     let first = app.refresh(&pair.refresh).await;
@@ -187,7 +187,7 @@ async fn within_the_grace_the_rotated_away_token_gets_the_same_successor() {
 
 #[tokio::test]
 async fn with_grace_zero_a_duplicate_refresh_is_reuse_at_once() {
-    let app = spawn_rotating(0).await;
+    let app = token_app().settings(rotating(0)).build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     let new = app.refresh(&pair.refresh).await.field("refresh");
@@ -204,7 +204,10 @@ async fn with_grace_zero_a_duplicate_refresh_is_reuse_at_once() {
 
 #[tokio::test]
 async fn rotation_without_blacklisting_keeps_the_old_token_usable() {
-    let app = spawn_app(|s| s.rotate_refresh_tokens = true).await;
+    let app = token_app()
+        .settings(|s| s.rotate_refresh_tokens = true)
+        .build()
+        .await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     let new = app.refresh(&pair.refresh).await.field("refresh");
@@ -219,7 +222,7 @@ async fn rotation_without_blacklisting_keeps_the_old_token_usable() {
 
 #[tokio::test]
 async fn a_refresh_token_whose_exp_equals_now_is_expired() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
@@ -234,7 +237,7 @@ async fn a_refresh_token_whose_exp_equals_now_is_expired() {
 
 #[tokio::test]
 async fn an_access_token_given_to_refresh_has_the_wrong_type_and_changes_nothing() {
-    let app = spawn_rotating(0).await;
+    let app = token_app().settings(rotating(0)).build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
@@ -250,7 +253,7 @@ async fn an_access_token_given_to_refresh_has_the_wrong_type_and_changes_nothing
 
 #[tokio::test]
 async fn garbage_is_an_invalid_token() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
 
     for garbage in ["garbage", "a.b.c", "", " ", "e30.e30.e30"] {
         let reply = app.refresh(garbage).await;
@@ -264,7 +267,7 @@ async fn garbage_is_an_invalid_token() {
 
 #[tokio::test]
 async fn a_refresh_token_signed_with_another_key_or_unsigned_is_invalid() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     let payload = serde_json::Value::Object(claims(&pair.refresh));
@@ -288,7 +291,7 @@ async fn a_refresh_token_signed_with_another_key_or_unsigned_is_invalid() {
 
 #[tokio::test]
 async fn a_missing_refresh_field_is_required() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
 
     app.post_json("/api/token/refresh/", &json!({}))
         .await
@@ -303,7 +306,7 @@ async fn a_missing_refresh_field_is_required() {
 
 #[tokio::test]
 async fn refresh_for_a_deleted_user_is_401_no_active_account() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     let user = app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     app.delete(&user).await;
@@ -315,7 +318,7 @@ async fn refresh_for_a_deleted_user_is_401_no_active_account() {
 
 #[tokio::test]
 async fn refresh_for_a_deleted_user_with_rotation_is_401_no_active_account() {
-    let app = spawn_rotating(10).await;
+    let app = token_app().settings(rotating(10)).build().await;
     let user = app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     app.delete(&user).await;
@@ -327,7 +330,7 @@ async fn refresh_for_a_deleted_user_with_rotation_is_401_no_active_account() {
 
 #[tokio::test]
 async fn refresh_for_a_deactivated_user_is_401_no_active_account() {
-    let app = spawn_rotating(10).await;
+    let app = token_app().settings(rotating(10)).build().await;
     let user = app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     app.deactivate(&user).await;
@@ -342,11 +345,13 @@ async fn refresh_for_a_deactivated_user_is_401_no_active_account() {
 #[tokio::test]
 async fn a_correctly_signed_refresh_token_without_sid_is_refused() {
     for rotating in [false, true] {
-        let app = spawn_app(|s| {
-            s.rotate_refresh_tokens = rotating;
-            s.blacklist_after_rotation = rotating;
-        })
-        .await;
+        let app = token_app()
+            .settings(move |s| {
+                s.rotate_refresh_tokens = rotating;
+                s.blacklist_after_rotation = rotating;
+            })
+            .build()
+            .await;
         let user = app.create_user("a@x.com", PASSWORD).await;
         let token = Token::for_user(
             app.tessera.auth().backend(),
@@ -365,18 +370,18 @@ async fn a_correctly_signed_refresh_token_without_sid_is_refused() {
         let invalid = token_error("Token is invalid");
         let blacklisted = token_error("Token is blacklisted");
         assert!(
-            reply.text == invalid || reply.text == blacklisted,
+            reply.text() == invalid || reply.text() == blacklisted,
             "rotating={rotating}: {}",
-            reply.text
+            reply.text()
         );
-        reply.assert(401, &reply.text);
-        app.blacklist(&raw).await.assert(401, &reply.text);
+        reply.assert(401, reply.text());
+        app.blacklist(&raw).await.assert(401, reply.text());
     }
 }
 
 #[tokio::test]
 async fn a_refresh_token_naming_an_unknown_session_is_refused() {
-    let app = spawn_rotating(10).await;
+    let app = token_app().settings(rotating(10)).build().await;
     let user = app.create_user("a@x.com", PASSWORD).await;
     let mut token = Token::for_user(
         app.tessera.auth().backend(),
@@ -393,11 +398,11 @@ async fn a_refresh_token_naming_an_unknown_session_is_refused() {
 
 #[tokio::test]
 async fn refresh_ignores_an_invalid_authorization_header() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     let request = app
-        .request(reqwest::Method::POST, "/api/token/refresh/")
+        .request(axum::http::Method::POST, "/api/token/refresh/")
         .header("authorization", "Bearer garbage")
         .json(&json!({"refresh": pair.refresh}));
 
@@ -406,7 +411,7 @@ async fn refresh_ignores_an_invalid_authorization_header() {
 
 #[tokio::test]
 async fn token_fields_are_trimmed_like_every_string_field() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 

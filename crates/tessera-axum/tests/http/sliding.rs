@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::helpers::{
-    NO_ACTIVE_ACCOUNT, NOW, PASSWORD, claim_names, int_claim, spawn_app, spawn_default, str_claim,
+    Api, NO_ACTIVE_ACCOUNT, NOW, PASSWORD, claim_names, int_claim, str_claim, token_app,
     token_error,
 };
 
@@ -11,7 +11,7 @@ const SLIDING_ONLY: &str = "rest_framework_simplejwt.tokens.SlidingToken";
 
 #[tokio::test]
 async fn sliding_obtain_returns_one_token_with_sliding_claims_in_order() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     let user = app.create_user("a@x.com", PASSWORD).await;
 
     let reply = app.obtain_sliding("a@x.com", PASSWORD).await;
@@ -40,7 +40,7 @@ async fn sliding_obtain_returns_one_token_with_sliding_claims_in_order() {
 
 #[tokio::test]
 async fn sliding_obtain_refuses_bad_credentials_like_the_pair_route() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
 
     app.obtain_sliding("a@x.com", "wrong")
@@ -56,7 +56,7 @@ async fn sliding_obtain_refuses_bad_credentials_like_the_pair_route() {
 
 #[tokio::test]
 async fn sliding_refresh_keeps_jti_and_refresh_exp_and_moves_exp() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let token = app.obtain_sliding("a@x.com", PASSWORD).await.field("token");
     app.advance(100);
@@ -75,7 +75,7 @@ async fn sliding_refresh_keeps_jti_and_refresh_exp_and_moves_exp() {
 
 #[tokio::test]
 async fn sliding_refresh_works_after_exp_inside_refresh_exp() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let token = app.obtain_sliding("a@x.com", PASSWORD).await.field("token");
     app.advance(301);
@@ -89,7 +89,7 @@ async fn sliding_refresh_works_after_exp_inside_refresh_exp() {
 
 #[tokio::test]
 async fn sliding_refresh_past_refresh_exp_is_401_refresh_exp_expired() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let token = app.obtain_sliding("a@x.com", PASSWORD).await.field("token");
     app.advance(86_400);
@@ -104,7 +104,7 @@ async fn sliding_refresh_past_refresh_exp_is_401_refresh_exp_expired() {
 
 #[tokio::test]
 async fn sliding_refresh_refuses_other_token_types_and_garbage() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
@@ -127,7 +127,10 @@ async fn sliding_refresh_refuses_other_token_types_and_garbage() {
 
 #[tokio::test]
 async fn a_sliding_token_authenticates_when_sliding_tokens_are_accepted() {
-    let app = spawn_app(|s| s.auth_token_classes = vec![SLIDING_ONLY.into()]).await;
+    let app = token_app()
+        .settings(|s| s.auth_token_classes = vec![SLIDING_ONLY.into()])
+        .build()
+        .await;
     let user = app.create_user("a@x.com", PASSWORD).await;
     let token = app.obtain_sliding("a@x.com", PASSWORD).await.field("token");
 
@@ -138,7 +141,10 @@ async fn a_sliding_token_authenticates_when_sliding_tokens_are_accepted() {
 
 #[tokio::test]
 async fn a_slid_token_authenticates_after_the_original_exp() {
-    let app = spawn_app(|s| s.auth_token_classes = vec![SLIDING_ONLY.into()]).await;
+    let app = token_app()
+        .settings(|s| s.auth_token_classes = vec![SLIDING_ONLY.into()])
+        .build()
+        .await;
     app.create_user("a@x.com", PASSWORD).await;
     let token = app.obtain_sliding("a@x.com", PASSWORD).await.field("token");
     app.advance(400);
@@ -154,7 +160,7 @@ async fn a_slid_token_authenticates_after_the_original_exp() {
 
 #[tokio::test]
 async fn a_sliding_token_does_not_authenticate_by_default() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let token = app.obtain_sliding("a@x.com", PASSWORD).await.field("token");
 
@@ -166,7 +172,10 @@ async fn a_sliding_token_does_not_authenticate_by_default() {
 
 #[tokio::test]
 async fn leeway_applies_to_refresh_exp() {
-    let app = spawn_app(|s| s.leeway = std::time::Duration::from_secs(10)).await;
+    let app = token_app()
+        .settings(|s| s.leeway = std::time::Duration::from_secs(10))
+        .build()
+        .await;
     app.create_user("a@x.com", PASSWORD).await;
     let token = app.obtain_sliding("a@x.com", PASSWORD).await.field("token");
 
@@ -182,7 +191,7 @@ async fn leeway_applies_to_refresh_exp() {
 
 #[tokio::test]
 async fn a_revoked_sliding_session_no_longer_slides() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let token = app.obtain_sliding("a@x.com", PASSWORD).await.field("token");
     let sid = str_claim(&token, "sid");

@@ -3,17 +3,17 @@
 //! state, authentication by default, and rejections that carry their own challenge.
 
 use axum::extract::{FromRef, Path, State};
+use axum::http::Method;
 use axum::http::request::Parts;
 use axum::routing::get;
 use axum::{Json, Router};
-use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera_axum::routes::{account_routes, token_routes};
 use tessera_axum::{ApiError, AuthUser, Claims, Permission, Require, Tessera, install};
 use tower::ServiceExt as _;
 
-use crate::helpers::{NOT_FOUND, NOT_PROVIDED, PASSWORD, TestApp, WWW_AUTHENTICATE, spawn_router};
+use crate::helpers::{Api, NOT_FOUND, NOT_PROVIDED, PASSWORD, TestApp, WWW_AUTHENTICATE};
 
 /// An application's state: its own value next to Tessera's.
 #[derive(Clone, FromRef)]
@@ -103,7 +103,10 @@ fn app(tessera: Tessera, owner: i64) -> Router {
 
 #[tokio::test]
 async fn the_same_tokens_work_on_routers_nested_under_two_prefixes() {
-    let app = spawn_router(|tessera| app(tessera, 1)).await;
+    let app = TestApp::builder()
+        .app(|tessera| app(tessera, 1))
+        .build()
+        .await;
     app.create_user("ada@example.com", PASSWORD).await;
     let body = json!({"email": "ada@example.com", "password": PASSWORD});
     let pair = app.post_json("/api/v1/token/", &body).await.ok();
@@ -123,7 +126,10 @@ async fn the_same_tokens_work_on_routers_nested_under_two_prefixes() {
 
 #[tokio::test]
 async fn permissions_see_the_request_and_the_applications_state() {
-    let app = spawn_router(|tessera| app(tessera, 1)).await;
+    let app = TestApp::builder()
+        .app(|tessera| app(tessera, 1))
+        .build()
+        .await;
     let ada = app.create_user("ada@example.com", PASSWORD).await;
     assert_eq!(ada.id, 1);
     app.create_user("bob@example.com", PASSWORD).await;
@@ -149,7 +155,10 @@ async fn permissions_see_the_request_and_the_applications_state() {
 
 #[tokio::test]
 async fn typed_claims_and_authentication_by_default() {
-    let app = spawn_router(|tessera| app(tessera, 1)).await;
+    let app = TestApp::builder()
+        .app(|tessera| app(tessera, 1))
+        .build()
+        .await;
     app.create_user("ada@example.com", PASSWORD).await;
     let access = access(&app, "ada@example.com").await;
     let claims = app.get_bearer("/api/v1/claims/", &access).await.ok();
@@ -170,7 +179,10 @@ async fn typed_claims_and_authentication_by_default() {
 
 #[tokio::test]
 async fn a_rejection_carries_its_challenge_without_the_installed_conventions() {
-    let app = spawn_router(|tessera| app(tessera, 1)).await;
+    let app = TestApp::builder()
+        .app(|tessera| app(tessera, 1))
+        .build()
+        .await;
     // A bare router: no `install`, so nothing adds `WWW-Authenticate` but the rejection.
     let bare = Router::new()
         .route("/me/", get(me))

@@ -5,20 +5,20 @@
 
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use tessera_auth::guard::Rate;
 use tessera_axum::{ClientInfo, ThrottleSettings, ThrottleStorage};
 use tessera_core::Claims;
 
 use crate::helpers::{
-    ACCOUNT_PASSWORD, MetricsProbe, NO_ACTIVE_ACCOUNT, PASSWORD, Reply, TestApp, client_from,
-    field_error, spawn_default, spawn_throttled_app,
+    ACCOUNT_PASSWORD, Api, CookieApi, MetricsProbe, NO_ACTIVE_ACCOUNT, PASSWORD, Records, Reply,
+    TestApp, field_error, throttled_app, token_app,
 };
 
 /// Throttle settings with these rates, and no lockout (so that failed logins only count
 /// against the rate).
-fn rates(pairs: &[(&str, &str)]) -> impl FnOnce(&mut ThrottleSettings) {
+fn rates(pairs: &[(&str, &str)]) -> impl FnOnce(&mut ThrottleSettings) + Send + use<> {
     let pairs: Vec<(String, String)> = pairs
         .iter()
         .map(|(scope, rate)| ((*scope).to_owned(), (*rate).to_owned()))
@@ -31,7 +31,7 @@ fn rates(pairs: &[(&str, &str)]) -> impl FnOnce(&mut ThrottleSettings) {
 
 /// An app with these rates and Ada (`ada@example.com`, [`PASSWORD`]).
 async fn app_with(pairs: &[(&str, &str)]) -> TestApp {
-    let app = spawn_throttled_app(rates(pairs)).await;
+    let app = throttled_app().throttling(rates(pairs)).build().await;
     app.create_user("ada@example.com", PASSWORD).await;
     app
 }
@@ -86,7 +86,7 @@ fn rates_are_read_like_drfs_parse_rate() {
 
 #[tokio::test]
 async fn an_invalid_rate_is_refused_at_configuration_and_names_the_setting() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     for bad in [
         "5",
         "five/min",
@@ -251,11 +251,13 @@ async fn window_slides_as_drfs(app: &TestApp) {
 /// The same window and waits with the counters in the store (as several servers keep them).
 #[tokio::test]
 async fn counters_in_the_store_slide_and_wait_exactly_as_in_memory() {
-    let app = spawn_throttled_app(|settings: &mut ThrottleSettings| {
-        rates(&[("login", "3/min")])(settings);
-        settings.throttle_storage = ThrottleStorage::Database;
-    })
-    .await;
+    let app = throttled_app()
+        .throttling(|settings: &mut ThrottleSettings| {
+            rates(&[("login", "3/min")])(settings);
+            settings.throttle_storage = ThrottleStorage::Database;
+        })
+        .build()
+        .await;
     app.create_user("ada@example.com", PASSWORD).await;
     window_slides_as_drfs(&app).await;
     // The counters are rows in the store, not this process's memory.
@@ -281,7 +283,7 @@ async fn every_login_route_shares_one_login_budget_per_address() {
 
     for path in LOGIN_ROUTES {
         let reply = login_on(&app, path).await;
-        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.text);
+        assert_eq!(reply.status(), StatusCode::OK, "{path}: {}", reply.text());
     }
     app.advance(15);
     for path in LOGIN_ROUTES {
@@ -291,7 +293,7 @@ async fn every_login_route_shares_one_login_budget_per_address() {
     app.advance(45);
     for path in LOGIN_ROUTES {
         let reply = login_on(&app, path).await;
-        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.text);
+        assert_eq!(reply.status(), StatusCode::OK, "{path}: {}", reply.text());
     }
 }
 
@@ -349,7 +351,7 @@ async fn throttled_logins_reach_no_hasher_and_open_no_session() {
 #[tokio::test]
 async fn each_address_has_its_own_login_budget() {
     let app = app_with(&[("login", "1/min")]).await;
-    let other = client_from([127, 0, 0, 2]);
+    let other = app.client_from([127, 0, 0, 2]);
     let body = json!({"email": "ada@example.com", "password": PASSWORD});
 
     app.obtain("ada@example.com", PASSWORD).await.ok();
@@ -358,22 +360,16 @@ async fn each_address_has_its_own_login_budget() {
         .assert_throttled(60);
 
     let reply = app
-        .send(
-            app.request_by(&other, Method::POST, "/api/token/")
-                .json(&body),
-        )
+        .send(other.request(Method::POST, "/api/token/").json(&body))
         .await;
     reply.ok();
     assert_eq!(
         app.session_of(&reply.field("refresh")).await.ip.as_deref(),
         Some("127.0.0.2")
     );
-    app.send(
-        app.request_by(&other, Method::POST, "/api/token/")
-            .json(&body),
-    )
-    .await
-    .assert_throttled(60);
+    app.send(other.request(Method::POST, "/api/token/").json(&body))
+        .await
+        .assert_throttled(60);
 }
 
 // ---- the register scope ----
@@ -382,15 +378,18 @@ async fn each_address_has_its_own_login_budget() {
 async fn the_register_scope_covers_both_register_routes_and_creates_nothing_when_throttled() {
     let probe = MetricsProbe::default();
     let _recording = probe.install();
-    let app = spawn_throttled_app(rates(&[("register", "2/min")])).await;
+    let app = throttled_app()
+        .throttling(rates(&[("register", "2/min")]))
+        .build()
+        .await;
 
     let reply = app.register(&registration("ada@example.com")).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(reply.status(), StatusCode::CREATED, "{}", reply.text());
     app.advance(20);
     let reply = app
         .cookie_post("register", &[], &registration("grace@example.com"))
         .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(reply.status(), StatusCode::CREATED, "{}", reply.text());
     assert_eq!(probe.hashes(), 2);
 
     app.register(&registration("edsger@example.com"))
@@ -411,15 +410,18 @@ async fn the_register_scope_covers_both_register_routes_and_creates_nothing_when
 
     app.advance(40);
     let reply = app.register(&registration("edsger@example.com")).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(reply.status(), StatusCode::CREATED, "{}", reply.text());
 }
 
 #[tokio::test]
 async fn login_and_register_budgets_are_separate() {
-    let app = spawn_throttled_app(rates(&[("login", "1/min"), ("register", "1/min")])).await;
+    let app = throttled_app()
+        .throttling(rates(&[("login", "1/min"), ("register", "1/min")]))
+        .build()
+        .await;
 
     let reply = app.register(&registration("ada@example.com")).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(reply.status(), StatusCode::CREATED, "{}", reply.text());
     app.account_login("ada@example.com", ACCOUNT_PASSWORD)
         .await
         .ok();
@@ -452,8 +454,8 @@ async fn anonymous_requests_are_counted_by_address_on_every_route() {
         .await
         .assert_throttled(55);
 
-    let other = client_from([127, 0, 0, 3]);
-    app.send(app.request_by(&other, Method::GET, "/api/public/"))
+    let other = app.client_from([127, 0, 0, 3]);
+    app.send(other.request(Method::GET, "/api/public/"))
         .await
         .ok();
 }
@@ -466,7 +468,7 @@ async fn a_forged_token_counts_against_the_address() {
     let app = app_with(&[("anon", "2/min"), ("user", "100/min")]).await;
     let forged = "eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyX2lkIjoiMSJ9.c2lnbmF0dXJl";
     let first = app.get_bearer("/api/protected/", forged).await;
-    assert_eq!(first.status, StatusCode::UNAUTHORIZED, "{}", first.text);
+    assert_eq!(first.status(), StatusCode::UNAUTHORIZED, "{}", first.text());
     app.get_auth("/api/public/", None).await.ok();
     for token in [forged, "another.forged.token"] {
         app.get_bearer("/api/protected/", token)
@@ -541,9 +543,10 @@ async fn authenticated_requests_are_counted_by_user() {
         .assert_throttled(60);
 
     // Ada's budget follows her to another address.
-    let other = client_from([127, 0, 0, 4]);
+    let other = app.client_from([127, 0, 0, 4]);
     app.send(
-        app.request_by(&other, Method::GET, "/api/protected/")
+        other
+            .request(Method::GET, "/api/protected/")
             .bearer_auth(ada),
     )
     .await
@@ -565,13 +568,13 @@ async fn without_any_rate_nothing_is_throttled() {
     }
     for path in LOGIN_ROUTES.iter().cycle().take(12) {
         let reply = login_on(&app, path).await;
-        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.text);
+        assert_eq!(reply.status(), StatusCode::OK, "{path}: {}", reply.text());
     }
     for n in 0..6 {
         let reply = app
             .register(&registration(&format!("user{n}@example.com")))
             .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        assert_eq!(reply.status(), StatusCode::CREATED, "{}", reply.text());
     }
 }
 
@@ -579,11 +582,13 @@ async fn without_any_rate_nothing_is_throttled() {
 
 #[tokio::test]
 async fn behind_one_proxy_the_client_is_the_last_forwarded_address() {
-    let app = spawn_throttled_app(|settings| {
-        rates(&[("login", "1/min")])(settings);
-        settings.num_proxies = Some(1);
-    })
-    .await;
+    let app = throttled_app()
+        .throttling(|settings| {
+            rates(&[("login", "1/min")])(settings);
+            settings.num_proxies = Some(1);
+        })
+        .build()
+        .await;
     app.create_user("ada@example.com", PASSWORD).await;
 
     let reply = app

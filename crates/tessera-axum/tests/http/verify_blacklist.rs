@@ -3,12 +3,12 @@
 use serde_json::json;
 
 use crate::helpers::{
-    NOW, PASSWORD, VERIFY_BLACKLISTED, forge, spawn_app, spawn_default, spawn_rotating, token_error,
+    Api, NOW, PASSWORD, Records, VERIFY_BLACKLISTED, forge, rotating, token_app, token_error,
 };
 
 #[tokio::test]
 async fn verify_answers_200_empty_for_valid_access_and_refresh_tokens() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
@@ -18,7 +18,7 @@ async fn verify_answers_200_empty_for_valid_access_and_refresh_tokens() {
 
 #[tokio::test]
 async fn verify_ignores_the_token_type() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let sliding = app.obtain_sliding("a@x.com", PASSWORD).await.field("token");
     let odd = forge(
@@ -33,7 +33,7 @@ async fn verify_ignores_the_token_type() {
 
 #[tokio::test]
 async fn verify_of_an_expired_token_is_401_token_is_expired() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     app.advance(300);
@@ -46,7 +46,7 @@ async fn verify_of_an_expired_token_is_401_token_is_expired() {
 
 #[tokio::test]
 async fn verify_reports_simplejwts_messages_for_broken_claims() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     let cases = [
         (
             json!({"token_type": "access", "exp": NOW + 60, "iat": NOW}),
@@ -79,7 +79,7 @@ async fn verify_reports_simplejwts_messages_for_broken_claims() {
 
 #[tokio::test]
 async fn verify_of_garbage_is_401_token_is_invalid() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
 
     app.verify("not.a.token")
         .await
@@ -88,7 +88,7 @@ async fn verify_of_garbage_is_401_token_is_invalid() {
 
 #[tokio::test]
 async fn verify_without_a_token_field_is_400_required() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
 
     app.post_json("/api/token/verify/", &json!({"refresh": "x"}))
         .await
@@ -100,7 +100,7 @@ async fn verify_without_a_token_field_is_400_required() {
 
 #[tokio::test]
 async fn verify_of_a_blacklisted_refresh_token_is_400_non_field_errors() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     app.blacklist(&pair.refresh).await.assert(200, "{}");
@@ -112,7 +112,7 @@ async fn verify_of_a_blacklisted_refresh_token_is_400_non_field_errors() {
 
 #[tokio::test]
 async fn verify_of_a_refresh_token_rotated_away_and_blacklisted_is_400() {
-    let app = spawn_rotating(10).await;
+    let app = token_app().settings(rotating(10)).build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     let new = app.refresh(&pair.refresh).await.field("refresh");
@@ -127,7 +127,10 @@ async fn verify_of_a_refresh_token_rotated_away_and_blacklisted_is_400() {
 async fn verify_of_a_refresh_token_rotated_away_without_blacklisting_is_200() {
     // Without BLACKLIST_AFTER_ROTATION the old token is not blacklisted: it still refreshes,
     // so verify must accept it too.
-    let app = spawn_app(|s| s.rotate_refresh_tokens = true).await;
+    let app = token_app()
+        .settings(|s| s.rotate_refresh_tokens = true)
+        .build()
+        .await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     let new = app.refresh(&pair.refresh).await.field("refresh");
@@ -139,7 +142,7 @@ async fn verify_of_a_refresh_token_rotated_away_without_blacklisting_is_200() {
 
 #[tokio::test]
 async fn blacklist_answers_200_empty_and_the_token_no_longer_refreshes() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
@@ -155,7 +158,7 @@ async fn blacklist_answers_200_empty_and_the_token_no_longer_refreshes() {
 
 #[tokio::test]
 async fn blacklisting_a_blacklisted_token_is_401_token_is_blacklisted() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     app.blacklist(&pair.refresh).await.assert(200, "{}");
@@ -168,7 +171,7 @@ async fn blacklisting_a_blacklisted_token_is_401_token_is_blacklisted() {
 
 #[tokio::test]
 async fn blacklisting_an_access_token_is_401_wrong_type() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
 
@@ -181,7 +184,7 @@ async fn blacklisting_an_access_token_is_401_wrong_type() {
 
 #[tokio::test]
 async fn blacklisting_garbage_or_an_expired_token_fails_as_a_token() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     app.advance(86_400);
@@ -196,7 +199,7 @@ async fn blacklisting_garbage_or_an_expired_token_fails_as_a_token() {
 
 #[tokio::test]
 async fn blacklist_without_a_refresh_field_is_400_required() {
-    let app = spawn_default().await;
+    let app = token_app().build().await;
 
     app.post_json("/api/token/blacklist/", &json!({}))
         .await
@@ -205,7 +208,7 @@ async fn blacklist_without_a_refresh_field_is_400_required() {
 
 #[tokio::test]
 async fn blacklisting_the_newest_rotated_token_ends_the_session() {
-    let app = spawn_rotating(10).await;
+    let app = token_app().settings(rotating(10)).build().await;
     app.create_user("a@x.com", PASSWORD).await;
     let pair = app.login("a@x.com", PASSWORD).await;
     let new = app.refresh(&pair.refresh).await.field("refresh");

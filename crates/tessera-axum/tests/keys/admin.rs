@@ -7,11 +7,9 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn staff_generate_rotate_and_retire_keys() {
-    let dir = tempdir();
-    let store = store(dir.path()).await;
-    create_user(&store, "admin@example.com", true).await;
-    create_user(&store, "user@example.com", false).await;
-    let app = spawn(store_settings(|_| {}), store).await;
+    let app = keys_app(store_settings(|_| {})).build().await;
+    create_user(&app, "admin@example.com", true).await;
+    create_user(&app, "user@example.com", false).await;
     let (_, admin) = app.login("admin@example.com").await;
     let (_, user) = app.login("user@example.com").await;
     let k1 = kid_of(&admin).unwrap();
@@ -93,17 +91,13 @@ async fn staff_generate_rotate_and_retire_keys() {
 
 #[tokio::test]
 async fn with_keys_in_the_settings_there_is_nothing_to_manage() {
-    let dir = tempdir();
-    let store = store(dir.path()).await;
-    create_user(&store, "admin@example.com", true).await;
-    let app = spawn(
-        Settings {
-            signing_key: Some("an-hmac-secret-of-at-least-32-bytes-long".into()),
-            ..Settings::default()
-        },
-        store,
-    )
+    let app = keys_app(Settings {
+        signing_key: Some("an-hmac-secret-of-at-least-32-bytes-long".into()),
+        ..Settings::default()
+    })
+    .build()
     .await;
+    create_user(&app, "admin@example.com", true).await;
     let (_, admin) = app.login("admin@example.com").await;
     let (status, body) = app.post("/api/admin/keys/rotate/", &admin, json!({})).await;
     assert_eq!(status, 400);

@@ -1,8 +1,7 @@
-//! Tessera apps on random ports with a shared SQLite file and manual clocks, and a fake
-//! issuer whose JWKS endpoint can be told to fail or to hang.
+//! Tessera apps on the one harness (`tessera_axum::testing`) — several may share a database
+//! and a clock — and a fake issuer, served on a local port for the apps to fetch, whose JWKS
+//! endpoint can be told to fail or to hang.
 
-use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,32 +12,20 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tempfile::TempDir;
 use tessera_axum::routes::{jwks_routes, key_routes, token_routes};
-use tessera_axum::{AuthUser, Tessera, TokenUser, install};
-use tessera_core::{
-    Algorithm, Clock, Key, KeyRing, ManualClock, Settings, Token, TokenBackend, TokenKind,
-};
-use tessera_store::{NewUser, PasswordHasher, Store};
+use tessera_axum::testing::{TestAppBuilder, serve};
+use tessera_axum::{AuthUser, TokenUser};
+use tessera_core::{Algorithm, Key, KeyRing, Settings, Token, TokenBackend, TokenKind};
+use tessera_store::NewUser;
 
-/// The instant every test starts at, in whole seconds.
-pub const NOW: i64 = 1_750_000_000;
+pub use tessera_axum::testing::{NOW, TestApp};
+
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const KEK: &str = "a-key-encryption-key-of-32-bytes-or-more!";
 
 pub const RSA_PEM: &str = include_str!("../../../tessera-core/src/keys/testdata/rsa2048.pem");
 pub const ED_PEM: &str = include_str!("../../../tessera-core/src/keys/testdata/ed25519.pem");
 pub const EC_PEM: &str = include_str!("../../../tessera-core/src/keys/testdata/ec256.pem");
-
-/// A served app.
-pub struct App {
-    pub base: String,
-    pub client: reqwest::Client,
-    pub tessera: Tessera,
-    pub clock: ManualClock,
-    /// A database directory the app owns, removed with it.
-    pub dir: Option<TempDir>,
-}
 
 async fn protected(user: AuthUser) -> Json<Value> {
     Json(json!({"id": user.user.id}))
@@ -63,95 +50,48 @@ pub fn store_settings(configure: impl FnOnce(&mut Settings)) -> Settings {
     settings
 }
 
-/// Opens (creating and migrating) the SQLite file in `dir`.
-pub async fn store(dir: &Path) -> Store {
-    let store = Store::connect(&format!("sqlite://{}/t.db", dir.display()))
-        .await
-        .expect("open store");
-    store.migrate().await.expect("migrate");
-    store
-}
-
-/// Starts the keys and serves token, JWKS and key routes plus `/api/protected/` and
-/// `/api/stateless/` on a random port, with a manual clock at [`NOW`].
-pub async fn spawn(settings: Settings, store: Store) -> App {
-    spawn_clocked(settings, store, Clock::manual(NOW * 1_000_000)).await
-}
-
-/// [`spawn`] with a given clock (several instances share one).
-pub async fn spawn_clocked(settings: Settings, store: Store, clocks: (Clock, ManualClock)) -> App {
-    let (clock, hand) = clocks;
-    let tessera = Tessera::builder(settings, store)
-        .hasher(PasswordHasher::new(2))
-        .clock(clock)
-        .build()
-        .await
-        .expect("keys start");
-    let router = Router::new()
+/// An app with exactly these settings (its keys start when it is built), serving the token,
+/// JWKS and key routes plus `/api/protected/` and `/api/stateless/`.
+pub fn keys_app(settings: Settings) -> TestAppBuilder {
+    TestApp::builder()
+        .settings(move |s| *s = settings)
         .nest("/api", token_routes().merge(key_routes()))
         .merge(jwks_routes())
         .route("/api/protected/", get(protected))
-        .route("/api/stateless/", get(stateless));
-    let app = install(router, tessera.clone());
-    let base = serve(app).await;
-    App {
-        base,
-        client: reqwest::Client::new(),
-        tessera,
-        clock: hand,
-        dir: None,
-    }
+        .route("/api/stateless/", get(stateless))
 }
 
-/// Serves `router` on 127.0.0.1:0 and returns its base URL.
-pub async fn serve(router: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .expect("server failed");
-    });
-    format!("http://{address}")
-}
-
-/// A user with [`PASSWORD`].
-pub async fn create_user(store: &Store, email: &str, staff: bool) -> i64 {
-    store
-        .create_user(&NewUser {
+/// A user with [`PASSWORD`], staff or not.
+pub async fn create_user(app: &TestApp, email: &str, staff: bool) -> i64 {
+    app.create_user_with(
+        NewUser {
             email: email.into(),
-            password_hash: PasswordHasher::hash_blocking(PASSWORD).unwrap(),
             is_active: true,
             is_staff: staff,
-            date_joined: NOW * 1_000_000,
             ..NewUser::default()
-        })
-        .await
-        .unwrap()
-        .id
+        },
+        PASSWORD,
+    )
+    .await
+    .id
 }
 
-impl App {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
+/// Requests to a [`TestApp`], each from a new client.
+pub trait KeysApi {
+    /// The application.
+    fn app(&self) -> &TestApp;
 
     /// A token pair for `email`: `(refresh, access)`.
-    pub async fn login(&self, email: &str) -> (String, String) {
+    async fn login(&self, email: &str) -> (String, String) {
         let reply = self
-            .client
-            .post(self.url("/api/token/"))
+            .app()
+            .client()
+            .post("/api/token/")
             .json(&json!({"email": email, "password": PASSWORD}))
             .send()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(reply.status(), 200);
-        let body: Value = reply.json().await.unwrap();
+        let body = reply.json();
         (
             body["refresh"].as_str().unwrap().to_owned(),
             body["access"].as_str().unwrap().to_owned(),
@@ -159,40 +99,41 @@ impl App {
     }
 
     /// GET `path` with a bearer token: status and body text.
-    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
-        let mut request = self.client.get(self.url(path));
+    async fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
+        let mut request = self.app().client().get(path);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        let reply = request.send().await.unwrap();
-        (reply.status().as_u16(), reply.text().await.unwrap())
+        let reply = request.send().await;
+        (reply.status().as_u16(), reply.text().to_owned())
     }
 
     /// POST JSON with a bearer token: status and body.
-    pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+    async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
         let reply = self
-            .client
-            .post(self.url(path))
+            .app()
+            .client()
+            .post(path)
             .bearer_auth(token)
             .json(&body)
             .send()
-            .await
-            .unwrap();
+            .await;
         let status = reply.status().as_u16();
-        (status, reply.json().await.unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(reply.bytes()).unwrap_or(Value::Null),
+        )
     }
 
     /// The kids of the JWKS this app serves.
-    pub async fn jwks_kids(&self) -> Vec<String> {
-        let jwks: Value = self
-            .client
-            .get(self.url("/.well-known/jwks.json"))
+    async fn jwks_kids(&self) -> Vec<String> {
+        let jwks = self
+            .app()
+            .client()
+            .get("/.well-known/jwks.json")
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json();
         jwks["keys"]
             .as_array()
             .unwrap()
@@ -200,10 +141,11 @@ impl App {
             .map(|k| k["kid"].as_str().unwrap().to_owned())
             .collect()
     }
+}
 
-    /// Moves this app's clock.
-    pub fn advance(&self, secs: i64) {
-        self.clock.advance_secs(secs);
+impl KeysApi for TestApp {
+    fn app(&self) -> &TestApp {
+        self
     }
 }
 
@@ -234,7 +176,8 @@ where
 }
 
 /// A fake issuer: signs tokens with its own keys and serves their JWKS — or a failure,
-/// or nothing for a while — counting the requests.
+/// or nothing for a while — counting the requests. It is served on a real port: the apps
+/// fetch its JWKS over HTTP, as they would another issuer's.
 #[derive(Clone)]
 pub struct Issuer(Arc<IssuerState>);
 
@@ -288,8 +231,8 @@ impl Issuer {
         let router = Router::new()
             .route("/jwks.json", get(issuer_jwks))
             .with_state(issuer.clone());
-        let base = serve(router).await;
-        *issuer.0.url.lock().unwrap() = format!("{base}/jwks.json");
+        let address = serve(router).await;
+        *issuer.0.url.lock().unwrap() = format!("http://{address}/jwks.json");
         issuer
     }
 
@@ -328,9 +271,4 @@ impl Issuer {
         }
         backend.encode(&token).unwrap()
     }
-}
-
-/// A temporary directory for a shared database.
-pub fn tempdir() -> TempDir {
-    tempfile::tempdir().unwrap()
 }

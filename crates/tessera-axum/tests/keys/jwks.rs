@@ -5,19 +5,14 @@ use tessera_core::{Algorithm, Settings};
 
 use crate::helpers::*;
 
-async fn jwks(app: &App) -> (Value, Option<String>) {
-    let reply = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap();
+async fn jwks(app: &TestApp) -> (Value, Option<String>) {
+    let reply = app.client().get("/.well-known/jwks.json").send().await;
     assert_eq!(reply.status(), 200);
     let cache = reply
         .headers()
         .get("cache-control")
         .map(|v| v.to_str().unwrap().to_owned());
-    (reply.json().await.unwrap(), cache)
+    (reply.json(), cache)
 }
 
 #[tokio::test]
@@ -27,18 +22,14 @@ async fn configured_key_pairs_are_published_and_verify_tessera_tokens() {
         (Algorithm::EdDSA, ED_PEM),
         (Algorithm::ES256, EC_PEM),
     ] {
-        let dir = tempdir();
-        let store = store(dir.path()).await;
-        create_user(&store, "ada@example.com", false).await;
-        let app = spawn(
-            Settings {
-                algorithm,
-                signing_key: Some(pem.into()),
-                ..Settings::default()
-            },
-            store,
-        )
+        let app = keys_app(Settings {
+            algorithm,
+            signing_key: Some(pem.into()),
+            ..Settings::default()
+        })
+        .build()
         .await;
+        create_user(&app, "ada@example.com", false).await;
         let (_, access) = app.login("ada@example.com").await;
         let (document, cache) = jwks(&app).await;
         assert_eq!(cache.as_deref(), Some("public, max-age=300"));
@@ -68,15 +59,12 @@ async fn configured_key_pairs_are_published_and_verify_tessera_tokens() {
 
 #[tokio::test]
 async fn an_hmac_secret_is_never_published() {
-    let dir = tempdir();
-    let app = spawn(
-        Settings {
-            signing_key: Some("an-hmac-secret-of-at-least-32-bytes-long".into()),
-            signing_key_id: Some("hmac-1".into()),
-            ..Settings::default()
-        },
-        store(dir.path()).await,
-    )
+    let app = keys_app(Settings {
+        signing_key: Some("an-hmac-secret-of-at-least-32-bytes-long".into()),
+        signing_key_id: Some("hmac-1".into()),
+        ..Settings::default()
+    })
+    .build()
     .await;
     let (document, _) = jwks(&app).await;
     assert_eq!(document.to_string(), r#"{"keys":[]}"#);
@@ -84,11 +72,10 @@ async fn an_hmac_secret_is_never_published() {
 
 #[tokio::test]
 async fn cache_control_follows_the_rotation_schedule() {
-    let dir = tempdir();
-    let app = spawn(
-        store_settings(|s| s.jwks_cache_ttl = std::time::Duration::from_secs(42)),
-        store(dir.path()).await,
-    )
+    let app = keys_app(store_settings(|s| {
+        s.jwks_cache_ttl = std::time::Duration::from_secs(42)
+    }))
+    .build()
     .await;
     let (document, cache) = jwks(&app).await;
     assert_eq!(cache.as_deref(), Some("public, max-age=42"));

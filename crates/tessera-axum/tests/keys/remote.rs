@@ -10,8 +10,7 @@ use tessera_core::{Algorithm, Settings, generate_private_key};
 use crate::helpers::*;
 
 /// An app that signs with its own ES256 key and also accepts the issuer's tokens.
-async fn app_for(issuer: &Issuer, configure: impl FnOnce(&mut Settings)) -> App {
-    let dir = tempdir();
+async fn app_for(issuer: &Issuer, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings {
         algorithm: Algorithm::ES256,
         signing_key: Some(EC_PEM.into()),
@@ -21,8 +20,15 @@ async fn app_for(issuer: &Issuer, configure: impl FnOnce(&mut Settings)) -> App 
         ..Settings::default()
     };
     configure(&mut settings);
-    let mut app = spawn(settings, store(dir.path()).await).await;
-    app.dir = Some(dir);
+    let before = issuer.hits();
+    let app = keys_app(settings).build().await;
+    // The app fetches the JWKS at start, in the background. A served app was long started
+    // before its first request; an app called in process is not: wait until that fetch is
+    // under way (requests then wait for it), as the tests count the fetches after it.
+    eventually(10, "the fetch at start", || async {
+        issuer.hits() > before
+    })
+    .await;
     app
 }
 

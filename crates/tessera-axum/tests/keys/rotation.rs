@@ -5,17 +5,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde_json::json;
-use tessera_core::Clock;
 
 use crate::helpers::*;
 
 #[tokio::test]
 async fn a_rotation_publishes_first_then_signs_and_old_tokens_keep_working() {
     // Arrange: the first key is created at start.
-    let dir = tempdir();
-    let store = store(dir.path()).await;
-    create_user(&store, "admin@example.com", true).await;
-    let app = spawn(store_settings(|_| {}), store).await;
+    let app = keys_app(store_settings(|_| {})).build().await;
+    create_user(&app, "admin@example.com", true).await;
     let (refresh_1, access_1) = app.login("admin@example.com").await;
     let k1 = kid_of(&access_1).unwrap();
     assert_eq!(app.jwks_kids().await, std::slice::from_ref(&k1));
@@ -42,24 +39,21 @@ async fn a_rotation_publishes_first_then_signs_and_old_tokens_keep_working() {
     // … and tokens of the old key still work, refresh included.
     assert_eq!(app.get("/api/protected/", Some(&access_1)).await.0, 200);
     let reply = app
-        .client
-        .post(app.url("/api/token/refresh/"))
+        .client()
+        .post("/api/token/refresh/")
         .json(&json!({"refresh": refresh_1}))
         .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(reply.status(), 200);
-    let refreshed: serde_json::Value = reply.json().await.unwrap();
+    let refreshed: serde_json::Value = reply.json();
     assert_eq!(kid_of(refreshed["access"].as_str().unwrap()).unwrap(), k2);
-    let (_, keys) = app
-        .client
-        .get(app.url("/api/admin/keys/"))
+    let keys = app
+        .client()
+        .get("/api/admin/keys/")
         .bearer_auth(refreshed["access"].as_str().unwrap())
         .send()
-        .await
-        .map(|r| (r.status(), r))
-        .unwrap();
-    let keys: serde_json::Value = keys.json().await.unwrap();
+        .await;
+    let keys: serde_json::Value = keys.json();
     let states: Vec<_> = keys
         .as_array()
         .unwrap()
@@ -91,20 +85,16 @@ async fn a_rotation_publishes_first_then_signs_and_old_tokens_keep_working() {
 #[tokio::test]
 async fn instances_pick_up_a_rotation_and_no_valid_token_is_refused_under_load() {
     // Arrange: two instances on one database, one clock.
-    let dir = tempdir();
-    let setup = store(dir.path()).await;
-    create_user(&setup, "admin@example.com", true).await;
-    let (clock, hand) = Clock::manual(NOW * 1_000_000);
-    let a =
-        Arc::new(spawn_clocked(store_settings(|_| {}), setup, (clock.clone(), hand.clone())).await);
+    let a = Arc::new(keys_app(store_settings(|_| {})).build().await);
+    create_user(&a, "admin@example.com", true).await;
     let b = Arc::new(
-        spawn_clocked(
-            store_settings(|_| {}),
-            store(dir.path()).await,
-            (clock, hand.clone()),
-        )
-        .await,
+        keys_app(store_settings(|_| {}))
+            .same_database(&a)
+            .same_clock(&a)
+            .build()
+            .await,
     );
+    let hand = a.clock.clone();
     let (_, admin) = a.login("admin@example.com").await;
     let k1 = kid_of(&admin).unwrap();
     assert_eq!(
