@@ -22,7 +22,8 @@
 //! ```
 //!
 //! The extractor answers like Tessera's own: 401 with simplejwt's bodies and
-//! `WWW-Authenticate`. See `examples/jwks_verifier.rs` for a runnable service.
+//! `WWW-Authenticate`. `examples/jwks-service` in the repository is a runnable service built on this module
+//! alone (the crate without its `store` feature).
 
 use std::sync::Arc;
 

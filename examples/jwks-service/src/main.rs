@@ -1,5 +1,5 @@
-//! A service next to Tessera that accepts Tessera's access tokens, knowing nothing but the
-//! JWKS URL: no store, no database, no shared secret.
+//! `jwks-service`: a service next to Tessera that accepts Tessera's access tokens, knowing
+//! nothing but the JWKS URL (see the crate docs).
 //!
 //! Run Tessera with an asymmetric algorithm, e.g.
 //!
@@ -11,28 +11,14 @@
 //!
 //! ```sh
 //! JWK_URL=http://127.0.0.1:8000/.well-known/jwks.json ALGORITHM=EdDSA \
-//!   cargo run -p tessera-axum --example jwks_verifier
+//!   cargo run -p jwks-service
 //! curl -s http://127.0.0.1:8001/hello -H "Authorization: Bearer $ACCESS"
 //! # {"hello":"1","token_type":"access"}
 //! ```
 
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{Value, json};
-use tessera_axum::verifier::{JwksVerifier, JwtUser};
+use jwks_service::app;
+use tessera_axum::verifier::JwksVerifier;
 use tessera_core::Settings;
-
-/// Only requests with a valid access token reach the handler; others get simplejwt's 401.
-async fn hello(user: JwtUser) -> Json<Value> {
-    Json(json!({"hello": user.id, "token_type": user.token.payload()["token_type"]}))
-}
-
-/// The app: one route, the verifier as its state.
-fn app(verifier: JwksVerifier) -> Router {
-    Router::new()
-        .route("/hello", get(hello))
-        .with_state(verifier)
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
