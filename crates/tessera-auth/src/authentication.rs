@@ -7,7 +7,9 @@ use tessera_store::User;
 
 use crate::error::{AuthError, KindRejection};
 use crate::service::Auth;
-use crate::tokens::{SESSION_CLAIM, reason};
+use tessera_store::RevokeReason;
+
+use crate::tokens::SESSION_CLAIM;
 
 impl Auth {
     /// Tries `raw` against each accepted token kind in order (`auth_token_classes`).
@@ -75,10 +77,9 @@ impl Auth {
             // A session that is gone, or not this user's.
             Some(None) => return Err(blacklisted(token)),
             Some(Some(state)) if state.revoked_at.is_some() => {
-                let ends_everything = matches!(
-                    state.revoked_reason.as_deref(),
-                    Some(reason::PASSWORD_CHANGED | reason::LOGOUT_ALL)
-                );
+                let ends_everything = state
+                    .revoked_reason
+                    .is_some_and(RevokeReason::ends_everything);
                 return Err(if ends_everything {
                     AuthError::PasswordChanged
                 } else {

@@ -7,7 +7,7 @@ use crate::audit::{Audit, event};
 use crate::client::ClientInfo;
 use crate::error::AuthError;
 use crate::service::Auth;
-use crate::tokens::reason;
+use tessera_store::RevokeReason;
 
 impl Auth {
     /// The user's live sessions, newest first.
@@ -30,7 +30,12 @@ impl Auth {
     ) -> Result<(), AuthError> {
         let ended = self
             .store()
-            .revoke_user_session(user.id, session, reason::ENDED_BY_USER, self.now_micros())
+            .revoke_user_session(
+                user.id,
+                session,
+                RevokeReason::EndedByUser,
+                self.now_micros(),
+            )
             .await?;
         if !ended {
             return Err(AuthError::NotFound);
@@ -59,7 +64,7 @@ impl Auth {
     ) -> Result<u64, AuthError> {
         let ended = self
             .store()
-            .log_out_everywhere(user.id, reason::LOGOUT_ALL, self.now_micros())
+            .log_out_everywhere(user.id, RevokeReason::LogoutAll, self.now_micros())
             .await?;
         let mut audit = Audit::new(event::LOGOUT_ALL)
             .user(user.id)

@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 use tessera_core::{Claims, Token, TokenError, TokenKind};
-use tessera_store::{NewSession, Rotation, Session, SessionKind, User};
+use tessera_store::{NewSession, RevokeReason, Rotation, Session, SessionKind, User};
 
 use crate::audit::{Audit, event};
 use crate::client::ClientInfo;
@@ -17,26 +17,6 @@ use crate::service::Auth;
 
 /// The claim that ties a token to its login session.
 pub const SESSION_CLAIM: &str = "sid";
-
-/// Why a session was revoked, as stored.
-pub mod reason {
-    /// The refresh token was blacklisted (logout).
-    pub const BLACKLISTED: &str = "blacklisted";
-    /// A refresh token that had been rotated away was presented again.
-    pub const REUSE_DETECTED: &str = "reuse_detected";
-    /// The user logged out (the logout route).
-    pub const LOGOUT: &str = "logout";
-    /// The user ended this one session from the sessions list.
-    pub const ENDED_BY_USER: &str = "ended_by_user";
-    /// The user logged out everywhere: every token issued before is refused.
-    pub const LOGOUT_ALL: &str = "logout_all";
-    /// The password changed: every token issued before is refused.
-    pub const PASSWORD_CHANGED: &str = "password_changed";
-    /// An administrator deactivated the user.
-    pub const DEACTIVATED: &str = "deactivated";
-    /// An administrator ended the user's sessions.
-    pub const ADMIN: &str = "admin";
-}
 
 /// A new refresh token and the access token that goes with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -292,7 +272,7 @@ impl Auth {
         if session.current_jti != jti
             && self
                 .store()
-                .revoke_session(sid, reason::REUSE_DETECTED, self.now_micros())
+                .revoke_session(sid, RevokeReason::ReuseDetected, self.now_micros())
                 .await?
         {
             metrics::counter!("tessera_reuse_detected_total").increment(1);
@@ -309,7 +289,7 @@ impl Auth {
 
     /// simplejwt's blacklist view: ends the token's session.
     pub async fn blacklist(&self, raw: &str, client: &ClientInfo) -> Result<(), AuthError> {
-        self.end_session(raw, None, reason::BLACKLISTED, client)
+        self.end_session(raw, None, RevokeReason::Blacklisted, client)
             .await
     }
 
@@ -320,7 +300,7 @@ impl Auth {
         &self,
         raw: &str,
         owner: Option<i64>,
-        why: &str,
+        why: RevokeReason,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         let token = self
@@ -349,7 +329,7 @@ impl Auth {
         let mut logout = Audit::new(event::LOGOUT)
             .client(client)
             .session(&sid)
-            .detail(json!({"reason": why}));
+            .detail(json!({"reason": why.as_str()}));
         if let Some(user) = token
             .user_id(self.backend())
             .and_then(|id| id.parse::<i64>().ok())

@@ -383,7 +383,7 @@ impl<'a> Bench<'a> {
             "logout" => {
                 let (id, jti) = self.opened.pop().context("logout needs a login first")?;
                 let ended = store
-                    .revoke_session_if_current(&id, &jti, "logout", NOW)
+                    .revoke_session_if_current(&id, &jti, tessera_store::RevokeReason::Logout, NOW)
                     .await?;
                 anyhow::ensure!(ended, "session {id} was not ended");
             }

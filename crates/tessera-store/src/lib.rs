@@ -34,7 +34,7 @@ pub use engine::Engine;
 pub use error::{Result, StoreError};
 pub use password::PasswordHasher;
 pub use plans::QueryPlan;
-pub use sessions::{NewSession, Rotation, Session, SessionKind, UnknownSessionKind};
+pub use sessions::{NewSession, RevokeReason, Rotation, Session, SessionKind, UnknownSessionKind};
 pub use signing_keys::{Retirement, StoredKey};
 pub use store::{PoolUsage, Store, StoreOptions};
 pub use throttles::ThrottleWindow;

@@ -47,6 +47,99 @@ impl fmt::Display for SessionKind {
     }
 }
 
+/// Why a session was revoked, as stored in `sessions.revoked_reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RevokeReason {
+    /// Its refresh token was blacklisted (simplejwt's blacklist route).
+    Blacklisted,
+    /// A refresh token that had been rotated away was presented again.
+    ReuseDetected,
+    /// The user logged out (the logout routes).
+    Logout,
+    /// The user ended this one session from their sessions list.
+    EndedByUser,
+    /// The user logged out everywhere: every token issued before is refused.
+    LogoutAll,
+    /// The password changed: every token issued before is refused.
+    PasswordChanged,
+    /// Staff deactivated the user.
+    Deactivated,
+    /// Staff ended the user's sessions.
+    Admin,
+    /// A reason this build does not know (written by a newer one); read, never written.
+    Other,
+}
+
+impl RevokeReason {
+    /// The stored text (`"logout"`, `"reuse_detected"`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Blacklisted => "blacklisted",
+            Self::ReuseDetected => "reuse_detected",
+            Self::Logout => "logout",
+            Self::EndedByUser => "ended_by_user",
+            Self::LogoutAll => "logout_all",
+            Self::PasswordChanged => "password_changed",
+            Self::Deactivated => "deactivated",
+            Self::Admin => "admin",
+            Self::Other => "other",
+        }
+    }
+
+    /// The reason stored as `text`; one this build does not know is [`RevokeReason::Other`].
+    pub fn from_stored(text: &str) -> Self {
+        [
+            Self::Blacklisted,
+            Self::ReuseDetected,
+            Self::Logout,
+            Self::EndedByUser,
+            Self::LogoutAll,
+            Self::PasswordChanged,
+            Self::Deactivated,
+            Self::Admin,
+        ]
+        .into_iter()
+        .find(|reason| reason.as_str() == text)
+        .unwrap_or(Self::Other)
+    }
+
+    /// Whether it ends every token issued before it — a password change or a "log out
+    /// everywhere" — rather than one session.
+    pub fn ends_everything(self) -> bool {
+        matches!(self, Self::PasswordChanged | Self::LogoutAll)
+    }
+}
+
+impl fmt::Display for RevokeReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<DB: sqlx::Database> sqlx::Type<DB> for RevokeReason
+where
+    String: sqlx::Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <String as sqlx::Type<DB>>::type_info()
+    }
+
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <String as sqlx::Type<DB>>::compatible(ty)
+    }
+}
+
+impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for RevokeReason
+where
+    String: sqlx::Decode<'r, DB>,
+{
+    fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let text = <String as sqlx::Decode<'r, DB>>::decode(value)?;
+        Ok(Self::from_stored(&text))
+    }
+}
+
 /// The stored `kind` is neither `'refresh'` nor `'sliding'`.
 #[derive(Debug, thiserror::Error)]
 #[error("unknown session kind {0:?}")]
@@ -93,7 +186,7 @@ pub struct Session {
     /// Revocation time, microseconds.
     pub revoked_at: Option<i64>,
     /// Why it was revoked (the first reason given).
-    pub revoked_reason: Option<String>,
+    pub revoked_reason: Option<RevokeReason>,
     /// `User-Agent` at login (at most 512 characters).
     pub user_agent: Option<String>,
     /// Client IP at login (at most 64 characters).
@@ -316,10 +409,10 @@ impl Store {
     ///
     /// # Errors
     /// The database error.
-    pub async fn revoke_session(&self, id: &str, reason: &str, now: i64) -> Result<bool> {
+    pub async fn revoke_session(&self, id: &str, reason: RevokeReason, now: i64) -> Result<bool> {
         let sql = "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
                    WHERE id = $1 AND revoked_at IS NULL";
-        Ok(changed_rows!(self, sql, id, now, reason)? > 0)
+        Ok(changed_rows!(self, sql, id, now, reason.as_str())? > 0)
     }
 
     /// Revokes the session only if `jti` is its current token and it is not revoked yet,
@@ -331,10 +424,17 @@ impl Store {
         &self,
         id: &str,
         jti: &str,
-        reason: &str,
+        reason: RevokeReason,
         now: i64,
     ) -> Result<bool> {
-        Ok(changed_rows!(self, REVOKE_SESSION_IF_CURRENT, id, jti, now, reason)? > 0)
+        Ok(changed_rows!(
+            self,
+            REVOKE_SESSION_IF_CURRENT,
+            id,
+            jti,
+            now,
+            reason.as_str()
+        )? > 0)
     }
 
     /// Revokes one live session of a user (only theirs). `true` if this call revoked it.
@@ -345,12 +445,12 @@ impl Store {
         &self,
         user_id: i64,
         id: &str,
-        reason: &str,
+        reason: RevokeReason,
         now: i64,
     ) -> Result<bool> {
         let sql = "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
                    WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL";
-        Ok(changed_rows!(self, sql, id, user_id, now, reason)? > 0)
+        Ok(changed_rows!(self, sql, id, user_id, now, reason.as_str())? > 0)
     }
 
     /// Revokes every not-yet-revoked session of the user — including expired ones still
@@ -359,8 +459,13 @@ impl Store {
     ///
     /// # Errors
     /// The database error.
-    pub async fn revoke_user_sessions(&self, user_id: i64, reason: &str, now: i64) -> Result<u64> {
-        changed_rows!(self, REVOKE_USER_SESSIONS, user_id, now, reason)
+    pub async fn revoke_user_sessions(
+        &self,
+        user_id: i64,
+        reason: RevokeReason,
+        now: i64,
+    ) -> Result<u64> {
+        changed_rows!(self, REVOKE_USER_SESSIONS, user_id, now, reason.as_str())
     }
 
     /// The user's live sessions — not revoked and `expires_at >= now_secs` (the complement
@@ -408,6 +513,35 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn revoke_reasons_round_trip_and_unknown_ones_are_other() {
+        for reason in [
+            RevokeReason::Blacklisted,
+            RevokeReason::ReuseDetected,
+            RevokeReason::Logout,
+            RevokeReason::EndedByUser,
+            RevokeReason::LogoutAll,
+            RevokeReason::PasswordChanged,
+            RevokeReason::Deactivated,
+            RevokeReason::Admin,
+        ] {
+            assert_eq!(RevokeReason::from_stored(reason.as_str()), reason);
+        }
+        assert_eq!(
+            RevokeReason::from_stored("from_a_newer_build"),
+            RevokeReason::Other
+        );
+        let everything: Vec<_> = [
+            RevokeReason::PasswordChanged,
+            RevokeReason::LogoutAll,
+            RevokeReason::Logout,
+        ]
+        .into_iter()
+        .map(RevokeReason::ends_everything)
+        .collect();
+        assert_eq!(everything, [true, true, false]);
+    }
 
     #[test]
     fn kind_round_trips_through_text() {

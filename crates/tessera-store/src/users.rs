@@ -6,6 +6,7 @@ use crate::Store;
 use crate::email::normalize_email;
 use crate::engine::Retry;
 use crate::error::{Result, StoreError, map_user_write_error};
+use crate::sessions::RevokeReason;
 
 /// Every column of `users`, in a fixed order.
 macro_rules! user_columns {
@@ -120,7 +121,7 @@ pub struct SessionState {
     /// When it was revoked, if it was (microseconds).
     pub revoked_at: Option<i64>,
     /// Why it was revoked.
-    pub revoked_reason: Option<String>,
+    pub revoked_reason: Option<RevokeReason>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -129,7 +130,7 @@ struct UserSessionRow {
     user: User,
     s_found: bool,
     s_revoked_at: Option<i64>,
-    s_revoked_reason: Option<String>,
+    s_revoked_reason: Option<RevokeReason>,
 }
 
 /// Flags to change with [`Store::set_user_flags`]; `None` leaves a flag as it is.
@@ -366,7 +367,7 @@ impl Store {
         &self,
         id: i64,
         hash: &str,
-        reason: &str,
+        reason: RevokeReason,
         now: i64,
     ) -> Result<Option<u64>> {
         self.end_every_session(id, Some(hash), reason, now).await
@@ -377,7 +378,7 @@ impl Store {
     ///
     /// # Errors
     /// The database error.
-    pub async fn log_out_everywhere(&self, id: i64, reason: &str, now: i64) -> Result<u64> {
+    pub async fn log_out_everywhere(&self, id: i64, reason: RevokeReason, now: i64) -> Result<u64> {
         Ok(self
             .end_every_session(id, None, reason, now)
             .await?
@@ -390,7 +391,7 @@ impl Store {
         &self,
         id: i64,
         hash: Option<&str>,
-        reason: &str,
+        reason: RevokeReason,
         now: i64,
     ) -> Result<Option<u64>> {
         db!(write self, Retry::Idempotent, |pool, engine| async {
@@ -410,7 +411,7 @@ impl Store {
             let revoked = sqlx::query(REVOKE_ALL)
                 .bind(id)
                 .bind(now)
-                .bind(reason)
+                .bind(reason.as_str())
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;

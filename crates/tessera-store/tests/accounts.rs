@@ -32,7 +32,7 @@ engine_tests! {
         assert_eq!(other.session, None, "another user's session is not theirs");
 
         store
-            .revoke_session(&s.id, "logout", NOW + 1)
+            .revoke_session(&s.id, tessera_store::RevokeReason::Logout, NOW + 1)
             .await
             .unwrap();
         let revoked = store
@@ -43,8 +43,8 @@ engine_tests! {
             .session
             .unwrap();
         assert_eq!(
-            (revoked.revoked_at, revoked.revoked_reason.as_deref()),
-            (Some(NOW + 1), Some("logout"))
+            (revoked.revoked_at, revoked.revoked_reason),
+            (Some(NOW + 1), Some(tessera_store::RevokeReason::Logout))
         );
 
         assert!(store.user_with_session(999, &s.id).await.unwrap().is_none());
@@ -117,7 +117,7 @@ engine_tests! {
         let b1 = session(&store, bob.id, "b1").await;
 
         let revoked = store
-            .change_password(ada.id, "$argon2id$new", "password_changed", NOW + 5)
+            .change_password(ada.id, "$argon2id$new", tessera_store::RevokeReason::PasswordChanged, NOW + 5)
             .await
             .unwrap();
         assert_eq!(revoked, Some(2));
@@ -128,7 +128,7 @@ engine_tests! {
         );
         for id in [&a1.id, &a2.id] {
             let s = store.session(id).await.unwrap().unwrap();
-            assert_eq!(s.revoked_reason.as_deref(), Some("password_changed"));
+            assert_eq!(s.revoked_reason, Some(tessera_store::RevokeReason::PasswordChanged));
         }
         assert!(
             !store.session(&b1.id).await.unwrap().unwrap().is_revoked(),
@@ -136,7 +136,7 @@ engine_tests! {
         );
         assert_eq!(
             store
-                .change_password(999, "x", "password_changed", NOW)
+                .change_password(999, "x", tessera_store::RevokeReason::PasswordChanged, NOW)
                 .await
                 .unwrap(),
             None
@@ -150,7 +150,7 @@ engine_tests! {
         session(&store, ada.id, "a2").await;
         assert_eq!(
             store
-                .log_out_everywhere(ada.id, "logout_all", NOW + 9)
+                .log_out_everywhere(ada.id, tessera_store::RevokeReason::LogoutAll, NOW + 9)
                 .await
                 .unwrap(),
             2
@@ -174,19 +174,19 @@ engine_tests! {
         let s = session(&store, ada.id, "a1").await;
         assert!(
             !store
-                .revoke_user_session(bob.id, &s.id, "revoked", NOW)
+                .revoke_user_session(bob.id, &s.id, tessera_store::RevokeReason::EndedByUser, NOW)
                 .await
                 .unwrap()
         );
         assert!(
             store
-                .revoke_user_session(ada.id, &s.id, "revoked", NOW)
+                .revoke_user_session(ada.id, &s.id, tessera_store::RevokeReason::EndedByUser, NOW)
                 .await
                 .unwrap()
         );
         assert!(
             !store
-                .revoke_user_session(ada.id, &s.id, "revoked", NOW)
+                .revoke_user_session(ada.id, &s.id, tessera_store::RevokeReason::EndedByUser, NOW)
                 .await
                 .unwrap(),
             "already revoked"

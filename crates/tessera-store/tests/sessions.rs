@@ -188,15 +188,15 @@ engine_tests! {
 
         assert!(
             store
-                .revoke_session(&s.id, "logout", NOW + 1)
+                .revoke_session(&s.id, tessera_store::RevokeReason::Logout, NOW + 1)
                 .await
                 .unwrap()
         );
-        assert!(!store.revoke_session(&s.id, "reuse", NOW + 2).await.unwrap());
+        assert!(!store.revoke_session(&s.id, tessera_store::RevokeReason::ReuseDetected, NOW + 2).await.unwrap());
         let revoked = store.session(&s.id).await.unwrap().unwrap();
         assert!(revoked.is_revoked());
         assert_eq!(revoked.revoked_at, Some(NOW + 1));
-        assert_eq!(revoked.revoked_reason.as_deref(), Some("logout"));
+        assert_eq!(revoked.revoked_reason, Some(tessera_store::RevokeReason::Logout));
 
         assert_eq!(
             store
@@ -216,7 +216,7 @@ engine_tests! {
                 .unwrap(),
             None
         );
-        assert!(!store.revoke_session("missing", "x", NOW).await.unwrap());
+        assert!(!store.revoke_session("missing", tessera_store::RevokeReason::Logout, NOW).await.unwrap());
     }
 
     async fn revoke_if_current_needs_the_current_jti(db: &TestDatabase) {
@@ -231,7 +231,7 @@ engine_tests! {
 
         assert!(
             !store
-                .revoke_session_if_current(&s.id, "old", "logout", NOW + 2)
+                .revoke_session_if_current(&s.id, "old", tessera_store::RevokeReason::Logout, NOW + 2)
                 .await
                 .unwrap()
         );
@@ -239,23 +239,23 @@ engine_tests! {
 
         assert!(
             store
-                .revoke_session_if_current(&s.id, "new", "logout", NOW + 3)
+                .revoke_session_if_current(&s.id, "new", tessera_store::RevokeReason::Logout, NOW + 3)
                 .await
                 .unwrap()
         );
         let revoked = store.session(&s.id).await.unwrap().unwrap();
         assert_eq!(revoked.revoked_at, Some(NOW + 3));
-        assert_eq!(revoked.revoked_reason.as_deref(), Some("logout"));
+        assert_eq!(revoked.revoked_reason, Some(tessera_store::RevokeReason::Logout));
 
         // Already revoked: not again, reason kept.
         assert!(
             !store
-                .revoke_session_if_current(&s.id, "new", "other", NOW + 4)
+                .revoke_session_if_current(&s.id, "new", tessera_store::RevokeReason::Admin, NOW + 4)
                 .await
                 .unwrap()
         );
         let still = store.session(&s.id).await.unwrap().unwrap();
-        assert_eq!(still.revoked_reason.as_deref(), Some("logout"));
+        assert_eq!(still.revoked_reason, Some(tessera_store::RevokeReason::Logout));
     }
 
     async fn revoke_user_sessions_counts_only_unrevoked_of_that_user(db: &TestDatabase) {
@@ -266,24 +266,24 @@ engine_tests! {
         let b = session(&store, u.id, "b").await;
         let c = session(&store, u.id, "c").await;
         let o = session(&store, other.id, "o").await;
-        assert!(store.revoke_session(&a.id, "logout", NOW).await.unwrap());
+        assert!(store.revoke_session(&a.id, tessera_store::RevokeReason::Logout, NOW).await.unwrap());
 
         let n = store
-            .revoke_user_sessions(u.id, "password_changed", NOW + 1)
+            .revoke_user_sessions(u.id, tessera_store::RevokeReason::PasswordChanged, NOW + 1)
             .await
             .unwrap();
         assert_eq!(n, 2);
         for id in [&b.id, &c.id] {
             let s = store.session(id).await.unwrap().unwrap();
-            assert_eq!(s.revoked_reason.as_deref(), Some("password_changed"));
+            assert_eq!(s.revoked_reason, Some(tessera_store::RevokeReason::PasswordChanged));
         }
         let a2 = store.session(&a.id).await.unwrap().unwrap();
-        assert_eq!(a2.revoked_reason.as_deref(), Some("logout"));
+        assert_eq!(a2.revoked_reason, Some(tessera_store::RevokeReason::Logout));
         assert!(!store.session(&o.id).await.unwrap().unwrap().is_revoked());
 
         assert_eq!(
             store
-                .revoke_user_sessions(u.id, "again", NOW + 2)
+                .revoke_user_sessions(u.id, tessera_store::RevokeReason::Admin, NOW + 2)
                 .await
                 .unwrap(),
             0
@@ -316,7 +316,7 @@ engine_tests! {
             .await
             .unwrap();
         store
-            .revoke_session(&revoked.id, "logout", NOW)
+            .revoke_session(&revoked.id, tessera_store::RevokeReason::Logout, NOW)
             .await
             .unwrap();
         session(&store, other.id, "theirs").await;

@@ -12,7 +12,7 @@ use crate::error::AuthError;
 use crate::form::{Fields, Trim};
 use crate::rules::drf_bool;
 use crate::service::Auth;
-use crate::tokens::reason;
+use tessera_store::RevokeReason;
 
 /// What staff may change about a user; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -163,7 +163,7 @@ impl Auth {
         let mut ended = 0;
         if update.is_active == Some(false) {
             ended = store
-                .revoke_user_sessions(user.id, reason::DEACTIVATED, self.now_micros())
+                .revoke_user_sessions(user.id, RevokeReason::Deactivated, self.now_micros())
                 .await?;
             changes.insert("sessions_ended".into(), ended.into());
         }
@@ -202,7 +202,7 @@ impl Auth {
     pub async fn revoke_sessions(&self, user: &User, actor: Actor<'_>) -> Result<u64, AuthError> {
         let ended = self
             .store()
-            .revoke_user_sessions(user.id, reason::ADMIN, self.now_micros())
+            .revoke_user_sessions(user.id, RevokeReason::Admin, self.now_micros())
             .await?;
         self.audit(
             actor

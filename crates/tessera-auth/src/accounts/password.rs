@@ -10,7 +10,7 @@ use crate::client::ClientInfo;
 use crate::error::AuthError;
 use crate::form::{Fields, Trim};
 use crate::service::Auth;
-use crate::tokens::reason;
+use tessera_store::RevokeReason;
 
 impl Auth {
     /// The owner's password change from `data` (`old_password`, `new_password`,
@@ -98,7 +98,12 @@ impl Auth {
         let hash = self.hashing().hash(password).await?;
         let ended = self
             .store()
-            .change_password(user.id, &hash, reason::PASSWORD_CHANGED, self.now_micros())
+            .change_password(
+                user.id,
+                &hash,
+                RevokeReason::PasswordChanged,
+                self.now_micros(),
+            )
             .await?
             .unwrap_or(0);
         self.clear_login_failures_of(user).await?;

@@ -8,8 +8,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tessera_auth::accounts::account_claims;
-use tessera_auth::tokens::reason;
 use tessera_auth::{AuthError, SESSION_CLAIM};
+use tessera_store::RevokeReason;
 
 use crate::auth::AuthUser;
 use crate::client::Client;
@@ -93,7 +93,7 @@ async fn logout(
     };
     match tessera
         .auth()
-        .end_session(&raw, Some(auth.user.id), reason::LOGOUT, &client)
+        .end_session(&raw, Some(auth.user.id), RevokeReason::Logout, &client)
         .await
     {
         Ok(()) => Ok(Json(json!({"message": "Successfully logged out"}))),

@@ -18,7 +18,8 @@ use crate::payload::Payload;
 use crate::state::Tessera;
 use tessera_auth::AuthError;
 use tessera_auth::accounts::account_claims;
-use tessera_auth::tokens::{TokenPair, reason};
+use tessera_auth::tokens::TokenPair;
+use tessera_store::RevokeReason;
 
 /// The four cookie routes, `auth/cookie/{register,login,refresh,logout}/`, relative to the
 /// API's mount point (`/api`). Each is CSRF-protected wherever it is mounted.
@@ -209,7 +210,7 @@ async fn logout(
     if let Some(raw) = read_cookie(&headers, &tessera.browser().auth_cookie_refresh_name) {
         match tessera
             .auth()
-            .end_session(raw, None, reason::LOGOUT, &client)
+            .end_session(raw, None, RevokeReason::Logout, &client)
             .await
         {
             Ok(()) | Err(AuthError::Token(_)) => {}

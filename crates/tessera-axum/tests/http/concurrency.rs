@@ -82,7 +82,10 @@ async fn without_grace_exactly_one_concurrent_refresh_wins_and_the_rest_revoke_t
     let session = app.session_of(&pair.refresh).await;
     assert_eq!(session.rotation_counter, 1);
     assert!(session.is_revoked());
-    assert_eq!(session.revoked_reason.as_deref(), Some("reuse_detected"));
+    assert_eq!(
+        session.revoked_reason,
+        Some(tessera_store::RevokeReason::ReuseDetected)
+    );
     let successor = winners[0].field("refresh");
     app.refresh(&successor)
         .await

@@ -528,7 +528,10 @@ async fn logout_with_only_the_refresh_cookie_ends_the_session_and_clears_both_co
     reply.assert(200, LOGGED_OUT);
     assert_cleared(&reply);
     let session = app.session_of(&browser.refresh).await;
-    assert_eq!(session.revoked_reason.as_deref(), Some("logout"));
+    assert_eq!(
+        session.revoked_reason,
+        Some(tessera_store::RevokeReason::Logout)
+    );
     // The session is over: neither its refresh token nor its access token works.
     refresh_with(&app, &browser.refresh)
         .await

@@ -140,7 +140,10 @@ async fn a_rotated_away_token_after_the_grace_is_blacklisted_and_revokes_the_ses
 
     let session = app.session_of(&new).await;
     assert!(session.is_revoked());
-    assert_eq!(session.revoked_reason.as_deref(), Some("reuse_detected"));
+    assert_eq!(
+        session.revoked_reason,
+        Some(tessera_store::RevokeReason::ReuseDetected)
+    );
     app.refresh(&new)
         .await
         .assert(401, &token_error("Token is blacklisted"));

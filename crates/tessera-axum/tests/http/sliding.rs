@@ -199,7 +199,11 @@ async fn a_revoked_sliding_session_no_longer_slides() {
         app.tessera
             .auth()
             .store()
-            .revoke_session(&sid, "blacklisted", NOW * 1_000_000)
+            .revoke_session(
+                &sid,
+                tessera_store::RevokeReason::Blacklisted,
+                NOW * 1_000_000
+            )
             .await
             .expect("revoke")
     );

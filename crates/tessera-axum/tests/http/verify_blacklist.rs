@@ -153,7 +153,10 @@ async fn blacklist_answers_200_empty_and_the_token_no_longer_refreshes() {
         .await
         .assert(401, &token_error("Token is blacklisted"));
     let session = app.session_of(&pair.refresh).await;
-    assert_eq!(session.revoked_reason.as_deref(), Some("blacklisted"));
+    assert_eq!(
+        session.revoked_reason,
+        Some(tessera_store::RevokeReason::Blacklisted)
+    );
 }
 
 #[tokio::test]
