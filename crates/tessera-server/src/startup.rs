@@ -96,6 +96,18 @@ impl Application {
         &self.tessera
     }
 
+    /// The whole HTTP application this server serves — [`router`] over its state, the
+    /// application's own routes and the metrics token — without a socket: what
+    /// [`run_until`](Self::run_until) serves, for requests sent in process (tests drive it
+    /// with `tessera_axum::testing::TestClient`).
+    pub fn router(&self) -> Router {
+        router(
+            self.tessera.clone(),
+            self.routes.clone(),
+            self.metrics_token.clone(),
+        )
+    }
+
     /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.run_until(shutdown_signal()).await
@@ -108,7 +120,8 @@ impl Application {
     ) -> anyhow::Result<()> {
         let addr = self.local_addr();
         tracing::info!(%addr, "tessera is serving");
-        let app = router(self.tessera.clone(), self.routes, self.metrics_token)
+        let app = self
+            .router()
             .into_make_service_with_connect_info::<SocketAddr>();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let grace = self.shutdown_grace;

@@ -2,11 +2,13 @@
 //! resources, versioned routers and the owner-only notes.
 
 use serde_json::{Value, json};
+use tessera_axum::testing::TestClient;
 use tessera_store::{NewUser, PasswordHasher};
 
+/// demo-api on fresh databases, driven in process: requests go to `demo_api::app` through
+/// [`TestClient`], never over a socket.
 struct Demo {
-    base: String,
-    client: reqwest::Client,
+    app: axum::Router,
     tessera: tessera_axum::Tessera,
     _dir: tempfile::TempDir,
 }
@@ -21,26 +23,15 @@ impl Demo {
         };
         let state = demo_api::state(&config).await.unwrap();
         let tessera = state.tessera.clone();
-        let app = demo_api::app(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await
-            .unwrap();
-        });
         Self {
-            base,
-            client: reqwest::Client::new(),
+            app: demo_api::app(state),
             tessera,
             _dir: dir,
         }
     }
 
-    /// A request as curl sends it: a JSON text body, exactly as typed in the tutorial.
+    /// A request as curl sends it, from a client of its own (no cookies kept): a JSON text
+    /// body, exactly as typed in the tutorial.
     async fn curl(
         &self,
         method: &str,
@@ -48,9 +39,8 @@ impl Demo {
         bearer: Option<&str>,
         body: Option<&str>,
     ) -> (u16, Value) {
-        let mut request = self
-            .client
-            .request(method.parse().unwrap(), format!("{}{path}", self.base));
+        let client = TestClient::new(self.app.clone());
+        let mut request = client.request(method.parse().unwrap(), path);
         if let Some(token) = bearer {
             request = request.header("Authorization", format!("Bearer {token}"));
         }
@@ -59,13 +49,13 @@ impl Demo {
                 .header("Content-Type", "application/json")
                 .body(body.to_owned());
         }
-        let response = request.send().await.unwrap();
+        let response = request.send().await;
         let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
+        let text = response.text();
         let body = if text.is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&text).unwrap()
+            serde_json::from_str(text).unwrap()
         };
         (status, body)
     }

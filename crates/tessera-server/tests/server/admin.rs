@@ -6,7 +6,7 @@ use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn only_staff_reach_the_admin_api() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::build().await;
     app.create_user("plain@example.com").await;
     let plain = app.access_token("plain@example.com").await;
     let (status, body, _) = app.send("GET", "/api/admin/users/", None, None).await;
@@ -48,13 +48,13 @@ async fn only_staff_reach_the_admin_api() {
 
 #[tokio::test]
 async fn the_list_is_paginated_and_searchable_like_drf() {
-    let app = TestApp::spawn_with(|c| c.accounts.page_size = 2).await;
+    let app = TestApp::build_with(|c| c.accounts.page_size = 2).await;
     app.create_staff("admin@example.com").await;
     for name in ["ada", "grace", "hedy", "katherine"] {
         app.create_user(&format!("{name}@example.com")).await;
     }
     let admin = app.access_token("admin@example.com").await;
-    let host = app.base.trim_start_matches("http://").to_owned();
+    let host = tessera_axum::testing::TEST_HOST;
 
     let (status, page1, _) = app
         .send("GET", "/api/admin/users/", Some(&admin), None)
@@ -120,7 +120,7 @@ async fn the_list_is_paginated_and_searchable_like_drf() {
 
 #[tokio::test]
 async fn deactivating_a_user_ends_their_sessions_at_once() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::build().await;
     app.create_staff("admin@example.com").await;
     let victim = app.create_user("ada@example.com").await;
     let admin = app.access_token("admin@example.com").await;
@@ -186,7 +186,7 @@ async fn deactivating_a_user_ends_their_sessions_at_once() {
 
 #[tokio::test]
 async fn staff_can_retrieve_delete_and_end_sessions() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::build().await;
     app.create_staff("admin@example.com").await;
     let ada = app.create_user("ada@example.com").await;
     let admin = app.access_token("admin@example.com").await;
@@ -246,7 +246,7 @@ async fn staff_can_retrieve_delete_and_end_sessions() {
 #[tokio::test]
 async fn custom_fields_from_the_configuration_reach_the_api() {
     use tessera_auth::accounts::{FieldKind, UserField};
-    let app = TestApp::spawn_with(|c| {
+    let app = TestApp::build_with(|c| {
         c.accounts.user_fields = vec![UserField {
             name: "phone_number".into(),
             kind: FieldKind::String,
@@ -280,7 +280,7 @@ async fn custom_fields_from_the_configuration_reach_the_api() {
 
 #[tokio::test]
 async fn staff_can_lift_a_login_lockout() {
-    let app = TestApp::spawn_with(|c| {
+    let app = TestApp::build_with(|c| {
         c.throttling.throttle_rates.clear();
         c.throttling.login_failure_limit = 2;
     })

@@ -36,7 +36,7 @@ fn now_micros() -> i64 {
 
 #[tokio::test]
 async fn staff_read_the_audit_log_through_the_server() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::build().await;
     let staff = app.create_staff("admin@example.com").await;
     let admin = app.access_token("admin@example.com").await;
 

@@ -2,8 +2,9 @@
 //! headers, the hardening headers of API responses, `debug` deciding `Secure` on cookies,
 //! and cookie mode, CSRF and CORS wired from the server's configuration.
 
-use reqwest::header::HeaderMap;
+use axum::http::HeaderMap;
 use serde_json::json;
+use tessera_axum::testing::RequestBuilder;
 use tessera_server::config::Config;
 use tessera_server::startup::Application;
 
@@ -61,25 +62,19 @@ fn has(cookie: &[String], flag: &str) -> bool {
     })
 }
 
-/// A client that neither follows redirects nor keeps cookies.
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn fetch(request: reqwest::RequestBuilder) -> Page {
-    let response = request.send().await.unwrap();
+/// Sends a request of a new client — it neither follows redirects nor keeps cookies from
+/// one request to the next — and reads the response.
+async fn fetch(request: RequestBuilder) -> Page {
+    let response = request.send().await;
     Page {
         status: response.status().as_u16(),
         headers: response.headers().clone(),
-        text: response.text().await.unwrap(),
+        text: response.text().to_owned(),
     }
 }
 
 async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
-    let mut request = client().get(format!("{}{path}", app.base));
+    let mut request = app.client().get(path);
     if let Some(cookie) = cookie {
         request = request.header("cookie", cookie);
     }
@@ -87,8 +82,9 @@ async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
 }
 
 async fn cookie_login(app: &TestApp, email: &str) -> Page {
-    let request = client()
-        .post(format!("{}/api/auth/cookie/login/", app.base))
+    let request = app
+        .client()
+        .post("/api/auth/cookie/login/")
         .json(&json!({"email": email, "password": PASSWORD}));
     fetch(request).await
 }
@@ -102,7 +98,7 @@ fn value(cookie: &[String]) -> String {
 
 #[tokio::test]
 async fn the_account_page_is_html_under_a_strict_policy_with_security_headers() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::build().await;
 
     let page = get(&app, "/account/", None).await;
 
@@ -158,7 +154,7 @@ async fn the_account_page_is_html_under_a_strict_policy_with_security_headers() 
 
 #[tokio::test]
 async fn the_page_names_the_configured_csrf_cookie_and_header_html_escaped() {
-    let app = TestApp::spawn_with(|config| {
+    let app = TestApp::build_with(|config| {
         config.browser.csrf_cookie_name = "xsrf.token".into();
         config.browser.csrf_header_name = "X-Xsrf&Token".into();
         config.browser.csrf_require_token = true;
@@ -193,8 +189,8 @@ async fn the_page_names_the_configured_csrf_cookie_and_header_html_escaped() {
 
     // What the page names is what the server checks.
     let login = |header: &'static str| {
-        client()
-            .post(format!("{}/api/auth/cookie/login/", app.base))
+        app.client()
+            .post("/api/auth/cookie/login/")
             .header("cookie", format!("xsrf.token={token}"))
             .header(header, token.clone())
             .header("sec-fetch-site", "same-origin")
@@ -212,7 +208,7 @@ async fn the_page_names_the_configured_csrf_cookie_and_header_html_escaped() {
 
 #[tokio::test]
 async fn the_script_and_style_are_served_with_their_types() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::build().await;
 
     for (path, content_type) in [
         ("/account/app.js", "text/javascript; charset=utf-8"),
@@ -233,7 +229,7 @@ async fn the_script_and_style_are_served_with_their_types() {
 
 #[tokio::test]
 async fn account_without_the_slash_redirects_permanently() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::build().await;
 
     let page = get(&app, "/account", None).await;
 
@@ -243,7 +239,7 @@ async fn account_without_the_slash_redirects_permanently() {
 
 #[tokio::test]
 async fn api_responses_carry_nosniff_and_a_deny_everything_policy() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::build().await;
 
     for path in ["/", "/api/auth/profile/", "/nope/"] {
         let page = get(&app, path, None).await;
@@ -281,7 +277,7 @@ async fn cookies_of(app: &TestApp) -> Vec<Vec<String>> {
 
 #[tokio::test]
 async fn in_debug_mode_cookies_are_not_secure() {
-    let app = TestApp::spawn_with(|config| config.debug = true).await;
+    let app = TestApp::build_with(|config| config.debug = true).await;
 
     for cookie in cookies_of(&app).await {
         assert!(!has(&cookie, "Secure"), "{cookie:?}");
@@ -290,7 +286,7 @@ async fn in_debug_mode_cookies_are_not_secure() {
 
 #[tokio::test]
 async fn in_production_cookies_are_secure() {
-    let app = TestApp::spawn_with(|config| {
+    let app = TestApp::build_with(|config| {
         config.debug = false;
         config.jwt.signing_key = Some(SIGNING_KEY.into());
     })
@@ -320,7 +316,7 @@ async fn in_production_cookies_are_secure() {
 
 #[tokio::test]
 async fn an_explicit_auth_cookie_secure_overrides_debug() {
-    let app = TestApp::spawn_with(|config| {
+    let app = TestApp::build_with(|config| {
         config.debug = true;
         config.browser.auth_cookie_secure = Some(true);
     })
@@ -349,7 +345,7 @@ async fn an_explicit_auth_cookie_secure_overrides_debug() {
 
 #[tokio::test]
 async fn the_access_cookie_authenticates_server_routes_under_csrf_protection() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::build().await;
     app.create_user("ada@example.com").await;
     let login = cookie_login(&app, "ada@example.com").await;
     assert_eq!(login.status, 200, "{}", login.text);
@@ -362,8 +358,8 @@ async fn the_access_cookie_authenticates_server_routes_under_csrf_protection() {
     let sessions = get(&app, "/api/auth/sessions/", Some(&cookie)).await;
     assert_eq!(sessions.status, 200, "{}", sessions.text);
     let patch = |site: &'static str| {
-        client()
-            .patch(format!("{}/api/auth/profile/", app.base))
+        app.client()
+            .patch("/api/auth/profile/")
             .header("cookie", cookie.clone())
             .header("sec-fetch-site", site)
             .header("origin", "https://evil.example")
@@ -386,18 +382,15 @@ async fn the_access_cookie_authenticates_server_routes_under_csrf_protection() {
 
 #[tokio::test]
 async fn cors_comes_from_the_configuration() {
-    let app = TestApp::spawn_with(|config| {
+    let app = TestApp::build_with(|config| {
         config.browser.cors_allowed_origins = vec![APP.into()];
         config.browser.cors_allow_credentials = true;
     })
     .await;
 
     let preflight = fetch(
-        client()
-            .request(
-                reqwest::Method::OPTIONS,
-                format!("{}/api/auth/cookie/login/", app.base),
-            )
+        app.client()
+            .options("/api/auth/cookie/login/")
             .header("origin", APP)
             .header("access-control-request-method", "POST")
             .header(
@@ -413,8 +406,7 @@ async fn cors_comes_from_the_configuration() {
         Some("true")
     );
     // An OPTIONS request that is no preflight still gets DRF's answer.
-    let options =
-        fetch(client().request(reqwest::Method::OPTIONS, format!("{}/api/token/", app.base))).await;
+    let options = fetch(app.client().options("/api/token/")).await;
     assert_eq!(options.header("allow"), Some("POST, OPTIONS"));
 }
 

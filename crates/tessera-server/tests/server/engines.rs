@@ -16,7 +16,7 @@ const NEW_PASSWORD: &str = "a brand new passphrase";
 /// The server on `db`, with `configure` applied on top of the test defaults.
 async fn app_on(db: &TestDatabase, configure: impl FnOnce(&mut Config)) -> TestApp {
     let url = db.url().to_owned();
-    TestApp::spawn_with(move |config| {
+    TestApp::build_with(move |config| {
         config.database_url = Some(url);
         configure(config);
     })
@@ -89,7 +89,7 @@ engine_tests! {
         // The losers presented a rotated-away token: reuse, so the session is over.
         let session = app.tessera.auth().store().session(&sid(&refresh)).await.unwrap().unwrap();
         assert_eq!(session.rotation_counter, 1);
-        assert_eq!(session.revoked_reason.as_deref(), Some("reuse_detected"));
+        assert_eq!(session.revoked_reason, Some(tessera_store::RevokeReason::ReuseDetected));
         let successor = text(&winners[0].1, "refresh");
         let (status, _, _) = app.post("/api/token/refresh/", json!({"refresh": successor})).await;
         assert_eq!(status, 401);

@@ -1,4 +1,5 @@
-//! Starting the application or the binary for a test, and talking to it.
+//! The application for a test, driven in process, or the binary, started as a process and
+//! talked to over HTTP.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
@@ -6,8 +7,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use axum::http::HeaderMap;
 use serde_json::{Value, json};
 use tempfile::TempDir;
+use tessera_axum::testing::{TestClient, TestResponse};
 use tessera_server::config::Config;
 use tessera_server::startup::Application;
 use tessera_store::{NewUser, PasswordHasher, User};
@@ -15,21 +18,30 @@ use tessera_store::{NewUser, PasswordHasher, User};
 pub const SIGNING_KEY: &str = "integration-test-signing-key-that-is-long-enough-for-hs256";
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// An application served in-process on a random port.
+/// The server's application, built from a configuration as `tessera serve` builds it
+/// ([`Application::build`]: store opened and migrated, upkeep started), and driven in
+/// process: requests go to its real router ([`Application::router`], every production
+/// layer included) through [`TestClient`], never over a socket.
+///
+/// Each request is made by a client of its own (see [`client`](Self::client)): no cookies
+/// kept, no credentials but those it names. Requests come from 127.0.0.1 and name
+/// `Host: testserver`.
 pub struct TestApp {
-    pub base: String,
-    pub client: reqwest::Client,
     pub tessera: tessera_axum::Tessera,
+    router: axum::Router,
+    /// Kept alive for its background upkeep, as a running server keeps it (its bound socket
+    /// is never served).
+    _application: Application,
     _dir: TempDir,
 }
 
 impl TestApp {
-    pub async fn spawn() -> Self {
-        Self::spawn_with(|_| {}).await
+    pub async fn build() -> Self {
+        Self::build_with(|_| {}).await
     }
 
-    /// Spawns with a configuration adjusted by `configure`.
-    pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
+    /// Builds with a configuration adjusted by `configure`.
+    pub async fn build_with(configure: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config {
             bind: "127.0.0.1:0".into(),
@@ -38,18 +50,20 @@ impl TestApp {
         };
         config.jwt.signing_key = Some(SIGNING_KEY.into());
         configure(&mut config);
-        let app = Application::build(config)
+        let application = Application::build(config)
             .await
             .expect("the application builds");
-        let base = format!("http://{}", app.local_addr());
-        let tessera = app.tessera().clone();
-        tokio::spawn(app.run_until(std::future::pending()));
         Self {
-            base,
-            client: reqwest::Client::new(),
-            tessera,
+            tessera: application.tessera().clone(),
+            router: application.router(),
+            _application: application,
             _dir: dir,
         }
+    }
+
+    /// A new client of the application: no cookies, no credentials.
+    pub fn client(&self) -> TestClient {
+        TestClient::new(self.router.clone()).with_tessera(self.tessera.clone())
     }
 
     /// Runs one statement on the app's SQLite database, outside the store.
@@ -101,17 +115,15 @@ impl TestApp {
         path: &str,
         bearer: Option<&str>,
         body: Option<Value>,
-    ) -> (u16, Value, reqwest::header::HeaderMap) {
-        let mut request = self
-            .client
-            .request(method.parse().unwrap(), format!("{}{path}", self.base));
+    ) -> (u16, Value, HeaderMap) {
+        let mut request = self.client().request(method.parse().unwrap(), path);
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
         }
         if let Some(body) = body {
             request = request.json(&body);
         }
-        split(request.send().await.unwrap()).await
+        split(&request.send().await)
     }
 
     pub async fn create_user(&self, email: &str) -> User {
@@ -131,41 +143,25 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn get(
-        &self,
-        path: &str,
-        bearer: Option<&str>,
-    ) -> (u16, Value, reqwest::header::HeaderMap) {
-        let mut request = self.client.get(format!("{}{path}", self.base));
-        if let Some(token) = bearer {
-            request = request.bearer_auth(token);
-        }
-        split(request.send().await.unwrap()).await
+    pub async fn get(&self, path: &str, bearer: Option<&str>) -> (u16, Value, HeaderMap) {
+        self.send("GET", path, bearer, None).await
     }
 
-    pub async fn post(&self, path: &str, body: Value) -> (u16, Value, reqwest::header::HeaderMap) {
-        split(
-            self.client
-                .post(format!("{}{path}", self.base))
-                .json(&body)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value, HeaderMap) {
+        self.send("POST", path, None, Some(body)).await
     }
 }
 
-async fn split(response: reqwest::Response) -> (u16, Value, reqwest::header::HeaderMap) {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
+/// A response as `(status, body, headers)`: the body as JSON, as text when it is not JSON,
+/// `null` when empty.
+fn split(response: &TestResponse) -> (u16, Value, HeaderMap) {
+    let text = response.text();
     let body = if text.is_empty() {
         Value::Null
     } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
+        serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
     };
-    (status, body, headers)
+    (response.status().as_u16(), body, response.headers().clone())
 }
 
 /// The `tessera` binary with a clean environment, working in `dir`.

@@ -7,7 +7,7 @@ use crate::helpers::{PASSWORD, TestApp};
 
 #[tokio::test]
 async fn the_index_names_the_service_and_its_routes() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::build().await;
     let (status, body, _) = app.get("/", None).await;
     assert_eq!(status, 200);
     assert_eq!(body["name"], "Tessera");
@@ -18,7 +18,7 @@ async fn the_index_names_the_service_and_its_routes() {
 
 #[tokio::test]
 async fn readyz_answers_ok_while_the_store_answers_and_503_after() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::build().await;
     let (status, body, _) = app.get("/readyz", None).await;
     assert_eq!(
         (status, body),
@@ -37,29 +37,23 @@ async fn readyz_answers_ok_while_the_store_answers_and_503_after() {
 
 #[tokio::test]
 async fn every_response_carries_a_request_id_and_unknown_routes_are_drf_404s() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::build().await;
     let (status, body, headers) = app.get("/nope/", None).await;
     assert_eq!((status, body), (404, json!({"detail": "Not found."})));
     assert_eq!(headers["x-request-id"].to_str().unwrap().len(), 36);
     let given = app
-        .client
-        .get(format!("{}/healthz", app.base))
+        .client()
+        .get("/healthz")
         .header("x-request-id", "trace-me-123")
         .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(given.headers()["x-request-id"], "trace-me-123");
 }
 
 #[tokio::test]
 async fn options_lists_the_allowed_methods() {
-    let app = TestApp::spawn().await;
-    let response = app
-        .client
-        .request(reqwest::Method::OPTIONS, format!("{}/api/token/", app.base))
-        .send()
-        .await
-        .unwrap();
+    let app = TestApp::build().await;
+    let response = app.client().options("/api/token/").send().await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["allow"], "POST, OPTIONS");
     let (status, body, headers) = app.get("/api/token/refresh/", None).await;
@@ -72,7 +66,7 @@ async fn options_lists_the_allowed_methods() {
 
 #[tokio::test]
 async fn the_profile_needs_a_token_and_shows_the_user_object() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::build().await;
     let user = app.create_user("ada@example.com").await;
     let (status, body, headers) = app.get("/api/auth/profile/", None).await;
     assert_eq!(
@@ -111,7 +105,7 @@ async fn the_profile_needs_a_token_and_shows_the_user_object() {
 /// The README's curl walkthrough, step by step, with the server's default settings.
 #[tokio::test]
 async fn the_readme_walkthrough_works() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::build().await;
     app.create_user("Admin@Example.COM").await;
 
     // Obtain: the domain part of the e-mail is case-insensitive.
@@ -176,7 +170,7 @@ async fn the_readme_walkthrough_works() {
 
 #[tokio::test]
 async fn server_tokens_have_the_seed_services_lifetimes() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::build().await;
     app.create_user("a@example.com").await;
     let (_, tokens, _) = app
         .post(

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use axum::http::HeaderMap;
 use serde_json::{Value, json};
 use tessera_server::config::Config;
 
@@ -15,18 +16,18 @@ const FORBIDDEN: &str = "You do not have permission to perform this action.";
 
 /// `GET /metrics` with these extra headers: status, `Content-Type` and text.
 async fn metrics(app: &TestApp, headers: &[(&str, &str)]) -> (u16, String, String) {
-    let mut request = app.client.get(format!("{}/metrics", app.base));
+    let mut request = app.client().get("/metrics");
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = request.send().await.unwrap();
+    let response = request.send().await;
     let status = response.status().as_u16();
     let content_type = response
         .headers()
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
-    (status, content_type, response.text().await.unwrap())
+    (status, content_type, response.text().to_owned())
 }
 
 /// The lines of series `name` whose labels include every one of `labels`.
@@ -49,11 +50,7 @@ fn assert_series(text: &str, name: &str, labels: &[&str]) {
     );
 }
 
-async fn login(
-    app: &TestApp,
-    email: &str,
-    password: &str,
-) -> (u16, Value, reqwest::header::HeaderMap) {
+async fn login(app: &TestApp, email: &str, password: &str) -> (u16, Value, HeaderMap) {
     app.post("/api/token/", json!({"email": email, "password": password}))
         .await
 }
@@ -62,7 +59,7 @@ async fn login(
 
 #[tokio::test]
 async fn healthz_is_liveness_and_answers_while_the_store_is_down() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::build().await;
     let (status, body, _) = app.get("/healthz", None).await;
     assert_eq!((status, body), (200, json!({"status": "ok"})));
 
@@ -77,7 +74,7 @@ async fn healthz_is_liveness_and_answers_while_the_store_is_down() {
 
 #[tokio::test]
 async fn readyz_reports_the_store_and_its_migrations() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::build().await;
     let (status, body, _) = app.get("/readyz", None).await;
     assert_eq!(
         (status, body),
@@ -109,7 +106,7 @@ async fn readyz_reports_the_store_and_its_migrations() {
 
 #[tokio::test]
 async fn metrics_count_requests_logins_refreshes_reuse_and_throttling() {
-    let app = TestApp::spawn_with(|config| {
+    let app = TestApp::build_with(|config| {
         config.jwt.refresh_reuse_grace = Duration::ZERO;
     })
     .await;
@@ -182,7 +179,7 @@ async fn metrics_count_requests_logins_refreshes_reuse_and_throttling() {
 
 #[tokio::test]
 async fn without_a_metrics_token_only_local_clients_through_no_proxy_read_metrics() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::build().await;
 
     let (status, _, text) = metrics(&app, &[]).await;
     assert_eq!(status, 200, "{text}");
@@ -198,7 +195,7 @@ async fn without_a_metrics_token_only_local_clients_through_no_proxy_read_metric
 
 #[tokio::test]
 async fn with_a_metrics_token_only_its_bearer_reads_metrics() {
-    let app = TestApp::spawn_with(|config| {
+    let app = TestApp::build_with(|config| {
         config.metrics_token = Some("scrape-me-9f2c1e7a".into());
     })
     .await;
@@ -241,7 +238,7 @@ async fn by_default_the_sixth_login_from_one_address_within_a_minute_is_throttle
         Config::default().throttling.throttle_rates,
         [("login".to_owned(), "5/min".to_owned())].into()
     );
-    let app = TestApp::spawn().await;
+    let app = TestApp::build().await;
     app.create_user("ada@example.com").await;
 
     // Failed logins count as well.
@@ -266,16 +263,12 @@ async fn by_default_the_sixth_login_from_one_address_within_a_minute_is_throttle
     assert_eq!(status, 429);
 
     // Another address has its own budget.
-    let other = reqwest::Client::builder()
-        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
-        .build()
-        .unwrap();
+    let other = app.client().address([127, 0, 0, 2]);
     let response = other
-        .post(format!("{}/api/token/", app.base))
+        .post("/api/token/")
         .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
         .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status(), 200);
 }
 
