@@ -1,4 +1,4 @@
-//! Issue 3 item 6: custom user fields declared in the configuration — seeds/003's
+//! custom user fields declared in the configuration — a Django custom user's
 //! `phone_number`, `date_of_birth`, `is_premium`, and a required `tier` — validated with
 //! DRF's messages on register and profile update, stored, shown, and copied into tokens.
 
@@ -151,7 +151,7 @@ async fn login_tokens_carry_the_fields_marked_as_claims() {
         claim_names(&access),
         "the refresh token carries the same claims"
     );
-    // The login's short user object stays as seeds/004 has it.
+    // The login's short user object stays as the account service has it.
     assert_eq!(
         reply.json()["user"].to_string(),
         r#"{"id":1,"email":"ada@example.com","first_name":"Ada","last_name":"Lovelace","full_name":"Ada Lovelace"}"#

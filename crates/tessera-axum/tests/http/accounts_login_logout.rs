@@ -1,4 +1,4 @@
-//! API.md §5 `POST /api/auth/login/` (seeds/004's `CustomTokenObtainPairView`),
+//! docs/API.md §5 `POST /api/auth/login/` (the account service's `CustomTokenObtainPairView`),
 //! `POST /api/auth/logout/` (its `LogoutView`, which may only end the caller's own session)
 //! and `POST /api/auth/logout/all/`.
 

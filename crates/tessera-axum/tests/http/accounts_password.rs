@@ -1,5 +1,5 @@
-//! API.md §5 `POST /api/auth/password/change/` (seeds/004's `PasswordChangeView`), which
-//! beyond the seed ends every session of the user (issue 3 item 3), and API.md §7: a rejected
+//! docs/API.md §5 `POST /api/auth/password/change/` (the account service's `PasswordChangeView`), which
+//! beyond the tutorial ends every session of the user, and docs/API.md §7: a rejected
 //! change keeps the old password.
 
 use serde_json::{Value, json};

@@ -1,4 +1,4 @@
-//! API.md §5 `GET/PUT/PATCH /api/auth/profile/` (seeds/004's `UserProfileView` with its
+//! docs/API.md §5 `GET/PUT/PATCH /api/auth/profile/` (the account service's `UserProfileView` with its
 //! `UserSerializer`: `id`, `date_joined` and `is_active` are read-only).
 
 use axum::http::Method;

@@ -1,4 +1,4 @@
-//! API.md §5 `POST /api/auth/register/` (seeds/004's `RegisterView` and
+//! docs/API.md §5 `POST /api/auth/register/` (the account service's `RegisterView` and
 //! `UserRegistrationSerializer`) and the validation rules: Django's e-mail checks and
 //! its four default password validators.
 

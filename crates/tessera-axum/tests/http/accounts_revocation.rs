@@ -1,4 +1,4 @@
-//! Issue 3 item 3: revocation that actually revokes. An access token stops working once its
+//! revocation that actually revokes. An access token stops working once its
 //! session ends — logout, password change, "log out everywhere", deactivation, reuse
 //! detection, deletion — and a token without a session is judged by its issue time.
 

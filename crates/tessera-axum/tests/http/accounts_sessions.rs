@@ -1,4 +1,4 @@
-//! Issue 3 item 4: `GET /api/auth/sessions/` lists the caller's live sessions and
+//! `GET /api/auth/sessions/` lists the caller's live sessions and
 //! `DELETE /api/auth/sessions/{id}/` ends one of them.
 
 use axum::http::Method;

@@ -1,4 +1,4 @@
-//! Issue 7 part 4: the audit log. Each security event — logins and their failures,
+//! the audit log. Each security event — logins and their failures,
 //! lockouts, refreshes, reuse detection, logouts, password changes, staff and key actions —
 //! is read back through `GET /api/admin/audit/` with who, from where and in which session;
 //! staff only, DRF's filters and pagination; no token or password in the store or the log;

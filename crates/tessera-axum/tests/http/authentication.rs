@@ -1,4 +1,4 @@
-//! API.md §4: authenticating requests with the token in a header.
+//! docs/API.md §4: authenticating requests with the token in a header.
 
 use axum::http::HeaderValue;
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! API.md §3, rotation: of any number of concurrent refreshes with one token exactly one
+//! docs/API.md §3, rotation: of any number of concurrent refreshes with one token exactly one
 //! rotates.
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! API.md §1: conventions every route follows.
+//! docs/API.md §1: conventions every route follows.
 
 use axum::http::HeaderValue;
 use axum::http::Method;

@@ -1,4 +1,4 @@
-//! API.md §6 and issue 5, items 1 and 2: the cookie routes (seeds/004's cookie views, done
+//! docs/API.md §6: the cookie routes (the cookie views, done
 //! completely) under `/api/auth/cookie/`, the attributes of the cookies they set, and the
 //! access cookie authenticating protected routes like the Bearer header.
 //!
@@ -49,7 +49,7 @@ fn user_json(id: i64, email: &str, first: &str, last: &str) -> String {
     )
 }
 
-/// A token cookie as API.md §6 sets it by default.
+/// A token cookie as docs/API.md §6 sets it by default.
 #[track_caller]
 fn assert_token_cookie(cookie: &SetCookie, path: &str, max_age: i64) {
     assert_eq!(cookie.get("Path"), Some(path), "{}", cookie.raw);

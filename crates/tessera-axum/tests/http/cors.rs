@@ -1,4 +1,4 @@
-//! Issue 5, item 4: CORS from settings named as django-cors-headers names them
+//! CORS from settings named as django-cors-headers names them
 //! (`CORS_ALLOWED_ORIGINS`, `CORS_ALLOW_HEADERS`, `CORS_ALLOW_CREDENTIALS`, …): preflight
 //! answers, headers on actual requests, nothing for other origins, and never `*` together
 //! with credentials.
@@ -216,7 +216,7 @@ async fn without_cors_settings_no_cors_headers_are_sent() {
 
 #[tokio::test]
 async fn an_options_request_that_is_no_preflight_keeps_drfs_answer() {
-    // API.md §1: OPTIONS answers 200 with `Allow`, CORS or not.
+    // docs/API.md §1: OPTIONS answers 200 with `Allow`, CORS or not.
     let app = cors_app().await;
 
     let reply = app.send(app.request(Method::OPTIONS, "/api/token/")).await;

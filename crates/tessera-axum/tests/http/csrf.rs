@@ -1,4 +1,4 @@
-//! Issue 5, item 3: CSRF protection of cookie-authenticated unsafe requests — the
+//! CSRF protection of cookie-authenticated unsafe requests — the
 //! Fetch-metadata and `Origin` checks (Go 1.25's `CrossOriginProtection`, tower-http 0.7),
 //! and Django's double-submit token (`csrftoken` cookie, `X-CSRFToken` header). Refusals are
 //! 403 `{"detail":"CSRF Failed: <reason>"}` and change nothing; Bearer-authenticated requests

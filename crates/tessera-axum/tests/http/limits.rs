@@ -1,4 +1,4 @@
-//! Issue 7 item 3: back-pressure and size limits. Password hashing runs on a bounded pool;
+//! back-pressure and size limits. Password hashing runs on a bounded pool;
 //! past `hash_queue_limit` waiting hashes a request gets 503 with `Retry-After: 1` at once,
 //! while token-only routes keep answering. Headers over 16 KiB get 431, tokens over 8 KiB are
 //! invalid, bodies over 64 KiB get 413.

@@ -1,4 +1,4 @@
-//! Issue 7 item 2: per-account failure counting with exponential back-off. A locked account
+//! per-account failure counting with exponential back-off. A locked account
 //! answers exactly like a wrong password (no enumeration), unlocks with time or a password
 //! change, resets after a successful login, and costs no password hashing while locked.
 

@@ -1,4 +1,4 @@
-//! Tessera's HTTP contract (API.md §1–§6 and the sessions routes), checked through
+//! Tessera's HTTP contract (docs/API.md §1–§6 and the sessions routes), checked through
 //! `tessera_axum::testing` — requests in process, as HTTP carries them — against the token
 //! routes, three protected routes, the account and session routes, and the cookie routes with
 //! CSRF protection and CORS.

@@ -1,4 +1,4 @@
-//! API.md §3 `POST /api/token/`, and §2: the shape of the tokens it issues.
+//! docs/API.md §3 `POST /api/token/`, and §2: the shape of the tokens it issues.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! API.md §3 `POST /api/token/refresh/`: plain refresh, rotation, reuse detection and the
+//! docs/API.md §3 `POST /api/token/refresh/`: plain refresh, rotation, reuse detection and the
 //! reuse grace.
 
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! API.md §3 `POST /api/token/sliding/` and `POST /api/token/sliding/refresh/`.
+//! docs/API.md §3 `POST /api/token/sliding/` and `POST /api/token/sliding/refresh/`.
 
 use serde_json::json;
 

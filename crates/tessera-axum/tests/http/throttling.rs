@@ -1,4 +1,4 @@
-//! Issue 7 item 1 and the login and register throttles of item 2: DRF's rate syntax, its
+//! Throttling: DRF's rate syntax, its
 //! sliding window and `wait()`, 429 `Request was throttled. Expected available in N seconds.`
 //! with `Retry-After: N`, the `login` and `register` scopes, `anon` and `user`, and the client
 //! address (the socket's, or `X-Forwarded-For` behind `num_proxies` trusted proxies).

@@ -1,4 +1,4 @@
-//! API.md §3 `POST /api/token/verify/` and `POST /api/token/blacklist/`.
+//! docs/API.md §3 `POST /api/token/verify/` and `POST /api/token/blacklist/`.
 
 use serde_json::json;
 

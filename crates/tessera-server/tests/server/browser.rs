@@ -1,4 +1,4 @@
-//! The `tessera` server for browsers (issue 5): the account page's HTTP answers and security
+//! The `tessera` server for browsers: the account page's HTTP answers and security
 //! headers, the hardening headers of API responses, `debug` deciding `Secure` on cookies,
 //! and cookie mode, CSRF and CORS wired from the server's configuration.
 

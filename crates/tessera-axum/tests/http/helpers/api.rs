@@ -1,5 +1,5 @@
 //! The calls the tests make, each on a client of its own (no cookies kept, no credentials
-//! but those the call names): the token routes (API.md §1–§4) and the account routes (§5).
+//! but those the call names): the token routes (docs/API.md §1–§4) and the account routes (§5).
 
 use axum::body::Bytes;
 use axum::http::header::{self, HeaderValue};

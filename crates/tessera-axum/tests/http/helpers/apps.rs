@@ -54,7 +54,7 @@ pub fn rotating(grace_secs: u64) -> impl FnOnce(&mut Settings) + Send + 'static 
     }
 }
 
-/// The token, account and session routes (API.md §3, §5 and the sessions routes).
+/// The token, account and session routes (docs/API.md §3, §5 and the sessions routes).
 pub fn accounts_app() -> TestAppBuilder {
     TestApp::builder().nest(
         "/api",
@@ -66,7 +66,7 @@ pub fn accounts_app() -> TestAppBuilder {
 
 /// The token, account, session and cookie routes, `/api/protected/` and `/api/stateless/`,
 /// with the server's defaults for rotation (on, with blacklisting after rotation): for
-/// browsers — cookie mode, CSRF and CORS (API.md §6, issue 5).
+/// browsers — cookie mode, CSRF and CORS (docs/API.md §6).
 pub fn browser_app() -> TestAppBuilder {
     TestApp::builder()
         .settings(|s| {
@@ -86,7 +86,7 @@ pub fn browser_app() -> TestAppBuilder {
 
 /// The token, account, session and cookie routes, `/api/protected/` (authenticated) and
 /// `/api/public/` (anyone): for abuse resistance — throttles, lockout, back-pressure and
-/// limits (issue 7). The library's throttling defaults apply unless a test changes them:
+/// limits. The library's throttling defaults apply unless a test changes them:
 /// no throttle, lockout after 5.
 pub fn throttled_app() -> TestAppBuilder {
     TestApp::builder()
@@ -104,7 +104,7 @@ pub fn throttled_app() -> TestAppBuilder {
 /// Every router of the library — token, account, session, cookie, admin, audit and key
 /// routes —
 /// with rotation and blacklisting after rotation, and signing keys kept in the store
-/// (EdDSA): for the audit log (issue 7).
+/// (EdDSA): for the audit log.
 pub fn audit_app() -> TestAppBuilder {
     TestApp::builder()
         .settings(|settings| {

@@ -1,4 +1,4 @@
-//! Cookie mode (API.md §6): each call says which cookies it sends, as the tests keep them
+//! Cookie mode (docs/API.md §6): each call says which cookies it sends, as the tests keep them
 //! themselves rather than in a client.
 
 use axum::http::Method;
