@@ -2,6 +2,7 @@
 //! exists, behind the account's lockout, every failure audited.
 
 use serde_json::json;
+use tessera_core::UsernameField;
 use tessera_store::User;
 
 use crate::audit::{Audit, event};
@@ -21,7 +22,7 @@ impl Auth {
         password: &str,
         client: &ClientInfo,
     ) -> Result<Option<User>, AuthError> {
-        let by_username = self.settings().username_field == "username";
+        let by_username = self.settings().username_field == UsernameField::Username;
         let name = if by_username {
             username.to_owned()
         } else {

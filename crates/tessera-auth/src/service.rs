@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tessera_core::{Clock, KeyOrigin, Settings, TokenBackend, TokenKind};
+use tessera_core::{Clock, KeyOrigin, Settings, TokenBackend, TokenKind, UsernameField};
 use tessera_store::{PasswordHasher, Store, User};
 
 use crate::audit::{Audit, AuditLog, AuditSettings};
@@ -285,9 +285,9 @@ impl Auth {
 
     /// The name `user` logs in with (`username_field`): the e-mail address or the username.
     pub fn login_name_of<'u>(&self, user: &'u User) -> Option<&'u str> {
-        match self.0.settings.username_field.as_str() {
-            "username" => user.username.as_deref(),
-            _ => Some(user.email.as_str()),
+        match self.0.settings.username_field {
+            UsernameField::Username => user.username.as_deref(),
+            UsernameField::Email => Some(user.email.as_str()),
         }
     }
 }

@@ -3,6 +3,20 @@
 use serde::{Deserialize, Serialize};
 use tessera_core::SettingsError;
 
+/// The `SameSite` attribute of the token cookies, as Django's `SESSION_COOKIE_SAMESITE`
+/// names it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CookieSameSite {
+    /// Sent on top-level navigations from other sites, not on their subrequests (the
+    /// default).
+    #[default]
+    Lax,
+    /// Sent only on requests from the site itself.
+    Strict,
+    /// Sent on every request; requires `Secure`.
+    None,
+}
+
 /// Cookie-mode, CSRF and CORS settings (names as Django and django-cors-headers use them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -18,7 +32,7 @@ pub struct BrowserSettings {
     /// Domain of the token cookies. Defaults to none (the host that set them).
     pub auth_cookie_domain: Option<String>,
     /// `SameSite` of the token cookies: `Lax`, `Strict` or `None`. Defaults to `Lax`.
-    pub auth_cookie_samesite: String,
+    pub auth_cookie_samesite: CookieSameSite,
     /// `Secure` on every cookie. Defaults to on; the server turns it off in debug mode unless set.
     pub auth_cookie_secure: Option<bool>,
     /// Name of the CSRF cookie. Defaults to `csrftoken` (Django's `CSRF_COOKIE_NAME`).
@@ -57,7 +71,7 @@ impl Default for BrowserSettings {
             auth_cookie_access_path: "/".into(),
             auth_cookie_refresh_path: "/api/auth/".into(),
             auth_cookie_domain: None,
-            auth_cookie_samesite: "Lax".into(),
+            auth_cookie_samesite: CookieSameSite::Lax,
             auth_cookie_secure: None,
             csrf_cookie_name: "csrftoken".into(),
             csrf_header_name: "X-CSRFToken".into(),
@@ -129,13 +143,9 @@ impl BrowserSettings {
                 ));
             }
         }
-        if !matches!(
-            self.auth_cookie_samesite.as_str(),
-            "Lax" | "Strict" | "None"
-        ) {
-            return Err(error("auth_cookie_samesite", "must be Lax, Strict or None"));
-        }
-        if self.auth_cookie_samesite == "None" && self.auth_cookie_secure == Some(false) {
+        if self.auth_cookie_samesite == CookieSameSite::None
+            && self.auth_cookie_secure == Some(false)
+        {
             return Err(error(
                 "auth_cookie_samesite",
                 "None requires secure cookies (auth_cookie_secure)",
@@ -236,12 +246,8 @@ mod tests {
             ),
             (
                 "auth_cookie_samesite",
-                Box::new(|s| s.auth_cookie_samesite = "lax-ish".into()),
-            ),
-            (
-                "auth_cookie_samesite",
                 Box::new(|s| {
-                    s.auth_cookie_samesite = "None".into();
+                    s.auth_cookie_samesite = CookieSameSite::None;
                     s.auth_cookie_secure = Some(false);
                 }),
             ),

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine as _;
 use cookie::{Cookie, SameSite};
 
-use crate::browser::BrowserSettings;
+use crate::browser::{BrowserSettings, CookieSameSite};
 
 /// The value of cookie `name` in the request, if it has one.
 pub fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -22,10 +22,10 @@ pub fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 fn same_site(settings: &BrowserSettings) -> SameSite {
-    match settings.auth_cookie_samesite.as_str() {
-        "Strict" => SameSite::Strict,
-        "None" => SameSite::None,
-        _ => SameSite::Lax,
+    match settings.auth_cookie_samesite {
+        CookieSameSite::Lax => SameSite::Lax,
+        CookieSameSite::Strict => SameSite::Strict,
+        CookieSameSite::None => SameSite::None,
     }
 }
 

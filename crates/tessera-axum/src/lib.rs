@@ -61,7 +61,7 @@ pub use auth::{
     user_for_token, validated_token,
 };
 #[cfg(feature = "store")]
-pub use browser::BrowserSettings;
+pub use browser::{BrowserSettings, CookieSameSite};
 #[cfg(feature = "store")]
 pub use client::{Client, client_info};
 pub use error::{ApiError, throttled_detail};

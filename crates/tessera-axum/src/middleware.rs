@@ -46,8 +46,8 @@ async fn before(tessera: &Tessera, parts: &Parts) -> Option<Response> {
     if let Some(refused) = csrf_refusal(tessera, parts, false) {
         return Some(refused);
     }
-    let throttling = tessera.auth().throttling();
-    if (throttling.rate("anon").is_some() || throttling.rate("user").is_some())
+    let throttles = tessera.auth().throttles();
+    if (throttles.rate("anon").is_some() || throttles.rate("user").is_some())
         && let Err(throttled) = Box::pin(check_rates(tessera, parts)).await
     {
         return Some(throttled.into_response());

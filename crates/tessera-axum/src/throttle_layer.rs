@@ -13,8 +13,8 @@ use crate::state::Tessera;
 /// 429 when the request is over the `anon` or `user` rate. It costs nothing while neither
 /// rate is set. [`crate::install`]'s middleware asks it.
 pub async fn check_rates(tessera: &Tessera, parts: &Parts) -> Result<(), ApiError> {
-    let settings = tessera.auth().throttling();
-    if settings.rate("anon").is_none() && settings.rate("user").is_none() {
+    let throttles = tessera.auth().throttles();
+    if throttles.rate("anon").is_none() && throttles.rate("user").is_none() {
         return Ok(());
     }
     // The token only names the user here; the handler authenticates the request fully.
@@ -22,7 +22,6 @@ pub async fn check_rates(tessera: &Tessera, parts: &Parts) -> Result<(), ApiErro
         .ok()
         .flatten()
         .and_then(|t| t.user_id(tessera.auth().backend()));
-    let throttles = tessera.auth().throttles();
     match &user {
         Some(id) => throttles.check("user", id).await?,
         None => {

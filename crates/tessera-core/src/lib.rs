@@ -47,7 +47,7 @@ pub use rules::TokenRules;
 pub use sealing::{KeyEncryptionKey, MIN_KEK_LEN, is_sealed, open_private_key, seal_private_key};
 pub use secret::Secret;
 pub use settings::duration;
-pub use settings::{Audience, KeyOrigin, Settings};
+pub use settings::{Audience, KeyOrigin, Settings, UsernameField};
 pub use token::{Token, TokenKind};
 
 /// JSON object type used for token payloads: keys keep their insertion order.

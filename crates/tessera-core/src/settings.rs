@@ -168,7 +168,28 @@ pub struct Settings {
     pub refresh_reuse_grace: Duration,
     /// **Tessera:** the credential field of the obtain routes, `email` or `username`.
     /// Defaults to `email`.
-    pub username_field: String,
+    pub username_field: UsernameField,
+}
+
+/// The credential field users log in with (Django's `USERNAME_FIELD`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UsernameField {
+    /// The e-mail address (the default).
+    #[default]
+    Email,
+    /// The username.
+    Username,
+}
+
+impl UsernameField {
+    /// The field's name in request bodies: `email` or `username`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Username => "username",
+        }
+    }
 }
 
 impl Default for Settings {
@@ -219,7 +240,7 @@ impl Default for Settings {
             check_revoke_token: false,
             revoke_token_claim: "hash_password".to_owned(),
             refresh_reuse_grace: Duration::from_secs(10),
-            username_field: "email".to_owned(),
+            username_field: UsernameField::Email,
         }
     }
 }
@@ -398,12 +419,6 @@ impl Settings {
             return Err(SettingsError::new(
                 "check_revoke_token",
                 "Tessera revokes tokens through sessions on password change; leave it false",
-            ));
-        }
-        if !matches!(self.username_field.as_str(), "email" | "username") {
-            return Err(SettingsError::new(
-                "username_field",
-                "must be `email` or `username`",
             ));
         }
         Ok(())

@@ -226,6 +226,8 @@ fn wait(count: usize, oldest: Option<f64>, rate: Rate, now: f64) -> f64 {
 #[derive(Debug)]
 pub struct Throttles {
     settings: ThrottleSettings,
+    /// The rates, parsed once: a scope without one is not throttled.
+    rates: HashMap<String, Rate>,
     /// Counters are kept in the store rather than in `memory`.
     shared: bool,
     memory: MemoryThrottle,
@@ -236,8 +238,14 @@ pub struct Throttles {
 impl Throttles {
     /// Throttles under `settings`, counting where `throttle_storage` says for `store`'s engine.
     pub fn new(settings: &ThrottleSettings, store: Store, clock: Clock) -> Self {
+        let rates = settings
+            .throttle_rates
+            .keys()
+            .filter_map(|scope| Some((scope.clone(), settings.rate(scope)?)))
+            .collect();
         Self {
             settings: settings.clone(),
+            rates,
             shared: settings.throttle_storage.shared_on(store.engine()),
             memory: MemoryThrottle::default(),
             store,
@@ -250,13 +258,18 @@ impl Throttles {
         &self.settings
     }
 
+    /// The rate of `scope`, if that throttle is on.
+    pub fn rate(&self, scope: &str) -> Option<Rate> {
+        self.rates.get(scope).copied()
+    }
+
     /// Counts a request of `scope` (`login`, `register`, `anon`, `user` …) by `ident` (a
     /// client address or a user id).
     ///
     /// # Errors
     /// [`AuthError::Throttled`] with DRF's wait when over the scope's rate; the store's error.
     pub async fn check(&self, scope: &str, ident: &str) -> Result<(), AuthError> {
-        let Some(rate) = self.settings.rate(scope) else {
+        let Some(rate) = self.rate(scope) else {
             return Ok(());
         };
         let key = format!("throttle_{scope}_{ident}");

@@ -49,9 +49,9 @@ pub(crate) async fn credentials(
         .throttles()
         .check("login", client.ident())
         .await?;
-    let username_field = tessera.settings().username_field.clone();
+    let username_field = tessera.settings().username_field.as_str();
     let mut fields = Fields::new(&data.0);
-    let username = fields.required(&username_field, Trim::Yes);
+    let username = fields.required(username_field, Trim::Yes);
     let password = fields.required("password", Trim::No);
     fields.finish()?;
     let (username, password) = (username.unwrap_or_default(), password.unwrap_or_default());

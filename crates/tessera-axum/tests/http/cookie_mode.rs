@@ -620,7 +620,7 @@ async fn cookie_names_paths_domain_samesite_and_lifetimes_come_from_the_settings
             b.auth_cookie_access_path = "/api/".into();
             b.auth_cookie_refresh_path = "/api/auth/cookie/".into();
             b.auth_cookie_domain = Some("example.test".into());
-            b.auth_cookie_samesite = "Strict".into();
+            b.auth_cookie_samesite = tessera_axum::CookieSameSite::Strict;
         })
         .build()
         .await;
@@ -718,7 +718,7 @@ fn assert_token_cookie_insecure(cookie: &SetCookie, path: &str) {
 async fn unusable_cookie_settings_are_refused_naming_the_setting() {
     let app = browser_app().build().await;
     let settings = tessera_axum::BrowserSettings {
-        auth_cookie_samesite: "None".into(),
+        auth_cookie_samesite: tessera_axum::CookieSameSite::None,
         auth_cookie_secure: Some(false),
         ..tessera_axum::BrowserSettings::default()
     };

@@ -206,7 +206,7 @@ async fn a_password_change_from_another_session_lifts_the_lock() {
 async fn a_password_change_lifts_the_lock_when_users_log_in_with_usernames() {
     let app = throttled_app()
         .hashing_threads(2)
-        .settings(|s| s.username_field = "username".into())
+        .settings(|s| s.username_field = tessera_core::UsernameField::Username)
         .throttling(lockout)
         .build()
         .await;

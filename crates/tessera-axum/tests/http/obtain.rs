@@ -308,7 +308,7 @@ async fn a_login_opens_one_session_and_a_failed_one_none() {
 #[tokio::test]
 async fn username_field_username_reads_the_username() {
     let app = token_app()
-        .settings(|s| s.username_field = "username".into())
+        .settings(|s| s.username_field = tessera_core::UsernameField::Username)
         .build()
         .await;
     let new = NewUser {

@@ -139,10 +139,6 @@ fn invalid_values_name_their_setting() {
             "check_revoke_token",
             Box::new(|s| s.check_revoke_token = true),
         ),
-        (
-            "username_field",
-            Box::new(|s| s.username_field = "phone".into()),
-        ),
     ];
     for (name, mutate) in cases {
         let mut s = with_key();

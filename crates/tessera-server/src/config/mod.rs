@@ -233,7 +233,10 @@ mod tests {
             Duration::from_secs(7 * 86_400)
         );
         assert!(config.jwt.rotate_refresh_tokens && config.jwt.blacklist_after_rotation);
-        assert_eq!(config.jwt.username_field, "email");
+        assert_eq!(
+            config.jwt.username_field,
+            tessera_core::UsernameField::Email
+        );
         assert_eq!(config.database_url(), "sqlite://./tessera-data/tessera.db");
     }
 
