@@ -89,16 +89,6 @@ impl AuthError {
             _ => None,
         }
     }
-
-    /// Whether this is a failure of the server rather than of the request.
-    pub fn is_internal(&self) -> bool {
-        match self {
-            Self::Store(error) => !error.is_transient(),
-            Self::Keys(KeysError::Store(error)) => !error.is_transient(),
-            Self::Settings(_) | Self::Signing(_) => true,
-            _ => false,
-        }
-    }
 }
 
 impl From<FieldErrors> for AuthError {

@@ -13,7 +13,7 @@
 //! | accounts: register, profile, password, staff actions | [`accounts`], [`Auth::register`] … |
 //! | the audit log | [`audit`] |
 //! | signing keys | [`keys`] |
-//! | upkeep: expired sessions, stale throttle rows, old audit events | [`Auth::flush_expired`], [`Auth::prune_audit`], [`Upkeep`] |
+//! | upkeep: expired sessions, stale throttle rows, old audit events | [`Auth::flush_expired`], [`Auth::prune_audit`], [`Auth::upkeep`] |
 
 pub mod accounts;
 mod actor;
@@ -38,4 +38,4 @@ pub use client::{ClientInfo, MAX_USER_AGENT};
 pub use error::{AuthError, KindRejection};
 pub use service::{Auth, AuthBuilder};
 pub use tokens::{Refreshed, SESSION_CLAIM, TokenPair};
-pub use upkeep::{Flushed, UPKEEP_INTERVAL, Upkeep};
+pub use upkeep::{Flushed, UPKEEP_INTERVAL};

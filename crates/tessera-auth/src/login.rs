@@ -16,6 +16,10 @@ impl Auth {
     /// the same `None`, after about as long as a hash takes, without hashing. Failures are
     /// audited (`login.failed`, `login.locked`, `account.locked`); the success is, with its
     /// session, when the session opens. A success sets `last_login` (`update_last_login`).
+    ///
+    /// The `login` throttle is the caller's to apply first
+    /// (`auth.throttles().check("login", client.ident())`), before it even reads the
+    /// request, as DRF's throttles run before the view.
     pub async fn check_credentials(
         &self,
         username: &str,

@@ -1,7 +1,9 @@
 //! [`Auth`], the service handle every use case hangs off, and [`AuthBuilder`], the one way
 //! to make it.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use tokio::task::JoinHandle;
 
 use tessera_core::{Clock, KeyOrigin, Settings, TokenBackend, TokenKind, UsernameField};
 use tessera_store::{PasswordHasher, Store, User};
@@ -51,6 +53,18 @@ struct Inner {
     audit: AuditLog,
     /// Keeps the stored ring current (`key_source = "store"`); stops with the last clone.
     _refresher: Option<KeyRefresher>,
+    /// The background upkeep (not offline); stops with the last clone.
+    upkeep: OnceLock<BackgroundTask>,
+}
+
+/// A task that ends when its owner is dropped.
+#[derive(Debug)]
+struct BackgroundTask(JoinHandle<()>);
+
+impl Drop for BackgroundTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Builds an [`Auth`]: settings for each part (defaults otherwise), then [`build`](Self::build).
@@ -68,6 +82,11 @@ pub struct AuthBuilder {
 }
 
 impl AuthBuilder {
+    /// The token settings being built with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// For tools that issue and check no tokens (the command line): no signing key is
     /// needed, and none is read or started; the token backend neither signs nor verifies.
     pub fn offline(mut self) -> Self {
@@ -107,7 +126,11 @@ impl AuthBuilder {
 
     /// Validates every setting, reads the key files, and starts the keys the settings
     /// describe: with `key_source = "store"`, the first key when there is none, the stored
-    /// ring, and a task that keeps it current.
+    /// ring, and a task that keeps it current. Unless [`offline`](Self::offline), it also
+    /// starts the upkeep (see [`Auth::upkeep`]): now and every hour, old audit events,
+    /// expired sessions and stale throttle rows are deleted. The remote JWKS (`jwk_url`) is
+    /// HTTP's to fetch: `tessera-axum`'s builder starts it. Both tasks stop with the last
+    /// clone of the service.
     ///
     /// # Errors
     /// A setting that cannot be served (it is named), a key file that cannot be read, or
@@ -148,8 +171,8 @@ impl AuthBuilder {
         let hasher = self.hasher.unwrap_or_else(|| {
             PasswordHasher::new(std::thread::available_parallelism().map_or(2, usize::from))
         });
-        let (store, clock) = (self.store, self.clock);
-        Ok(Auth(Arc::new(Inner {
+        let (store, clock, offline) = (self.store, self.clock, self.offline);
+        let auth = Auth(Arc::new(Inner {
             auth_kinds: settings.auth_token_kinds(),
             throttles: Throttles::new(&self.throttling, store.clone(), clock.clone()),
             lockout: Lockout::new(&self.throttling, store.clone(), clock.clone()),
@@ -161,11 +184,32 @@ impl AuthBuilder {
             store,
             clock,
             _refresher: refresher,
-        })))
+            upkeep: OnceLock::new(),
+        }));
+        if !offline {
+            auth.start_upkeep();
+        }
+        Ok(auth)
     }
 }
 
 impl Auth {
+    /// Runs [`Auth::upkeep`] now and then as often as it asks, holding the service only
+    /// while a round runs: the task ends with the last clone, or when the store closes.
+    fn start_upkeep(&self) {
+        let weak = Arc::downgrade(&self.0);
+        let task = tokio::spawn(async move {
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                let Some(next) = Auth(inner).upkeep().await else {
+                    return;
+                };
+                tokio::time::sleep(next).await;
+            }
+        });
+        let _ = self.0.upkeep.set(BackgroundTask(task));
+    }
+
     /// Starts building the service for `settings` over `store` (connected and migrated).
     pub fn builder(settings: Settings, store: Store) -> AuthBuilder {
         AuthBuilder {
@@ -181,7 +225,8 @@ impl Auth {
     }
 
     /// A builder holding this service's settings, store, hasher and clock, to build a
-    /// variant of it (another throttle setting, say) over the same store.
+    /// variant of it (another throttle setting, say) over the same store. The variant is a
+    /// service of its own: its counters, lockouts, audit queue and background tasks are new.
     pub fn to_builder(&self) -> AuthBuilder {
         AuthBuilder {
             settings: self.0.settings.clone(),
@@ -273,6 +318,12 @@ impl Auth {
     /// Records an audit event (see [`AuditLog::record`]).
     pub async fn audit(&self, audit: Audit) {
         self.0.audit.record(audit).await;
+    }
+
+    /// Whether this service keeps a stored key ring current (`key_source = "store"`, not
+    /// offline): a key change is then installed here at once.
+    pub(crate) fn holds_stored_ring(&self) -> bool {
+        self.0._refresher.is_some()
     }
 
     /// The manager of the store's signing keys, under this service's settings.

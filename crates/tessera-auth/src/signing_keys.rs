@@ -78,8 +78,9 @@ impl Auth {
         Ok(key)
     }
 
-    /// Audits a key change and installs the stored ring in this process at once (other
-    /// processes pick the change up at their next refresh; the command line has no ring).
+    /// Audits a key change and installs the stored ring in this process at once when it
+    /// holds one (other processes pick the change up at their next refresh; an offline
+    /// service, such as the command line's, has no ring).
     async fn key_changed(
         &self,
         name: &str,
@@ -87,7 +88,7 @@ impl Auth {
         actor: Actor<'_>,
     ) -> Result<(), AuthError> {
         self.audit(actor.plain_event(key_event(name, key))).await;
-        if matches!(actor, Actor::Staff { .. }) {
+        if self.holds_stored_ring() {
             self.reload_keys().await?;
         }
         Ok(())

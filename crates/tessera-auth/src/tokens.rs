@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use tessera_core::{Claims, Token, TokenError, TokenKind};
 use tessera_store::{NewSession, RevokeReason, Rotation, Session, SessionKind, User};
 
+use crate::accounts::account_claims;
 use crate::audit::{Audit, event};
 use crate::client::ClientInfo;
 use crate::error::AuthError;
@@ -54,6 +55,20 @@ impl Auth {
             refresh: self.backend().encode(&refresh)?,
             access: self.backend().encode(&access)?,
         })
+    }
+
+    /// [`Auth::issue_pair`] with the account claims of a login or a registration: `email`,
+    /// `first_name`, `last_name`, `full_name` and the custom fields marked `claim`.
+    ///
+    /// # Errors
+    /// As [`Auth::issue_pair`].
+    pub async fn issue_account_pair(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+    ) -> Result<TokenPair, AuthError> {
+        let claims = account_claims(user, &self.accounts().user_fields);
+        self.issue_pair(user, client, &claims).await
     }
 
     /// Opens a session for `user` and issues a sliding token. Audited as `login.succeeded`.

@@ -1,11 +1,10 @@
 //! Upkeep: deleting what no longer counts — sessions past their expiry, throttle rows no
 //! window needs, audit events past `audit_retention` — on demand ([`Auth::flush_expired`],
 //! [`Auth::prune_audit`]: `tessera flushexpiredtokens` and `tessera pruneaudit`) and in the
-//! background ([`Upkeep`]: the server, now and every hour).
+//! background: every [`Auth`] that is not offline runs [`Auth::upkeep`] at once and then
+//! every [`UPKEEP_INTERVAL`], until its last clone is dropped or its store closes.
 
 use std::time::Duration;
-
-use tokio::task::JoinHandle;
 
 use crate::error::AuthError;
 use crate::service::Auth;
@@ -13,7 +12,7 @@ use crate::service::Auth;
 /// Sessions deleted per statement by [`Auth::flush_expired`], each its own short transaction.
 const FLUSH_BATCH: u32 = 1000;
 
-/// How often [`Upkeep`] runs after its first round.
+/// How often the background upkeep runs after its first round.
 pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// What [`Auth::flush_expired`] deleted.
@@ -65,48 +64,23 @@ impl Auth {
     }
 }
 
-/// The background upkeep of a server: [`Auth::prune_audit`] then [`Auth::flush_expired`],
-/// once at the start and then every [`UPKEEP_INTERVAL`]. A failure is logged and tried again
-/// at the next round. The task ends when the store is closed; dropping this stops it.
-#[derive(Debug)]
-pub struct Upkeep(JoinHandle<()>);
-
-impl Upkeep {
-    /// Spawns the task on the current Tokio runtime; its first round starts at once.
-    ///
-    /// # Panics
-    /// Outside a Tokio runtime.
-    pub fn start(auth: Auth) -> Self {
-        Self(tokio::spawn(run(auth)))
-    }
-
-    /// Whether the task has ended (the store was closed).
-    pub fn is_finished(&self) -> bool {
-        self.0.is_finished()
-    }
-}
-
-impl Drop for Upkeep {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Rounds until the store is closed.
-async fn run(auth: Auth) {
-    loop {
-        if auth.store().is_closed() {
-            return;
+impl Auth {
+    /// One round of upkeep: old audit events, expired sessions, stale throttle rows. Failures
+    /// are logged, and retried at the next round. Returns when the next round is due, or
+    /// `None` once the store is closed (the background task then ends).
+    pub async fn upkeep(&self) -> Option<Duration> {
+        if self.store().is_closed() {
+            return None;
         }
-        match auth.prune_audit().await {
+        match self.prune_audit().await {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "pruned audit events past their retention"),
-            Err(_) if auth.store().is_closed() => return,
+            Err(_) if self.store().is_closed() => return None,
             Err(error) => {
                 tracing::warn!(%error, "could not prune the audit log; trying again in an hour");
             }
         }
-        match auth.flush_expired().await {
+        match self.flush_expired().await {
             Ok(flushed) => {
                 if flushed.sessions > 0 {
                     tracing::info!(deleted = flushed.sessions, "flushed expired sessions");
@@ -118,13 +92,13 @@ async fn run(auth: Auth) {
                     );
                 }
             }
-            Err(_) if auth.store().is_closed() => return,
+            Err(_) if self.store().is_closed() => return None,
             Err(error) => tracing::warn!(
                 %error,
                 "could not flush expired sessions and stale throttle rows; trying again in an hour"
             ),
         }
-        tokio::time::sleep(UPKEEP_INTERVAL).await;
+        Some(UPKEEP_INTERVAL)
     }
 }
 
@@ -252,29 +226,41 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_task_prunes_at_once_and_ends_with_the_store() {
+    async fn a_round_prunes_and_ends_with_the_store() {
         let auth = service(30).await;
         audit_events(&auth, &[40, 1]).await;
-        let upkeep = Upkeep::start(auth.clone());
+        assert_eq!(auth.upkeep().await, Some(UPKEEP_INTERVAL));
+        assert_eq!(audit_count(&auth).await, 1, "the old event was pruned");
+        auth.store().close().await;
+        assert_eq!(auth.upkeep().await, None);
+    }
+
+    #[tokio::test]
+    async fn a_service_that_is_not_offline_runs_the_upkeep_at_once() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        let old = NewAuditEvent::new((T0 - 40 * DAY) * MICROS, "app.event", AuditOutcome::Success);
+        store.insert_audit_events(&[old]).await.unwrap();
+        let auth = Auth::builder(
+            Settings {
+                signing_key: Some("a-key-of-at-least-thirty-two-bytes-long".into()),
+                ..Settings::default()
+            },
+            store,
+        )
+        .audit(AuditSettings {
+            audit_retention: Duration::from_secs(30 * 86_400),
+        })
+        .clock(Clock::manual(T0 * MICROS).0)
+        .hasher(PasswordHasher::new(1))
+        .build()
+        .await
+        .unwrap();
         let mut waited = Duration::ZERO;
-        while audit_count(&auth).await != 1 {
+        while audit_count(&auth).await != 0 {
             assert!(
                 waited < Duration::from_secs(10),
                 "the old event was not pruned"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            waited += Duration::from_millis(10);
-        }
-        assert!(!upkeep.is_finished(), "asleep until the next round");
-        drop(upkeep);
-
-        auth.store().close().await;
-        let closed = Upkeep::start(auth);
-        let mut waited = Duration::ZERO;
-        while !closed.is_finished() {
-            assert!(
-                waited < Duration::from_secs(10),
-                "the task outlived the store"
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
             waited += Duration::from_millis(10);

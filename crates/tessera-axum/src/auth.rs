@@ -10,9 +10,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 use tessera_auth::AuthError;
-use tessera_core::{Token, TokenError};
+use tessera_core::Token;
 use tessera_store::User;
 
 use crate::cookies::read_cookie;
@@ -114,8 +113,12 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
-    /// The request's user: `None` for an anonymous request; bad credentials are refused.
+    /// The request's user: `None` for an anonymous request; bad credentials are refused. A
+    /// user [`Tessera::require_authentication`] already authenticated is taken as it is.
     async fn authenticate(tessera: &Tessera, parts: &Parts) -> Result<Option<Self>, ApiError> {
+        if let Some(user) = parts.extensions.get::<Self>() {
+            return Ok(Some(user.clone()));
+        }
         let Some(token) = authenticate_token(tessera, parts)? else {
             return Ok(None);
         };
@@ -190,8 +193,7 @@ impl TokenUser {
     /// # Errors
     /// `Token is invalid` (401) when the claims do not fit `C`.
     pub fn claims<C: DeserializeOwned>(&self) -> Result<C, ApiError> {
-        serde_json::from_value(Value::Object(self.token.payload().clone()))
-            .map_err(|_| TokenError::Invalid.into())
+        crate::verifier::claims_of(&self.token)
     }
 }
 
@@ -313,7 +315,11 @@ async fn authenticated_only(
 ) -> Response {
     let (mut parts, body) = request.into_parts();
     match <AuthUser as FromRequestParts<Tessera>>::from_request_parts(&mut parts, &tessera).await {
-        Ok(_) => next.run(Request::from_parts(parts, body)).await,
+        Ok(user) => {
+            // The handler's own `AuthUser` takes this one instead of authenticating again.
+            parts.extensions.insert(user);
+            next.run(Request::from_parts(parts, body)).await
+        }
         Err(refused) => refused.into_response(),
     }
 }

@@ -27,7 +27,8 @@ pub struct BrowserSettings {
     pub auth_cookie_refresh_name: String,
     /// Path of the access-token cookie. Defaults to `/`.
     pub auth_cookie_access_path: String,
-    /// Path of the refresh-token cookie: only the auth routes need it. Defaults to `/api/auth/`.
+    /// Path of the refresh-token cookie: only the auth routes need it. Defaults to `/api/auth/`;
+    /// with the routers nested elsewhere (`/api/v1`), set it to match (`/api/v1/auth/`).
     pub auth_cookie_refresh_path: String,
     /// Domain of the token cookies. Defaults to none (the host that set them).
     pub auth_cookie_domain: Option<String>,

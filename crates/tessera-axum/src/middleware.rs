@@ -18,8 +18,7 @@ use crate::limits::oversized_headers;
 use crate::state::Tessera;
 use crate::throttle_layer::check_rates;
 
-/// The middleware; install it with `axum::middleware::from_fn_with_state(tessera,
-/// tessera_middleware)` (as [`crate::install`] does).
+/// The middleware [`crate::install`] puts around the finished router.
 pub async fn tessera_middleware(
     State(tessera): State<Tessera>,
     request: Request,

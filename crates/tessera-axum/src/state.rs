@@ -83,16 +83,15 @@ impl TesseraBuilder {
     /// A setting that cannot be served (it is named), a key file that cannot be read, or
     /// stored keys that cannot be opened. Never a panic.
     pub async fn build(self) -> Result<Tessera, AuthError> {
+        // Everything HTTP needs is checked before the service starts keys or tasks.
         self.browser.validate()?;
+        let header = self.auth.settings().auth_header();
+        let auth_header = HeaderName::from_bytes(header.as_bytes()).map_err(|_| SettingsError {
+            setting: "auth_header_name".into(),
+            message: "is not a valid header name".into(),
+        })?;
         let auth = self.auth.build().await?;
         let settings = auth.settings();
-        let auth_header =
-            HeaderName::from_bytes(settings.auth_header().as_bytes()).map_err(|_| {
-                SettingsError {
-                    setting: "auth_header_name".into(),
-                    message: "is not a valid header name".into(),
-                }
-            })?;
         if settings.jwk_url.is_some() && auth.backend().key_source().is_none() {
             let remote = RemoteJwks::new(settings)?;
             let _ = auth.backend().set_key_source(remote.clone());
@@ -126,7 +125,7 @@ impl Tessera {
     }
 
     /// A builder holding this state's settings, store, hasher and clock, to build a
-    /// variant of it over the same store.
+    /// variant of it over the same store (a service of its own: see [`Auth::to_builder`]).
     pub fn to_builder(&self) -> TesseraBuilder {
         TesseraBuilder {
             auth: self.0.auth.to_builder(),

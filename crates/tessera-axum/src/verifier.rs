@@ -198,9 +198,15 @@ impl JwtUser {
     /// # Errors
     /// `Token is invalid` (401) when the claims do not fit `C`.
     pub fn claims<C: serde::de::DeserializeOwned>(&self) -> Result<C, ApiError> {
-        serde_json::from_value(serde_json::Value::Object(self.token.payload().clone()))
-            .map_err(|_| tessera_core::TokenError::Invalid.into())
+        claims_of(&self.token)
     }
+}
+
+/// A verified token's claims as the application's type; `Token is invalid` when they do not
+/// fit it.
+pub(crate) fn claims_of<C: serde::de::DeserializeOwned>(token: &Token) -> Result<C, ApiError> {
+    serde_json::from_value(serde_json::Value::Object(token.payload().clone()))
+        .map_err(|_| tessera_core::TokenError::Invalid.into())
 }
 
 /// The rejection of [`JwtUser`]: DRF's body, with `WWW-Authenticate` on a 401.

@@ -11,7 +11,6 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
-use tessera_auth::Upkeep;
 use tessera_axum::{MAX_BODY_BYTES, Tessera};
 use tessera_core::Secret;
 use tessera_store::Store;
@@ -33,8 +32,6 @@ pub struct Application {
     routes: Router<Tessera>,
     metrics_token: Option<Secret>,
     shutdown_grace: Duration,
-    /// The background upkeep; it ends when the store closes, or when this is dropped.
-    _upkeep: Upkeep,
 }
 
 impl Application {
@@ -63,8 +60,6 @@ impl Application {
             .audit(config.audit.clone())
             .build()
             .await?;
-        // Now and every hour: old audit events, expired sessions, stale throttle rows.
-        let upkeep = Upkeep::start(tessera.auth().clone());
         let addr = config.bind_addr()?;
         let listener = TcpListener::bind(addr)
             .await
@@ -75,7 +70,6 @@ impl Application {
             routes,
             metrics_token: config.metrics_token.clone(),
             shutdown_grace: config.shutdown_grace,
-            _upkeep: upkeep,
         })
     }
 

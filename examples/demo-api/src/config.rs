@@ -8,7 +8,7 @@ use base64::Engine as _;
 /// Where the demo listens and keeps its data, and the key that signs its tokens.
 #[derive(Debug, Clone)]
 pub struct DemoConfig {
-    /// `DEMO_BIND`: the address served. Defaults to `127.0.0.1:8001`.
+    /// `DEMO_BIND`: the address served. Defaults to `127.0.0.1:8081`.
     pub bind: String,
     /// `DEMO_DATA_DIR`: the directory holding Tessera's database and the notes' own.
     /// Defaults to `./demo-data`.
@@ -35,7 +35,7 @@ impl DemoConfig {
             }
         };
         Ok(Self {
-            bind: std::env::var("DEMO_BIND").unwrap_or_else(|_| "127.0.0.1:8001".into()),
+            bind: std::env::var("DEMO_BIND").unwrap_or_else(|_| "127.0.0.1:8081".into()),
             data_dir: std::env::var("DEMO_DATA_DIR")
                 .map_or_else(|_| PathBuf::from("./demo-data"), PathBuf::from),
             signing_key,

@@ -1,6 +1,6 @@
 //! `demo-api`: an application on the Tessera library (see the crate docs).
 //!
-//! Run with `cargo run -p demo-api`; it serves on `DEMO_BIND` (127.0.0.1:8001), keeps its
+//! Run with `cargo run -p demo-api`; it serves on `DEMO_BIND` (127.0.0.1:8081), keeps its
 //! data in `DEMO_DATA_DIR` (./demo-data) and signs with `DEMO_SIGNING_KEY`.
 
 use std::net::SocketAddr;

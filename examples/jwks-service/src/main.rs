@@ -7,12 +7,12 @@
 //! TESSERA_ALGORITHM=EdDSA cargo run --release
 //! ```
 //!
-//! then this service (on port 8001) with
+//! then this service (on port 8082) with
 //!
 //! ```sh
 //! JWK_URL=http://127.0.0.1:8000/.well-known/jwks.json ALGORITHM=EdDSA \
 //!   cargo run -p jwks-service
-//! curl -s http://127.0.0.1:8001/hello -H "Authorization: Bearer $ACCESS"
+//! curl -s http://127.0.0.1:8082/hello -H "Authorization: Bearer $ACCESS"
 //! # {"hello":"1","token_type":"access"}
 //! ```
 
@@ -37,8 +37,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Err(error) = verifier.prefetch().await {
         eprintln!("{error}; the keys will be fetched when the first token arrives");
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:8001").await?;
-    println!("listening on http://127.0.0.1:8001");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:8082").await?;
+    println!("listening on http://127.0.0.1:8082");
     axum::serve(listener, app(verifier)).await?;
     Ok(())
 }

@@ -5,11 +5,11 @@
 use serde_json::{Map, Value, json};
 use tessera_store::{User, UserFlags, UserUpdate};
 
-use super::input::NAME_MAX_LENGTH;
+use super::input::read_name;
 use crate::actor::Actor;
 use crate::audit::event;
 use crate::error::AuthError;
-use crate::form::{Fields, Trim};
+use crate::form::Fields;
 use crate::rules::drf_bool;
 use crate::service::Auth;
 use tessera_store::RevokeReason;
@@ -49,19 +49,8 @@ impl AdminUpdate {
         };
         let is_active = flag(&mut fields, "is_active");
         let is_staff = flag(&mut fields, "is_staff");
-        let mut name = |field: &str| {
-            let value = fields.optional(field, Trim::Yes)?;
-            if value.chars().count() > NAME_MAX_LENGTH {
-                fields.fail(
-                    field,
-                    format!("Ensure this field has no more than {NAME_MAX_LENGTH} characters."),
-                );
-                return None;
-            }
-            Some(value)
-        };
-        let first_name = name("first_name");
-        let last_name = name("last_name");
+        let first_name = read_name(&mut fields, "first_name");
+        let last_name = read_name(&mut fields, "last_name");
         fields.finish()?;
         Ok(Self {
             is_active,

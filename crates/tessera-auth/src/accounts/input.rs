@@ -11,7 +11,7 @@ use crate::rules::{EMAIL_MAX_LENGTH, UserAttributes, validate_email};
 use crate::service::Auth;
 
 /// Django's `max_length` for first and last names.
-pub(super) const NAME_MAX_LENGTH: usize = 150;
+const NAME_MAX_LENGTH: usize = 150;
 
 /// How an input's fields are read: creating a user, replacing a profile, or patching it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub(super) enum Mode {
 }
 
 /// The message for an address another account has.
-pub(super) const EMAIL_TAKEN: &str = "user with this email already exists.";
+pub const EMAIL_TAKEN: &str = "user with this email already exists.";
 
 /// Reads `email`: trimmed, at most 254 characters, Django-valid, not another user's.
 pub(super) async fn read_email(

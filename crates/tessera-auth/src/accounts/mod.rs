@@ -12,4 +12,5 @@ mod register;
 pub use crate::rules::{AccountSettings, FieldKind, UserField, drf_bool};
 pub use admin::AdminUpdate;
 pub use claims::{account_claims, custom_value, full_name};
+pub use input::EMAIL_TAKEN;
 pub use register::NewAccount;

@@ -60,6 +60,7 @@ impl Auth {
             changed = changed.session(sid);
         }
         self.audit(changed).await;
+        self.clear_login_failures_of(user).await?;
         Ok(ended)
     }
 
@@ -90,10 +91,12 @@ impl Auth {
                 .via_cli(),
         )
         .await;
+        self.clear_login_failures_of(user).await?;
         Ok(ended)
     }
 
-    /// Hashes and stores the new password, ends every session, lifts a lockout.
+    /// Hashes and stores the new password and ends every session; the callers audit it,
+    /// then lift a lockout.
     async fn replace_password(&self, user: &User, password: &str) -> Result<u64, AuthError> {
         let hash = self.hashing().hash(password).await?;
         let ended = self
@@ -106,7 +109,6 @@ impl Auth {
             )
             .await?
             .unwrap_or(0);
-        self.clear_login_failures_of(user).await?;
         Ok(ended)
     }
 }

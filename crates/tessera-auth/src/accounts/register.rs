@@ -31,16 +31,19 @@ pub struct NewAccount {
 impl Auth {
     /// Registers an account from `data` (`email`, `first_name`, `last_name`, `password`,
     /// `password_confirm` and the custom fields users may set), with DRF's messages in field
-    /// order. Audited as `account.registered`.
+    /// order, after the `register` throttle for the client's address. Audited as
+    /// `account.registered`.
     ///
     /// # Errors
-    /// [`AuthError::Invalid`] field by field (an address taken, a weak password …);
-    /// [`AuthError::Busy`] when the hashing queue is full.
+    /// [`AuthError::Throttled`] over the `register` rate; [`AuthError::Invalid`] field by
+    /// field (an address taken, a weak password …); [`AuthError::Busy`] when the hashing
+    /// queue is full.
     pub async fn register(
         &self,
         data: &Map<String, Value>,
         client: &ClientInfo,
     ) -> Result<User, AuthError> {
+        self.throttles().check("register", client.ident()).await?;
         let declared = &self.accounts().user_fields;
         let mut fields = Fields::new(data);
         let email = read_email(self, &mut fields, Mode::Create, None).await?;
@@ -151,6 +154,21 @@ impl Auth {
         }
         self.audit(created.via_cli()).await;
         Ok(user)
+    }
+
+    /// Checks an address for a new account, as registration does (valid, at most 254
+    /// characters, not another account's), before asking for anything else; returns it
+    /// trimmed.
+    ///
+    /// # Errors
+    /// [`AuthError::Invalid`] under `email`.
+    pub async fn check_new_email(&self, email: &str) -> Result<String, AuthError> {
+        let mut data = Map::new();
+        data.insert("email".into(), Value::String(email.to_owned()));
+        let mut fields = Fields::new(&data);
+        let checked = read_email(self, &mut fields, Mode::Create, None).await?;
+        fields.finish()?;
+        Ok(checked.unwrap_or_default())
     }
 
     /// Inserts a user; an address taken between the check and the insert is a field error.

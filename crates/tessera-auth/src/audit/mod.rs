@@ -23,7 +23,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tessera_core::SettingsError;
-use tessera_store::{AuditOutcome, NewAuditEvent, Store, StoreError, User};
+use tessera_store::{AuditOutcome, NewAuditEvent, User};
 
 use crate::client::ClientInfo;
 use crate::datetime::drf_datetime;
@@ -167,55 +167,62 @@ impl AuditSettings {
 /// One event being described, for [`AuditLog::record`]: a name (its outcome follows from it,
 /// see [`outcome_of`]) and what is known. The time is the state's clock at recording.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Audit(NewAuditEvent);
+pub struct Audit {
+    event: NewAuditEvent,
+    /// `detail.via = "cli"`, added last when the event is made.
+    via_cli: bool,
+}
 
 impl Audit {
     /// The event `name` (one of [`event`], or an application's own).
     pub fn new(name: &str) -> Self {
-        Self(NewAuditEvent::new(0, name, outcome_of(name)))
+        Self {
+            event: NewAuditEvent::new(0, name, outcome_of(name)),
+            via_cli: false,
+        }
     }
 
     /// Overrides the outcome (an application's own events).
     pub fn outcome(mut self, outcome: AuditOutcome) -> Self {
-        self.0.outcome = outcome;
+        self.event.outcome = outcome;
         self
     }
 
     /// The user the event concerns.
     pub fn user(mut self, user_id: i64) -> Self {
-        self.0.user_id = Some(user_id);
+        self.event.user_id = Some(user_id);
         self
     }
 
     /// The staff member who acted.
     pub fn actor(mut self, actor: &User) -> Self {
-        self.0.actor_id = Some(actor.id);
+        self.event.actor_id = Some(actor.id);
         self
     }
 
     /// The login name given (or a deleted account's address).
     pub fn login_name(mut self, name: &str) -> Self {
-        self.0.username = Some(name.to_owned());
+        self.event.username = Some(name.to_owned());
         self
     }
 
     /// The client's address and user agent.
     pub fn client(mut self, client: &ClientInfo) -> Self {
-        self.0.ip.clone_from(&client.ip);
-        self.0.user_agent.clone_from(&client.user_agent);
+        self.event.ip.clone_from(&client.ip);
+        self.event.user_agent.clone_from(&client.user_agent);
         self
     }
 
     /// The login session the event concerns.
     pub fn session(mut self, session_id: &str) -> Self {
-        self.0.session_id = Some(session_id.to_owned());
+        self.event.session_id = Some(session_id.to_owned());
         self
     }
 
     /// A small JSON object with what else is worth knowing (never a secret). An object is
     /// merged into the detail set before (`via`, say); anything else replaces it.
     pub fn detail(mut self, detail: Value) -> Self {
-        self.0.detail = match (self.0.detail.take(), detail) {
+        self.event.detail = match (self.event.detail.take(), detail) {
             (Some(Value::Object(mut before)), Value::Object(more)) => {
                 before.extend(more);
                 Some(Value::Object(before))
@@ -225,34 +232,25 @@ impl Audit {
         self
     }
 
-    /// Marks an action taken from the command line: `detail.via = "cli"`.
+    /// Marks an action taken from the command line: `detail.via = "cli"`, after the rest of
+    /// the detail.
     pub fn via_cli(mut self) -> Self {
-        let mut detail = match self.0.detail.take() {
-            Some(Value::Object(map)) => map,
-            _ => serde_json::Map::new(),
-        };
-        detail.insert("via".into(), "cli".into());
-        self.0.detail = Some(Value::Object(detail));
+        self.via_cli = true;
         self
     }
 
     /// The event, at `at` (microseconds).
     pub fn at(mut self, at: i64) -> NewAuditEvent {
-        self.0.at = at;
-        self.0
-    }
-
-    /// Writes the event at `at` straight to `store`, with its log line, without a queue:
-    /// for the command line, which has no server running.
-    ///
-    /// # Errors
-    /// The database error.
-    pub async fn write_to(self, store: &Store, at: i64) -> Result<(), StoreError> {
-        let event = self.at(at);
-        log_event(&event);
-        store
-            .insert_audit_events(std::slice::from_ref(&event))
-            .await
+        self.event.at = at;
+        if self.via_cli {
+            let mut detail = match self.event.detail.take() {
+                Some(Value::Object(map)) => map,
+                _ => serde_json::Map::new(),
+            };
+            detail.insert("via".into(), "cli".into());
+            self.event.detail = Some(Value::Object(detail));
+        }
+        self.event
     }
 }
 
@@ -268,7 +266,7 @@ pub fn key_event(name: &str, key: &KeyStatus) -> Audit {
 }
 
 /// Writes the structured log line of an event (target `tessera::audit`): failures at
-/// `WARN`, the rest at `INFO`. The command line uses it for the events it writes itself.
+/// `WARN`, the rest at `INFO`.
 pub fn log_event(event: &NewAuditEvent) {
     let detail = event.detail.as_ref().map(tracing::field::display);
     macro_rules! line {
@@ -375,8 +373,8 @@ mod tests {
             .detail(serde_json::json!({"is_staff": false}))
             .at(1);
         assert_eq!(
-            merged.detail,
-            Some(serde_json::json!({"via": "cli", "is_staff": false}))
+            merged.detail.unwrap().to_string(),
+            r#"{"is_staff":false,"via":"cli"}"#
         );
         let custom = Audit::new("app.export")
             .outcome(AuditOutcome::Failure)

@@ -1,7 +1,8 @@
 //! The audit log's writer: a bounded queue and a background task that writes what is queued
 //! in batches, one transaction each.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tessera_core::Clock;
@@ -41,12 +42,16 @@ pub struct AuditLog {
 /// The sending end of the writer's queue, once a writer runs. When the runtime that ran the
 /// writer is gone (tests make one per test), the next event starts another.
 #[derive(Debug, Default)]
-struct Queue(Mutex<Option<mpsc::Sender<Message>>>);
+struct Queue {
+    sender: Mutex<Option<mpsc::Sender<Message>>>,
+    /// Events given up (a failing batch, or a queue that could not be reached).
+    lost: Arc<AtomicU64>,
+}
 
 impl Queue {
     /// The live sender; with `start`, a new writer when there is none.
     fn sender(&self, store: &Store, start: bool) -> Option<mpsc::Sender<Message>> {
-        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slot = self.sender.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(sender) = slot.as_ref().filter(|s| !s.is_closed()) {
             return Some(sender.clone());
         }
@@ -54,7 +59,7 @@ impl Queue {
             return None;
         }
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(write_events(store.clone(), receiver));
+        tokio::spawn(write_events(store.clone(), receiver, self.lost.clone()));
         *slot = Some(sender.clone());
         Some(sender)
     }
@@ -94,6 +99,13 @@ impl AuditLog {
         }
         tracing::error!(target: "tessera::audit", lost = 1, "an audit event could not be queued");
         metrics::counter!("tessera_audit_write_failures_total").increment(1);
+        self.queue.lost.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many events were given up so far (each was logged at error level): the command
+    /// line, which records a handful of events and exits, fails when any was.
+    pub fn lost(&self) -> u64 {
+        self.queue.lost.load(Ordering::Relaxed)
     }
 
     /// Waits until every event recorded before this call is written (or given up).
@@ -138,7 +150,7 @@ impl AuditLog {
 
 /// The writer: takes what is queued, up to [`BATCH`] events, writes it in one transaction,
 /// then answers the flushes that were waiting behind it. Ends when every sender is gone.
-async fn write_events(store: Store, mut queue: mpsc::Receiver<Message>) {
+async fn write_events(store: Store, mut queue: mpsc::Receiver<Message>, lost: Arc<AtomicU64>) {
     let mut messages = Vec::with_capacity(BATCH);
     let mut events = Vec::with_capacity(BATCH);
     let mut flushes = Vec::new();
@@ -150,7 +162,9 @@ async fn write_events(store: Store, mut queue: mpsc::Receiver<Message>) {
             }
         }
         if !events.is_empty() {
-            write_batch(&store, &events).await;
+            if !write_batch(&store, &events).await {
+                lost.fetch_add(events.len() as u64, Ordering::Relaxed);
+            }
             events.clear();
         }
         for done in flushes.drain(..) {
@@ -159,15 +173,15 @@ async fn write_events(store: Store, mut queue: mpsc::Receiver<Message>) {
     }
 }
 
-/// Writes one batch; after a momentary failure, again (at most [`WRITE_ATTEMPTS`] runs in
+/// Writes one batch (`true` when it was written); after a momentary failure, again (at most [`WRITE_ATTEMPTS`] runs in
 /// all), then gives it up loudly. A rerun after a broken connection may write a batch
 /// twice: an audit log would rather repeat an event than lose one.
-async fn write_batch(store: &Store, events: &[NewAuditEvent]) {
+async fn write_batch(store: &Store, events: &[NewAuditEvent]) -> bool {
     let mut pause = FIRST_PAUSE;
     let mut attempt = 1;
     loop {
         let Err(error) = store.insert_audit_events(events).await else {
-            return;
+            return true;
         };
         if attempt >= WRITE_ATTEMPTS || !error.is_transient() || store.is_closed() {
             tracing::error!(
@@ -177,7 +191,7 @@ async fn write_batch(store: &Store, events: &[NewAuditEvent]) {
                 "audit events could not be written"
             );
             metrics::counter!("tessera_audit_write_failures_total").increment(events.len() as u64);
-            return;
+            return false;
         }
         tracing::warn!(target: "tessera::audit", %error, attempt, "writing audit events failed; retrying");
         tokio::time::sleep(pause).await;

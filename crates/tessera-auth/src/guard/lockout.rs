@@ -16,6 +16,8 @@ use super::throttle::ThrottleSettings;
 struct Lock {
     failures: u32,
     locked_until: i64,
+    /// The latest failure (microseconds).
+    failed_at: i64,
 }
 
 /// Locks kept before expired ones are swept out.
@@ -78,10 +80,13 @@ impl Lockout {
         } else {
             let mut locks = self.locks();
             if locks.len() > SWEEP_ABOVE {
-                locks.retain(|_, lock| lock.locked_until > now || lock.failures > 0);
+                // What the store's pruning deletes too: names neither locked nor failing lately.
+                let (_, idle_before) = settings.prune_cutoffs(now);
+                locks.retain(|_, lock| lock.locked_until > now || lock.failed_at > idle_before);
             }
             let lock = locks.entry(name.to_owned()).or_default();
             lock.failures = lock.failures.saturating_add(1);
+            lock.failed_at = now;
             lock.failures
         };
         let Some(length) = lock_length(settings, failures) else {
@@ -135,6 +140,29 @@ fn lock_length(settings: &ThrottleSettings, failures: u32) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::guard::ThrottleStorage;
+
+    #[tokio::test]
+    async fn names_that_stopped_failing_are_swept_out_of_memory() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let (clock, hand) = Clock::manual(1_750_000_000_000_000);
+        let settings = ThrottleSettings {
+            throttle_storage: ThrottleStorage::Memory,
+            ..ThrottleSettings::default()
+        };
+        let lockout = Lockout::new(&settings, store, clock);
+        for i in 0..=SWEEP_ABOVE {
+            lockout
+                .record_failure(&format!("user{i}@example.com"))
+                .await
+                .unwrap();
+        }
+        assert_eq!(lockout.locks().len(), SWEEP_ABOVE + 1);
+        // Two days on, none of them is locked or failing lately.
+        hand.advance_secs(2 * 86_400);
+        lockout.record_failure("late@example.com").await.unwrap();
+        assert_eq!(lockout.locks().len(), 1);
+    }
 
     #[test]
     fn locks_start_at_the_limit_and_double_up_to_the_maximum() {

@@ -1,4 +1,4 @@
-//! The account routes of a DRF + simplejwt service (docs/API.md §5), under `/api/auth/`:
+//! The account routes of a DRF + simplejwt service (docs/API.md §5), under `auth/`:
 //! register, login, logout, log out everywhere, profile, password change, and the token
 //! refresh and verify views.
 
@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tessera_auth::accounts::account_claims;
 use tessera_auth::{AuthError, SESSION_CLAIM};
 use tessera_store::RevokeReason;
 
@@ -47,10 +46,8 @@ async fn register(
     data: Payload,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let auth = tessera.auth();
-    auth.throttles().check("register", client.ident()).await?;
     let user = auth.register(&data.0, &client).await?;
-    let claims = account_claims(&user, &auth.accounts().user_fields);
-    let pair = auth.issue_pair(&user, &client, &claims).await?;
+    let pair = auth.issue_account_pair(&user, &client).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -68,8 +65,7 @@ async fn login(
 ) -> Result<Json<Value>, ApiError> {
     let auth = tessera.auth();
     let user = credentials(&tessera, &client, &data).await?;
-    let claims = account_claims(&user, &auth.accounts().user_fields);
-    let pair = auth.issue_pair(&user, &client, &claims).await?;
+    let pair = auth.issue_account_pair(&user, &client).await?;
     Ok(Json(
         json!({"refresh": pair.refresh, "access": pair.access, "user": login_user_object(&user)}),
     ))

@@ -10,7 +10,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera_auth::accounts::AdminUpdate;
 use tessera_auth::datetime::drf_datetime;
-use tessera_auth::{Actor, ClientInfo};
 use tessera_store::User;
 
 use crate::client::Client;
@@ -18,11 +17,13 @@ use crate::error::ApiError;
 use crate::payload::Payload;
 use crate::permission::AdminUser;
 use crate::routes::pagination::{Page, RequestHost};
+use crate::routes::staff;
 use crate::state::Tessera;
 
 /// `GET admin/users/`, `GET|PATCH|DELETE admin/users/{id}/`,
-/// `POST admin/users/{id}/revoke_sessions/`, `POST admin/users/{id}/unlock/` and
-/// `GET admin/audit/`, for staff only; relative to the API's mount point (`/api`).
+/// `POST admin/users/{id}/revoke_sessions/` and `POST admin/users/{id}/unlock/`, for staff
+/// only; relative to the API's mount point (`/api`). The audit log is
+/// [`audit_routes`](super::audit_routes).
 pub fn admin_routes<S>() -> Router<S>
 where
     Tessera: FromRef<S>,
@@ -94,14 +95,6 @@ async fn retrieve(
 ) -> Result<Json<Value>, ApiError> {
     let user = find(&tessera, &id).await?;
     Ok(Json(admin_object(&tessera, &user)))
-}
-
-/// The staff member acting, from their client.
-fn staff<'a>(admin: &'a AdminUser, client: &'a ClientInfo) -> Actor<'a> {
-    Actor::Staff {
-        user: &admin.user,
-        client,
-    }
 }
 
 /// PATCH: `is_active`, `is_staff`, `first_name`, `last_name`. Deactivating ends every session.

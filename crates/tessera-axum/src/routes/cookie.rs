@@ -1,7 +1,9 @@
 //! Cookie mode (docs/API.md §6): the same checks as the JSON
 //! routes, tokens only in HttpOnly cookies, never in the body.
 //!
-//! `POST /api/auth/cookie/register/`, `…/login/`, `…/refresh/`, `…/logout/`.
+//! `POST auth/cookie/register/`, `…/login/`, `…/refresh/`, `…/logout/`, relative to the
+//! API's mount point. The refresh cookie's path (`auth_cookie_refresh_path`, `/api/auth/` by
+//! default) must cover where they are mounted.
 
 use axum::extract::{FromRef, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -17,7 +19,6 @@ use crate::error::ApiError;
 use crate::payload::Payload;
 use crate::state::Tessera;
 use tessera_auth::AuthError;
-use tessera_auth::accounts::account_claims;
 use tessera_auth::tokens::TokenPair;
 use tessera_store::RevokeReason;
 
@@ -101,14 +102,8 @@ async fn register(
     Client(client): Client,
     data: Payload,
 ) -> Result<Response, ApiError> {
-    tessera
-        .auth()
-        .throttles()
-        .check("register", client.ident())
-        .await?;
     let user = tessera.auth().register(&data.0, &client).await?;
-    let claims = account_claims(&user, &tessera.auth().accounts().user_fields);
-    let TokenPair { refresh, access } = tessera.auth().issue_pair(&user, &client, &claims).await?;
+    let TokenPair { refresh, access } = tessera.auth().issue_account_pair(&user, &client).await?;
     let body =
         json!({"message": "User registered successfully", "user": tessera.user_object(&user)});
     Ok(with_cookies(
@@ -148,8 +143,7 @@ async fn login(
     else {
         return Ok(error(StatusCode::UNAUTHORIZED, "Invalid credentials"));
     };
-    let claims = account_claims(&user, &tessera.auth().accounts().user_fields);
-    let TokenPair { refresh, access } = tessera.auth().issue_pair(&user, &client, &claims).await?;
+    let TokenPair { refresh, access } = tessera.auth().issue_account_pair(&user, &client).await?;
     let body = json!({"message": "Login successful", "user": tessera.user_object(&user)});
     Ok(with_cookies(
         StatusCode::OK,

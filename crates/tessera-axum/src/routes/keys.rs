@@ -8,13 +8,13 @@ use serde_json::{Value, json};
 use tessera_auth::datetime::drf_datetime;
 use tessera_auth::form::{Fields, Trim};
 use tessera_auth::keys::KeyStatus;
-use tessera_auth::{Actor, ClientInfo};
 use tessera_core::Algorithm;
 
 use crate::client::Client;
 use crate::error::ApiError;
 use crate::payload::Payload;
 use crate::permission::AdminUser;
+use crate::routes::staff;
 use crate::state::Tessera;
 
 /// Staff only, with `key_source = "store"`; relative to the API's mount point (`/api`):
@@ -63,14 +63,6 @@ fn key_object(key: &KeyStatus) -> Value {
         "expires_at": time(key.expires_at),
         "encrypted": key.encrypted,
     })
-}
-
-/// The staff member acting, from their client.
-fn staff<'a>(admin: &'a AdminUser, client: &'a ClientInfo) -> Actor<'a> {
-    Actor::Staff {
-        user: &admin.user,
-        client,
-    }
 }
 
 async fn list(State(tessera): State<Tessera>, _admin: AdminUser) -> Result<Json<Value>, ApiError> {

@@ -36,6 +36,9 @@ pub use keys::key_routes;
 pub use sessions::session_routes;
 pub use token::token_routes;
 
+use tessera_auth::{Actor, ClientInfo};
+
+use crate::permission::AdminUser;
 use crate::state::Tessera;
 
 /// Every API router: token, account, session, cookie, admin, audit and key routes (the JWKS,
@@ -52,4 +55,12 @@ where
         .merge(admin_routes())
         .merge(audit_routes())
         .merge(key_routes())
+}
+
+/// The staff member acting through the admin API, from their client.
+fn staff<'a>(admin: &'a AdminUser, client: &'a ClientInfo) -> Actor<'a> {
+    Actor::Staff {
+        user: &admin.user,
+        client,
+    }
 }

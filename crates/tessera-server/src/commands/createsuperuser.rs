@@ -5,7 +5,7 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use anyhow::bail;
 use tessera_auth::AuthError;
-use tessera_auth::accounts::NewAccount;
+use tessera_auth::accounts::{EMAIL_TAKEN, NewAccount};
 
 use super::{explain, finish, service};
 use crate::config::Config;
@@ -32,13 +32,27 @@ pub async fn create_superuser(config: &Config, args: CreateSuperuser) -> anyhow:
         (None, true) => bail!("--email is required with --no-input"),
         (None, false) => prompt_line("Email address: ")?,
     };
+    let auth = service(config).await?;
+    // The address first, as Django does: nobody types a password for a taken address.
+    let email = match auth.check_new_email(&email).await {
+        Ok(email) => email,
+        Err(error) => {
+            finish(auth).await?;
+            return Err(superuser_error(error, args.no_input));
+        }
+    };
     let password = if args.no_input {
         std::env::var("TESSERA_SUPERUSER_PASSWORD").ok()
     } else {
-        Some(prompt_new_password()?)
+        match prompt_new_password() {
+            Ok(password) => Some(password),
+            Err(error) => {
+                finish(auth).await?;
+                return Err(error);
+            }
+        }
     };
     let unusable = password.is_none();
-    let auth = service(config).await?;
     let created = auth
         .create_account(NewAccount {
             email,
@@ -49,25 +63,9 @@ pub async fn create_superuser(config: &Config, args: CreateSuperuser) -> anyhow:
             superuser: true,
         })
         .await;
-    finish(auth).await;
-    match created {
-        Ok(_) => {}
-        Err(AuthError::Invalid(errors)) if errors.has("email") && !errors.has("password") => {
-            match errors.to_json()["email"][0].as_str() {
-                Some(taken) if taken.contains("already exists") => {
-                    bail!("That email is already taken.")
-                }
-                _ => bail!("{}", errors.sentences()),
-            }
-        }
-        Err(AuthError::Invalid(errors)) if errors.has("username") => {
-            bail!("That username is already taken.")
-        }
-        Err(AuthError::Invalid(errors)) if args.no_input => {
-            bail!("{} (TESSERA_SUPERUSER_PASSWORD)", errors.sentences())
-        }
-        Err(error) => return Err(explain(error)),
-    }
+    let finished = finish(auth).await;
+    created.map_err(|error| superuser_error(error, args.no_input))?;
+    finished?;
     if unusable {
         println!(
             "Superuser created with an unusable password (TESSERA_SUPERUSER_PASSWORD was not set)."
@@ -76,6 +74,26 @@ pub async fn create_superuser(config: &Config, args: CreateSuperuser) -> anyhow:
         println!("Superuser created successfully.");
     }
     Ok(())
+}
+
+/// A refusal as `createsuperuser` words it: Django's messages for a taken address or
+/// username, else the field errors, naming the variable a password came from.
+fn superuser_error(error: AuthError, no_input: bool) -> anyhow::Error {
+    match error {
+        AuthError::Invalid(errors) => {
+            let email = errors.to_json()["email"][0].as_str().map(str::to_owned);
+            if email.as_deref() == Some(EMAIL_TAKEN) {
+                anyhow::anyhow!("That email is already taken.")
+            } else if errors.has("username") && !errors.has("password") {
+                anyhow::anyhow!("That username is already taken.")
+            } else if no_input && errors.has("password") {
+                anyhow::anyhow!("{} (TESSERA_SUPERUSER_PASSWORD)", errors.sentences())
+            } else {
+                anyhow::anyhow!("{}", errors.sentences())
+            }
+        }
+        other => explain(other),
+    }
 }
 
 fn prompt_line(prompt: &str) -> anyhow::Result<String> {

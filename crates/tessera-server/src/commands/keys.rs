@@ -24,8 +24,8 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
     }
     let auth = service(config).await?;
     let result = run(&auth, command).await;
-    finish(auth).await;
-    result
+    let finished = finish(auth).await;
+    result.and(finished)
 }
 
 async fn run(auth: &Auth, command: KeysCommand) -> anyhow::Result<()> {

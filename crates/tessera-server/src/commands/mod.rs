@@ -37,7 +37,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 pub async fn flush_expired_tokens(config: &Config) -> anyhow::Result<()> {
     let auth = service(config).await?;
     let flushed = auth.flush_expired().await;
-    finish(auth).await;
+    finish(auth).await?;
     let Flushed {
         sessions,
         throttle_rows,
@@ -54,7 +54,7 @@ pub async fn prune_audit(config: &Config) -> anyhow::Result<()> {
     }
     let auth = service(config).await?;
     let deleted = auth.prune_audit().await;
-    finish(auth).await;
+    finish(auth).await?;
     println!(
         "Deleted {} audit event(s) older than {}.",
         deleted.map_err(explain)?,
@@ -88,10 +88,16 @@ pub(crate) async fn service(config: &Config) -> anyhow::Result<Auth> {
     Ok(auth)
 }
 
-/// Writes the audit events a command recorded, then closes the store.
-pub(crate) async fn finish(auth: Auth) {
+/// Writes the audit events a command recorded, then closes the store. A command whose
+/// audit record could not be written fails, even when its change was made.
+pub(crate) async fn finish(auth: Auth) -> anyhow::Result<()> {
     auth.audit_log().flush().await;
+    let lost = auth.audit_log().lost();
     auth.store().close().await;
+    if lost > 0 {
+        anyhow::bail!("writing the audit event failed ({lost} event(s) lost; see the log above)");
+    }
+    Ok(())
 }
 
 /// A use case's failure as one sentence for the terminal: the field errors' messages

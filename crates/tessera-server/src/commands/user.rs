@@ -18,8 +18,8 @@ use crate::config::Config;
 pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
     let auth = service(config).await?;
     let result = run(config, &auth, command).await;
-    finish(auth).await;
-    result
+    let finished = finish(auth).await;
+    result.and(finished)
 }
 
 async fn run(config: &Config, auth: &Auth, command: UserCommand) -> anyhow::Result<()> {
