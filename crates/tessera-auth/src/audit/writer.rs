@@ -199,3 +199,29 @@ async fn write_batch(store: &Store, events: &[NewAuditEvent]) -> bool {
         attempt += 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::event;
+
+    async fn log() -> AuditLog {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        AuditLog::new(AuditSettings::default(), store, Clock::manual(1_000_000).0)
+    }
+
+    #[tokio::test]
+    async fn written_events_are_read_back_and_lost_ones_are_counted() {
+        let audit = log().await;
+        audit.record(Audit::new(event::LOGIN_FAILED).user(1)).await;
+        let (count, events) = audit.events(&AuditFilter::default(), 10, 0).await.unwrap();
+        assert_eq!((count, events[0].event.as_str()), (1, "login.failed"));
+        assert_eq!(audit.lost(), 0);
+
+        audit.store.close().await;
+        audit.record(Audit::new(event::LOGIN_FAILED).user(1)).await;
+        audit.flush().await;
+        assert_eq!(audit.lost(), 1, "the event the closed store refused");
+    }
+}
