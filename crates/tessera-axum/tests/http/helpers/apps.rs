@@ -8,8 +8,7 @@ use axum::Json;
 use axum::routing::get;
 use serde_json::{Value, json};
 use tessera_axum::routes::{
-    account_routes, admin_routes, audit_routes, cookie_routes, key_routes, session_routes,
-    token_routes,
+    account_routes, api_routes, cookie_routes, session_routes, token_routes,
 };
 use tessera_axum::testing::{TestApp, TestAppBuilder};
 use tessera_axum::{AdminUser, AuthUser, TokenUser};
@@ -101,10 +100,9 @@ pub fn throttled_app() -> TestAppBuilder {
         .route("/api/public/", get(public))
 }
 
-/// Every router of the library — token, account, session, cookie, admin, audit and key
-/// routes —
-/// with rotation and blacklisting after rotation, and signing keys kept in the store
-/// (EdDSA): for the audit log.
+/// Every router of the library (`api_routes`: token, account, session, cookie, admin, audit
+/// and key routes), with rotation and blacklisting after rotation, and signing keys kept in
+/// the store (EdDSA): for the audit log.
 pub fn audit_app() -> TestAppBuilder {
     TestApp::builder()
         .settings(|settings| {
@@ -114,14 +112,5 @@ pub fn audit_app() -> TestAppBuilder {
             settings.algorithm = tessera_core::Algorithm::EdDSA;
             settings.signing_key = None;
         })
-        .nest(
-            "/api",
-            token_routes()
-                .merge(account_routes())
-                .merge(session_routes())
-                .merge(cookie_routes())
-                .merge(admin_routes())
-                .merge(audit_routes())
-                .merge(key_routes()),
-        )
+        .nest("/api", api_routes())
 }
