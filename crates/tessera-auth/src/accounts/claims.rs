@@ -43,12 +43,12 @@ pub fn account_claims(user: &User, fields: &[UserField]) -> Claims {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::rules::FieldKind;
     use serde_json::json;
 
-    pub(crate) fn user(first: &str, last: &str) -> User {
+    fn user(first: &str, last: &str) -> User {
         User {
             id: 3,
             email: "a@x.com".into(),
