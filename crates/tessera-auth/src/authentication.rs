@@ -17,7 +17,7 @@ impl Auth {
     /// # Errors
     /// [`AuthError::NoValidTokenKind`], with why each kind refused it.
     pub fn validate_token(&self, raw: &str) -> Result<Token, AuthError> {
-        let now = self.now_secs();
+        let now = self.now();
         let mut rejections = Vec::new();
         for kind in self.auth_kinds() {
             match self.backend().decode(kind, raw, now) {
@@ -89,11 +89,11 @@ impl Auth {
             Some(Some(_)) => {}
             // A token with no session: only its issue time can tell.
             None => {
-                let issued_micros = token
-                    .epoch_claim("iat")
-                    .map(|iat| iat.saturating_mul(1_000_000));
-                if let (Some(changed), Some(issued)) = (user.password_changed_at, issued_micros)
-                    && issued < changed - changed.rem_euclid(1_000_000)
+                // `iat` counts whole seconds: a token issued in the second of the change
+                // stands.
+                if let (Some(changed), Some(issued)) =
+                    (user.password_changed_at, token.epoch_claim("iat"))
+                    && issued.as_secs() < changed.as_secs()
                 {
                     return Err(AuthError::PasswordChanged);
                 }

@@ -1,12 +1,13 @@
-//! Times as DRF's `DateTimeField` writes and reads them, from and to microseconds since the
-//! Unix epoch (the store's unit).
+//! Times as DRF's `DateTimeField` writes and reads them, from and to [`Timestamp`]s.
 
+use tessera_core::Timestamp;
 use time::OffsetDateTime;
 
 /// A time as DRF's `DateTimeField` writes it: ISO 8601 in UTC with a `Z`, microseconds only
 /// when there are any (`2026-11-23T14:50:47.123456Z`).
-pub fn drf_datetime(micros: i64) -> String {
-    let Ok(at) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000) else {
+pub fn drf_datetime(at: Timestamp) -> String {
+    let nanos = i128::from(at.as_micros()) * 1000;
+    let Ok(at) = OffsetDateTime::from_unix_timestamp_nanos(nanos) else {
         return String::new();
     };
     let (date, time) = (at.date(), at.time());
@@ -32,9 +33,8 @@ pub const DATETIME_FORMAT_ERROR: &str = "Datetime has wrong format. Use one of t
 /// Reads a time as DRF's `DateTimeField` does (Django's `parse_datetime`):
 /// `YYYY-MM-DD`, optionally followed by `T` or a space, `hh:mm[:ss[.uuuuuu]]` and a zone —
 /// `Z`, `±hh`, `±hhmm` or `±hh:mm`; without a zone, UTC (Django's default `TIME_ZONE`).
-/// Digits after the sixth of a fraction are ignored. Microseconds since the Unix epoch, or
-/// `None` when the text is no such time.
-pub fn parse_drf_datetime(text: &str) -> Option<i64> {
+/// Digits after the sixth of a fraction are ignored. `None` when the text is no such time.
+pub fn parse_drf_datetime(text: &str) -> Option<Timestamp> {
     use time::{Date, Month, PrimitiveDateTime, Time, UtcOffset};
 
     let mut rest = text.trim();
@@ -96,7 +96,9 @@ pub fn parse_drf_datetime(text: &str) -> Option<i64> {
     .ok()?;
     let at = PrimitiveDateTime::new(date, time)
         .assume_offset(UtcOffset::from_whole_seconds(offset).ok()?);
-    i64::try_from(at.unix_timestamp_nanos() / 1000).ok()
+    i64::try_from(at.unix_timestamp_nanos() / 1000)
+        .ok()
+        .map(Timestamp::from_micros)
 }
 
 /// Takes `min` to `max` ASCII digits from the front of `rest`.
@@ -121,10 +123,13 @@ mod tests {
     #[test]
     fn datetimes_are_drfs() {
         assert_eq!(
-            drf_datetime(1_795_445_447_123_456),
+            drf_datetime(Timestamp::from_micros(1_795_445_447_123_456)),
             "2026-11-23T14:50:47.123456Z"
         );
-        assert_eq!(drf_datetime(1_795_445_447_000_000), "2026-11-23T14:50:47Z");
+        assert_eq!(
+            drf_datetime(Timestamp::from_micros(1_795_445_447_000_000)),
+            "2026-11-23T14:50:47Z"
+        );
     }
 
     #[test]
@@ -141,21 +146,28 @@ mod tests {
             "2026-11-23T14:50:47,1234569999Z",
             " 2026-11-23T14:50:47.123456 Z ",
         ] {
-            assert_eq!(parse_drf_datetime(text), Some(at), "{text}");
+            assert_eq!(
+                parse_drf_datetime(text),
+                Some(Timestamp::from_micros(at)),
+                "{text}"
+            );
         }
         assert_eq!(
             parse_drf_datetime("2026-11-23T14:50Z"),
-            Some(1_795_445_400_000_000)
+            Some(Timestamp::from_micros(1_795_445_400_000_000))
         );
         assert_eq!(
             parse_drf_datetime("2026-11-23"),
-            Some(1_795_392_000_000_000)
+            Some(Timestamp::from_micros(1_795_392_000_000_000))
         );
         assert_eq!(
             parse_drf_datetime("2026-11-23T14:50:47.5Z"),
-            Some(1_795_445_447_500_000)
+            Some(Timestamp::from_micros(1_795_445_447_500_000))
         );
-        assert_eq!(parse_drf_datetime(&drf_datetime(at)), Some(at));
+        assert_eq!(
+            parse_drf_datetime(&drf_datetime(Timestamp::from_micros(at))),
+            Some(Timestamp::from_micros(at))
+        );
         for text in [
             "",
             "yesterday",

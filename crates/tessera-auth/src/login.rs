@@ -65,9 +65,7 @@ impl Auth {
         if let Some(user) = &user {
             self.lockout().clear(&name).await?;
             if self.settings().update_last_login {
-                self.store()
-                    .set_last_login(user.id, self.now_micros())
-                    .await?;
+                self.store().set_last_login(user.id, self.now()).await?;
             }
             metrics::counter!("tessera_logins_total", "outcome" => "success").increment(1);
         } else {

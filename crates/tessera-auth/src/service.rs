@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use tokio::task::JoinHandle;
 
-use tessera_core::{Clock, KeyOrigin, Settings, TokenBackend, TokenKind, UsernameField};
+use tessera_core::{Clock, KeyOrigin, Settings, Timestamp, TokenBackend, TokenKind, UsernameField};
 use tessera_store::{PasswordHasher, Store, User};
 
 use crate::audit::{Audit, AuditLog, AuditSettings};
@@ -260,14 +260,9 @@ impl Auth {
         &self.0.clock
     }
 
-    /// Now, in whole seconds.
-    pub fn now_secs(&self) -> i64 {
-        self.0.clock.now_secs()
-    }
-
-    /// Now, in microseconds.
-    pub fn now_micros(&self) -> i64 {
-        self.0.clock.now_micros()
+    /// The current instant, from the service's clock.
+    pub fn now(&self) -> Timestamp {
+        self.0.clock.now()
     }
 
     /// The token kinds authentication accepts, in order (`auth_token_classes`).

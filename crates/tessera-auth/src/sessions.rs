@@ -15,7 +15,7 @@ impl Auth {
     /// # Errors
     /// The store's.
     pub async fn live_sessions(&self, user: &User) -> Result<Vec<Session>, AuthError> {
-        Ok(self.store().live_sessions(user.id, self.now_secs()).await?)
+        Ok(self.store().live_sessions(user.id, self.now()).await?)
     }
 
     /// Ends one of the user's own sessions. Audited as `session.ended`.
@@ -30,12 +30,7 @@ impl Auth {
     ) -> Result<(), AuthError> {
         let ended = self
             .store()
-            .revoke_user_session(
-                user.id,
-                session,
-                RevokeReason::EndedByUser,
-                self.now_micros(),
-            )
+            .revoke_user_session(user.id, session, RevokeReason::EndedByUser, self.now())
             .await?;
         if !ended {
             return Err(AuthError::NotFound);
@@ -64,7 +59,7 @@ impl Auth {
     ) -> Result<u64, AuthError> {
         let ended = self
             .store()
-            .log_out_everywhere(user.id, RevokeReason::LogoutAll, self.now_micros())
+            .log_out_everywhere(user.id, RevokeReason::LogoutAll, self.now())
             .await?;
         let mut audit = Audit::new(event::LOGOUT_ALL)
             .user(user.id)

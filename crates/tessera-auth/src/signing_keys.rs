@@ -27,7 +27,7 @@ impl Auth {
     /// # Errors
     /// [`KeysError::NotStored`] when the keys come from the settings; the store's.
     pub async fn list_keys(&self) -> Result<Vec<KeyStatus>, AuthError> {
-        Ok(self.stored_keys()?.list(self.now_micros()).await?)
+        Ok(self.stored_keys()?.list(self.now()).await?)
     }
 
     /// Generates a key of `algorithm` (the configured one by default) and publishes it,
@@ -40,10 +40,7 @@ impl Auth {
         algorithm: Option<Algorithm>,
         actor: Actor<'_>,
     ) -> Result<KeyStatus, AuthError> {
-        let key = self
-            .stored_keys()?
-            .generate(algorithm, self.now_micros())
-            .await?;
+        let key = self.stored_keys()?.generate(algorithm, self.now()).await?;
         self.key_changed(event::KEY_GENERATED, &key, actor).await?;
         Ok(key)
     }
@@ -58,10 +55,7 @@ impl Auth {
         algorithm: Option<Algorithm>,
         actor: Actor<'_>,
     ) -> Result<KeyStatus, AuthError> {
-        let key = self
-            .stored_keys()?
-            .rotate(algorithm, self.now_micros())
-            .await?;
+        let key = self.stored_keys()?.rotate(algorithm, self.now()).await?;
         self.key_changed(event::KEY_ROTATED, &key, actor).await?;
         Ok(key)
     }
@@ -73,7 +67,7 @@ impl Auth {
     /// [`KeysError::UnknownKid`], [`KeysError::AlreadyRetired`],
     /// [`KeysError::OnlySigningKey`]; the store's.
     pub async fn retire_key(&self, kid: &str, actor: Actor<'_>) -> Result<KeyStatus, AuthError> {
-        let key = self.stored_keys()?.retire(kid, self.now_micros()).await?;
+        let key = self.stored_keys()?.retire(kid, self.now()).await?;
         self.key_changed(event::KEY_RETIRED, &key, actor).await?;
         Ok(key)
     }
@@ -104,7 +98,7 @@ impl Auth {
         }
         let loaded = self
             .key_manager()?
-            .ring(self.now_micros(), &mut HashMap::new())
+            .ring(self.now(), &mut HashMap::new())
             .await?;
         self.backend().set_keys(loaded.ring);
         Ok(())

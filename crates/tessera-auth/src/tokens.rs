@@ -7,7 +7,7 @@
 //! successor already issued is handed out again.
 
 use serde_json::{Value, json};
-use tessera_core::{Claims, Token, TokenError, TokenKind};
+use tessera_core::{Claims, Timestamp, Token, TokenError, TokenKind};
 use tessera_store::{NewSession, RevokeReason, Rotation, Session, SessionKind, User};
 
 use crate::accounts::account_claims;
@@ -46,7 +46,7 @@ impl Auth {
         client: &ClientInfo,
         claims: &Claims,
     ) -> Result<TokenPair, AuthError> {
-        let now = self.now_secs();
+        let now = self.now();
         let refresh = self
             .open_session(TokenKind::refresh(), user, client, claims, now)
             .await?;
@@ -78,7 +78,7 @@ impl Auth {
         client: &ClientInfo,
         claims: &Claims,
     ) -> Result<String, AuthError> {
-        let now = self.now_secs();
+        let now = self.now();
         let token = self
             .open_session(TokenKind::sliding(), user, client, claims, now)
             .await?;
@@ -91,7 +91,7 @@ impl Auth {
         user: &User,
         client: &ClientInfo,
         claims: &Claims,
-        now: i64,
+        now: Timestamp,
     ) -> Result<Token, AuthError> {
         let backend = self.backend();
         let sliding = kind == TokenKind::sliding();
@@ -117,7 +117,7 @@ impl Auth {
                 expires_at,
                 user_agent: client.user_agent.clone(),
                 ip: client.ip.clone(),
-                now: self.now_micros(),
+                now,
             })
             .await?;
         let mut login = Audit::new(event::LOGIN_SUCCEEDED)
@@ -191,7 +191,7 @@ impl Auth {
         client: &ClientInfo,
     ) -> Result<(Refreshed, i64, String), AuthError> {
         let backend = self.backend();
-        let now = self.now_secs();
+        let now = self.now();
         let token = backend.decode(&TokenKind::refresh(), raw, now)?;
         let sid = Self::session_id(&token)?;
         let jti = self.jti(&token)?;
@@ -200,11 +200,7 @@ impl Auth {
 
         if !settings.rotate_refresh_tokens {
             let owner = self.active_owner(&token).await?.id;
-            return match self
-                .store()
-                .touch_session(&sid, &jti, self.now_micros())
-                .await?
-            {
+            return match self.store().touch_session(&sid, &jti, now).await? {
                 Some(_) => Ok((
                     Refreshed {
                         access,
@@ -223,7 +219,7 @@ impl Auth {
             new_jti: self.jti(&successor)?,
             new_iat: now,
             new_expires_at: successor.epoch_claim("exp").unwrap_or(now),
-            now: self.now_micros(),
+            now,
         };
         if !settings.blacklist_after_rotation {
             // Without blacklisting, every refresh token of a live session stays usable; the
@@ -248,8 +244,8 @@ impl Auth {
         if self.within_grace(&session, &jti) {
             let mut issued = token;
             issued.insert(backend.jti_claim(), session.current_jti.clone());
-            issued.insert("exp", session.expires_at);
-            issued.insert("iat", session.current_iat);
+            issued.insert("exp", session.expires_at.as_secs());
+            issued.insert("iat", session.current_iat.as_secs());
             let refresh = Some(backend.encode(&issued)?);
             return Ok((Refreshed { access, refresh }, owner, sid));
         }
@@ -266,13 +262,12 @@ impl Auth {
 
     /// Whether `jti` was rotated away so recently that a duplicate refresh is forgiven.
     fn within_grace(&self, session: &Session, jti: &str) -> bool {
-        let grace =
-            i64::try_from(self.settings().refresh_reuse_grace.as_micros()).unwrap_or(i64::MAX);
-        grace > 0
+        let grace = self.settings().refresh_reuse_grace;
+        !grace.is_zero()
             && session.previous_jti.as_deref() == Some(jti)
             && session
                 .rotated_at
-                .is_some_and(|at| self.now_micros().saturating_sub(at) <= grace)
+                .is_some_and(|at| self.now().duration_since(at) <= grace)
     }
 
     /// A token that is not its session's current one: a replay revokes the session (the
@@ -287,7 +282,7 @@ impl Auth {
         if session.current_jti != jti
             && self
                 .store()
-                .revoke_session(sid, RevokeReason::ReuseDetected, self.now_micros())
+                .revoke_session(sid, RevokeReason::ReuseDetected, self.now())
                 .await?
         {
             metrics::counter!("tessera_reuse_detected_total").increment(1);
@@ -320,7 +315,7 @@ impl Auth {
     ) -> Result<(), AuthError> {
         let token = self
             .backend()
-            .decode(&TokenKind::refresh(), raw, self.now_secs())?;
+            .decode(&TokenKind::refresh(), raw, self.now())?;
         if let Some(owner) = owner
             && token.user_id(self.backend()) != Some(owner.to_string())
         {
@@ -328,7 +323,7 @@ impl Auth {
         }
         let sid = Self::session_id(&token)?;
         let jti = self.jti(&token)?;
-        let now = self.now_micros();
+        let now = self.now();
         let ended = self
             .store()
             .revoke_session_if_current(&sid, &jti, why, now)
@@ -361,7 +356,7 @@ impl Auth {
     /// it still refreshes.
     pub async fn verify(&self, raw: &str) -> Result<(), AuthError> {
         let backend = self.backend();
-        let token = backend.decode_untyped(raw, self.now_secs())?;
+        let token = backend.decode_untyped(raw, self.now())?;
         let Some(Value::String(sid)) = token.get(SESSION_CLAIM) else {
             return Ok(());
         };
@@ -398,7 +393,7 @@ impl Auth {
         client: &ClientInfo,
     ) -> Result<String, AuthError> {
         let backend = self.backend();
-        let now = self.now_secs();
+        let now = self.now();
         let options = tessera_core::DecodeOptions {
             verify_exp: false,
             verify_type: true,
@@ -410,7 +405,7 @@ impl Auth {
         let owner = self.active_owner(&token).await?.id;
         if self
             .store()
-            .slide_session(&sid, &jti, now, self.now_micros())
+            .slide_session(&sid, &jti, now, now)
             .await?
             .is_none()
         {

@@ -37,12 +37,11 @@ impl Auth {
     /// The store's; rows deleted before the failure stay deleted, and the throttle rows are
     /// not pruned when the sessions could not be flushed.
     pub async fn flush_expired(&self) -> Result<Flushed, AuthError> {
-        let leeway = i64::try_from(self.settings().leeway.as_secs()).unwrap_or(i64::MAX);
+        let now = self.now();
         let sessions = self
             .store()
-            .flush_expired_sessions(self.now_secs().saturating_sub(leeway), FLUSH_BATCH)
+            .flush_expired_sessions(now - self.settings().leeway, FLUSH_BATCH)
             .await?;
-        let now = self.now_micros();
         let (hits_before, failures_before) = self.throttling().prune_cutoffs(now);
         let throttle_rows = self
             .store()
@@ -106,7 +105,7 @@ impl Auth {
 mod tests {
     use std::time::Duration;
 
-    use tessera_core::{Clock, Settings};
+    use tessera_core::{Clock, Settings, Timestamp};
     use tessera_store::{
         AuditFilter, AuditOutcome, NewAuditEvent, NewSession, NewUser, PasswordHasher, SessionKind,
         Store,
@@ -115,10 +114,10 @@ mod tests {
     use super::*;
     use crate::audit::AuditSettings;
 
+    /// A day, in seconds.
     const DAY: i64 = 86_400;
-    const MICROS: i64 = 1_000_000;
-    /// 2025-01-01T00:00:00Z, in seconds.
-    const T0: i64 = 1_735_689_600;
+    /// 2025-01-01T00:00:00Z.
+    const T0: Timestamp = Timestamp::from_secs(1_735_689_600);
 
     /// A service at `T0` keeping audit events `retention_days`.
     async fn service(retention_days: u64) -> Auth {
@@ -128,7 +127,7 @@ mod tests {
             .audit(AuditSettings {
                 audit_retention: Duration::from_secs(retention_days * 86_400),
             })
-            .clock(Clock::manual(T0 * MICROS).0)
+            .clock(Clock::manual(T0).0)
             .hasher(PasswordHasher::new(1))
             .offline()
             .build()
@@ -141,11 +140,7 @@ mod tests {
         let events: Vec<NewAuditEvent> = days_ago
             .iter()
             .map(|days| {
-                NewAuditEvent::new(
-                    (T0 - days * DAY) * MICROS,
-                    "app.event",
-                    AuditOutcome::Success,
-                )
+                NewAuditEvent::new(T0.add_secs(-days * DAY), "app.event", AuditOutcome::Success)
             })
             .collect();
         auth.store().insert_audit_events(&events).await.unwrap();
@@ -184,29 +179,32 @@ mod tests {
                 email: "ada@example.com".into(),
                 password_hash: "!".into(),
                 is_active: true,
-                date_joined: T0 * MICROS,
+                date_joined: T0,
                 ..NewUser::default()
             })
             .await
             .unwrap();
-        for (jti, expires_at) in [("old", T0 - 1), ("live", T0 + DAY)] {
+        for (jti, expires_at) in [("old", T0.add_secs(-1)), ("live", T0.add_secs(DAY))] {
             let session = NewSession {
                 user_id: user.id,
                 kind: SessionKind::Refresh,
                 jti: jti.into(),
-                iat: expires_at - DAY,
+                iat: expires_at.add_secs(-DAY),
                 expires_at,
                 user_agent: None,
                 ip: None,
-                now: (expires_at - DAY) * MICROS,
+                now: expires_at.add_secs(-DAY),
             };
             store.create_session(&session).await.unwrap();
         }
         // A request record older than a day, and a recent one (of another client: a hit
         // trims its own key's window).
-        for (key, at) in [("anon:login:a", T0 - 2 * DAY), ("anon:login:b", T0)] {
+        for (key, at) in [
+            ("anon:login:a", T0.add_secs(-2 * DAY)),
+            ("anon:login:b", T0),
+        ] {
             store
-                .throttle_hit(key, 5, DAY * MICROS, at * MICROS)
+                .throttle_hit(key, 5, Duration::from_secs(86_400), at)
                 .await
                 .unwrap();
         }
@@ -239,7 +237,7 @@ mod tests {
     async fn a_service_that_is_not_offline_runs_the_upkeep_at_once() {
         let store = Store::connect("sqlite::memory:").await.unwrap();
         store.migrate().await.unwrap();
-        let old = NewAuditEvent::new((T0 - 40 * DAY) * MICROS, "app.event", AuditOutcome::Success);
+        let old = NewAuditEvent::new(T0.add_secs(-40 * DAY), "app.event", AuditOutcome::Success);
         store.insert_audit_events(&[old]).await.unwrap();
         let auth = Auth::builder(
             Settings {
@@ -251,7 +249,7 @@ mod tests {
         .audit(AuditSettings {
             audit_retention: Duration::from_secs(30 * 86_400),
         })
-        .clock(Clock::manual(T0 * MICROS).0)
+        .clock(Clock::manual(T0).0)
         .hasher(PasswordHasher::new(1))
         .build()
         .await

@@ -109,7 +109,7 @@ impl JwksVerifier {
         if let Some(refresh) = self.0.backend.refresh_for(raw) {
             refresh.await;
         }
-        let now = self.0.clock.now_secs();
+        let now = self.0.clock.now();
         let mut messages = Vec::new();
         for kind in &self.0.kinds {
             match self.0.backend.decode(kind, raw, now) {

@@ -10,9 +10,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{DecodingKey, EncodingKey};
-use tessera_core::{Algorithm, Key, KeyRing, Settings, Token, TokenBackend, TokenKind};
+use tessera_core::{Algorithm, Key, KeyRing, Settings, Timestamp, Token, TokenBackend, TokenKind};
 
-const NOW: i64 = 1_795_000_000;
+const NOW: Timestamp = Timestamp::from_secs(1_795_000_000);
 const SECRET: &str = "a-benchmark-signing-secret-of-sixty-four-bytes-for-hs512-keys!!";
 
 /// The key files of the core's tests: one per family.

@@ -15,6 +15,7 @@ use crate::jwks::KeySource;
 use crate::keys::{Key, KeyError, KeyRing, is_valid_kid};
 use crate::rules::TokenRules;
 use crate::settings::{Audience, KeyOrigin, Settings};
+use crate::timestamp::Timestamp;
 use crate::token::{Token, TokenKind};
 
 /// Header parameters that point at keys outside the ring (RFC 7515 §4.1.2–4.1.6). Honouring
@@ -243,12 +244,12 @@ impl TokenBackend {
     }
 
     /// Decodes and fully verifies a token of `kind` (simplejwt's `Token(raw)`).
-    pub fn decode(&self, kind: &TokenKind, raw: &str, now: i64) -> Result<Token, TokenError> {
+    pub fn decode(&self, kind: &TokenKind, raw: &str, now: Timestamp) -> Result<Token, TokenError> {
         self.decode_with(kind, raw, now, DecodeOptions::default())
     }
 
     /// Decodes a token of any type: signature, expiry and `jti` only (simplejwt's `UntypedToken`).
-    pub fn decode_untyped(&self, raw: &str, now: i64) -> Result<Token, TokenError> {
+    pub fn decode_untyped(&self, raw: &str, now: Timestamp) -> Result<Token, TokenError> {
         let options = DecodeOptions {
             verify_type: false,
             ..DecodeOptions::default()
@@ -261,7 +262,7 @@ impl TokenBackend {
         &self,
         kind: &TokenKind,
         raw: &str,
-        now: i64,
+        now: Timestamp,
         options: DecodeOptions,
     ) -> Result<Token, TokenError> {
         let payload = self.verified_payload(raw, now, options.verify_exp)?;
@@ -286,7 +287,7 @@ impl TokenBackend {
     fn verified_payload(
         &self,
         raw: &str,
-        now: i64,
+        now: Timestamp,
         verify_exp: bool,
     ) -> Result<Claims, TokenError> {
         if raw.len() > MAX_TOKEN_LEN {
@@ -317,7 +318,7 @@ impl TokenBackend {
             return Err(TokenError::Invalid);
         }
         let payload: Claims = decode_json(payload_b64)?;
-        self.check_registered_claims(&payload, now as f64, verify_exp)?;
+        self.check_registered_claims(&payload, now.as_secs() as f64, verify_exp)?;
         Ok(payload)
     }
 

@@ -3,9 +3,11 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-/// A source of the current time, in microseconds since the Unix epoch.
+use crate::timestamp::Timestamp;
+
+/// A source of the current [`Timestamp`].
 ///
 /// Cloning is cheap; every clone reads the same source.
 #[derive(Clone)]
@@ -23,28 +25,19 @@ impl Clock {
         Self(Source::System)
     }
 
-    /// A clock that stands still until told to move; returns the handle that moves it.
-    pub fn manual(start_micros: i64) -> (Self, ManualClock) {
-        let cell = Arc::new(AtomicI64::new(start_micros));
+    /// A clock that stands still at `start` until told to move; returns the handle that
+    /// moves it.
+    pub fn manual(start: Timestamp) -> (Self, ManualClock) {
+        let cell = Arc::new(AtomicI64::new(start.as_micros()));
         (Self(Source::Manual(cell.clone())), ManualClock(cell))
     }
 
-    /// Microseconds since the Unix epoch.
-    pub fn now_micros(&self) -> i64 {
+    /// The current instant.
+    pub fn now(&self) -> Timestamp {
         match &self.0 {
-            Source::System => {
-                let since = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or_default();
-                i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
-            }
-            Source::Manual(cell) => cell.load(Ordering::SeqCst),
+            Source::System => Timestamp::from_system_time(SystemTime::now()),
+            Source::Manual(cell) => Timestamp::from_micros(cell.load(Ordering::SeqCst)),
         }
-    }
-
-    /// Whole seconds since the Unix epoch, as JWT claims count them.
-    pub fn now_secs(&self) -> i64 {
-        self.now_micros().div_euclid(1_000_000)
     }
 }
 
@@ -74,9 +67,9 @@ impl ManualClock {
             .fetch_add(secs.saturating_mul(1_000_000), Ordering::SeqCst);
     }
 
-    /// Sets the clock to an instant, in microseconds since the epoch.
-    pub fn set_micros(&self, micros: i64) {
-        self.0.store(micros, Ordering::SeqCst);
+    /// Sets the clock to an instant.
+    pub fn set(&self, at: Timestamp) {
+        self.0.store(at.as_micros(), Ordering::SeqCst);
     }
 }
 
@@ -86,15 +79,17 @@ mod tests {
 
     #[test]
     fn manual_clock_moves_only_when_told() {
-        let (clock, hand) = Clock::manual(1_700_000_000_500_000);
-        assert_eq!(clock.now_secs(), 1_700_000_000);
+        let (clock, hand) = Clock::manual(Timestamp::from_micros(1_700_000_000_500_000));
+        assert_eq!(clock.now().as_secs(), 1_700_000_000);
         hand.advance_secs(10);
-        assert_eq!(clock.now_secs(), 1_700_000_010);
-        assert_eq!(clock.clone().now_micros(), 1_700_000_010_500_000);
+        assert_eq!(clock.now().as_secs(), 1_700_000_010);
+        assert_eq!(clock.clone().now().as_micros(), 1_700_000_010_500_000);
+        hand.set(Timestamp::from_secs(5));
+        assert_eq!(clock.now(), Timestamp::from_secs(5));
     }
 
     #[test]
     fn system_clock_is_after_2024() {
-        assert!(Clock::system().now_secs() > 1_700_000_000);
+        assert!(Clock::system().now().as_secs() > 1_700_000_000);
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! let settings = Settings { signing_key: Some("a-long-and-random-secret-of-32-bytes!".into()), ..Settings::default() };
 //! let backend = TokenBackend::from_settings(&settings).unwrap();
-//! let now = Clock::system().now_secs();
+//! let now = Clock::system().now();
 //! let refresh = Token::for_user(&backend, TokenKind::refresh(), "42", now);
 //! let access = refresh.access_token(&backend, now);
 //! let raw = backend.encode(&access).unwrap();
@@ -18,6 +18,8 @@
 //! ```
 
 // Modules in dependency order: each uses only modules above it (no cycles).
+mod timestamp;
+
 mod clock;
 mod encoding;
 mod error;
@@ -48,6 +50,7 @@ pub use sealing::{KeyEncryptionKey, MIN_KEK_LEN, is_sealed, open_private_key, se
 pub use secret::Secret;
 pub use settings::duration;
 pub use settings::{Audience, KeyOrigin, Settings, UsernameField};
+pub use timestamp::Timestamp;
 pub use token::{Token, TokenKind};
 
 /// JSON object type used for token payloads: keys keep their insertion order.

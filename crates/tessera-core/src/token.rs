@@ -12,6 +12,7 @@ use crate::Claims;
 use crate::error::TokenError;
 use crate::rules::TokenRules;
 use crate::settings::{AuthTokenClass, Settings};
+use crate::timestamp::Timestamp;
 
 /// A kind of token: the class name used in error messages, the value of its type claim,
 /// and its lifetime.
@@ -123,14 +124,16 @@ pub struct Token {
     payload: Claims,
 }
 
-fn epoch_after(from: i64, lifetime: Duration) -> i64 {
-    from.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX))
+/// The whole-second claim value `lifetime` after `from`.
+fn epoch_after(from: Timestamp, lifetime: Duration) -> i64 {
+    from.as_secs()
+        .saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl Token {
     /// A new token of `kind` issued at `now`: type, `exp`, `iat`, `jti` (and `refresh_exp` for
     /// sliding tokens), in simplejwt's order.
-    pub fn new(backend: &impl AsRef<TokenRules>, kind: TokenKind, now: i64) -> Self {
+    pub fn new(backend: &impl AsRef<TokenRules>, kind: TokenKind, now: Timestamp) -> Self {
         let rules = backend.as_ref();
         let mut token = Self {
             payload: Claims::new(),
@@ -157,7 +160,7 @@ impl Token {
         backend: &impl AsRef<TokenRules>,
         kind: TokenKind,
         user_id: &str,
-        now: i64,
+        now: Timestamp,
     ) -> Self {
         let rules = backend.as_ref();
         let mut token = Self::new(rules, kind, now);
@@ -207,21 +210,24 @@ impl Token {
         }
     }
 
-    /// A whole-second time claim (`exp`, `iat`, `refresh_exp`).
-    pub fn epoch_claim(&self, claim: &str) -> Option<i64> {
+    /// A whole-second time claim (`exp`, `iat`, `refresh_exp`) as the instant it names.
+    pub fn epoch_claim(&self, claim: &str) -> Option<Timestamp> {
         let value = self.get(claim)?;
-        value.as_i64().or_else(|| value.as_f64().map(|f| f as i64))
+        let secs = value
+            .as_i64()
+            .or_else(|| value.as_f64().map(|f| f as i64))?;
+        Some(Timestamp::from_secs(secs))
     }
 
     /// Sets `exp` to `now` plus the kind's lifetime.
-    pub fn set_exp(&mut self, backend: &impl AsRef<TokenRules>, now: i64) {
+    pub fn set_exp(&mut self, backend: &impl AsRef<TokenRules>, now: Timestamp) {
         let exp = epoch_after(now, self.kind.lifetime(backend));
         self.payload.insert("exp".to_owned(), exp.into());
     }
 
-    /// Sets `iat`.
-    pub fn set_iat(&mut self, now: i64) {
-        self.payload.insert("iat".to_owned(), now.into());
+    /// Sets `iat` (whole seconds).
+    pub fn set_iat(&mut self, now: Timestamp) {
+        self.payload.insert("iat".to_owned(), now.as_secs().into());
     }
 
     /// Sets a fresh `jti`: a random UUID as 32 lowercase hex digits.
@@ -236,7 +242,7 @@ impl Token {
         &self,
         backend: &impl AsRef<TokenRules>,
         claim: &str,
-        now: i64,
+        now: Timestamp,
     ) -> Result<(), TokenError> {
         let value = self
             .get(claim)
@@ -244,7 +250,7 @@ impl Token {
         let Some(at) = value.as_f64() else {
             return Err(TokenError::Invalid);
         };
-        if at <= now as f64 - backend.as_ref().leeway {
+        if at <= now.as_secs() as f64 - backend.as_ref().leeway {
             return Err(if claim == "exp" {
                 TokenError::Expired
             } else {
@@ -256,7 +262,7 @@ impl Token {
 
     /// The access token a refresh token grants: a new access token whose other claims
     /// (everything but type, `exp`, `iat` and `jti`) are copied from this one, in order.
-    pub fn access_token(&self, backend: &impl AsRef<TokenRules>, now: i64) -> Token {
+    pub fn access_token(&self, backend: &impl AsRef<TokenRules>, now: Timestamp) -> Token {
         let rules = backend.as_ref();
         let mut access = Token::new(rules, TokenKind::access(), now);
         for (claim, value) in &self.payload {
@@ -272,7 +278,7 @@ impl Token {
     }
 
     /// Rotation: a new `jti`, `exp` and `iat`, every other claim kept in place.
-    pub fn rotate(&mut self, backend: &impl AsRef<TokenRules>, now: i64) {
+    pub fn rotate(&mut self, backend: &impl AsRef<TokenRules>, now: Timestamp) {
         let rules = backend.as_ref();
         self.set_jti(rules);
         self.set_exp(rules, now);
@@ -281,7 +287,7 @@ impl Token {
 
     /// Sliding refresh: `exp` moves to `now` plus the sliding lifetime; `jti` and
     /// `refresh_exp` stay.
-    pub fn slide(&mut self, backend: &impl AsRef<TokenRules>, now: i64) {
+    pub fn slide(&mut self, backend: &impl AsRef<TokenRules>, now: Timestamp) {
         self.set_exp(backend, now);
         self.set_iat(now);
     }
@@ -293,7 +299,7 @@ mod tests {
     use crate::backend::TokenBackend;
     use serde_json::json;
 
-    const NOW: i64 = 1_700_000_000;
+    const NOW: Timestamp = Timestamp::from_secs(1_700_000_000);
 
     fn backend() -> TokenBackend {
         TokenBackend::from_settings(&Settings {
@@ -316,7 +322,7 @@ mod tests {
             ["token_type", "exp", "iat", "jti", "user_id"]
         );
         assert_eq!(refresh.get("token_type"), Some(&json!("refresh")));
-        assert_eq!(refresh.epoch_claim("exp"), Some(NOW + 86_400));
+        assert_eq!(refresh.epoch_claim("exp"), Some(NOW.add_secs(86_400)));
         assert_eq!(refresh.user_id(&b).as_deref(), Some("5"));
         let jti = refresh.jti(&b).unwrap();
         assert!(
@@ -335,14 +341,17 @@ mod tests {
             keys(&sliding),
             ["token_type", "exp", "iat", "jti", "refresh_exp", "user_id"]
         );
-        assert_eq!(sliding.epoch_claim("exp"), Some(NOW + 300));
-        assert_eq!(sliding.epoch_claim("refresh_exp"), Some(NOW + 86_400));
+        assert_eq!(sliding.epoch_claim("exp"), Some(NOW.add_secs(300)));
+        assert_eq!(
+            sliding.epoch_claim("refresh_exp"),
+            Some(NOW.add_secs(86_400))
+        );
     }
 
     #[test]
     fn access_token_copies_every_claim_but_its_own() {
         let b = backend();
-        let mut refresh = Token::for_user(&b, TokenKind::refresh(), "5", NOW - 100);
+        let mut refresh = Token::for_user(&b, TokenKind::refresh(), "5", NOW.add_secs(-100));
         refresh.insert("sid", "s1");
         refresh.insert("email", "a@x.com");
         let access = refresh.access_token(&b, NOW);
@@ -351,7 +360,7 @@ mod tests {
             ["token_type", "exp", "iat", "jti", "user_id", "sid", "email"]
         );
         assert_eq!(access.get("token_type"), Some(&json!("access")));
-        assert_eq!(access.epoch_claim("exp"), Some(NOW + 300));
+        assert_eq!(access.epoch_claim("exp"), Some(NOW.add_secs(300)));
         assert_eq!(access.epoch_claim("iat"), Some(NOW));
         assert_ne!(access.jti(&b), refresh.jti(&b));
         assert_eq!(access.get("email"), Some(&json!("a@x.com")));
@@ -360,13 +369,13 @@ mod tests {
     #[test]
     fn rotation_renews_id_and_times_and_keeps_order() {
         let b = backend();
-        let mut refresh = Token::for_user(&b, TokenKind::refresh(), "5", NOW - 100);
+        let mut refresh = Token::for_user(&b, TokenKind::refresh(), "5", NOW.add_secs(-100));
         refresh.insert("sid", "s1");
         let before = refresh.clone();
         refresh.rotate(&b, NOW);
         assert_eq!(keys(&refresh), keys(&before));
         assert_ne!(refresh.jti(&b), before.jti(&b));
-        assert_eq!(refresh.epoch_claim("exp"), Some(NOW + 86_400));
+        assert_eq!(refresh.epoch_claim("exp"), Some(NOW.add_secs(86_400)));
         assert_eq!(refresh.epoch_claim("iat"), Some(NOW));
         assert_eq!(refresh.get("sid"), before.get("sid"));
     }
@@ -374,28 +383,32 @@ mod tests {
     #[test]
     fn sliding_refresh_keeps_jti_and_refresh_exp() {
         let b = backend();
-        let mut sliding = Token::for_user(&b, TokenKind::sliding(), "5", NOW - 1000);
+        let mut sliding = Token::for_user(&b, TokenKind::sliding(), "5", NOW.add_secs(-1000));
         let before = sliding.clone();
         sliding.slide(&b, NOW);
         assert_eq!(sliding.jti(&b), before.jti(&b));
         assert_eq!(sliding.get("refresh_exp"), before.get("refresh_exp"));
-        assert_eq!(sliding.epoch_claim("exp"), Some(NOW + 300));
+        assert_eq!(sliding.epoch_claim("exp"), Some(NOW.add_secs(300)));
     }
 
     #[test]
     fn check_exp_reports_other_claims_by_name() {
         let b = backend();
         let sliding = Token::for_user(&b, TokenKind::sliding(), "5", NOW);
-        assert!(sliding.check_exp(&b, "refresh_exp", NOW + 86_399).is_ok());
+        assert!(
+            sliding
+                .check_exp(&b, "refresh_exp", NOW.add_secs(86_399))
+                .is_ok()
+        );
         assert_eq!(
             sliding
-                .check_exp(&b, "refresh_exp", NOW + 86_400)
+                .check_exp(&b, "refresh_exp", NOW.add_secs(86_400))
                 .unwrap_err()
                 .to_string(),
             "Token 'refresh_exp' claim has expired"
         );
         assert_eq!(
-            sliding.check_exp(&b, "exp", NOW + 300),
+            sliding.check_exp(&b, "exp", NOW.add_secs(300)),
             Err(TokenError::Expired)
         );
         assert_eq!(
@@ -414,7 +427,7 @@ mod tests {
         );
         let token = Token::for_user(&b, kind.clone(), "9", NOW);
         assert_eq!(token.get("token_type"), Some(&json!("email_verification")));
-        assert_eq!(token.epoch_claim("exp"), Some(NOW + 3600));
+        assert_eq!(token.epoch_claim("exp"), Some(NOW.add_secs(3600)));
         let raw = b.encode(&token).unwrap();
         assert!(b.decode(&kind, &raw, NOW).is_ok());
         assert_eq!(

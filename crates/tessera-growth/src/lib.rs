@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use sqlx::Connection as _;
+use tessera_core::Timestamp;
 use tessera_store::testing::TestDatabase;
 use tessera_store::{Engine, NewSession, QueryPlan, Rotation, SessionKind, Store};
 
-/// "Now" for every seeded row and every timed call, in seconds (2025-01-01T00:00:00Z).
-const NOW_SECS: i64 = 1_735_689_600;
-const NOW: i64 = NOW_SECS * 1_000_000;
+/// "Now" for every seeded row and every timed call (2025-01-01T00:00:00Z).
+const NOW: Timestamp = Timestamp::from_secs(1_735_689_600);
 /// One session in ten is expired, for `flushexpiredtokens` to delete.
 const EXPIRED_EVERY: i64 = 10;
 /// Rows per `flushexpiredtokens` statement (what `tessera flushexpiredtokens` uses).
@@ -234,7 +234,7 @@ async fn seed(engine: Engine, url: &str, size: i64) -> anyhow::Result<()> {
                 sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                     .bind(size)
                     .bind(NOW)
-                    .bind(NOW_SECS)
+                    .bind(NOW.as_secs())
                     .bind(EXPIRED_EVERY)
                     .execute(&mut conn)
                     .await?;
@@ -350,8 +350,8 @@ impl<'a> Bench<'a> {
                 let new_jti = format!("r{}", self.next);
                 let rotation = Rotation {
                     new_jti: new_jti.clone(),
-                    new_iat: NOW_SECS,
-                    new_expires_at: NOW_SECS + 86_400,
+                    new_iat: NOW,
+                    new_expires_at: NOW.add_secs(86_400),
                     now: NOW,
                 };
                 let rotated = store.rotate_session(&sid, &self.jti(i), &rotation).await?;
@@ -370,8 +370,8 @@ impl<'a> Bench<'a> {
                         user_id: user.id,
                         kind: SessionKind::Refresh,
                         jti: jti.clone(),
-                        iat: NOW_SECS,
-                        expires_at: NOW_SECS + 86_400,
+                        iat: NOW,
+                        expires_at: NOW.add_secs(86_400),
                         user_agent: Some("growth/1.0".into()),
                         ip: Some("127.0.0.1".into()),
                         now: NOW,
@@ -388,7 +388,7 @@ impl<'a> Bench<'a> {
                 anyhow::ensure!(ended, "session {id} was not ended");
             }
             "sessions list" => {
-                store.live_sessions(i, NOW_SECS).await?;
+                store.live_sessions(i, NOW).await?;
             }
             other => bail!("unknown path {other}"),
         }
@@ -401,7 +401,7 @@ impl<'a> Bench<'a> {
         let groups = (self.size / (EXPIRED_EVERY * 10)).min(count as i64);
         let mut samples = Vec::new();
         for group in 1..=groups {
-            let cutoff = group * EXPIRED_EVERY * 10 + 1;
+            let cutoff = Timestamp::from_secs(group * EXPIRED_EVERY * 10 + 1);
             let started = Instant::now();
             let deleted = self
                 .store
@@ -422,7 +422,7 @@ impl<'a> Bench<'a> {
         let store = self.store.clone();
         let flush = tokio::spawn(async move {
             let started = Instant::now();
-            let deleted = store.flush_expired_sessions(NOW_SECS, FLUSH_BATCH).await?;
+            let deleted = store.flush_expired_sessions(NOW, FLUSH_BATCH).await?;
             anyhow::Ok((deleted, started.elapsed()))
         });
         let mut samples = Vec::new();

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use tessera_core::Timestamp;
+
 use crate::Store;
 use crate::engine::Retry;
 use crate::error::Result;
@@ -69,8 +71,8 @@ impl fmt::Display for AuditOutcome {
 /// One event to record, for [`Store::insert_audit_events`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAuditEvent {
-    /// When it happened, microseconds.
-    pub at: i64,
+    /// When it happened.
+    pub at: Timestamp,
     /// What happened, a dotted name such as `login.failed`.
     pub event: String,
     /// Whether it went through.
@@ -95,7 +97,7 @@ pub struct NewAuditEvent {
 
 impl NewAuditEvent {
     /// An event at `at` with nothing but its name and outcome.
-    pub fn new(at: i64, event: impl Into<String>, outcome: AuditOutcome) -> Self {
+    pub fn new(at: Timestamp, event: impl Into<String>, outcome: AuditOutcome) -> Self {
         NewAuditEvent {
             at,
             event: event.into(),
@@ -116,8 +118,8 @@ impl NewAuditEvent {
 pub struct AuditEvent {
     /// Increasing with each write.
     pub id: i64,
-    /// When it happened, microseconds.
-    pub at: i64,
+    /// When it happened.
+    pub at: Timestamp,
     /// What happened, e.g. `login.failed`.
     pub event: String,
     /// `"success"` or `"failure"`.
@@ -159,10 +161,10 @@ pub struct AuditFilter {
     pub outcome: Option<AuditOutcome>,
     /// Events from this address.
     pub ip: Option<String>,
-    /// Events at or after this time, microseconds.
-    pub since: Option<i64>,
-    /// Events at or before this time, microseconds.
-    pub until: Option<i64>,
+    /// Events at or after this time.
+    pub since: Option<Timestamp>,
+    /// Events at or before this time.
+    pub until: Option<Timestamp>,
 }
 
 /// A value bound to a placeholder of a built query.
@@ -206,10 +208,10 @@ fn where_clause(filter: &AuditFilter) -> (String, Vec<Bind>) {
         condition("ip = ?", Bind::Text(ip.clone()), &mut binds);
     }
     if let Some(since) = filter.since {
-        condition("at >= ?", Bind::Int(since), &mut binds);
+        condition("at >= ?", Bind::Int(since.as_micros()), &mut binds);
     }
     if let Some(until) = filter.until {
-        condition("at <= ?", Bind::Int(until), &mut binds);
+        condition("at <= ?", Bind::Int(until.as_micros()), &mut binds);
     }
     if conditions.is_empty() {
         (String::new(), binds)
@@ -252,7 +254,7 @@ fn cut(value: Option<&str>, max: usize) -> Option<String> {
 
 /// An event's row values, bounded, in column order (after `id`).
 struct Row {
-    at: i64,
+    at: Timestamp,
     event: String,
     outcome: &'static str,
     user_id: Option<i64>,
@@ -379,12 +381,12 @@ impl Store {
         Ok((count, events))
     }
 
-    /// Deletes the events that happened before `older_than` (microseconds), 1000 rows per
+    /// Deletes the events that happened before `older_than`, 1000 rows per
     /// statement, each its own short transaction. Returns how many went.
     ///
     /// # Errors
     /// The database error; rows deleted by earlier batches stay deleted.
-    pub async fn prune_audit_events(&self, older_than: i64) -> Result<u64> {
+    pub async fn prune_audit_events(&self, older_than: Timestamp) -> Result<u64> {
         let mut total = 0u64;
         loop {
             let deleted = changed_rows!(self, PRUNE_AUDIT_BATCH, older_than, PRUNE_BATCH)?;
@@ -436,8 +438,8 @@ mod tests {
             event: Some("login.".into()),
             outcome: Some(AuditOutcome::Failure),
             ip: Some("10.0.0.1".into()),
-            since: Some(5),
-            until: Some(9),
+            since: Some(Timestamp::from_micros(5)),
+            until: Some(Timestamp::from_micros(9)),
         };
         let (conditions, binds) = where_clause(&filter);
         assert_eq!(
@@ -465,7 +467,11 @@ mod tests {
 
     #[test]
     fn free_text_is_cut_to_its_bound() {
-        let mut event = NewAuditEvent::new(1, "x".repeat(100), AuditOutcome::Success);
+        let mut event = NewAuditEvent::new(
+            Timestamp::from_micros(1),
+            "x".repeat(100),
+            AuditOutcome::Success,
+        );
         event.username = Some("é".repeat(300));
         event.user_agent = Some("u".repeat(600));
         event.ip = Some("1".repeat(100));

@@ -10,8 +10,9 @@
 //! * [`PasswordHasher`] — argon2id hashing and verification on a few dedicated threads,
 //!   bounded by a semaphore.
 //!
-//! Times are `i64` microseconds since the Unix epoch, except token times
-//! ([`Session::current_iat`], [`Session::expires_at`]) which are whole seconds like JWT claims.
+//! Every time is a [`Timestamp`](tessera_core::Timestamp). Columns keep microseconds since the
+//! Unix epoch, except a session's token times (`current_iat`, `expires_at`), which keep whole
+//! seconds like the JWT claims they copy.
 
 #[macro_use]
 mod engine;

@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use tessera_core::Timestamp;
+
 use crate::Store;
 use crate::engine::Retry;
 use crate::error::Result;
@@ -169,22 +171,24 @@ pub struct Session {
     pub kind: SessionKind,
     /// `jti` of the newest refresh (or sliding) token of the family.
     pub current_jti: String,
-    /// Its `iat`, seconds.
-    pub current_iat: i64,
-    /// Its `exp`, seconds.
-    pub expires_at: i64,
+    /// Its `iat` (stored in whole seconds, like the claim).
+    #[sqlx(try_from = "WholeSeconds")]
+    pub current_iat: Timestamp,
+    /// Its `exp` (stored in whole seconds, like the claim).
+    #[sqlx(try_from = "WholeSeconds")]
+    pub expires_at: Timestamp,
     /// `jti` of the token replaced by the last rotation.
     pub previous_jti: Option<String>,
-    /// Last rotation, microseconds.
-    pub rotated_at: Option<i64>,
+    /// Last rotation.
+    pub rotated_at: Option<Timestamp>,
     /// Number of rotations so far.
     pub rotation_counter: i64,
-    /// Creation time, microseconds.
-    pub created_at: i64,
-    /// Last use (rotation, touch or slide), microseconds.
-    pub last_used_at: i64,
-    /// Revocation time, microseconds.
-    pub revoked_at: Option<i64>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last use (rotation, touch or slide).
+    pub last_used_at: Timestamp,
+    /// Revocation time.
+    pub revoked_at: Option<Timestamp>,
     /// Why it was revoked (the first reason given).
     pub revoked_reason: Option<RevokeReason>,
     /// `User-Agent` at login (at most 512 characters).
@@ -209,16 +213,16 @@ pub struct NewSession {
     pub kind: SessionKind,
     /// `jti` of the first token.
     pub jti: String,
-    /// Its `iat`, seconds.
-    pub iat: i64,
-    /// Its `exp`, seconds.
-    pub expires_at: i64,
+    /// Its `iat`.
+    pub iat: Timestamp,
+    /// Its `exp`.
+    pub expires_at: Timestamp,
     /// `User-Agent` header (truncated to 512 characters).
     pub user_agent: Option<String>,
     /// Client IP (truncated to 64 characters).
     pub ip: Option<String>,
-    /// Current time, microseconds.
-    pub now: i64,
+    /// Current time.
+    pub now: Timestamp,
 }
 
 /// The new token of a rotation, for [`Store::rotate_session`].
@@ -226,12 +230,23 @@ pub struct NewSession {
 pub struct Rotation {
     /// `jti` of the new token.
     pub new_jti: String,
-    /// Its `iat`, seconds.
-    pub new_iat: i64,
-    /// Its `exp`, seconds.
-    pub new_expires_at: i64,
-    /// Current time, microseconds.
-    pub now: i64,
+    /// Its `iat`.
+    pub new_iat: Timestamp,
+    /// Its `exp`.
+    pub new_expires_at: Timestamp,
+    /// Current time.
+    pub now: Timestamp,
+}
+
+/// A column kept in whole seconds, as JWT claims count time (`current_iat`, `expires_at`).
+#[derive(sqlx::Type)]
+#[sqlx(transparent)]
+struct WholeSeconds(i64);
+
+impl From<WholeSeconds> for Timestamp {
+    fn from(stored: WholeSeconds) -> Self {
+        Timestamp::from_secs(stored.0)
+    }
 }
 
 fn truncate_chars(value: Option<&str>, max: usize) -> Option<String> {
@@ -311,8 +326,8 @@ impl Store {
             .bind(new.user_id)
             .bind(new.kind.as_str())
             .bind(&new.jti)
-            .bind(new.iat)
-            .bind(new.expires_at)
+            .bind(new.iat.as_secs())
+            .bind(new.expires_at.as_secs())
             .bind(new.now)
             .bind(&user_agent)
             .bind(&ip)
@@ -361,8 +376,8 @@ impl Store {
             id,
             old_jti,
             &rotation.new_jti,
-            rotation.new_iat,
-            rotation.new_expires_at,
+            rotation.new_iat.as_secs(),
+            rotation.new_expires_at.as_secs(),
             rotation.now,
         )
     }
@@ -372,7 +387,12 @@ impl Store {
     ///
     /// # Errors
     /// The database error.
-    pub async fn touch_session(&self, id: &str, jti: &str, now: i64) -> Result<Option<Session>> {
+    pub async fn touch_session(
+        &self,
+        id: &str,
+        jti: &str,
+        now: Timestamp,
+    ) -> Result<Option<Session>> {
         fetch!(write self, fetch_optional, Session, TOUCH_SESSION, id, jti, now)
     }
 
@@ -385,8 +405,8 @@ impl Store {
         &self,
         id: &str,
         jti: &str,
-        new_iat: i64,
-        now: i64,
+        new_iat: Timestamp,
+        now: Timestamp,
     ) -> Result<Option<Session>> {
         fetch!(
             write self,
@@ -399,7 +419,7 @@ impl Store {
             ),
             id,
             jti,
-            new_iat,
+            new_iat.as_secs(),
             now,
         )
     }
@@ -409,7 +429,12 @@ impl Store {
     ///
     /// # Errors
     /// The database error.
-    pub async fn revoke_session(&self, id: &str, reason: RevokeReason, now: i64) -> Result<bool> {
+    pub async fn revoke_session(
+        &self,
+        id: &str,
+        reason: RevokeReason,
+        now: Timestamp,
+    ) -> Result<bool> {
         let sql = "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
                    WHERE id = $1 AND revoked_at IS NULL";
         Ok(changed_rows!(self, sql, id, now, reason.as_str())? > 0)
@@ -425,7 +450,7 @@ impl Store {
         id: &str,
         jti: &str,
         reason: RevokeReason,
-        now: i64,
+        now: Timestamp,
     ) -> Result<bool> {
         Ok(changed_rows!(
             self,
@@ -446,7 +471,7 @@ impl Store {
         user_id: i64,
         id: &str,
         reason: RevokeReason,
-        now: i64,
+        now: Timestamp,
     ) -> Result<bool> {
         let sql = "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
                    WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL";
@@ -463,35 +488,42 @@ impl Store {
         &self,
         user_id: i64,
         reason: RevokeReason,
-        now: i64,
+        now: Timestamp,
     ) -> Result<u64> {
         changed_rows!(self, REVOKE_USER_SESSIONS, user_id, now, reason.as_str())
     }
 
-    /// The user's live sessions — not revoked and `expires_at >= now_secs` (the complement
+    /// The user's live sessions — not revoked and not expired at `now` (the complement
     /// of what [`flush_expired_sessions`](Store::flush_expired_sessions) deletes) — newest
     /// first.
     ///
     /// # Errors
     /// The database error.
-    pub async fn live_sessions(&self, user_id: i64, now_secs: i64) -> Result<Vec<Session>> {
-        fetch!(self, fetch_all, Session, LIVE_SESSIONS, user_id, now_secs)
+    pub async fn live_sessions(&self, user_id: i64, now: Timestamp) -> Result<Vec<Session>> {
+        fetch!(
+            self,
+            fetch_all,
+            Session,
+            LIVE_SESSIONS,
+            user_id,
+            now.as_secs()
+        )
     }
 
-    /// Deletes sessions with `expires_at < now_secs` (revoked or not), `batch` rows per
+    /// Deletes sessions expired before `now` (revoked or not), `batch` rows per
     /// statement (a `batch` of 0 is treated as 1), each statement its own short
     /// transaction, so the flush never holds a lock for long and servers keep serving
     /// while it runs. Returns the number of rows deleted.
     ///
     /// # Errors
     /// The database error; rows deleted by earlier batches stay deleted.
-    pub async fn flush_expired_sessions(&self, now_secs: i64, batch: u32) -> Result<u64> {
+    pub async fn flush_expired_sessions(&self, now: Timestamp, batch: u32) -> Result<u64> {
         let batch = batch.max(1);
         let mut total = 0u64;
         loop {
             let deleted = db!(write self, Retry::Idempotent, |pool, engine| {
                 sqlx::query(engine.pick(FLUSH_BATCH_SQLITE, FLUSH_BATCH_POSTGRES))
-                    .bind(now_secs)
+                    .bind(now.as_secs())
                     .bind(i64::from(batch))
                     .execute(pool)
                     .await

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use tessera_core::Timestamp;
+
 use crate::Store;
 use crate::engine::Retry;
 use crate::error::Result;
@@ -19,12 +21,12 @@ pub struct StoredKey {
     pub algorithm: String,
     /// The private key in its stored form (`aes256gcm:…` or `plain:…`).
     pub private_key: String,
-    /// When the key was created (and published), microseconds.
-    pub created_at: i64,
-    /// When the key starts signing, microseconds; `None` while it is only published.
-    pub activates_at: Option<i64>,
-    /// When the key stops signing, microseconds.
-    pub retired_at: Option<i64>,
+    /// When the key was created (and published).
+    pub created_at: Timestamp,
+    /// When the key starts signing; `None` while it is only published.
+    pub activates_at: Option<Timestamp>,
+    /// When the key stops signing.
+    pub retired_at: Option<Timestamp>,
 }
 
 impl fmt::Debug for StoredKey {
@@ -142,7 +144,7 @@ impl Store {
     ///
     /// # Errors
     /// The database error.
-    pub async fn activate_signing_key(&self, kid: &str, at: i64) -> Result<bool> {
+    pub async fn activate_signing_key(&self, kid: &str, at: Timestamp) -> Result<bool> {
         db!(write self, Retry::Idempotent, |pool, engine| {
             async {
             let mut tx = pool.begin_with(engine.begin_write()).await?;
@@ -179,7 +181,7 @@ impl Store {
     ///
     /// # Errors
     /// The database error.
-    pub async fn retire_signing_key(&self, kid: &str, at: i64) -> Result<Retirement> {
+    pub async fn retire_signing_key(&self, kid: &str, at: Timestamp) -> Result<Retirement> {
         db!(write self, Retry::Idempotent, |pool, engine| async {
             let mut tx = pool.begin_with(engine.begin_write()).await?;
             sqlx::query(engine.pick(LOCK_KEYS.0, LOCK_KEYS.1))
@@ -199,7 +201,7 @@ impl Store {
             let outcome = if done.rows_affected() == 1 {
                 Retirement::Retired
             } else {
-                let row: Option<(Option<i64>,)> =
+                let row: Option<(Option<Timestamp>,)> =
                     sqlx::query_as("SELECT retired_at FROM signing_keys WHERE kid = $1")
                         .bind(kid)
                         .fetch_optional(&mut *tx)
@@ -221,7 +223,7 @@ impl Store {
     ///
     /// # Errors
     /// The database error.
-    pub async fn delete_signing_keys_retired_before(&self, before: i64) -> Result<u64> {
+    pub async fn delete_signing_keys_retired_before(&self, before: Timestamp) -> Result<u64> {
         changed_rows!(
             self,
             "DELETE FROM signing_keys WHERE retired_at < $1",

@@ -6,6 +6,10 @@
 //! under the limit, adds one, all under a lock on that key (SQLite's write lock, a
 //! PostgreSQL advisory lock), so concurrent servers never let more through than the rate.
 
+use std::time::Duration;
+
+use tessera_core::Timestamp;
+
 use crate::Store;
 use crate::engine::Retry;
 use crate::error::Result;
@@ -17,8 +21,8 @@ pub struct ThrottleWindow {
     pub allowed: bool,
     /// Requests in the window before this one.
     pub count: u32,
-    /// When the oldest of them came, microseconds.
-    pub oldest: Option<i64>,
+    /// When the oldest of them came.
+    pub oldest: Option<Timestamp>,
 }
 
 /// Rows of idle throttle keys deleted per statement by [`Store::prune_throttles`].
@@ -31,7 +35,7 @@ const PRUNE_HITS_POSTGRES: &str = "DELETE FROM throttle_hits WHERE ctid IN \
 
 impl Store {
     /// One request against the throttle `key` allowing `limit` requests per `window`
-    /// microseconds (DRF's `allow_request`): requests at or before `now - window` leave the
+    /// (DRF's `allow_request`): requests at or before `now - window` leave the
     /// window; with fewer than `limit` left, this one is recorded at `now` and allowed.
     ///
     /// # Errors
@@ -40,8 +44,8 @@ impl Store {
         &self,
         key: &str,
         limit: u32,
-        window: i64,
-        now: i64,
+        window: Duration,
+        now: Timestamp,
     ) -> Result<ThrottleWindow> {
         db!(write self, Retry::NotApplied, |pool, engine| {
             async {
@@ -54,10 +58,10 @@ impl Store {
                 }
                 sqlx::query("DELETE FROM throttle_hits WHERE key = $1 AND at <= $2")
                     .bind(key)
-                    .bind(now.saturating_sub(window))
+                    .bind(now - window)
                     .execute(&mut *tx)
                     .await?;
-                let (count, oldest): (i64, Option<i64>) =
+                let (count, oldest): (i64, Option<Timestamp>) =
                     sqlx::query_as("SELECT COUNT(*), MIN(at) FROM throttle_hits WHERE key = $1")
                         .bind(key)
                         .fetch_one(&mut *tx)
@@ -81,11 +85,11 @@ impl Store {
         })
     }
 
-    /// Until when logins of `name` are locked (microseconds), if a failure was recorded.
+    /// Until when logins of `name` are locked, if a failure was recorded.
     ///
     /// # Errors
     /// The database error.
-    pub async fn login_locked_until(&self, name: &str) -> Result<Option<i64>> {
+    pub async fn login_locked_until(&self, name: &str) -> Result<Option<Timestamp>> {
         db!(self, Retry::Idempotent, |pool| {
             sqlx::query_scalar("SELECT locked_until FROM login_failures WHERE name = $1")
                 .bind(name)
@@ -98,7 +102,7 @@ impl Store {
     ///
     /// # Errors
     /// The database error.
-    pub async fn add_login_failure(&self, name: &str, now: i64) -> Result<u32> {
+    pub async fn add_login_failure(&self, name: &str, now: Timestamp) -> Result<u32> {
         let failures: i32 = db!(write self, Retry::NotApplied, |pool| {
             sqlx::query_scalar(
                 "INSERT INTO login_failures (name, failures, locked_until, updated_at) \
@@ -115,11 +119,11 @@ impl Store {
         Ok(u32::try_from(failures).unwrap_or(0))
     }
 
-    /// Locks logins of `name` until `until` (microseconds), unless a longer lock stands.
+    /// Locks logins of `name` until `until`, unless a longer lock stands.
     ///
     /// # Errors
     /// The database error.
-    pub async fn lock_login(&self, name: &str, until: i64) -> Result<()> {
+    pub async fn lock_login(&self, name: &str, until: Timestamp) -> Result<()> {
         changed_rows!(
             self,
             "UPDATE login_failures SET locked_until = \
@@ -139,16 +143,16 @@ impl Store {
     }
 
     /// Deletes throttle rows older than `hits_before` and failure counts of names neither
-    /// locked at `now` nor failing since `failures_before` (microseconds), in short batches.
+    /// locked at `now` nor failing since `failures_before`, in short batches.
     /// Returns the rows deleted.
     ///
     /// # Errors
     /// The database error; rows deleted by earlier batches stay deleted.
     pub async fn prune_throttles(
         &self,
-        hits_before: i64,
-        failures_before: i64,
-        now: i64,
+        hits_before: Timestamp,
+        failures_before: Timestamp,
+        now: Timestamp,
     ) -> Result<u64> {
         let mut total = changed_rows!(
             self,

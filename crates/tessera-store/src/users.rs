@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use tessera_core::Timestamp;
+
 use crate::Store;
 use crate::email::normalize_email;
 use crate::engine::Retry;
@@ -47,12 +49,12 @@ pub struct User {
     pub is_staff: bool,
     /// Django's `is_superuser`.
     pub is_superuser: bool,
-    /// When the account was created, microseconds since the Unix epoch.
-    pub date_joined: i64,
-    /// Last successful login, microseconds since the Unix epoch.
-    pub last_login: Option<i64>,
-    /// Last password change (or "log out everywhere"), microseconds since the Unix epoch.
-    pub password_changed_at: Option<i64>,
+    /// When the account was created.
+    pub date_joined: Timestamp,
+    /// Last successful login.
+    pub last_login: Option<Timestamp>,
+    /// Last password change (or "log out everywhere").
+    pub password_changed_at: Option<Timestamp>,
     /// Values of the custom user fields declared in the configuration.
     #[sqlx(json)]
     pub extra: Extra,
@@ -87,8 +89,8 @@ pub struct NewUser {
     pub is_staff: bool,
     /// Superuser flag.
     pub is_superuser: bool,
-    /// Creation time, microseconds since the Unix epoch.
-    pub date_joined: i64,
+    /// Creation time.
+    pub date_joined: Timestamp,
     /// Values of custom user fields.
     pub extra: Extra,
 }
@@ -118,8 +120,8 @@ pub struct UserAndSession {
 /// Whether a session still stands, as authentication needs to know it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionState {
-    /// When it was revoked, if it was (microseconds).
-    pub revoked_at: Option<i64>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
     /// Why it was revoked.
     pub revoked_reason: Option<RevokeReason>,
 }
@@ -129,7 +131,7 @@ struct UserSessionRow {
     #[sqlx(flatten)]
     user: User,
     s_found: bool,
-    s_revoked_at: Option<i64>,
+    s_revoked_at: Option<Timestamp>,
     s_revoked_reason: Option<RevokeReason>,
 }
 
@@ -277,16 +279,16 @@ impl Store {
         Ok(changed_rows!(self, sql, id, active, staff, superuser)? > 0)
     }
 
-    /// Records a successful login at `at_micros`. A missing user is not an error.
+    /// Records a successful login at `at`. A missing user is not an error.
     ///
     /// # Errors
     /// The database error.
-    pub async fn set_last_login(&self, id: i64, at_micros: i64) -> Result<()> {
+    pub async fn set_last_login(&self, id: i64, at: Timestamp) -> Result<()> {
         changed_rows!(
             self,
             "UPDATE users SET last_login = $2 WHERE id = $1",
             id,
-            at_micros
+            at
         )?;
         Ok(())
     }
@@ -368,7 +370,7 @@ impl Store {
         id: i64,
         hash: &str,
         reason: RevokeReason,
-        now: i64,
+        now: Timestamp,
     ) -> Result<Option<u64>> {
         self.end_every_session(id, Some(hash), reason, now).await
     }
@@ -378,7 +380,12 @@ impl Store {
     ///
     /// # Errors
     /// The database error.
-    pub async fn log_out_everywhere(&self, id: i64, reason: RevokeReason, now: i64) -> Result<u64> {
+    pub async fn log_out_everywhere(
+        &self,
+        id: i64,
+        reason: RevokeReason,
+        now: Timestamp,
+    ) -> Result<u64> {
         Ok(self
             .end_every_session(id, None, reason, now)
             .await?
@@ -392,7 +399,7 @@ impl Store {
         id: i64,
         hash: Option<&str>,
         reason: RevokeReason,
-        now: i64,
+        now: Timestamp,
     ) -> Result<Option<u64>> {
         db!(write self, Retry::Idempotent, |pool, engine| async {
             let mut tx = pool.begin_with(engine.begin_write()).await?;
@@ -484,7 +491,7 @@ mod tests {
             is_active: true,
             is_staff: false,
             is_superuser: false,
-            date_joined: 0,
+            date_joined: Timestamp::UNIX_EPOCH,
             last_login: None,
             password_changed_at: None,
             extra: Extra::new(),

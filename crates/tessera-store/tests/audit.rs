@@ -5,12 +5,13 @@ mod common;
 
 use common::NOW;
 use serde_json::json;
+use tessera_core::Timestamp;
 use tessera_store::testing::TestDatabase;
 use tessera_store::{AuditFilter, AuditOutcome, NewAuditEvent, engine_tests};
 
 const SECOND: i64 = 1_000_000;
 
-fn event(at: i64, name: &str, outcome: AuditOutcome, user: Option<i64>) -> NewAuditEvent {
+fn event(at: Timestamp, name: &str, outcome: AuditOutcome, user: Option<i64>) -> NewAuditEvent {
     NewAuditEvent {
         user_id: user,
         ip: Some("203.0.113.7".into()),
@@ -24,15 +25,35 @@ fn history() -> Vec<NewAuditEvent> {
     use AuditOutcome::{Failure, Success};
     let mut events = vec![
         event(NOW, "login.succeeded", Success, Some(1)),
-        event(NOW + SECOND, "login.failed", Failure, Some(2)),
-        event(NOW + 2 * SECOND, "login.failed", Failure, None),
-        event(NOW + 3 * SECOND, "account.locked", Failure, None),
-        event(NOW + 4 * SECOND, "login.locked", Failure, None),
-        event(NOW + 5 * SECOND, "token.refreshed", Success, Some(1)),
-        event(NOW + 6 * SECOND, "token.refreshed", Success, Some(1)),
-        event(NOW + 7 * SECOND, "session.logout", Success, Some(1)),
-        event(NOW + 8 * SECOND, "login.succeeded", Success, Some(2)),
-        event(NOW + 9 * SECOND, "loginx", Success, Some(2)),
+        event(NOW.add_micros(SECOND), "login.failed", Failure, Some(2)),
+        event(NOW.add_micros(2 * SECOND), "login.failed", Failure, None),
+        event(NOW.add_micros(3 * SECOND), "account.locked", Failure, None),
+        event(NOW.add_micros(4 * SECOND), "login.locked", Failure, None),
+        event(
+            NOW.add_micros(5 * SECOND),
+            "token.refreshed",
+            Success,
+            Some(1),
+        ),
+        event(
+            NOW.add_micros(6 * SECOND),
+            "token.refreshed",
+            Success,
+            Some(1),
+        ),
+        event(
+            NOW.add_micros(7 * SECOND),
+            "session.logout",
+            Success,
+            Some(1),
+        ),
+        event(
+            NOW.add_micros(8 * SECOND),
+            "login.succeeded",
+            Success,
+            Some(2),
+        ),
+        event(NOW.add_micros(9 * SECOND), "loginx", Success, Some(2)),
     ];
     events[9].ip = Some("198.51.100.1".into());
     events
@@ -53,7 +74,7 @@ engine_tests! {
         let mut batch = vec![first];
         // More rows than one INSERT holds.
         for i in 0..1200 {
-            batch.push(event(NOW + 1 + i, "token.refreshed", AuditOutcome::Success, Some(2)));
+            batch.push(event(NOW.add_micros(1 + i), "token.refreshed", AuditOutcome::Success, Some(2)));
         }
         store.insert_audit_events(&batch).await.unwrap();
         store.insert_audit_events(&[]).await.unwrap();
@@ -64,7 +85,7 @@ engine_tests! {
             .unwrap();
         assert_eq!(count, 1201);
         assert_eq!(page.len(), 5);
-        assert_eq!(page[0].at, NOW + 1200);
+        assert_eq!(page[0].at, NOW.add_micros(1200));
         assert!(page.windows(2).all(|w| w[0].at > w[1].at));
 
         let (count, page) = store
@@ -113,8 +134,8 @@ engine_tests! {
         assert_eq!(names(&events), ["loginx"]);
 
         let (_, events) = list(AuditFilter {
-            since: Some(NOW + 3 * SECOND),
-            until: Some(NOW + 5 * SECOND),
+            since: Some(NOW.add_micros(3 * SECOND)),
+            until: Some(NOW.add_micros(5 * SECOND)),
             ..Default::default()
         })
         .await;
@@ -128,7 +149,7 @@ engine_tests! {
         })
         .await;
         assert_eq!(events.len(), 1);
-        assert_eq!(events[0].at, NOW + 8 * SECOND);
+        assert_eq!(events[0].at, NOW.add_micros(8 * SECOND));
 
         // Pages: newest first, without overlap; past the end, the count and nothing.
         let mut seen = Vec::new();
@@ -137,7 +158,7 @@ engine_tests! {
             assert_eq!(count, 10);
             seen.extend(page.into_iter().map(|e| e.at));
         }
-        let expected: Vec<i64> = (0..10).rev().map(|i| NOW + i * SECOND).collect();
+        let expected: Vec<Timestamp> = (0..10).rev().map(|i| NOW.add_micros(i * SECOND)).collect();
         assert_eq!(seen, expected);
         let (count, page) = store.list_audit_events(&AuditFilter::default(), 4, 12).await.unwrap();
         assert_eq!((count, page.len()), (10, 0));
@@ -146,15 +167,15 @@ engine_tests! {
     async fn pruning_deletes_only_what_is_older(db: &TestDatabase) {
         let store = db.store().await;
         let events: Vec<NewAuditEvent> = (0..2500)
-            .map(|i| event(NOW + i, "token.refreshed", AuditOutcome::Success, Some(1)))
+            .map(|i| event(NOW.add_micros(i), "token.refreshed", AuditOutcome::Success, Some(1)))
             .collect();
         store.insert_audit_events(&events).await.unwrap();
 
         assert_eq!(store.prune_audit_events(NOW).await.unwrap(), 0);
-        assert_eq!(store.prune_audit_events(NOW + 2100).await.unwrap(), 2100, "over several batches");
+        assert_eq!(store.prune_audit_events(NOW.add_micros(2100)).await.unwrap(), 2100, "over several batches");
         let (count, page) = store.list_audit_events(&AuditFilter::default(), 1000, 0).await.unwrap();
         assert_eq!(count, 400);
-        assert!(page.iter().all(|e| e.at >= NOW + 2100));
-        assert_eq!(store.prune_audit_events(NOW + 2100).await.unwrap(), 0);
+        assert!(page.iter().all(|e| e.at >= NOW.add_micros(2100)));
+        assert_eq!(store.prune_audit_events(NOW.add_micros(2100)).await.unwrap(), 0);
     }
 }

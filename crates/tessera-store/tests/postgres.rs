@@ -53,7 +53,10 @@ async fn connections_ended_by_the_server_are_replaced_without_an_error() {
             user.id
         );
     }
-    store.set_last_login(user.id, 1).await.unwrap();
+    store
+        .set_last_login(user.id, tessera_core::Timestamp::from_micros(1))
+        .await
+        .unwrap();
 }
 
 /// A statement stuck behind a lock past `statement_timeout` is cancelled: the caller gets a
@@ -80,7 +83,10 @@ async fn a_statement_past_the_timeout_fails_as_transient_without_retries() {
         .unwrap();
 
     let started = Instant::now();
-    let error = impatient.set_last_login(user.id, 2).await.unwrap_err();
+    let error = impatient
+        .set_last_login(user.id, tessera_core::Timestamp::from_micros(2))
+        .await
+        .unwrap_err();
     let took = started.elapsed();
     assert!(error.is_transient(), "{error:?}");
     assert!(
@@ -89,9 +95,12 @@ async fn a_statement_past_the_timeout_fails_as_transient_without_retries() {
     );
 
     sqlx::query("ROLLBACK").execute(&mut admin).await.unwrap();
-    impatient.set_last_login(user.id, 3).await.unwrap();
+    impatient
+        .set_last_login(user.id, tessera_core::Timestamp::from_micros(3))
+        .await
+        .unwrap();
     assert_eq!(
         store.user_by_id(user.id).await.unwrap().unwrap().last_login,
-        Some(3)
+        Some(tessera_core::Timestamp::from_micros(3))
     );
 }

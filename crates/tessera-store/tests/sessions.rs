@@ -5,15 +5,16 @@ mod common;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use common::{NOW, NOW_SECS, new_session, session, user};
+use common::{NOW, new_session, session, user};
+use tessera_core::Timestamp;
 use tessera_store::testing::TestDatabase;
 use tessera_store::{NewSession, Rotation, SessionKind, engine_tests};
 
-fn rotation(jti: &str, now: i64) -> Rotation {
+fn rotation(jti: &str, now: Timestamp) -> Rotation {
     Rotation {
         new_jti: jti.to_owned(),
-        new_iat: NOW_SECS + 60,
-        new_expires_at: NOW_SECS + 60 + 86_400,
+        new_iat: NOW.add_secs(60),
+        new_expires_at: NOW.add_secs(60 + 86_400),
         now,
     }
 }
@@ -27,7 +28,7 @@ engine_tests! {
                 kind: SessionKind::Sliding,
                 user_agent: Some("x".repeat(600)),
                 ip: Some("1".repeat(100)),
-                ..new_session(u.id, "jti-1", NOW_SECS + 300)
+                ..new_session(u.id, "jti-1", NOW.add_secs(300))
             })
             .await
             .unwrap();
@@ -42,8 +43,8 @@ engine_tests! {
         assert_eq!(created.user_id, u.id);
         assert_eq!(created.kind, SessionKind::Sliding);
         assert_eq!(created.current_jti, "jti-1");
-        assert_eq!(created.current_iat, NOW_SECS);
-        assert_eq!(created.expires_at, NOW_SECS + 300);
+        assert_eq!(created.current_iat, NOW);
+        assert_eq!(created.expires_at, NOW.add_secs(300));
         assert_eq!(created.previous_jti, None);
         assert_eq!(created.rotated_at, None);
         assert_eq!(created.rotation_counter, 0);
@@ -68,23 +69,23 @@ engine_tests! {
         let s = session(&store, u.id, "old").await;
 
         let rotated = store
-            .rotate_session(&s.id, "old", &rotation("new", NOW + 5))
+            .rotate_session(&s.id, "old", &rotation("new", NOW.add_micros(5)))
             .await
             .unwrap()
             .expect("first rotation wins");
         assert_eq!(rotated.current_jti, "new");
         assert_eq!(rotated.previous_jti.as_deref(), Some("old"));
         assert_eq!(rotated.rotation_counter, 1);
-        assert_eq!(rotated.current_iat, NOW_SECS + 60);
-        assert_eq!(rotated.expires_at, NOW_SECS + 60 + 86_400);
-        assert_eq!(rotated.rotated_at, Some(NOW + 5));
-        assert_eq!(rotated.last_used_at, NOW + 5);
+        assert_eq!(rotated.current_iat, NOW.add_secs(60));
+        assert_eq!(rotated.expires_at, NOW.add_secs(60 + 86_400));
+        assert_eq!(rotated.rotated_at, Some(NOW.add_micros(5)));
+        assert_eq!(rotated.last_used_at, NOW.add_micros(5));
         assert_eq!(rotated.created_at, NOW);
         assert_eq!(store.session(&s.id).await.unwrap(), Some(rotated.clone()));
 
         // Replaying the old jti loses.
         let replay = store
-            .rotate_session(&s.id, "old", &rotation("other", NOW + 6))
+            .rotate_session(&s.id, "old", &rotation("other", NOW.add_micros(6)))
             .await
             .unwrap();
         assert_eq!(replay, None);
@@ -93,7 +94,7 @@ engine_tests! {
 
         // The new jti can rotate again.
         let again = store
-            .rotate_session(&s.id, "new", &rotation("newer", NOW + 7))
+            .rotate_session(&s.id, "new", &rotation("newer", NOW.add_micros(7)))
             .await
             .unwrap()
             .unwrap();
@@ -124,7 +125,7 @@ engine_tests! {
                 tokio::spawn(async move {
                     barrier.wait().await;
                     store
-                        .rotate_session(&id, "old", &rotation(&format!("new-{i}"), NOW + i))
+                        .rotate_session(&id, "old", &rotation(&format!("new-{i}"), NOW.add_micros(i)))
                         .await
                         .unwrap()
                 })
@@ -150,11 +151,11 @@ engine_tests! {
         let s = session(&store, u.id, "j").await;
 
         let touched = store
-            .touch_session(&s.id, "j", NOW + 10)
+            .touch_session(&s.id, "j", NOW.add_micros(10))
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(touched.last_used_at, NOW + 10);
+        assert_eq!(touched.last_used_at, NOW.add_micros(10));
         assert_eq!(touched.current_jti, "j");
         assert_eq!(touched.rotation_counter, 0);
         assert_eq!(touched.current_iat, s.current_iat);
@@ -164,17 +165,17 @@ engine_tests! {
         );
 
         let slid = store
-            .slide_session(&s.id, "j", NOW_SECS + 100, NOW + 20)
+            .slide_session(&s.id, "j", NOW.add_secs(100), NOW.add_micros(20))
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(slid.current_iat, NOW_SECS + 100);
+        assert_eq!(slid.current_iat, NOW.add_secs(100));
         assert_eq!(slid.expires_at, s.expires_at);
         assert_eq!(slid.current_jti, "j");
-        assert_eq!(slid.last_used_at, NOW + 20);
+        assert_eq!(slid.last_used_at, NOW.add_micros(20));
         assert_eq!(
             store
-                .slide_session(&s.id, "wrong", NOW_SECS + 200, NOW + 30)
+                .slide_session(&s.id, "wrong", NOW.add_secs(200), NOW.add_micros(30))
                 .await
                 .unwrap(),
             None
@@ -188,30 +189,30 @@ engine_tests! {
 
         assert!(
             store
-                .revoke_session(&s.id, tessera_store::RevokeReason::Logout, NOW + 1)
+                .revoke_session(&s.id, tessera_store::RevokeReason::Logout, NOW.add_micros(1))
                 .await
                 .unwrap()
         );
-        assert!(!store.revoke_session(&s.id, tessera_store::RevokeReason::ReuseDetected, NOW + 2).await.unwrap());
+        assert!(!store.revoke_session(&s.id, tessera_store::RevokeReason::ReuseDetected, NOW.add_micros(2)).await.unwrap());
         let revoked = store.session(&s.id).await.unwrap().unwrap();
         assert!(revoked.is_revoked());
-        assert_eq!(revoked.revoked_at, Some(NOW + 1));
+        assert_eq!(revoked.revoked_at, Some(NOW.add_micros(1)));
         assert_eq!(revoked.revoked_reason, Some(tessera_store::RevokeReason::Logout));
 
         assert_eq!(
             store
-                .rotate_session(&s.id, "j", &rotation("n", NOW + 3))
+                .rotate_session(&s.id, "j", &rotation("n", NOW.add_micros(3)))
                 .await
                 .unwrap(),
             None
         );
         assert_eq!(
-            store.touch_session(&s.id, "j", NOW + 3).await.unwrap(),
+            store.touch_session(&s.id, "j", NOW.add_micros(3)).await.unwrap(),
             None
         );
         assert_eq!(
             store
-                .slide_session(&s.id, "j", NOW_SECS + 9, NOW + 3)
+                .slide_session(&s.id, "j", NOW.add_secs(9), NOW.add_micros(3))
                 .await
                 .unwrap(),
             None
@@ -224,14 +225,14 @@ engine_tests! {
         let u = user(&store, "i@x.com").await;
         let s = session(&store, u.id, "old").await;
         store
-            .rotate_session(&s.id, "old", &rotation("new", NOW + 1))
+            .rotate_session(&s.id, "old", &rotation("new", NOW.add_micros(1)))
             .await
             .unwrap()
             .unwrap();
 
         assert!(
             !store
-                .revoke_session_if_current(&s.id, "old", tessera_store::RevokeReason::Logout, NOW + 2)
+                .revoke_session_if_current(&s.id, "old", tessera_store::RevokeReason::Logout, NOW.add_micros(2))
                 .await
                 .unwrap()
         );
@@ -239,18 +240,18 @@ engine_tests! {
 
         assert!(
             store
-                .revoke_session_if_current(&s.id, "new", tessera_store::RevokeReason::Logout, NOW + 3)
+                .revoke_session_if_current(&s.id, "new", tessera_store::RevokeReason::Logout, NOW.add_micros(3))
                 .await
                 .unwrap()
         );
         let revoked = store.session(&s.id).await.unwrap().unwrap();
-        assert_eq!(revoked.revoked_at, Some(NOW + 3));
+        assert_eq!(revoked.revoked_at, Some(NOW.add_micros(3)));
         assert_eq!(revoked.revoked_reason, Some(tessera_store::RevokeReason::Logout));
 
         // Already revoked: not again, reason kept.
         assert!(
             !store
-                .revoke_session_if_current(&s.id, "new", tessera_store::RevokeReason::Admin, NOW + 4)
+                .revoke_session_if_current(&s.id, "new", tessera_store::RevokeReason::Admin, NOW.add_micros(4))
                 .await
                 .unwrap()
         );
@@ -269,7 +270,7 @@ engine_tests! {
         assert!(store.revoke_session(&a.id, tessera_store::RevokeReason::Logout, NOW).await.unwrap());
 
         let n = store
-            .revoke_user_sessions(u.id, tessera_store::RevokeReason::PasswordChanged, NOW + 1)
+            .revoke_user_sessions(u.id, tessera_store::RevokeReason::PasswordChanged, NOW.add_micros(1))
             .await
             .unwrap();
         assert_eq!(n, 2);
@@ -283,7 +284,7 @@ engine_tests! {
 
         assert_eq!(
             store
-                .revoke_user_sessions(u.id, tessera_store::RevokeReason::Admin, NOW + 2)
+                .revoke_user_sessions(u.id, tessera_store::RevokeReason::Admin, NOW.add_micros(2))
                 .await
                 .unwrap(),
             0
@@ -295,24 +296,24 @@ engine_tests! {
         let u = user(&store, "live@x.com").await;
         let other = user(&store, "other@x.com").await;
 
-        let mk = |jti: &str, expires_at: i64, now: i64| NewSession {
+        let mk = |jti: &str, expires_at: Timestamp, now: Timestamp| NewSession {
             now,
             ..new_session(u.id, jti, expires_at)
         };
         let older = store
-            .create_session(&mk("older", NOW_SECS + 100, NOW))
+            .create_session(&mk("older", NOW.add_secs(100), NOW))
             .await
             .unwrap();
         let newer = store
-            .create_session(&mk("newer", NOW_SECS + 100, NOW + 1))
+            .create_session(&mk("newer", NOW.add_secs(100), NOW.add_micros(1)))
             .await
             .unwrap();
         let expired = store
-            .create_session(&mk("expired", NOW_SECS - 1, NOW))
+            .create_session(&mk("expired", NOW.add_secs(-1), NOW))
             .await
             .unwrap();
         let revoked = store
-            .create_session(&mk("revoked", NOW_SECS + 100, NOW))
+            .create_session(&mk("revoked", NOW.add_secs(100), NOW))
             .await
             .unwrap();
         store
@@ -321,7 +322,7 @@ engine_tests! {
             .unwrap();
         session(&store, other.id, "theirs").await;
 
-        let live = store.live_sessions(u.id, NOW_SECS).await.unwrap();
+        let live = store.live_sessions(u.id, NOW).await.unwrap();
         let ids: Vec<&str> = live.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, vec![newer.id.as_str(), older.id.as_str()]);
         assert!(!ids.contains(&expired.id.as_str()));
@@ -329,7 +330,7 @@ engine_tests! {
         // Later, everything has expired.
         assert!(
             store
-                .live_sessions(u.id, NOW_SECS + 101)
+                .live_sessions(u.id, NOW.add_secs(101))
                 .await
                 .unwrap()
                 .is_empty()
@@ -343,7 +344,7 @@ engine_tests! {
         let mut expired = HashSet::new();
         for i in 0..25 {
             let s = store
-                .create_session(&new_session(u.id, &format!("e{i}"), NOW_SECS - 1 - i))
+                .create_session(&new_session(u.id, &format!("e{i}"), NOW.add_secs(-1 - i)))
                 .await
                 .unwrap();
             expired.insert(s.id);
@@ -352,13 +353,13 @@ engine_tests! {
         for i in 0..5 {
             // expires_at == now is not yet expired.
             let s = store
-                .create_session(&new_session(u.id, &format!("l{i}"), NOW_SECS + i))
+                .create_session(&new_session(u.id, &format!("l{i}"), NOW.add_secs(i)))
                 .await
                 .unwrap();
             live.push(s.id);
         }
 
-        let deleted = store.flush_expired_sessions(NOW_SECS, 10).await.unwrap();
+        let deleted = store.flush_expired_sessions(NOW, 10).await.unwrap();
         assert_eq!(deleted, 25);
         for id in &expired {
             assert_eq!(store.session(id).await.unwrap(), None);
@@ -366,17 +367,17 @@ engine_tests! {
         for id in &live {
             assert!(store.session(id).await.unwrap().is_some());
         }
-        assert_eq!(store.flush_expired_sessions(NOW_SECS, 10).await.unwrap(), 0);
+        assert_eq!(store.flush_expired_sessions(NOW, 10).await.unwrap(), 0);
 
         // An exact multiple of the batch size, and batch 0 treated as 1.
         assert_eq!(
-            store.flush_expired_sessions(NOW_SECS + 2, 2).await.unwrap(),
+            store.flush_expired_sessions(NOW.add_secs(2), 2).await.unwrap(),
             2
         );
         assert_eq!(
-            store.flush_expired_sessions(NOW_SECS + 4, 0).await.unwrap(),
+            store.flush_expired_sessions(NOW.add_secs(4), 0).await.unwrap(),
             2
         );
-        assert_eq!(store.live_sessions(u.id, NOW_SECS).await.unwrap().len(), 1);
+        assert_eq!(store.live_sessions(u.id, NOW).await.unwrap().len(), 1);
     }
 }

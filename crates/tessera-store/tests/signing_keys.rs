@@ -3,10 +3,11 @@
 mod common;
 
 use common::NOW;
+use tessera_core::Timestamp;
 use tessera_store::testing::TestDatabase;
 use tessera_store::{Retirement, StoredKey, engine_tests};
 
-fn key(kid: &str, activates_at: Option<i64>) -> StoredKey {
+fn key(kid: &str, activates_at: Option<Timestamp>) -> StoredKey {
     StoredKey {
         kid: kid.into(),
         algorithm: "EdDSA".into(),
@@ -48,7 +49,7 @@ engine_tests! {
             .await
             .unwrap();
         store.insert_signing_key(&key("b", None)).await.unwrap();
-        let switch = NOW + 3_600_000_000;
+        let switch = NOW.add_micros(3_600_000_000);
         assert!(store.activate_signing_key("b", switch).await.unwrap());
         let keys = store.signing_keys().await.unwrap();
         assert_eq!(
@@ -77,7 +78,7 @@ engine_tests! {
             .await
             .unwrap();
         assert_eq!(
-            store.retire_signing_key("a", NOW + 1).await.unwrap(),
+            store.retire_signing_key("a", NOW.add_micros(1)).await.unwrap(),
             Retirement::OnlySigningKey
         );
         assert_eq!(
@@ -86,29 +87,29 @@ engine_tests! {
         );
         // A key that is only published can go.
         assert_eq!(
-            store.retire_signing_key("standby", NOW + 1).await.unwrap(),
+            store.retire_signing_key("standby", NOW.add_micros(1)).await.unwrap(),
             Retirement::Retired
         );
         assert_eq!(
-            store.retire_signing_key("standby", NOW + 2).await.unwrap(),
+            store.retire_signing_key("standby", NOW.add_micros(2)).await.unwrap(),
             Retirement::AlreadyRetired
         );
         // Once another key signs, the old one can be retired.
         store.insert_signing_key(&key("b", None)).await.unwrap();
-        store.activate_signing_key("b", NOW + 10).await.unwrap();
+        store.activate_signing_key("b", NOW.add_micros(10)).await.unwrap();
         assert_eq!(
-            store.retire_signing_key("a", NOW + 5).await.unwrap(),
+            store.retire_signing_key("a", NOW.add_micros(5)).await.unwrap(),
             Retirement::OnlySigningKey,
-            "b does not sign yet at NOW + 5"
+            "b does not sign yet at NOW + 5 µs"
         );
         assert_eq!(
-            store.retire_signing_key("a", NOW + 10).await.unwrap(),
+            store.retire_signing_key("a", NOW.add_micros(10)).await.unwrap(),
             Retirement::AlreadyRetired,
-            "activating b retired a at NOW + 10"
+            "activating b retired a at NOW + 10 µs"
         );
         assert_eq!(
             store
-                .delete_signing_keys_retired_before(NOW + 11)
+                .delete_signing_keys_retired_before(NOW.add_micros(11))
                 .await
                 .unwrap(),
             2
@@ -148,7 +149,7 @@ engine_tests! {
             let (a, b) = (format!("a{round}"), format!("b{round}"));
             store.insert_signing_key(&key(&a, None)).await.unwrap();
             store.insert_signing_key(&key(&b, None)).await.unwrap();
-            let at = NOW + (round + 1) * 1_000_000;
+            let at = NOW.add_micros((round + 1) * 1_000_000);
             let (sa, sb) = (store.clone(), store.clone());
             let (ra, rb) = tokio::join!(
                 tokio::spawn(async move { sa.activate_signing_key(&a, at).await.unwrap() }),

@@ -2,31 +2,36 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::NOW;
+use tessera_core::Timestamp;
 use tessera_store::testing::TestDatabase;
 use tessera_store::{ThrottleWindow, engine_tests};
 
 const SECOND: i64 = 1_000_000;
 const MINUTE: i64 = 60 * SECOND;
+/// The throttles' window: a minute.
+const WINDOW: Duration = Duration::from_secs(60);
 
 engine_tests! {
     /// DRF's sliding window: three a minute, the fourth refused until the first leaves.
     async fn the_window_slides(db: &TestDatabase) {
         let store = db.store().await;
         for (i, at) in [0, 10, 20].into_iter().enumerate() {
-            let hit = store.throttle_hit("k", 3, MINUTE, NOW + at * SECOND).await.unwrap();
+            let hit = store.throttle_hit("k", 3, WINDOW, NOW.add_micros(at * SECOND)).await.unwrap();
             assert!(hit.allowed, "request {i}");
             assert_eq!(hit.count, i as u32);
         }
-        let refused = store.throttle_hit("k", 3, MINUTE, NOW + 30 * SECOND).await.unwrap();
+        let refused = store.throttle_hit("k", 3, WINDOW, NOW.add_micros(30 * SECOND)).await.unwrap();
         assert_eq!(refused, ThrottleWindow { allowed: false, count: 3, oldest: Some(NOW) });
         // A refused request is not recorded, and other keys are independent.
-        assert!(store.throttle_hit("other", 3, MINUTE, NOW + 30 * SECOND).await.unwrap().allowed);
+        assert!(store.throttle_hit("other", 3, WINDOW, NOW.add_micros(30 * SECOND)).await.unwrap().allowed);
         // At exactly one minute the first request has left the window.
-        let later = store.throttle_hit("k", 3, MINUTE, NOW + MINUTE).await.unwrap();
+        let later = store.throttle_hit("k", 3, WINDOW, NOW.add_micros(MINUTE)).await.unwrap();
         assert!(later.allowed);
-        assert_eq!(later.oldest, Some(NOW + 10 * SECOND));
-        assert!(!store.throttle_hit("k", 3, MINUTE, NOW + MINUTE + SECOND).await.unwrap().allowed);
+        assert_eq!(later.oldest, Some(NOW.add_micros(10 * SECOND)));
+        assert!(!store.throttle_hit("k", 3, WINDOW, NOW.add_micros(MINUTE + SECOND)).await.unwrap().allowed);
     }
 
     /// Forty requests at once from several connections: exactly the limit gets through.
@@ -36,7 +41,7 @@ engine_tests! {
             .map(|_| {
                 let store = store.clone();
                 tokio::spawn(async move {
-                    store.throttle_hit("login_1.2.3.4", 5, MINUTE, NOW).await.unwrap().allowed
+                    store.throttle_hit("login_1.2.3.4", 5, WINDOW, NOW).await.unwrap().allowed
                 })
             })
             .collect();
@@ -55,10 +60,10 @@ engine_tests! {
             assert_eq!(store.add_login_failure("ada", NOW).await.unwrap(), expected);
         }
         assert_eq!(store.add_login_failure("bob", NOW).await.unwrap(), 1);
-        assert_eq!(store.login_locked_until("ada").await.unwrap(), Some(0));
-        store.lock_login("ada", NOW + MINUTE).await.unwrap();
-        store.lock_login("ada", NOW + SECOND).await.unwrap();
-        assert_eq!(store.login_locked_until("ada").await.unwrap(), Some(NOW + MINUTE));
+        assert_eq!(store.login_locked_until("ada").await.unwrap(), Some(Timestamp::UNIX_EPOCH));
+        store.lock_login("ada", NOW.add_micros(MINUTE)).await.unwrap();
+        store.lock_login("ada", NOW.add_micros(SECOND)).await.unwrap();
+        assert_eq!(store.login_locked_until("ada").await.unwrap(), Some(NOW.add_micros(MINUTE)));
         store.clear_login_failures("ada").await.unwrap();
         assert_eq!(store.login_locked_until("ada").await.unwrap(), None);
         assert_eq!(store.add_login_failure("ada", NOW).await.unwrap(), 1);
@@ -67,18 +72,18 @@ engine_tests! {
     /// Pruning drops old throttle rows and idle, unlocked failure counts only.
     async fn pruning_keeps_what_still_counts(db: &TestDatabase) {
         let store = db.store().await;
-        store.throttle_hit("old", 5, MINUTE, NOW - 2 * MINUTE).await.unwrap();
-        store.throttle_hit("new", 5, MINUTE, NOW).await.unwrap();
-        store.add_login_failure("idle", NOW - 2 * MINUTE).await.unwrap();
-        store.add_login_failure("locked", NOW - 2 * MINUTE).await.unwrap();
-        store.lock_login("locked", NOW + MINUTE).await.unwrap();
+        store.throttle_hit("old", 5, WINDOW, NOW.add_micros(-(2 * MINUTE))).await.unwrap();
+        store.throttle_hit("new", 5, WINDOW, NOW).await.unwrap();
+        store.add_login_failure("idle", NOW.add_micros(-(2 * MINUTE))).await.unwrap();
+        store.add_login_failure("locked", NOW.add_micros(-(2 * MINUTE))).await.unwrap();
+        store.lock_login("locked", NOW.add_micros(MINUTE)).await.unwrap();
         store.add_login_failure("recent", NOW).await.unwrap();
-        let deleted = store.prune_throttles(NOW - MINUTE, NOW - MINUTE, NOW).await.unwrap();
+        let deleted = store.prune_throttles(NOW.add_micros(-MINUTE), NOW.add_micros(-MINUTE), NOW).await.unwrap();
         assert_eq!(deleted, 2);
         assert_eq!(store.login_locked_until("idle").await.unwrap(), None);
         assert!(store.login_locked_until("locked").await.unwrap().is_some());
         assert!(store.login_locked_until("recent").await.unwrap().is_some());
-        assert_eq!(store.throttle_hit("new", 5, MINUTE, NOW).await.unwrap().count, 1);
-        assert_eq!(store.throttle_hit("old", 5, MINUTE, NOW).await.unwrap().count, 0);
+        assert_eq!(store.throttle_hit("new", 5, WINDOW, NOW).await.unwrap().count, 1);
+        assert_eq!(store.throttle_hit("old", 5, WINDOW, NOW).await.unwrap().count, 0);
     }
 }

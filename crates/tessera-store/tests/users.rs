@@ -166,9 +166,9 @@ engine_tests! {
     async fn set_last_login(db: &TestDatabase) {
         let store = db.store().await;
         let u = user(&store, "l@x.com").await;
-        store.set_last_login(u.id, NOW + 42).await.unwrap();
+        store.set_last_login(u.id, NOW.add_micros(42)).await.unwrap();
         let u2 = store.user_by_id(u.id).await.unwrap().unwrap();
-        assert_eq!(u2.last_login, Some(NOW + 42));
+        assert_eq!(u2.last_login, Some(NOW.add_micros(42)));
         // A missing user is not an error.
         store.set_last_login(u.id + 100, NOW).await.unwrap();
     }
@@ -193,7 +193,7 @@ engine_tests! {
     async fn sessions_need_an_existing_user(db: &TestDatabase) {
         let store = db.store().await;
         let err = store
-            .create_session(&common::new_session(999, "j", common::NOW_SECS + 10))
+            .create_session(&common::new_session(999, "j", common::NOW.add_secs(10)))
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Database(_)), "{err:?}");

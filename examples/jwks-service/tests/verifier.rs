@@ -37,7 +37,7 @@ async fn a_service_without_a_store_verifies_tokens_against_a_jwks_url() {
         }),
     ))
     .await;
-    let now = Clock::system().now_secs();
+    let now = Clock::system().now();
     let token = Token::for_user(&issuer, TokenKind::access(), "42", now);
     let access = issuer.encode(&token).unwrap();
 

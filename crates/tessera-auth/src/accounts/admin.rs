@@ -152,7 +152,7 @@ impl Auth {
         let mut ended = 0;
         if update.is_active == Some(false) {
             ended = store
-                .revoke_user_sessions(user.id, RevokeReason::Deactivated, self.now_micros())
+                .revoke_user_sessions(user.id, RevokeReason::Deactivated, self.now())
                 .await?;
             changes.insert("sessions_ended".into(), ended.into());
         }
@@ -191,7 +191,7 @@ impl Auth {
     pub async fn revoke_sessions(&self, user: &User, actor: Actor<'_>) -> Result<u64, AuthError> {
         let ended = self
             .store()
-            .revoke_user_sessions(user.id, RevokeReason::Admin, self.now_micros())
+            .revoke_user_sessions(user.id, RevokeReason::Admin, self.now())
             .await?;
         self.audit(
             actor

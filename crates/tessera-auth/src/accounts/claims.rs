@@ -58,7 +58,7 @@ mod tests {
             is_active: true,
             is_staff: false,
             is_superuser: false,
-            date_joined: 1_795_445_447_123_456,
+            date_joined: tessera_core::Timestamp::from_micros(1_795_445_447_123_456),
             last_login: None,
             password_changed_at: None,
             extra: Default::default(),

@@ -101,12 +101,7 @@ impl Auth {
         let hash = self.hashing().hash(password).await?;
         let ended = self
             .store()
-            .change_password(
-                user.id,
-                &hash,
-                RevokeReason::PasswordChanged,
-                self.now_micros(),
-            )
+            .change_password(user.id, &hash, RevokeReason::PasswordChanged, self.now())
             .await?
             .unwrap_or(0);
         Ok(ended)

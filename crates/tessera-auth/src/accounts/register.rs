@@ -82,7 +82,7 @@ impl Auth {
                 last_name,
                 password_hash,
                 is_active: true,
-                date_joined: self.now_micros(),
+                date_joined: self.now(),
                 extra,
                 ..NewUser::default()
             })
@@ -136,7 +136,7 @@ impl Auth {
                 is_active: true,
                 is_staff: account.superuser,
                 is_superuser: account.superuser,
-                date_joined: self.now_micros(),
+                date_joined: self.now(),
                 // Custom user fields start at their configured defaults.
                 extra: self
                     .accounts()

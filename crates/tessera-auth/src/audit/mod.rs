@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tessera_core::SettingsError;
+use tessera_core::{SettingsError, Timestamp};
 use tessera_store::{AuditOutcome, NewAuditEvent, User};
 
 use crate::client::ClientInfo;
@@ -153,14 +153,13 @@ impl AuditSettings {
         Ok(())
     }
 
-    /// The instant before which events go, given `now` (microseconds); `None` when events
-    /// are kept forever.
-    pub fn cutoff(&self, now: i64) -> Option<i64> {
+    /// The instant before which events go, given `now`; `None` when events are kept
+    /// forever.
+    pub fn cutoff(&self, now: Timestamp) -> Option<Timestamp> {
         if self.audit_retention.is_zero() {
             return None;
         }
-        let retention = i64::try_from(self.audit_retention.as_micros()).unwrap_or(i64::MAX);
-        Some(now.saturating_sub(retention))
+        Some(now - self.audit_retention)
     }
 }
 
@@ -177,7 +176,7 @@ impl Audit {
     /// The event `name` (one of [`event`], or an application's own).
     pub fn new(name: &str) -> Self {
         Self {
-            event: NewAuditEvent::new(0, name, outcome_of(name)),
+            event: NewAuditEvent::new(Timestamp::UNIX_EPOCH, name, outcome_of(name)),
             via_cli: false,
         }
     }
@@ -239,8 +238,8 @@ impl Audit {
         self
     }
 
-    /// The event, at `at` (microseconds).
-    pub fn at(mut self, at: i64) -> NewAuditEvent {
+    /// The event, at `at`.
+    pub fn at(mut self, at: Timestamp) -> NewAuditEvent {
         self.event.at = at;
         if self.via_cli {
             let mut detail = match self.event.detail.take() {
@@ -256,7 +255,7 @@ impl Audit {
 
 /// The event of a key change: `detail` names the key, its algorithm and its times.
 pub fn key_event(name: &str, key: &KeyStatus) -> Audit {
-    let time = |t: Option<i64>| t.map(drf_datetime);
+    let time = |t: Option<Timestamp>| t.map(drf_datetime);
     Audit::new(name).detail(serde_json::json!({
         "kid": key.kid,
         "algorithm": key.algorithm,
@@ -344,8 +343,11 @@ mod tests {
             audit_retention: Duration::from_secs(3600),
         };
         assert_eq!(hour.validate().unwrap_err().setting, "audit_retention");
-        assert_eq!(days(0).cutoff(5), None);
-        assert_eq!(days(1).cutoff(86_400_000_001), Some(1));
+        assert_eq!(days(0).cutoff(Timestamp::from_micros(5)), None);
+        assert_eq!(
+            days(1).cutoff(Timestamp::from_micros(86_400_000_001)),
+            Some(Timestamp::from_micros(1))
+        );
     }
 
     #[test]
@@ -360,8 +362,8 @@ mod tests {
             .client(&client)
             .session("sid")
             .detail(serde_json::json!({"reason": "wrong_password"}))
-            .at(42);
-        assert_eq!(event.at, 42);
+            .at(Timestamp::from_micros(42));
+        assert_eq!(event.at, Timestamp::from_micros(42));
         assert_eq!(event.outcome, AuditOutcome::Failure);
         assert_eq!(event.user_id, Some(3));
         assert_eq!(event.username.as_deref(), Some("ada@example.com"));
@@ -371,14 +373,14 @@ mod tests {
         let merged = Audit::new(event::ADMIN_USER_UPDATED)
             .via_cli()
             .detail(serde_json::json!({"is_staff": false}))
-            .at(1);
+            .at(Timestamp::from_micros(1));
         assert_eq!(
             merged.detail.unwrap().to_string(),
             r#"{"is_staff":false,"via":"cli"}"#
         );
         let custom = Audit::new("app.export")
             .outcome(AuditOutcome::Failure)
-            .at(1);
+            .at(Timestamp::from_micros(1));
         assert_eq!(custom.outcome, AuditOutcome::Failure);
     }
 }

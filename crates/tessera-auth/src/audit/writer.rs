@@ -84,7 +84,7 @@ impl AuditLog {
     /// Records an event: its log line now, its row soon (see the [module](super) docs).
     /// Waits only while the queue is full.
     pub async fn record(&self, audit: Audit) {
-        let event = audit.at(self.clock.now_micros());
+        let event = audit.at(self.clock.now());
         log_event(&event);
         let mut message = Message::Event(event);
         // A second try when the writer's runtime has just gone.
@@ -141,7 +141,7 @@ impl AuditLog {
     /// # Errors
     /// The database error.
     pub async fn prune(&self) -> Result<u64, StoreError> {
-        match self.settings.cutoff(self.clock.now_micros()) {
+        match self.settings.cutoff(self.clock.now()) {
             Some(cutoff) => self.store.prune_audit_events(cutoff).await,
             None => Ok(0),
         }
@@ -208,7 +208,11 @@ mod tests {
     async fn log() -> AuditLog {
         let store = Store::connect("sqlite::memory:").await.unwrap();
         store.migrate().await.unwrap();
-        AuditLog::new(AuditSettings::default(), store, Clock::manual(1_000_000).0)
+        AuditLog::new(
+            AuditSettings::default(),
+            store,
+            Clock::manual(tessera_core::Timestamp::from_secs(1)).0,
+        )
     }
 
     #[tokio::test]

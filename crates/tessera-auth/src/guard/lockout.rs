@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tessera_core::Clock;
+use tessera_core::{Clock, Timestamp};
 use tessera_store::{Store, StoreError};
 
 use super::throttle::ThrottleSettings;
@@ -15,9 +15,9 @@ use super::throttle::ThrottleSettings;
 #[derive(Debug, Clone, Copy, Default)]
 struct Lock {
     failures: u32,
-    locked_until: i64,
-    /// The latest failure (microseconds).
-    failed_at: i64,
+    locked_until: Timestamp,
+    /// The latest failure.
+    failed_at: Timestamp,
 }
 
 /// Locks kept before expired ones are swept out.
@@ -55,7 +55,7 @@ impl Lockout {
     /// # Errors
     /// The store's, when counts are kept there.
     pub async fn is_locked(&self, name: &str) -> Result<bool, StoreError> {
-        let now = self.clock.now_micros();
+        let now = self.clock.now();
         let until = if self.shared {
             self.store.login_locked_until(name).await?
         } else {
@@ -74,7 +74,7 @@ impl Lockout {
         if settings.login_failure_limit == 0 {
             return Ok(None);
         }
-        let now = self.clock.now_micros();
+        let now = self.clock.now();
         let failures = if self.shared {
             self.store.add_login_failure(name, now).await?
         } else {
@@ -92,7 +92,7 @@ impl Lockout {
         let Some(length) = lock_length(settings, failures) else {
             return Ok(None);
         };
-        let until = now.saturating_add(i64::try_from(length.as_micros()).unwrap_or(i64::MAX));
+        let until = now + length;
         if self.shared {
             self.store.lock_login(name, until).await?;
         } else if let Some(lock) = self.locks().get_mut(name) {
@@ -145,7 +145,7 @@ mod tests {
     #[tokio::test]
     async fn names_that_stopped_failing_are_swept_out_of_memory() {
         let store = Store::connect("sqlite::memory:").await.unwrap();
-        let (clock, hand) = Clock::manual(1_750_000_000_000_000);
+        let (clock, hand) = Clock::manual(Timestamp::from_micros(1_750_000_000_000_000));
         let settings = ThrottleSettings {
             throttle_storage: ThrottleStorage::Memory,
             ..ThrottleSettings::default()

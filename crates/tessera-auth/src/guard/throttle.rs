@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
-use tessera_core::{Clock, SettingsError};
+use tessera_core::{Clock, SettingsError, Timestamp};
 use tessera_store::Store;
 
 use crate::error::AuthError;
@@ -132,16 +132,13 @@ impl ThrottleSettings {
         Ok(())
     }
 
-    /// What pruning the store's throttle rows may delete at `now` (microseconds): request
-    /// records before the first value (older than the longest window DRF knows, a day),
-    /// and failure counts of names neither locked nor failing since the second (a day, or
+    /// What pruning the store's throttle rows may delete at `now`: request records before
+    /// the first instant (older than the longest window DRF knows, a day), and failure
+    /// counts of names neither locked nor failing since the second (a day, or
     /// `login_lockout_max` if longer).
-    pub fn prune_cutoffs(&self, now: i64) -> (i64, i64) {
-        const DAY: i64 = 86_400_000_000;
-        let idle = i64::try_from(self.login_lockout_max.as_micros())
-            .unwrap_or(i64::MAX)
-            .max(DAY);
-        (now.saturating_sub(DAY), now.saturating_sub(idle))
+    pub fn prune_cutoffs(&self, now: Timestamp) -> (Timestamp, Timestamp) {
+        const DAY: Duration = Duration::from_secs(86_400);
+        (now - DAY, now - self.login_lockout_max.max(DAY))
     }
 
     /// The rate of a scope, if that throttle is on.
@@ -273,19 +270,18 @@ impl Throttles {
             return Ok(());
         };
         let key = format!("throttle_{scope}_{ident}");
-        let now = self.clock.now_micros();
+        let now = self.clock.now();
         let wait = if self.shared {
-            let window = i64::try_from(rate.period.as_micros()).unwrap_or(i64::MAX);
             let hit = self
                 .store
-                .throttle_hit(&key, rate.requests, window, now)
+                .throttle_hit(&key, rate.requests, rate.period, now)
                 .await?;
             (!hit.allowed).then(|| {
-                let oldest = hit.oldest.map(|at| at as f64 / 1e6);
-                wait(hit.count as usize, oldest, rate, now as f64 / 1e6)
+                let oldest = hit.oldest.map(Timestamp::as_secs_f64);
+                wait(hit.count as usize, oldest, rate, now.as_secs_f64())
             })
         } else {
-            self.memory.hit(&key, rate, now as f64 / 1e6)
+            self.memory.hit(&key, rate, now.as_secs_f64())
         };
         match wait {
             None => Ok(()),
@@ -350,8 +346,8 @@ mod tests {
         assert!(s.validate().is_ok());
         assert_eq!(s.rate("login"), Rate::parse("5/min"));
         assert_eq!(s.rate("anon"), None);
-        let day = 86_400_000_000;
-        assert_eq!(s.prune_cutoffs(10 * day), (9 * day, 9 * day));
+        let day = |n: i64| Timestamp::from_secs(n * 86_400);
+        assert_eq!(s.prune_cutoffs(day(10)), (day(9), day(9)));
         assert!(ThrottleStorage::Auto.shared_on(tessera_store::Engine::Postgres));
         assert!(!ThrottleStorage::Auto.shared_on(tessera_store::Engine::Sqlite));
         assert!(ThrottleStorage::Database.shared_on(tessera_store::Engine::Sqlite));

@@ -6,14 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tessera_core::{
-    Algorithm, Key, KeyEncryptionKey, KeyError, KeyRing, Settings, SettingsError,
+    Algorithm, Key, KeyEncryptionKey, KeyError, KeyRing, Settings, SettingsError, Timestamp,
     generate_private_key, open_private_key, seal_private_key,
 };
 use tessera_store::{Retirement, Store, StoredKey};
 
 use super::{KeyState, KeyStatus, KeysError, LoadedRing};
-
-const MICROS: i64 = 1_000_000;
 
 /// The store's signing keys: generate, rotate, retire, list, and the ring they make.
 #[derive(Debug, Clone)]
@@ -61,18 +59,14 @@ impl KeyManager {
             + s.key_refresh_interval
     }
 
-    fn window_micros(&self) -> i64 {
-        i64::try_from(self.verify_window().as_micros()).unwrap_or(i64::MAX)
-    }
-
-    /// Every stored key and its state at `now` (microseconds), oldest first.
-    pub async fn list(&self, now: i64) -> Result<Vec<KeyStatus>, KeysError> {
+    /// Every stored key and its state at `now`, oldest first.
+    pub async fn list(&self, now: Timestamp) -> Result<Vec<KeyStatus>, KeysError> {
         let keys = self.store.signing_keys().await?;
         Ok(self.statuses(&keys, now))
     }
 
-    fn statuses(&self, keys: &[StoredKey], now: i64) -> Vec<KeyStatus> {
-        let window = self.window_micros();
+    fn statuses(&self, keys: &[StoredKey], now: Timestamp) -> Vec<KeyStatus> {
+        let window = self.verify_window();
         let active = keys
             .iter()
             .filter(|k| {
@@ -82,7 +76,7 @@ impl KeyManager {
             .map(|k| k.kid.clone());
         keys.iter()
             .map(|k| {
-                let expires_at = k.retired_at.map(|r| r.saturating_add(window));
+                let expires_at = k.retired_at.map(|r| r + window);
                 let state = if active.as_deref() == Some(k.kid.as_str()) {
                     KeyState::Active
                 } else if k.retired_at.is_some_and(|r| r <= now) {
@@ -123,7 +117,7 @@ impl KeyManager {
     }
 
     /// A new key for `algorithm`, sealed, not yet in the store.
-    fn new_key(&self, algorithm: Algorithm, now: i64) -> Result<StoredKey, KeysError> {
+    fn new_key(&self, algorithm: Algorithm, now: Timestamp) -> Result<StoredKey, KeysError> {
         let private = generate_private_key(algorithm)?;
         let kid = new_kid(now)?;
         let private_key = seal_private_key(self.kek.as_deref(), &kid, &private)?;
@@ -142,7 +136,7 @@ impl KeyManager {
     pub async fn generate(
         &self,
         algorithm: Option<Algorithm>,
-        now: i64,
+        now: Timestamp,
     ) -> Result<KeyStatus, KeysError> {
         self.check_sealing(&self.store.signing_keys().await?)?;
         let key = self.new_key(algorithm.unwrap_or(self.settings.algorithm), now)?;
@@ -153,7 +147,7 @@ impl KeyManager {
     /// Creates the first key, signing at once, when the store holds no key that is not
     /// retired (a fresh installation; several instances starting together make one key).
     /// Returns it when it was created.
-    pub async fn ensure_first_key(&self, now: i64) -> Result<Option<KeyStatus>, KeysError> {
+    pub async fn ensure_first_key(&self, now: Timestamp) -> Result<Option<KeyStatus>, KeysError> {
         let keys = self.store.signing_keys().await?;
         if self
             .statuses(&keys, now)
@@ -182,7 +176,7 @@ impl KeyManager {
     pub async fn rotate(
         &self,
         algorithm: Option<Algorithm>,
-        now: i64,
+        now: Timestamp,
     ) -> Result<KeyStatus, KeysError> {
         let algorithm = algorithm.unwrap_or(self.settings.algorithm);
         let keys = self.store.signing_keys().await?;
@@ -206,9 +200,8 @@ impl KeyManager {
             }
         };
         let someone_signs = statuses.iter().any(|k| k.state == KeyState::Active);
-        let lead = i64::try_from(self.settings.key_publish_lead.as_micros()).unwrap_or(i64::MAX);
         let at = if someone_signs {
-            published_at.saturating_add(lead).max(now)
+            (published_at + self.settings.key_publish_lead).max(now)
         } else {
             now
         };
@@ -220,7 +213,7 @@ impl KeyManager {
 
     /// Stops `kid` signing now; it keeps verifying until its tokens have expired. The only
     /// key signing cannot be retired: rotate first.
-    pub async fn retire(&self, kid: &str, now: i64) -> Result<KeyStatus, KeysError> {
+    pub async fn retire(&self, kid: &str, now: Timestamp) -> Result<KeyStatus, KeysError> {
         match self.store.retire_signing_key(kid, now).await? {
             Retirement::Retired => self.status(kid, now).await,
             Retirement::NotFound => Err(KeysError::UnknownKid(kid.to_owned())),
@@ -229,7 +222,7 @@ impl KeyManager {
         }
     }
 
-    async fn status(&self, kid: &str, now: i64) -> Result<KeyStatus, KeysError> {
+    async fn status(&self, kid: &str, now: Timestamp) -> Result<KeyStatus, KeysError> {
         self.list(now)
             .await?
             .into_iter()
@@ -241,7 +234,7 @@ impl KeyManager {
     /// so a refresh does not decrypt and parse every key again.
     pub async fn ring(
         &self,
-        now: i64,
+        now: Timestamp,
         cache: &mut HashMap<String, Key>,
     ) -> Result<LoadedRing, KeysError> {
         let keys = self.store.signing_keys().await?;
@@ -249,7 +242,7 @@ impl KeyManager {
         let mut active = None;
         let mut others = Vec::new();
         let mut fingerprint = Vec::new();
-        let mut next_change: Option<i64> = None;
+        let mut next_change: Option<Timestamp> = None;
         for (stored, status) in keys.iter().zip(&statuses) {
             for t in [status.activates_at, status.retired_at, status.expires_at]
                 .into_iter()
@@ -299,8 +292,8 @@ impl KeyManager {
 }
 
 /// A key id: the creation date and 8 random hex digits, e.g. `20261123-3f9a1c2b`.
-fn new_kid(now: i64) -> Result<String, KeyError> {
-    let date = time::OffsetDateTime::from_unix_timestamp(now.div_euclid(MICROS))
+fn new_kid(now: Timestamp) -> Result<String, KeyError> {
+    let date = time::OffsetDateTime::from_unix_timestamp(now.as_secs())
         .map(|t| format!("{:04}{:02}{:02}", t.year(), u8::from(t.month()), t.day()))
         .unwrap_or_else(|_| "key".into());
     let mut random = [0u8; 4];
@@ -314,7 +307,8 @@ mod tests {
     use super::*;
     use tessera_core::{KeyOrigin, Secret};
 
-    const T0: i64 = 1_750_000_000 * MICROS;
+    const MICROS: i64 = 1_000_000;
+    const T0: Timestamp = Timestamp::from_secs(1_750_000_000);
     const HOUR: i64 = 3600 * MICROS;
 
     async fn manager(kek: Option<&str>) -> KeyManager {
@@ -340,18 +334,21 @@ mod tests {
         assert_eq!(first.state, KeyState::Active);
         assert!(m.ensure_first_key(T0).await.unwrap().is_none(), "only once");
 
-        let next = m.rotate(None, T0 + 10).await.unwrap();
+        let next = m.rotate(None, T0.add_micros(10)).await.unwrap();
         assert_eq!(next.state, KeyState::Scheduled);
-        let switch = T0 + 10 + HOUR;
+        let switch = T0.add_micros(10 + HOUR);
         assert_eq!(next.activates_at, Some(switch));
-        let loaded = m.ring(T0 + 20, &mut HashMap::new()).await.unwrap();
+        let loaded = m
+            .ring(T0.add_micros(20), &mut HashMap::new())
+            .await
+            .unwrap();
         assert_eq!(loaded.fingerprint, [first.kid.clone(), next.kid.clone()]);
         assert_eq!(loaded.next_change, Some(switch));
 
         let list = m.list(switch).await.unwrap();
         assert_eq!(states(&list), [KeyState::Retired, KeyState::Active]);
         // One day (the longest lifetime) plus one refresh interval.
-        let expires = switch + 86_400 * MICROS + 30 * MICROS;
+        let expires = switch.add_micros(86_400 * MICROS + 30 * MICROS);
         assert_eq!(list[0].expires_at, Some(expires));
         let loaded = m.ring(switch, &mut HashMap::new()).await.unwrap();
         assert_eq!(loaded.fingerprint, [next.kid.clone(), first.kid.clone()]);
@@ -373,7 +370,7 @@ mod tests {
         let standby = m.generate(None, T0).await.unwrap();
         assert_eq!(standby.state, KeyState::Published);
         assert!(!standby.encrypted);
-        let rotated = m.rotate(None, T0 + 2 * HOUR).await.unwrap();
+        let rotated = m.rotate(None, T0.add_micros(2 * HOUR)).await.unwrap();
         assert_eq!(rotated.kid, standby.kid);
         assert_eq!(rotated.state, KeyState::Active);
     }
@@ -394,8 +391,8 @@ mod tests {
     #[test]
     fn kids_are_dated_and_random() {
         // 2025-01-01T00:00:00Z
-        let a = new_kid(1_735_689_600 * MICROS).unwrap();
-        let b = new_kid(1_735_689_600 * MICROS).unwrap();
+        let a = new_kid(Timestamp::from_secs(1_735_689_600)).unwrap();
+        let b = new_kid(Timestamp::from_secs(1_735_689_600)).unwrap();
         assert!(a.starts_with("20250101-") && a.len() == 17, "{a}");
         assert_ne!(a, b);
         assert!(tessera_core::is_valid_kid(&a));

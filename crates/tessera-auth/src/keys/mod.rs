@@ -21,7 +21,7 @@ mod files;
 mod manager;
 mod refresher;
 
-use tessera_core::{KeyError, KeyRing, SettingsError};
+use tessera_core::{KeyError, KeyRing, SettingsError, Timestamp};
 use tessera_store::StoreError;
 
 pub use files::load_key_files;
@@ -98,7 +98,7 @@ impl KeyState {
     }
 }
 
-/// A stored key and its state at one instant. Times are microseconds since the epoch.
+/// A stored key and its state at one instant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyStatus {
     /// The key id.
@@ -108,13 +108,13 @@ pub struct KeyStatus {
     /// Where the key stands.
     pub state: KeyState,
     /// When it was created and published.
-    pub created_at: i64,
+    pub created_at: Timestamp,
     /// When it signs (or signed) from.
-    pub activates_at: Option<i64>,
+    pub activates_at: Option<Timestamp>,
     /// When it stops (or stopped) signing.
-    pub retired_at: Option<i64>,
+    pub retired_at: Option<Timestamp>,
     /// When it drops out of the ring and the JWKS.
-    pub expires_at: Option<i64>,
+    pub expires_at: Option<Timestamp>,
     /// Whether the private part is encrypted at rest.
     pub encrypted: bool,
 }
@@ -126,6 +126,6 @@ pub struct LoadedRing {
     pub ring: KeyRing,
     /// The kids in the ring, the active one first: equal fingerprints, equal rings.
     pub fingerprint: Vec<String>,
-    /// The next instant (microseconds) a key changes state, if any.
-    pub next_change: Option<i64>,
+    /// The next instant a key changes state, if any.
+    pub next_change: Option<Timestamp>,
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use tessera_core::{Clock, Key, TokenBackend};
+use tessera_core::{Clock, Key, Timestamp, TokenBackend};
 use tokio::task::JoinHandle;
 
 use super::{KeyManager, KeysError};
@@ -27,11 +27,11 @@ impl KeyRefresher {
         clock: Clock,
         interval: Duration,
     ) -> Result<Self, KeysError> {
-        if let Some(first) = manager.ensure_first_key(clock.now_micros()).await? {
+        if let Some(first) = manager.ensure_first_key(clock.now()).await? {
             tracing::info!(kid = %first.kid, algorithm = %first.algorithm, "created the first signing key in the store");
         }
         let mut cache = HashMap::new();
-        let loaded = manager.ring(clock.now_micros(), &mut cache).await?;
+        let loaded = manager.ring(clock.now(), &mut cache).await?;
         backend.set_keys(loaded.ring);
         let task = Refresh {
             manager,
@@ -61,7 +61,7 @@ struct Refresh {
     /// Keys already opened, by kid, so a read does not decrypt and parse every key again.
     cache: HashMap<String, Key>,
     fingerprint: Vec<String>,
-    next_change: Option<i64>,
+    next_change: Option<Timestamp>,
 }
 
 impl Refresh {
@@ -71,20 +71,13 @@ impl Refresh {
         loop {
             let mut wait = self.interval;
             if let Some(at) = self.next_change {
-                let until = Duration::from_micros(
-                    u64::try_from(at.saturating_sub(self.clock.now_micros())).unwrap_or(0),
-                );
-                wait = wait.min(until);
+                wait = wait.min(at.duration_since(self.clock.now()));
             }
             tokio::time::sleep(wait).await;
             if self.manager.store().is_closed() {
                 return;
             }
-            match self
-                .manager
-                .ring(self.clock.now_micros(), &mut self.cache)
-                .await
-            {
+            match self.manager.ring(self.clock.now(), &mut self.cache).await {
                 Ok(loaded) => {
                     self.next_change = loaded.next_change;
                     if loaded.fingerprint != self.fingerprint {

@@ -196,7 +196,7 @@ mod tests {
                 event: Some("login.".into()),
                 outcome: Some(AuditOutcome::Failure),
                 ip: Some("::ffff:10.0.0.1".into()),
-                since: Some(1_767_225_600_000_000),
+                since: Some(tessera_core::Timestamp::from_secs(1_767_225_600)),
                 until: None,
             }
         );

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tessera_auth::datetime::drf_datetime;
 use tessera_auth::form::{Fields, Trim};
 use tessera_auth::keys::KeyStatus;
-use tessera_core::Algorithm;
+use tessera_core::{Algorithm, Timestamp};
 
 use crate::client::Client;
 use crate::error::ApiError;
@@ -52,7 +52,7 @@ fn algorithm(data: &Payload) -> Result<Option<Algorithm>, ApiError> {
 
 /// The admin API's key object; times as DRF writes them.
 fn key_object(key: &KeyStatus) -> Value {
-    let time = |t: Option<i64>| t.map(drf_datetime);
+    let time = |t: Option<Timestamp>| t.map(drf_datetime);
     json!({
         "kid": key.kid,
         "algorithm": key.algorithm,

@@ -37,7 +37,7 @@ async fn list(State(tessera): State<Tessera>, auth: AuthUser) -> Result<Json<Val
                 "id": s.id,
                 "created_at": drf_datetime(s.created_at),
                 "last_used_at": drf_datetime(s.last_used_at),
-                "expires_at": drf_datetime(s.expires_at.saturating_mul(1_000_000)),
+                "expires_at": drf_datetime(s.expires_at),
                 "user_agent": s.user_agent,
                 "ip": s.ip,
                 "current": Some(s.id.as_str()) == current,

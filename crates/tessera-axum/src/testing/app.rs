@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::MethodRouter;
-use tessera_core::{Clock, ManualClock, Settings};
+use tessera_core::{Clock, ManualClock, Settings, Timestamp};
 use tessera_store::{NewUser, PasswordHasher, User};
 
 use super::{NOW, SIGNING_KEY, TestClient, TestDatabase};
@@ -107,8 +107,8 @@ impl TestApp {
             .await
             .expect("the hashing task")
             .expect("hashing the password");
-        let date_joined = if new.date_joined == 0 {
-            self.source.now_micros()
+        let date_joined = if new.date_joined == Timestamp::UNIX_EPOCH {
+            self.source.now()
         } else {
             new.date_joined
         };
@@ -125,9 +125,9 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("creating the user {}: {e}", new.email))
     }
 
-    /// The application's time, in whole seconds.
-    pub fn now(&self) -> i64 {
-        self.source.now_secs()
+    /// The application's time.
+    pub fn now(&self) -> Timestamp {
+        self.source.now()
     }
 
     /// Moves the application's clock by `secs` seconds (back, when negative).
@@ -147,7 +147,7 @@ pub struct TestAppBuilder {
     audit: Vec<Change<AuditSettings>>,
     hasher: Option<PasswordHasher>,
     clock: Option<(Clock, ManualClock)>,
-    start: i64,
+    start: Timestamp,
     database: Option<Arc<TestDatabase>>,
     router: Router<Tessera>,
     app: Option<Box<dyn FnOnce(Tessera) -> Router + Send>>,
@@ -223,9 +223,9 @@ impl TestAppBuilder {
         self
     }
 
-    /// Starts the clock at `secs` seconds since the Unix epoch instead of [`NOW`].
-    pub fn start_at(mut self, secs: i64) -> Self {
-        self.start = secs;
+    /// Starts the clock at `at` instead of [`NOW`].
+    pub fn start_at(mut self, at: Timestamp) -> Self {
+        self.start = at;
         self
     }
 
@@ -291,9 +291,7 @@ impl TestAppBuilder {
             ..Settings::default()
         };
         apply(&mut settings, self.settings);
-        let (source, clock) = self
-            .clock
-            .unwrap_or_else(|| Clock::manual(self.start * 1_000_000));
+        let (source, clock) = self.clock.unwrap_or_else(|| Clock::manual(self.start));
         let tessera = Tessera::builder(settings, store)
             .hasher(self.hasher.unwrap_or_else(|| PasswordHasher::new(2)))
             .clock(source.clone())

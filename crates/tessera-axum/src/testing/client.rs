@@ -308,7 +308,7 @@ impl TestClient {
 fn fresh_access<'a>(tessera: &Tessera, refresh: &str, access: &'a mut String) -> &'a str {
     let auth = tessera.auth();
     let backend = auth.backend();
-    let now = auth.now_secs();
+    let now = auth.now();
     if backend.decode(&TokenKind::access(), access, now).is_err()
         && let Ok(session) = backend.decode(&TokenKind::refresh(), refresh, now)
         && let Ok(minted) = backend.encode(&session.access_token(backend, now))

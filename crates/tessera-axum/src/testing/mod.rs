@@ -47,6 +47,7 @@ mod response;
 use std::net::SocketAddr;
 
 use axum::Router;
+use tessera_core::Timestamp;
 
 pub use app::{TestApp, TestAppBuilder};
 pub use client::{RequestBuilder, TestClient};
@@ -54,9 +55,8 @@ pub use cookies::SetCookie;
 pub use response::TestResponse;
 pub use tessera_store::testing::TestDatabase;
 
-/// The instant a [`TestApp`]'s clock starts at, in whole seconds since the Unix epoch
-/// (2025-06-15T15:06:40Z).
-pub const NOW: i64 = 1_750_000_000;
+/// The instant a [`TestApp`]'s clock starts at: 2025-06-15T15:06:40Z.
+pub const NOW: Timestamp = Timestamp::from_secs(1_750_000_000);
 
 /// The HMAC secret a [`TestApp`] signs tokens with unless its settings say otherwise.
 pub const SIGNING_KEY: &str = "test-key-that-is-at-least-32-bytes-long";

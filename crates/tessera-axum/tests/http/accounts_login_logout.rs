@@ -6,7 +6,7 @@ use axum::http::Method;
 use serde_json::json;
 
 use crate::helpers::{
-    Api, NO_ACTIVE_ACCOUNT, NOT_PROVIDED, NOW, PASSWORD, PASSWORD_CHANGED, Records,
+    Api, NO_ACTIVE_ACCOUNT, NOT_PROVIDED, NOW, NOW_SECS, PASSWORD, PASSWORD_CHANGED, Records,
     VERIFY_BLACKLISTED, access_refused, accounts_app, claim_names, claims, int_claim, str_claim,
     token_error,
 };
@@ -66,8 +66,8 @@ async fn login_tokens_carry_the_account_claims_after_user_id_and_sid() {
     assert_eq!(access["last_name"], json!("Lovelace"));
     assert_eq!(access["full_name"], json!("Ada Lovelace"));
     assert_eq!(access["sid"], claims(&pair.refresh)["sid"]);
-    assert_eq!(int_claim(&pair.access, "exp"), NOW + 300);
-    assert_eq!(int_claim(&pair.refresh, "exp"), NOW + 86_400);
+    assert_eq!(int_claim(&pair.access, "exp"), NOW_SECS + 300);
+    assert_eq!(int_claim(&pair.refresh, "exp"), NOW_SECS + 86_400);
 }
 
 #[tokio::test]
@@ -183,10 +183,7 @@ async fn update_last_login_on_records_the_login_time() {
 
     app.account_pair("ada@example.com", PASSWORD).await;
 
-    assert_eq!(
-        app.user(ada.id).await.last_login,
-        Some((NOW + 42) * 1_000_000)
-    );
+    assert_eq!(app.user(ada.id).await.last_login, Some(NOW.add_secs(42)));
 }
 
 #[tokio::test]

@@ -71,7 +71,7 @@ async fn after_a_change_every_token_of_the_user_stops_working() {
     }
     assert_eq!(
         app.user(id).await.password_changed_at,
-        Some((NOW + 5) * 1_000_000)
+        Some(NOW.add_secs(5))
     );
 }
 

@@ -559,7 +559,7 @@ async fn a_rejected_registration_creates_nothing_and_cannot_log_in() {
         .tessera
         .auth()
         .store()
-        .flush_expired_sessions(i64::MAX, 100)
+        .flush_expired_sessions(tessera_core::Timestamp::MAX, 100)
         .await
         .expect("flush");
     assert_eq!(sessions, 0, "a rejected registration opened a session");

@@ -3,7 +3,7 @@
 //! detection, deletion — and a token without a session is judged by its issue time.
 
 use serde_json::json;
-use tessera_core::{Token, TokenKind};
+use tessera_core::{Timestamp, Token, TokenKind};
 
 use crate::helpers::{
     Api, NO_ACTIVE_ACCOUNT, NO_ACTIVE_ACCOUNT_FOR_TOKEN, NOW, PASSWORD, PASSWORD_CHANGED, Records,
@@ -25,7 +25,7 @@ async fn rotating_accounts_app() -> TestApp {
 }
 
 /// An access token for `user_id` with no `sid`, issued at `iat`.
-fn sessionless_access(app: &TestApp, user_id: i64, iat: i64) -> String {
+fn sessionless_access(app: &TestApp, user_id: i64, iat: Timestamp) -> String {
     let backend = app.tessera.auth().backend();
     let token = Token::for_user(backend, TokenKind::access(), &user_id.to_string(), iat);
     assert!(token.get("sid").is_none());
@@ -194,7 +194,7 @@ async fn the_access_token_dies_when_its_session_is_deleted_from_the_store() {
         .tessera
         .auth()
         .store()
-        .flush_expired_sessions(NOW + 2 * 86_400, 100)
+        .flush_expired_sessions(NOW.add_secs(2 * 86_400), 100)
         .await
         .expect("flush");
     assert_eq!(deleted, 1);
@@ -238,7 +238,7 @@ async fn a_sessionless_token_issued_before_a_password_change_is_refused() {
 
     app.profile(&early).await.assert(401, PASSWORD_CHANGED);
     app.advance(10);
-    let late = sessionless_access(&app, ada.id, NOW + 110);
+    let late = sessionless_access(&app, ada.id, NOW.add_secs(110));
     app.profile(&late).await.ok();
 }
 
@@ -248,7 +248,7 @@ async fn a_sessionless_token_issued_one_second_before_a_change_is_refused() {
     let ada = app.create_user("ada@example.com", PASSWORD).await;
     app.advance(100);
     let pair = app.account_pair("ada@example.com", PASSWORD).await;
-    let early = sessionless_access(&app, ada.id, NOW + 99);
+    let early = sessionless_access(&app, ada.id, NOW.add_secs(99));
 
     app.change_password(&pair.access, PASSWORD, NEW_PASSWORD)
         .await
@@ -271,7 +271,7 @@ async fn a_sessionless_token_issued_before_logout_all_is_refused() {
 
     app.profile(&early).await.assert(401, PASSWORD_CHANGED);
     app.advance(1);
-    app.profile(&sessionless_access(&app, ada.id, NOW + 61))
+    app.profile(&sessionless_access(&app, ada.id, NOW.add_secs(61)))
         .await
         .ok();
 }

@@ -6,7 +6,7 @@ use tessera_core::{Token, TokenKind};
 use tessera_store::NewUser;
 
 use crate::helpers::{
-    Api, NOT_PROVIDED, NOW, PASSWORD, Records, WWW_AUTHENTICATE, forge, token_app,
+    Api, NOT_PROVIDED, NOW_SECS, PASSWORD, Records, WWW_AUTHENTICATE, forge, token_app,
 };
 
 const BAD_HEADER: &str = r#"{"detail":"Authorization header must contain two space-delimited values","code":"bad_authorization_header"}"#;
@@ -164,16 +164,16 @@ async fn leeway_keeps_an_access_token_alive_past_exp() {
 async fn forged_algorithms_and_future_tokens_are_invalid() {
     let app = token_app().build().await;
     let user = app.create_user("a@x.com", PASSWORD).await;
-    let payload = json!({"token_type": "access", "exp": NOW + 60, "iat": NOW, "jti": "abc", "user_id": user.id.to_string()});
+    let payload = json!({"token_type": "access", "exp": NOW_SECS + 60, "iat": NOW_SECS, "jti": "abc", "user_id": user.id.to_string()});
     let valid = forge(&payload);
     let (_, rest) = valid.split_once('.').expect("segments");
     let (body, _) = rest.rsplit_once('.').expect("segments");
     let unsigned = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{body}.");
     let future = forge(
-        &json!({"token_type": "access", "exp": NOW + 60, "iat": NOW + 1, "jti": "abc", "user_id": "1"}),
+        &json!({"token_type": "access", "exp": NOW_SECS + 60, "iat": NOW_SECS + 1, "jti": "abc", "user_id": "1"}),
     );
     let not_yet = forge(
-        &json!({"token_type": "access", "exp": NOW + 60, "nbf": NOW + 1, "jti": "abc", "user_id": "1"}),
+        &json!({"token_type": "access", "exp": NOW_SECS + 60, "nbf": NOW_SECS + 1, "jti": "abc", "user_id": "1"}),
     );
 
     app.get_bearer("/api/protected/", &valid).await.ok();
@@ -217,7 +217,7 @@ async fn a_deleted_user_is_401_user_not_found() {
 async fn a_user_id_that_is_no_user_is_401_user_not_found() {
     let app = token_app().build().await;
     let token = forge(
-        &json!({"token_type": "access", "exp": NOW + 60, "iat": NOW, "jti": "abc", "user_id": "x"}),
+        &json!({"token_type": "access", "exp": NOW_SECS + 60, "iat": NOW_SECS, "jti": "abc", "user_id": "x"}),
     );
 
     app.get_bearer("/api/protected/", &token).await.assert(
@@ -391,19 +391,19 @@ async fn tokens_missing_a_type_or_an_id_are_refused_with_simplejwts_messages() {
     let id = user.id.to_string();
     let cases = [
         (
-            json!({"exp": NOW + 60, "iat": NOW, "jti": "abc", "user_id": id}),
+            json!({"exp": NOW_SECS + 60, "iat": NOW_SECS, "jti": "abc", "user_id": id}),
             "Token has no type",
         ),
         (
-            json!({"token_type": "access", "exp": NOW + 60, "iat": NOW, "user_id": id}),
+            json!({"token_type": "access", "exp": NOW_SECS + 60, "iat": NOW_SECS, "user_id": id}),
             "Token has no id",
         ),
         (
-            json!({"token_type": "access", "iat": NOW, "jti": "abc", "user_id": id}),
+            json!({"token_type": "access", "iat": NOW_SECS, "jti": "abc", "user_id": id}),
             "Token has no 'exp' claim",
         ),
         (
-            json!({"token_type": "sliding", "exp": NOW + 60, "iat": NOW, "jti": "abc", "user_id": id}),
+            json!({"token_type": "sliding", "exp": NOW_SECS + 60, "iat": NOW_SECS, "jti": "abc", "user_id": id}),
             "Token has wrong type",
         ),
     ];
@@ -419,7 +419,7 @@ async fn tokens_missing_a_type_or_an_id_are_refused_with_simplejwts_messages() {
 async fn a_token_signed_with_another_hmac_algorithm_is_invalid() {
     let app = token_app().build().await;
     let user = app.create_user("a@x.com", PASSWORD).await;
-    let payload = json!({"token_type": "access", "exp": NOW + 60, "iat": NOW, "jti": "abc", "user_id": user.id.to_string()});
+    let payload = json!({"token_type": "access", "exp": NOW_SECS + 60, "iat": NOW_SECS, "jti": "abc", "user_id": user.id.to_string()});
     let key = jsonwebtoken::EncodingKey::from_secret(crate::helpers::SIGNING_KEY.as_bytes());
     let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512);
     let hs512 = jsonwebtoken::encode(&header, &payload, &key).expect("encode");
@@ -498,10 +498,10 @@ async fn audience_and_issuer_come_last_and_are_required() {
     );
     app.get_bearer("/api/protected/", &access).await.ok();
     let no_aud = forge(
-        &json!({"token_type": "access", "exp": NOW + 60, "iat": NOW, "jti": "a", "user_id": id, "iss": "https://auth.example"}),
+        &json!({"token_type": "access", "exp": NOW_SECS + 60, "iat": NOW_SECS, "jti": "a", "user_id": id, "iss": "https://auth.example"}),
     );
     let other_iss = forge(
-        &json!({"token_type": "access", "exp": NOW + 60, "iat": NOW, "jti": "a", "user_id": id, "aud": "api", "iss": "https://evil.example"}),
+        &json!({"token_type": "access", "exp": NOW_SECS + 60, "iat": NOW_SECS, "jti": "a", "user_id": id, "aud": "api", "iss": "https://evil.example"}),
     );
     for token in [no_aud, other_iss] {
         app.get_bearer("/api/protected/", &token)

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use tessera_axum::{AuthError, ThrottleSettings};
 
 use crate::helpers::{
-    ACCOUNT_PASSWORD, Api, CookieApi, MetricsProbe, NOW, PASSWORD, Pair, Records, Reply, TestApp,
-    UNAVAILABLE, access_refused, forge, throttled_app, token_error,
+    ACCOUNT_PASSWORD, Api, CookieApi, MetricsProbe, NOW_SECS, PASSWORD, Pair, Records, Reply,
+    TestApp, UNAVAILABLE, access_refused, forge, throttled_app, token_error,
 };
 
 const ADA: &str = "ada@example.com";
@@ -308,7 +308,7 @@ fn token_of_length(claims: &Value, length: usize) -> String {
 async fn a_token_over_8_kib_is_invalid() {
     let app = throttled_app().build().await;
     let ada = app.create_user(ADA, PASSWORD).await;
-    let claims = json!({"token_type": "access", "exp": NOW + 60, "iat": NOW, "jti": "abc", "user_id": ada.id.to_string()});
+    let claims = json!({"token_type": "access", "exp": NOW_SECS + 60, "iat": NOW_SECS, "jti": "abc", "user_id": ada.id.to_string()});
     let largest = token_of_length(&claims, 8 * 1024);
     let too_large = token_of_length(&claims, 8 * 1024 + 1);
 

@@ -343,7 +343,7 @@ async fn failures_kept_in_the_store_lock_and_double_the_same_way() {
             .login_locked_until(ADA)
             .await
             .unwrap(),
-        Some(app.tessera.auth().now_micros() + 60_000_000)
+        Some(app.tessera.auth().now().add_secs(60))
     );
     app.obtain(ADA, PASSWORD)
         .await

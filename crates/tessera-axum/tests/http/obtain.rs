@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use tessera_store::NewUser;
 
 use crate::helpers::{
-    Api, NO_ACTIVE_ACCOUNT, NOW, PASSWORD, Records, claim_names, claims, header_text, int_claim,
-    str_claim, token_app,
+    Api, NO_ACTIVE_ACCOUNT, NOW, NOW_SECS, PASSWORD, Records, claim_names, claims, header_text,
+    int_claim, str_claim, token_app,
 };
 
 fn is_jti(value: &str) -> bool {
@@ -58,8 +58,8 @@ async fn refresh_claims_are_type_exp_iat_jti_user_id_then_sid() {
     let claims = claims(&pair.refresh);
     assert_eq!(claims["token_type"], json!("refresh"));
     assert_eq!(claims["user_id"], json!(user.id.to_string()));
-    assert_eq!(claims["iat"], json!(NOW));
-    assert_eq!(claims["exp"], json!(NOW + 86_400));
+    assert_eq!(claims["iat"], json!(NOW_SECS));
+    assert_eq!(claims["exp"], json!(NOW_SECS + 86_400));
 }
 
 #[tokio::test]
@@ -76,8 +76,8 @@ async fn access_claims_are_in_the_same_order_and_copy_user_id_and_sid() {
     let claims = claims(&pair.access);
     assert_eq!(claims["token_type"], json!("access"));
     assert_eq!(claims["user_id"], json!(user.id.to_string()));
-    assert_eq!(claims["iat"], json!(NOW));
-    assert_eq!(claims["exp"], json!(NOW + 300));
+    assert_eq!(claims["iat"], json!(NOW_SECS));
+    assert_eq!(claims["exp"], json!(NOW_SECS + 300));
     assert_eq!(
         str_claim(&pair.access, "sid"),
         str_claim(&pair.refresh, "sid")
@@ -143,9 +143,9 @@ async fn lifetimes_follow_the_settings() {
 
     let pair = app.login("a@x.com", PASSWORD).await;
 
-    assert_eq!(int_claim(&pair.access, "exp"), NOW + 7 + 60);
-    assert_eq!(int_claim(&pair.refresh, "exp"), NOW + 7 + 3600);
-    assert_eq!(int_claim(&pair.access, "iat"), NOW + 7);
+    assert_eq!(int_claim(&pair.access, "exp"), NOW_SECS + 7 + 60);
+    assert_eq!(int_claim(&pair.refresh, "exp"), NOW_SECS + 7 + 3600);
+    assert_eq!(int_claim(&pair.access, "iat"), NOW_SECS + 7);
 }
 
 #[tokio::test]
@@ -224,10 +224,7 @@ async fn update_last_login_on_sets_last_login_to_now() {
 
     app.login("a@x.com", PASSWORD).await;
 
-    assert_eq!(
-        app.user(user.id).await.last_login,
-        Some((NOW + 42) * 1_000_000)
-    );
+    assert_eq!(app.user(user.id).await.last_login, Some(NOW.add_secs(42)));
 }
 
 #[tokio::test]

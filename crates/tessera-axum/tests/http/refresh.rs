@@ -6,7 +6,7 @@ use tessera_axum::ClientInfo;
 use tessera_core::{Claims, Token, TokenKind};
 
 use crate::helpers::{
-    Api, NO_ACTIVE_ACCOUNT_FOR_TOKEN, NOW, PASSWORD, Records, VERIFY_BLACKLISTED, claim_names,
+    Api, NO_ACTIVE_ACCOUNT_FOR_TOKEN, NOW_SECS, PASSWORD, Records, VERIFY_BLACKLISTED, claim_names,
     claims, forge, int_claim, rotating, str_claim, token_app, token_error,
 };
 
@@ -27,8 +27,8 @@ async fn refresh_without_rotation_returns_only_an_access_token() {
         ["token_type", "exp", "iat", "jti", "user_id", "sid"]
     );
     assert_eq!(str_claim(&access, "token_type"), "access");
-    assert_eq!(int_claim(&access, "exp"), NOW + 100 + 300);
-    assert_eq!(int_claim(&access, "iat"), NOW + 100);
+    assert_eq!(int_claim(&access, "exp"), NOW_SECS + 100 + 300);
+    assert_eq!(int_claim(&access, "iat"), NOW_SECS + 100);
     assert_eq!(
         str_claim(&access, "user_id"),
         str_claim(&pair.refresh, "user_id")
@@ -85,7 +85,7 @@ async fn an_access_token_from_a_refresh_token_copies_the_custom_claims() {
     assert_eq!(claims["email"], json!("a@x.com"));
     assert_eq!(claims["role"], json!("editor"));
     assert_eq!(claims["n"], json!([1, {"k": null}]));
-    assert_eq!(claims["exp"], json!(NOW + 60 + 300));
+    assert_eq!(claims["exp"], json!(NOW_SECS + 60 + 300));
 }
 
 #[tokio::test]
@@ -106,8 +106,8 @@ async fn rotation_returns_access_then_a_new_refresh_token_of_the_same_session() 
     );
     assert_ne!(str_claim(&new, "jti"), str_claim(&pair.refresh, "jti"));
     assert_eq!(str_claim(&new, "sid"), str_claim(&pair.refresh, "sid"));
-    assert_eq!(int_claim(&new, "exp"), NOW + 30 + 86_400);
-    assert_eq!(int_claim(&new, "iat"), NOW + 30);
+    assert_eq!(int_claim(&new, "exp"), NOW_SECS + 30 + 86_400);
+    assert_eq!(int_claim(&new, "iat"), NOW_SECS + 30);
     let session = app.session_of(&new).await;
     assert_eq!(session.current_jti, str_claim(&new, "jti"));
     assert_eq!(session.rotation_counter, 1);

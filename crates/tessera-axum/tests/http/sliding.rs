@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::helpers::{
-    Api, NO_ACTIVE_ACCOUNT, NOW, PASSWORD, claim_names, int_claim, str_claim, token_app,
+    Api, NO_ACTIVE_ACCOUNT, NOW, NOW_SECS, PASSWORD, claim_names, int_claim, str_claim, token_app,
     token_error,
 };
 
@@ -32,9 +32,9 @@ async fn sliding_obtain_returns_one_token_with_sliding_claims_in_order() {
         ]
     );
     assert_eq!(str_claim(&token, "token_type"), "sliding");
-    assert_eq!(int_claim(&token, "exp"), NOW + 300);
-    assert_eq!(int_claim(&token, "iat"), NOW);
-    assert_eq!(int_claim(&token, "refresh_exp"), NOW + 86_400);
+    assert_eq!(int_claim(&token, "exp"), NOW_SECS + 300);
+    assert_eq!(int_claim(&token, "iat"), NOW_SECS);
+    assert_eq!(int_claim(&token, "refresh_exp"), NOW_SECS + 86_400);
     assert_eq!(str_claim(&token, "user_id"), user.id.to_string());
 }
 
@@ -68,8 +68,8 @@ async fn sliding_refresh_keeps_jti_and_refresh_exp_and_moves_exp() {
     let slid = reply.field("token");
     assert_eq!(claim_names(&slid), claim_names(&token));
     assert_eq!(str_claim(&slid, "jti"), str_claim(&token, "jti"));
-    assert_eq!(int_claim(&slid, "refresh_exp"), NOW + 86_400);
-    assert_eq!(int_claim(&slid, "exp"), NOW + 100 + 300);
+    assert_eq!(int_claim(&slid, "refresh_exp"), NOW_SECS + 86_400);
+    assert_eq!(int_claim(&slid, "exp"), NOW_SECS + 100 + 300);
     assert_eq!(str_claim(&slid, "sid"), str_claim(&token, "sid"));
 }
 
@@ -82,7 +82,7 @@ async fn sliding_refresh_works_after_exp_inside_refresh_exp() {
 
     let slid = app.refresh_sliding(&token).await.field("token");
 
-    assert_eq!(int_claim(&slid, "exp"), NOW + 301 + 300);
+    assert_eq!(int_claim(&slid, "exp"), NOW_SECS + 301 + 300);
     app.advance(86_400 - 301 - 1);
     app.refresh_sliding(&token).await.ok();
 }
@@ -199,11 +199,7 @@ async fn a_revoked_sliding_session_no_longer_slides() {
         app.tessera
             .auth()
             .store()
-            .revoke_session(
-                &sid,
-                tessera_store::RevokeReason::Blacklisted,
-                NOW * 1_000_000
-            )
+            .revoke_session(&sid, tessera_store::RevokeReason::Blacklisted, NOW)
             .await
             .expect("revoke")
     );

@@ -268,8 +268,8 @@ async fn counters_in_the_store_slide_and_wait_exactly_as_in_memory() {
         .throttle_hit(
             "throttle_login_127.0.0.1",
             3,
-            60_000_000,
-            app.tessera.auth().now_micros(),
+            Duration::from_secs(60),
+            app.tessera.auth().now(),
         )
         .await
         .unwrap();

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::helpers::{
-    Api, NOW, PASSWORD, Records, VERIFY_BLACKLISTED, forge, rotating, token_app, token_error,
+    Api, NOW_SECS, PASSWORD, Records, VERIFY_BLACKLISTED, forge, rotating, token_app, token_error,
 };
 
 #[tokio::test]
@@ -22,9 +22,10 @@ async fn verify_ignores_the_token_type() {
     app.create_user("a@x.com", PASSWORD).await;
     let sliding = app.obtain_sliding("a@x.com", PASSWORD).await.field("token");
     let odd = forge(
-        &json!({"token_type": "email_verification", "exp": NOW + 60, "iat": NOW, "jti": "abc"}),
+        &json!({"token_type": "email_verification", "exp": NOW_SECS + 60, "iat": NOW_SECS, "jti": "abc"}),
     );
-    let typeless = forge(&json!({"exp": NOW + 60, "iat": NOW, "jti": "abc", "user_id": "1"}));
+    let typeless =
+        forge(&json!({"exp": NOW_SECS + 60, "iat": NOW_SECS, "jti": "abc", "user_id": "1"}));
 
     app.verify(&sliding).await.assert(200, "{}");
     app.verify(&odd).await.assert(200, "{}");
@@ -49,19 +50,19 @@ async fn verify_reports_simplejwts_messages_for_broken_claims() {
     let app = token_app().build().await;
     let cases = [
         (
-            json!({"token_type": "access", "exp": NOW + 60, "iat": NOW}),
+            json!({"token_type": "access", "exp": NOW_SECS + 60, "iat": NOW_SECS}),
             "Token has no id",
         ),
         (
-            json!({"token_type": "access", "iat": NOW, "jti": "abc"}),
+            json!({"token_type": "access", "iat": NOW_SECS, "jti": "abc"}),
             "Token has no 'exp' claim",
         ),
         (
-            json!({"token_type": "access", "exp": NOW + 60, "iat": NOW + 1, "jti": "abc"}),
+            json!({"token_type": "access", "exp": NOW_SECS + 60, "iat": NOW_SECS + 1, "jti": "abc"}),
             "Token is invalid",
         ),
         (
-            json!({"token_type": "access", "exp": NOW, "iat": NOW - 1, "jti": "abc"}),
+            json!({"token_type": "access", "exp": NOW_SECS, "iat": NOW_SECS - 1, "jti": "abc"}),
             "Token is expired",
         ),
         (

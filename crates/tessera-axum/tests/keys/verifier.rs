@@ -37,7 +37,7 @@ async fn a_service_verifies_tessera_tokens_with_only_the_jwks_url() {
             jwk_url: Some(jwks_url),
             ..Settings::default()
         },
-        Clock::manual(NOW * 1_000_000).0,
+        Clock::manual(NOW).0,
     )
     .unwrap();
     let client = TestClient::new(

@@ -11,7 +11,10 @@ use super::*;
 use crate::encoding::b64;
 use crate::keys::Algorithm;
 
+/// The tests' "now", in whole seconds as claims count it…
 const NOW: i64 = 1_700_000_000;
+/// …and as the instant the backend is given.
+const AT: Timestamp = Timestamp::from_secs(NOW);
 
 fn settings() -> Settings {
     Settings {
@@ -47,7 +50,7 @@ fn hs256() -> Value {
 fn header_is_sorted_like_pyjwt_and_payload_keeps_claim_order() {
     let b = backend();
     let raw = b
-        .encode(&Token::for_user(&b, TokenKind::access(), "7", NOW))
+        .encode(&Token::for_user(&b, TokenKind::access(), "7", AT))
         .unwrap();
     let mut parts = raw.split('.');
     let header = URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap();
@@ -65,10 +68,13 @@ fn exp_equal_to_now_is_expired() {
     let b = backend();
     let raw = forge(&b, hs256(), access_payload(NOW, NOW - 10));
     assert_eq!(
-        b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+        b.decode(&TokenKind::access(), &raw, AT).unwrap_err(),
         TokenError::Expired
     );
-    assert!(b.decode(&TokenKind::access(), &raw, NOW - 1).is_ok());
+    assert!(
+        b.decode(&TokenKind::access(), &raw, AT.add_secs(-1))
+            .is_ok()
+    );
 }
 
 #[test]
@@ -79,17 +85,17 @@ fn leeway_extends_exp_and_tolerates_future_iat() {
     })
     .unwrap();
     let raw = forge(&b, hs256(), access_payload(NOW - 4, NOW - 100));
-    assert!(b.decode(&TokenKind::access(), &raw, NOW).is_ok());
+    assert!(b.decode(&TokenKind::access(), &raw, AT).is_ok());
     let raw = forge(&b, hs256(), access_payload(NOW - 5, NOW - 100));
     assert_eq!(
-        b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+        b.decode(&TokenKind::access(), &raw, AT).unwrap_err(),
         TokenError::Expired
     );
     let raw = forge(&b, hs256(), access_payload(NOW + 100, NOW + 5));
-    assert!(b.decode(&TokenKind::access(), &raw, NOW).is_ok());
+    assert!(b.decode(&TokenKind::access(), &raw, AT).is_ok());
     let raw = forge(&b, hs256(), access_payload(NOW + 100, NOW + 6));
     assert_eq!(
-        b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+        b.decode(&TokenKind::access(), &raw, AT).unwrap_err(),
         TokenError::Invalid
     );
 }
@@ -99,14 +105,14 @@ fn future_iat_and_nbf_are_invalid() {
     let b = backend();
     let raw = forge(&b, hs256(), access_payload(NOW + 100, NOW + 1));
     assert_eq!(
-        b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+        b.decode(&TokenKind::access(), &raw, AT).unwrap_err(),
         TokenError::Invalid
     );
     let mut payload = access_payload(NOW + 100, NOW);
     payload["nbf"] = json!(NOW + 1);
     let raw = forge(&b, hs256(), payload);
     assert_eq!(
-        b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+        b.decode(&TokenKind::access(), &raw, AT).unwrap_err(),
         TokenError::Invalid
     );
 }
@@ -120,7 +126,7 @@ fn missing_exp_jti_and_type_have_their_own_messages() {
         json!({"token_type": "access", "jti": "a", "user_id": "1"}),
     );
     assert_eq!(
-        b.decode(&TokenKind::access(), &raw, NOW)
+        b.decode(&TokenKind::access(), &raw, AT)
             .unwrap_err()
             .to_string(),
         "Token has no 'exp' claim"
@@ -131,12 +137,12 @@ fn missing_exp_jti_and_type_have_their_own_messages() {
         json!({"token_type": "access", "exp": NOW + 9, "user_id": "1"}),
     );
     assert_eq!(
-        b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+        b.decode(&TokenKind::access(), &raw, AT).unwrap_err(),
         TokenError::NoId
     );
     let raw = forge(&b, hs256(), json!({"exp": NOW + 9, "jti": "a"}));
     assert_eq!(
-        b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+        b.decode(&TokenKind::access(), &raw, AT).unwrap_err(),
         TokenError::NoType
     );
     let raw = forge(
@@ -145,7 +151,7 @@ fn missing_exp_jti_and_type_have_their_own_messages() {
         json!({"token_type": "refresh", "exp": NOW + 9, "jti": "a"}),
     );
     assert_eq!(
-        b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+        b.decode(&TokenKind::access(), &raw, AT).unwrap_err(),
         TokenError::WrongType
     );
 }
@@ -158,14 +164,11 @@ fn untyped_decoding_ignores_the_type_but_not_exp_or_jti() {
         hs256(),
         json!({"token_type": "refresh", "exp": NOW + 9, "jti": "a"}),
     );
-    assert!(b.decode_untyped(&raw, NOW).is_ok());
+    assert!(b.decode_untyped(&raw, AT).is_ok());
     let raw = forge(&b, hs256(), json!({"exp": NOW + 9}));
-    assert_eq!(b.decode_untyped(&raw, NOW).unwrap_err(), TokenError::NoId);
+    assert_eq!(b.decode_untyped(&raw, AT).unwrap_err(), TokenError::NoId);
     let raw = forge(&b, hs256(), json!({"exp": NOW, "jti": "a"}));
-    assert_eq!(
-        b.decode_untyped(&raw, NOW).unwrap_err(),
-        TokenError::Expired
-    );
+    assert_eq!(b.decode_untyped(&raw, AT).unwrap_err(), TokenError::Expired);
 }
 
 #[test]
@@ -182,7 +185,7 @@ fn only_the_configured_algorithm_is_accepted() {
     ] {
         let raw = forge(&b, header.clone(), payload.clone());
         assert_eq!(
-            b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+            b.decode(&TokenKind::access(), &raw, AT).unwrap_err(),
             TokenError::Invalid,
             "{header}"
         );
@@ -194,7 +197,7 @@ fn only_the_configured_algorithm_is_accepted() {
         b64(payload.to_string().as_bytes())
     );
     assert_eq!(
-        b.decode(&TokenKind::access(), &unsigned, NOW).unwrap_err(),
+        b.decode(&TokenKind::access(), &unsigned, AT).unwrap_err(),
         TokenError::Invalid
     );
 }
@@ -203,7 +206,7 @@ fn only_the_configured_algorithm_is_accepted() {
 fn tampering_and_garbage_are_invalid_never_a_panic() {
     let b = backend();
     let raw = b
-        .encode(&Token::for_user(&b, TokenKind::access(), "1", NOW))
+        .encode(&Token::for_user(&b, TokenKind::access(), "1", AT))
         .unwrap();
     let (head, sig) = raw.rsplit_once('.').unwrap();
     let (header, _) = head.split_once('.').unwrap();
@@ -229,19 +232,19 @@ fn tampering_and_garbage_are_invalid_never_a_panic() {
         ),
     ] {
         assert_eq!(
-            b.decode(&TokenKind::access(), &garbage, NOW).unwrap_err(),
+            b.decode(&TokenKind::access(), &garbage, AT).unwrap_err(),
             TokenError::Invalid,
             "{garbage}"
         );
     }
-    assert!(b.decode(&TokenKind::access(), &raw, NOW).is_ok());
+    assert!(b.decode(&TokenKind::access(), &raw, AT).is_ok());
     // Extreme numbers are compared, not converted: far-future exp and far-past iat are fine.
     let extreme = forge(
         &b,
         hs256(),
         json!({"exp": 1e300, "iat": -1e300, "jti": "a", "token_type": "access"}),
     );
-    assert!(b.decode(&TokenKind::access(), &extreme, NOW).is_ok());
+    assert!(b.decode(&TokenKind::access(), &extreme, AT).is_ok());
 }
 
 #[test]
@@ -252,11 +255,11 @@ fn another_key_is_invalid() {
     })
     .unwrap();
     let raw = other
-        .encode(&Token::for_user(&other, TokenKind::access(), "1", NOW))
+        .encode(&Token::for_user(&other, TokenKind::access(), "1", AT))
         .unwrap();
     assert_eq!(
         backend()
-            .decode(&TokenKind::access(), &raw, NOW)
+            .decode(&TokenKind::access(), &raw, AT)
             .unwrap_err(),
         TokenError::Invalid
     );
@@ -271,15 +274,15 @@ fn hs384_and_hs512_round_trip() {
         })
         .unwrap();
         let raw = b
-            .encode(&Token::for_user(&b, TokenKind::access(), "1", NOW))
+            .encode(&Token::for_user(&b, TokenKind::access(), "1", AT))
             .unwrap();
         assert!(
-            b.decode(&TokenKind::access(), &raw, NOW).is_ok(),
+            b.decode(&TokenKind::access(), &raw, AT).is_ok(),
             "{algorithm}"
         );
         assert_eq!(
             backend()
-                .decode(&TokenKind::access(), &raw, NOW)
+                .decode(&TokenKind::access(), &raw, AT)
                 .unwrap_err(),
             TokenError::Invalid
         );
@@ -295,7 +298,7 @@ fn audience_and_issuer_are_written_and_required() {
     };
     let b = TokenBackend::from_settings(&s).unwrap();
     let raw = b
-        .encode(&Token::for_user(&b, TokenKind::access(), "1", NOW))
+        .encode(&Token::for_user(&b, TokenKind::access(), "1", AT))
         .unwrap();
     let payload: Claims = serde_json::from_slice(
         &URL_SAFE_NO_PAD
@@ -308,40 +311,28 @@ fn audience_and_issuer_are_written_and_required() {
         keys,
         ["token_type", "exp", "iat", "jti", "user_id", "aud", "iss"]
     );
-    assert!(b.decode(&TokenKind::access(), &raw, NOW).is_ok());
+    assert!(b.decode(&TokenKind::access(), &raw, AT).is_ok());
 
     let mut wrong = access_payload(NOW + 100, NOW);
     wrong["iss"] = json!("https://auth.example");
     assert_eq!(
-        b.decode(
-            &TokenKind::access(),
-            &forge(&b, hs256(), wrong.clone()),
-            NOW
-        ),
+        b.decode(&TokenKind::access(), &forge(&b, hs256(), wrong.clone()), AT),
         Err(TokenError::Invalid)
     );
     wrong["aud"] = json!(["other", "api"]);
     assert!(
-        b.decode(
-            &TokenKind::access(),
-            &forge(&b, hs256(), wrong.clone()),
-            NOW
-        )
-        .is_ok()
+        b.decode(&TokenKind::access(), &forge(&b, hs256(), wrong.clone()), AT)
+            .is_ok()
     );
     wrong["aud"] = json!("other");
     assert_eq!(
-        b.decode(
-            &TokenKind::access(),
-            &forge(&b, hs256(), wrong.clone()),
-            NOW
-        ),
+        b.decode(&TokenKind::access(), &forge(&b, hs256(), wrong.clone()), AT),
         Err(TokenError::Invalid)
     );
     wrong["aud"] = json!("api");
     wrong["iss"] = json!("https://evil.example");
     assert_eq!(
-        b.decode(&TokenKind::access(), &forge(&b, hs256(), wrong), NOW),
+        b.decode(&TokenKind::access(), &forge(&b, hs256(), wrong), AT),
         Err(TokenError::Invalid)
     );
 }
@@ -372,14 +363,14 @@ fn asymmetric_tokens_carry_a_sorted_header_with_kid_and_verify_by_it() {
     for alg in Algorithm::ALL.into_iter().filter(|a| !a.is_hmac()) {
         let b = ring_backend(pem_key(alg, "k1"), vec![]);
         let raw = b
-            .encode(&Token::for_user(&b, TokenKind::access(), "1", NOW))
+            .encode(&Token::for_user(&b, TokenKind::access(), "1", AT))
             .unwrap();
         let header = URL_SAFE_NO_PAD
             .decode(raw.split('.').next().unwrap())
             .unwrap();
         let expected = format!(r#"{{"alg":"{alg}","kid":"k1","typ":"JWT"}}"#);
         assert_eq!(String::from_utf8(header).unwrap(), expected);
-        assert!(b.decode(&TokenKind::access(), &raw, NOW).is_ok(), "{alg}");
+        assert!(b.decode(&TokenKind::access(), &raw, AT).is_ok(), "{alg}");
     }
 }
 
@@ -389,7 +380,7 @@ fn rotation_keeps_old_tokens_valid_and_new_ones_verifiable() {
     let new = pem_key(Algorithm::EdDSA, "new");
     let b = ring_backend(old.clone(), vec![]);
     let before = b
-        .encode(&Token::for_user(&b, TokenKind::access(), "1", NOW))
+        .encode(&Token::for_user(&b, TokenKind::access(), "1", AT))
         .unwrap();
     // The new key is published (verifies) before it signs …
     b.set_keys(KeyRing::new(old.clone(), [new.clone()]).unwrap());
@@ -397,19 +388,19 @@ fn rotation_keeps_old_tokens_valid_and_new_ones_verifiable() {
     // … then signs, the old key still verifying.
     b.set_keys(KeyRing::new(new.clone(), [old]).unwrap());
     let after = clone
-        .encode(&Token::for_user(&b, TokenKind::access(), "1", NOW))
+        .encode(&Token::for_user(&b, TokenKind::access(), "1", AT))
         .unwrap();
     assert!(after.starts_with(&b64(br#"{"alg":"EdDSA","kid":"new","typ":"JWT"}"#)));
     for raw in [&before, &after] {
-        assert!(clone.decode(&TokenKind::access(), raw, NOW).is_ok());
+        assert!(clone.decode(&TokenKind::access(), raw, AT).is_ok());
     }
     // Once the old key drops out, its tokens are invalid.
     b.set_keys(KeyRing::new(new, []).unwrap());
     assert_eq!(
-        b.decode(&TokenKind::access(), &before, NOW).unwrap_err(),
+        b.decode(&TokenKind::access(), &before, AT).unwrap_err(),
         TokenError::Invalid
     );
-    assert!(b.decode(&TokenKind::access(), &after, NOW).is_ok());
+    assert!(b.decode(&TokenKind::access(), &after, AT).is_ok());
 }
 
 #[test]
@@ -435,7 +426,7 @@ fn kid_tricks_are_invalid() {
         b.decode(
             &TokenKind::access(),
             &forge_with(&active, header(json!({"kid": "active"})), payload.clone()),
-            NOW
+            AT
         )
         .is_ok()
     );
@@ -443,7 +434,7 @@ fn kid_tricks_are_invalid() {
         b.decode(
             &TokenKind::access(),
             &forge_with(&retired, header(json!({"kid": "retired"})), payload.clone()),
-            NOW
+            AT
         )
         .is_ok()
     );
@@ -491,7 +482,7 @@ fn kid_tricks_are_invalid() {
     for (name, key, header) in cases {
         let raw = forge_with(key, header, payload.clone());
         assert_eq!(
-            b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+            b.decode(&TokenKind::access(), &raw, AT).unwrap_err(),
             TokenError::Invalid,
             "{name}"
         );
@@ -500,7 +491,7 @@ fn kid_tricks_are_invalid() {
         b.decode(
             &TokenKind::access(),
             &forge_with(&active, header(json!({})), payload),
-            NOW
+            AT
         )
         .is_ok()
     );
@@ -521,7 +512,7 @@ fn hmac_signed_with_the_public_key_is_invalid() {
         ] {
             let raw = forge_with(&hmac, header.clone(), payload.clone());
             assert_eq!(
-                b.decode(&TokenKind::access(), &raw, NOW).unwrap_err(),
+                b.decode(&TokenKind::access(), &raw, AT).unwrap_err(),
                 TokenError::Invalid,
                 "{header}"
             );
@@ -534,7 +525,7 @@ fn hmac_signed_with_the_public_key_is_invalid() {
         b64(payload.to_string().as_bytes())
     );
     assert_eq!(
-        b.decode(&TokenKind::access(), &unsigned, NOW).unwrap_err(),
+        b.decode(&TokenKind::access(), &unsigned, AT).unwrap_err(),
         TokenError::Invalid
     );
 }
@@ -562,7 +553,7 @@ fn a_key_source_verifies_kids_the_ring_does_not_hold() {
         json!({"alg": "ES256", "kid": "remote"}),
         payload.clone(),
     );
-    assert!(verifier.decode(&TokenKind::access(), &good, NOW).is_ok());
+    assert!(verifier.decode(&TokenKind::access(), &good, AT).is_ok());
     assert_eq!(verifier.unknown_kid(&good), None);
     let unknown = forge_with(
         &remote_key,
@@ -572,7 +563,7 @@ fn a_key_source_verifies_kids_the_ring_does_not_hold() {
     assert_eq!(verifier.unknown_kid(&unknown).as_deref(), Some("later"));
     assert_eq!(
         verifier
-            .decode(&TokenKind::access(), &unknown, NOW)
+            .decode(&TokenKind::access(), &unknown, AT)
             .unwrap_err(),
         TokenError::Invalid
     );
@@ -585,7 +576,7 @@ fn a_key_source_verifies_kids_the_ring_does_not_hold() {
     let no_kid = forge_with(&remote_key, json!({"alg": "ES256"}), payload);
     assert_eq!(
         verifier
-            .decode(&TokenKind::access(), &no_kid, NOW)
+            .decode(&TokenKind::access(), &no_kid, AT)
             .unwrap_err(),
         TokenError::Invalid
     );
@@ -608,9 +599,9 @@ fn pem_keys_come_from_settings_with_a_matching_verifying_key() {
     let kid = b.keys().active().unwrap().kid().unwrap().to_owned();
     assert_eq!(kid.len(), 43, "the RFC 7638 thumbprint: {kid}");
     let raw = b
-        .encode(&Token::for_user(&b, TokenKind::access(), "1", NOW))
+        .encode(&Token::for_user(&b, TokenKind::access(), "1", AT))
         .unwrap();
-    assert!(b.decode(&TokenKind::access(), &raw, NOW).is_ok());
+    assert!(b.decode(&TokenKind::access(), &raw, AT).is_ok());
     let named = TokenBackend::from_settings(&Settings {
         signing_key_id: Some("2026-11".into()),
         ..s.clone()

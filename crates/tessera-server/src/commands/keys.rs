@@ -3,11 +3,9 @@
 use anyhow::{Context as _, bail};
 use tessera_auth::keys::{KeyStatus, load_key_files};
 use tessera_auth::{Actor, Auth};
-use tessera_core::{Algorithm, KeyOrigin, TokenBackend};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use tessera_core::{Algorithm, KeyOrigin, Timestamp, TokenBackend};
 
-use super::{explain, finish, service};
+use super::{explain, finish, service, timestamp};
 use crate::cli::KeysCommand;
 use crate::config::Config;
 
@@ -83,7 +81,7 @@ async fn run(auth: &Auth, command: KeysCommand) -> anyhow::Result<()> {
 }
 
 fn print_key(key: &KeyStatus) {
-    let time = |t: Option<i64>| t.map_or_else(|| "-".into(), timestamp);
+    let time = |t: Option<Timestamp>| t.map_or_else(|| "-".into(), timestamp);
     println!(
         "{:<20} {:<6} {:<10} {:<21} {:<21} {:<21} {:<21} {}",
         key.kid,
@@ -118,11 +116,4 @@ fn describe_settings_key(config: &Config) -> anyhow::Result<()> {
         }
     );
     Ok(())
-}
-
-fn timestamp(micros: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(micros.div_euclid(1_000_000))
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| micros.to_string())
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tessera_auth::{Auth, AuthError, Flushed};
+use tessera_core::Timestamp;
 use tessera_store::{PasswordHasher, Store};
 
 use crate::config::Config;
@@ -64,6 +65,11 @@ pub async fn prune_audit(config: &Config) -> anyhow::Result<()> {
 }
 
 /// `90 days`, `36 hours`, or seconds.
+/// A time as the commands print it: RFC 3339 in UTC, to the second.
+fn timestamp(at: Timestamp) -> String {
+    Timestamp::from_secs(at.as_secs()).to_string()
+}
+
 fn describe(duration: Duration) -> String {
     let secs = duration.as_secs();
     match secs {

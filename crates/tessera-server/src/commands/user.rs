@@ -6,11 +6,9 @@ use anyhow::bail;
 use tessera_auth::accounts::AdminUpdate;
 use tessera_auth::{Actor, Auth, AuthError};
 use tessera_store::User;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::createsuperuser::prompt_new_password;
-use super::{explain, finish, service};
+use super::{explain, finish, service, timestamp};
 use crate::cli::UserCommand;
 use crate::config::Config;
 
@@ -171,12 +169,4 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
 
 fn yes_no(value: bool) -> &'static str {
     if value { "yes" } else { "no" }
-}
-
-fn timestamp(micros: i64) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
-        .ok()
-        .and_then(|t| t.replace_nanosecond(0).ok())
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| micros.to_string())
 }

@@ -125,7 +125,7 @@ async fn start(configure: impl FnOnce(&mut Config, &Path)) -> Server {
             email: "ada@example.com".into(),
             password_hash: PasswordHasher::hash_blocking(PASSWORD).unwrap(),
             is_active: true,
-            date_joined: 1_750_000_000_000_000,
+            date_joined: tessera_core::Timestamp::from_secs(1_750_000_000),
             ..NewUser::default()
         })
         .await
@@ -200,10 +200,7 @@ async fn pyjwt_verifies_eddsa_tokens_from_the_store_across_a_rotation() {
     .await;
     let (_, before) = server.pair().await;
     let manager = server.app.auth().key_manager().unwrap();
-    let rotated = manager
-        .rotate(None, server.app.auth().now_micros())
-        .await
-        .unwrap();
+    let rotated = manager.rotate(None, server.app.auth().now()).await.unwrap();
     // Poll until the refresher makes the new key sign (2 s lead).
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let after = loop {

@@ -164,7 +164,7 @@ async fn deactivating_a_user_ends_their_sessions_at_once() {
         app.tessera
             .auth()
             .store()
-            .live_sessions(victim.id, 0)
+            .live_sessions(victim.id, tessera_core::Timestamp::UNIX_EPOCH)
             .await
             .unwrap()
             .is_empty()
@@ -268,7 +268,7 @@ async fn custom_fields_from_the_configuration_reach_the_api() {
     assert_eq!(status, 201, "{registered}");
     assert_eq!(registered["user"]["phone_number"], "+44 20 7946 0958");
     let access = registered["tokens"]["access"].as_str().unwrap();
-    let now = app.tessera.auth().now_secs();
+    let now = app.tessera.auth().now();
     let token = app
         .tessera
         .auth()

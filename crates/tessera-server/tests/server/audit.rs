@@ -10,7 +10,7 @@ use tessera_store::{AuditFilter, AuditOutcome, NewAuditEvent, Store};
 
 use crate::helpers::{PASSWORD, Server, TestApp, run, stderr, stdout, tessera};
 
-const DAY: i64 = 86_400 * 1_000_000;
+const DAY: Duration = Duration::from_secs(86_400);
 
 /// The store of a server working in `dir`.
 async fn store_in(dir: &Path) -> Store {
@@ -30,8 +30,8 @@ async fn events(store: &Store) -> Vec<tessera_store::AuditEvent> {
         .1
 }
 
-fn now_micros() -> i64 {
-    tessera_core::Clock::system().now_micros()
+fn now() -> tessera_core::Timestamp {
+    tessera_core::Clock::system().now()
 }
 
 #[tokio::test]
@@ -61,8 +61,8 @@ async fn staff_read_the_audit_log_through_the_server() {
 async fn the_server_prunes_past_the_retention_and_writes_every_event_before_it_stops() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_in(dir.path()).await;
-    let old = NewAuditEvent::new(now_micros() - 40 * DAY, "app.old", AuditOutcome::Success);
-    let recent = NewAuditEvent::new(now_micros() - DAY, "app.recent", AuditOutcome::Success);
+    let old = NewAuditEvent::new(now() - 40 * DAY, "app.old", AuditOutcome::Success);
+    let recent = NewAuditEvent::new(now() - DAY, "app.recent", AuditOutcome::Success);
     store.insert_audit_events(&[old, recent]).await.unwrap();
     let mut superuser = tessera(dir.path());
     superuser

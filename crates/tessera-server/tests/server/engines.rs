@@ -223,6 +223,6 @@ engine_tests! {
         assert_eq!((status, &body["is_active"]), (200, &json!(false)), "{body}");
         let (status, body, _) = app.get("/api/auth/profile/", Some(&second_access)).await;
         assert_eq!(status, 401, "{body}");
-        assert!(app.tessera.auth().store().live_sessions(id, 0).await.unwrap().is_empty());
+        assert!(app.tessera.auth().store().live_sessions(id, tessera_core::Timestamp::UNIX_EPOCH).await.unwrap().is_empty());
     }
 }

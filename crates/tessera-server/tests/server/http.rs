@@ -179,7 +179,7 @@ async fn server_tokens_have_the_seed_services_lifetimes() {
         )
         .await;
     let backend = app.tessera.auth().backend();
-    let now = app.tessera.auth().now_secs();
+    let now = app.tessera.auth().now();
     let access = backend
         .decode(
             &tessera_core::TokenKind::access(),
@@ -194,8 +194,9 @@ async fn server_tokens_have_the_seed_services_lifetimes() {
             now,
         )
         .unwrap();
-    let lifetime =
-        |t: &tessera_core::Token| t.epoch_claim("exp").unwrap() - t.epoch_claim("iat").unwrap();
+    let lifetime = |t: &tessera_core::Token| {
+        t.epoch_claim("exp").unwrap().as_secs() - t.epoch_claim("iat").unwrap().as_secs()
+    };
     assert_eq!(lifetime(&access), 15 * 60);
     assert_eq!(lifetime(&refresh), 7 * 24 * 3600);
     // update_last_login is on for the server.

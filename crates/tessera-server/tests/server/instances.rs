@@ -69,7 +69,7 @@ impl Instances {
                 email: email.into(),
                 password_hash: PasswordHasher::hash_blocking(PASSWORD).unwrap(),
                 is_active: true,
-                date_joined: 1_795_445_447_123_456,
+                date_joined: tessera_core::Timestamp::from_micros(1_795_445_447_123_456),
                 ..NewUser::default()
             })
             .await

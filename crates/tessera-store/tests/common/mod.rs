@@ -3,12 +3,11 @@
 //! `sqlite` and a `postgres` test of each, each on a fresh database.
 #![allow(dead_code)]
 
+use tessera_core::Timestamp;
 use tessera_store::{NewSession, NewUser, Session, SessionKind, Store, User};
 
-/// 2025-01-01T00:00:00Z in seconds.
-pub const NOW_SECS: i64 = 1_735_689_600;
-/// The same instant in microseconds.
-pub const NOW: i64 = NOW_SECS * 1_000_000;
+/// 2025-01-01T00:00:00Z.
+pub const NOW: Timestamp = Timestamp::from_secs(1_735_689_600);
 
 pub fn new_user(email: &str) -> NewUser {
     NewUser {
@@ -29,12 +28,12 @@ pub async fn user(store: &Store, email: &str) -> User {
     store.create_user(&new_user(email)).await.unwrap()
 }
 
-pub fn new_session(user_id: i64, jti: &str, expires_at: i64) -> NewSession {
+pub fn new_session(user_id: i64, jti: &str, expires_at: Timestamp) -> NewSession {
     NewSession {
         user_id,
         kind: SessionKind::Refresh,
         jti: jti.to_owned(),
-        iat: NOW_SECS,
+        iat: NOW,
         expires_at,
         user_agent: Some("test-agent/1.0".into()),
         ip: Some("127.0.0.1".into()),
@@ -44,7 +43,7 @@ pub fn new_session(user_id: i64, jti: &str, expires_at: i64) -> NewSession {
 
 pub async fn session(store: &Store, user_id: i64, jti: &str) -> Session {
     store
-        .create_session(&new_session(user_id, jti, NOW_SECS + 86_400))
+        .create_session(&new_session(user_id, jti, NOW.add_secs(86_400)))
         .await
         .unwrap()
 }

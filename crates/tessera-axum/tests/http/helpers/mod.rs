@@ -18,6 +18,9 @@ pub use cookies::{BrowserCookies, CookieApi, cookie_header};
 pub use metrics::MetricsProbe;
 pub use records::Records;
 pub use tessera_axum::testing::{NOW, SIGNING_KEY, SetCookie, TestApp, TestResponse as Reply};
+
+/// [`NOW`] in whole seconds, as token claims count it.
+pub const NOW_SECS: i64 = NOW.as_secs();
 pub use tokens::*;
 
 /// The password of users made with `create_user` unless a test says otherwise.

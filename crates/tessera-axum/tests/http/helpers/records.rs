@@ -119,7 +119,7 @@ pub trait Records: Api {
 
     /// Sets the app's clock to `micros` after [`NOW`].
     fn set_offset_micros(&self, micros: i64) {
-        self.app().clock.set_micros(NOW * 1_000_000 + micros);
+        self.app().clock.set(NOW.add_micros(micros));
     }
 }
 
