@@ -47,6 +47,11 @@ pub enum AuthError {
     /// The thing acted on does not exist (an administrator's target user).
     #[error("not found")]
     NotFound,
+    /// The privilege rules refuse this actor this action (a staff member who is not a
+    /// superuser acting on a superuser, removing the last active superuser …); the message
+    /// says why.
+    #[error("{0}")]
+    PermissionDenied(String),
     /// Over a throttle's rate; a request is allowed again after `wait` seconds.
     #[error("throttled for {wait} s")]
     Throttled {

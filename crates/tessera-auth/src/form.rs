@@ -3,6 +3,53 @@
 
 use serde_json::{Map, Value};
 
+/// Django's `ProhibitNullCharactersValidator` message, which DRF's `CharField` applies to
+/// every string field.
+pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
+
+/// The message for a control character in a field that does not take it.
+pub const CONTROL_CHARACTERS: &str = "Control characters are not allowed.";
+
+/// Which characters a text field takes beyond those every field takes (no NUL ever).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Text {
+    /// Anything but NUL (Django's `CharField`: passwords, tokens, login names).
+    Any,
+    /// One line: no control character at all (C0, DEL, C1) — names, usernames, filters.
+    Line,
+    /// Free text: tabs and line breaks, but no other control character.
+    Multiline,
+}
+
+impl Text {
+    /// The message for the first character of `value` this kind of field refuses, if any.
+    pub fn refusal(self, value: &str) -> Option<&'static str> {
+        if value.contains('\0') {
+            return Some(NULL_CHARACTERS);
+        }
+        let refused = |c: char| match self {
+            Self::Any => false,
+            Self::Line => c.is_control(),
+            Self::Multiline => c.is_control() && !matches!(c, '\t' | '\n' | '\r'),
+        };
+        value.chars().any(refused).then_some(CONTROL_CHARACTERS)
+    }
+}
+
+/// DRF's `MaxLengthValidator` message.
+pub fn too_long(max: usize) -> String {
+    format!("Ensure this field has no more than {max} characters.")
+}
+
+/// Checks a query or path parameter as a one-line text field of at most `max` characters:
+/// the DRF message, or `None` when it is fine.
+pub fn check_line(value: &str, max: usize) -> Option<String> {
+    if value.chars().nth(max).is_some() {
+        return Some(too_long(max));
+    }
+    Text::Line.refusal(value).map(str::to_owned)
+}
+
 /// Field errors in the order the fields were checked: `{"field": ["message", …]}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldErrors(Vec<(String, Vec<String>)>);
@@ -128,6 +175,12 @@ impl<'a> Fields<'a> {
             self.errors.add(name, "This field may not be blank.");
             return None;
         }
+        // DRF's `CharField` runs Django's `ProhibitNullCharactersValidator` on every string:
+        // PostgreSQL cannot store NUL, and no field needs it.
+        if let Some(message) = Text::Any.refusal(&text) {
+            self.errors.add(name, message);
+            return None;
+        }
         Some(text)
     }
 
@@ -182,6 +235,38 @@ mod tests {
         assert_eq!(fields.required("f", Trim::Yes).as_deref(), Some("1.5"));
         assert_eq!(fields.optional("missing", Trim::Yes), None);
         assert!(fields.finish().is_ok());
+    }
+
+    #[test]
+    fn nul_is_refused_in_every_string_with_djangos_message() {
+        let data = object(json!({"p": "pass\u{0}word", "e": " a\u{0}@x.com ", "ok": "a\tb"}));
+        let mut fields = Fields::new(&data);
+        assert_eq!(fields.required("p", Trim::No), None);
+        assert_eq!(fields.optional("e", Trim::Yes), None);
+        assert_eq!(fields.required("ok", Trim::No).as_deref(), Some("a\tb"));
+        assert_eq!(
+            fields.finish().unwrap_err().to_json(),
+            json!({"p": [NULL_CHARACTERS], "e": [NULL_CHARACTERS]})
+        );
+    }
+
+    #[test]
+    fn control_characters_are_refused_as_the_field_says() {
+        assert_eq!(Text::Any.refusal("a\u{1b}b\n"), None);
+        assert_eq!(Text::Any.refusal("a\u{0}"), Some(NULL_CHARACTERS));
+        for bad in ["a\u{1b}[31m", "a\nb", "a\tb", "\u{7f}", "\u{85}", "\u{9b}"] {
+            assert_eq!(Text::Line.refusal(bad), Some(CONTROL_CHARACTERS), "{bad:?}");
+        }
+        assert_eq!(Text::Line.refusal("a\u{0}\n"), Some(NULL_CHARACTERS));
+        assert_eq!(Text::Line.refusal("Zoë O'Brien-Ngô \u{200d}"), None);
+        assert_eq!(Text::Multiline.refusal("one\r\ntwo\tthree"), None);
+        assert_eq!(
+            Text::Multiline.refusal("bell\u{7}"),
+            Some(CONTROL_CHARACTERS)
+        );
+        assert_eq!(check_line("abc", 3), None);
+        assert_eq!(check_line("abcd", 3), Some(too_long(3)));
+        assert_eq!(check_line("ab\u{0}", 3).as_deref(), Some(NULL_CHARACTERS));
     }
 
     #[test]

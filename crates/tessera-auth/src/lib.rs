@@ -36,6 +36,7 @@ mod upkeep;
 pub use actor::Actor;
 pub use client::{ClientInfo, MAX_USER_AGENT};
 pub use error::{AuthError, KindRejection};
+pub use login::MAX_LOGIN_NAME_CHARS;
 pub use service::{Auth, AuthBuilder};
 pub use tokens::{Refreshed, SESSION_CLAIM, TokenPair};
 pub use upkeep::{Flushed, UPKEEP_INTERVAL};

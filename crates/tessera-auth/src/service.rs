@@ -137,7 +137,7 @@ impl AuthBuilder {
     /// stored keys that cannot be opened. Never a panic.
     pub async fn build(self) -> Result<Auth, AuthError> {
         let key_refresh_interval = self.settings.key_refresh_interval;
-        self.accounts.validate()?;
+        self.accounts.validate_with(&self.settings)?;
         self.throttling.validate()?;
         self.audit.validate()?;
         let (settings, backend) = if self.offline {
@@ -186,6 +186,9 @@ impl AuthBuilder {
             _refresher: refresher,
             upkeep: OnceLock::new(),
         }));
+        if let Some(refresher) = &auth.0._refresher {
+            auth.audit_sealed_keys(refresher.sealed_at_start()).await;
+        }
         if !offline {
             auth.start_upkeep();
         }

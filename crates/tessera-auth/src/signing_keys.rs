@@ -72,6 +72,16 @@ impl Auth {
         Ok(key)
     }
 
+    /// Audits, as `key.sealed`, the keys that were stored unencrypted and that this service
+    /// sealed with the `key_encryption_key` when it started.
+    pub(crate) async fn audit_sealed_keys(&self, sealed: &[KeyStatus]) {
+        for key in sealed {
+            let audit = key_event(event::KEY_SEALED, key)
+                .detail(serde_json::json!({"reason": "stored_unencrypted"}));
+            self.audit(audit).await;
+        }
+    }
+
     /// Audits a key change and installs the stored ring in this process at once when it
     /// holds one (other processes pick the change up at their next refresh; an offline
     /// service, such as the command line's, has no ring).

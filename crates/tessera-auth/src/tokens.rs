@@ -39,7 +39,9 @@ pub struct Refreshed {
 
 impl Auth {
     /// Opens a session for `user` and issues its first refresh token and an access token.
-    /// `claims` are added to both, after the user id. Audited as `login.succeeded`.
+    /// `claims` are added to both, after the user id; none replaces a claim the token
+    /// already carries (its type, times, id, user id or session) nor `nbf`, `aud` or `iss`.
+    /// Audited as `login.succeeded`.
     pub async fn issue_pair(
         &self,
         user: &User,
@@ -133,7 +135,11 @@ impl Auth {
         self.audit(login).await;
         token.insert(SESSION_CLAIM, session.id);
         for (claim, value) in claims {
-            token.insert(claim.clone(), value.clone());
+            // Added claims never replace one the token carries (type, times, id, user id,
+            // session) nor a registered claim the backend checks: they only add.
+            if token.get(claim).is_none() && !["nbf", "aud", "iss"].contains(&claim.as_str()) {
+                token.insert(claim.clone(), value.clone());
+            }
         }
         Ok(token)
     }

@@ -18,6 +18,8 @@ pub enum CookieSameSite {
 }
 
 /// Cookie-mode, CSRF and CORS settings (names as Django and django-cors-headers use them).
+/// Every list takes a list or comma-separated text (`"https://a.example.com,https://b.example.com"`),
+/// as environment variables give it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BrowserSettings {
@@ -42,22 +44,27 @@ pub struct BrowserSettings {
     pub csrf_header_name: String,
     /// Origins besides the server's own allowed to send cookie-authenticated unsafe requests
     /// (Django's `CSRF_TRUSTED_ORIGINS`), e.g. `https://app.example.com`. Defaults to none.
+    #[serde(deserialize_with = "tessera_core::list")]
     pub csrf_trusted_origins: Vec<String>,
     /// Require the double-submit CSRF token on every cookie-authenticated unsafe request.
     /// Defaults to `false` (the Fetch-metadata and Origin checks always apply).
     pub csrf_require_token: bool,
     /// Origins allowed to call the API from a browser (django-cors-headers'
     /// `CORS_ALLOWED_ORIGINS`). Defaults to none.
+    #[serde(deserialize_with = "tessera_core::list")]
     pub cors_allowed_origins: Vec<String>,
     /// Allow every origin (`*`). Never together with credentials. Defaults to `false`.
     pub cors_allow_all_origins: bool,
     /// Let browsers send cookies cross-origin (`CORS_ALLOW_CREDENTIALS`). Defaults to `false`.
     pub cors_allow_credentials: bool,
     /// Request headers allowed (`CORS_ALLOW_HEADERS`).
+    #[serde(deserialize_with = "tessera_core::list")]
     pub cors_allow_headers: Vec<String>,
     /// Methods allowed (`CORS_ALLOW_METHODS`).
+    #[serde(deserialize_with = "tessera_core::list")]
     pub cors_allow_methods: Vec<String>,
     /// Response headers exposed to scripts (`CORS_EXPOSE_HEADERS`). Defaults to none.
+    #[serde(deserialize_with = "tessera_core::list")]
     pub cors_expose_headers: Vec<String>,
     /// Seconds a preflight answer may be cached (`CORS_PREFLIGHT_MAX_AGE`). Defaults to 86400.
     pub cors_preflight_max_age: u64,
@@ -277,6 +284,43 @@ mod tests {
             mutate(&mut s);
             assert_eq!(s.validate().unwrap_err().setting, name);
         }
+    }
+
+    #[test]
+    fn every_list_takes_a_list_or_comma_separated_text() {
+        let text: BrowserSettings = serde_json::from_value(serde_json::json!({
+            "csrf_trusted_origins": "https://a.example.com, https://b.example.com",
+            "cors_allowed_origins": "https://a.example.com,http://localhost:5173",
+            "cors_allow_headers": "authorization, x-csrftoken",
+            "cors_allow_methods": "GET,POST",
+            "cors_expose_headers": "x-request-id",
+        }))
+        .expect("comma-separated text");
+        assert_eq!(
+            text.csrf_trusted_origins,
+            ["https://a.example.com", "https://b.example.com"]
+        );
+        assert_eq!(
+            text.cors_allowed_origins,
+            ["https://a.example.com", "http://localhost:5173"]
+        );
+        assert_eq!(text.cors_allow_headers, ["authorization", "x-csrftoken"]);
+        assert_eq!(text.cors_allow_methods, ["GET", "POST"]);
+        assert_eq!(text.cors_expose_headers, ["x-request-id"]);
+        assert!(text.validate().is_ok());
+
+        let lists: BrowserSettings = serde_json::from_value(serde_json::json!({
+            "csrf_trusted_origins": ["https://a.example.com"],
+            "cors_allow_methods": [],
+        }))
+        .expect("lists");
+        assert_eq!(lists.csrf_trusted_origins, ["https://a.example.com"]);
+        assert!(lists.cors_allow_methods.is_empty());
+        // Empty text is an empty list.
+        let empty: BrowserSettings =
+            serde_json::from_value(serde_json::json!({"cors_allowed_origins": ""}))
+                .expect("empty text");
+        assert!(empty.cors_allowed_origins.is_empty());
     }
 
     #[test]

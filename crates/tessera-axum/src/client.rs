@@ -21,7 +21,8 @@ static NO_ADDRESS_REPORTED: AtomicBool = AtomicBool::new(false);
 
 /// Reads the client from a request. The address is the socket's, unless `num_proxies`
 /// proxies stand in front: then it is DRF's pick from `X-Forwarded-For` (the address that
-/// many hops from the right), which only those proxies can have written.
+/// many hops from the right, counted over all its lines), which only those proxies can have
+/// written.
 ///
 /// Without the socket's address — the application was served without
 /// `into_make_service_with_connect_info::<SocketAddr>()` — every client would share one
@@ -49,11 +50,30 @@ pub fn client_info(tessera: &Tessera, parts: &Parts) -> ClientInfo {
     ClientInfo::new(user_agent.as_deref(), ip)
 }
 
-/// DRF's `get_ident`: the `num_proxies`-th address from the right of `X-Forwarded-For`.
+/// DRF's `get_ident`: the `num_proxies`-th address from the right of `X-Forwarded-For`
+/// (the leftmost when there are fewer), or `None` when that is not an IP address.
+///
+/// Every `X-Forwarded-For` line counts, joined in order with commas as WSGI joins repeated
+/// headers for Django: a proxy that adds a line of its own after the client's (HAProxy's
+/// `option forwardfor`) is read like one that appends to the client's line. Reading only the
+/// first line would let a client name its own address. Bytes that are not text in a line
+/// (only the client can have sent them) are replaced, not allowed to drop the proxy's lines.
 fn forwarded_for(headers: &HeaderMap, num_proxies: usize) -> Option<String> {
-    let header = headers.get("x-forwarded-for")?.to_str().ok()?;
-    let addresses: Vec<&str> = header.split(',').map(str::trim).collect();
-    let pick = addresses[addresses.len() - num_proxies.min(addresses.len())];
+    let lines: Vec<_> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|line| String::from_utf8_lossy(line.as_bytes()))
+        .collect();
+    if lines.is_empty() {
+        return None;
+    }
+    let joined = lines.join(",");
+    let addresses: Vec<&str> = joined
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .collect();
+    let pick = addresses.get(addresses.len().saturating_sub(num_proxies.max(1)))?;
     pick.parse::<std::net::IpAddr>()
         .ok()
         .map(|ip| ip.to_string())
@@ -90,5 +110,47 @@ mod tests {
         assert_eq!(forwarded_for(&headers, 9).as_deref(), Some("6.6.6.6"));
         headers.insert("x-forwarded-for", HeaderValue::from_static("not-an-ip"));
         assert_eq!(forwarded_for(&headers, 1), None);
+    }
+
+    #[test]
+    fn forwarded_for_joins_every_header_line_in_order() {
+        // A proxy that adds its own line after the client's (HAProxy's `option forwardfor`):
+        // the lines read as one comma-separated list, as WSGI joins them.
+        let mut headers = HeaderMap::new();
+        headers.append("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
+        headers.append("x-forwarded-for", HeaderValue::from_static("10.0.0.2"));
+        assert_eq!(forwarded_for(&headers, 1).as_deref(), Some("10.0.0.2"));
+        assert_eq!(forwarded_for(&headers, 2).as_deref(), Some("6.6.6.6"));
+
+        let mut headers = HeaderMap::new();
+        headers.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("1.1.1.1, 6.6.6.6"),
+        );
+        headers.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("203.0.113.7, 10.0.0.2"),
+        );
+        assert_eq!(forwarded_for(&headers, 1).as_deref(), Some("10.0.0.2"));
+        assert_eq!(forwarded_for(&headers, 2).as_deref(), Some("203.0.113.7"));
+        assert_eq!(forwarded_for(&headers, 3).as_deref(), Some("6.6.6.6"));
+        assert_eq!(forwarded_for(&headers, 9).as_deref(), Some("1.1.1.1"));
+    }
+
+    #[test]
+    fn an_unreadable_client_line_does_not_hide_the_proxy_line() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"6.6.6.6\xff").expect("opaque bytes are a valid value"),
+        );
+        headers.append("x-forwarded-for", HeaderValue::from_static("10.0.0.2"));
+        assert_eq!(forwarded_for(&headers, 1).as_deref(), Some("10.0.0.2"));
+        // An empty line adds no address.
+        let mut headers = HeaderMap::new();
+        headers.append("x-forwarded-for", HeaderValue::from_static("10.0.0.2"));
+        headers.append("x-forwarded-for", HeaderValue::from_static(""));
+        assert_eq!(forwarded_for(&headers, 1).as_deref(), Some("10.0.0.2"));
+        assert_eq!(forwarded_for(&HeaderMap::new(), 1), None);
     }
 }

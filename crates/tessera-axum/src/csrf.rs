@@ -6,7 +6,8 @@
 //! layer, judged on `Sec-Fetch-Site` and `Origin`. Requests carrying neither header (not
 //! browsers) pass. On top, Django's double-submit token: when the request carries the CSRF
 //! header — or always, with `csrf_require_token` — it must equal the CSRF cookie, compared in
-//! constant time. Bearer-authenticated requests are not affected.
+//! constant time. Bearer-authenticated requests are not affected, except on the cookie
+//! routes, which act on the cookies whatever `Authorization` header comes along.
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
@@ -16,6 +17,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
 use crate::cookies::read_cookie;
+use crate::observe::loggable;
 use crate::state::Tessera;
 
 fn refused(reason: &str) -> Response {
@@ -26,12 +28,11 @@ fn refused(reason: &str) -> Response {
         .into_response()
 }
 
-/// Whether the request would be authenticated by cookie: no token in the auth header, and a
-/// token cookie present or a cookie route targeted (`cookie_route`).
-fn cookie_authenticated(tessera: &Tessera, parts: &Parts, cookie_route: bool) -> bool {
-    let headers = &parts.headers;
-    let browser = tessera.browser();
-    let bearer = headers.get(tessera.auth_header()).is_some_and(|v| {
+/// Whether the auth header names an accepted scheme (`Bearer …`), so that authentication
+/// reads the header and never the access cookie — a junk or malformed token included, which
+/// fails authentication rather than falling back to the cookie (see [`crate::raw_token`]).
+fn header_takes_precedence(tessera: &Tessera, headers: &HeaderMap) -> bool {
+    headers.get(tessera.auth_header()).is_some_and(|v| {
         let mut words = v
             .as_bytes()
             .split(|b| b.is_ascii_whitespace())
@@ -43,13 +44,24 @@ fn cookie_authenticated(tessera: &Tessera, parts: &Parts, cookie_route: bool) ->
                 .iter()
                 .any(|t| t.as_bytes() == scheme)
         })
-    });
-    if bearer {
-        return false;
+    })
+}
+
+/// Whether the request would act on Tessera's cookies, decided by whether a cookie will be
+/// used rather than by which headers are present:
+/// - a cookie route (`cookie_route`) always is, whatever `Authorization` header comes along:
+///   it reads the refresh cookie or sets the cookies, and never looks at that header;
+/// - any other request is when it carries a token cookie and no auth header of an accepted
+///   scheme, which would take precedence over the access cookie.
+fn cookie_authenticated(tessera: &Tessera, parts: &Parts, cookie_route: bool) -> bool {
+    if cookie_route {
+        return true;
     }
-    cookie_route
-        || read_cookie(headers, &browser.auth_cookie_access_name).is_some()
-        || read_cookie(headers, &browser.auth_cookie_refresh_name).is_some()
+    let headers = &parts.headers;
+    let browser = tessera.browser();
+    !header_takes_precedence(tessera, headers)
+        && (read_cookie(headers, &browser.auth_cookie_access_name).is_some()
+            || read_cookie(headers, &browser.auth_cookie_refresh_name).is_some())
 }
 
 /// The server's own origin(s) as the request names it (`Host`), for both schemes.
@@ -141,7 +153,11 @@ pub(crate) fn csrf_refusal(
         if let Err(reason) =
             check_origin(tessera, headers).and_then(|()| check_token(tessera, headers))
         {
-            tracing::warn!(path = %parts.uri.path(), %reason, "CSRF check refused a request");
+            tracing::warn!(
+                path = %loggable(parts.uri.path()),
+                reason = %loggable(&reason),
+                "CSRF check refused a request"
+            );
             return Some(refused(&reason));
         }
     }

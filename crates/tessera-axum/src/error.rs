@@ -35,6 +35,9 @@ pub enum ApiError {
     },
     /// 403 `You do not have permission to perform this action.`
     PermissionDenied,
+    /// 403 with the rule that refused the action (`{"detail": "<why>"}`), e.g. staff acting
+    /// on a superuser.
+    Forbidden(String),
     /// 400 field errors: `{"field": ["message", …], …}`.
     #[cfg(feature = "store")]
     Validation(FieldErrors),
@@ -95,7 +98,7 @@ impl ApiError {
             Self::NotAuthenticated
             | Self::AuthenticationFailed { .. }
             | Self::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
-            Self::PermissionDenied => StatusCode::FORBIDDEN,
+            Self::PermissionDenied | Self::Forbidden(_) => StatusCode::FORBIDDEN,
             #[cfg(feature = "store")]
             Self::Validation(_) => StatusCode::BAD_REQUEST,
             Self::Parse(_) => StatusCode::BAD_REQUEST,
@@ -134,7 +137,7 @@ impl ApiError {
             }
             #[cfg(feature = "store")]
             Self::Validation(errors) => errors.to_json(),
-            Self::Parse(detail) => json!({"detail": detail}),
+            Self::Parse(detail) | Self::Forbidden(detail) => json!({"detail": detail}),
             Self::NotFound => json!({"detail": "Not found."}),
             Self::NotFoundDetail(detail) => json!({"detail": detail}),
             Self::MethodNotAllowed(method) => {
@@ -204,6 +207,7 @@ impl From<AuthError> for ApiError {
             }
             AuthError::Invalid(errors) => Self::Validation(errors),
             AuthError::NotFound => Self::NotFound,
+            AuthError::PermissionDenied(detail) => Self::Forbidden(detail),
             AuthError::Throttled { wait } => Self::Throttled { wait },
             AuthError::Busy { retry_after } => Self::Unavailable { retry_after },
             AuthError::Store(error) => error.into(),
@@ -239,11 +243,21 @@ impl From<TokenError> for ApiError {
     }
 }
 
+/// The 400 detail for a value the database refused (DRF's `ParseError` message).
+#[cfg(feature = "store")]
+const REFUSED_INPUT: &str = "Malformed request.";
+
 #[cfg(feature = "store")]
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match &error {
             _ if error.is_transient() => Self::Unavailable { retry_after: 1 },
+            // Input is validated before it reaches the store; what the database still
+            // refuses (PostgreSQL and NUL, an index key over its limit) is the client's.
+            _ if error.is_refused_input() => {
+                tracing::warn!(%error, "the database refused a value of the request");
+                Self::Parse(REFUSED_INPUT.into())
+            }
             _ => Self::Internal(error.to_string()),
         }
     }

@@ -68,6 +68,8 @@ pub use error::{ApiError, throttled_detail};
 #[cfg(feature = "store")]
 pub use limits::MAX_HEADER_BYTES;
 #[cfg(feature = "store")]
+pub use observe::{MAX_LOGGED_CHARS, loggable, method_label};
+#[cfg(feature = "store")]
 pub use payload::{MAX_BODY_BYTES, Payload};
 #[cfg(feature = "store")]
 pub use permission::{AdminUser, IsAdminUser, IsAuthenticated, Permission, Require};
@@ -141,9 +143,13 @@ where
     S: Clone + Send + Sync + 'static,
 {
     let tessera = Tessera::from_ref(&state);
+    // Request metrics for the matched routes, and for the fallback (as `unmatched`).
     let app = router
         .route_layer(axum::middleware::from_fn(track_requests))
-        .fallback(not_found)
+        .fallback(axum::handler::Handler::layer(
+            not_found,
+            axum::middleware::from_fn(track_requests),
+        ))
         .with_state(state);
     let cors = cors_layer(tessera.browser());
     // The middleware wraps the finished router as one service, so that the conventions see

@@ -46,9 +46,12 @@ pub use keys::{
     Algorithm, Key, KeyError, KeyFamily, KeyRing, MAX_KID_LEN, generate_private_key, is_valid_kid,
 };
 pub use rules::TokenRules;
-pub use sealing::{KeyEncryptionKey, MIN_KEK_LEN, is_sealed, open_private_key, seal_private_key};
+pub use sealing::{
+    KeyEncryptionKey, MIN_KEK_LEN, is_sealed, open_private_key, plain_private_key, seal_private_key,
+};
 pub use secret::Secret;
 pub use settings::duration;
+pub use settings::list;
 pub use settings::{Audience, KeyOrigin, Settings, UsernameField};
 pub use timestamp::Timestamp;
 pub use token::{Token, TokenKind};

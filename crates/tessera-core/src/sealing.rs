@@ -112,14 +112,22 @@ pub fn seal_private_key(
     }
 }
 
-/// The private key back from its stored form.
+/// The private key back from its stored form. With a key-encryption key, a `plain:` key is
+/// refused: it was written by someone without the key (the server seals the ones made
+/// before the key was configured when it starts, see [`plain_private_key`]).
 pub fn open_private_key(
     kek: Option<&KeyEncryptionKey>,
     kid: &str,
     stored: &str,
 ) -> Result<Secret, KeyError> {
     if let Some(plain) = stored.strip_prefix(PLAIN) {
-        return Ok(Secret::from(plain));
+        return match kek {
+            None => Ok(Secret::from(plain)),
+            Some(_) => Err(KeyError::new(format!(
+                "key {kid:?} is stored unencrypted although `key_encryption_key` is set; \
+                 restart the server to seal it"
+            ))),
+        };
     }
     let Some(sealed) = stored.strip_prefix(SEALED) else {
         return Err(KeyError::new(format!(
@@ -132,6 +140,11 @@ pub fn open_private_key(
             "key {kid:?} is encrypted; set `key_encryption_key` to open it"
         ))),
     }
+}
+
+/// The private key of a `plain:` stored form, to seal it; `None` for any other form.
+pub fn plain_private_key(stored: &str) -> Option<Secret> {
+    stored.strip_prefix(PLAIN).map(Secret::from)
 }
 
 /// Whether a stored private key is sealed (not `plain:`).
@@ -200,6 +213,19 @@ mod tests {
             open_private_key(None, "k", &stored).unwrap().expose(),
             "pem"
         );
+    }
+
+    #[test]
+    fn a_plain_key_does_not_open_once_a_key_encryption_key_is_set() {
+        let stored = seal_private_key(None, "k", &Secret::from("pem")).unwrap();
+        let err = open_private_key(Some(&kek(KEK)), "k", &stored).unwrap_err();
+        assert!(
+            err.to_string().contains("stored unencrypted") && err.to_string().contains("\"k\""),
+            "{err}"
+        );
+        assert_eq!(plain_private_key(&stored).unwrap().expose(), "pem");
+        let sealed = seal_private_key(Some(&kek(KEK)), "k", &Secret::from("pem")).unwrap();
+        assert!(plain_private_key(&sealed).is_none());
     }
 
     #[test]

@@ -600,8 +600,13 @@ pub mod duration {
     }
 }
 
-/// A list given as a list, or as comma-separated text (convenient in environment variables).
-fn list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+/// A list given as a list, or as comma-separated text (convenient in environment variables):
+/// `"a, b"` is `["a", "b"]`, and empty items are dropped. For `#[serde(deserialize_with =
+/// "tessera_core::list")]` on every list setting.
+///
+/// # Errors
+/// When the value is neither a list of strings nor a string.
+pub fn list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {

@@ -5,5 +5,6 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod observability;
+pub mod serve;
 pub mod startup;
 pub mod telemetry;

@@ -46,16 +46,43 @@ pub fn prometheus() -> &'static PrometheusHandle {
     })
 }
 
+/// Who may read `/metrics`.
+#[derive(Debug, Clone)]
+pub enum MetricsAccess {
+    /// Requests with `Authorization: Bearer <token>` (`metrics_token`).
+    Token(Secret),
+    /// Debug mode without a token: clients on this machine that came through no proxy.
+    Local,
+    /// Production without a token: nobody.
+    Nobody,
+}
+
+impl MetricsAccess {
+    /// The access a configuration grants: its token, else local clients in debug mode
+    /// only.
+    pub fn from_config(token: Option<Secret>, debug: bool) -> Self {
+        match token {
+            Some(token) => Self::Token(token),
+            None if debug => Self::Local,
+            None => Self::Nobody,
+        }
+    }
+}
+
+/// Headers by which a proxy says whom it forwards for: a request carrying any of them did
+/// not come straight from a local client.
+const PROXY_HEADERS: &[&str] = &["x-forwarded-for", "forwarded", "x-real-ip"];
+
 /// `/healthz`, `/readyz` and `/metrics`.
-pub fn routes(metrics_token: Option<Secret>) -> Router<Tessera> {
+pub fn routes(metrics_access: MetricsAccess) -> Router<Tessera> {
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))
         .route(
             "/metrics",
             get(move |State(tessera): State<Tessera>, parts: Parts| {
-                let token = metrics_token.clone();
-                async move { metrics(&tessera, &parts, token.as_ref()) }
+                let access = metrics_access.clone();
+                async move { metrics(&tessera, &parts, &access) }
             }),
         )
 }
@@ -89,21 +116,23 @@ async fn readyz(State(tessera): State<Tessera>) -> Response {
         .into_response()
 }
 
-/// Prometheus text. With `metrics_token` set, only `Authorization: Bearer <token>`; without
-/// it, only clients on this machine that came through no proxy.
-fn metrics(tessera: &Tessera, parts: &Parts, token: Option<&Secret>) -> Response {
+/// Prometheus text, to whom [`MetricsAccess`] allows: with `metrics_token` set, only
+/// `Authorization: Bearer <token>`; without it, in debug mode only, clients on this machine
+/// whose request names no forwarded client (`X-Forwarded-For`, `Forwarded`, `X-Real-IP`).
+fn metrics(tessera: &Tessera, parts: &Parts, access: &MetricsAccess) -> Response {
     let headers = &parts.headers;
     let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>();
-    let allowed = match token {
-        Some(token) => headers
+    let allowed = match access {
+        MetricsAccess::Token(token) => headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .is_some_and(|given| bool::from(given.as_bytes().ct_eq(token.expose().as_bytes()))),
-        None => {
+        MetricsAccess::Local => {
             peer.is_some_and(|ConnectInfo(addr)| addr.ip().is_loopback())
-                && !headers.contains_key("x-forwarded-for")
+                && !PROXY_HEADERS.iter().any(|name| headers.contains_key(*name))
         }
+        MetricsAccess::Nobody => false,
     };
     if !allowed {
         return (

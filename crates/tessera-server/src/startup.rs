@@ -6,13 +6,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use tessera_axum::{MAX_BODY_BYTES, Tessera};
-use tessera_core::Secret;
 use tessera_store::Store;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -23,6 +22,8 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::Config;
+use crate::observability::MetricsAccess;
+use crate::serve::{BodyTimeout, ConnectionLimits};
 
 /// A built server: store open and migrated, socket bound, not yet serving.
 #[derive(Debug)]
@@ -30,8 +31,35 @@ pub struct Application {
     listener: TcpListener,
     tessera: Tessera,
     routes: Router<Tessera>,
-    metrics_token: Option<Secret>,
-    shutdown_grace: Duration,
+    serving: Serving,
+}
+
+/// How the HTTP application and its connections are served, from the configuration.
+#[derive(Debug, Clone)]
+pub struct Serving {
+    /// Who may read `/metrics`.
+    pub metrics: MetricsAccess,
+    /// The deadline for reading a request's body (`request_body_timeout`).
+    pub request_body_timeout: Duration,
+    /// The header-read timeout and the connection cap.
+    pub limits: ConnectionLimits,
+    /// Time in-flight requests get after the shutdown signal (`shutdown_grace`).
+    pub shutdown_grace: Duration,
+}
+
+impl Serving {
+    /// The serving settings of `config`.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            metrics: MetricsAccess::from_config(config.metrics_token.clone(), config.debug),
+            request_body_timeout: config.request_body_timeout,
+            limits: ConnectionLimits {
+                header_read_timeout: config.header_read_timeout,
+                max_connections: config.max_connections,
+            },
+            shutdown_grace: config.shutdown_grace,
+        }
+    }
 }
 
 impl Application {
@@ -68,8 +96,7 @@ impl Application {
             listener,
             tessera,
             routes,
-            metrics_token: config.metrics_token.clone(),
-            shutdown_grace: config.shutdown_grace,
+            serving: Serving::from_config(&config),
         })
     }
 
@@ -91,15 +118,11 @@ impl Application {
     }
 
     /// The whole HTTP application this server serves — [`router`] over its state, the
-    /// application's own routes and the metrics token — without a socket: what
+    /// application's own routes and its serving settings — without a socket: what
     /// [`run_until`](Self::run_until) serves, for requests sent in process (tests drive it
     /// with `tessera_axum::testing::TestClient`).
     pub fn router(&self) -> Router {
-        router(
-            self.tessera.clone(),
-            self.routes.clone(),
-            self.metrics_token.clone(),
-        )
+        router(self.tessera.clone(), self.routes.clone(), &self.serving)
     }
 
     /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
@@ -114,17 +137,14 @@ impl Application {
     ) -> anyhow::Result<()> {
         let addr = self.local_addr();
         tracing::info!(%addr, "tessera is serving");
-        let app = self
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let app = self.router();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let grace = self.shutdown_grace;
-        let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
+        let grace = self.serving.shutdown_grace;
+        let serve = crate::serve::serve(self.listener, app, self.serving.limits, async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(());
         });
-        let serve = async { server.await.context("serving") };
         // After the signal, in-flight requests get `grace` to finish.
         let deadline = async {
             if stopping_rx.await.is_ok() {
@@ -134,7 +154,7 @@ impl Application {
             }
         };
         tokio::select! {
-            result = serve => result?,
+            () = serve => {},
             () = deadline => tracing::warn!("shutdown grace period over; closing remaining connections"),
         }
         // Audit events still queued are written before the store closes.
@@ -169,8 +189,8 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 }
 
 /// The whole HTTP application: index, health, token routes, DRF conventions and the
-/// production layers (request ids, redacted tracing, panics as DRF 500s).
-pub fn router(tessera: Tessera, routes: Router<Tessera>, metrics_token: Option<Secret>) -> Router {
+/// production layers (request ids, redacted tracing, panics as DRF 500s, the body deadline).
+pub fn router(tessera: Tessera, routes: Router<Tessera>, serving: &Serving) -> Router {
     crate::observability::prometheus();
     let sensitive: Vec<HeaderName> = vec![
         header::AUTHORIZATION,
@@ -182,19 +202,31 @@ pub fn router(tessera: Tessera, routes: Router<Tessera>, metrics_token: Option<S
         .route("/", get(index))
         .nest("/api", tessera_axum::routes::api_routes())
         .merge(crate::account_page::account_page())
-        .merge(crate::observability::routes(metrics_token))
+        .merge(crate::observability::routes(serving.metrics.clone()))
         .merge(tessera_axum::routes::jwks_routes())
         .merge(routes);
     // One `ServiceBuilder` stack, outermost first (`Router::layer` would box each layer anew
     // and clone every box below it on each request).
     let stack = tower::ServiceBuilder::new()
         .layer(SetSensitiveRequestHeadersLayer::new(sensitive))
+        // A client's request id is kept only when it is a plain token; else one is made.
+        .map_request(|mut request: Request| {
+            drop_unsafe_request_id(request.headers_mut());
+            request
+        })
         .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request| {
-                    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                    let id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    // Method and path come from the client: a closed label and a capped text.
+                    let method = tessera_axum::method_label(request.method());
+                    let path = tessera_axum::loggable(request.uri().path());
+                    tracing::info_span!("request", method, path = %path, request_id = %id)
                 })
                 .on_request(())
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
@@ -202,23 +234,66 @@ pub fn router(tessera: Tessera, routes: Router<Tessera>, metrics_token: Option<S
         .layer(PropagateRequestIdLayer::new(request_id))
         .layer(CatchPanicLayer::custom(|_panic| {
             tracing::error!("a request handler panicked");
-            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"detail": "A server error occurred."}))).into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({"detail": "A server error occurred."})),
+            )
+                .into_response()
         }))
         // Browser hardening on every response; the account page sets its own policy.
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("cross-origin-opener-policy"),
             HeaderValue::from_static("same-origin"),
         ))
-        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
-        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            BodyTimeout(serving.request_body_timeout),
+            crate::serve::body_deadline,
+        ))
         .service(tessera_axum::install(app, tessera));
     Router::new().fallback_service(stack)
+}
+
+/// The longest `X-Request-Id` a client may choose.
+const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// Removes the `X-Request-Id` a client sent unless it is one value of 1 to 64 characters
+/// from `A-Z a-z 0-9 . _ -`: an id is echoed and logged, so it must not carry spaces, `=`
+/// or control characters that forge log fields.
+fn drop_unsafe_request_id(headers: &mut HeaderMap) {
+    let mut ids = headers.get_all("x-request-id").iter();
+    let safe = match (ids.next(), ids.next()) {
+        (Some(id), None) => is_safe_request_id(id.as_bytes()),
+        (None, _) => return,
+        (Some(_), Some(_)) => false,
+    };
+    if !safe {
+        headers.remove("x-request-id");
+    }
+}
+
+/// `^[A-Za-z0-9._-]{1,64}$`
+fn is_safe_request_id(id: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID_LEN).contains(&id.len())
+        && id
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
 }
 
 async fn index() -> Json<serde_json::Value> {
@@ -270,5 +345,42 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_request_ids_of_64_characters_at_most_are_kept() {
+        for kept in [
+            "abc",
+            "0f8fad5b-d9cb-469f-a165-70867728950e",
+            "a.b_c-D",
+            &"x".repeat(64),
+        ] {
+            assert!(is_safe_request_id(kept.as_bytes()), "{kept}");
+        }
+        for dropped in [
+            "",
+            "abc path=/api/admin/users/ status=200",
+            "a=b",
+            "tab\there",
+            "ünïcode",
+            &"x".repeat(65),
+        ] {
+            assert!(!is_safe_request_id(dropped.as_bytes()), "{dropped}");
+        }
+        let mut headers = HeaderMap::new();
+        headers.append("x-request-id", HeaderValue::from_static("ok-1"));
+        drop_unsafe_request_id(&mut headers);
+        assert_eq!(headers["x-request-id"], "ok-1");
+        headers.append("x-request-id", HeaderValue::from_static("ok-2"));
+        drop_unsafe_request_id(&mut headers);
+        assert!(
+            headers.get("x-request-id").is_none(),
+            "two ids: neither is trusted"
+        );
     }
 }

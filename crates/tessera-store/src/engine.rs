@@ -8,7 +8,11 @@
 
 use std::time::Duration;
 
-use sqlx::{PgPool, SqlitePool};
+use futures_util::TryStreamExt as _;
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use sqlx::sqlite::{SqliteQueryResult, SqliteRow};
+use sqlx::{Database, Either, Execute, PgPool, SqlStr, Sqlite, SqlitePool};
 
 use crate::error::{Failure, StoreError};
 
@@ -82,6 +86,86 @@ pub(crate) enum Pool {
     Postgres(PgPool),
 }
 
+/// The SQLite pool as the bodies of `db!(write …)` see it: the pool itself, except that a
+/// query fetching one row (`fetch_one`, `fetch_optional`) runs to its end before the row is
+/// handed back, as it does on PostgreSQL.
+///
+/// SQLite commits an autocommit `INSERT … RETURNING` (or `UPDATE … RETURNING`) when the
+/// statement ends; sqlx, once it holds the row it wants, ends the statement with a reset
+/// whose error it drops. A commit that fails there — a full disk, an I/O error — is rolled
+/// back while the caller holds the row of a write it takes for done, and answers 201 or
+/// 200 for it. Run to its end, the statement reports the failure instead.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SqliteWriter<'p>(pub(crate) &'p SqlitePool);
+
+impl SqliteWriter<'_> {
+    /// [`SqlitePool::begin`].
+    pub(crate) async fn begin(self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
+        self.0.begin().await
+    }
+
+    /// [`SqlitePool::begin_with`] (e.g. `BEGIN IMMEDIATE`).
+    pub(crate) async fn begin_with(
+        self,
+        statement: impl sqlx::SqlSafeStr,
+    ) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
+        self.0.begin_with(statement).await
+    }
+}
+
+impl<'p> sqlx::Executor<'p> for SqliteWriter<'p> {
+    type Database = Sqlite;
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxStream<'e, Result<Either<SqliteQueryResult, SqliteRow>, sqlx::Error>>
+    where
+        'p: 'e,
+        E: 'q + Execute<'q, Sqlite>,
+    {
+        self.0.fetch_many(query)
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<SqliteRow>, sqlx::Error>>
+    where
+        'p: 'e,
+        E: 'q + Execute<'q, Sqlite>,
+    {
+        Box::pin(async move {
+            let mut steps = self.0.fetch_many(query);
+            let mut first = None;
+            while let Some(step) = steps.try_next().await? {
+                if let (Either::Right(row), None) = (step, &first) {
+                    first = Some(row);
+                }
+            }
+            Ok(first)
+        })
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: SqlStr,
+        parameters: &'e [<Sqlite as Database>::TypeInfo],
+    ) -> BoxFuture<'e, Result<<Sqlite as Database>::Statement, sqlx::Error>>
+    where
+        'p: 'e,
+    {
+        self.0.prepare_with(sql, parameters)
+    }
+
+    fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<sqlx::Describe<Sqlite>, sqlx::Error>>
+    where
+        'p: 'e,
+    {
+        self.0.describe(sql)
+    }
+}
+
 /// Which failures a query may be repeated after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Retry {
@@ -136,7 +220,8 @@ impl Attempts {
 /// `db!(store, retry, |pool| body)` or `db!(store, retry, |pool, engine| body)`: `body` is an
 /// expression of type `Result<T, E>` with `E` either `sqlx::Error` or `StoreError`; it is
 /// expanded once per engine with `pool` bound to that engine's pool (`&SqlitePool` or
-/// `&PgPool`) and `engine` to the [`Engine`](crate::Engine). The whole loop is expanded in
+/// `&PgPool`; a write on SQLite gets it as a [`SqliteWriter`], which reports a failed
+/// commit) and `engine` to the [`Engine`](crate::Engine). The whole loop is expanded in
 /// place (no closure), so the calling future stays `Send` whatever it borrows.
 ///
 /// `db!(write store, …)` runs a body that writes on the store's writer: on a SQLite file,
@@ -149,7 +234,8 @@ macro_rules! db {
         let mut attempts = $crate::engine::Attempts::new($retry);
         loop {
             let result: $crate::Result<_> = match store.$side() {
-                $crate::engine::Pool::Sqlite($pool) => {
+                $crate::engine::Pool::Sqlite(sqlite) => {
+                    let $pool = db!(@sqlite $side, sqlite);
                     #[allow(unused_variables)]
                     let $engine = $crate::Engine::Sqlite;
                     $body.map_err($crate::StoreError::from)
@@ -169,6 +255,13 @@ macro_rules! db {
             }
         }
     }};
+    // Writes on SQLite see the pool through `SqliteWriter`, reads see it as it is.
+    (@sqlite writer, $pool:ident) => {
+        $crate::engine::SqliteWriter($pool)
+    };
+    (@sqlite readers, $pool:ident) => {
+        $pool
+    };
     (write $store:expr, $retry:expr, |$pool:ident| $body:expr) => {
         db!(@on writer, $store, $retry, |$pool, _engine| $body)
     };
@@ -285,6 +378,43 @@ mod tests {
         ] {
             assert_eq!(runs(Retry::Idempotent, &error), 1, "{error:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_write_whose_commit_fails_is_an_error_not_the_row_of_a_rolled_back_write() {
+        // A deferred foreign key is checked when the autocommit transaction commits, at the
+        // end of the statement: where a full disk makes a commit fail, too.
+        let store = &crate::Store::connect("sqlite::memory:").await.unwrap();
+        let Pool::Sqlite(pool) = store.writer() else {
+            unreachable!("a SQLite store")
+        };
+        for ddl in [
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY)",
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, \
+             parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)",
+        ] {
+            sqlx::query(ddl).execute(pool).await.unwrap();
+        }
+        let insert = "INSERT INTO child (parent) VALUES (42) RETURNING id";
+
+        let one = db!(write store, Retry::NotApplied, |pool| {
+            sqlx::query_scalar::<_, i64>(insert).fetch_one(pool).await
+        });
+        let optional = db!(write store, Retry::NotApplied, |pool| {
+            sqlx::query_scalar::<_, i64>(insert)
+                .fetch_optional(pool)
+                .await
+        });
+
+        for result in [one.map(Some), optional] {
+            let error = result.expect_err("the commit failed");
+            assert!(error.to_string().contains("FOREIGN KEY"), "{error}");
+        }
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM child")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 0);
     }
 
     #[tokio::test]

@@ -29,6 +29,21 @@ impl StoreError {
         self.failure() != Failure::Permanent
     }
 
+    /// Whether the database refused a value the client sent rather than failed: on
+    /// PostgreSQL a NUL or a character the encoding lacks (`22021`, `22P05`, the latter
+    /// also for `\u0000` in `jsonb`), a value too long for its column (`22001`), or an
+    /// index key over its size limit (`54000`). Input is validated before it reaches the
+    /// store, so this is the last line of defence: the request is the client's fault (400),
+    /// not the server's, and nothing was written.
+    pub fn is_refused_input(&self) -> bool {
+        match self {
+            Self::Database(sqlx::Error::Database(db)) => db
+                .code()
+                .is_some_and(|code| matches!(code.as_ref(), "22021" | "22P05" | "22001" | "54000")),
+            _ => false,
+        }
+    }
+
     /// What kind of failure this is, for retrying.
     pub(crate) fn failure(&self) -> Failure {
         match self {

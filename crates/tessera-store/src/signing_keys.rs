@@ -138,6 +138,31 @@ impl Store {
         .await)
     }
 
+    /// Replaces the stored form of `kid`'s private key with `replacement` if it still is
+    /// `current` (sealing a key kept unencrypted: instances starting together seal it once).
+    /// Returns whether it was replaced.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn replace_signing_key_private(
+        &self,
+        kid: &str,
+        current: &str,
+        replacement: &str,
+    ) -> Result<bool> {
+        db!(write self, Retry::Idempotent, |pool| {
+            sqlx::query(
+                "UPDATE signing_keys SET private_key = $3 WHERE kid = $1 AND private_key = $2",
+            )
+            .bind(kid)
+            .bind(current)
+            .bind(replacement)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected() == 1)
+        })
+    }
+
     /// Schedules `kid` to sign from `at` and retires, at `at`, every other key that signs or
     /// is scheduled to (unless it retires earlier). One transaction. Returns `false` (and
     /// changes nothing) when `kid` does not exist or is retired.

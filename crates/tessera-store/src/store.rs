@@ -311,6 +311,7 @@ async fn connect_sqlite(
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(options.connect_timeout)
+        .after_release(|conn, _| Box::pin(outside_any_transaction(conn)))
         .connect_with(connect.clone())
         .await?;
     let readers = SqlitePoolOptions::new()
@@ -331,6 +332,26 @@ async fn connect_postgres(url: &str, options: &StoreOptions) -> Result<sqlx::PgP
         .acquire_timeout(options.connect_timeout)
         .connect_with(connect)
         .await?)
+}
+
+/// Whether a SQLite connection given back to its pool may serve again: not when it is still
+/// inside a transaction once the rollback of a dropped one has run.
+///
+/// When a `COMMIT` fails (a full disk, an I/O error) and the `ROLLBACK` after it fails too,
+/// sqlx keeps counting the transaction as open, and SQLite may keep it open: every later
+/// statement on the connection would run inside it, answer as if it had committed, and be
+/// lost with the connection. Such a connection is closed instead, and the pool opens a
+/// fresh one.
+async fn outside_any_transaction(conn: &mut sqlx::SqliteConnection) -> sqlx::Result<bool> {
+    use sqlx::Connection as _;
+    // Runs after anything queued on the connection, the rollback of a dropped transaction
+    // included.
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("closing a database connection left inside a failed transaction");
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// Whether a `sqlite:` URL names an in-memory database.
@@ -376,6 +397,26 @@ mod tests {
         store.close().await;
         assert!(store.is_closed());
         assert!(store.ping().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_writer_left_inside_a_failed_transaction_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let Pool::Sqlite(writer) = store.writer() else {
+            unreachable!("a SQLite store")
+        };
+        // A transaction whose COMMIT fails, and the ROLLBACK after it too, as on a full
+        // disk: sqlx counts it as open from then on.
+        let mut tx = writer.begin().await.unwrap();
+        sqlx::query("COMMIT").execute(&mut *tx).await.unwrap();
+        assert!(tx.commit().await.is_err());
+
+        // The writer serves write transactions again (on a connection of its own).
+        let tx = writer.begin_with("BEGIN IMMEDIATE").await.unwrap();
+        tx.commit().await.unwrap();
+        store.close().await;
     }
 
     #[test]

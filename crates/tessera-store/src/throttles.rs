@@ -119,6 +119,37 @@ impl Store {
         Ok(u32::try_from(failures).unwrap_or(0))
     }
 
+    /// Counts one more failed login of `name` at `now`, starting the count afresh when the
+    /// last failure and the end of the last lock both came at or before `forget_before`:
+    /// failure counts decay. Returns the failures counted so far.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn add_decaying_login_failure(
+        &self,
+        name: &str,
+        now: Timestamp,
+        forget_before: Timestamp,
+    ) -> Result<u32> {
+        let failures: i32 = db!(write self, Retry::NotApplied, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO login_failures (name, failures, locked_until, updated_at) \
+                 VALUES ($1, 1, 0, $2) \
+                 ON CONFLICT (name) DO UPDATE SET failures = CASE \
+                 WHEN login_failures.updated_at <= $3 AND login_failures.locked_until <= $3 \
+                 THEN 1 ELSE login_failures.failures + 1 END, \
+                 updated_at = excluded.updated_at \
+                 RETURNING failures",
+            )
+            .bind(name)
+            .bind(now)
+            .bind(forget_before)
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok(u32::try_from(failures).unwrap_or(0))
+    }
+
     /// Locks logins of `name` until `until`, unless a longer lock stands.
     ///
     /// # Errors
@@ -140,6 +171,22 @@ impl Store {
     /// The database error.
     pub async fn clear_login_failures(&self, name: &str) -> Result<()> {
         changed_rows!(self, "DELETE FROM login_failures WHERE name = $1", name).map(drop)
+    }
+
+    /// Forgets the failures and locks of `name` and of every key made of `name`, the unit
+    /// separator (U+001F) and more (`name\u{1f}client`): every client's count for a name.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn clear_login_failures_under(&self, name: &str) -> Result<()> {
+        let prefix = format!("{name}\u{1f}");
+        changed_rows!(
+            self,
+            "DELETE FROM login_failures WHERE name = $1 OR substr(name, 1, length($2)) = $2",
+            name,
+            prefix.as_str(),
+        )
+        .map(drop)
     }
 
     /// Deletes throttle rows older than `hits_before` and failure counts of names neither

@@ -69,6 +69,42 @@ engine_tests! {
         assert_eq!(store.add_login_failure("ada", NOW).await.unwrap(), 1);
     }
 
+    /// A count starts afresh once its last failure and its lock's end are both at or
+    /// before the cutoff; a lock that ended later keeps it counting up.
+    async fn login_failures_decay(db: &TestDatabase) {
+        let store = db.store().await;
+        let before = |micros: i64| NOW.add_micros(-micros);
+        assert_eq!(store.add_decaying_login_failure("ada", before(2 * MINUTE), before(3 * MINUTE)).await.unwrap(), 1);
+        assert_eq!(store.add_decaying_login_failure("ada", before(MINUTE), before(3 * MINUTE)).await.unwrap(), 2);
+        // Cutoff at the last failure: afresh.
+        assert_eq!(store.add_decaying_login_failure("ada", before(SECOND), before(MINUTE)).await.unwrap(), 1);
+        // Cutoff after the last failure: afresh.
+        assert_eq!(store.add_decaying_login_failure("ada", NOW, before(SECOND)).await.unwrap(), 1);
+        // A lock ending after the cutoff keeps the count, although the failure came before.
+        store.lock_login("ada", NOW.add_micros(MINUTE)).await.unwrap();
+        let later = NOW.add_micros(2 * MINUTE);
+        assert_eq!(store.add_decaying_login_failure("ada", later, NOW.add_micros(30 * SECOND)).await.unwrap(), 2);
+        // Once the last failure and the lock's end are both at or before the cutoff: afresh.
+        let quiet = NOW.add_micros(4 * MINUTE);
+        assert_eq!(store.add_decaying_login_failure("ada", quiet, NOW.add_micros(2 * MINUTE)).await.unwrap(), 1);
+    }
+
+    /// A name's counts from every client (`name\u{1f}client`) are cleared at once; other
+    /// names, even ones that begin alike, are not.
+    async fn every_clients_count_of_a_name_is_cleared_together(db: &TestDatabase) {
+        let store = db.store().await;
+        for key in ["ada", "ada\u{1f}10.0.0.1", "ada\u{1f}10.0.0.2", "ada2\u{1f}10.0.0.1", "adb\u{1f}x", "ad\u{1f}x"] {
+            store.add_login_failure(key, NOW).await.unwrap();
+        }
+        store.clear_login_failures_under("ada").await.unwrap();
+        for gone in ["ada", "ada\u{1f}10.0.0.1", "ada\u{1f}10.0.0.2"] {
+            assert_eq!(store.login_locked_until(gone).await.unwrap(), None, "{gone:?}");
+        }
+        for kept in ["ada2\u{1f}10.0.0.1", "adb\u{1f}x", "ad\u{1f}x"] {
+            assert!(store.login_locked_until(kept).await.unwrap().is_some(), "{kept:?}");
+        }
+    }
+
     /// Pruning drops old throttle rows and idle, unlocked failure counts only.
     async fn pruning_keeps_what_still_counts(db: &TestDatabase) {
         let store = db.store().await;

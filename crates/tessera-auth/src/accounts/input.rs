@@ -5,9 +5,9 @@ use serde_json::{Map, Value};
 use tessera_store::User;
 
 use crate::error::AuthError;
-use crate::form::{Fields, Trim};
+use crate::form::{Fields, Text, Trim, too_long};
 use crate::rules::UserField;
-use crate::rules::{EMAIL_MAX_LENGTH, UserAttributes, validate_email};
+use crate::rules::{EMAIL_MAX_LENGTH, UserAttributes, has_invisible, validate_email};
 use crate::service::Auth;
 
 /// Django's `max_length` for first and last names.
@@ -24,7 +24,10 @@ pub(super) enum Mode {
 /// The message for an address another account has.
 pub const EMAIL_TAKEN: &str = "user with this email already exists.";
 
-/// Reads `email`: trimmed, at most 254 characters, Django-valid, not another user's.
+/// Reads `email`: trimmed, normalised (NFKC, the domain in its IDNA processed form: see
+/// [`tessera_store::normalize_email`]), at most 255 characters, Django-valid, with no
+/// invisible code point and no domain label mixing scripts, not another user's. The
+/// normalised address is what is checked, compared and stored.
 pub(super) async fn read_email(
     auth: &Auth,
     fields: &mut Fields<'_>,
@@ -40,22 +43,21 @@ pub(super) async fn read_email(
         }),
         _ => fields.required("email", Trim::Yes),
     };
-    let Some(email) = email else {
+    let Some(typed) = email else {
         return Ok(None);
     };
+    // Invisible code points are refused as typed: normalising drops some from domains.
+    let email = tessera_store::normalize_email(&typed);
     // DRF runs every validator of the field and lists each failure.
-    let too_long = email.chars().count() > EMAIL_MAX_LENGTH;
-    if too_long {
-        fields.fail(
-            "email",
-            format!("Ensure this field has no more than {EMAIL_MAX_LENGTH} characters."),
-        );
+    let over = email.chars().nth(EMAIL_MAX_LENGTH).is_some();
+    if over {
+        fields.fail("email", too_long(EMAIL_MAX_LENGTH));
     }
-    if !validate_email(&email) {
+    if has_invisible(&typed) || !validate_email(&email) {
         fields.fail("email", "Enter a valid email address.");
         return Ok(None);
     }
-    if too_long {
+    if over {
         return Ok(None);
     }
     if let Some(other) = auth.store().user_by_email(&email).await?
@@ -67,17 +69,23 @@ pub(super) async fn read_email(
     Ok(Some(email))
 }
 
-/// Reads an optional name (blank allowed, at most 150 characters).
+/// Reads an optional name (blank allowed, at most 150 characters, one line: no control
+/// character, as names are shown in lists, logs and terminals).
 pub(super) fn read_name(fields: &mut Fields<'_>, name: &str) -> Option<String> {
     let value = fields.optional(name, Trim::Yes)?;
-    if value.chars().count() > NAME_MAX_LENGTH {
-        fields.fail(
-            name,
-            format!("Ensure this field has no more than {NAME_MAX_LENGTH} characters."),
-        );
+    if let Some(message) = check_name(&value) {
+        fields.fail(name, message);
         return None;
     }
     Some(value)
+}
+
+/// What is wrong with a name or a username (at most 150 characters, one line), if anything.
+pub(crate) fn check_name(value: &str) -> Option<String> {
+    if value.chars().nth(NAME_MAX_LENGTH).is_some() {
+        return Some(too_long(NAME_MAX_LENGTH));
+    }
+    Text::Line.refusal(value).map(str::to_owned)
 }
 
 /// Reads the custom user fields the user may set.

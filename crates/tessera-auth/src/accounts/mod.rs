@@ -10,7 +10,10 @@ mod profile;
 mod register;
 
 pub use crate::rules::{AccountSettings, FieldKind, UserField, drf_bool};
-pub use admin::AdminUpdate;
+pub use admin::{
+    AdminAction, AdminUpdate, LAST_SUPERUSER, STAFF_FLAG_SUPERUSER_ONLY, SUPERUSER_ONLY,
+    admin_refusal,
+};
 pub use claims::{account_claims, custom_value, full_name};
 pub use input::EMAIL_TAKEN;
 pub use register::NewAccount;

@@ -18,8 +18,16 @@ impl Auth {
     /// lifted. Audited as `account.password_changed`, from `session` when known. Returns
     /// how many sessions ended.
     ///
+    /// Throttled first by the `password_change` rate, per user and per client address. A
+    /// wrong current password is a failed login of the user from this client: audited as
+    /// `login.failed` with `detail.reason = "password_change"`, and counted towards their
+    /// lockout; while the name is locked for this client, the current password is not even
+    /// checked, and the answer is that of a wrong one.
+    ///
     /// # Errors
-    /// [`AuthError::Invalid`]: a wrong current password, a weak or mismatched new one.
+    /// [`AuthError::Throttled`] over the rate; [`AuthError::Invalid`]: a wrong current
+    /// password, a weak or mismatched new one; [`AuthError::Busy`] when the hashing queue
+    /// is full.
     pub async fn change_password(
         &self,
         user: &User,
@@ -27,15 +35,16 @@ impl Auth {
         client: &ClientInfo,
         session: Option<&str>,
     ) -> Result<u64, AuthError> {
+        let by_user = format!("user_{}", user.id);
+        self.throttles()
+            .check_each("password_change", &[&by_user, client.ident()])
+            .await?;
         let mut fields = Fields::new(data);
         let old = fields.required("old_password", Trim::No);
-        if let Some(old) = &old {
-            let hash = user
-                .has_usable_password()
-                .then_some(user.password_hash.as_str());
-            if !self.hashing().verify(old, hash).await? {
-                fields.fail("old_password", "Current password is incorrect.");
-            }
+        if let Some(old) = &old
+            && !self.current_password_matches(user, old, client).await?
+        {
+            fields.fail("old_password", "Current password is incorrect.");
         }
         let new = fields.required("new_password", Trim::No);
         if let Some(new) = &new {
@@ -51,7 +60,7 @@ impl Auth {
                 "New password fields do not match.",
             ));
         }
-        let ended = self.replace_password(user, &new).await?;
+        let ended = self.replace_password(user, &new, Some(client)).await?;
         let mut changed = Audit::new(event::PASSWORD_CHANGED)
             .user(user.id)
             .client(client)
@@ -62,6 +71,31 @@ impl Auth {
         self.audit(changed).await;
         self.clear_login_failures_of(user).await?;
         Ok(ended)
+    }
+
+    /// Whether `password` is `user`'s current password, checked as a login would be: not
+    /// at all while their login name is locked for `client` (the answer is then no), and a
+    /// wrong one counts as their failed login.
+    async fn current_password_matches(
+        &self,
+        user: &User,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<bool, AuthError> {
+        let name = self.lockout_name_of(user);
+        if self.lockout().is_locked(name, client.ident()).await? {
+            self.refuse_locked(name, Some(user.id), client).await;
+            return Ok(false);
+        }
+        let hash = user
+            .has_usable_password()
+            .then_some(user.password_hash.as_str());
+        let verified = self.hashing().verify_for(password, hash, client).await?;
+        if !verified {
+            self.login_failed(name, Some(user.id), "password_change", client)
+                .await?;
+        }
+        Ok(verified)
     }
 
     /// Sets `user`'s password without the current one (the command line's
@@ -82,7 +116,7 @@ impl Auth {
             &attributes_of(user),
         );
         fields.finish()?;
-        let ended = self.replace_password(user, password).await?;
+        let ended = self.replace_password(user, password, None).await?;
         self.audit(
             Audit::new(event::ADMIN_PASSWORD_SET)
                 .user(user.id)
@@ -96,9 +130,18 @@ impl Auth {
     }
 
     /// Hashes and stores the new password and ends every session; the callers audit it,
-    /// then lift a lockout.
-    async fn replace_password(&self, user: &User, password: &str) -> Result<u64, AuthError> {
-        let hash = self.hashing().hash(password).await?;
+    /// then lift a lockout. The hash is `client`'s request, within the share of the hashing
+    /// queue other work than logins has; the command line's (`None`) is not.
+    async fn replace_password(
+        &self,
+        user: &User,
+        password: &str,
+        client: Option<&ClientInfo>,
+    ) -> Result<u64, AuthError> {
+        let hash = match client {
+            Some(client) => self.hashing().hash_for(password, client).await?,
+            None => self.hashing().hash(password).await?,
+        };
         let ended = self
             .store()
             .change_password(user.id, &hash, RevokeReason::PasswordChanged, self.now())

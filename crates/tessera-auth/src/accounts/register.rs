@@ -4,7 +4,9 @@
 use serde_json::{Map, Value};
 use tessera_store::{NewUser, StoreError, User};
 
-use super::input::{EMAIL_TAKEN, Mode, check_password, read_custom, read_email, read_name};
+use super::input::{
+    EMAIL_TAKEN, Mode, check_name, check_password, read_custom, read_email, read_name,
+};
 use crate::audit::{Audit, event};
 use crate::client::ClientInfo;
 use crate::error::AuthError;
@@ -31,8 +33,9 @@ pub struct NewAccount {
 impl Auth {
     /// Registers an account from `data` (`email`, `first_name`, `last_name`, `password`,
     /// `password_confirm` and the custom fields users may set), with DRF's messages in field
-    /// order, after the `register` throttle for the client's address. Audited as
-    /// `account.registered`.
+    /// order, after the `register` throttle for the client's address (`10/hour` by
+    /// default). The password is hashed within the share of the hashing queue other work
+    /// than logins has. Audited as `account.registered`.
     ///
     /// # Errors
     /// [`AuthError::Throttled`] over the `register` rate; [`AuthError::Invalid`] field by
@@ -74,7 +77,7 @@ impl Auth {
                 extra.insert(field.name.clone(), default.clone());
             }
         }
-        let password_hash = self.hashing().hash(&password).await?;
+        let password_hash = self.hashing().hash_for(&password, client).await?;
         let user = self
             .create(NewUser {
                 email,
@@ -112,6 +115,16 @@ impl Auth {
             .await?
             .unwrap_or(email);
         let username = account.username.filter(|u| !u.trim().is_empty());
+        let names = [
+            ("username", username.as_deref().unwrap_or_default()),
+            ("first_name", account.first_name.as_str()),
+            ("last_name", account.last_name.as_str()),
+        ];
+        for (name, value) in names {
+            if let Some(message) = check_name(value) {
+                fields.fail(name, message);
+            }
+        }
         if let Some(password) = &account.password {
             let attributes = vec![
                 ("username", username.as_deref().unwrap_or_default()),

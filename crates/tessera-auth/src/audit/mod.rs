@@ -34,16 +34,34 @@ pub use writer::{AuditLog, BATCH};
 /// The shortest retention that is not "forever".
 const MIN_RETENTION: Duration = Duration::from_secs(86_400);
 
+/// The longest login name kept (the stored row's bound, Django's `EmailField`).
+const MAX_USERNAME_CHARS: usize = tessera_store::MAX_AUDIT_USERNAME_CHARS;
+/// The longest client address kept (the stored row's bound).
+const MAX_IP_CHARS: usize = 64;
+/// The longest user agent kept (the stored row's bound).
+const MAX_USER_AGENT_CHARS: usize = crate::client::MAX_USER_AGENT;
+/// The longest session id kept (the stored row's bound).
+const MAX_SESSION_CHARS: usize = 64;
+/// The longest event name kept (the stored row's bound).
+const MAX_EVENT_CHARS: usize = 64;
+
+/// `value`'s first `max` characters: what the stored row keeps, so that the log line says
+/// no more than the row (and a client cannot make either large).
+fn cut(value: &str, max: usize) -> String {
+    value.chars().take(max).collect()
+}
+
 /// The event names Tessera records. Failures (`outcome = "failure"`) are the refused
 /// attempts and the alarms: `login.failed`, `login.locked`, `account.locked`,
-/// `token.reuse_detected`; every other event is a success.
+/// `token.reuse_detected`, `admin.permission_denied`; every other event is a success.
 pub mod event {
     /// A login opened a session (every obtain and login route, and registration, which
     /// logs in). `session` is the new session; `username` the login name.
     pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
     /// Wrong credentials, or an inactive account. `username` is the name given, `user` the
     /// account when it exists; `detail.reason` is `unknown_account`, `wrong_password`,
-    /// `unusable_password` or `inactive`.
+    /// `unusable_password` or `inactive` — or `password_change`: a wrong current password
+    /// on a password change, which counts as a failed login of its owner.
     pub const LOGIN_FAILED: &str = "login.failed";
     /// A login refused because the name is locked (no password was checked).
     pub const LOGIN_LOCKED: &str = "login.locked";
@@ -76,6 +94,9 @@ pub mod event {
     pub const ADMIN_SESSIONS_REVOKED: &str = "admin.sessions_revoked";
     /// Staff lifted a user's login lockout.
     pub const ADMIN_USER_UNLOCKED: &str = "admin.user_unlocked";
+    /// Staff or the command line were refused an action on a user by the privilege rules
+    /// (`detail.action`, and `detail.reason`, the refusal's message).
+    pub const ADMIN_PERMISSION_DENIED: &str = "admin.permission_denied";
     /// A password set from the command line (`tessera user set-password`).
     pub const ADMIN_PASSWORD_SET: &str = "admin.password_set";
     /// A signing key was generated and published (`detail.kid`, `detail.algorithm`).
@@ -84,6 +105,9 @@ pub mod event {
     pub const KEY_ROTATED: &str = "key.rotated";
     /// A key stopped signing (`detail.kid`).
     pub const KEY_RETIRED: &str = "key.retired";
+    /// A key found stored unencrypted was sealed with the key-encryption key at start
+    /// (`detail.kid`, `detail.algorithm`, `detail.reason = "stored_unencrypted"`).
+    pub const KEY_SEALED: &str = "key.sealed";
 
     /// Every name above, in order.
     pub const ALL: &[&str] = &[
@@ -103,10 +127,12 @@ pub mod event {
         ADMIN_USER_DELETED,
         ADMIN_SESSIONS_REVOKED,
         ADMIN_USER_UNLOCKED,
+        ADMIN_PERMISSION_DENIED,
         ADMIN_PASSWORD_SET,
         KEY_GENERATED,
         KEY_ROTATED,
         KEY_RETIRED,
+        KEY_SEALED,
     ];
 }
 
@@ -116,7 +142,8 @@ pub fn outcome_of(name: &str) -> AuditOutcome {
         event::LOGIN_FAILED
         | event::LOGIN_LOCKED
         | event::ACCOUNT_LOCKED
-        | event::TOKEN_REUSE_DETECTED => AuditOutcome::Failure,
+        | event::TOKEN_REUSE_DETECTED
+        | event::ADMIN_PERMISSION_DENIED => AuditOutcome::Failure,
         _ => AuditOutcome::Success,
     }
 }
@@ -199,22 +226,25 @@ impl Audit {
         self
     }
 
-    /// The login name given (or a deleted account's address).
+    /// The login name given (or a deleted account's address), cut to 254 characters.
     pub fn login_name(mut self, name: &str) -> Self {
-        self.event.username = Some(name.to_owned());
+        self.event.username = Some(cut(name, MAX_USERNAME_CHARS));
         self
     }
 
-    /// The client's address and user agent.
+    /// The client's address and user agent, cut to 64 and 512 characters.
     pub fn client(mut self, client: &ClientInfo) -> Self {
-        self.event.ip.clone_from(&client.ip);
-        self.event.user_agent.clone_from(&client.user_agent);
+        self.event.ip = client.ip.as_deref().map(|ip| cut(ip, MAX_IP_CHARS));
+        self.event.user_agent = client
+            .user_agent
+            .as_deref()
+            .map(|agent| cut(agent, MAX_USER_AGENT_CHARS));
         self
     }
 
-    /// The login session the event concerns.
+    /// The login session the event concerns (its id, cut to 64 characters).
     pub fn session(mut self, session_id: &str) -> Self {
-        self.event.session_id = Some(session_id.to_owned());
+        self.event.session_id = Some(cut(session_id, MAX_SESSION_CHARS));
         self
     }
 
@@ -238,9 +268,12 @@ impl Audit {
         self
     }
 
-    /// The event, at `at`.
+    /// The event, at `at`, its name cut to 64 characters.
     pub fn at(mut self, at: Timestamp) -> NewAuditEvent {
         self.event.at = at;
+        if self.event.event.chars().count() > MAX_EVENT_CHARS {
+            self.event.event = cut(&self.event.event, MAX_EVENT_CHARS);
+        }
         if self.via_cli {
             let mut detail = match self.event.detail.take() {
                 Some(Value::Object(map)) => map,
@@ -309,7 +342,8 @@ mod tests {
                 "login.failed",
                 "login.locked",
                 "account.locked",
-                "token.reuse_detected"
+                "token.reuse_detected",
+                "admin.permission_denied"
             ]
         );
         assert_eq!(outcome_of("app.custom"), AuditOutcome::Success);
@@ -348,6 +382,25 @@ mod tests {
             days(1).cutoff(Timestamp::from_micros(86_400_000_001)),
             Some(Timestamp::from_micros(1))
         );
+    }
+
+    #[test]
+    fn the_log_line_holds_what_the_row_holds_cut_to_the_same_bounds() {
+        let long = |c: char| std::iter::repeat_n(c, 70_000).collect::<String>();
+        let client = ClientInfo {
+            user_agent: Some(long('u')),
+            ip: Some(long('1')),
+        };
+        let event = Audit::new(event::LOGIN_FAILED)
+            .login_name(&long('é'))
+            .client(&client)
+            .session(&long('s'))
+            .at(Timestamp::from_micros(1));
+        let chars = |value: &Option<String>| value.as_deref().map(|v| v.chars().count());
+        assert_eq!(chars(&event.username), Some(254));
+        assert_eq!(chars(&event.ip), Some(64));
+        assert_eq!(chars(&event.user_agent), Some(512));
+        assert_eq!(chars(&event.session_id), Some(64));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! What stands between attackers and the password hasher: scoped throttles, per-account
-//! lockout with exponential back-off, and a bounded hashing queue.
+//! What stands between attackers and the password hasher: scoped throttles, lockout per
+//! login name and client address with exponential back-off, and a bounded hashing queue
+//! that is fair to logins.
 //!
 //! A locked account answers exactly as a wrong password does — same answer, and about the
 //! same time (it waits as long as a hash usually takes) — but costs no hashing, so guesses
@@ -12,6 +13,6 @@ mod hashing;
 mod lockout;
 mod throttle;
 
-pub use hashing::Hashing;
+pub use hashing::{Hashing, MAX_HASHES_PER_CLIENT};
 pub use lockout::Lockout;
 pub use throttle::{MemoryThrottle, Rate, ThrottleSettings, ThrottleStorage, Throttles};

@@ -49,23 +49,28 @@ impl Rate {
 pub struct ThrottleSettings {
     /// DRF's `DEFAULT_THROTTLE_RATES`: `anon` and `user` apply to every request (anonymous
     /// by client address, authenticated by user), `login` and `register` to those routes
-    /// (by client address). A missing or empty rate turns that throttle off.
+    /// (by client address), `password_change` to password changes (by user, and by client
+    /// address apart). A missing or empty rate turns that throttle off. Defaults to
+    /// `register = "10/hour"` and `password_change = "10/hour"`: both spend a password
+    /// hash per request.
     pub throttle_rates: BTreeMap<String, String>,
     /// DRF's `NUM_PROXIES`: how many reverse proxies stand in front, so the client address
     /// is read from `X-Forwarded-For`. Unset: the socket's address, and the header is ignored.
     #[serde(deserialize_with = "count")]
     pub num_proxies: Option<usize>,
-    /// Consecutive failed logins for one account before it locks. `0` turns lockout off.
-    /// Defaults to 5.
+    /// Failed logins of one name from one client address before that address is locked out
+    /// of it (see [`Lockout`](super::Lockout)). `0` turns lockout off. Defaults to 5.
     pub login_failure_limit: u32,
     /// The first lock's length; each further failure doubles it. Defaults to 1 minute.
     #[serde(with = "tessera_core::duration")]
     pub login_lockout_base: Duration,
-    /// The longest lock. Defaults to 1 hour.
+    /// The longest lock, and how long a failure count waits after its last failure and the
+    /// end of its lock before it starts afresh. Defaults to 1 hour.
     #[serde(with = "tessera_core::duration")]
     pub login_lockout_max: Duration,
-    /// Password hashes that may wait for a hashing thread; beyond that, 503 at once.
-    /// Defaults to 64.
+    /// Password hashes that may wait for a hashing thread; beyond that, 503 at once. Hashes
+    /// for registrations and password changes may take at most half of the places (see
+    /// [`Hashing`](super::Hashing)). Defaults to 64.
     pub hash_queue_limit: usize,
     /// Where throttle counters and login lockouts are kept. Defaults to `auto`.
     pub throttle_storage: ThrottleStorage,
@@ -99,7 +104,11 @@ impl ThrottleStorage {
 impl Default for ThrottleSettings {
     fn default() -> Self {
         Self {
-            throttle_rates: BTreeMap::new(),
+            throttle_rates: [
+                ("register".to_owned(), "10/hour".to_owned()),
+                ("password_change".to_owned(), "10/hour".to_owned()),
+            ]
+            .into(),
             num_proxies: None,
             login_failure_limit: 5,
             login_lockout_base: Duration::from_secs(60),
@@ -266,6 +275,36 @@ impl Throttles {
     /// # Errors
     /// [`AuthError::Throttled`] with DRF's wait when over the scope's rate; the store's error.
     pub async fn check(&self, scope: &str, ident: &str) -> Result<(), AuthError> {
+        self.check_each(scope, &[ident]).await
+    }
+
+    /// Counts a request of `scope` against each of `idents` (a user and a client address,
+    /// say) as DRF runs several throttles: each counts the request when it allows it, and
+    /// the request goes on only when all allow it.
+    ///
+    /// # Errors
+    /// [`AuthError::Throttled`] with the longest of the waits when any is over the rate;
+    /// the store's error.
+    pub async fn check_each(&self, scope: &str, idents: &[&str]) -> Result<(), AuthError> {
+        let mut longest: Option<u64> = None;
+        for ident in idents {
+            if let Err(error) = self.hit(scope, ident).await {
+                match error {
+                    AuthError::Throttled { wait } => {
+                        longest = Some(longest.map_or(wait, |other| other.max(wait)));
+                    }
+                    other => return Err(other),
+                }
+            }
+        }
+        match longest {
+            None => Ok(()),
+            Some(wait) => Err(AuthError::Throttled { wait }),
+        }
+    }
+
+    /// One request of `scope` by `ident`.
+    async fn hit(&self, scope: &str, ident: &str) -> Result<(), AuthError> {
         let Some(rate) = self.rate(scope) else {
             return Ok(());
         };

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tessera_core::{
     Algorithm, Key, KeyEncryptionKey, KeyError, KeyRing, Settings, SettingsError, Timestamp,
-    generate_private_key, open_private_key, seal_private_key,
+    generate_private_key, open_private_key, plain_private_key, seal_private_key,
 };
 use tessera_store::{Retirement, Store, StoredKey};
 
@@ -116,6 +116,58 @@ impl KeyManager {
         Ok(())
     }
 
+    /// Refuses an algorithm of the other family than the configured one: an HMAC secret in
+    /// an asymmetric deployment is missing from the JWKS its verifiers read, and an
+    /// asymmetric key in an HMAC deployment is unknown to the verifiers holding the secret.
+    fn check_family(&self, algorithm: Algorithm) -> Result<(), KeysError> {
+        let configured = self.settings.algorithm;
+        if algorithm.is_hmac() == configured.is_hmac() {
+            return Ok(());
+        }
+        Err(KeysError::AlgorithmFamily {
+            requested: algorithm,
+            configured,
+            family: if configured.is_hmac() {
+                "an HMAC"
+            } else {
+                "an asymmetric"
+            },
+        })
+    }
+
+    /// Seals, with the `key_encryption_key`, every private key still stored unencrypted
+    /// (made before the key-encryption key was configured), and returns those keys. Nothing
+    /// without a key-encryption key. Each key is replaced only if unchanged meanwhile, so
+    /// instances starting together seal it once.
+    pub async fn seal_plain_keys(&self, now: Timestamp) -> Result<Vec<KeyStatus>, KeysError> {
+        let Some(kek) = self.kek.as_deref() else {
+            return Ok(Vec::new());
+        };
+        let mut sealed = Vec::new();
+        for stored in self.store.signing_keys().await? {
+            let Some(private) = plain_private_key(&stored.private_key) else {
+                continue;
+            };
+            let replacement = seal_private_key(Some(kek), &stored.kid, &private)?;
+            if self
+                .store
+                .replace_signing_key_private(&stored.kid, &stored.private_key, &replacement)
+                .await?
+            {
+                sealed.push(stored.kid);
+            }
+        }
+        if sealed.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .list(now)
+            .await?
+            .into_iter()
+            .filter(|k| sealed.contains(&k.kid))
+            .collect())
+    }
+
     /// A new key for `algorithm`, sealed, not yet in the store.
     fn new_key(&self, algorithm: Algorithm, now: Timestamp) -> Result<StoredKey, KeysError> {
         let private = generate_private_key(algorithm)?;
@@ -138,8 +190,10 @@ impl KeyManager {
         algorithm: Option<Algorithm>,
         now: Timestamp,
     ) -> Result<KeyStatus, KeysError> {
+        let algorithm = algorithm.unwrap_or(self.settings.algorithm);
+        self.check_family(algorithm)?;
         self.check_sealing(&self.store.signing_keys().await?)?;
-        let key = self.new_key(algorithm.unwrap_or(self.settings.algorithm), now)?;
+        let key = self.new_key(algorithm, now)?;
         self.store.insert_signing_key(&key).await?;
         self.status(&key.kid, now).await
     }
@@ -179,6 +233,7 @@ impl KeyManager {
         now: Timestamp,
     ) -> Result<KeyStatus, KeysError> {
         let algorithm = algorithm.unwrap_or(self.settings.algorithm);
+        self.check_family(algorithm)?;
         let keys = self.store.signing_keys().await?;
         self.check_sealing(&keys)?;
         let statuses = self.statuses(&keys, now);
@@ -214,6 +269,10 @@ impl KeyManager {
     /// Stops `kid` signing now; it keeps verifying until its tokens have expired. The only
     /// key signing cannot be retired: rotate first.
     pub async fn retire(&self, kid: &str, now: Timestamp) -> Result<KeyStatus, KeysError> {
+        // No stored key has an id outside the kid alphabet: unknown without a query.
+        if !tessera_core::is_valid_kid(kid) {
+            return Err(KeysError::UnknownKid(kid.to_owned()));
+        }
         match self.store.retire_signing_key(kid, now).await? {
             Retirement::Retired => self.status(kid, now).await,
             Retirement::NotFound => Err(KeysError::UnknownKid(kid.to_owned())),
@@ -386,6 +445,66 @@ mod tests {
         }
         let err = plain.ring(T0, &mut HashMap::new()).await.unwrap_err();
         assert!(err.to_string().contains("key_encryption_key"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn keys_of_the_other_family_are_neither_generated_nor_rotated_in() {
+        let m = manager(None).await;
+        m.ensure_first_key(T0).await.unwrap();
+        for result in [
+            m.generate(Some(Algorithm::HS256), T0).await,
+            m.rotate(Some(Algorithm::HS512), T0).await,
+        ] {
+            let err = result.unwrap_err();
+            assert!(matches!(err, KeysError::AlgorithmFamily { .. }), "{err:?}");
+            assert!(err.to_string().contains("signs with EdDSA"), "{err}");
+        }
+        assert_eq!(m.list(T0).await.unwrap().len(), 1, "nothing was stored");
+        // Another asymmetric algorithm is the same family.
+        m.generate(Some(Algorithm::ES256), T0).await.unwrap();
+
+        let hmac = KeyManager::new(
+            m.store.clone(),
+            &Settings {
+                algorithm: Algorithm::HS256,
+                ..(*m.settings).clone()
+            },
+        )
+        .unwrap();
+        let err = hmac.generate(Some(Algorithm::EdDSA), T0).await.unwrap_err();
+        assert!(err.to_string().contains("an HMAC algorithm"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn plain_keys_are_sealed_once_a_key_encryption_key_is_set() {
+        let plain = manager(None).await;
+        let first = plain.ensure_first_key(T0).await.unwrap().unwrap();
+        assert!(!first.encrypted);
+        let kek = "a-key-encryption-key-of-32-bytes-or-more";
+        let sealing = KeyManager::new(
+            plain.store.clone(),
+            &Settings {
+                key_encryption_key: Some(Secret::from(kek)),
+                ..(*plain.settings).clone()
+            },
+        )
+        .unwrap();
+        // Unsealed, it does not open under the key-encryption key.
+        let err = sealing.ring(T0, &mut HashMap::new()).await.unwrap_err();
+        assert!(err.to_string().contains("stored unencrypted"), "{err}");
+
+        let sealed = sealing.seal_plain_keys(T0).await.unwrap();
+        assert_eq!(sealed.len(), 1);
+        assert_eq!(sealed[0].kid, first.kid);
+        assert!(sealed[0].encrypted);
+        assert!(
+            sealing.seal_plain_keys(T0).await.unwrap().is_empty(),
+            "once"
+        );
+        let stored = sealing.store.signing_keys().await.unwrap();
+        assert!(tessera_core::is_sealed(&stored[0].private_key));
+        let loaded = sealing.ring(T0, &mut HashMap::new()).await.unwrap();
+        assert_eq!(loaded.fingerprint, [first.kid]);
     }
 
     #[test]

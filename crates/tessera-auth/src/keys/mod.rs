@@ -21,7 +21,7 @@ mod files;
 mod manager;
 mod refresher;
 
-use tessera_core::{KeyError, KeyRing, SettingsError, Timestamp};
+use tessera_core::{Algorithm, KeyError, KeyRing, SettingsError, Timestamp};
 use tessera_store::StoreError;
 
 pub use files::load_key_files;
@@ -68,6 +68,20 @@ pub enum KeysError {
     /// No stored key signs at this instant.
     #[error("no stored key signs now; run `tessera keys rotate` to schedule one")]
     NothingSigns,
+    /// A key of another family than the configured algorithm's (an HMAC secret in an
+    /// asymmetric deployment, or the reverse): verifiers of the JWKS could not check its
+    /// tokens, or the deployment's verifiers would need the secret.
+    #[error(
+        "\"{requested}\" is not a valid choice: this deployment signs with {configured}; pick {family} algorithm"
+    )]
+    AlgorithmFamily {
+        /// The algorithm asked for.
+        requested: Algorithm,
+        /// The configured `algorithm`.
+        configured: Algorithm,
+        /// "an HMAC" or "an asymmetric".
+        family: &'static str,
+    },
 }
 
 /// Where a stored key stands at a given instant (see the module documentation).

@@ -1,6 +1,7 @@
-//! [`KeyRefresher`]: with `key_source = "store"`, the first key when there is none, the
-//! stored ring installed in the token backend, and a task that re-reads it every
-//! `key_refresh_interval` and at the instant a key changes state.
+//! [`KeyRefresher`]: with `key_source = "store"`, keys stored unencrypted sealed with the
+//! `key_encryption_key`, the first key when there is none, the stored ring installed in the
+//! token backend, and a task that re-reads it every `key_refresh_interval` and at the
+//! instant a key changes state.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -8,16 +9,20 @@ use std::time::Duration;
 use tessera_core::{Clock, Key, Timestamp, TokenBackend};
 use tokio::task::JoinHandle;
 
-use super::{KeyManager, KeysError};
+use super::{KeyManager, KeyStatus, KeysError};
 
 /// The background task that keeps a backend's ring equal to the store's keys. Dropping it
 /// stops the task.
 #[derive(Debug)]
-pub struct KeyRefresher(JoinHandle<()>);
+pub struct KeyRefresher {
+    task: JoinHandle<()>,
+    sealed: Vec<KeyStatus>,
+}
 
 impl KeyRefresher {
-    /// Creates the first key when the store has none, installs the stored ring in `backend`,
-    /// and starts the task that keeps it current.
+    /// Seals the keys stored unencrypted when a `key_encryption_key` is set (see
+    /// [`KeyManager::seal_plain_keys`]), creates the first key when the store has none,
+    /// installs the stored ring in `backend`, and starts the task that keeps it current.
     ///
     /// # Errors
     /// The store's, or a key that cannot be opened (no `key_encryption_key` …).
@@ -27,6 +32,10 @@ impl KeyRefresher {
         clock: Clock,
         interval: Duration,
     ) -> Result<Self, KeysError> {
+        let sealed = manager.seal_plain_keys(clock.now()).await?;
+        for key in &sealed {
+            tracing::warn!(kid = %key.kid, "a signing key was stored unencrypted; sealed it with the key_encryption_key");
+        }
         if let Some(first) = manager.ensure_first_key(clock.now()).await? {
             tracing::info!(kid = %first.kid, algorithm = %first.algorithm, "created the first signing key in the store");
         }
@@ -42,13 +51,21 @@ impl KeyRefresher {
             fingerprint: loaded.fingerprint,
             next_change: loaded.next_change,
         };
-        Ok(Self(tokio::spawn(task.run())))
+        Ok(Self {
+            task: tokio::spawn(task.run()),
+            sealed,
+        })
+    }
+
+    /// The keys found stored unencrypted, and sealed, when it started.
+    pub fn sealed_at_start(&self) -> &[KeyStatus] {
+        &self.sealed
     }
 }
 
 impl Drop for KeyRefresher {
     fn drop(&mut self) {
-        self.0.abort();
+        self.task.abort();
     }
 }
 

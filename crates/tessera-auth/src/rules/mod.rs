@@ -7,7 +7,7 @@ mod password;
 mod settings;
 mod user_fields;
 
-pub use email::{EMAIL_MAX_LENGTH, validate_email};
+pub use email::{EMAIL_MAX_LENGTH, has_invisible, validate_email};
 pub use password::{PasswordPolicy, UserAttributes};
 pub use settings::AccountSettings;
-pub use user_fields::{FieldKind, UserField, drf_bool};
+pub use user_fields::{CUSTOM_TEXT_MAX_LENGTH, FieldKind, UserField, drf_bool};

@@ -1,7 +1,7 @@
 //! Settings of the account side: password rules, custom user fields, page size.
 
 use serde::{Deserialize, Serialize};
-use tessera_core::SettingsError;
+use tessera_core::{Settings, SettingsError};
 
 use super::password::PasswordPolicy;
 use super::user_fields::UserField;
@@ -49,5 +49,15 @@ impl AccountSettings {
             });
         }
         Ok(())
+    }
+
+    /// [`validate`](Self::validate), and no custom field takes the name of a claim the
+    /// token settings configure (`user_id_claim = "uid"` and a field `uid` would let users
+    /// choose their own id in tokens).
+    pub fn validate_with(&self, settings: &Settings) -> Result<(), SettingsError> {
+        self.validate()?;
+        self.user_fields
+            .iter()
+            .try_for_each(|field| field.validate_claims(settings))
     }
 }

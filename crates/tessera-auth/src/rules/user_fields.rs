@@ -3,7 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tessera_core::SettingsError;
+use tessera_core::{Settings, SettingsError};
+
+use crate::form::{Text, too_long};
+
+/// The longest text a string field without `max_length` takes: what a client can make the
+/// store keep is bounded.
+pub const CUSTOM_TEXT_MAX_LENGTH: usize = 10_000;
 
 /// A field's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,7 +45,7 @@ pub struct UserField {
     /// Must be given at registration (and in a full profile update). Defaults to `false`.
     #[serde(default)]
     pub required: bool,
-    /// The longest text allowed (strings only).
+    /// The longest text allowed (strings only). Defaults to 10,000 characters.
     #[serde(default)]
     pub max_length: Option<usize>,
     /// Users cannot set it themselves (only its default applies). Defaults to `false`.
@@ -53,7 +59,9 @@ pub struct UserField {
     pub default: Option<Value>,
 }
 
-/// Names a custom field may not take: built-in user fields, request fields and claims.
+/// Names a custom field may not take: built-in user fields, request fields, the registered
+/// JWT claims and Tessera's own claims under their default names (the configured claim
+/// names are checked by [`UserField::validate_claims`]).
 const RESERVED: &[&str] = &[
     "id",
     "email",
@@ -119,6 +127,14 @@ impl UserField {
         if self.max_length == Some(0) {
             return Err(error(format!("{name:?}: max_length must be at least 1")));
         }
+        if self
+            .max_length
+            .is_some_and(|max| max > CUSTOM_TEXT_MAX_LENGTH)
+        {
+            return Err(error(format!(
+                "{name:?}: max_length must be at most {CUSTOM_TEXT_MAX_LENGTH}"
+            )));
+        }
         if self.required && self.read_only {
             return Err(error(format!(
                 "{name:?} cannot be both required and read_only"
@@ -130,6 +146,34 @@ impl UserField {
             return Err(error(format!("{name:?}: default {default}: {message}")));
         }
         Ok(())
+    }
+
+    /// Checks the name against the claim names `settings` configure (`user_id_claim`,
+    /// `token_type_claim`, `jti_claim`, `sliding_token_refresh_exp_claim`,
+    /// `revoke_token_claim`). Whether or not the field is a claim: a field's name is one
+    /// key among the claims and the user object, and `claim = true` can be set later.
+    pub fn validate_claims(&self, settings: &Settings) -> Result<(), SettingsError> {
+        let configured = [
+            ("user_id_claim", &settings.user_id_claim),
+            ("token_type_claim", &settings.token_type_claim),
+            ("jti_claim", &settings.jti_claim),
+            (
+                "sliding_token_refresh_exp_claim",
+                &settings.sliding_token_refresh_exp_claim,
+            ),
+            ("revoke_token_claim", &settings.revoke_token_claim),
+        ];
+        match configured.iter().find(|(_, claim)| **claim == self.name) {
+            Some((setting, _)) => Err(SettingsError {
+                setting: "user_fields".into(),
+                message: format!(
+                    "{:?} is the name of a claim every token carries (`{setting}`); \
+                     rename the field",
+                    self.name
+                ),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Whether a request must carry the field when creating a user.
@@ -157,12 +201,12 @@ impl UserField {
                 if text.is_empty() && self.required {
                     return Err("This field may not be blank.".into());
                 }
-                if let Some(max) = self.max_length
-                    && text.chars().count() > max
-                {
-                    return Err(format!(
-                        "Ensure this field has no more than {max} characters."
-                    ));
+                let max = self.max_length.unwrap_or(CUSTOM_TEXT_MAX_LENGTH);
+                if text.chars().nth(max).is_some() {
+                    return Err(too_long(max));
+                }
+                if let Some(message) = Text::Multiline.refusal(&text) {
+                    return Err(message.into());
                 }
                 Ok(Value::String(text))
             }
@@ -345,6 +389,61 @@ mod tests {
             ..field(FieldKind::Boolean)
         };
         assert!(with_default.validate().is_ok() && !with_default.is_required());
+    }
+
+    #[test]
+    fn strings_refuse_nul_and_controls_and_are_bounded() {
+        let string = field(FieldKind::String);
+        assert_eq!(
+            string.parse(&json!("x\u{0}y")),
+            Err(crate::form::NULL_CHARACTERS.into())
+        );
+        assert_eq!(
+            string.parse(&json!("bell\u{7}")),
+            Err(crate::form::CONTROL_CHARACTERS.into())
+        );
+        assert_eq!(string.parse(&json!("a\nb\tc")), Ok(json!("a\nb\tc")));
+        let longest = "x".repeat(CUSTOM_TEXT_MAX_LENGTH);
+        assert_eq!(string.parse(&json!(longest)), Ok(json!(longest)));
+        assert_eq!(
+            string.parse(&json!(format!("{longest}x"))),
+            Err(too_long(CUSTOM_TEXT_MAX_LENGTH))
+        );
+        assert_eq!(
+            field(FieldKind::Date).parse(&json!("1815-12-10\u{0}")),
+            Err("Date has wrong format. Use one of these formats instead: YYYY-MM-DD.".into())
+        );
+        let too_wide = UserField {
+            max_length: Some(CUSTOM_TEXT_MAX_LENGTH + 1),
+            ..field(FieldKind::String)
+        };
+        assert_eq!(too_wide.validate().unwrap_err().setting, "user_fields");
+    }
+
+    #[test]
+    fn names_of_configured_claims_are_refused_claim_or_not() {
+        let uid = |claim: bool| UserField {
+            name: "uid".into(),
+            claim,
+            ..field(FieldKind::String)
+        };
+        let defaults = Settings::default();
+        assert!(uid(true).validate_claims(&defaults).is_ok());
+        for claim in [true, false] {
+            for configure in [
+                (|s: &mut Settings| s.user_id_claim = "uid".into()) as fn(&mut Settings),
+                |s| s.token_type_claim = "uid".into(),
+                |s| s.jti_claim = "uid".into(),
+                |s| s.sliding_token_refresh_exp_claim = "uid".into(),
+                |s| s.revoke_token_claim = "uid".into(),
+            ] {
+                let mut settings = Settings::default();
+                configure(&mut settings);
+                let err = uid(claim).validate_claims(&settings).unwrap_err();
+                assert_eq!(err.setting, "user_fields");
+                assert!(err.message.contains("\"uid\""), "{}", err.message);
+            }
+        }
     }
 
     #[test]

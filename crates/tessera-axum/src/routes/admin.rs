@@ -1,6 +1,8 @@
 //! The admin API for staff (`IsAdminUser`) under `admin/users/`: list with search and DRF
 //! page-number pagination, retrieve, partial update, delete, ending a user's sessions and
-//! lifting a lockout. Every change is audited with the staff member as the actor.
+//! lifting a lockout. Every change is audited with the staff member as the actor. The
+//! service's privilege rules (only superusers act on superusers or on staff status; the last
+//! active superuser stays) refuse with 403 `{"detail": "<why>"}`.
 
 use axum::extract::{FromRef, OriginalUri, Path, Query, State};
 use axum::http::StatusCode;
@@ -75,6 +77,10 @@ async fn list(
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty());
+    // Nothing longer than an address is worth searching for; no NUL reaches the database.
+    if let Some(message) = search.and_then(|s| tessera_auth::form::check_line(s, 255)) {
+        return Err(ApiError::field("search", message));
+    }
     let (count, users) = tessera
         .auth()
         .search_users(search, page.size(), page.offset())

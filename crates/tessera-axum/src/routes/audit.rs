@@ -12,7 +12,7 @@ use crate::permission::AdminUser;
 use crate::routes::pagination::{Page, RequestHost};
 use crate::state::Tessera;
 use tessera_auth::datetime::{DATETIME_FORMAT_ERROR, drf_datetime, parse_drf_datetime};
-use tessera_auth::form::FieldErrors;
+use tessera_auth::form::{FieldErrors, check_line};
 
 /// The largest `page_size` a client may ask for (DRF's `max_page_size`).
 pub(crate) const MAX_PAGE_SIZE: i64 = 100;
@@ -80,13 +80,9 @@ fn read_filter<'a>(param: &impl Fn(&str) -> Option<&'a str>) -> Result<AuditFilt
         }
     }
     if let Some(name) = param("event") {
-        if name.chars().count() > MAX_EVENT_CHARS {
-            errors.add(
-                "event",
-                format!("Ensure this field has no more than {MAX_EVENT_CHARS} characters."),
-            );
-        } else {
-            filter.event = Some(name.to_owned());
+        match check_line(name, MAX_EVENT_CHARS) {
+            Some(message) => errors.add("event", message),
+            None => filter.event = Some(name.to_owned()),
         }
     }
     if let Some(outcome) = param("outcome") {

@@ -5,9 +5,10 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use tessera_auth::AuthError;
 use tessera_auth::datetime::drf_datetime;
 use tessera_auth::form::{Fields, Trim};
-use tessera_auth::keys::KeyStatus;
+use tessera_auth::keys::{KeyStatus, KeysError};
 use tessera_core::{Algorithm, Timestamp};
 
 use crate::client::Client;
@@ -50,6 +51,16 @@ fn algorithm(data: &Payload) -> Result<Option<Algorithm>, ApiError> {
     }
 }
 
+/// An algorithm of the other family than the configured one is a 400 on `algorithm`.
+fn algorithm_refused(error: AuthError) -> ApiError {
+    match error {
+        AuthError::Keys(refused @ KeysError::AlgorithmFamily { .. }) => {
+            ApiError::field("algorithm", refused.to_string())
+        }
+        other => other.into(),
+    }
+}
+
 /// The admin API's key object; times as DRF writes them.
 fn key_object(key: &KeyStatus) -> Value {
     let time = |t: Option<Timestamp>| t.map(drf_datetime);
@@ -80,7 +91,8 @@ async fn generate(
     let key = tessera
         .auth()
         .generate_key(algorithm, staff(&admin, &client))
-        .await?;
+        .await
+        .map_err(algorithm_refused)?;
     Ok((StatusCode::CREATED, Json(key_object(&key))))
 }
 
@@ -94,7 +106,8 @@ async fn rotate(
     let key = tessera
         .auth()
         .rotate_key(algorithm, staff(&admin, &client))
-        .await?;
+        .await
+        .map_err(algorithm_refused)?;
     Ok(Json(key_object(&key)))
 }
 

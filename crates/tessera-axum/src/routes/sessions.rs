@@ -47,16 +47,43 @@ async fn list(State(tessera): State<Tessera>, auth: AuthUser) -> Result<Json<Val
     Ok(Json(Value::Array(list)))
 }
 
-/// Ends one of the caller's sessions: 204, or 404 when it is not a live session of theirs.
+/// Whether `id` can name a session at all: session ids are short ASCII tokens (32 hex
+/// digits as issued), so anything else is not looked up.
+fn could_be_session_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Ends one of the caller's sessions: 204, or 404 when it is not a live session of theirs
+/// (or no session id at all: a NUL or 3,000 characters never reach the database).
 async fn end(
     State(tessera): State<Tessera>,
     auth: AuthUser,
     Client(client): Client,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    if !could_be_session_id(&id) {
+        return Err(ApiError::NotFound);
+    }
     tessera
         .auth()
         .end_own_session(&auth.user, &id, &client)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::could_be_session_id;
+
+    #[test]
+    fn only_short_ascii_tokens_can_be_session_ids() {
+        assert!(could_be_session_id("0123456789abcdef0123456789abcdef"));
+        assert!(could_be_session_id("legacy-id_1"));
+        for bad in ["", "a\u{0}b", "a b", "é", "a/b", &"f".repeat(65)] {
+            assert!(!could_be_session_id(bad), "{bad:?}");
+        }
+    }
 }

@@ -703,9 +703,13 @@ async fn concurrent_registrations_of_one_address_create_one_user_and_no_500() {
         .iter()
         .cycle()
         .take(6)
-        .map(|email| {
+        .zip(1u8..)
+        .map(|(email, n)| {
             let (app, start) = (std::sync::Arc::clone(&app), std::sync::Arc::clone(&start));
+            // Each from an address of its own: one address may have only a few hashes
+            // under way at once.
             let request = app
+                .client_from([127, 0, 0, n])
                 .request(axum::http::Method::POST, "/api/auth/register/")
                 .json(&ada_with(json!({"email": email})));
             tokio::spawn(async move {

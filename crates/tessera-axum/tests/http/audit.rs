@@ -33,7 +33,8 @@ async fn audited_app() -> TestApp {
     audit_app().build().await
 }
 
-/// A staff member and their access token.
+/// A staff member — a superuser, so that every staff action is theirs to take — and their
+/// access token.
 async fn staff(app: &TestApp) -> (User, String) {
     let user = app
         .create_user_with(
@@ -41,6 +42,7 @@ async fn staff(app: &TestApp) -> (User, String) {
                 email: STAFF.into(),
                 is_active: true,
                 is_staff: true,
+                is_superuser: true,
                 ..NewUser::default()
             },
             PASSWORD,

@@ -156,7 +156,13 @@ async fn register_answers_201_with_the_user_and_puts_the_tokens_only_in_httponly
 
 #[tokio::test]
 async fn register_errors_are_the_json_routes_and_set_no_cookies() {
-    let app = browser_app().build().await;
+    // Eleven registrations from one address: past the default `register` rate.
+    let app = browser_app()
+        .throttling(|t| {
+            t.throttle_rates.remove("register");
+        })
+        .build()
+        .await;
     app.register_ada().await;
 
     let mut mismatch = ada();

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
+use futures_util::future::join_all;
 use serde_json::{Value, json};
 use tessera_auth::guard::Rate;
 use tessera_axum::{ClientInfo, ThrottleSettings, ThrottleStorage};
@@ -640,4 +641,150 @@ async fn without_num_proxies_forwarded_for_is_ignored() {
     app.obtain("ada@example.com", PASSWORD)
         .await
         .assert_throttled(60);
+}
+
+// ---- defaults and the hashing queue (security review F4, F5, F12) ----
+
+#[test]
+fn registration_and_password_changes_are_throttled_by_default() {
+    let defaults = ThrottleSettings::default();
+    assert_eq!(defaults.rate("register"), Rate::parse("10/hour"));
+    assert_eq!(defaults.rate("password_change"), Rate::parse("10/hour"));
+    assert_eq!(defaults.rate("login"), None);
+}
+
+#[tokio::test]
+async fn registration_is_throttled_per_address_by_default() {
+    let app = throttled_app().build().await;
+    for n in 0..10 {
+        let reply = app
+            .register(&registration(&format!("user{n}@example.com")))
+            .await;
+        assert_eq!(reply.status(), StatusCode::CREATED, "{}", reply.text());
+    }
+    app.register(&registration("one-too-many@example.com"))
+        .await
+        .assert_throttled(3600);
+    let other = app.client_from([127, 0, 0, 5]);
+    let reply = app
+        .send(
+            other
+                .request(Method::POST, "/api/auth/register/")
+                .json(&registration("elsewhere@example.com")),
+        )
+        .await;
+    assert_eq!(reply.status(), StatusCode::CREATED, "{}", reply.text());
+}
+
+/// `POST /api/auth/password/change/` from `client` with `access`.
+async fn change_from(
+    app: &TestApp,
+    client: &tessera_axum::testing::TestClient,
+    access: &str,
+    old: &str,
+) -> Reply {
+    app.send(
+        client
+            .request(Method::POST, "/api/auth/password/change/")
+            .bearer_auth(access)
+            .json(&json!({
+                "old_password": old,
+                "new_password": "difference engine 1822",
+                "new_password_confirm": "different",
+            })),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn password_changes_are_throttled_per_user_and_per_address() {
+    let app = app_with(&[("password_change", "3/min")]).await;
+    app.create_user("grace@example.com", PASSWORD).await;
+    let ada = app.login("ada@example.com", PASSWORD).await;
+    let grace = app.login("grace@example.com", PASSWORD).await;
+    let (home, office, cafe) = (
+        app.client_from([127, 0, 0, 11]),
+        app.client_from([127, 0, 0, 12]),
+        app.client_from([127, 0, 0, 13]),
+    );
+    let mismatch = field_error("new_password_confirm", "New password fields do not match.");
+
+    // Ada's budget follows her from address to address.
+    change_from(&app, &home, &ada.access, PASSWORD)
+        .await
+        .assert(400, &mismatch);
+    change_from(&app, &office, &ada.access, "wrong")
+        .await
+        .assert(
+            400,
+            r#"{"old_password":["Current password is incorrect."]}"#,
+        );
+    change_from(&app, &cafe, &ada.access, PASSWORD)
+        .await
+        .assert(400, &mismatch);
+    change_from(&app, &cafe, &ada.access, PASSWORD)
+        .await
+        .assert_throttled(60);
+    // Grace has a budget of her own, but the café's address has one too, which counted
+    // Ada's refused request (DRF counts each throttle on its own): one more there.
+    change_from(&app, &cafe, &grace.access, PASSWORD)
+        .await
+        .assert(400, &mismatch);
+    change_from(&app, &cafe, &grace.access, PASSWORD)
+        .await
+        .assert_throttled(60);
+    change_from(&app, &home, &grace.access, PASSWORD)
+        .await
+        .assert(400, &mismatch);
+}
+
+/// Waits, without sleeping, until `hashes` password hashes are queued or running.
+async fn until_hashing(app: &TestApp, hashes: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while app.tessera.auth().hashing().in_flight() < hashes {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the registrations never filled the hashing queue"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn registrations_from_one_address_never_starve_logins_from_another() {
+    // Two hashing threads and four waiting places: six hashes at most.
+    let app = throttled_app()
+        .throttling(|settings: &mut ThrottleSettings| {
+            settings.throttle_rates.clear();
+            settings.hash_queue_limit = 4;
+        })
+        .build()
+        .await;
+    app.create_user("ada@example.com", PASSWORD).await;
+    let flood = (0..30).map(|n| {
+        let app = &app;
+        async move {
+            app.register(&registration(&format!("flood{n}@example.com")))
+                .await
+        }
+    });
+    let login = async {
+        until_hashing(&app, 3).await;
+        let other = app.client_from([127, 0, 0, 9]);
+        app.send(
+            other
+                .request(Method::POST, "/api/token/")
+                .json(&json!({"email": "ada@example.com", "password": PASSWORD})),
+        )
+        .await
+    };
+
+    let (flood, login) = futures_util::future::join(join_all(flood), login).await;
+
+    assert_eq!(login.status(), StatusCode::OK, "{}", login.text());
+    let refused = flood
+        .iter()
+        .filter(|reply| reply.status() == StatusCode::SERVICE_UNAVAILABLE)
+        .count();
+    assert!(refused > 0, "the flood never filled its share of the queue");
 }

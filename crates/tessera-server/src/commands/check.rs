@@ -1,11 +1,15 @@
 //! `tessera check`: is this configuration valid, and is it fit for production?
 
-use crate::config::{Config, Severity};
+use tessera_core::KeyOrigin;
 
-/// Prints every finding; the result is an error when production would refuse to start.
-pub fn check(config: &Config, deploy: bool) -> anyhow::Result<()> {
+use crate::config::{Config, Finding, Severity};
+
+/// Prints every finding — the configuration's, and with `key_source = "store"` the stored
+/// keys' — and fails, for production, when one of them is an error.
+pub async fn check(config: &Config, deploy: bool) -> anyhow::Result<()> {
     let production = deploy || !config.debug;
-    let findings = config.findings();
+    let mut findings = config.findings();
+    findings.extend(stored_key_findings(config).await);
     for finding in &findings {
         println!("{finding}");
     }
@@ -24,4 +28,56 @@ pub fn check(config: &Config, deploy: bool) -> anyhow::Result<()> {
         println!("The configuration is valid and fit for production.");
     }
     Ok(())
+}
+
+/// With keys kept in the store and a `key_encryption_key`, the private keys still stored
+/// unencrypted (the server seals them when it starts). Nothing is created: a SQLite file
+/// that does not exist yet holds no key.
+async fn stored_key_findings(config: &Config) -> Vec<Finding> {
+    if config.jwt.key_source != KeyOrigin::Store || config.jwt.key_encryption_key.is_none() {
+        return Vec::new();
+    }
+    if config.database_url.is_none() && !config.data_dir.join("tessera.db").exists() {
+        return Vec::new();
+    }
+    let keys = match crate::startup::open_store(config).await {
+        Ok(store) => {
+            let keys = store.signing_keys().await;
+            store.close().await;
+            keys
+        }
+        Err(error) => {
+            return vec![Finding::warning(
+                "key_source",
+                format!("the stored keys could not be read: {error:#}"),
+            )];
+        }
+    };
+    match keys {
+        Ok(keys) => {
+            let plain: Vec<&str> = keys
+                .iter()
+                .filter(|k| tessera_core::plain_private_key(&k.private_key).is_some())
+                .map(|k| k.kid.as_str())
+                .collect();
+            if plain.is_empty() {
+                Vec::new()
+            } else {
+                vec![Finding::error(
+                    "key_encryption_key",
+                    format!(
+                        "is set, but the store keeps {} private key(s) unencrypted ({}); \
+                         `tessera serve` seals them when it starts — then rotate them, as \
+                         anyone who could read the database could read them",
+                        plain.len(),
+                        plain.join(", ")
+                    ),
+                )]
+            }
+        }
+        Err(error) => vec![Finding::warning(
+            "key_source",
+            format!("the stored keys could not be read: {error}"),
+        )],
+    }
 }

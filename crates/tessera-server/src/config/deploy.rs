@@ -31,6 +31,15 @@ impl Config {
                     ),
                 ))
             }
+            Some(key) if unique_chars(key.expose()) < MIN_UNIQUE_KEY_CHARS => {
+                findings.push(Finding::error(
+                    "signing_key",
+                    format!(
+                        "has fewer than {MIN_UNIQUE_KEY_CHARS} different characters: it is not random; \
+                         use e.g. `openssl rand -base64 64`"
+                    ),
+                ))
+            }
             Some(_) => {}
         }
         findings.extend(key_findings(self));
@@ -80,6 +89,13 @@ impl Config {
             findings.push(Finding::warning(
                 "leeway",
                 "more than a minute of leeway keeps expired tokens alive",
+            ));
+        }
+        if self.metrics_token.is_none() {
+            findings.push(Finding::warning(
+                "metrics_token",
+                "is unset: outside debug mode `/metrics` answers 403; set it to a random secret \
+                 for Prometheus to scrape with `Authorization: Bearer <token>`",
             ));
         }
         if let Ok(addr) = self.bind_addr()
@@ -183,15 +199,14 @@ fn key_findings(config: &Config) -> Vec<Finding> {
         ));
     }
     if let Some(url) = &jwt.jwk_url
-        && let Some(rest) = url.strip_prefix("http://")
+        && !url
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("https://")
     {
-        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-        let loopback =
-            host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]");
         let message =
             "is fetched over plain HTTP: anyone on the path can substitute keys; use https://";
-        findings.push(if loopback {
+        findings.push(if is_loopback_http(url) {
             Finding::warning("jwk_url", message)
         } else {
             Finding::error("jwk_url", message)
@@ -212,6 +227,34 @@ fn key_findings(config: &Config) -> Vec<Finding> {
         ));
     }
     findings
+}
+
+/// Django's rule for a secret key: fewer different characters than this is no secret.
+const MIN_UNIQUE_KEY_CHARS: usize = 5;
+
+/// How many different characters `text` has.
+fn unique_chars(text: &str) -> usize {
+    text.chars()
+        .collect::<std::collections::HashSet<char>>()
+        .len()
+}
+
+/// Whether `url` is a plain-HTTP URL to this machine: host `localhost` exactly, or a
+/// loopback IP literal — parsed as the JWKS client parses it, so that
+/// `http://localhost.attacker.example/` or `http://127.0.0.1.nip.io/` are not.
+fn is_loopback_http(url: &str) -> bool {
+    let Ok(url) = url::Url::parse(url) else {
+        return false;
+    };
+    if url.scheme() != "http" {
+        return false;
+    }
+    match url.host() {
+        Some(url::Host::Domain(host)) => host == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -256,6 +299,78 @@ mod tests {
     }
 
     #[test]
+    fn only_localhost_or_a_loopback_ip_may_serve_the_jwks_over_plain_http() {
+        let mut config = Config::default();
+        for url in [
+            "http://localhost/jwks.json",
+            "http://LOCALHOST:9000/jwks.json",
+            "http://127.0.0.1:9000/jwks.json",
+            "http://127.1.2.3/jwks.json",
+            "http://[::1]:9000/jwks.json",
+            "http://user@localhost/jwks.json",
+        ] {
+            config.jwt.jwk_url = Some(url.into());
+            assert_eq!(
+                severity_of(&config, "jwk_url"),
+                Some(Severity::Warning),
+                "{url}"
+            );
+        }
+        for url in [
+            "http://localhost.attacker.example/jwks.json",
+            "http://127.attacker.example/jwks.json",
+            "http://127.0.0.1.nip.io/jwks.json",
+            "http://localhost@attacker.example/jwks.json",
+            "http://attacker.example\\@localhost/jwks.json",
+            "http://[::1].attacker.example/jwks.json",
+            "http://10.0.0.1/jwks.json",
+            "ftp://localhost/jwks.json",
+            "not a url",
+        ] {
+            config.jwt.jwk_url = Some(url.into());
+            assert_eq!(
+                severity_of(&config, "jwk_url"),
+                Some(Severity::Error),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_hmac_key_with_fewer_than_five_different_characters_is_refused() {
+        let mut config = Config {
+            debug: false,
+            metrics_token: Some("a-metrics-token".into()),
+            ..Config::default()
+        };
+        for weak in ["a".repeat(40), "abcd".repeat(16)] {
+            config.jwt.signing_key = Some(weak.clone().into());
+            let err = config.check_production().unwrap_err().to_string();
+            assert!(
+                err.contains("signing_key") && err.contains("different characters"),
+                "{weak}: {err}"
+            );
+        }
+        config.jwt.signing_key = Some("abcde".repeat(8).into());
+        assert!(config.check_production().is_ok());
+    }
+
+    #[test]
+    fn production_without_a_metrics_token_is_warned_that_metrics_are_refused() {
+        let mut config = Config::default();
+        let warned = |config: &Config| {
+            config
+                .findings()
+                .into_iter()
+                .find(|f| f.setting == "metrics_token")
+                .map(|f| f.severity)
+        };
+        assert_eq!(warned(&config), Some(Severity::Warning));
+        config.metrics_token = Some("a-metrics-token".into());
+        assert_eq!(warned(&config), None);
+    }
+
+    #[test]
     fn an_asymmetric_algorithm_needs_a_private_key() {
         let mut config = Config::default();
         config.jwt.algorithm = Algorithm::RS256;
@@ -283,7 +398,7 @@ mod tests {
             err.contains("signing_key") && err.contains("32 bytes"),
             "{err}"
         );
-        config.jwt.signing_key = Some("x".repeat(32).into());
+        config.jwt.signing_key = Some("0123456789".repeat(4).into());
         assert!(config.check_production().is_ok());
         assert!(
             Config::default()

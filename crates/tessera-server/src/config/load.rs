@@ -58,8 +58,8 @@ impl Config {
         if path.exists() {
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-            let table: toml::Table = toml::from_str(&text)
-                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            let table: toml::Table =
+                toml::from_str(&text).map_err(|e| syntax_error(&path, &text, &e))?;
             let defaults = default_values();
             for (key, value) in table {
                 if !defaults.contains_key(&key) {
@@ -131,10 +131,36 @@ fn env_value(default: &serde_json::Value, text: &str) -> figment::value::Value {
         figment::value::Value::from(text.trim() == "true")
     } else if textual && !text.trim_start().starts_with('[') {
         figment::value::Value::from(text.to_owned())
+    } else if text.contains('\\') && !text.is_ascii() {
+        // figment 0.10 unescapes quoted text by character index used as a byte index, and
+        // panics on non-ASCII text before a backslash; such a value is text to the setting
+        // (whose type then refuses it with a clear error).
+        figment::value::Value::from(text.to_owned())
     } else {
         text.parse()
             .unwrap_or_else(|never: std::convert::Infallible| match never {})
     }
+}
+
+/// A TOML syntax error by line and column, without the line itself: toml's own text quotes
+/// it, and the line may hold a secret (`signing_key = "…`).
+fn syntax_error(path: &Path, text: &str, error: &toml::de::Error) -> ConfigError {
+    let at = error
+        .span()
+        .and_then(|span| text.get(..span.start))
+        .map(|before| {
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!(", line {line}, column {column}")
+        })
+        .unwrap_or_default();
+    let message: Vec<&str> = error
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    ConfigError(format!("{}{at}: {}", path.display(), message.join(", ")))
 }
 
 /// Names the setting behind an extraction error: the first supplied value that fails on
@@ -195,6 +221,43 @@ mod tests {
     }
 
     #[test]
+    fn browser_lists_take_comma_separated_text_from_the_environment() {
+        let config = load(&[
+            (
+                "TESSERA_CSRF_TRUSTED_ORIGINS",
+                "https://a.example.com,https://b.example.com",
+            ),
+            ("TESSERA_CORS_ALLOWED_ORIGINS", "https://app.example.com"),
+            ("TESSERA_CORS_ALLOW_METHODS", "GET, POST"),
+            ("TESSERA_CORS_ALLOW_HEADERS", "authorization,x-csrftoken"),
+            ("TESSERA_CORS_EXPOSE_HEADERS", "[x-request-id]"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.browser.csrf_trusted_origins,
+            ["https://a.example.com", "https://b.example.com"]
+        );
+        assert_eq!(
+            config.browser.cors_allowed_origins,
+            ["https://app.example.com"]
+        );
+        assert_eq!(config.browser.cors_allow_methods, ["GET", "POST"]);
+        assert_eq!(
+            config.browser.cors_allow_headers,
+            ["authorization", "x-csrftoken"]
+        );
+        assert_eq!(config.browser.cors_expose_headers, ["x-request-id"]);
+        // Still checked at load: a bad item names its setting.
+        let err = load(&[(
+            "TESSERA_CSRF_TRUSTED_ORIGINS",
+            "https://a.example.com,b.example.com",
+        )])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("csrf_trusted_origins"), "{err}");
+    }
+
+    #[test]
     fn bad_values_name_the_setting() {
         let err = Config::load_from(None, &vars(&[("TESSERA_DEBUG", "maybe")]))
             .unwrap_err()
@@ -229,6 +292,31 @@ mod tests {
             .to_string();
         assert!(err.contains("database_url"), "{err}");
         assert!(load(&[]).is_ok());
+    }
+
+    #[test]
+    fn a_value_that_trips_figments_unescaping_is_refused_not_a_panic() {
+        for text in ["\"é\\n\"", "[\"é\\t\"]", "\"𑍗hJ*7꒳𖩩𑎋`$p'\\Ὕ\""] {
+            let err = load(&[("TESSERA_LEEWAY", text)]).unwrap_err().to_string();
+            assert!(err.contains("leeway"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_toml_syntax_error_names_its_place_but_not_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tessera.toml");
+        for text in [
+            "leeway = 1\nkey_encryption_key = \"secret-kek-0123456789abcdef-0123456789\"\nkey_encryption_key = \"secret-kek-0123456789abcdef-0123456789\"\n",
+            "signing_key = \"secret-kek-0123456789abcdef-0123456789\n",
+            "signing_key = secret-kek-0123456789abcdef-0123456789\n",
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = Config::load_from(Some(&path), &[]).unwrap_err().to_string();
+            assert!(!err.contains("secret-kek"), "{err}");
+            assert!(err.contains("tessera.toml, line "), "{err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
+        }
     }
 
     #[test]

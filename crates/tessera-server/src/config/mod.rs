@@ -69,8 +69,22 @@ pub struct Config {
     /// The audit log's retention (`audit_retention`).
     #[serde(flatten)]
     pub audit: AuditSettings,
-    /// Bearer token that `/metrics` requires; unset, only local clients may read it.
+    /// Bearer token that `/metrics` requires. Unset, only local clients that came through
+    /// no proxy may read it, and only in debug mode: outside debug `/metrics` needs it.
     pub metrics_token: Option<Secret>,
+    /// How long a client has to send a request's line and headers — and how long an idle
+    /// keep-alive connection stays open — before the connection is closed. Defaults to 10
+    /// seconds.
+    #[serde(with = "tessera_core::duration")]
+    pub header_read_timeout: Duration,
+    /// How long reading a request's body may take; a body that stalls gets 408 and the
+    /// connection is closed. Defaults to 30 seconds.
+    #[serde(with = "tessera_core::duration")]
+    pub request_body_timeout: Duration,
+    /// Connections served at once. Beyond them a small reserve of connections answers only
+    /// `/healthz` and `/readyz` (503 for the rest), and further ones are closed at once.
+    /// Defaults to 10000.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -96,13 +110,20 @@ impl Default for Config {
             },
             accounts: AccountSettings::default(),
             browser: BrowserSettings::default(),
-            throttling: ThrottleSettings {
-                // As django-ratelimit is usually set on a Django login view: 5 per minute per client address.
-                throttle_rates: [("login".to_owned(), "5/min".to_owned())].into(),
-                ..ThrottleSettings::default()
+            throttling: {
+                // The library's rates (`register`, `password_change`), and, as django-ratelimit
+                // is usually set on a Django login view, 5 logins per minute per client address.
+                let mut throttling = ThrottleSettings::default();
+                throttling
+                    .throttle_rates
+                    .insert("login".to_owned(), "5/min".to_owned());
+                throttling
             },
             audit: AuditSettings::default(),
             metrics_token: None,
+            header_read_timeout: Duration::from_secs(10),
+            request_body_timeout: Duration::from_secs(30),
+            max_connections: 10_000,
         }
     }
 }
@@ -119,9 +140,11 @@ impl Config {
         if let Some(url) = &self.database_url
             && tessera_store::Engine::from_url(url).is_none()
         {
+            // The URL may hold a password: never echo it.
             return Err(ConfigError(format!(
-                "invalid setting `database_url`: {url:?} is neither a SQLite URL \
-                 (sqlite://path/to/file.db) nor a PostgreSQL one (postgres://user@host/database)"
+                "invalid setting `database_url`: {:?} is neither a SQLite URL \
+                 (sqlite://path/to/file.db) nor a PostgreSQL one (postgres://user@host/database)",
+                redact_url(url)
             )));
         }
         if self.database_max_connections == 0 {
@@ -134,11 +157,12 @@ impl Config {
                 "invalid setting `database_connect_timeout`: must be more than 0".into(),
             ));
         }
+        self.validate_connection_limits()?;
         self.jwt
             .validate()
             .map_err(|e| ConfigError(e.to_string()))?;
         self.accounts
-            .validate()
+            .validate_with(&self.jwt)
             .map_err(|e| ConfigError(e.to_string()))?;
         self.throttling
             .validate()
@@ -149,6 +173,27 @@ impl Config {
         self.browser_settings()
             .validate()
             .map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// The limits that keep slow or idle clients from holding connections: both timeouts
+    /// between 1 ms and an hour, at least one connection.
+    fn validate_connection_limits(&self) -> Result<(), ConfigError> {
+        for (name, value) in [
+            ("header_read_timeout", self.header_read_timeout),
+            ("request_body_timeout", self.request_body_timeout),
+        ] {
+            if value < Duration::from_millis(1) || value > Duration::from_secs(3600) {
+                return Err(ConfigError(format!(
+                    "invalid setting `{name}`: must be more than 0 and at most an hour, e.g. \"10s\""
+                )));
+            }
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError(
+                "invalid setting `max_connections`: at least 1".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The browser settings in force: cookies are `Secure` unless debug mode is on or
@@ -193,13 +238,30 @@ impl Config {
     }
 }
 
-/// A database URL without its password, fit for messages.
+/// A database URL without its password, fit for messages: the user information before the
+/// last `@` and any `password=` parameter are replaced, even in a URL that is not valid.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let redacted = match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             format!("{}://[redacted]@{}", &url[..scheme], &url[at + 1..])
         }
+        (_, Some(at)) => format!("[redacted]@{}", &url[at + 1..]),
         _ => url.to_owned(),
+    };
+    match redacted.split_once('?') {
+        Some((base, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, _)) if name.eq_ignore_ascii_case("password") => {
+                        format!("{name}=[redacted]")
+                    }
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", query.join("&"))
+        }
+        None => redacted,
     }
 }
 
@@ -290,5 +352,57 @@ mod tests {
             redact_url("sqlite://./tessera-data/tessera.db"),
             "sqlite://./tessera-data/tessera.db"
         );
+        assert_eq!(redact_url("app:secret@db/x"), "[redacted]@db/x");
+        assert_eq!(
+            redact_url("postgres://db/x?user=app&password=secret"),
+            "postgres://db/x?user=app&password=[redacted]"
+        );
+    }
+
+    #[test]
+    fn a_mistyped_database_url_is_named_without_its_password() {
+        for url in [
+            "postgresql+psycopg://app:Sup3rS3cretDBpass@db:5432/x",
+            "app:Sup3rS3cretDBpass@db:5432/x",
+            "mysql://db/x?password=Sup3rS3cretDBpass",
+        ] {
+            let err = load(&[("TESSERA_DATABASE_URL", url)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("database_url"), "{err}");
+            assert!(
+                !err.contains("Sup3rS3cret"),
+                "the password is echoed: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn connection_limits_have_safe_defaults_and_are_validated() {
+        let config = Config::default();
+        assert_eq!(config.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(config.request_body_timeout, Duration::from_secs(30));
+        assert_eq!(config.max_connections, 10_000);
+        let set = load(&[
+            ("TESSERA_HEADER_READ_TIMEOUT", "2s"),
+            ("TESSERA_REQUEST_BODY_TIMEOUT", "500ms"),
+            ("TESSERA_MAX_CONNECTIONS", "64"),
+        ])
+        .unwrap();
+        assert_eq!(set.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(set.request_body_timeout, Duration::from_millis(500));
+        assert_eq!(set.max_connections, 64);
+        for (name, value) in [
+            ("TESSERA_HEADER_READ_TIMEOUT", "0"),
+            ("TESSERA_REQUEST_BODY_TIMEOUT", "2h"),
+            ("TESSERA_MAX_CONNECTIONS", "0"),
+            ("TESSERA_MAX_CONNECTIONS", "lots"),
+        ] {
+            let err = load(&[(name, value)]).unwrap_err().to_string();
+            assert!(
+                err.contains(&name["TESSERA_".len()..].to_lowercase()),
+                "{name}={value}: {err}"
+            );
+        }
     }
 }

@@ -308,3 +308,207 @@ async fn staff_can_lift_a_login_lockout() {
     assert_eq!((status, body), (200, json!({"message": "Login unlocked"})));
     assert_eq!(app.post("/api/auth/login/", right).await.0, 200, "unlocked");
 }
+
+// ---- privilege rules (security review F8) ----
+
+/// An app with no throttles, a superuser (`root@example.com`), a staff member who is not
+/// one (`staff@example.com`) and a plain user (`ada@example.com`).
+async fn privileged_app() -> (
+    TestApp,
+    tessera_store::User,
+    tessera_store::User,
+    tessera_store::User,
+) {
+    let app = TestApp::build_with(|c| c.throttling.throttle_rates.clear()).await;
+    let root = app.create_superuser("root@example.com").await;
+    let staff = app.create_staff("staff@example.com").await;
+    let ada = app.create_user("ada@example.com").await;
+    (app, root, staff, ada)
+}
+
+impl TestApp {
+    /// A user who is staff and superuser.
+    async fn create_superuser(&self, email: &str) -> tessera_store::User {
+        let user = self.create_user(email).await;
+        let flags = tessera_store::UserFlags {
+            is_staff: Some(true),
+            is_superuser: Some(true),
+            ..Default::default()
+        };
+        self.tessera
+            .auth()
+            .store()
+            .set_user_flags(user.id, &flags)
+            .await
+            .unwrap();
+        self.tessera.auth().user(user.id).await.unwrap()
+    }
+
+    /// The audit events named `event`, oldest first.
+    async fn audited(&self, event: &str) -> Vec<tessera_store::AuditEvent> {
+        self.tessera.auth().audit_log().flush().await;
+        let filter = tessera_store::AuditFilter {
+            event: Some(event.into()),
+            ..Default::default()
+        };
+        let (_, mut events) = self
+            .tessera
+            .auth()
+            .store()
+            .list_audit_events(&filter, 1000, 0)
+            .await
+            .unwrap();
+        events.reverse();
+        events
+    }
+}
+
+#[tokio::test]
+async fn staff_who_are_not_superusers_cannot_touch_superusers_or_staff_flags() {
+    let (app, root, staff, ada) = privileged_app().await;
+    let token = app.access_token("staff@example.com").await;
+    let user = |u: &tessera_store::User| format!("/api/admin/users/{}/", u.id);
+    let refusals = [
+        (
+            "PATCH",
+            user(&root),
+            Some(json!({"first_name": "Mallory"})),
+            "superuser",
+        ),
+        (
+            "PATCH",
+            user(&root),
+            Some(json!({"is_active": false})),
+            "superuser",
+        ),
+        (
+            "PATCH",
+            user(&root),
+            Some(json!({"is_staff": false})),
+            "superuser",
+        ),
+        ("DELETE", user(&root), None, "superuser"),
+        (
+            "POST",
+            format!("/api/admin/users/{}/revoke_sessions/", root.id),
+            None,
+            "superuser",
+        ),
+        (
+            "PATCH",
+            user(&ada),
+            Some(json!({"is_staff": true})),
+            "staff",
+        ),
+        (
+            "PATCH",
+            user(&staff),
+            Some(json!({"is_staff": false})),
+            "staff",
+        ),
+    ];
+    for (method, path, body, about) in &refusals {
+        let (status, answer, _) = app.send(method, path, Some(&token), body.clone()).await;
+        assert_eq!(status, 403, "{method} {path} {body:?}: {answer}");
+        let detail = answer["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(about), "{method} {path}: {answer}");
+        assert_eq!(answer.as_object().unwrap().len(), 1, "{answer}");
+    }
+
+    // Nothing changed.
+    let root_now = app.tessera.auth().user(root.id).await.unwrap();
+    assert!(root_now.is_active && root_now.is_staff && root_now.is_superuser);
+    assert_eq!(root_now.first_name, root.first_name);
+    assert!(!app.tessera.auth().user(ada.id).await.unwrap().is_staff);
+    assert!(app.tessera.auth().user(staff.id).await.unwrap().is_staff);
+    // Each refusal is audited, with the staff member as the actor.
+    let refused = app.audited("admin.permission_denied").await;
+    assert_eq!(refused.len(), refusals.len());
+    assert!(refused.iter().all(|e| e.actor_id == Some(staff.id)));
+    assert_eq!(refused[0].user_id, Some(root.id));
+
+    // What staff may still do to plain users.
+    let (status, body, _) = app
+        .send(
+            "PATCH",
+            &user(&ada),
+            Some(&token),
+            Some(json!({"first_name": "Augusta"})),
+        )
+        .await;
+    assert_eq!((status, &body["first_name"]), (200, &json!("Augusta")));
+    let (status, _, _) = app
+        .send(
+            "POST",
+            &format!("/api/admin/users/{}/unlock/", root.id),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "lifting a lockout harms nobody");
+}
+
+#[tokio::test]
+async fn superusers_manage_staff_but_never_remove_the_last_active_superuser() {
+    let (app, root, staff, ada) = privileged_app().await;
+    let token = app.access_token("root@example.com").await;
+    let user = |u: &tessera_store::User| format!("/api/admin/users/{}/", u.id);
+
+    let (status, body, _) = app
+        .send(
+            "PATCH",
+            &user(&ada),
+            Some(&token),
+            Some(json!({"is_staff": true})),
+        )
+        .await;
+    assert_eq!((status, &body["is_staff"]), (200, &json!(true)));
+    let (status, body, _) = app
+        .send(
+            "PATCH",
+            &user(&staff),
+            Some(&token),
+            Some(json!({"is_staff": false})),
+        )
+        .await;
+    assert_eq!((status, &body["is_staff"]), (200, &json!(false)));
+
+    // The only active superuser cannot demote, deactivate or delete themselves.
+    for (method, body) in [
+        ("PATCH", Some(json!({"is_staff": false}))),
+        ("PATCH", Some(json!({"is_active": false}))),
+        ("DELETE", None),
+    ] {
+        let (status, answer, _) = app
+            .send(method, &user(&root), Some(&token), body.clone())
+            .await;
+        assert_eq!(status, 403, "{method} {body:?}: {answer}");
+        assert!(
+            answer["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("last active superuser"),
+            "{answer}"
+        );
+    }
+    let root_now = app.tessera.auth().user(root.id).await.unwrap();
+    assert!(root_now.is_active && root_now.is_staff && root_now.is_superuser);
+    assert_eq!(app.audited("admin.permission_denied").await.len(), 3);
+
+    // With a second superuser, one of them may go.
+    let second = app.create_superuser("second@example.com").await;
+    let (status, _, _) = app
+        .send(
+            "PATCH",
+            &user(&second),
+            Some(&token),
+            Some(json!({"is_active": false})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // An inactive superuser does not count: root is the last active one again.
+    let (status, _, _) = app.send("DELETE", &user(&root), Some(&token), None).await;
+    assert_eq!(status, 403);
+    let (status, _, _) = app.send("DELETE", &user(&second), Some(&token), None).await;
+    assert_eq!(status, 204);
+}

@@ -135,7 +135,8 @@ async fn the_command_line_records_its_actions_and_prunes_on_demand() {
         .status
         .success()
     );
-    let set_staff = command(&["user", "unset-staff", "root@example.com"]);
+    // (`unset-staff` would be refused: root is the last active superuser.)
+    let set_staff = command(&["user", "set-staff", "root@example.com"]);
     assert!(set_staff.status.success(), "{}", stderr(&set_staff));
     assert!(
         stderr(&set_staff).contains("admin.user_updated"),
@@ -182,7 +183,7 @@ async fn the_command_line_records_its_actions_and_prunes_on_demand() {
         [
             (
                 "admin.user_updated",
-                Some(json!({"is_staff": false, "via": "cli"}))
+                Some(json!({"is_staff": true, "via": "cli"}))
             ),
             (
                 "admin.user_created",

@@ -45,6 +45,36 @@ fn createsuperuser_and_user_commands_manage_accounts() {
     );
     assert!(stdout(&output).contains("1 user(s)"));
 
+    // Root is the last active superuser: the command line cannot remove them either.
+    for args in [
+        vec!["user", "unset-staff", "root@example.com"],
+        vec!["user", "deactivate", "root@example.com"],
+        vec!["user", "delete", "root@example.com", "--yes"],
+    ] {
+        let mut command = tessera(dir.path());
+        command.args(&args);
+        let output = run(command, None);
+        assert!(
+            !output.status.success()
+                && stderr(&output).contains(
+                    "The last active superuser cannot be demoted, deactivated or deleted."
+                ),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    let mut second = tessera(dir.path());
+    second
+        .args([
+            "createsuperuser",
+            "--email",
+            "second@example.com",
+            "--no-input",
+        ])
+        .env("TESSERA_SUPERUSER_PASSWORD", "another long passphrase 1906");
+    let output = run(second, None);
+    assert!(output.status.success(), "{}", stderr(&output));
+
     for (args, expected) in [
         (
             vec!["user", "unset-staff", "root@example.com"],

@@ -220,20 +220,30 @@ impl Server {
     /// [`Server::start`] with more environment variables; they win over the defaults, and
     /// an empty value removes the variable.
     pub fn start_with(dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::spawn(Self::command(dir, env))
+    }
+
+    /// The `tessera serve` command [`Server::start_with`] runs.
+    pub fn command(dir: &Path, env: &[(&str, &str)]) -> Command {
         let mut command = tessera(dir);
         command
             .arg("serve")
             .env("TESSERA_BIND", "127.0.0.1:0")
             .env("TESSERA_DEBUG", "false")
-            .env("TESSERA_SIGNING_KEY", SIGNING_KEY)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .env("TESSERA_SIGNING_KEY", SIGNING_KEY);
         for (name, value) in env {
             match value {
                 &"" => command.env_remove(name),
                 value => command.env(name, value),
             };
         }
+        command
+    }
+
+    /// Spawns `command` (a [`Server::command`], perhaps wrapped) and waits for the line
+    /// that says where it listens.
+    pub fn spawn(mut command: Command) -> Self {
+        command.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = command.spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
         let (tx, logs) = mpsc::channel();

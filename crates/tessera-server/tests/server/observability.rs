@@ -236,7 +236,12 @@ async fn with_a_metrics_token_only_its_bearer_reads_metrics() {
 async fn by_default_the_sixth_login_from_one_address_within_a_minute_is_throttled() {
     assert_eq!(
         Config::default().throttling.throttle_rates,
-        [("login".to_owned(), "5/min".to_owned())].into()
+        [
+            ("login".to_owned(), "5/min".to_owned()),
+            ("password_change".to_owned(), "10/hour".to_owned()),
+            ("register".to_owned(), "10/hour".to_owned()),
+        ]
+        .into()
     );
     let app = TestApp::build().await;
     app.create_user("ada@example.com").await;
@@ -309,6 +314,8 @@ fn throttle_settings_load_from_the_file_and_the_environment() {
         [
             ("anon".to_owned(), "100/day".to_owned()),
             ("login".to_owned(), "10/min".to_owned()),
+            // A default the file does not name stays.
+            ("password_change".to_owned(), "10/hour".to_owned()),
             ("register".to_owned(), "3/hour".to_owned()),
         ]
         .into()
@@ -328,7 +335,12 @@ fn throttle_settings_load_from_the_file_and_the_environment() {
     assert_eq!(config.throttling.num_proxies, Some(2));
     assert_eq!(
         config.throttling.throttle_rates,
-        [("login".to_owned(), "20/min".to_owned())].into()
+        [
+            ("login".to_owned(), "20/min".to_owned()),
+            ("password_change".to_owned(), "10/hour".to_owned()),
+            ("register".to_owned(), "10/hour".to_owned()),
+        ]
+        .into()
     );
     assert_eq!(config.throttling.login_failure_limit, 7);
     assert_eq!(config.throttling.hash_queue_limit, 8);

@@ -44,6 +44,16 @@ impl MetricsProbe {
         counters.get(key).copied().unwrap_or(0)
     }
 
+    /// Every counter named `name` that was incremented, as `name{labels}`: one per label set.
+    pub fn counter_keys(&self, name: &str) -> Vec<String> {
+        let counters = self.0.counters.lock().expect("probe lock");
+        counters
+            .keys()
+            .filter(|key| key.as_str() == name || key.starts_with(&format!("{name}{{")))
+            .cloned()
+            .collect()
+    }
+
     /// Every value the gauge was set to, in order.
     pub fn gauge_values(&self, key: &str) -> Vec<f64> {
         let gauges = self.0.gauges.lock().expect("probe lock");
