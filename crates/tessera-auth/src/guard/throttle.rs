@@ -182,8 +182,14 @@ pub struct MemoryThrottle {
     histories: Mutex<HashMap<String, VecDeque<f64>>>,
 }
 
-/// Keys kept before old, idle histories are swept out.
-const SWEEP_ABOVE: usize = 100_000;
+/// The most keys kept. A new key arriving at a full map first sweeps out the histories idle
+/// for a day (the longest window DRF knows), then — still full — the tenth whose newest
+/// request is oldest; so the sweep's cost is spread over at least a tenth of the map's new
+/// keys, and memory stays bounded whatever number of addresses a client uses.
+const MAX_KEYS: usize = 100_000;
+
+/// A day, in seconds: no throttle window is longer.
+const LONGEST_WINDOW_SECS: f64 = 86_400.0;
 
 impl MemoryThrottle {
     /// DRF's `allow_request`: `None` when the request may go on (and is recorded), or
@@ -194,8 +200,8 @@ impl MemoryThrottle {
             .histories
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if histories.len() > SWEEP_ABOVE {
-            histories.retain(|_, h| h.front().is_some_and(|newest| *newest > now - 86_400.0));
+        if histories.len() >= MAX_KEYS && !histories.contains_key(key) {
+            make_room(&mut histories, now);
         }
         let history = histories.entry(key.to_owned()).or_default();
         while history
@@ -210,6 +216,20 @@ impl MemoryThrottle {
         history.push_front(now);
         None
     }
+}
+
+/// Frees at least a tenth of a full map: idle histories first, then the least recent ones.
+fn make_room(histories: &mut HashMap<String, VecDeque<f64>>, now: f64) {
+    let newest = |h: &VecDeque<f64>| h.front().copied().unwrap_or(f64::NEG_INFINITY);
+    histories.retain(|_, h| newest(h) > now - LONGEST_WINDOW_SECS);
+    if histories.len() < MAX_KEYS - MAX_KEYS / 10 {
+        return;
+    }
+    let mut times: Vec<f64> = histories.values().map(newest).collect();
+    let cut = times.len() / 10;
+    let (_, cutoff, _) = times.select_nth_unstable_by(cut, f64::total_cmp);
+    let cutoff = *cutoff;
+    histories.retain(|_, h| newest(h) > cutoff);
 }
 
 /// DRF's `wait()` for a window holding `count` requests, the oldest at `oldest` (seconds):
@@ -376,6 +396,32 @@ mod tests {
         // At t=60 the first request has left the window.
         assert_eq!(throttle.hit("k", rate, 60.0), None);
         assert!(throttle.hit("k", rate, 61.0).is_some());
+    }
+
+    #[test]
+    fn the_memory_map_stays_bounded_and_keeps_the_recent_keys() {
+        let throttle = MemoryThrottle::default();
+        let (rate, busy) = (
+            Rate::parse("5/min").unwrap(),
+            Rate::parse("100/min").unwrap(),
+        );
+        let start = 1_750_000_000.0;
+        assert!(throttle.hit("recent", busy, start).is_none());
+        for i in 0..(MAX_KEYS + 50_000) {
+            let now = start + 1.0 + i as f64 * 1e-3;
+            assert!(throttle.hit(&format!("address-{i}"), rate, now).is_none());
+            if i % 10_000 == 0 {
+                // A key in use keeps being hit: it is never the least recent.
+                assert!(throttle.hit("recent", busy, now).is_none());
+            }
+        }
+        let histories = throttle.histories.lock().unwrap();
+        assert!(histories.len() <= MAX_KEYS, "{}", histories.len());
+        assert!(histories.contains_key("recent"));
+        assert!(
+            !histories.contains_key("address-0"),
+            "the least recent went first"
+        );
     }
 
     #[test]
