@@ -7,14 +7,15 @@
 //!
 //! Cases per property: 256, or `PROPTEST_CASES` (`scripts/fuzz` runs a million).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 use serde_json::{Map, Value, json};
+#[path = "support/fuzz.rs"]
+mod support;
+
+use support::fuzz;
 use tessera_core::{Algorithm, Settings, Timestamp, Token, TokenBackend, TokenKind};
 
 const NOW: Timestamp = Timestamp::from_secs(1_800_000_000);
@@ -25,39 +26,6 @@ const RSA: &str = include_str!("../src/keys/testdata/rsa2048.pem");
 const RSA_PUB: &str = include_str!("../src/keys/testdata/rsa2048.pub.pem");
 const EC256: &str = include_str!("../src/keys/testdata/ec256.pem");
 const EC256_PUB: &str = include_str!("../src/keys/testdata/ec256.pub.pem");
-
-/// Runs `test` on `cases` inputs of `strategy` (or `PROPTEST_CASES` of them) and prints the
-/// count and the time, so the long runs of `scripts/fuzz` can report them.
-fn fuzz<S: Strategy>(
-    name: &str,
-    default_cases: u32,
-    strategy: S,
-    test: impl Fn(S::Value) -> Result<(), TestCaseError>,
-) {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.trim().parse().ok())
-        .unwrap_or(default_cases);
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let ran = AtomicU64::new(0);
-    let start = Instant::now();
-    let result = TestRunner::new(config).run(&strategy, |input| {
-        ran.fetch_add(1, Ordering::Relaxed);
-        test(input)
-    });
-    eprintln!(
-        "fuzz {name}: {} cases in {:.2?}",
-        ran.load(Ordering::Relaxed),
-        start.elapsed()
-    );
-    if let Err(e) = result {
-        panic!("fuzz {name}: {e}");
-    }
-}
 
 /// A backend and what the independent check needs to recognise its signatures.
 struct Subject {

@@ -11,12 +11,15 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 use tessera_server::config::Config;
+
+#[path = "../../tessera-core/tests/support/fuzz.rs"]
+mod support;
+
+use support::{cases, fuzz, fuzz_cases};
 
 /// Put into every secret value; no error may repeat it.
 const MARKER: &str = "Zq7SECRETmarker";
@@ -28,40 +31,6 @@ const SECRETS: [&str; 4] = [
     "metrics_token",
     "database_url",
 ];
-
-fn fuzz<S: Strategy>(
-    name: &str,
-    cases: u32,
-    strategy: S,
-    test: impl Fn(S::Value) -> Result<(), TestCaseError>,
-) {
-    let config = RunnerConfig {
-        cases,
-        failure_persistence: None,
-        ..RunnerConfig::default()
-    };
-    let ran = AtomicU64::new(0);
-    let start = Instant::now();
-    let result = TestRunner::new(config).run(&strategy, |input| {
-        ran.fetch_add(1, Ordering::Relaxed);
-        test(input)
-    });
-    eprintln!(
-        "fuzz {name}: {} cases in {:.2?}",
-        ran.load(Ordering::Relaxed),
-        start.elapsed()
-    );
-    if let Err(e) = result {
-        panic!("fuzz {name}: {e}");
-    }
-}
-
-fn cases(var: &str, default: u32) -> u32 {
-    std::env::var(var)
-        .ok()
-        .and_then(|c| c.trim().parse().ok())
-        .unwrap_or(default)
-}
 
 /// Every setting's name.
 fn setting_names() -> Vec<String> {
@@ -235,35 +204,30 @@ fn configuration_text_and_variables_load_or_are_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tessera.toml");
     let strategy = (file(names.clone()), vars(names));
-    fuzz(
-        "config_load",
-        cases("PROPTEST_CASES", 300),
-        strategy,
-        |(file, vars)| {
-            let given = match &file {
-                Some(file) => {
-                    std::fs::write(&path, render(file)).unwrap();
-                    Some(path.as_path())
-                }
-                None => {
-                    let _ = std::fs::remove_file(&path);
-                    None
-                }
-            };
-            // A file given but not written is "does not exist": also a clear refusal.
-            let given = given.or(Some(path.as_path()));
-            match Config::load_from(given, &vars) {
-                Ok(config) => {
-                    // What loads is valid, and its deployment findings can be listed.
-                    prop_assert!(config.validate().is_ok());
-                    let _ = config.findings();
-                    let _ = config.check_production();
-                }
-                Err(error) => check_message(&error.to_string(), &path)?,
+    fuzz("config_load", 300, strategy, |(file, vars)| {
+        let given = match &file {
+            Some(file) => {
+                std::fs::write(&path, render(file)).unwrap();
+                Some(path.as_path())
             }
-            Ok(())
-        },
-    );
+            None => {
+                let _ = std::fs::remove_file(&path);
+                None
+            }
+        };
+        // A file given but not written is "does not exist": also a clear refusal.
+        let given = given.or(Some(path.as_path()));
+        match Config::load_from(given, &vars) {
+            Ok(config) => {
+                // What loads is valid, and its deployment findings can be listed.
+                prop_assert!(config.validate().is_ok());
+                let _ = config.findings();
+                let _ = config.check_production();
+            }
+            Err(error) => check_message(&error.to_string(), &path)?,
+        }
+        Ok(())
+    });
 }
 
 #[test]
@@ -271,7 +235,7 @@ fn the_binary_prints_a_bad_configuration_as_one_line() {
     let names = setting_names();
     let dir = tempfile::tempdir().unwrap();
     let strategy = (file(names.clone()), vars(names));
-    fuzz(
+    fuzz_cases(
         "config_binary",
         cases("TESSERA_FUZZ_BINARY_CASES", 24),
         strategy,

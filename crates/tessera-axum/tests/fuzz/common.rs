@@ -1,45 +1,12 @@
 //! What the targets share: the runner that counts cases, and DRF's error shape.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
-
 use axum::response::Response;
-use proptest::strategy::Strategy;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 use serde_json::Value;
 
-/// Runs `test` on `default_cases` inputs of `strategy` (or `PROPTEST_CASES` of them) and
-/// prints the count and the time, so the long runs of `scripts/fuzz` can report them.
-pub fn fuzz<S: Strategy>(
-    name: &str,
-    default_cases: u32,
-    strategy: S,
-    test: impl Fn(S::Value) -> Result<(), TestCaseError>,
-) {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.trim().parse().ok())
-        .unwrap_or(default_cases);
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let ran = AtomicU64::new(0);
-    let start = Instant::now();
-    let result = TestRunner::new(config).run(&strategy, |input| {
-        ran.fetch_add(1, Ordering::Relaxed);
-        test(input)
-    });
-    eprintln!(
-        "fuzz {name}: {} cases in {:.2?}",
-        ran.load(Ordering::Relaxed),
-        start.elapsed()
-    );
-    if let Err(e) = result {
-        panic!("fuzz {name}: {e}");
-    }
-}
+#[path = "../../../tessera-core/tests/support/fuzz.rs"]
+mod runner;
+pub use runner::fuzz;
 
 /// A runtime for driving async code from a property (proptest's runner is synchronous).
 pub fn runtime() -> tokio::runtime::Runtime {

@@ -339,27 +339,13 @@ async fn sigkill_under_mixed_load(db: &TestDatabase) {
         let session = store.session(&sid(&tokens[0])).await.unwrap().unwrap();
         assert_eq!(session.rotation_counter, SETTLED_ROTATIONS as i64);
         let (last, before) = (&tokens[SETTLED_ROTATIONS], &tokens[SETTLED_ROTATIONS - 1]);
-        let reply = api
-            .must(
-                "POST",
-                "/api/token/refresh/",
-                None,
-                Some(json!({"refresh": last})),
-            )
-            .await;
+        let reply = api.must_refresh(last).await;
         assert_eq!(
             reply.status, 200,
             "the last acknowledged rotation was lost: {}",
             reply.body
         );
-        let reply = api
-            .must(
-                "POST",
-                "/api/token/refresh/",
-                None,
-                Some(json!({"refresh": before})),
-            )
-            .await;
+        let reply = api.must_refresh(before).await;
         assert_eq!(
             reply.status, 401,
             "a rotated-away token came back: {}",
@@ -378,25 +364,11 @@ async fn sigkill_under_mixed_load(db: &TestDatabase) {
             "{acknowledged} rotations acknowledged, the session counts {counter}"
         );
         let last = tokens.last().unwrap();
-        let reply = api
-            .must(
-                "POST",
-                "/api/token/refresh/",
-                None,
-                Some(json!({"refresh": last})),
-            )
-            .await;
+        let reply = api.must_refresh(last).await;
         let expected = if counter == acknowledged { 200 } else { 401 };
         assert_eq!(reply.status, expected, "{}", reply.body);
         let before = &tokens[acknowledged - 1];
-        let reply = api
-            .must(
-                "POST",
-                "/api/token/refresh/",
-                None,
-                Some(json!({"refresh": before})),
-            )
-            .await;
+        let reply = api.must_refresh(before).await;
         assert_eq!(
             reply.status, 401,
             "a rotated-away token came back: {}",
@@ -407,14 +379,7 @@ async fn sigkill_under_mixed_load(db: &TestDatabase) {
     // Every acknowledged logout holds.
     let logged_out = acks.logged_out.lock().unwrap().clone();
     for refresh in logged_out {
-        let reply = api
-            .must(
-                "POST",
-                "/api/token/refresh/",
-                None,
-                Some(json!({"refresh": refresh})),
-            )
-            .await;
+        let reply = api.must_refresh(&refresh).await;
         assert_eq!(
             (reply.status, &reply.body["detail"]),
             (401, &json!("Token is blacklisted")),

@@ -212,14 +212,7 @@ async fn load(
 ) {
     while !stop.load(Ordering::SeqCst) {
         let sent = phase.load(Ordering::SeqCst);
-        let reply = api
-            .must(
-                "POST",
-                "/api/token/refresh/",
-                None,
-                Some(json!({"refresh": refresh})),
-            )
-            .await;
+        let reply = api.must_refresh(&refresh).await;
         if reply.status == 200 {
             refresh = reply.text("refresh");
         }

@@ -107,6 +107,17 @@ impl Api {
             .await
             .unwrap_or_else(|e| panic!("{method} {path}: no answer: {e}"))
     }
+
+    /// `POST /api/token/refresh/` with `refresh`, on a server that must be up.
+    pub async fn must_refresh(&self, refresh: &str) -> Reply {
+        self.must(
+            "POST",
+            "/api/token/refresh/",
+            None,
+            Some(serde_json::json!({ "refresh": refresh })),
+        )
+        .await
+    }
 }
 
 /// Calls `probe` until it returns `Some`, every 50 ms, for at most `limit`; panics naming
