@@ -80,7 +80,7 @@ try {
     await form.getByLabel("Confirm password").fill(password);
     await form.getByRole("button", { name: "Create account" }).click();
     await page.getByText("Welcome! Your account is ready.").waitFor();
-    expect(await page.locator("#nav-email").textContent() === email, "the header shows the e-mail");
+    expect(await page.locator("#nav-name").textContent() === email, "the header shows the e-mail");
     const visible = await page.evaluate(() => document.cookie);
     expect(!visible.includes("access_token") && !visible.includes("refresh_token"), `tokens visible to JS: ${visible}`);
     const cookies = await context.cookies();
@@ -129,7 +129,7 @@ try {
     await context.clearCookies({ name: "access_token" });
     await page.reload();
     await page.locator("#account").waitFor();
-    expect(await page.locator("#nav-email").textContent() === email, "still signed in after the reload");
+    expect(await page.locator("#nav-name").textContent() === email, "still signed in after the reload");
     const cookies = await context.cookies();
     expect(cookies.some((c) => c.name === "access_token"), "a new access cookie was set");
     expect(cookies.find((c) => c.name === "refresh_token").value !== before, "the refresh token rotated");

@@ -2,6 +2,7 @@
 
 use tessera_store::User;
 
+use crate::accounts::account_name;
 use crate::audit::Audit;
 use crate::client::ClientInfo;
 
@@ -28,7 +29,7 @@ impl Actor<'_> {
                 user: staff,
                 client,
             } => audit.actor(staff).client(client),
-            Self::CommandLine => audit.login_name(&user.email).via_cli(),
+            Self::CommandLine => audit.login_name(account_name(user)).via_cli(),
         }
     }
 

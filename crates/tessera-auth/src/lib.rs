@@ -8,11 +8,13 @@
 //! | the service handle and its builder | [`Auth`], [`AuthBuilder`] |
 //! | logging in, lockout, hashing queue | [`Auth::check_credentials`], [`guard`] |
 //! | tokens: issue, refresh and rotate, blacklist, verify, sliding | [`Auth::issue_pair`], [`Auth::refresh`] … |
+//! | the obtain routes: configured claims and answers, code hooks | [`obtain`], [`Auth::obtain_pair`] |
 //! | authenticating a token | [`Auth::validate_token`], [`Auth::user_for_token`] |
 //! | sessions | [`Auth::live_sessions`], [`Auth::log_out_everywhere`] … |
 //! | accounts: register, profile, password, staff actions | [`accounts`], [`Auth::register`] … |
 //! | the audit log | [`audit`] |
 //! | signing keys | [`keys`] |
+//! | moving from Django: importing its users and tokens, the simplejwt cut-over | [`Auth::import_django`], [`django_import`] |
 //! | upkeep: expired sessions, stale throttle rows, old audit events | [`Auth::flush_expired`], [`Auth::prune_audit`], [`Auth::upkeep`] |
 
 pub mod accounts;
@@ -20,12 +22,16 @@ mod actor;
 pub mod audit;
 mod authentication;
 mod client;
+mod cutover;
 pub mod datetime;
+pub mod django_import;
 mod error;
 pub mod form;
 pub mod guard;
 pub mod keys;
 mod login;
+pub mod obtain;
+mod rehash;
 pub mod rules;
 mod service;
 mod sessions;

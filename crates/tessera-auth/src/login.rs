@@ -8,6 +8,7 @@ use tessera_store::User;
 use crate::audit::{Audit, event};
 use crate::client::ClientInfo;
 use crate::error::AuthError;
+use crate::rehash::HashShare;
 use crate::service::Auth;
 
 /// The longest login name: Django's `EmailField` (and any username) stops at 254
@@ -16,11 +17,20 @@ pub const MAX_LOGIN_NAME_CHARS: usize = 254;
 
 impl Auth {
     /// Checks credentials with the same hashing work whether or not the account exists.
-    /// `None` means: no active account with these credentials. A login name locked for this
-    /// client answers the same `None`, after about as long as a hash takes, without
+    /// `None` means: no active account with these credentials. Every failure lasts as long
+    /// — an unknown name, a wrong password for Tessera's own hash or for an imported Django
+    /// one, an inactive account — padded (without holding a hashing thread) to the slowest
+    /// hash format checked lately ([`Hashing::pad_failure`](crate::guard::Hashing::pad_failure)).
+    /// A login name locked for this client answers the same `None`, after as long, without
     /// hashing. Failures are audited (`login.failed`, `login.locked`, `account.locked`);
     /// the success is, with its session, when the session opens. A success sets
     /// `last_login` (`update_last_login`).
+    ///
+    /// A success against a hash in an older format (one imported from Django:
+    /// `pbkdf2_sha256$…`, `bcrypt_sha256$…`, `argon2$…`, `scrypt$…` …) stores a fresh
+    /// argon2id hash of the password in its place, as Django's `check_password` does with
+    /// its setter — without ending any session — audited as `password.upgraded`. Failing
+    /// to store it is logged and does not fail the login.
     ///
     /// A name longer than [`MAX_LOGIN_NAME_CHARS`] (or holding a NUL) can be no account's:
     /// it answers `None` as an unknown account does, in about the same time, before any
@@ -50,16 +60,14 @@ impl Auth {
             self.refuse_locked(&name, None, client).await;
             return Ok(None);
         }
-        let user = if by_username {
-            self.store().user_by_username(username).await?
-        } else {
-            self.store().user_by_email(username).await?
-        };
+        let user = self.account_by_login_name(username).await?;
         let hash = user
             .as_ref()
             .filter(|u| u.has_usable_password())
             .map(|u| u.password_hash.as_str());
-        let verified = self.hashing().verify(password, hash).await?;
+        let check = self.hashing().verify(password, hash).await?;
+        let checked = check.verified();
+        let verified = checked.is_valid();
         let why = match &user {
             None => "unknown_account",
             Some(u) if !u.has_usable_password() => "unusable_password",
@@ -68,21 +76,28 @@ impl Auth {
             Some(_) => "",
         };
         let known = user.as_ref().map(|u| u.id);
-        let user = user.filter(|u| verified && u.has_usable_password() && u.is_active);
-        if let Some(user) = &user {
+        let mut user = user.filter(|u| verified && u.has_usable_password() && u.is_active);
+        if let Some(user) = &mut user {
+            if let Some(algorithm) = checked.needs_rehash() {
+                self.upgrade_password_hash(user, password, algorithm, client, HashShare::Login)
+                    .await;
+            }
             self.lockout().clear(&name, client.ident()).await?;
             if self.settings().update_last_login {
                 self.store().set_last_login(user.id, self.now()).await?;
             }
             metrics::counter!("tessera_logins_total", "outcome" => "success").increment(1);
         } else {
+            // Every failure as long as the slowest (an imported hash's), after the hashing
+            // thread is released: the timing tells no format, nor whether the name exists.
+            self.hashing().pad_failure(check).await;
             self.login_failed(&name, known, why, client).await?;
         }
         Ok(user)
     }
 
     /// A login refused because `name` is locked for `client`: counted and audited
-    /// (`login.locked`), after about as long as a hash takes.
+    /// (`login.locked`), after as long as a failed login takes.
     pub(crate) async fn refuse_locked(&self, name: &str, known: Option<i64>, client: &ClientInfo) {
         metrics::counter!("tessera_logins_total", "outcome" => "locked").increment(1);
         let mut audit = Audit::new(event::LOGIN_LOCKED)
@@ -141,5 +156,96 @@ impl Auth {
     pub async fn clear_login_failures_of(&self, user: &User) -> Result<(), AuthError> {
         let name = self.lockout_name_of(user);
         Ok(self.lockout().clear_all(name).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use tessera_core::Settings;
+    use tessera_store::{NewUser, PasswordHasher, Store, Verified};
+
+    use super::*;
+
+    /// Django 5.2's `make_password("correct horse")` with 1,000 iterations.
+    const PBKDF2: &str =
+        "pbkdf2_sha256$1000$GCmfcj3zrcvU4I3u2DkLnb$W11PeCHuInqMr3dc5ovUv64GTSsXmZsXyAyjTB/ZfEQ=";
+    const PASSWORD: &str = "correct horse";
+
+    async fn service() -> Auth {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        let settings = Settings {
+            username_field: UsernameField::Username,
+            ..Settings::default()
+        };
+        Auth::builder(settings, store)
+            .hasher(PasswordHasher::new(1))
+            .offline()
+            .build()
+            .await
+            .unwrap()
+    }
+
+    async fn user(auth: &Auth, username: &str, hash: &str, is_active: bool) {
+        auth.store()
+            .create_user(&NewUser {
+                username: Some(username.into()),
+                email: format!("{username}@example.com"),
+                password_hash: hash.into(),
+                is_active,
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn every_failed_login_is_padded_to_the_failure_time_and_a_success_is_not() {
+        let auth = service().await;
+        let own = PasswordHasher::hash_blocking(PASSWORD).unwrap();
+        user(&auth, "ada", &own, true).await;
+        user(&auth, "imported", PBKDF2, true).await;
+        user(&auth, "gone", &own, false).await;
+        // A slow format checked lately (injected): every failure lasts at least this.
+        let slow = Duration::from_millis(300);
+        auth.hashing().record(Some("scrypt"), slow, Instant::now());
+        let client = ClientInfo::default();
+
+        for (name, password) in [
+            ("nobody", PASSWORD),
+            ("ada", "wrong horse"),
+            ("imported", "wrong horse"),
+            ("gone", PASSWORD),
+            (&"x".repeat(300), PASSWORD),
+        ] {
+            let logged_in = auth.check_credentials(name, password, &client).await;
+            assert!(logged_in.unwrap().is_none(), "{name}");
+        }
+        let pads = auth.hashing().pads.lock().unwrap().clone();
+        // The impossible name needs no hash and waits without a check.
+        assert_eq!(pads.len(), 4);
+        for pad in &pads {
+            assert!(pad.target >= slow, "{pad:?}");
+            assert_eq!(
+                pad.took + pad.shortfall,
+                pad.target.max(pad.took),
+                "{pad:?}"
+            );
+        }
+        // The inactive account's right password is a failure like any other.
+        assert_eq!(pads[3].verified, Verified::Valid);
+
+        // A success is not padded (and upgrades the imported hash).
+        let logged_in = auth.check_credentials("imported", PASSWORD, &client).await;
+        assert!(logged_in.unwrap().is_some());
+        assert!(
+            auth.check_credentials("ada", PASSWORD, &client)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(auth.hashing().pads.lock().unwrap().len(), 4);
     }
 }

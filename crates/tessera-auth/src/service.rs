@@ -12,6 +12,7 @@ use crate::audit::{Audit, AuditLog, AuditSettings};
 use crate::error::AuthError;
 use crate::guard::{Hashing, Lockout, ThrottleSettings, Throttles};
 use crate::keys::{KeyManager, KeyRefresher, load_key_files};
+use crate::obtain::{ObtainHook, ObtainHookSlot};
 use crate::rules::AccountSettings;
 
 /// The authentication service: settings, keys, store and the protections around them.
@@ -51,6 +52,8 @@ struct Inner {
     lockout: Lockout,
     hashing: Hashing,
     audit: AuditLog,
+    /// What code adds to the obtain routes' tokens and answers, after the configuration.
+    obtain_hook: ObtainHookSlot,
     /// Keeps the stored ring current (`key_source = "store"`); stops with the last clone.
     _refresher: Option<KeyRefresher>,
     /// The background upkeep (not offline); stops with the last clone.
@@ -79,6 +82,7 @@ pub struct AuthBuilder {
     hasher: Option<PasswordHasher>,
     clock: Clock,
     offline: bool,
+    obtain_hook: ObtainHookSlot,
 }
 
 impl AuthBuilder {
@@ -124,6 +128,14 @@ impl AuthBuilder {
         self
     }
 
+    /// Code that adds claims to the obtain routes' tokens and fields to their answers,
+    /// after `[token_obtain]` / `[token_obtain_sliding]` — what a DRF project writes in a
+    /// `TokenObtainPairSerializer` subclass. See [`ObtainHook`].
+    pub fn obtain_hook(mut self, hook: impl ObtainHook) -> Self {
+        self.obtain_hook = ObtainHookSlot::new(hook);
+        self
+    }
+
     /// Validates every setting, reads the key files, and starts the keys the settings
     /// describe: with `key_source = "store"`, the first key when there is none, the stored
     /// ring, and a task that keeps it current. Unless [`offline`](Self::offline), it also
@@ -143,8 +155,14 @@ impl AuthBuilder {
         let (settings, backend) = if self.offline {
             let settings = self.settings;
             // An empty ring: what a store-keyed backend is before its keys are installed.
+            // The configured keys are left out, as `key_source = "store"` requires.
             let keyless = Settings {
                 key_source: KeyOrigin::Store,
+                signing_key: None,
+                signing_key_file: None,
+                verifying_key: String::new(),
+                verifying_key_file: None,
+                signing_key_id: None,
                 ..settings.clone()
             };
             let backend = TokenBackend::from_settings(&keyless)?;
@@ -178,6 +196,7 @@ impl AuthBuilder {
             lockout: Lockout::new(&self.throttling, store.clone(), clock.clone()),
             hashing: Hashing::new(hasher, self.throttling.hash_queue_limit),
             audit: AuditLog::new(self.audit, store.clone(), clock.clone()),
+            obtain_hook: self.obtain_hook,
             accounts: self.accounts,
             settings,
             backend,
@@ -224,6 +243,7 @@ impl Auth {
             hasher: None,
             clock: Clock::system(),
             offline: false,
+            obtain_hook: ObtainHookSlot::default(),
         }
     }
 
@@ -240,6 +260,7 @@ impl Auth {
             hasher: Some(self.0.hashing.hasher().clone()),
             clock: self.0.clock.clone(),
             offline: false,
+            obtain_hook: self.0.obtain_hook.clone(),
         }
     }
 
@@ -256,6 +277,11 @@ impl Auth {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.0.store
+    }
+
+    /// The obtain routes' code hook (none unless [`AuthBuilder::obtain_hook`] set one).
+    pub(crate) fn obtain_hook(&self) -> &ObtainHookSlot {
+        &self.0.obtain_hook
     }
 
     /// The clock.

@@ -14,6 +14,7 @@ use crate::accounts::account_claims;
 use crate::audit::{Audit, event};
 use crate::client::ClientInfo;
 use crate::error::AuthError;
+use crate::rules::TOKEN_OWN_CLAIMS;
 use crate::service::Auth;
 
 /// The claim that ties a token to its login session.
@@ -40,7 +41,8 @@ pub struct Refreshed {
 impl Auth {
     /// Opens a session for `user` and issues its first refresh token and an access token.
     /// `claims` are added to both, after the user id; none replaces a claim the token
-    /// already carries (its type, times, id, user id or session) nor `nbf`, `aud` or `iss`.
+    /// already carries (its type, times, id, user id or session) nor any of
+    /// [`TOKEN_OWN_CLAIMS`](crate::rules::TOKEN_OWN_CLAIMS) (`nbf`, `aud`, `iss`, `sub` …).
     /// Audited as `login.succeeded`.
     pub async fn issue_pair(
         &self,
@@ -137,7 +139,7 @@ impl Auth {
         for (claim, value) in claims {
             // Added claims never replace one the token carries (type, times, id, user id,
             // session) nor a registered claim the backend checks: they only add.
-            if token.get(claim).is_none() && !["nbf", "aud", "iss"].contains(&claim.as_str()) {
+            if token.get(claim).is_none() && !TOKEN_OWN_CLAIMS.contains(&claim.as_str()) {
                 token.insert(claim.clone(), value.clone());
             }
         }
@@ -199,7 +201,11 @@ impl Auth {
         let backend = self.backend();
         let now = self.now();
         let token = backend.decode(&TokenKind::refresh(), raw, now)?;
-        let sid = Self::session_id(&token)?;
+        let sid = match Self::session_id(&token) {
+            Ok(sid) => sid,
+            // A simplejwt refresh token, adopted under `simplejwt_cutover` (cutover.rs).
+            Err(refusal) => return self.refresh_foreign(&token, refusal, client).await,
+        };
         let jti = self.jti(&token)?;
         let access = backend.encode(&token.access_token(backend, now))?;
         let settings = self.settings();
@@ -327,7 +333,11 @@ impl Auth {
         {
             return Err(TokenError::Invalid.into());
         }
-        let sid = Self::session_id(&token)?;
+        let sid = match Self::session_id(&token) {
+            Ok(sid) => sid,
+            // A simplejwt refresh token, blacklisted under `simplejwt_cutover` (cutover.rs).
+            Err(refusal) => return self.end_foreign(&token, refusal, why, client).await,
+        };
         let jti = self.jti(&token)?;
         let now = self.now();
         let ended = self
@@ -364,7 +374,8 @@ impl Auth {
         let backend = self.backend();
         let token = backend.decode_untyped(raw, self.now())?;
         let Some(Value::String(sid)) = token.get(SESSION_CLAIM) else {
-            return Ok(());
+            // A simplejwt token: blacklisted or adopted under `simplejwt_cutover` (cutover.rs).
+            return self.verify_foreign(&token).await;
         };
         let session = self.store().session(sid).await?;
         let rotated_away_is_blacklisted = self.settings().blacklist_after_rotation;

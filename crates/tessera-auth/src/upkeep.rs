@@ -24,6 +24,8 @@ pub struct Flushed {
     /// Throttle records older than any throttle window, and failure counts of names neither
     /// locked nor failing lately.
     pub throttle_rows: u64,
+    /// Refresh tokens imported from simplejwt (`tessera import django`) that expired.
+    pub foreign_tokens: u64,
 }
 
 impl Auth {
@@ -47,9 +49,14 @@ impl Auth {
             .store()
             .prune_throttles(hits_before, failures_before, now)
             .await?;
+        let foreign_tokens = self
+            .store()
+            .flush_expired_foreign_tokens(now - self.settings().leeway)
+            .await?;
         Ok(Flushed {
             sessions,
             throttle_rows,
+            foreign_tokens,
         })
     }
 
@@ -215,7 +222,8 @@ mod tests {
             flushed,
             Flushed {
                 sessions: 1,
-                throttle_rows: 1
+                throttle_rows: 1,
+                foreign_tokens: 0,
             }
         );
         let live = store.live_sessions(user.id, T0).await.unwrap();

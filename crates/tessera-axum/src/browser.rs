@@ -37,6 +37,7 @@ pub struct BrowserSettings {
     /// `SameSite` of the token cookies: `Lax`, `Strict` or `None`. Defaults to `Lax`.
     pub auth_cookie_samesite: CookieSameSite,
     /// `Secure` on every cookie. Defaults to on; the server turns it off in debug mode unless set.
+    #[serde(default, with = "tessera_core::boolean::option")]
     pub auth_cookie_secure: Option<bool>,
     /// Name of the CSRF cookie. Defaults to `csrftoken` (Django's `CSRF_COOKIE_NAME`).
     pub csrf_cookie_name: String,
@@ -48,14 +49,17 @@ pub struct BrowserSettings {
     pub csrf_trusted_origins: Vec<String>,
     /// Require the double-submit CSRF token on every cookie-authenticated unsafe request.
     /// Defaults to `false` (the Fetch-metadata and Origin checks always apply).
+    #[serde(with = "tessera_core::boolean")]
     pub csrf_require_token: bool,
     /// Origins allowed to call the API from a browser (django-cors-headers'
     /// `CORS_ALLOWED_ORIGINS`). Defaults to none.
     #[serde(deserialize_with = "tessera_core::list")]
     pub cors_allowed_origins: Vec<String>,
     /// Allow every origin (`*`). Never together with credentials. Defaults to `false`.
+    #[serde(with = "tessera_core::boolean")]
     pub cors_allow_all_origins: bool,
     /// Let browsers send cookies cross-origin (`CORS_ALLOW_CREDENTIALS`). Defaults to `false`.
+    #[serde(with = "tessera_core::boolean")]
     pub cors_allow_credentials: bool,
     /// Request headers allowed (`CORS_ALLOW_HEADERS`).
     #[serde(deserialize_with = "tessera_core::list")]
@@ -68,6 +72,130 @@ pub struct BrowserSettings {
     pub cors_expose_headers: Vec<String>,
     /// Seconds a preflight answer may be cached (`CORS_PREFLIGHT_MAX_AGE`). Defaults to 86400.
     pub cors_preflight_max_age: u64,
+    /// The host names this site serves (Django's `ALLOWED_HOSTS`): `example.com` exactly (any
+    /// case), `.example.com` for the domain and its subdomains, `*` for any. A request naming
+    /// another host gets 400. Empty (the default) checks nothing — absolute links in
+    /// answers (pagination) then name whatever host the request names, and
+    /// `secure_ssl_redirect` is refused; the server fills in Django's debug list in debug
+    /// mode and refuses to start without one in production.
+    /// `/healthz` and `/readyz` are not checked (see [`HEALTH_CHECK_PATHS`]). Tests through
+    /// `testing::TestClient` (which names `Host: testserver`) list `testserver`, as Django's
+    /// test runner adds it.
+    #[serde(deserialize_with = "tessera_core::list")]
+    pub allowed_hosts: Vec<String>,
+    /// Take the host from `X-Forwarded-Host` rather than `Host` (Django's
+    /// `USE_X_FORWARDED_HOST`); only behind a proxy that sets it. Defaults to `false`.
+    #[serde(with = "tessera_core::boolean")]
+    pub use_x_forwarded_host: bool,
+    /// The header, and its value, by which the proxy in front says the client's request came
+    /// over HTTPS (Django's `SECURE_PROXY_SSL_HEADER`): `["X-Forwarded-Proto", "https"]`, or
+    /// Django's text form `"HTTP_X_FORWARDED_PROTO,https"`. Only behind a proxy that sets
+    /// or strips that header on every request. Defaults to none (requests are plain HTTP).
+    #[serde(default, with = "proxy_ssl_header")]
+    pub secure_proxy_ssl_header: Option<(String, String)>,
+    /// Redirect every plain-HTTP request (301) to the same host and path over HTTPS
+    /// (Django's `SECURE_SSL_REDIRECT`), except the health checks. Requires
+    /// `allowed_hosts` (refused by [`validate`](Self::validate) without it), since the
+    /// redirect names the request's host. Only `secure_proxy_ssl_header` makes a request
+    /// count as HTTPS: without it every request is redirected. Defaults to `false`.
+    #[serde(with = "tessera_core::boolean")]
+    pub secure_ssl_redirect: bool,
+    /// `max-age` of the `Strict-Transport-Security` header sent on HTTPS responses
+    /// (Django's `SECURE_HSTS_SECONDS`); `0` sends none. Defaults to 0.
+    pub secure_hsts_seconds: u64,
+    /// Add `includeSubDomains` to it (`SECURE_HSTS_INCLUDE_SUBDOMAINS`). Defaults to `false`.
+    #[serde(with = "tessera_core::boolean")]
+    pub secure_hsts_include_subdomains: bool,
+    /// Add `preload` to it (`SECURE_HSTS_PRELOAD`). Defaults to `false`.
+    #[serde(with = "tessera_core::boolean")]
+    pub secure_hsts_preload: bool,
+    /// Django's `SESSION_COOKIE_SECURE`, for the token cookies (Tessera's session cookies):
+    /// when set, it wins over `auth_cookie_secure`. Defaults to unset.
+    #[serde(default, with = "tessera_core::boolean::option")]
+    pub session_cookie_secure: Option<bool>,
+    /// Django's `SESSION_COOKIE_SAMESITE`, for the token cookies: when set, it wins over
+    /// `auth_cookie_samesite`. Defaults to unset.
+    pub session_cookie_samesite: Option<CookieSameSite>,
+    /// `Secure` on the CSRF cookie (Django's `CSRF_COOKIE_SECURE`). Defaults to unset: as
+    /// the token cookies.
+    #[serde(default, with = "tessera_core::boolean::option")]
+    pub csrf_cookie_secure: Option<bool>,
+    /// `HttpOnly` on the CSRF cookie (Django's `CSRF_COOKIE_HTTPONLY`): scripts then cannot
+    /// read it. Defaults to `false`.
+    #[serde(with = "tessera_core::boolean")]
+    pub csrf_cookie_httponly: bool,
+    /// `SameSite` of the CSRF cookie (Django's `CSRF_COOKIE_SAMESITE`). Defaults to `Lax`.
+    pub csrf_cookie_samesite: CookieSameSite,
+    /// Not a setting: whether a refused host is named in the 400 body, as Django's debug
+    /// page names it. The server turns it on in debug mode. Defaults to `false`.
+    #[serde(skip)]
+    pub explain_disallowed_host: bool,
+}
+
+/// The paths of the health checks, which neither the host check nor the HTTPS redirect
+/// touch: a load balancer or orchestrator probes them by IP address over plain HTTP, and
+/// their answers name no host.
+pub const HEALTH_CHECK_PATHS: &[&str] = &["/healthz", "/readyz"];
+
+/// `secure_proxy_ssl_header`: a `[header, value]` list, or Django's `"HTTP_HEADER,value"`
+/// text; the header is kept as its HTTP name (`x-forwarded-proto`).
+mod proxy_ssl_header {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[allow(clippy::ref_option)] // serde's `with` passes a reference
+    pub(super) fn serialize<S: Serializer>(
+        value: &Option<(String, String)>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        value
+            .as_ref()
+            .map(|(header, value)| [header.as_str(), value.as_str()])
+            .serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<(String, String)>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            List(Vec<String>),
+            Text(String),
+        }
+        let parts: Vec<String> = match Option::<Raw>::deserialize(deserializer)? {
+            None => return Ok(None),
+            Some(Raw::Text(text)) if text.trim().is_empty() => return Ok(None),
+            Some(Raw::List(list)) if list.is_empty() => return Ok(None),
+            Some(Raw::List(list)) => list,
+            Some(Raw::Text(text)) => text
+                .trim()
+                .trim_start_matches(['(', '['])
+                .trim_end_matches([')', ']'])
+                .split(',')
+                .map(|part| part.trim().trim_matches(['"', '\'']).to_owned())
+                .collect(),
+        };
+        match parts.as_slice() {
+            [header, value] if !header.is_empty() && !value.is_empty() => {
+                Ok(Some((header_name(header), value.clone())))
+            }
+            _ => Err(serde::de::Error::custom(
+                "must be a header and its value, e.g. [\"X-Forwarded-Proto\", \"https\"] or \
+                 \"HTTP_X_FORWARDED_PROTO,https\"",
+            )),
+        }
+    }
+
+    /// `HTTP_X_FORWARDED_PROTO` (Django's `META` key) or `X-Forwarded-Proto` as the header's
+    /// name, `x-forwarded-proto`.
+    pub(crate) fn header_name(text: &str) -> String {
+        let text = text.trim();
+        let bare = match text.get(..5) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("HTTP_") => &text[5..],
+            _ => text,
+        };
+        bare.replace('_', "-").to_ascii_lowercase()
+    }
 }
 
 impl Default for BrowserSettings {
@@ -99,6 +227,19 @@ impl Default for BrowserSettings {
             cors_allow_methods: words(&["DELETE", "GET", "OPTIONS", "PATCH", "POST", "PUT"]),
             cors_expose_headers: Vec::new(),
             cors_preflight_max_age: 86_400,
+            allowed_hosts: Vec::new(),
+            use_x_forwarded_host: false,
+            secure_proxy_ssl_header: None,
+            secure_ssl_redirect: false,
+            secure_hsts_seconds: 0,
+            secure_hsts_include_subdomains: false,
+            secure_hsts_preload: false,
+            session_cookie_secure: None,
+            session_cookie_samesite: None,
+            csrf_cookie_secure: None,
+            csrf_cookie_httponly: false,
+            csrf_cookie_samesite: CookieSameSite::Lax,
+            explain_disallowed_host: false,
         }
     }
 }
@@ -151,12 +292,44 @@ impl BrowserSettings {
                 ));
             }
         }
-        if self.auth_cookie_samesite == CookieSameSite::None
-            && self.auth_cookie_secure == Some(false)
+        if self.token_same_site() == CookieSameSite::None && !self.secure() {
+            let name = if self.session_cookie_samesite.is_some() {
+                "session_cookie_samesite"
+            } else {
+                "auth_cookie_samesite"
+            };
+            return Err(error(
+                name,
+                "None requires secure cookies (session_cookie_secure / auth_cookie_secure)",
+            ));
+        }
+        if self.csrf_cookie_samesite == CookieSameSite::None && !self.csrf_secure() {
+            return Err(error(
+                "csrf_cookie_samesite",
+                "None requires a secure CSRF cookie (csrf_cookie_secure)",
+            ));
+        }
+        if let Some(bad) = self.allowed_hosts.iter().find(|h| !is_host_pattern(h)) {
+            return Err(error(
+                "allowed_hosts",
+                format!("{bad:?} is not a host name, `.domain` or `*`"),
+            ));
+        }
+        if self.secure_ssl_redirect && self.allowed_hosts.is_empty() {
+            // The redirect names the request's host: unchecked, any client could have it
+            // point to a host of its choosing (`Location: https://evil.example/…`).
+            return Err(error(
+                "secure_ssl_redirect",
+                "requires allowed_hosts: the redirect goes to the host the request names, \
+                 which only allowed_hosts checks",
+            ));
+        }
+        if let Some((header, _)) = &self.secure_proxy_ssl_header
+            && axum::http::HeaderName::from_bytes(header.as_bytes()).is_err()
         {
             return Err(error(
-                "auth_cookie_samesite",
-                "None requires secure cookies (auth_cookie_secure)",
+                "secure_proxy_ssl_header",
+                format!("{header:?} is not a header name"),
             ));
         }
         if axum::http::HeaderName::from_bytes(self.csrf_header_name.as_bytes()).is_err() {
@@ -215,11 +388,56 @@ impl BrowserSettings {
         Ok(())
     }
 
-    /// Whether cookies carry `Secure` (on unless turned off).
+    /// Whether the token cookies carry `Secure`: `session_cookie_secure` when set (Django's
+    /// name wins), else `auth_cookie_secure`, else on.
     pub fn secure(&self) -> bool {
-        self.auth_cookie_secure.unwrap_or(true)
+        self.session_cookie_secure
+            .or(self.auth_cookie_secure)
+            .unwrap_or(true)
+    }
+
+    /// The setting [`secure`](Self::secure) follows: `session_cookie_secure` when set,
+    /// else `auth_cookie_secure` — the one to name when reporting insecure token cookies.
+    pub fn secure_setting(&self) -> &'static str {
+        if self.session_cookie_secure.is_some() {
+            "session_cookie_secure"
+        } else {
+            "auth_cookie_secure"
+        }
+    }
+
+    /// Whether the CSRF cookie carries `Secure`: `csrf_cookie_secure` when set, else as the
+    /// token cookies.
+    pub fn csrf_secure(&self) -> bool {
+        self.csrf_cookie_secure.unwrap_or_else(|| self.secure())
+    }
+
+    /// The token cookies' `SameSite`: `session_cookie_samesite` when set, else
+    /// `auth_cookie_samesite`.
+    pub fn token_same_site(&self) -> CookieSameSite {
+        self.session_cookie_samesite
+            .unwrap_or(self.auth_cookie_samesite)
     }
 }
+
+/// An `allowed_hosts` entry: `*`, or a host name or IP literal (`[::1]`), optionally with a
+/// leading `.` — lower-case letters, digits, `.`, `-`, as Django's host validation reads
+/// hosts (upper case is accepted: matching ignores case).
+fn is_host_pattern(text: &str) -> bool {
+    if text == "*" {
+        return true;
+    }
+    let bare = text.strip_prefix('.').unwrap_or(text);
+    if let Some(inner) = bare.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        return inner.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    !bare.is_empty()
+        && bare
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+}
+
+pub(crate) use proxy_ssl_header::header_name as proxy_header_name;
 
 #[cfg(test)]
 mod tests {
@@ -278,12 +496,53 @@ mod tests {
                 "cors_allow_methods",
                 Box::new(|s| s.cors_allow_methods = vec!["GE T".into()]),
             ),
+            (
+                "allowed_hosts",
+                Box::new(|s| s.allowed_hosts = vec!["https://api.example.com".into()]),
+            ),
+            (
+                "session_cookie_samesite",
+                Box::new(|s| {
+                    s.session_cookie_samesite = Some(CookieSameSite::None);
+                    s.session_cookie_secure = Some(false);
+                }),
+            ),
+            (
+                "csrf_cookie_samesite",
+                Box::new(|s| {
+                    s.csrf_cookie_samesite = CookieSameSite::None;
+                    s.csrf_cookie_secure = Some(false);
+                }),
+            ),
+            (
+                "secure_proxy_ssl_header",
+                Box::new(|s| {
+                    s.secure_proxy_ssl_header = Some(("x forwarded".into(), "https".into()));
+                }),
+            ),
+            (
+                "secure_ssl_redirect",
+                Box::new(|s| s.secure_ssl_redirect = true),
+            ),
         ];
         for (name, mutate) in cases {
             let mut s = BrowserSettings::default();
             mutate(&mut s);
             assert_eq!(s.validate().unwrap_err().setting, name);
         }
+    }
+
+    #[test]
+    fn the_https_redirect_needs_the_hosts_it_may_name() {
+        let mut s = BrowserSettings {
+            secure_ssl_redirect: true,
+            ..BrowserSettings::default()
+        };
+        let err = s.validate().unwrap_err();
+        assert_eq!(err.setting, "secure_ssl_redirect");
+        assert!(err.message.contains("allowed_hosts"), "{}", err.message);
+        s.allowed_hosts = vec!["api.example.com".into()];
+        assert!(s.validate().is_ok());
     }
 
     #[test]
@@ -321,6 +580,61 @@ mod tests {
             serde_json::from_value(serde_json::json!({"cors_allowed_origins": ""}))
                 .expect("empty text");
         assert!(empty.cors_allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn the_proxy_ssl_header_takes_djangos_text_or_a_pair() {
+        let read = |value: serde_json::Value| {
+            serde_json::from_value::<BrowserSettings>(
+                serde_json::json!({"secure_proxy_ssl_header": value}),
+            )
+            .map(|s| s.secure_proxy_ssl_header)
+            .map_err(|e| e.to_string())
+        };
+        let expected = Some(("x-forwarded-proto".to_owned(), "https".to_owned()));
+        for value in [
+            serde_json::json!("HTTP_X_FORWARDED_PROTO,https"),
+            serde_json::json!("('HTTP_X_FORWARDED_PROTO', 'https')"),
+            serde_json::json!(["X-Forwarded-Proto", "https"]),
+            serde_json::json!(["HTTP_X_FORWARDED_PROTO", "https"]),
+        ] {
+            assert_eq!(read(value.clone()), Ok(expected.clone()), "{value}");
+        }
+        assert_eq!(read(serde_json::json!(null)), Ok(None));
+        assert_eq!(read(serde_json::json!("")), Ok(None));
+        for bad in [
+            serde_json::json!("HTTP_X_FORWARDED_PROTO"),
+            serde_json::json!(["a", "b", "c"]),
+            serde_json::json!(",https"),
+        ] {
+            assert!(read(bad.clone()).is_err(), "{bad}");
+        }
+        let hosts = BrowserSettings {
+            allowed_hosts: vec![
+                "*".into(),
+                ".example.com".into(),
+                "API.example.com".into(),
+                "[::1]".into(),
+                "127.0.0.1".into(),
+            ],
+            ..BrowserSettings::default()
+        };
+        assert!(hosts.validate().is_ok());
+    }
+
+    #[test]
+    fn django_cookie_names_win_over_tesseras() {
+        let mut s = BrowserSettings {
+            auth_cookie_secure: Some(false),
+            ..BrowserSettings::default()
+        };
+        assert!(!s.secure() && !s.csrf_secure());
+        s.session_cookie_secure = Some(true);
+        assert!(s.secure() && s.csrf_secure());
+        s.csrf_cookie_secure = Some(false);
+        assert!(s.secure() && !s.csrf_secure());
+        s.session_cookie_samesite = Some(CookieSameSite::Strict);
+        assert_eq!(s.token_same_site(), CookieSameSite::Strict);
     }
 
     #[test]

@@ -21,8 +21,8 @@ pub fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|value| !value.is_empty())
 }
 
-fn same_site(settings: &BrowserSettings) -> SameSite {
-    match settings.auth_cookie_samesite {
+fn same_site(value: CookieSameSite) -> SameSite {
+    match value {
         CookieSameSite::Lax => SameSite::Lax,
         CookieSameSite::Strict => SameSite::Strict,
         CookieSameSite::None => SameSite::None,
@@ -33,8 +33,18 @@ fn header_value(cookie: &Cookie<'_>) -> HeaderValue {
     HeaderValue::from_str(&cookie.to_string()).expect("cookie names and values are header-safe")
 }
 
+/// When a cookie living `lifetime` from now expires, for its `Expires` attribute (written
+/// next to `Max-Age`, as Django's `set_cookie` writes both).
+fn expires_after(lifetime: cookie::time::Duration) -> cookie::time::OffsetDateTime {
+    cookie::time::OffsetDateTime::now_utc()
+        .checked_add(lifetime)
+        .unwrap_or(
+            cookie::time::OffsetDateTime::UNIX_EPOCH + cookie::time::Duration::days(365 * 8000),
+        )
+}
+
 /// `Set-Cookie` for a token cookie: HttpOnly, with the configured path, domain, SameSite and
-/// Secure, living as long as the token.
+/// Secure, living as long as the token (`Max-Age` and `Expires`).
 pub fn token_cookie(
     settings: &BrowserSettings,
     name: &str,
@@ -42,14 +52,15 @@ pub fn token_cookie(
     value: &str,
     lifetime: Duration,
 ) -> HeaderValue {
+    let max_age =
+        cookie::time::Duration::seconds(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX));
     let mut cookie = Cookie::build((name.to_owned(), value.to_owned()))
         .path(path.to_owned())
         .http_only(true)
         .secure(settings.secure())
-        .same_site(same_site(settings))
-        .max_age(cookie::time::Duration::seconds(
-            i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX),
-        ))
+        .same_site(same_site(settings.token_same_site()))
+        .max_age(max_age)
+        .expires(expires_after(max_age))
         .build();
     if let Some(domain) = &settings.auth_cookie_domain {
         cookie.set_domain(domain.clone());
@@ -63,7 +74,7 @@ pub fn expired_cookie(settings: &BrowserSettings, name: &str, path: &str) -> Hea
         .path(path.to_owned())
         .http_only(true)
         .secure(settings.secure())
-        .same_site(same_site(settings))
+        .same_site(same_site(settings.token_same_site()))
         .max_age(cookie::time::Duration::ZERO)
         .expires(cookie::time::OffsetDateTime::UNIX_EPOCH)
         .build();
@@ -78,14 +89,18 @@ pub fn new_csrf_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }
 
-/// `Set-Cookie` for the CSRF cookie: readable by the page's script (not HttpOnly), a year long,
-/// as Django sets `csrftoken`.
+/// `Set-Cookie` for the CSRF cookie: a year long, as Django sets `csrftoken`; readable by the
+/// page's script unless `csrf_cookie_httponly`, with `csrf_cookie_secure` and
+/// `csrf_cookie_samesite`.
 pub fn csrf_cookie(settings: &BrowserSettings, token: &str) -> HeaderValue {
+    let max_age = cookie::time::Duration::days(365);
     let cookie = Cookie::build((settings.csrf_cookie_name.clone(), token.to_owned()))
         .path("/")
-        .secure(settings.secure())
-        .same_site(SameSite::Lax)
-        .max_age(cookie::time::Duration::days(365))
+        .http_only(settings.csrf_cookie_httponly)
+        .secure(settings.csrf_secure())
+        .same_site(same_site(settings.csrf_cookie_samesite))
+        .max_age(max_age)
+        .expires(expires_after(max_age))
         .build();
     header_value(&cookie)
 }

@@ -26,6 +26,8 @@ pub mod cookies;
 mod cors;
 #[cfg(feature = "store")]
 mod csrf;
+#[cfg(feature = "store")]
+mod deployment;
 mod error;
 #[cfg(feature = "store")]
 mod limits;
@@ -40,6 +42,8 @@ mod permission;
 mod remote;
 #[cfg(feature = "store")]
 mod representation;
+#[cfg(feature = "store")]
+mod requires;
 #[cfg(feature = "store")]
 pub mod routes;
 #[cfg(feature = "store")]
@@ -61,7 +65,7 @@ pub use auth::{
     user_for_token, validated_token,
 };
 #[cfg(feature = "store")]
-pub use browser::{BrowserSettings, CookieSameSite};
+pub use browser::{BrowserSettings, CookieSameSite, HEALTH_CHECK_PATHS};
 #[cfg(feature = "store")]
 pub use client::{Client, client_info};
 pub use error::{ApiError, throttled_detail};
@@ -75,7 +79,11 @@ pub use payload::{MAX_BODY_BYTES, Payload};
 pub use permission::{AdminUser, IsAdminUser, IsAuthenticated, Permission, Require};
 pub use remote::{JwksFetchError, MAX_JWKS_BYTES, RemoteJwks};
 #[cfg(feature = "store")]
-pub use representation::{login_user_object, user_object};
+pub use representation::{
+    login_user_object, login_user_object_with, user_object, user_object_with,
+};
+#[cfg(feature = "store")]
+pub use requires::Requires;
 #[cfg(feature = "store")]
 pub use state::{Tessera, TesseraBuilder};
 #[cfg(feature = "store")]

@@ -1,6 +1,6 @@
 //! The one middleware [`crate::install`] puts around every request: the header size limit,
-//! CSRF, the `anon`/`user` throttles and remote signing keys before the handler, DRF's
-//! response conventions after it.
+//! the host check and HTTPS redirect, CSRF, the `anon`/`user` throttles and remote signing keys before the handler, DRF's
+//! response conventions and `Strict-Transport-Security` after it.
 //!
 //! One layer rather than one each: every layer adds a boxed service and a future that is
 //! moved at each level, and at tens of thousands of requests a second that is most of what
@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::conventions::drf_conventions;
 use crate::csrf::csrf_refusal;
+use crate::deployment::{add_hsts, check_request, request_origin};
 use crate::limits::oversized_headers;
 use crate::state::Tessera;
 use crate::throttle_layer::check_rates;
@@ -29,12 +30,27 @@ pub async fn tessera_middleware(
     if let Some(refused) = oversized_headers(&parts.headers) {
         return refused;
     }
-    let method = parts.method.clone();
-    let response = match before(&tessera, &parts).await {
-        None => next.run(Request::from_parts(parts, body)).await,
+    // Django's SecurityMiddleware comes first: a request for another host, or one to
+    // redirect to HTTPS, goes no further.
+    let (transport, refused) = check_request(tessera.browser(), &parts);
+    let response = match refused {
         Some(refused) => refused,
+        None => {
+            let mut parts = parts;
+            if let Some(origin) = request_origin(tessera.browser(), &parts, transport) {
+                parts.extensions.insert(origin);
+            }
+            let method = parts.method.clone();
+            let response = match before(&tessera, &parts).await {
+                None => next.run(Request::from_parts(parts, body)).await,
+                Some(refused) => refused,
+            };
+            drf_conventions(&tessera, &method, response)
+        }
     };
-    drf_conventions(&tessera, &method, response)
+    let mut response = response;
+    add_hsts(tessera.browser(), transport, &mut response);
+    response
 }
 
 /// The checks that may refuse a request before its handler runs, in order; the refusal. The throttle

@@ -1,39 +1,53 @@
 //! How users appear in response bodies (docs/API.md §5's user object).
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use tessera_auth::accounts::{UserField, custom_value, full_name};
 use tessera_auth::datetime::drf_datetime;
+use tessera_core::UsernameField;
 use tessera_store::User;
 
 /// `{"id","email","first_name","last_name","full_name","is_active","date_joined"}`, then
-/// each custom field (its stored value, its default, or `null`).
+/// each custom field (its stored value, its default, or `null`) — the user object of
+/// e-mail mode; see [`user_object_with`].
 pub fn user_object(user: &User, fields: &[UserField]) -> Value {
-    let mut object = json!({
-        "id": user.id,
-        "email": user.email,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "full_name": full_name(user),
-        "is_active": user.is_active,
-        "date_joined": drf_datetime(user.date_joined),
-    });
-    if let Value::Object(map) = &mut object {
-        for field in fields {
-            map.insert(field.name.clone(), custom_value(user, field));
-        }
+    user_object_with(user, fields, UsernameField::Email)
+}
+
+/// [`user_object`] for the login field `login`: with `username_field = "username"`,
+/// `"username"` follows `"id"` (as in dj-rest-auth's `UserDetailsSerializer`).
+pub fn user_object_with(user: &User, fields: &[UserField], login: UsernameField) -> Value {
+    let mut map = identity(user, login);
+    map.insert("is_active".into(), json!(user.is_active));
+    map.insert("date_joined".into(), json!(drf_datetime(user.date_joined)));
+    for field in fields {
+        map.insert(field.name.clone(), custom_value(user, field));
     }
-    object
+    Value::Object(map)
 }
 
 /// The short user object of the login response: `{"id","email","first_name","last_name","full_name"}`.
 pub fn login_user_object(user: &User) -> Value {
-    json!({
-        "id": user.id,
-        "email": user.email,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "full_name": full_name(user),
-    })
+    login_user_object_with(user, UsernameField::Email)
+}
+
+/// [`login_user_object`] for the login field `login` (`"username"` after `"id"` in
+/// username mode).
+pub fn login_user_object_with(user: &User, login: UsernameField) -> Value {
+    Value::Object(identity(user, login))
+}
+
+/// `id`, the username in username mode, `email`, the names and the full name.
+fn identity(user: &User, login: UsernameField) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert("id".into(), json!(user.id));
+    if login == UsernameField::Username {
+        map.insert("username".into(), json!(user.username));
+    }
+    map.insert("email".into(), json!(user.email));
+    map.insert("first_name".into(), json!(user.first_name));
+    map.insert("last_name".into(), json!(user.last_name));
+    map.insert("full_name".into(), json!(full_name(user)));
+    map
 }
 
 #[cfg(test)]
@@ -65,6 +79,21 @@ mod tests {
             text,
             r#"{"id":3,"email":"a@x.com","first_name":"Ada","last_name":"Lovelace","full_name":"Ada Lovelace","is_active":true,"date_joined":"2026-11-23T14:50:47.123456Z"}"#
         );
+    }
+
+    #[test]
+    fn username_mode_puts_the_username_after_the_id() {
+        let mut ada = user("", "");
+        ada.username = Some("ada".into());
+        ada.email = String::new();
+        let text = login_user_object_with(&ada, UsernameField::Username).to_string();
+        assert_eq!(
+            text,
+            r#"{"id":3,"username":"ada","email":"","first_name":"","last_name":"","full_name":"ada"}"#
+        );
+        let object = user_object_with(&ada, &[], UsernameField::Username);
+        assert_eq!(object["username"], "ada");
+        assert_eq!(user_object(&ada, &[]).get("username"), None, "e-mail mode");
     }
 
     #[test]

@@ -75,6 +75,14 @@ impl TesseraBuilder {
         self
     }
 
+    /// Code that adds claims to the obtain routes' tokens and fields to their answers,
+    /// after `[token_obtain]` / `[token_obtain_sliding]` (see
+    /// [`ObtainHook`](tessera_auth::obtain::ObtainHook)).
+    pub fn obtain_hook(mut self, hook: impl tessera_auth::obtain::ObtainHook) -> Self {
+        self.auth = self.auth.obtain_hook(hook);
+        self
+    }
+
     /// Validates every setting and starts the keys the settings describe: the stored ring
     /// and its refresher (`key_source = "store"`), the remote JWKS (`jwk_url`, fetched now in
     /// the background; a failure is logged and retried when a token needs it).
@@ -148,9 +156,20 @@ impl Tessera {
         &self.0.browser
     }
 
-    /// The user object of responses, with the configured custom fields.
+    /// The user object of responses, with the configured custom fields (and the username
+    /// with `username_field = "username"`).
     pub fn user_object(&self, user: &User) -> serde_json::Value {
-        crate::representation::user_object(user, &self.0.auth.accounts().user_fields)
+        crate::representation::user_object_with(
+            user,
+            &self.0.auth.accounts().user_fields,
+            self.settings().username_field,
+        )
+    }
+
+    /// The short user object of the login answer (with the username with
+    /// `username_field = "username"`).
+    pub fn login_user_object(&self, user: &User) -> serde_json::Value {
+        crate::representation::login_user_object_with(user, self.settings().username_field)
     }
 
     /// The header that carries tokens (`authorization` by default).

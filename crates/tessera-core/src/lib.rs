@@ -50,6 +50,7 @@ pub use sealing::{
     KeyEncryptionKey, MIN_KEK_LEN, is_sealed, open_private_key, plain_private_key, seal_private_key,
 };
 pub use secret::Secret;
+pub use settings::boolean;
 pub use settings::duration;
 pub use settings::list;
 pub use settings::{Audience, KeyOrigin, Settings, UsernameField};

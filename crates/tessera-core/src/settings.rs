@@ -10,6 +10,8 @@ use crate::error::SettingsError;
 use crate::keys::Algorithm;
 use crate::secret::Secret;
 
+pub mod boolean;
+
 const SIMPLEJWT: &str = "rest_framework_simplejwt";
 
 /// The `aud` value written into tokens and required of incoming ones.
@@ -59,10 +61,13 @@ pub struct Settings {
     #[serde(with = "duration")]
     pub refresh_token_lifetime: Duration,
     /// Whether a refresh also returns a new refresh token. Defaults to `false`.
+    #[serde(with = "boolean")]
     pub rotate_refresh_tokens: bool,
     /// Whether the refresh token given up in a rotation stops working. Defaults to `false`.
+    #[serde(with = "boolean")]
     pub blacklist_after_rotation: bool,
     /// Whether obtaining a pair updates the user's `last_login`. Defaults to `false`.
+    #[serde(with = "boolean")]
     pub update_last_login: bool,
     /// Signing algorithm. Defaults to `HS256`.
     pub algorithm: Algorithm,
@@ -156,9 +161,11 @@ pub struct Settings {
     /// See `token_obtain_serializer`.
     pub sliding_token_refresh_serializer: String,
     /// Whether authentication refuses inactive users. Defaults to `true`.
+    #[serde(with = "boolean")]
     pub check_user_is_active: bool,
     /// simplejwt's password-hash claim check. Tessera revokes through sessions instead, so
     /// only `false` (the default) applies.
+    #[serde(with = "boolean")]
     pub check_revoke_token: bool,
     /// Claim used by `check_revoke_token`. Defaults to `hash_password`.
     pub revoke_token_claim: String,
@@ -166,6 +173,12 @@ pub struct Settings {
     /// successor already issued (two tabs refreshing at once). `0` turns it off. Defaults to 10 s.
     #[serde(with = "duration")]
     pub refresh_reuse_grace: Duration,
+    /// **Tessera:** the cut-over from a Django project using simplejwt: a simplejwt
+    /// refresh token (one without a `sid` claim) imported by `tessera import django` is
+    /// adopted once into a new session at the refresh routes, and the logout and blacklist
+    /// routes blacklist it. Defaults to `false`: such a token is refused there.
+    #[serde(with = "boolean")]
+    pub simplejwt_cutover: bool,
     /// **Tessera:** the credential field of the obtain routes, `email` or `username`.
     /// Defaults to `email`.
     pub username_field: UsernameField,
@@ -240,6 +253,7 @@ impl Default for Settings {
             check_revoke_token: false,
             revoke_token_claim: "hash_password".to_owned(),
             refresh_reuse_grace: Duration::from_secs(10),
+            simplejwt_cutover: false,
             username_field: UsernameField::Email,
         }
     }

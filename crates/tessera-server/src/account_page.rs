@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use tessera_axum::Tessera;
 use tessera_axum::cookies::{csrf_cookie, new_csrf_token, read_cookie};
+use tessera_axum::routes::RoutePaths;
 
 const INDEX: &str = include_str!("../assets/account/index.html");
 const SCRIPT: &str = include_str!("../assets/account/app.js");
@@ -17,14 +18,19 @@ const STYLE: &str = include_str!("../assets/account/app.css");
 pub const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// `GET /account/`, its script and style, and `/account` redirecting to `/account/`.
-pub fn account_page() -> Router<Tessera> {
+/// `GET /account/`, its script and style, and `/account` redirecting to `/account/`; the
+/// page calls the auth routes under `paths`' prefix.
+pub fn account_page(paths: &RoutePaths) -> Router<Tessera> {
+    let auth_api = attribute(&paths.api_path("auth/"));
     Router::new()
         .route(
             "/account",
             get(|| async { Redirect::permanent("/account/") }),
         )
-        .route("/account/", get(page))
+        .route(
+            "/account/",
+            get(move |state: State<Tessera>, headers: HeaderMap| page(state, headers, auth_api)),
+        )
         .route(
             "/account/app.js",
             get(|| async { asset(SCRIPT, "text/javascript; charset=utf-8") }),
@@ -43,11 +49,22 @@ fn attribute(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-async fn page(State(tessera): State<Tessera>, headers: HeaderMap) -> Response {
+async fn page(State(tessera): State<Tessera>, headers: HeaderMap, auth_api: String) -> Response {
     let browser = tessera.browser();
+    // The forms follow `username_field`; an address is optional only in username mode.
+    let email_required = !tessera.auth().email_is_optional();
     let html = INDEX
         .replace("{{csrf_cookie}}", &attribute(&browser.csrf_cookie_name))
-        .replace("{{csrf_header}}", &attribute(&browser.csrf_header_name));
+        .replace("{{csrf_header}}", &attribute(&browser.csrf_header_name))
+        .replace(
+            "{{login_field}}",
+            tessera.settings().username_field.as_str(),
+        )
+        .replace("{{auth_api}}", &auth_api)
+        .replace(
+            "{{email_required}}",
+            if email_required { "true" } else { "false" },
+        );
     let mut response = (StatusCode::OK, html).into_response();
     let set = response.headers_mut();
     set.insert(

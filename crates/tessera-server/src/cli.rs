@@ -26,10 +26,12 @@ pub enum Command {
     Migrate,
     /// Create a superuser (staff and superuser flags set).
     Createsuperuser {
-        /// E-mail address (asked for when missing).
+        /// E-mail address (asked for when missing; may be left blank with
+        /// `username_field = "username"` unless `registration_email_required`).
         #[arg(long)]
         email: Option<String>,
-        /// Optional username.
+        /// Username: required with `username_field = "username"` (asked for when
+        /// missing), optional otherwise.
         #[arg(long)]
         username: Option<String>,
         /// First name.
@@ -53,6 +55,9 @@ pub enum Command {
     /// Manage the signing keys kept in the store (key_source = "store").
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Import users and tokens from another system.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Validate the configuration and name what is unsafe for production.
     Check {
         /// Judge the configuration as production even when debug is on.
@@ -68,33 +73,45 @@ pub enum UserCommand {
     List,
     /// Show one user and their live sessions.
     Show {
-        /// The user's e-mail address.
-        email: String,
+        /// The user's login name: e-mail address, or username with
+        /// `username_field = "username"`.
+        #[arg(value_name = "LOGIN")]
+        login: String,
     },
     /// Give staff (admin) rights.
     SetStaff {
-        /// The user's e-mail address.
-        email: String,
+        /// The user's login name: e-mail address, or username with
+        /// `username_field = "username"`.
+        #[arg(value_name = "LOGIN")]
+        login: String,
     },
     /// Take staff rights away.
     UnsetStaff {
-        /// The user's e-mail address.
-        email: String,
+        /// The user's login name: e-mail address, or username with
+        /// `username_field = "username"`.
+        #[arg(value_name = "LOGIN")]
+        login: String,
     },
     /// Allow the user to log in again.
     Activate {
-        /// The user's e-mail address.
-        email: String,
+        /// The user's login name: e-mail address, or username with
+        /// `username_field = "username"`.
+        #[arg(value_name = "LOGIN")]
+        login: String,
     },
     /// Forbid logging in and end every session.
     Deactivate {
-        /// The user's e-mail address.
-        email: String,
+        /// The user's login name: e-mail address, or username with
+        /// `username_field = "username"`.
+        #[arg(value_name = "LOGIN")]
+        login: String,
     },
     /// Delete the user and their sessions.
     Delete {
-        /// The user's e-mail address.
-        email: String,
+        /// The user's login name: e-mail address, or username with
+        /// `username_field = "username"`.
+        #[arg(value_name = "LOGIN")]
+        login: String,
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
@@ -102,8 +119,10 @@ pub enum UserCommand {
     /// Set a new password (asked for, or read from standard input when it is not a
     /// terminal) and end every session.
     SetPassword {
-        /// The user's e-mail address.
-        email: String,
+        /// The user's login name: e-mail address, or username with
+        /// `username_field = "username"`.
+        #[arg(value_name = "LOGIN")]
+        login: String,
     },
 }
 
@@ -129,5 +148,29 @@ pub enum KeysCommand {
     Retire {
         /// The key id.
         kid: String,
+    },
+}
+
+/// `tessera import …`
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import a Django project's users (ids and password hashes kept) and its simplejwt
+    /// outstanding refresh tokens; re-runs update what changed in Django.
+    Django {
+        /// The Django database (`postgres://…`, `sqlite://…` or a SQLite file such as
+        /// `db.sqlite3`), or a `manage.py dumpdata auth token_blacklist <app>` JSON file.
+        source: String,
+        /// Report what would be done, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Link a Django user to the Tessera account that already has its id and its
+        /// e-mail address or username (it keeps its password, address, username and staff
+        /// flags); without it such users are skipped and reported.
+        #[arg(long)]
+        merge_existing: bool,
+        /// The user table (or dump model label) when it is neither `auth_user` nor the one
+        /// `…_user` table with `password` and `email` columns, e.g. `authentication_user`.
+        #[arg(long, value_name = "TABLE")]
+        user_table: Option<String>,
     },
 }

@@ -70,6 +70,7 @@ async fn run() -> anyhow::Result<()> {
         Command::Pruneaudit => commands::prune_audit(&config).await,
         Command::User(command) => commands::user(&config, command).await,
         Command::Keys(command) => commands::keys(&config, command).await,
+        Command::Import(command) => commands::import(&config, command).await,
         Command::Check { deploy } => commands::check(&config, deploy).await,
     }
 }

@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+use tessera_axum::routes::RoutePaths;
 use tessera_axum::{MAX_BODY_BYTES, Tessera};
 use tessera_store::Store;
 use tokio::net::TcpListener;
@@ -45,6 +46,8 @@ pub struct Serving {
     pub limits: ConnectionLimits,
     /// Time in-flight requests get after the shutdown signal (`shutdown_grace`).
     pub shutdown_grace: Duration,
+    /// Where the API routes are (`[routes]`).
+    pub paths: RoutePaths,
 }
 
 impl Serving {
@@ -58,6 +61,7 @@ impl Serving {
                 max_connections: config.max_connections,
             },
             shutdown_grace: config.shutdown_grace,
+            paths: config.routes.clone(),
         }
     }
 }
@@ -198,10 +202,11 @@ pub fn router(tessera: Tessera, routes: Router<Tessera>, serving: &Serving) -> R
         tessera.auth_header().clone(),
     ];
     let request_id = HeaderName::from_static("x-request-id");
+    let links = index_links(&serving.paths);
     let app = Router::new()
-        .route("/", get(index))
-        .nest("/api", tessera_axum::routes::api_routes())
-        .merge(crate::account_page::account_page())
+        .route("/", get(move || std::future::ready(Json(links.clone()))))
+        .merge(tessera_axum::routes::api_routes_at(&serving.paths))
+        .merge(crate::account_page::account_page(&serving.paths))
         .merge(crate::observability::routes(serving.metrics.clone()))
         .merge(tessera_axum::routes::jwks_routes())
         .merge(routes);
@@ -296,35 +301,52 @@ fn is_safe_request_id(id: &[u8]) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
 }
 
-async fn index() -> Json<serde_json::Value> {
-    Json(json!({
+/// The index's body: the server's name and version, and where each route is.
+fn index_links(paths: &RoutePaths) -> serde_json::Value {
+    let mut links = serde_json::Map::new();
+    let token_names = [
+        "token_obtain_pair",
+        "token_refresh",
+        "token_verify",
+        "token_blacklist",
+        "token_obtain_sliding",
+        "token_refresh_sliding",
+    ];
+    for (name, (_, path)) in token_names.into_iter().zip(paths.token_paths()) {
+        if let Some(path) = path {
+            links.insert(name.into(), json!(path));
+        }
+    }
+    let api = [
+        ("register", "auth/register/"),
+        ("login", "auth/login/"),
+        ("logout", "auth/logout/"),
+        ("logout_all", "auth/logout/all/"),
+        ("profile", "auth/profile/"),
+        ("password_change", "auth/password/change/"),
+        ("sessions", "auth/sessions/"),
+        ("admin_users", "admin/users/"),
+        ("cookie_login", "auth/cookie/login/"),
+    ];
+    for (name, relative) in api {
+        links.insert(name.into(), json!(paths.api_path(relative)));
+    }
+    links.insert("account_page".into(), json!("/account/"));
+    links.insert("admin_keys".into(), json!(paths.api_path("admin/keys/")));
+    links.insert("admin_audit".into(), json!(paths.api_path("admin/audit/")));
+    for (name, path) in [
+        ("jwks", "/.well-known/jwks.json"),
+        ("health", "/healthz"),
+        ("ready", "/readyz"),
+        ("metrics", "/metrics"),
+    ] {
+        links.insert(name.into(), json!(path));
+    }
+    json!({
         "name": "Tessera",
         "version": env!("CARGO_PKG_VERSION"),
-        "links": {
-            "token_obtain_pair": "/api/token/",
-            "token_refresh": "/api/token/refresh/",
-            "token_verify": "/api/token/verify/",
-            "token_blacklist": "/api/token/blacklist/",
-            "token_obtain_sliding": "/api/token/sliding/",
-            "token_refresh_sliding": "/api/token/sliding/refresh/",
-            "register": "/api/auth/register/",
-            "login": "/api/auth/login/",
-            "logout": "/api/auth/logout/",
-            "logout_all": "/api/auth/logout/all/",
-            "profile": "/api/auth/profile/",
-            "password_change": "/api/auth/password/change/",
-            "sessions": "/api/auth/sessions/",
-            "admin_users": "/api/admin/users/",
-            "cookie_login": "/api/auth/cookie/login/",
-            "account_page": "/account/",
-            "admin_keys": "/api/admin/keys/",
-            "admin_audit": "/api/admin/audit/",
-            "jwks": "/.well-known/jwks.json",
-            "health": "/healthz",
-            "ready": "/readyz",
-            "metrics": "/metrics",
-        },
-    }))
+        "links": links,
+    })
 }
 
 async fn shutdown_signal() {

@@ -14,6 +14,7 @@ async fn main() {
                 .verify("correct horse battery staple", Some(&hash))
                 .await
                 .unwrap()
+                .is_valid()
         }));
     }
     for task in tasks {

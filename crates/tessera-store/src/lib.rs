@@ -7,8 +7,12 @@
 //!   where repeating the query is safe.
 //! * The audit log ([`NewAuditEvent`], [`AuditEvent`]): security events written in
 //!   batches, listed with filters, pruned by age.
+//! * [`django`] — a Django project's users and simplejwt tokens read (its database or a
+//!   `dumpdata` file), the import's transaction, and the cut-over's adoption of simplejwt
+//!   refresh tokens.
 //! * [`PasswordHasher`] — argon2id hashing and verification on a few dedicated threads,
-//!   bounded by a semaphore.
+//!   bounded by a semaphore; Django's password hash formats verified for imported users,
+//!   with [`Verified`] saying when a hash should be replaced.
 //!
 //! Every time is a [`Timestamp`](tessera_core::Timestamp). Columns keep microseconds since the
 //! Unix epoch, except a session's token times (`current_iat`, `expires_at`), which keep whole
@@ -17,6 +21,7 @@
 #[macro_use]
 mod engine;
 mod audit;
+pub mod django;
 mod email;
 mod error;
 mod password;
@@ -33,7 +38,7 @@ pub use audit::{AuditEvent, AuditFilter, AuditOutcome, MAX_AUDIT_USERNAME_CHARS,
 pub use email::normalize_email;
 pub use engine::Engine;
 pub use error::{Result, StoreError};
-pub use password::PasswordHasher;
+pub use password::{PasswordHasher, Verification, Verified};
 pub use plans::QueryPlan;
 pub use sessions::{NewSession, RevokeReason, Rotation, Session, SessionKind, UnknownSessionKind};
 pub use signing_keys::{Retirement, StoredKey};

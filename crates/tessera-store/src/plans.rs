@@ -65,7 +65,7 @@ impl QueryPlan {
 /// An index, by its name on each engine: `(SQLite, PostgreSQL)`.
 type Index = (&'static str, &'static str);
 const USERS_PK: Index = ("USING INTEGER PRIMARY KEY", "users_pkey");
-const USERS_EMAIL: Index = ("sqlite_autoindex_users_1", "users_email_key");
+const USERS_EMAIL: Index = ("users_email_key", "users_email_key");
 const SESSIONS_PK: Index = ("sqlite_autoindex_sessions_1", "sessions_pkey");
 const SESSIONS_USER: Index = ("sessions_user_id_idx", "sessions_user_id_idx");
 const SESSIONS_EXPIRY: Index = ("sessions_expires_at_idx", "sessions_expires_at_idx");

@@ -253,6 +253,16 @@ fn truncate_chars(value: Option<&str>, max: usize) -> Option<String> {
     value.map(|v| v.chars().take(max).collect())
 }
 
+/// A `User-Agent` as a session stores it (at most 512 characters).
+pub(crate) fn truncate_user_agent(value: Option<&str>) -> Option<String> {
+    truncate_chars(value, MAX_USER_AGENT_CHARS)
+}
+
+/// A client address as a session stores it (at most 64 characters).
+pub(crate) fn truncate_ip(value: Option<&str>) -> Option<String> {
+    truncate_chars(value, MAX_IP_CHARS)
+}
+
 /// The session by id (authentication's and verify's lookup: the primary key).
 pub(crate) const SELECT_SESSION: &str = concat!(
     "SELECT ",
@@ -480,7 +490,9 @@ impl Store {
 
     /// Revokes every not-yet-revoked session of the user — including expired ones still
     /// awaiting [`flush_expired_sessions`](Store::flush_expired_sessions), so no token
-    /// accepted within a clock leeway survives. Returns how many were revoked.
+    /// accepted within a clock leeway survives — and blacklists every token of theirs
+    /// imported from Django (none may be adopted after), in one transaction. Returns how
+    /// many sessions were revoked.
     ///
     /// # Errors
     /// The database error.
@@ -490,7 +502,24 @@ impl Store {
         reason: RevokeReason,
         now: Timestamp,
     ) -> Result<u64> {
-        changed_rows!(self, REVOKE_USER_SESSIONS, user_id, now, reason.as_str())
+        db!(write self, Retry::Idempotent, |pool, engine| async {
+            let mut tx = pool.begin_with(engine.begin_write()).await?;
+            let revoked = sqlx::query(REVOKE_USER_SESSIONS)
+                .bind(user_id)
+                .bind(now)
+                .bind(reason.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query(crate::django::BLACKLIST_USER_FOREIGN)
+                .bind(user_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(revoked)
+        }
+        .await)
     }
 
     /// The user's live sessions — not revoked and not expired at `now` (the complement

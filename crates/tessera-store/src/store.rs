@@ -121,9 +121,19 @@ impl Store {
         match self.writer() {
             Pool::Sqlite(pool) => {
                 let mut conn = pool.acquire().await?;
-                tolerant(migrator(Engine::Sqlite))
+                let ran = tolerant(migrator(Engine::Sqlite))
                     .run_direct(None, &mut *conn, false)
-                    .await?;
+                    .await;
+                if ran.is_err() {
+                    // A migration without sqlx's transaction (a table rebuild) that failed
+                    // midway leaves its own transaction open and foreign keys off on this
+                    // connection: undo both before it serves anything else.
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                    sqlx::query("PRAGMA foreign_keys = ON")
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                ran?;
             }
             Pool::Postgres(pool) => {
                 // Without the statement timeout (building an index on a large table takes

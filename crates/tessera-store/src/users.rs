@@ -5,10 +5,11 @@ use serde::Serialize;
 use tessera_core::Timestamp;
 
 use crate::Store;
+use crate::django::BLACKLIST_USER_FOREIGN;
 use crate::email::normalize_email;
 use crate::engine::Retry;
 use crate::error::{Result, StoreError, map_user_write_error};
-use crate::sessions::RevokeReason;
+use crate::sessions::{REVOKE_USER_SESSIONS, RevokeReason};
 
 /// Every column of `users`, in a fixed order.
 macro_rules! user_columns {
@@ -35,7 +36,8 @@ pub type Extra = serde_json::Map<String, serde_json::Value>;
 pub struct User {
     /// Primary key.
     pub id: i64,
-    /// Normalized email (domain lower-cased); unique.
+    /// Normalized email (domain lower-cased); `""` when the user has none (username
+    /// mode), otherwise unique.
     pub email: String,
     /// Optional unique username (never the empty string).
     pub username: Option<String>,
@@ -73,7 +75,8 @@ impl User {
 /// Data for [`Store::create_user`].
 #[derive(Debug, Clone, Default)]
 pub struct NewUser {
-    /// Email; normalized by [`Store::create_user`].
+    /// Email; normalized by [`Store::create_user`]; `""` for none (several users may
+    /// have none).
     pub email: String,
     /// `None` or a non-empty username (`Some("")` is stored as `None`).
     pub username: Option<String>,
@@ -98,8 +101,10 @@ pub struct NewUser {
 /// Changes for [`Store::update_user`]; `None` leaves a value as it is.
 #[derive(Debug, Clone, Default)]
 pub struct UserUpdate {
-    /// New e-mail address (normalized on write).
+    /// New e-mail address (normalized on write); `Some("")` removes it.
     pub email: Option<String>,
+    /// New username (`Some("")` is refused by the callers' rules; it is stored as given).
+    pub username: Option<String>,
     /// New first name.
     pub first_name: Option<String>,
     /// New last name.
@@ -150,9 +155,13 @@ pub struct UserFlags {
 pub(crate) const USER_BY_ID: &str =
     concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
 
-/// The user by e-mail (login; the unique index on `email`).
-pub(crate) const USER_BY_EMAIL: &str =
-    concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1");
+/// The user by e-mail (login; the unique index on the non-empty `email`s, which the
+/// `email <> ''` term lets the planner use — and no address is the empty one).
+pub(crate) const USER_BY_EMAIL: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users WHERE email = $1 AND email <> ''"
+);
 
 /// An authenticated request: the user and the state of the token's session, one round
 /// trip, two primary-key lookups. The session is looked up by its id alone (`LIMIT 1`
@@ -168,15 +177,11 @@ pub(crate) const USER_WITH_SESSION: &str = concat!(
      ON s.user_id = u.id WHERE u.id = $1"
 );
 
-/// Revokes every live session of a user (inside the password-change transactions).
-const REVOKE_ALL: &str = "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
-     WHERE user_id = $1 AND revoked_at IS NULL";
-
 /// The admin search's filter: `$1` is `NULL` (everyone) or a lower-case `LIKE` pattern.
 macro_rules! search_filter {
     () => {
         "($1 IS NULL OR LOWER(email) LIKE $1 ESCAPE '\\' OR LOWER(first_name) LIKE $1 ESCAPE '\\' \
-         OR LOWER(last_name) LIKE $1 ESCAPE '\\')"
+         OR LOWER(last_name) LIKE $1 ESCAPE '\\' OR LOWER(COALESCE(username, '')) LIKE $1 ESCAPE '\\')"
     };
 }
 
@@ -267,6 +272,19 @@ impl Store {
         Ok(changed_rows!(self, sql, id, hash)? > 0)
     }
 
+    /// Replaces the password hash `old` by `new` — the same password hashed again in the
+    /// current format, after a login matched an older one — in one conditional statement:
+    /// only while the stored hash is still `old`, so that a password changed meanwhile is
+    /// never overwritten. Leaves `password_changed_at` (and so every session and token of
+    /// the user) as it is. `false` when nothing changed: no such user, or another hash.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn upgrade_password_hash(&self, id: i64, old: &str, new: &str) -> Result<bool> {
+        let sql = "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2";
+        Ok(changed_rows!(self, sql, id, old, new)? > 0)
+    }
+
     /// Sets the given flags in one statement. `false` if there is no such user.
     ///
     /// # Errors
@@ -322,7 +340,8 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::DuplicateEmail`](crate::StoreError::DuplicateEmail) when the new e-mail
-    /// belongs to someone else; the database error otherwise.
+    /// belongs to someone else, [`StoreError::DuplicateUsername`](crate::StoreError::DuplicateUsername)
+    /// when the new username does; the database error otherwise.
     pub async fn update_user(&self, id: i64, update: &UserUpdate) -> Result<Option<User>> {
         let email = update.email.as_deref().map(normalize_email);
         db!(write self, Retry::Idempotent, |pool, engine| {
@@ -341,7 +360,8 @@ impl Store {
             extra.extend(update.extra.clone());
             let user = sqlx::query_as::<_, User>(concat!(
                 "UPDATE users SET email = COALESCE($2, email), first_name = COALESCE($3, first_name), \
-                 last_name = COALESCE($4, last_name), extra = $5 WHERE id = $1 RETURNING ",
+                 last_name = COALESCE($4, last_name), extra = $5, username = COALESCE($6, username) \
+                 WHERE id = $1 RETURNING ",
                 user_columns!()
             ))
             .bind(id)
@@ -349,6 +369,7 @@ impl Store {
             .bind(update.first_name.as_deref())
             .bind(update.last_name.as_deref())
             .bind(sqlx::types::Json(&extra))
+            .bind(update.username.as_deref())
             .fetch_optional(&mut *tx)
             .await
             .map_err(map_user_write_error)?;
@@ -392,8 +413,9 @@ impl Store {
             .unwrap_or(0))
     }
 
-    /// Records `now` as the user's password-change time (and sets `hash` when given), and
-    /// revokes every live session of theirs, in one transaction. `None` without such a user.
+    /// Records `now` as the user's password-change time (and sets `hash` when given),
+    /// revokes every live session of theirs and blacklists every token of theirs imported
+    /// from Django, in one transaction. `None` without such a user.
     async fn end_every_session(
         &self,
         id: i64,
@@ -415,10 +437,15 @@ impl Store {
             if done.rows_affected() == 0 {
                 return Ok(None);
             }
-            let revoked = sqlx::query(REVOKE_ALL)
+            let revoked = sqlx::query(REVOKE_USER_SESSIONS)
                 .bind(id)
                 .bind(now)
                 .bind(reason.as_str())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(BLACKLIST_USER_FOREIGN)
+                .bind(id)
+                .bind(now)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
@@ -428,7 +455,7 @@ impl Store {
     }
 
     /// One page of users, ordered by id, with the total count. `search` matches e-mail,
-    /// first or last name, case-insensitively, anywhere in the text.
+    /// username, first or last name, case-insensitively, anywhere in the text.
     ///
     /// # Errors
     /// The database error.

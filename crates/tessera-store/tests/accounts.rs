@@ -143,6 +143,54 @@ engine_tests! {
         );
     }
 
+    async fn upgrade_password_hash_replaces_only_the_hash_it_was_given(db: &TestDatabase) {
+        let store = db.store().await;
+        let django = "pbkdf2_sha256$1000$salt$c2FsdA==";
+        let ada = user(&store, "ada@x.com").await;
+        let bob = user(&store, "bob@x.com").await;
+        for u in [&ada, &bob] {
+            assert!(store.set_password_hash(u.id, django).await.unwrap());
+        }
+        let a1 = session(&store, ada.id, "a1").await;
+
+        // The stored hash is the one given: replaced, and nothing else changes.
+        assert!(store.upgrade_password_hash(ada.id, django, "$argon2id$fresh").await.unwrap());
+        let after = store.user_by_id(ada.id).await.unwrap().unwrap();
+        assert_eq!(after.password_hash, "$argon2id$fresh");
+        assert_eq!(after.password_changed_at, None, "sessions and tokens stay valid");
+        assert_eq!(
+            after,
+            tessera_store::User { password_hash: "$argon2id$fresh".into(), ..ada.clone() }
+        );
+        assert!(!store.session(&a1.id).await.unwrap().unwrap().is_revoked());
+        assert_eq!(
+            store.user_by_id(bob.id).await.unwrap().unwrap().password_hash,
+            django,
+            "other users keep theirs"
+        );
+
+        // Twice: the stored hash is no longer the old one.
+        assert!(!store.upgrade_password_hash(ada.id, django, "$argon2id$again").await.unwrap());
+        assert_eq!(
+            store.user_by_id(ada.id).await.unwrap().unwrap().password_hash,
+            "$argon2id$fresh"
+        );
+
+        // A password changed between the check and the upgrade is never overwritten.
+        store
+            .change_password(bob.id, "$argon2id$changed", tessera_store::RevokeReason::PasswordChanged, NOW.add_micros(3))
+            .await
+            .unwrap();
+        assert!(!store.upgrade_password_hash(bob.id, django, "$argon2id$stale").await.unwrap());
+        let bob_after = store.user_by_id(bob.id).await.unwrap().unwrap();
+        assert_eq!(
+            (bob_after.password_hash.as_str(), bob_after.password_changed_at),
+            ("$argon2id$changed", Some(NOW.add_micros(3)))
+        );
+
+        assert!(!store.upgrade_password_hash(999, django, "$argon2id$x").await.unwrap());
+    }
+
     async fn log_out_everywhere_records_the_time_and_revokes(db: &TestDatabase) {
         let store = db.store().await;
         let ada = user(&store, "ada@x.com").await;

@@ -16,9 +16,11 @@
 //! `admin.permission_denied`.
 
 use serde_json::{Map, Value, json};
+use tessera_core::UsernameField;
 use tessera_store::{User, UserFlags, UserUpdate};
 use tokio::sync::Mutex;
 
+use super::claims::account_name;
 use super::input::read_name;
 use crate::actor::Actor;
 use crate::audit::event;
@@ -219,6 +221,37 @@ impl Auth {
             .ok_or(AuthError::NotFound)
     }
 
+    /// The user who logs in with `name` (`username_field`), trimmed as the login views trim
+    /// it, then found as [`check_credentials`](Auth::check_credentials) finds it (see
+    /// [`account_by_login_name`](Auth::account_by_login_name)).
+    ///
+    /// # Errors
+    /// [`AuthError::NotFound`] when there is none.
+    pub async fn user_by_login(&self, name: &str) -> Result<User, AuthError> {
+        self.account_by_login_name(name.trim())
+            .await?
+            .ok_or(AuthError::NotFound)
+    }
+
+    /// The account that logs in with `name` (`username_field`) — the one rule for login
+    /// names: the e-mail address with its domain's case ignored
+    /// ([`tessera_store::normalize_email`]), or the username exactly as stored. Django's
+    /// `ModelBackend` looks a username up as typed (`get_by_natural_key`): NFKC
+    /// normalisation (`normalize_username`) applies where a name is stored, not at login,
+    /// so that a stored name that is not in NFKC (an imported one) still logs in.
+    ///
+    /// # Errors
+    /// The store's.
+    pub(crate) async fn account_by_login_name(
+        &self,
+        name: &str,
+    ) -> Result<Option<User>, AuthError> {
+        Ok(match self.settings().username_field {
+            UsernameField::Email => self.store().user_by_email(name).await?,
+            UsernameField::Username => self.store().user_by_username(name).await?,
+        })
+    }
+
     /// Applies the privilege rules to `actor` taking `action` on `user`: a refusal is
     /// audited (`admin.permission_denied`) and returned.
     ///
@@ -345,7 +378,7 @@ impl Auth {
             self.audit(
                 actor
                     .event(event::ADMIN_USER_DELETED, user)
-                    .login_name(&user.email),
+                    .login_name(account_name(user)),
             )
             .await;
         }

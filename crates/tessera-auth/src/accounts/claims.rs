@@ -5,17 +5,31 @@ use serde_json::Value;
 use tessera_core::Claims;
 use tessera_store::User;
 
+use crate::datetime::drf_datetime;
 use crate::rules::UserField;
 
-/// `first last`, trimmed, or the e-mail address when both names are empty.
+/// `first last`, trimmed; when both names are empty the e-mail address, else the
+/// username (an account with neither names nor address), else `""`. (Django's
+/// `get_full_name` has no fallback; Tessera's user object always had the address.)
 pub fn full_name(user: &User) -> String {
     let name = format!("{} {}", user.first_name, user.last_name)
         .trim()
         .to_owned();
-    if name.is_empty() {
+    if !name.is_empty() {
+        name
+    } else if !user.email.is_empty() {
         user.email.clone()
     } else {
-        name
+        user.username.clone().unwrap_or_default()
+    }
+}
+
+/// What names an account in the audit log and on the command line: its e-mail address,
+/// or its username when it has no address.
+pub fn account_name(user: &User) -> &str {
+    match (&user.username, user.email.is_empty()) {
+        (Some(username), true) => username,
+        _ => &user.email,
     }
 }
 
@@ -26,6 +40,30 @@ pub fn custom_value(user: &User, field: &UserField) -> Value {
         .or(field.default.as_ref())
         .cloned()
         .unwrap_or(Value::Null)
+}
+
+/// The value of the user field `name` — a built-in one
+/// ([`BUILT_IN_USER_FIELDS`](crate::rules::BUILT_IN_USER_FIELDS): dates as DRF writes them,
+/// `username` and `last_login` `null` when unset) or a custom field of `declared` — as claims
+/// and answers carry it; `None` for a name that is neither.
+pub fn user_field_value(user: &User, name: &str, declared: &[UserField]) -> Option<Value> {
+    let value = match name {
+        "id" => Value::from(user.id),
+        "email" => Value::from(user.email.clone()),
+        "username" => user.username.clone().map_or(Value::Null, Value::from),
+        "first_name" => Value::from(user.first_name.clone()),
+        "last_name" => Value::from(user.last_name.clone()),
+        "full_name" => Value::from(full_name(user)),
+        "is_active" => Value::from(user.is_active),
+        "is_staff" => Value::from(user.is_staff),
+        "is_superuser" => Value::from(user.is_superuser),
+        "date_joined" => Value::from(drf_datetime(user.date_joined)),
+        "last_login" => user
+            .last_login
+            .map_or(Value::Null, |at| Value::from(drf_datetime(at))),
+        _ => custom_value(user, declared.iter().find(|f| f.name == name)?),
+    };
+    Some(value)
 }
 
 /// The user's account claims for tokens issued at login and registration: `email`,
@@ -71,6 +109,20 @@ mod tests {
         assert_eq!(full_name(&user("Ada", "Lovelace")), "Ada Lovelace");
         assert_eq!(full_name(&user("Ada", "")), "Ada");
         assert_eq!(full_name(&user("", "")), "a@x.com");
+    }
+
+    #[test]
+    fn without_an_address_the_username_names_the_account() {
+        let mut ada = user("", "");
+        ada.email = String::new();
+        assert_eq!((full_name(&ada), account_name(&ada)), (String::new(), ""));
+        ada.username = Some("ada".into());
+        assert_eq!((full_name(&ada), account_name(&ada)), ("ada".into(), "ada"));
+        ada.email = "a@x.com".into();
+        assert_eq!(
+            (full_name(&ada), account_name(&ada)),
+            ("a@x.com".into(), "a@x.com")
+        );
     }
 
     #[test]

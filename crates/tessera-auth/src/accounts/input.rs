@@ -2,12 +2,16 @@
 //! Django's validators and DRF's messages.
 
 use serde_json::{Map, Value};
+use tessera_core::UsernameField;
 use tessera_store::User;
 
 use crate::error::AuthError;
 use crate::form::{Fields, Text, Trim, too_long};
 use crate::rules::UserField;
-use crate::rules::{EMAIL_MAX_LENGTH, UserAttributes, has_invisible, validate_email};
+use crate::rules::{
+    EMAIL_MAX_LENGTH, USERNAME_INVALID, USERNAME_MAX_LENGTH, USERNAME_TAKEN, UserAttributes,
+    has_invisible, is_valid_username, normalize_username, validate_email,
+};
 use crate::service::Auth;
 
 /// Django's `max_length` for first and last names.
@@ -46,14 +50,62 @@ pub(super) async fn read_email(
     let Some(typed) = email else {
         return Ok(None);
     };
+    check_email(auth, fields, &typed, current).await
+}
+
+/// Whether an account may have no e-mail address: in username mode, unless
+/// `registration_email_required` (Django's `AbstractUser.email` is `blank=True`).
+pub(super) fn email_is_optional(auth: &Auth) -> bool {
+    auth.settings().username_field == UsernameField::Username
+        && !auth.accounts().registration_email_required
+}
+
+/// Reads `email` where it may be left out or blank (`required=False, allow_blank=True`):
+/// absent gives `None`, blank `Some("")` (no address), anything else is checked as
+/// [`read_email`] checks it.
+pub(super) async fn read_optional_email(
+    auth: &Auth,
+    fields: &mut Fields<'_>,
+    current: Option<&User>,
+) -> Result<Option<String>, AuthError> {
+    match fields.optional("email", Trim::Yes) {
+        None => Ok(None),
+        Some(typed) if typed.is_empty() => Ok(Some(typed)),
+        Some(typed) => check_email(auth, fields, &typed, current).await,
+    }
+}
+
+/// Reads `email` as the settings want it: [`read_optional_email`] when accounts may go
+/// without one ([`email_is_optional`]), else [`read_email`] in `mode`.
+pub(super) async fn read_account_email(
+    auth: &Auth,
+    fields: &mut Fields<'_>,
+    mode: Mode,
+    current: Option<&User>,
+) -> Result<Option<String>, AuthError> {
+    if email_is_optional(auth) {
+        read_optional_email(auth, fields, current).await
+    } else {
+        read_email(auth, fields, mode, current).await
+    }
+}
+
+/// Checks a typed, non-blank address (see [`read_email`]); the normalised address, or
+/// `None` after recording why not.
+async fn check_email(
+    auth: &Auth,
+    fields: &mut Fields<'_>,
+    typed: &str,
+    current: Option<&User>,
+) -> Result<Option<String>, AuthError> {
     // Invisible code points are refused as typed: normalising drops some from domains.
-    let email = tessera_store::normalize_email(&typed);
+    let email = tessera_store::normalize_email(typed);
     // DRF runs every validator of the field and lists each failure.
     let over = email.chars().nth(EMAIL_MAX_LENGTH).is_some();
     if over {
         fields.fail("email", too_long(EMAIL_MAX_LENGTH));
     }
-    if has_invisible(&typed) || !validate_email(&email) {
+    if has_invisible(typed) || !validate_email(&email) {
         fields.fail("email", "Enter a valid email address.");
         return Ok(None);
     }
@@ -67,6 +119,49 @@ pub(super) async fn read_email(
         return Ok(None);
     }
     Ok(Some(email))
+}
+
+/// Reads `username` (username mode): required (optional in a PATCH), NFKC-normalised as
+/// Django's `normalize_username` does, then checked in DRF's validator order —
+/// `UnicodeUsernameValidator`, uniqueness, the 150-character `max_length` — with their
+/// messages. The normalised name is what is checked, compared and stored.
+pub(super) async fn read_username(
+    auth: &Auth,
+    fields: &mut Fields<'_>,
+    mode: Mode,
+    current: Option<&User>,
+) -> Result<Option<String>, AuthError> {
+    let typed = match mode {
+        Mode::Patch => fields.optional("username", Trim::Yes).filter(|u| {
+            if u.is_empty() {
+                fields.fail("username", "This field may not be blank.");
+            }
+            !u.is_empty()
+        }),
+        _ => fields.required("username", Trim::Yes),
+    };
+    let Some(typed) = typed else {
+        return Ok(None);
+    };
+    let username = normalize_username(&typed);
+    let valid = is_valid_username(&username);
+    if !valid {
+        fields.fail("username", USERNAME_INVALID);
+    }
+    let over = username.chars().nth(USERNAME_MAX_LENGTH).is_some();
+    // A name the rules refuse is no account's: no need to ask the store.
+    if valid
+        && !over
+        && let Some(other) = auth.store().user_by_username(&username).await?
+        && current.is_none_or(|me| me.id != other.id)
+    {
+        fields.fail("username", USERNAME_TAKEN);
+        return Ok(None);
+    }
+    if over {
+        fields.fail("username", too_long(USERNAME_MAX_LENGTH));
+    }
+    Ok((valid && !over).then_some(username))
 }
 
 /// Reads an optional name (blank allowed, at most 150 characters, one line: no control

@@ -9,11 +9,13 @@ mod password;
 mod profile;
 mod register;
 
-pub use crate::rules::{AccountSettings, FieldKind, UserField, drf_bool};
+pub use crate::rules::{
+    AccountSettings, FieldKind, LogoutAnswer, RegisterAnswer, UserField, drf_bool,
+};
 pub use admin::{
     AdminAction, AdminUpdate, LAST_SUPERUSER, STAFF_FLAG_SUPERUSER_ONLY, SUPERUSER_ONLY,
     admin_refusal,
 };
-pub use claims::{account_claims, custom_value, full_name};
+pub use claims::{account_claims, account_name, custom_value, full_name, user_field_value};
 pub use input::EMAIL_TAKEN;
 pub use register::NewAccount;

@@ -9,6 +9,7 @@ use crate::audit::{Audit, event};
 use crate::client::ClientInfo;
 use crate::error::AuthError;
 use crate::form::{Fields, Trim};
+use crate::rehash::HashShare;
 use crate::service::Auth;
 use tessera_store::RevokeReason;
 
@@ -22,7 +23,8 @@ impl Auth {
     /// wrong current password is a failed login of the user from this client: audited as
     /// `login.failed` with `detail.reason = "password_change"`, and counted towards their
     /// lockout; while the name is locked for this client, the current password is not even
-    /// checked, and the answer is that of a wrong one.
+    /// checked, and the answer is that of a wrong one. A current password that matches a
+    /// hash in an older format upgrades it (see [`Auth::check_credentials`]).
     ///
     /// # Errors
     /// [`AuthError::Throttled`] over the rate; [`AuthError::Invalid`]: a wrong current
@@ -90,12 +92,26 @@ impl Auth {
         let hash = user
             .has_usable_password()
             .then_some(user.password_hash.as_str());
-        let verified = self.hashing().verify_for(password, hash, client).await?;
-        if !verified {
+        let checked = self.hashing().verify_for(password, hash, client).await?;
+        if let Some(algorithm) = checked.needs_rehash() {
+            // As Django's `PasswordChangeForm` (`check_password` with a setter): the current
+            // password matched an older-format hash, which is upgraded even if the new
+            // password is then refused.
+            let mut upgraded = user.clone();
+            self.upgrade_password_hash(
+                &mut upgraded,
+                password,
+                algorithm,
+                client,
+                HashShare::Other,
+            )
+            .await;
+        }
+        if !checked.is_valid() {
             self.login_failed(name, Some(user.id), "password_change", client)
                 .await?;
         }
-        Ok(verified)
+        Ok(checked.is_valid())
     }
 
     /// Sets `user`'s password without the current one (the command line's
@@ -120,7 +136,7 @@ impl Auth {
         self.audit(
             Audit::new(event::ADMIN_PASSWORD_SET)
                 .user(user.id)
-                .login_name(&user.email)
+                .login_name(self.lockout_name_of(user))
                 .detail(json!({"sessions_ended": ended}))
                 .via_cli(),
         )

@@ -2,23 +2,28 @@
 //! the command line (`createsuperuser`), under the same rules.
 
 use serde_json::{Map, Value};
+use tessera_core::UsernameField;
 use tessera_store::{NewUser, StoreError, User};
 
 use super::input::{
-    EMAIL_TAKEN, Mode, check_name, check_password, read_custom, read_email, read_name,
+    EMAIL_TAKEN, Mode, check_name, check_password, email_is_optional, read_account_email,
+    read_custom, read_email, read_name, read_username,
 };
 use crate::audit::{Audit, event};
 use crate::client::ClientInfo;
 use crate::error::AuthError;
 use crate::form::{Fields, Trim};
+use crate::rules::USERNAME_TAKEN;
 use crate::service::Auth;
 
 /// An account made by staff or the command line, not by its owner.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewAccount {
-    /// The e-mail address.
+    /// The e-mail address; may be blank when accounts may go without one
+    /// ([`Auth::email_is_optional`]).
     pub email: String,
-    /// An optional username.
+    /// The username: required with `username_field = "username"`, optional otherwise;
+    /// Django's rules either way.
     pub username: Option<String>,
     /// First name.
     pub first_name: String,
@@ -32,10 +37,12 @@ pub struct NewAccount {
 
 impl Auth {
     /// Registers an account from `data` (`email`, `first_name`, `last_name`, `password`,
-    /// `password_confirm` and the custom fields users may set), with DRF's messages in field
-    /// order, after the `register` throttle for the client's address (`10/hour` by
-    /// default). The password is hashed within the share of the hashing queue other work
-    /// than logins has. Audited as `account.registered`.
+    /// `password_confirm` and the custom fields users may set — `username` first with
+    /// `username_field = "username"`, where `email` may then be left out or blank unless
+    /// `registration_email_required`), with DRF's messages in field order, after the
+    /// `register` throttle for the client's address (`10/hour` by default). The password
+    /// is hashed within the share of the hashing queue other work than logins has.
+    /// Audited as `account.registered`.
     ///
     /// # Errors
     /// [`AuthError::Throttled`] over the `register` rate; [`AuthError::Invalid`] field by
@@ -49,13 +56,19 @@ impl Auth {
         self.throttles().check("register", client.ident()).await?;
         let declared = &self.accounts().user_fields;
         let mut fields = Fields::new(data);
-        let email = read_email(self, &mut fields, Mode::Create, None).await?;
+        let username = if self.settings().username_field == UsernameField::Username {
+            read_username(self, &mut fields, Mode::Create, None).await?
+        } else {
+            None
+        };
+        let email = read_account_email(self, &mut fields, Mode::Create, None).await?;
         let first_name = read_name(&mut fields, "first_name").unwrap_or_default();
         let last_name = read_name(&mut fields, "last_name").unwrap_or_default();
         let mut extra = read_custom(data, declared, &mut fields, Mode::Create);
         let password = fields.required("password", Trim::No);
         if let Some(password) = &password {
             let attributes = vec![
+                ("username", username.as_deref().unwrap_or_default()),
                 ("email", email.as_deref().unwrap_or_default()),
                 ("first_name", first_name.as_str()),
                 ("last_name", last_name.as_str()),
@@ -63,7 +76,11 @@ impl Auth {
             check_password(self, &mut fields, "password", password, &attributes);
         }
         // Read after the password rules so that errors keep DRF's field order.
-        let confirm = fields.required("password_confirm", Trim::No);
+        let confirm = if self.accounts().register_password_confirm {
+            fields.required("password_confirm", Trim::No)
+        } else {
+            password.clone()
+        };
         fields.finish()?;
         let (email, password) = (email.unwrap_or_default(), password.unwrap_or_default());
         if Some(&password) != confirm.as_ref() {
@@ -81,6 +98,7 @@ impl Auth {
         let user = self
             .create(NewUser {
                 email,
+                username,
                 first_name,
                 last_name,
                 password_hash,
@@ -93,7 +111,7 @@ impl Auth {
         self.audit(
             Audit::new(event::ACCOUNT_REGISTERED)
                 .user(user.id)
-                .login_name(&user.email)
+                .login_name(self.lockout_name_of(&user))
                 .client(client),
         )
         .await;
@@ -101,22 +119,32 @@ impl Auth {
     }
 
     /// Creates an account for staff or the command line (`createsuperuser`): the same
-    /// address and password rules as registration, custom fields at their defaults.
-    /// Audited as `admin.user_created` with `detail.via = "cli"`.
+    /// username, address and password rules as registration, custom fields at their
+    /// defaults. Audited as `admin.user_created` with `detail.via = "cli"`.
     ///
     /// # Errors
-    /// [`AuthError::Invalid`] for a bad or taken address or a weak password.
+    /// [`AuthError::Invalid`] for a bad or taken username or address, or a weak password.
     pub async fn create_account(&self, account: NewAccount) -> Result<User, AuthError> {
-        let email = account.email.trim().to_owned();
+        let by_username = self.settings().username_field == UsernameField::Username;
+        let typed_username = account.username.filter(|u| !u.trim().is_empty());
         let mut data = Map::new();
-        data.insert("email".into(), Value::String(email.clone()));
+        data.insert(
+            "email".into(),
+            Value::String(account.email.trim().to_owned()),
+        );
+        if let Some(username) = &typed_username {
+            data.insert("username".into(), Value::String(username.clone()));
+        }
         let mut fields = Fields::new(&data);
-        let email = read_email(self, &mut fields, Mode::Create, None)
+        let username = if by_username || typed_username.is_some() {
+            read_username(self, &mut fields, Mode::Create, None).await?
+        } else {
+            None
+        };
+        let email = read_account_email(self, &mut fields, Mode::Create, None)
             .await?
-            .unwrap_or(email);
-        let username = account.username.filter(|u| !u.trim().is_empty());
+            .unwrap_or_default();
         let names = [
-            ("username", username.as_deref().unwrap_or_default()),
             ("first_name", account.first_name.as_str()),
             ("last_name", account.last_name.as_str()),
         ];
@@ -161,7 +189,7 @@ impl Auth {
             .await?;
         let mut created = Audit::new(event::ADMIN_USER_CREATED)
             .user(user.id)
-            .login_name(&user.email);
+            .login_name(self.lockout_name_of(&user));
         if account.superuser {
             created = created.detail(serde_json::json!({"is_staff": true, "is_superuser": true}));
         }
@@ -184,15 +212,32 @@ impl Auth {
         Ok(checked.unwrap_or_default())
     }
 
+    /// Checks a username for a new account, as registration does (Django's rules, not
+    /// another account's), before asking for anything else; returns it NFKC-normalised.
+    ///
+    /// # Errors
+    /// [`AuthError::Invalid`] under `username`.
+    pub async fn check_new_username(&self, username: &str) -> Result<String, AuthError> {
+        let mut data = Map::new();
+        data.insert("username".into(), Value::String(username.to_owned()));
+        let mut fields = Fields::new(&data);
+        let checked = read_username(self, &mut fields, Mode::Create, None).await?;
+        fields.finish()?;
+        Ok(checked.unwrap_or_default())
+    }
+
+    /// Whether accounts may have no e-mail address: with `username_field = "username"`,
+    /// unless `registration_email_required`. A blank address then means none.
+    pub fn email_is_optional(&self) -> bool {
+        email_is_optional(self)
+    }
+
     /// Inserts a user; an address taken between the check and the insert is a field error.
     async fn create(&self, user: NewUser) -> Result<User, AuthError> {
         match self.store().create_user(&user).await {
             Ok(user) => Ok(user),
             Err(StoreError::DuplicateEmail) => Err(AuthError::field("email", EMAIL_TAKEN)),
-            Err(StoreError::DuplicateUsername) => Err(AuthError::field(
-                "username",
-                "A user with that username already exists.",
-            )),
+            Err(StoreError::DuplicateUsername) => Err(AuthError::field("username", USERNAME_TAKEN)),
             Err(e) => Err(e.into()),
         }
     }

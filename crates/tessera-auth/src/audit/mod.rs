@@ -65,12 +65,19 @@ pub mod event {
     pub const LOGIN_FAILED: &str = "login.failed";
     /// A login refused because the name is locked (no password was checked).
     pub const LOGIN_LOCKED: &str = "login.locked";
-    /// A new account (registration routes). `username` is its e-mail address.
+    /// A new account (registration routes). `username` is its login name (its e-mail
+    /// address, or its username with `username_field = "username"`).
     pub const ACCOUNT_REGISTERED: &str = "account.registered";
     /// This failed login locked the name; `detail.seconds` is the lock's length.
     pub const ACCOUNT_LOCKED: &str = "account.locked";
     /// The user changed their password; every session ended (`detail.sessions_ended`).
     pub const PASSWORD_CHANGED: &str = "account.password_changed";
+    /// A login (or a password change's current password) matched a stored hash in an older
+    /// format — one imported from Django, say — and the same password, hashed again with
+    /// argon2id, replaced it; sessions and tokens were left alone. `detail.from` is the old
+    /// hash's algorithm (`pbkdf2_sha256`, `bcrypt_sha256`, `argon2i` …), `detail.to` is
+    /// `argon2id`.
+    pub const PASSWORD_UPGRADED: &str = "password.upgraded";
     /// A refresh (or sliding) token was exchanged; `session` is its session.
     pub const TOKEN_REFRESHED: &str = "token.refreshed";
     /// A refresh token that had been rotated away was presented again: its session was
@@ -88,7 +95,8 @@ pub mod event {
     /// Staff changed a user (`detail` holds the fields set; deactivation adds
     /// `sessions_ended`).
     pub const ADMIN_USER_UPDATED: &str = "admin.user_updated";
-    /// Staff deleted a user; `username` keeps the account's e-mail address.
+    /// Staff deleted a user; `username` keeps the account's e-mail address (its username
+    /// when it has none).
     pub const ADMIN_USER_DELETED: &str = "admin.user_deleted";
     /// Staff ended every session of a user (`detail.sessions_ended`).
     pub const ADMIN_SESSIONS_REVOKED: &str = "admin.sessions_revoked";
@@ -99,6 +107,9 @@ pub mod event {
     pub const ADMIN_PERMISSION_DENIED: &str = "admin.permission_denied";
     /// A password set from the command line (`tessera user set-password`).
     pub const ADMIN_PASSWORD_SET: &str = "admin.password_set";
+    /// `tessera import django` wrote users and tokens (not a dry run); `detail` holds the
+    /// user table and the counts per table.
+    pub const ADMIN_DJANGO_IMPORTED: &str = "admin.django_imported";
     /// A signing key was generated and published (`detail.kid`, `detail.algorithm`).
     pub const KEY_GENERATED: &str = "key.generated";
     /// A key was scheduled to sign (`detail.kid`, `detail.algorithm`, `detail.activates_at`).
@@ -117,6 +128,7 @@ pub mod event {
         ACCOUNT_REGISTERED,
         ACCOUNT_LOCKED,
         PASSWORD_CHANGED,
+        PASSWORD_UPGRADED,
         TOKEN_REFRESHED,
         TOKEN_REUSE_DETECTED,
         LOGOUT,
@@ -129,6 +141,7 @@ pub mod event {
         ADMIN_USER_UNLOCKED,
         ADMIN_PERMISSION_DENIED,
         ADMIN_PASSWORD_SET,
+        ADMIN_DJANGO_IMPORTED,
         KEY_GENERATED,
         KEY_ROTATED,
         KEY_RETIRED,

@@ -13,8 +13,10 @@ pub struct PasswordPolicy {
     /// `MinimumLengthValidator`: the fewest characters allowed; `0` turns it off. Defaults to 8.
     pub password_min_length: usize,
     /// `CommonPasswordValidator` (a list of about 100,000 common passwords). Defaults to `true`.
+    #[serde(with = "tessera_core::boolean")]
     pub password_reject_common: bool,
     /// `NumericPasswordValidator`. Defaults to `true`.
+    #[serde(with = "tessera_core::boolean")]
     pub password_reject_numeric: bool,
     /// `UserAttributeSimilarityValidator`'s `max_similarity`; `0` turns it off. Defaults to 0.7.
     pub password_max_similarity: f64,

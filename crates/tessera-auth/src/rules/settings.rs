@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use tessera_core::{Settings, SettingsError};
 
 use super::password::PasswordPolicy;
+use super::token_obtain::TokenObtain;
 use super::user_fields::UserField;
 
 /// Account settings, next to simplejwt's in the same configuration.
@@ -17,6 +18,48 @@ pub struct AccountSettings {
     pub user_fields: Vec<UserField>,
     /// Page size of paginated lists (DRF's `PAGE_SIZE`). Defaults to 20.
     pub page_size: usize,
+    /// With `username_field = "username"`: whether registration requires an e-mail
+    /// address too (Django's `AbstractUser.email` is `blank=True`). Login by e-mail always
+    /// requires one. Defaults to `false`.
+    #[serde(with = "tessera_core::boolean")]
+    pub registration_email_required: bool,
+    /// What `POST token/` adds to its tokens and its answer (`[token_obtain]`). Defaults
+    /// to nothing: simplejwt's pair.
+    pub token_obtain: TokenObtain,
+    /// What `POST token/sliding/` adds to its token and its answer
+    /// (`[token_obtain_sliding]`). Defaults to nothing.
+    pub token_obtain_sliding: TokenObtain,
+    /// Whether registration asks for the password twice (`password_confirm`). Defaults to
+    /// `true`; `false` is the tutorials' `RegisterView`, which reads `password` alone.
+    #[serde(with = "tessera_core::boolean")]
+    pub register_password_confirm: bool,
+    /// The answer of `POST auth/register/`. Defaults to `account`.
+    pub register_answer: RegisterAnswer,
+    /// The answer of `POST auth/logout/`. Defaults to `message`.
+    pub logout_answer: LogoutAnswer,
+}
+
+/// What `POST auth/register/` answers when it succeeds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegisterAnswer {
+    /// 201 `{"message","user","tokens":{"refresh","access"}}`.
+    #[default]
+    Account,
+    /// 201 `{"refresh","access"}` — a `RegisterView` that answers
+    /// `RefreshToken.for_user(user)`'s pair, as the simplejwt tutorials write it.
+    Tokens,
+}
+
+/// What `POST auth/logout/` answers when it succeeds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogoutAnswer {
+    /// 200 `{"message":"Successfully logged out"}`.
+    #[default]
+    Message,
+    /// 205 Reset Content with an empty body — the tutorials' `LogoutView`.
+    ResetContent,
 }
 
 impl Default for AccountSettings {
@@ -25,6 +68,12 @@ impl Default for AccountSettings {
             password: PasswordPolicy::default(),
             user_fields: Vec::new(),
             page_size: 20,
+            registration_email_required: false,
+            token_obtain: TokenObtain::default(),
+            token_obtain_sliding: TokenObtain::default(),
+            register_password_confirm: true,
+            register_answer: RegisterAnswer::default(),
+            logout_answer: LogoutAnswer::default(),
         }
     }
 }
@@ -58,6 +107,10 @@ impl AccountSettings {
         self.validate()?;
         self.user_fields
             .iter()
-            .try_for_each(|field| field.validate_claims(settings))
+            .try_for_each(|field| field.validate_claims(settings))?;
+        self.token_obtain
+            .validate("token_obtain", &self.user_fields, settings)?;
+        self.token_obtain_sliding
+            .validate("token_obtain_sliding", &self.user_fields, settings)
     }
 }

@@ -43,16 +43,16 @@ pub struct UserField {
     #[serde(rename = "type")]
     pub kind: FieldKind,
     /// Must be given at registration (and in a full profile update). Defaults to `false`.
-    #[serde(default)]
+    #[serde(default, with = "tessera_core::boolean")]
     pub required: bool,
     /// The longest text allowed (strings only). Defaults to 10,000 characters.
     #[serde(default)]
     pub max_length: Option<usize>,
     /// Users cannot set it themselves (only its default applies). Defaults to `false`.
-    #[serde(default)]
+    #[serde(default, with = "tessera_core::boolean")]
     pub read_only: bool,
     /// Copied into the tokens issued at login and registration. Defaults to `false`.
-    #[serde(default)]
+    #[serde(default, with = "tessera_core::boolean")]
     pub claim: bool,
     /// The value a new user gets when none is given.
     #[serde(default)]

@@ -4,9 +4,11 @@
 
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use tessera_auth::accounts::{LogoutAnswer, RegisterAnswer};
 use tessera_auth::{AuthError, SESSION_CLAIM};
 use tessera_store::RevokeReason;
 
@@ -14,7 +16,7 @@ use crate::auth::AuthUser;
 use crate::client::Client;
 use crate::error::ApiError;
 use crate::payload::Payload;
-use crate::representation::login_user_object;
+use crate::requires::Requires;
 use crate::routes::token::{credentials, refresh, verify};
 use crate::state::Tessera;
 
@@ -29,15 +31,21 @@ where
     Router::new()
         .route("/auth/register/", post(register))
         .route("/auth/login/", post(login))
-        .route("/auth/logout/", post(logout))
-        .route("/auth/logout/all/", post(logout_all))
+        .route("/auth/logout/", post(logout).requires::<AuthUser>())
+        .route("/auth/logout/all/", post(logout_all).requires::<AuthUser>())
         .route("/auth/token/refresh/", post(refresh))
         .route("/auth/token/verify/", post(verify))
         .route(
             "/auth/profile/",
-            get(profile).put(replace_profile).patch(update_profile),
+            get(profile)
+                .put(replace_profile)
+                .patch(update_profile)
+                .requires::<AuthUser>(),
         )
-        .route("/auth/password/change/", post(change_password))
+        .route(
+            "/auth/password/change/",
+            post(change_password).requires::<AuthUser>(),
+        )
 }
 
 async fn register(
@@ -48,14 +56,15 @@ async fn register(
     let auth = tessera.auth();
     let user = auth.register(&data.0, &client).await?;
     let pair = auth.issue_account_pair(&user, &client).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
+    let body = match auth.accounts().register_answer {
+        RegisterAnswer::Account => json!({
             "message": "User registered successfully",
             "user": tessera.user_object(&user),
             "tokens": {"refresh": pair.refresh, "access": pair.access},
-        })),
-    ))
+        }),
+        RegisterAnswer::Tokens => json!({"refresh": pair.refresh, "access": pair.access}),
+    };
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 async fn login(
@@ -67,7 +76,7 @@ async fn login(
     let user = credentials(&tessera, &client, &data).await?;
     let pair = auth.issue_account_pair(&user, &client).await?;
     Ok(Json(
-        json!({"refresh": pair.refresh, "access": pair.access, "user": login_user_object(&user)}),
+        json!({"refresh": pair.refresh, "access": pair.access, "user": tessera.login_user_object(&user)}),
     ))
 }
 
@@ -77,7 +86,7 @@ async fn logout(
     auth: AuthUser,
     Client(client): Client,
     data: Payload,
-) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
+) -> Result<Response, (StatusCode, Json<Value>)> {
     let bad_request = |message: &str| (StatusCode::BAD_REQUEST, Json(json!({"error": message})));
     let raw = match data.0.get("refresh") {
         None | Some(Value::Null) => return Err(bad_request("Refresh token is required")),
@@ -92,7 +101,12 @@ async fn logout(
         .end_session(&raw, Some(auth.user.id), RevokeReason::Logout, &client)
         .await
     {
-        Ok(()) => Ok(Json(json!({"message": "Successfully logged out"}))),
+        Ok(()) => Ok(match tessera.auth().accounts().logout_answer {
+            LogoutAnswer::Message => {
+                Json(json!({"message": "Successfully logged out"})).into_response()
+            }
+            LogoutAnswer::ResetContent => StatusCode::RESET_CONTENT.into_response(),
+        }),
         Err(AuthError::Token(_)) => Err(bad_request("Invalid or expired token")),
         Err(other) => {
             tracing::error!(error = ?other, "logout failed");

@@ -18,6 +18,7 @@ use crate::client::Client;
 use crate::error::ApiError;
 use crate::payload::Payload;
 use crate::permission::AdminUser;
+use crate::requires::Requires;
 use crate::routes::pagination::{Page, RequestHost};
 use crate::routes::staff;
 use crate::state::Tessera;
@@ -32,13 +33,22 @@ where
     S: Clone + Send + Sync + 'static,
 {
     Router::new()
-        .route("/admin/users/", get(list))
+        .route("/admin/users/", get(list).requires::<AdminUser>())
         .route(
             "/admin/users/{id}/",
-            get(retrieve).patch(update).delete(destroy),
+            get(retrieve)
+                .patch(update)
+                .delete(destroy)
+                .requires::<AdminUser>(),
         )
-        .route("/admin/users/{id}/revoke_sessions/", post(revoke_sessions))
-        .route("/admin/users/{id}/unlock/", post(unlock))
+        .route(
+            "/admin/users/{id}/revoke_sessions/",
+            post(revoke_sessions).requires::<AdminUser>(),
+        )
+        .route(
+            "/admin/users/{id}/unlock/",
+            post(unlock).requires::<AdminUser>(),
+        )
 }
 
 /// The user object with what staff also see.

@@ -9,6 +9,7 @@ use tessera_store::{AuditEvent, AuditFilter, AuditOutcome};
 
 use crate::error::ApiError;
 use crate::permission::AdminUser;
+use crate::requires::Requires;
 use crate::routes::pagination::{Page, RequestHost};
 use crate::state::Tessera;
 use tessera_auth::datetime::{DATETIME_FORMAT_ERROR, drf_datetime, parse_drf_datetime};
@@ -25,7 +26,7 @@ where
     Tessera: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
-    Router::new().route("/admin/audit/", get(list))
+    Router::new().route("/admin/audit/", get(list).requires::<AdminUser>())
 }
 
 /// Staff only. Query parameters, each optional: `user` (an id), `event` (a name, or a

@@ -20,6 +20,7 @@ use crate::payload::Payload;
 use crate::state::Tessera;
 use tessera_auth::AuthError;
 use tessera_auth::tokens::TokenPair;
+use tessera_core::UsernameField;
 use tessera_store::RevokeReason;
 
 /// The four cookie routes, `auth/cookie/{register,login,refresh,logout}/`, relative to the
@@ -114,7 +115,9 @@ async fn register(
 }
 
 /// The cookie login's body shapes (`{"error": …}`), with the JSON login's checks: the same hashing
-/// work for unknown accounts, and no hint whether an account exists or is disabled.
+/// work for unknown accounts, and no hint whether an account exists or is disabled. It reads
+/// the login field of `username_field` (`email`, or `username`: then a missing one answers
+/// "Username and password are required").
 async fn login(
     _csrf: CookieRouteCsrf,
     State(tessera): State<Tessera>,
@@ -130,15 +133,17 @@ async fn login(
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         _ => None,
     };
-    let (Some(email), Some(password)) = (text("email"), text("password")) else {
-        return Ok(error(
-            StatusCode::BAD_REQUEST,
-            "Email and password are required",
-        ));
+    let login_field = tessera.settings().username_field;
+    let (Some(name), Some(password)) = (text(login_field.as_str()), text("password")) else {
+        let message = match login_field {
+            UsernameField::Email => "Email and password are required",
+            UsernameField::Username => "Username and password are required",
+        };
+        return Ok(error(StatusCode::BAD_REQUEST, message));
     };
     let Some(user) = tessera
         .auth()
-        .check_credentials(email.trim(), &password, &client)
+        .check_credentials(name.trim(), &password, &client)
         .await?
     else {
         return Ok(error(StatusCode::UNAUTHORIZED, "Invalid credentials"));

@@ -15,6 +15,7 @@ use crate::client::Client;
 use crate::error::ApiError;
 use crate::payload::Payload;
 use crate::permission::AdminUser;
+use crate::requires::Requires;
 use crate::routes::staff;
 use crate::state::Tessera;
 
@@ -34,9 +35,15 @@ where
     S: Clone + Send + Sync + 'static,
 {
     Router::new()
-        .route("/admin/keys/", get(list).post(generate))
-        .route("/admin/keys/rotate/", post(rotate))
-        .route("/admin/keys/{kid}/retire/", post(retire))
+        .route(
+            "/admin/keys/",
+            get(list).post(generate).requires::<AdminUser>(),
+        )
+        .route("/admin/keys/rotate/", post(rotate).requires::<AdminUser>())
+        .route(
+            "/admin/keys/{kid}/retire/",
+            post(retire).requires::<AdminUser>(),
+        )
 }
 
 fn algorithm(data: &Payload) -> Result<Option<Algorithm>, ApiError> {

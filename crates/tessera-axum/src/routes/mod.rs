@@ -21,6 +21,7 @@ mod cookie;
 mod jwks;
 mod keys;
 mod pagination;
+mod paths;
 mod sessions;
 mod token;
 
@@ -33,6 +34,7 @@ pub use audit::audit_routes;
 pub use cookie::cookie_routes;
 pub use jwks::jwks_routes;
 pub use keys::key_routes;
+pub use paths::{RoutePaths, api_routes_at, token_routes_at};
 pub use sessions::session_routes;
 pub use token::token_routes;
 

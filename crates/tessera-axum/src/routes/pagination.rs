@@ -6,6 +6,7 @@ use axum::http::request::Parts;
 use axum::http::{Uri, header};
 use serde_json::{Value, json};
 
+use crate::deployment::RequestOrigin;
 use crate::error::ApiError;
 
 /// DRF's `PageNumberPagination` for one request: which page, of how many results.
@@ -75,8 +76,9 @@ impl Page {
     }
 }
 
-/// The absolute URL of another page, other query parameters kept (page 1 has no `page`).
-fn page_link(host: &str, uri: &Uri, page: i64) -> String {
+/// The absolute URL of another page on `origin` (`http://host`), other query parameters
+/// kept (page 1 has no `page`).
+fn page_link(origin: &str, uri: &Uri, page: i64) -> String {
     let mut pairs: Vec<(String, String)> = uri
         .query()
         .map(|q| serde_urlencoded::from_str(q).unwrap_or_default())
@@ -88,19 +90,24 @@ fn page_link(host: &str, uri: &Uri, page: i64) -> String {
     let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
     let path = uri.path();
     if query.is_empty() {
-        format!("http://{host}{path}")
+        format!("{origin}{path}")
     } else {
-        format!("http://{host}{path}?{query}")
+        format!("{origin}{path}?{query}")
     }
 }
 
-/// The request's `Host`, for DRF's absolute pagination links.
+/// The request's scheme and host (`http://host`), for DRF's absolute pagination links: as
+/// the middleware found them (HTTPS behind `secure_proxy_ssl_header`, `X-Forwarded-Host`
+/// with `use_x_forwarded_host`), else plain HTTP to `Host`.
 pub(crate) struct RequestHost(String);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestHost {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(origin) = parts.extensions.get::<RequestOrigin>() {
+            return Ok(Self(origin.0.clone()));
+        }
         let host = parts
             .headers
             .get(header::HOST)
@@ -110,7 +117,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestHost {
                     .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
             })
             .unwrap_or("localhost");
-        Ok(Self(host.to_owned()))
+        Ok(Self(format!("http://{host}")))
     }
 }
 
@@ -122,14 +129,17 @@ mod tests {
     fn page_links_keep_other_parameters_and_drop_page_one() {
         let uri: Uri = "/api/admin/users/?search=ada&page=2".parse().unwrap();
         assert_eq!(
-            page_link("h:8000", &uri, 3),
+            page_link("http://h:8000", &uri, 3),
             "http://h:8000/api/admin/users/?search=ada&page=3"
         );
         assert_eq!(
-            page_link("h:8000", &uri, 1),
+            page_link("http://h:8000", &uri, 1),
             "http://h:8000/api/admin/users/?search=ada"
         );
         let bare: Uri = "/api/admin/users/".parse().unwrap();
-        assert_eq!(page_link("h", &bare, 2), "http://h/api/admin/users/?page=2");
+        assert_eq!(
+            page_link("http://h", &bare, 2),
+            "http://h/api/admin/users/?page=2"
+        );
     }
 }

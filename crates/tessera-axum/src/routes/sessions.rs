@@ -12,6 +12,7 @@ use tessera_auth::datetime::drf_datetime;
 use crate::auth::AuthUser;
 use crate::client::Client;
 use crate::error::ApiError;
+use crate::requires::Requires;
 use crate::state::Tessera;
 
 /// `GET auth/sessions/` and `DELETE auth/sessions/{id}/`, relative to the API's mount
@@ -22,8 +23,8 @@ where
     S: Clone + Send + Sync + 'static,
 {
     Router::new()
-        .route("/auth/sessions/", get(list))
-        .route("/auth/sessions/{id}/", delete(end))
+        .route("/auth/sessions/", get(list).requires::<AuthUser>())
+        .route("/auth/sessions/{id}/", delete(end).requires::<AuthUser>())
 }
 
 /// The live sessions, newest first; `current` marks the one the request's token belongs to.

@@ -2,10 +2,8 @@
 //! They ignore any `Authorization` header.
 
 use axum::extract::{FromRef, State};
-use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tessera_core::Claims;
 
 use crate::client::Client;
 use crate::error::ApiError;
@@ -21,13 +19,11 @@ where
     Tessera: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
-    Router::new()
-        .route("/token/", post(obtain_pair))
-        .route("/token/refresh/", post(refresh))
-        .route("/token/verify/", post(verify))
-        .route("/token/blacklist/", post(blacklist))
-        .route("/token/sliding/", post(obtain_sliding))
-        .route("/token/sliding/refresh/", post(refresh_sliding))
+    // The default paths, relative to wherever the router is nested.
+    super::token_routes_at(&super::RoutePaths {
+        prefix: String::new(),
+        ..super::RoutePaths::default()
+    })
 }
 
 /// One required token field, trimmed like every DRF `CharField`.
@@ -65,19 +61,14 @@ pub(crate) async fn credentials(
     Ok(user)
 }
 
-async fn obtain_pair(
+pub(super) async fn obtain_pair(
     State(tessera): State<Tessera>,
     Client(client): Client,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
     let user = credentials(&tessera, &client, &data).await?;
-    let pair = tessera
-        .auth()
-        .issue_pair(&user, &client, &Claims::new())
-        .await?;
-    Ok(Json(
-        json!({"refresh": pair.refresh, "access": pair.access}),
-    ))
+    let answer = tessera.auth().obtain_pair(&user, &client).await?;
+    Ok(Json(Value::Object(answer)))
 }
 
 pub(crate) async fn refresh(
@@ -102,7 +93,7 @@ pub(crate) async fn verify(
     Ok(Json(json!({})))
 }
 
-async fn blacklist(
+pub(super) async fn blacklist(
     State(tessera): State<Tessera>,
     Client(client): Client,
     data: Payload,
@@ -112,20 +103,17 @@ async fn blacklist(
     Ok(Json(json!({})))
 }
 
-async fn obtain_sliding(
+pub(super) async fn obtain_sliding(
     State(tessera): State<Tessera>,
     Client(client): Client,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
     let user = credentials(&tessera, &client, &data).await?;
-    let token = tessera
-        .auth()
-        .issue_sliding(&user, &client, &Claims::new())
-        .await?;
-    Ok(Json(json!({"token": token})))
+    let answer = tessera.auth().obtain_sliding(&user, &client).await?;
+    Ok(Json(Value::Object(answer)))
 }
 
-async fn refresh_sliding(
+pub(super) async fn refresh_sliding(
     State(tessera): State<Tessera>,
     Client(client): Client,
     data: Payload,

@@ -10,7 +10,10 @@ use tessera_core::{Clock, ManualClock, Settings, Timestamp};
 use tessera_store::{NewUser, PasswordHasher, User};
 
 use super::{NOW, SIGNING_KEY, TestClient, TestDatabase};
-use crate::{AccountSettings, AuditSettings, BrowserSettings, Tessera, ThrottleSettings, install};
+use crate::{
+    AccountSettings, AuditSettings, BrowserSettings, Tessera, TesseraBuilder, ThrottleSettings,
+    install,
+};
 
 /// A change to some settings, applied in the order given.
 type Change<T> = Box<dyn FnOnce(&mut T) + Send>;
@@ -151,6 +154,7 @@ pub struct TestAppBuilder {
     database: Option<Arc<TestDatabase>>,
     router: Router<Tessera>,
     app: Option<Box<dyn FnOnce(Tessera) -> Router + Send>>,
+    obtain_hook: Option<Box<dyn FnOnce(TesseraBuilder) -> TesseraBuilder + Send>>,
 }
 
 impl Default for TestAppBuilder {
@@ -167,6 +171,7 @@ impl Default for TestAppBuilder {
             database: None,
             router: Router::new(),
             app: None,
+            obtain_hook: None,
         }
     }
 }
@@ -187,6 +192,12 @@ impl TestAppBuilder {
     /// Changes the token settings (simplejwt's `SIMPLE_JWT`).
     pub fn settings(mut self, change: impl FnOnce(&mut Settings) + Send + 'static) -> Self {
         self.settings.push(Box::new(change));
+        self
+    }
+
+    /// The obtain routes' code hook ([`TesseraBuilder::obtain_hook`]).
+    pub fn obtain_hook(mut self, hook: impl tessera_auth::obtain::ObtainHook) -> Self {
+        self.obtain_hook = Some(Box::new(move |builder| builder.obtain_hook(hook)));
         self
     }
 
@@ -298,7 +309,12 @@ impl TestAppBuilder {
             .accounts(changed(self.accounts))
             .browser(changed(self.browser))
             .throttling(changed(self.throttling))
-            .audit(changed(self.audit))
+            .audit(changed(self.audit));
+        let tessera = match self.obtain_hook {
+            Some(hook) => hook(tessera),
+            None => tessera,
+        };
+        let tessera = tessera
             .build()
             .await
             .unwrap_or_else(|e| panic!("the test application's settings: {e}"));

@@ -5,6 +5,22 @@
 const $ = (selector) => document.querySelector(selector);
 const CSRF_COOKIE = document.documentElement.dataset.csrfCookie || "csrftoken";
 const CSRF_HEADER = document.documentElement.dataset.csrfHeader || "X-CSRFToken";
+// What users log in with (`username_field`), and whether an account needs an address.
+const LOGIN_FIELD = document.documentElement.dataset.loginField === "username" ? "username" : "email";
+const EMAIL_REQUIRED = document.documentElement.dataset.emailRequired !== "false";
+// Where the auth routes are: the server's `[routes] prefix` followed by `auth/`.
+const AUTH = document.documentElement.dataset.authApi || "/api/auth/";
+
+// Only the login field's inputs are shown and sent (disabled inputs are left out of forms).
+document.querySelectorAll("[data-login]").forEach((label) => {
+  const shown = label.dataset.login === LOGIN_FIELD;
+  label.hidden = !shown;
+  label.querySelectorAll("input").forEach((input) => { input.disabled = !shown; });
+});
+if (!EMAIL_REQUIRED) {
+  $("#register-form").email.required = false;
+  document.querySelectorAll("[data-email-optional]").forEach((el) => { el.hidden = false; });
+}
 
 function cookie(name) {
   const found = document.cookie.split("; ").find((part) => part.startsWith(name + "="));
@@ -31,7 +47,7 @@ async function send(method, path, body) {
 async function api(method, path, body) {
   let reply = await send(method, path, body);
   if (reply.status === 401) {
-    const refreshed = await send("POST", "/api/auth/cookie/refresh/");
+    const refreshed = await send("POST", `${AUTH}cookie/refresh/`);
     if (refreshed.status !== 200) {
       showSignedOut("Your session has ended. Please sign in again.");
       throw new Error("signed out");
@@ -92,17 +108,18 @@ function showUser(user) {
   $("#auth").hidden = true;
   $("#account").hidden = false;
   $("#nav").hidden = false;
-  $("#nav-email").textContent = user.email;
+  $("#nav-name").textContent = LOGIN_FIELD === "username" ? user.username : user.email;
   $("#joined").textContent = formatDate(user.date_joined);
-  $("#avatar").textContent = (user.full_name || user.email).trim().charAt(0).toUpperCase();
+  $("#avatar").textContent = (user.full_name || user.email || user.username || "").trim().charAt(0).toUpperCase();
   const form = $("#profile-form");
   form.first_name.value = user.first_name;
   form.last_name.value = user.last_name;
   form.email.value = user.email;
+  if (LOGIN_FIELD === "username") form.username.value = user.username;
 }
 
 async function loadSessions() {
-  const { status, data } = await api("GET", "/api/auth/sessions/");
+  const { status, data } = await api("GET", `${AUTH}sessions/`);
   const list = $("#sessions");
   list.replaceChildren();
   if (status !== 200) return;
@@ -130,7 +147,7 @@ async function loadSessions() {
       end.textContent = "End session";
       end.dataset.session = session.id;
       end.addEventListener("click", async () => {
-        const reply = await api("DELETE", `/api/auth/sessions/${encodeURIComponent(session.id)}/`);
+        const reply = await api("DELETE", `${AUTH}sessions/${encodeURIComponent(session.id)}/`);
         if (reply.status === 204) { await loadSessions(); notice("Session ended."); }
       });
       item.append(end);
@@ -159,7 +176,7 @@ $("#login-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const form = event.currentTarget;
   submitting(form, async () => {
-    const { status, data } = await send("POST", "/api/auth/cookie/login/", values(form));
+    const { status, data } = await send("POST", `${AUTH}cookie/login/`, values(form));
     if (status === 200) { form.reset(); showErrors(form); await enter(data.user, "Signed in."); }
     else showErrors(form, data && data.detail ? { form: data.detail } : data);
   });
@@ -169,7 +186,7 @@ $("#register-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const form = event.currentTarget;
   submitting(form, async () => {
-    const { status, data } = await send("POST", "/api/auth/cookie/register/", values(form));
+    const { status, data } = await send("POST", `${AUTH}cookie/register/`, values(form));
     if (status === 201) { form.reset(); showErrors(form); await enter(data.user, "Welcome! Your account is ready."); }
     else showErrors(form, data && data.detail ? { form: data.detail } : data);
   });
@@ -179,7 +196,7 @@ $("#profile-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const form = event.currentTarget;
   submitting(form, async () => {
-    const { status, data } = await api("PATCH", "/api/auth/profile/", values(form));
+    const { status, data } = await api("PATCH", `${AUTH}profile/`, values(form));
     if (status === 200) { showErrors(form); showUser(data); notice("Profile saved."); }
     else showErrors(form, data && data.detail ? { form: data.detail } : data);
   });
@@ -189,10 +206,10 @@ $("#password-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const form = event.currentTarget;
   submitting(form, async () => {
-    const { status, data } = await api("POST", "/api/auth/password/change/", values(form));
+    const { status, data } = await api("POST", `${AUTH}password/change/`, values(form));
     if (status === 200) {
       form.reset();
-      await send("POST", "/api/auth/cookie/logout/");
+      await send("POST", `${AUTH}cookie/logout/`);
       showSignedOut();
       notice(data.message);
     } else showErrors(form, data && data.detail ? { form: data.detail } : data);
@@ -200,24 +217,24 @@ $("#password-form").addEventListener("submit", (event) => {
 });
 
 $("#logout").addEventListener("click", async () => {
-  await send("POST", "/api/auth/cookie/logout/");
+  await send("POST", `${AUTH}cookie/logout/`);
   showSignedOut();
   notice("You are signed out.");
 });
 
 $("#logout-all").addEventListener("click", async () => {
-  await api("POST", "/api/auth/logout/all/");
-  await send("POST", "/api/auth/cookie/logout/");
+  await api("POST", `${AUTH}logout/all/`);
+  await send("POST", `${AUTH}cookie/logout/`);
   showSignedOut();
   notice("You are signed out everywhere.");
 });
 
 // On arrival: signed in if the access cookie works, or after a silent refresh.
 (async function start() {
-  let reply = await send("GET", "/api/auth/profile/");
+  let reply = await send("GET", `${AUTH}profile/`);
   if (reply.status === 401) {
-    const refreshed = await send("POST", "/api/auth/cookie/refresh/");
-    if (refreshed.status === 200) reply = await send("GET", "/api/auth/profile/");
+    const refreshed = await send("POST", `${AUTH}cookie/refresh/`);
+    if (refreshed.status === 200) reply = await send("GET", `${AUTH}profile/`);
   }
   if (reply.status === 200) await enter(reply.data);
   else showSignedOut();

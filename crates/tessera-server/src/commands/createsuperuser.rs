@@ -4,8 +4,10 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use anyhow::bail;
-use tessera_auth::AuthError;
 use tessera_auth::accounts::{EMAIL_TAKEN, NewAccount};
+use tessera_auth::rules::USERNAME_TAKEN;
+use tessera_auth::{Auth, AuthError};
+use tessera_core::UsernameField;
 
 use super::{explain, finish, service};
 use crate::config::Config;
@@ -15,7 +17,7 @@ use crate::config::Config;
 pub struct CreateSuperuser {
     /// E-mail address.
     pub email: Option<String>,
-    /// Optional username.
+    /// Username: required with `username_field = "username"`, optional otherwise.
     pub username: Option<String>,
     /// First name.
     pub first_name: String,
@@ -25,20 +27,22 @@ pub struct CreateSuperuser {
     pub no_input: bool,
 }
 
-/// Creates the superuser, under the same address and password rules as registration.
+/// Creates the superuser, under the same username, address and password rules as
+/// registration. With `username_field = "username"` the username comes first (asked for,
+/// or `--username`), then the address, which may be left blank unless
+/// `registration_email_required`.
 pub async fn create_superuser(config: &Config, args: CreateSuperuser) -> anyhow::Result<()> {
-    let email = match (args.email, args.no_input) {
-        (Some(email), _) => email.trim().to_owned(),
-        (None, true) => bail!("--email is required with --no-input"),
-        (None, false) => prompt_line("Email address: ")?,
-    };
+    let by_username = config.jwt.username_field == UsernameField::Username;
+    if args.no_input && by_username && args.username.is_none() {
+        bail!("--username is required with --no-input");
+    }
     let auth = service(config).await?;
-    // The address first, as Django does: nobody types a password for a taken address.
-    let email = match auth.check_new_email(&email).await {
-        Ok(email) => email,
+    let names = login_names(&auth, by_username, args.username, args.email, args.no_input).await;
+    let (username, email) = match names {
+        Ok(names) => names,
         Err(error) => {
             finish(auth).await?;
-            return Err(superuser_error(error, args.no_input));
+            return Err(error);
         }
     };
     let password = if args.no_input {
@@ -56,7 +60,7 @@ pub async fn create_superuser(config: &Config, args: CreateSuperuser) -> anyhow:
     let created = auth
         .create_account(NewAccount {
             email,
-            username: args.username,
+            username,
             first_name: args.first_name,
             last_name: args.last_name,
             password,
@@ -76,6 +80,62 @@ pub async fn create_superuser(config: &Config, args: CreateSuperuser) -> anyhow:
     Ok(())
 }
 
+/// The new superuser's username and address, given or asked for and checked. The login
+/// name first, as Django does: nobody types a password for a taken name. Whether the
+/// address may be blank is the service's rule ([`Auth::email_is_optional`]).
+async fn login_names(
+    auth: &Auth,
+    by_username: bool,
+    username: Option<String>,
+    email: Option<String>,
+    no_input: bool,
+) -> anyhow::Result<(Option<String>, String)> {
+    let email_optional = auth.email_is_optional();
+    let email = match (email, no_input) {
+        (Some(email), _) => Some(email.trim().to_owned()),
+        (None, true) if email_optional => Some(String::new()),
+        (None, true) => bail!("--email is required with --no-input"),
+        // Django asks for the login field first: the address first only in e-mail mode.
+        (None, false) if !by_username => Some(prompt_line("Email address: ")?),
+        (None, false) => None,
+    };
+    if by_username {
+        return new_username_then_email(auth, username, email, email_optional, no_input).await;
+    }
+    let email = email.unwrap_or_default();
+    auth.check_new_email(&email)
+        .await
+        .map(|email| (username, email))
+        .map_err(|error| superuser_error(error, no_input))
+}
+
+/// Username mode: the username (given or asked for) checked, then the address (given or
+/// asked for) checked unless it is blank and may be.
+async fn new_username_then_email(
+    auth: &Auth,
+    username: Option<String>,
+    email: Option<String>,
+    email_optional: bool,
+    no_input: bool,
+) -> anyhow::Result<(Option<String>, String)> {
+    let refused = |error| superuser_error(error, no_input);
+    let typed = match username {
+        Some(username) => username,
+        None => prompt_line("Username: ")?,
+    };
+    let username = auth.check_new_username(&typed).await.map_err(refused)?;
+    let email = match email {
+        Some(email) => email,
+        None if email_optional => prompt_line("Email address (blank for none): ")?,
+        None => prompt_line("Email address: ")?,
+    };
+    if email.is_empty() && email_optional {
+        return Ok((Some(username), email));
+    }
+    let email = auth.check_new_email(&email).await.map_err(refused)?;
+    Ok((Some(username), email))
+}
+
 /// A refusal as `createsuperuser` words it: Django's messages for a taken address or
 /// username, else the field errors, naming the variable a password came from.
 fn superuser_error(error: AuthError, no_input: bool) -> anyhow::Error {
@@ -84,7 +144,7 @@ fn superuser_error(error: AuthError, no_input: bool) -> anyhow::Error {
             let email = errors.to_json()["email"][0].as_str().map(str::to_owned);
             if email.as_deref() == Some(EMAIL_TAKEN) {
                 anyhow::anyhow!("That email is already taken.")
-            } else if errors.has("username") && !errors.has("password") {
+            } else if username_taken(&errors) {
                 anyhow::anyhow!("That username is already taken.")
             } else if no_input && errors.has("password") {
                 anyhow::anyhow!("{} (TESSERA_SUPERUSER_PASSWORD)", errors.sentences())
@@ -94,6 +154,13 @@ fn superuser_error(error: AuthError, no_input: bool) -> anyhow::Error {
         }
         other => explain(other),
     }
+}
+
+/// Whether the refusal is a taken username (Django's own sentence then).
+fn username_taken(errors: &tessera_auth::form::FieldErrors) -> bool {
+    errors.to_json()["username"]
+        .as_array()
+        .is_some_and(|messages| messages.iter().any(|m| m == USERNAME_TAKEN))
 }
 
 fn prompt_line(prompt: &str) -> anyhow::Result<String> {

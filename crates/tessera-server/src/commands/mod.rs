@@ -2,11 +2,13 @@
 
 mod check;
 mod createsuperuser;
+mod import;
 mod keys;
 mod user;
 
 pub use check::check;
 pub use createsuperuser::{CreateSuperuser, create_superuser};
+pub use import::import;
 pub use keys::keys;
 pub use user::user;
 
@@ -42,8 +44,12 @@ pub async fn flush_expired_tokens(config: &Config) -> anyhow::Result<()> {
     let Flushed {
         sessions,
         throttle_rows,
+        foreign_tokens,
     } = flushed.map_err(explain)?;
     println!("Deleted {sessions} expired session(s) and {throttle_rows} stale throttle row(s).");
+    if foreign_tokens > 0 {
+        println!("Deleted {foreign_tokens} expired refresh token(s) imported from simplejwt.");
+    }
     Ok(())
 }
 

@@ -3,8 +3,9 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use anyhow::bail;
-use tessera_auth::accounts::AdminUpdate;
+use tessera_auth::accounts::{AdminUpdate, account_name};
 use tessera_auth::{Actor, Auth, AuthError};
+use tessera_core::UsernameField;
 use tessera_store::User;
 
 use super::createsuperuser::prompt_new_password;
@@ -21,18 +22,34 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
 }
 
 async fn run(config: &Config, auth: &Auth, command: UserCommand) -> anyhow::Result<()> {
-    let find = |email: String| async move { find(config, auth, &email).await };
+    let find = |login: String| async move { find(config, auth, &login).await };
     match command {
         UserCommand::List => {
             let users = auth.all_users().await.map_err(explain)?;
+            // The login name first: the username column only when users log in with it.
+            let by_username = config.jwt.username_field == UsernameField::Username;
+            let username_column = |text: &str| {
+                if by_username {
+                    format!("{text:<30} ")
+                } else {
+                    String::new()
+                }
+            };
             println!(
-                "{:>6}  {:<40} {:<7} {:<6} {:<10} {:<20}",
-                "id", "email", "active", "staff", "superuser", "joined"
+                "{:>6}  {}{:<40} {:<7} {:<6} {:<10} {:<20}",
+                "id",
+                username_column("username"),
+                "email",
+                "active",
+                "staff",
+                "superuser",
+                "joined"
             );
             for u in &users {
                 println!(
-                    "{:>6}  {:<40} {:<7} {:<6} {:<10} {:<20}",
+                    "{:>6}  {}{:<40} {:<7} {:<6} {:<10} {:<20}",
                     u.id,
+                    username_column(u.username.as_deref().unwrap_or("-")),
                     u.email,
                     yes_no(u.is_active),
                     yes_no(u.is_staff),
@@ -42,8 +59,8 @@ async fn run(config: &Config, auth: &Auth, command: UserCommand) -> anyhow::Resu
             }
             println!("{} user(s)", users.len());
         }
-        UserCommand::Show { email } => {
-            let u = find(email).await?;
+        UserCommand::Show { login } => {
+            let u = find(login).await?;
             let sessions = auth.live_sessions(&u).await.map_err(explain)?;
             println!("id:            {}", u.id);
             println!("email:         {}", u.email);
@@ -77,44 +94,44 @@ async fn run(config: &Config, auth: &Auth, command: UserCommand) -> anyhow::Resu
                 );
             }
         }
-        UserCommand::SetStaff { email } => {
+        UserCommand::SetStaff { login } => {
             let update = AdminUpdate {
                 is_staff: Some(true),
                 ..AdminUpdate::default()
             };
-            let (u, _) = update_user(auth, find(email).await?, update).await?;
-            println!("{} is now staff.", u.email);
+            let (u, _) = update_user(auth, find(login).await?, update).await?;
+            println!("{} is now staff.", name(auth, &u));
         }
-        UserCommand::UnsetStaff { email } => {
+        UserCommand::UnsetStaff { login } => {
             let update = AdminUpdate {
                 is_staff: Some(false),
                 ..AdminUpdate::default()
             };
-            let (u, _) = update_user(auth, find(email).await?, update).await?;
-            println!("{} is no longer staff.", u.email);
+            let (u, _) = update_user(auth, find(login).await?, update).await?;
+            println!("{} is no longer staff.", name(auth, &u));
         }
-        UserCommand::Activate { email } => {
+        UserCommand::Activate { login } => {
             let update = AdminUpdate {
                 is_active: Some(true),
                 ..AdminUpdate::default()
             };
-            let (u, _) = update_user(auth, find(email).await?, update).await?;
-            println!("{} is active.", u.email);
+            let (u, _) = update_user(auth, find(login).await?, update).await?;
+            println!("{} is active.", name(auth, &u));
         }
-        UserCommand::Deactivate { email } => {
+        UserCommand::Deactivate { login } => {
             let update = AdminUpdate {
                 is_active: Some(false),
                 ..AdminUpdate::default()
             };
-            let (u, ended) = update_user(auth, find(email).await?, update).await?;
-            println!("{} is inactive; {ended} session(s) ended.", u.email);
+            let (u, ended) = update_user(auth, find(login).await?, update).await?;
+            println!("{} is inactive; {ended} session(s) ended.", name(auth, &u));
         }
-        UserCommand::Delete { email, yes } => {
-            let u = find(email).await?;
+        UserCommand::Delete { login, yes } => {
+            let u = find(login).await?;
             if !yes
                 && !confirm(&format!(
                     "Delete {} and all their sessions? [y/N] ",
-                    u.email
+                    name(auth, &u)
                 ))?
             {
                 bail!("not deleted");
@@ -122,30 +139,40 @@ async fn run(config: &Config, auth: &Auth, command: UserCommand) -> anyhow::Resu
             auth.delete_user(&u, Actor::CommandLine)
                 .await
                 .map_err(explain)?;
-            println!("{} deleted.", u.email);
+            println!("{} deleted.", name(auth, &u));
         }
-        UserCommand::SetPassword { email } => {
-            let u = find(email).await?;
+        UserCommand::SetPassword { login } => {
+            let u = find(login).await?;
             let password = prompt_new_password()?;
             let ended = auth.set_password(&u, &password).await.map_err(explain)?;
             println!(
                 "Password changed for {}; {ended} session(s) ended.",
-                u.email
+                name(auth, &u)
             );
         }
     }
     Ok(())
 }
 
-/// The user with `email`, or an error naming the database it was looked for in.
-async fn find(config: &Config, auth: &Auth, email: &str) -> anyhow::Result<User> {
-    match auth.user_by_email(email).await {
+/// The user who logs in with `login` (`username_field`), or an error naming the database
+/// it was looked for in.
+async fn find(config: &Config, auth: &Auth, login: &str) -> anyhow::Result<User> {
+    match auth.user_by_login(login).await {
         Ok(user) => Ok(user),
         Err(AuthError::NotFound) => bail!(
-            "no user with email {email} in {}",
+            "no user with {} {login} in {}",
+            config.jwt.username_field.as_str(),
             config.database_description()
         ),
         Err(error) => Err(explain(error)),
+    }
+}
+
+/// How the command line names a user: their login name, else their e-mail address.
+fn name<'u>(auth: &Auth, user: &'u User) -> &'u str {
+    match auth.login_name_of(user) {
+        Some(name) if !name.is_empty() => name,
+        _ => account_name(user),
     }
 }
 

@@ -44,15 +44,24 @@ impl Config {
         }
         findings.extend(key_findings(self));
         if self.debug {
-            findings.push(Finding::error(
-                "debug",
-                "debug mode is on; set TESSERA_DEBUG=false in production",
-            ));
+            findings.push(
+                Finding::error("debug", W018)
+                    .django("security.W018")
+                    .hint("debug mode is on; set TESSERA_DEBUG=false in production"),
+            );
         }
+        findings.extend(deployment_findings(self));
         if self.jwt.rotate_refresh_tokens && !self.jwt.blacklist_after_rotation {
             findings.push(Finding::warning(
                 "blacklist_after_rotation",
                 "rotation without blacklisting leaves every rotated refresh token usable",
+            ));
+        }
+        if self.jwt.simplejwt_cutover {
+            findings.push(Finding::warning(
+                "simplejwt_cutover",
+                "is on: imported simplejwt refresh tokens are still adopted into sessions; turn \
+                 it off once the refresh token lifetime has passed since the cut-over",
             ));
         }
         if self.jwt.access_token_lifetime > Duration::from_secs(3600) {
@@ -61,11 +70,17 @@ impl Config {
                 "access tokens living over an hour cannot be revoked quickly by stateless services",
             ));
         }
-        if self.browser.auth_cookie_secure == Some(false) {
-            findings.push(Finding::error(
-                "auth_cookie_secure",
-                "token cookies without Secure travel over plain HTTP; leave it unset (Secure unless debug)",
-            ));
+        // The configured settings, not `browser_settings()`: debug mode's insecure cookies
+        // are the mode's, not a setting to report.
+        if !self.browser.secure() {
+            findings.push(
+                Finding::error(self.browser.secure_setting(), W012)
+                    .django("security.W012")
+                    .hint(
+                        "token cookies without Secure travel over plain HTTP; leave it unset \
+                         (Secure unless debug)",
+                    ),
+            );
         }
         if let Some(origin) = self
             .browser
@@ -132,6 +147,84 @@ impl Config {
     }
 }
 
+/// Django's `security.W004`.
+const W004: &str = "You have not set a value for the SECURE_HSTS_SECONDS setting. If your entire \
+    site is served only over SSL, you may want to consider setting a value and enabling HTTP \
+    Strict Transport Security. Be sure to read the documentation first; enabling HSTS \
+    carelessly can cause serious, irreversible problems.";
+/// Django's `security.W005`.
+const W005: &str = "You have not set the SECURE_HSTS_INCLUDE_SUBDOMAINS setting to True. Without \
+    this, your site is potentially vulnerable to attack via an insecure connection to a \
+    subdomain. Only set this to True if you are certain that all subdomains of your domain \
+    should be served exclusively via SSL.";
+/// Django's `security.W008`.
+const W008: &str = "Your SECURE_SSL_REDIRECT setting is not set to True. Unless your site should \
+    be available over both SSL and non-SSL connections, you may want to either set this \
+    setting True or configure a load balancer or reverse-proxy server to redirect all \
+    connections to HTTPS.";
+/// Django's `security.W012`.
+const W012: &str = "SESSION_COOKIE_SECURE is not set to True. Using a secure-only session cookie \
+    makes it more difficult for network traffic sniffers to hijack user sessions.";
+/// Django's `security.W016`.
+const W016: &str = "You have 'django.middleware.csrf.CsrfViewMiddleware' in your MIDDLEWARE, but \
+    you have not set CSRF_COOKIE_SECURE to True. Using a secure-only CSRF cookie makes it more \
+    difficult for network traffic sniffers to steal the CSRF token.";
+/// Django's `security.W018`.
+const W018: &str = "You should not have DEBUG set to True in deployment.";
+/// Django's `security.W020`.
+const W020: &str = "ALLOWED_HOSTS must not be empty in deployment.";
+/// Django's `security.W021`.
+const W021: &str = "You have not set the SECURE_HSTS_PRELOAD setting to True. Without this, your \
+    site cannot be submitted to the browser preload list.";
+
+/// The findings of Django's `check --deploy` that Tessera's settings share: hosts, the HTTPS
+/// redirect, HSTS and the CSRF cookie (the debug and session-cookie ones are with the other
+/// findings).
+fn deployment_findings(config: &Config) -> Vec<Finding> {
+    let browser = &config.browser;
+    let mut findings = Vec::new();
+    if browser.allowed_hosts.is_empty() {
+        findings.push(
+            Finding::error("allowed_hosts", W020)
+                .django("security.W020")
+                .hint(
+                    "set TESSERA_ALLOWED_HOSTS to the host names clients use, e.g. \
+                     api.example.com (and a load balancer's IP address if its requests name it)",
+                ),
+        );
+    }
+    if browser.secure_hsts_seconds == 0 {
+        findings.push(Finding::warning("secure_hsts_seconds", W004).django("security.W004"));
+    } else {
+        if !browser.secure_hsts_include_subdomains {
+            findings.push(
+                Finding::warning("secure_hsts_include_subdomains", W005).django("security.W005"),
+            );
+        }
+        if !browser.secure_hsts_preload {
+            findings.push(Finding::warning("secure_hsts_preload", W021).django("security.W021"));
+        }
+    }
+    if !browser.secure_ssl_redirect {
+        findings.push(Finding::warning("secure_ssl_redirect", W008).django("security.W008"));
+    }
+    if (browser.secure_ssl_redirect || browser.secure_hsts_seconds > 0)
+        && browser.secure_proxy_ssl_header.is_none()
+    {
+        findings.push(Finding::warning(
+            "secure_proxy_ssl_header",
+            "is unset: tessera serves plain HTTP, so without it no request counts as HTTPS \
+             (secure_ssl_redirect redirects every request, Strict-Transport-Security is never \
+             sent); behind a TLS proxy set it to the proxy's header, e.g. \
+             [\"X-Forwarded-Proto\", \"https\"]",
+        ));
+    }
+    if !browser.csrf_secure() {
+        findings.push(Finding::warning("csrf_cookie_secure", W016).django("security.W016"));
+    }
+    findings
+}
+
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
@@ -146,26 +239,51 @@ pub enum Severity {
 pub struct Finding {
     /// How serious it is.
     pub severity: Severity,
+    /// Django's check id when Django's `check --deploy` reports the same problem
+    /// (`security.W018` …); the message is then Django's text.
+    pub id: Option<&'static str>,
     /// The setting concerned.
     pub setting: &'static str,
     /// What is wrong.
     pub message: String,
+    /// What to do about it, when the message does not say.
+    pub hint: Option<String>,
 }
 
 impl Finding {
     pub(crate) fn error(setting: &'static str, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Error,
+            id: None,
             setting,
             message: message.into(),
+            hint: None,
         }
     }
 
     pub(crate) fn warning(setting: &'static str, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Warning,
+            id: None,
             setting,
             message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// The same finding, as Django's check `id` reports it.
+    pub(crate) fn django(self, id: &'static str) -> Self {
+        Self {
+            id: Some(id),
+            ..self
+        }
+    }
+
+    /// The same finding, with a hint.
+    pub(crate) fn hint(self, hint: impl Into<String>) -> Self {
+        Self {
+            hint: Some(hint.into()),
+            ..self
         }
     }
 }
@@ -176,7 +294,15 @@ impl std::fmt::Display for Finding {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{level}: `{}` {}", self.setting, self.message)
+        write!(f, "{level}: ")?;
+        if let Some(id) = self.id {
+            write!(f, "({id}) ")?;
+        }
+        write!(f, "`{}` {}", self.setting, self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, " HINT: {hint}")?;
+        }
+        Ok(())
     }
 }
 
@@ -288,6 +414,21 @@ mod tests {
     }
 
     #[test]
+    fn the_simplejwt_cutover_is_a_warning_while_it_is_on() {
+        let mut config = Config::default();
+        let cutover = |config: &Config| {
+            config
+                .findings()
+                .into_iter()
+                .find(|f| f.setting == "simplejwt_cutover")
+                .map(|f| f.severity)
+        };
+        assert_eq!(cutover(&config), None);
+        config.jwt.simplejwt_cutover = true;
+        assert_eq!(cutover(&config), Some(Severity::Warning));
+    }
+
+    #[test]
     fn a_plain_http_jwk_url_is_unsafe_beyond_this_machine() {
         let mut config = Config::default();
         config.jwt.jwk_url = Some("http://issuer.example/jwks.json".into());
@@ -343,6 +484,7 @@ mod tests {
             metrics_token: Some("a-metrics-token".into()),
             ..Config::default()
         };
+        config.browser.allowed_hosts = vec!["api.example.com".into()];
         for weak in ["a".repeat(40), "abcd".repeat(16)] {
             config.jwt.signing_key = Some(weak.clone().into());
             let err = config.check_production().unwrap_err().to_string();
@@ -399,12 +541,135 @@ mod tests {
             "{err}"
         );
         config.jwt.signing_key = Some("0123456789".repeat(4).into());
+        let err = config.check_production().unwrap_err().to_string();
+        assert!(
+            err.contains("(security.W020) `allowed_hosts` ALLOWED_HOSTS must not be empty"),
+            "{err}"
+        );
+        config.browser.allowed_hosts = vec!["api.example.com".into()];
         assert!(config.check_production().is_ok());
         assert!(
             Config::default()
                 .findings()
                 .iter()
-                .any(|f| f.setting == "debug")
+                .any(|f| f.setting == "debug" && f.id == Some("security.W018"))
         );
+    }
+
+    /// The ids of the findings about `config`.
+    fn django_ids(config: &Config) -> Vec<&'static str> {
+        config.findings().iter().filter_map(|f| f.id).collect()
+    }
+
+    #[test]
+    fn djangos_deployment_checks_are_reported_with_their_ids_and_texts() {
+        let config = Config::default();
+        let ids = django_ids(&config);
+        for id in [
+            "security.W004",
+            "security.W008",
+            "security.W018",
+            "security.W020",
+        ] {
+            assert!(ids.contains(&id), "{id} missing from {ids:?}");
+        }
+        // W005 and W021 only once HSTS is on; no cookie warnings with the secure defaults.
+        for id in [
+            "security.W005",
+            "security.W021",
+            "security.W012",
+            "security.W016",
+        ] {
+            assert!(!ids.contains(&id), "{id} in {ids:?}");
+        }
+        let text: Vec<String> = config.findings().iter().map(ToString::to_string).collect();
+        assert!(
+            text.contains(
+                &"warning: (security.W004) `secure_hsts_seconds` You have not set a value for the \
+              SECURE_HSTS_SECONDS setting. If your entire site is served only over SSL, you may \
+              want to consider setting a value and enabling HTTP Strict Transport Security. Be \
+              sure to read the documentation first; enabling HSTS carelessly can cause serious, \
+              irreversible problems."
+                    .to_owned()
+            )
+        );
+
+        let mut hardened = Config {
+            debug: false,
+            ..Config::default()
+        };
+        hardened.browser.allowed_hosts = vec!["api.example.com".into()];
+        hardened.browser.secure_hsts_seconds = 3600;
+        let ids = django_ids(&hardened);
+        assert!(ids.contains(&"security.W005") && ids.contains(&"security.W021"));
+        assert!(!ids.contains(&"security.W004"));
+        hardened.browser.secure_hsts_include_subdomains = true;
+        hardened.browser.secure_hsts_preload = true;
+        hardened.browser.secure_ssl_redirect = true;
+        // Without the proxy's header nothing counts as HTTPS: Tessera says so.
+        assert!(
+            hardened
+                .findings()
+                .iter()
+                .any(|f| f.setting == "secure_proxy_ssl_header")
+        );
+        hardened.browser.secure_proxy_ssl_header =
+            Some(("x-forwarded-proto".into(), "https".into()));
+        assert!(
+            django_ids(&hardened).is_empty(),
+            "{:?}",
+            django_ids(&hardened)
+        );
+    }
+
+    #[test]
+    fn w012_and_w016_follow_the_browser_settings_own_secure_rules() {
+        let choices = [None, Some(true), Some(false)];
+        for session in choices {
+            for auth in choices {
+                for csrf in choices {
+                    let mut config = Config::default();
+                    config.browser.session_cookie_secure = session;
+                    config.browser.auth_cookie_secure = auth;
+                    config.browser.csrf_cookie_secure = csrf;
+                    let findings = config.findings();
+                    let w012 = findings.iter().find(|f| f.id == Some("security.W012"));
+                    let w016 = findings.iter().any(|f| f.id == Some("security.W016"));
+                    let case = format!("{session:?} {auth:?} {csrf:?}");
+                    assert_eq!(w012.is_some(), !config.browser.secure(), "{case}");
+                    if let Some(w012) = w012 {
+                        assert_eq!(w012.setting, config.browser.secure_setting(), "{case}");
+                    }
+                    assert_eq!(w016, !config.browser.csrf_secure(), "{case}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn insecure_cookies_are_djangos_w012_and_w016_and_the_django_name_wins() {
+        let mut config = Config::default();
+        config.browser.csrf_cookie_secure = Some(false);
+        assert!(django_ids(&config).contains(&"security.W016"));
+        config.browser.csrf_cookie_secure = None;
+        config.browser.auth_cookie_secure = Some(false);
+        let w012 = |config: &Config| {
+            config
+                .findings()
+                .into_iter()
+                .find(|f| f.id == Some("security.W012"))
+        };
+        let finding = w012(&config).expect("W012");
+        assert_eq!(
+            (finding.severity, finding.setting),
+            (Severity::Error, "auth_cookie_secure")
+        );
+        // The CSRF cookie follows the token cookies unless set.
+        assert!(django_ids(&config).contains(&"security.W016"));
+        config.browser.session_cookie_secure = Some(true);
+        assert!(w012(&config).is_none(), "session_cookie_secure wins");
+        config.browser.session_cookie_secure = Some(false);
+        config.browser.auth_cookie_secure = Some(true);
+        assert_eq!(w012(&config).unwrap().setting, "session_cookie_secure");
     }
 }

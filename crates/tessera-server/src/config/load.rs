@@ -220,6 +220,190 @@ mod tests {
         assert_eq!(cookies.browser.auth_cookie_secure, Some(false));
     }
 
+    /// The settings that are switches: those whose value, set to `true`, reads back as a
+    /// boolean (found from the settings themselves, so a new one cannot be missed).
+    fn boolean_settings() -> Vec<String> {
+        default_values()
+            .into_iter()
+            .filter(|(_, default)| default.is_boolean() || default.is_null())
+            .map(|(key, _)| key)
+            .filter(|key| {
+                let name = format!("TESSERA_{}", key.to_uppercase());
+                load(&[(name.as_str(), "true")]).is_ok_and(|config| {
+                    serde_json::to_value(config).unwrap()[key.as_str()] == serde_json::json!(true)
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_boolean_setting_takes_djangos_spellings_from_the_environment() {
+        let switches = boolean_settings();
+        for known in [
+            "debug",
+            "rotate_refresh_tokens",
+            "blacklist_after_rotation",
+            "update_last_login",
+            "check_user_is_active",
+            "password_reject_common",
+            "password_reject_numeric",
+            "auth_cookie_secure",
+            "csrf_require_token",
+            "cors_allow_all_origins",
+            "use_x_forwarded_host",
+            "secure_ssl_redirect",
+            "secure_hsts_include_subdomains",
+            "secure_hsts_preload",
+            "session_cookie_secure",
+            "csrf_cookie_secure",
+            "csrf_cookie_httponly",
+        ] {
+            assert!(switches.iter().any(|s| s == known), "{known}: {switches:?}");
+        }
+        let spellings = [
+            ("true", true),
+            ("True", true),
+            ("TRUE", true),
+            ("1", true),
+            ("yes", true),
+            ("Yes", true),
+            ("on", true),
+            ("ON", true),
+            ("false", false),
+            ("False", false),
+            ("0", false),
+            ("no", false),
+            ("NO", false),
+            ("off", false),
+            ("Off", false),
+        ];
+        for key in &switches {
+            let name = format!("TESSERA_{}", key.to_uppercase());
+            for (text, expected) in spellings {
+                // Each spelling reads as the canonical `true`/`false` does: the same value,
+                // or the same refusal when validation refuses that value for the setting.
+                let canonical = if expected { "true" } else { "false" };
+                match (
+                    load(&[(name.as_str(), text)]),
+                    load(&[(name.as_str(), canonical)]),
+                ) {
+                    (Ok(config), Ok(_)) => assert_eq!(
+                        serde_json::to_value(config).unwrap()[key.as_str()],
+                        serde_json::json!(expected),
+                        "{name}={text}"
+                    ),
+                    (Err(spelt), Err(canonical)) => {
+                        assert_eq!(spelt.to_string(), canonical.to_string(), "{name}={text}");
+                    }
+                    (spelt, _) => panic!("{name}={text} reads unlike {canonical}: {spelt:?}"),
+                }
+            }
+            let err = load(&[(name.as_str(), "maybe")]).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("`{key}`")) && err.contains(&name),
+                "{name}=maybe: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn toml_booleans_are_real_booleans_or_djangos_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tessera.toml");
+        std::fs::write(
+            &path,
+            "debug = false\nallowed_hosts = [\"api.example.com\"]\nrotate_refresh_tokens = \"False\"\n\
+             secure_ssl_redirect = \"yes\"\nsecure_hsts_preload = true\n",
+        )
+        .unwrap();
+        let config = Config::load_from(Some(&path), &[]).unwrap();
+        assert!(!config.debug && !config.jwt.rotate_refresh_tokens);
+        assert!(config.browser.secure_ssl_redirect && config.browser.secure_hsts_preload);
+        std::fs::write(&path, "secure_hsts_preload = \"sometimes\"\n").unwrap();
+        let err = Config::load_from(Some(&path), &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("`secure_hsts_preload`") && err.contains("tessera.toml"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn djangos_deployment_settings_come_from_a_dotenv_style_environment() {
+        let config = load(&[
+            ("TESSERA_DEBUG", "False"),
+            ("TESSERA_SIGNING_KEY", "k"),
+            ("TESSERA_ALLOWED_HOSTS", "api.example.com,.example.org"),
+            ("TESSERA_USE_X_FORWARDED_HOST", "True"),
+            (
+                "TESSERA_SECURE_PROXY_SSL_HEADER",
+                "HTTP_X_FORWARDED_PROTO,https",
+            ),
+            ("TESSERA_SECURE_SSL_REDIRECT", "True"),
+            ("TESSERA_SECURE_HSTS_SECONDS", "31536000"),
+            ("TESSERA_SECURE_HSTS_INCLUDE_SUBDOMAINS", "True"),
+            ("TESSERA_SECURE_HSTS_PRELOAD", "on"),
+            ("TESSERA_SESSION_COOKIE_SECURE", "True"),
+            ("TESSERA_CSRF_COOKIE_SECURE", "1"),
+            ("TESSERA_CSRF_COOKIE_HTTPONLY", "yes"),
+            ("TESSERA_SESSION_COOKIE_SAMESITE", "Strict"),
+            ("TESSERA_CSRF_COOKIE_SAMESITE", "Strict"),
+        ])
+        .unwrap();
+        let browser = &config.browser;
+        assert!(!config.debug);
+        assert_eq!(browser.allowed_hosts, ["api.example.com", ".example.org"]);
+        assert!(browser.use_x_forwarded_host && browser.secure_ssl_redirect);
+        assert_eq!(
+            browser.secure_proxy_ssl_header,
+            Some(("x-forwarded-proto".to_owned(), "https".to_owned()))
+        );
+        assert_eq!(browser.secure_hsts_seconds, 31_536_000);
+        assert!(browser.secure_hsts_include_subdomains && browser.secure_hsts_preload);
+        assert_eq!(browser.session_cookie_secure, Some(true));
+        assert_eq!(browser.csrf_cookie_secure, Some(true));
+        assert!(browser.csrf_cookie_httponly);
+        assert_eq!(
+            browser.session_cookie_samesite,
+            Some(tessera_axum::CookieSameSite::Strict)
+        );
+        let list = load(&[(
+            "TESSERA_SECURE_PROXY_SSL_HEADER",
+            "[\"X-Forwarded-Proto\", \"https\"]",
+        )])
+        .unwrap();
+        assert_eq!(
+            list.browser.secure_proxy_ssl_header,
+            Some(("x-forwarded-proto".to_owned(), "https".to_owned()))
+        );
+        for (name, value) in [
+            ("TESSERA_SECURE_PROXY_SSL_HEADER", "HTTP_X_FORWARDED_PROTO"),
+            ("TESSERA_ALLOWED_HOSTS", "api.example.com/path"),
+            ("TESSERA_SECURE_HSTS_SECONDS", "a year"),
+        ] {
+            let err = load(&[(name, value)]).unwrap_err().to_string();
+            assert!(
+                err.contains(&name["TESSERA_".len()..].to_lowercase()),
+                "{name}={value}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_mode_serves_djangos_debug_hosts_and_production_only_the_configured_ones() {
+        let debug = Config::default().browser_settings();
+        assert_eq!(debug.allowed_hosts, [".localhost", "127.0.0.1", "[::1]"]);
+        assert!(debug.explain_disallowed_host);
+        let mut production = Config {
+            debug: false,
+            ..Config::default()
+        };
+        assert!(production.browser_settings().allowed_hosts.is_empty());
+        production.browser.allowed_hosts = vec!["api.example.com".into()];
+        let settings = production.browser_settings();
+        assert_eq!(settings.allowed_hosts, ["api.example.com"]);
+        assert!(!settings.explain_disallowed_host);
+    }
+
     #[test]
     fn browser_lists_take_comma_separated_text_from_the_environment() {
         let config = load(&[

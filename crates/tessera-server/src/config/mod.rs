@@ -24,6 +24,7 @@ use tessera_auth::accounts::AccountSettings;
 use tessera_auth::audit::AuditSettings;
 use tessera_auth::guard::ThrottleSettings;
 use tessera_axum::BrowserSettings;
+use tessera_axum::routes::RoutePaths;
 use tessera_core::{Secret, Settings};
 
 /// Everything the server is configured with.
@@ -50,6 +51,7 @@ pub struct Config {
     /// Development mode: a generated signing key is allowed and logs are human-readable.
     /// Production deployments set it to `false`, and then unsafe settings stop the server.
     /// Defaults to `true`, like a new Django project.
+    #[serde(with = "tessera_core::boolean")]
     pub debug: bool,
     /// Seconds to let in-flight requests finish after SIGINT/SIGTERM. Defaults to 10.
     #[serde(with = "tessera_core::duration")]
@@ -69,6 +71,8 @@ pub struct Config {
     /// The audit log's retention (`audit_retention`).
     #[serde(flatten)]
     pub audit: AuditSettings,
+    /// Where the API is served (`[routes]`): the prefix (`/api`) and each token view's path.
+    pub routes: RoutePaths,
     /// Bearer token that `/metrics` requires. Unset, only local clients that came through
     /// no proxy may read it, and only in debug mode: outside debug `/metrics` needs it.
     pub metrics_token: Option<Secret>,
@@ -120,6 +124,7 @@ impl Default for Config {
                 throttling
             },
             audit: AuditSettings::default(),
+            routes: RoutePaths::default(),
             metrics_token: None,
             header_read_timeout: Duration::from_secs(10),
             request_body_timeout: Duration::from_secs(30),
@@ -127,6 +132,21 @@ impl Default for Config {
         }
     }
 }
+
+/// The hosts served in debug mode when `allowed_hosts` is empty, as Django's: `localhost`
+/// and its subdomains, and the loopback addresses.
+pub const DEBUG_ALLOWED_HOSTS: &[&str] = &[".localhost", "127.0.0.1", "[::1]"];
+
+/// The paths the server serves besides the API (a trailing `*`: everything under it). The
+/// token views cannot be configured onto them; a test requests each one.
+pub const SERVER_PATHS: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/account",
+    "/account/*",
+    "/.well-known/*",
+];
 
 /// A configuration that cannot be used; the message names the setting or file.
 #[derive(Debug, thiserror::Error)]
@@ -170,9 +190,31 @@ impl Config {
         self.audit
             .validate()
             .map_err(|e| ConfigError(e.to_string()))?;
+        self.validate_routes()?;
         self.browser_settings()
             .validate()
             .map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// The API's paths: valid, and none where the server serves something else (its index,
+    /// health, metrics, the account page, the JWKS).
+    fn validate_routes(&self) -> Result<(), ConfigError> {
+        self.routes
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        for (name, path) in self.routes.token_paths() {
+            let Some(path) = path else { continue };
+            let taken = SERVER_PATHS.iter().any(|own| match own.strip_suffix('*') {
+                Some(under) => path.starts_with(under),
+                None => path == *own,
+            });
+            if taken {
+                return Err(ConfigError(format!(
+                    "invalid setting `routes.{name}`: the server serves {path} itself"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The limits that keep slow or idle clients from holding connections: both timeouts
@@ -197,12 +239,28 @@ impl Config {
     }
 
     /// The browser settings in force: cookies are `Secure` unless debug mode is on or
-    /// `auth_cookie_secure` says otherwise.
+    /// `session_cookie_secure` / `auth_cookie_secure` say otherwise; the refresh cookie's path
+    /// follows `routes.prefix` unless `auth_cookie_refresh_path` is set; in debug mode an
+    /// empty `allowed_hosts` is Django's debug list ([`DEBUG_ALLOWED_HOSTS`]) and a refused
+    /// host is named in the 400 body.
     pub fn browser_settings(&self) -> BrowserSettings {
-        BrowserSettings {
+        let mut browser = BrowserSettings {
             auth_cookie_secure: Some(self.browser.auth_cookie_secure.unwrap_or(!self.debug)),
+            explain_disallowed_host: self.debug,
             ..self.browser.clone()
+        };
+        if self.debug && browser.allowed_hosts.is_empty() {
+            browser.allowed_hosts = DEBUG_ALLOWED_HOSTS
+                .iter()
+                .map(|h| (*h).to_owned())
+                .collect();
         }
+        // The refresh cookie goes where the auth routes are, under the configured prefix,
+        // unless its path was set.
+        if browser.auth_cookie_refresh_path == BrowserSettings::default().auth_cookie_refresh_path {
+            browser.auth_cookie_refresh_path = self.routes.api_path("auth/");
+        }
+        browser
     }
 
     /// The address to bind.
@@ -283,6 +341,63 @@ mod tests {
     pub(super) fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         Config::load_from(Some(Path::new("/nonexistent/tessera.toml")), &vars(pairs))
             .or_else(|_| Config::load_from(None, &vars(pairs)))
+    }
+
+    #[test]
+    fn routes_and_obtain_shapes_come_from_their_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tessera.toml");
+        let toml = r#"
+[routes]
+prefix = "api/v1/"
+token_obtain = "/gettoken/"
+token_sliding = ""
+
+[token_obtain]
+claims = ["email", "full_name"]
+response_user = ["id", "email"]
+
+[token_obtain_sliding]
+claims = ["username"]
+"#;
+        std::fs::write(&path, toml).unwrap();
+        let config = Config::load_from(Some(&path), &[]).unwrap();
+        assert_eq!(config.routes.token_obtain, "/gettoken/");
+        assert_eq!(config.routes.api_path("auth/"), "/api/v1/auth/");
+        assert_eq!(config.accounts.token_obtain.claims, ["email", "full_name"]);
+        assert_eq!(config.accounts.token_obtain.response_user, ["id", "email"]);
+        assert_eq!(config.accounts.token_obtain_sliding.claims, ["username"]);
+        // The refresh cookie follows the auth routes, unless its path is set.
+        assert_eq!(
+            config.browser_settings().auth_cookie_refresh_path,
+            "/api/v1/auth/"
+        );
+        assert_eq!(
+            Config::default()
+                .browser_settings()
+                .auth_cookie_refresh_path,
+            "/api/auth/"
+        );
+
+        let refused = [
+            ("[routes]\ntoken_obtian = \"x/\"\n", "token_obtian"),
+            (
+                "[routes]\ntoken_verify = \"/healthz\"\n",
+                "routes.token_verify",
+            ),
+            (
+                "[routes]\ntoken_obtain = \"/account/x/\"\n",
+                "routes.token_obtain",
+            ),
+            ("[token_obtain]\nclaims = [\"password\"]\n", "token_obtain"),
+            ("[token_obtain]\nclaims = [\"exp\"]\n", "token_obtain"),
+            ("[token_obtain]\nfields = []\n", "fields"),
+        ];
+        for (text, named) in refused {
+            std::fs::write(&path, text).unwrap();
+            let err = Config::load_from(Some(&path), &[]).unwrap_err().to_string();
+            assert!(err.contains(named), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ fn check_deploy(env: &[(&str, &str)]) -> (bool, String) {
     command
         .args(["check", "--deploy"])
         .env("TESSERA_DEBUG", "false")
+        .env("TESSERA_ALLOWED_HOSTS", "api.example.com")
         .env("TESSERA_METRICS_TOKEN", "scrape-me-9f2c1e7a");
     for (name, value) in env {
         command.env(name, value);

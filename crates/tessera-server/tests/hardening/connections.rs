@@ -113,7 +113,7 @@ fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
 fn a_body_that_stops_midway_gets_408_and_the_connection_is_closed() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with(dir.path(), &[("TESSERA_REQUEST_BODY_TIMEOUT", "1s")]);
-    let request = "POST /api/token/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+    let request = "POST /api/token/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
                    Content-Length: 100\r\n\r\n{\"email\": \"a@";
     let mut stream = connect(&server, request.as_bytes(), Duration::from_secs(15));
 

@@ -31,6 +31,7 @@ impl Server {
             .env("TESSERA_DATA_DIR", dir.join("data"))
             .env("TESSERA_BIND", "127.0.0.1:0")
             .env("TESSERA_DEBUG", "false")
+            .env("TESSERA_ALLOWED_HOSTS", "127.0.0.1,localhost")
             .env("TESSERA_SIGNING_KEY", SIGNING_KEY)
             .env("TESSERA_DATABASE_URL", database_url)
             // Login failures in the database on both engines, and a login rate that lets

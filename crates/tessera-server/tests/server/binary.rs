@@ -244,6 +244,7 @@ fn check_names_what_is_unsafe_for_production() {
     production
         .arg("check")
         .env("TESSERA_DEBUG", "false")
+        .env("TESSERA_ALLOWED_HOSTS", "api.example.com")
         .env("TESSERA_SIGNING_KEY", SIGNING_KEY);
     let output = run(production, None);
     assert!(
@@ -294,6 +295,31 @@ fn production_mode_refuses_to_start_without_a_signing_key() {
         "{}",
         stderr(&output)
     );
+}
+
+#[test]
+fn commands_run_with_the_signing_key_of_a_production_configuration() {
+    // The commands sign nothing, but the key the server signs with is configured for them
+    // too (one `.env` for both); it must not stop them.
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &[
+            "createsuperuser",
+            "--email",
+            "ops@example.com",
+            "--no-input",
+        ][..],
+        &["user", "list"],
+    ] {
+        let mut command = tessera(dir.path());
+        command
+            .args(args)
+            .env("TESSERA_DEBUG", "false")
+            .env("TESSERA_ALLOWED_HOSTS", "api.example.com")
+            .env("TESSERA_SIGNING_KEY", SIGNING_KEY);
+        let output = run(command, None);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    }
 }
 
 #[tokio::test]
@@ -411,4 +437,120 @@ async fn every_acknowledged_rotation_survives_a_killed_server() {
     .await
     .unwrap();
     assert_eq!(response.status(), 401);
+}
+
+/// `tessera` in username mode (`username_field = "username"`), working in `dir`.
+fn tessera_by_username(dir: &std::path::Path) -> std::process::Command {
+    let mut command = tessera(dir);
+    command.env("TESSERA_USERNAME_FIELD", "username");
+    command
+}
+
+#[tokio::test]
+async fn createsuperuser_takes_a_username_that_then_logs_in() {
+    let dir = tempfile::tempdir().unwrap();
+    // No address needed; the name is stored NFKC-normalised, as Django stores it.
+    let mut command = tessera_by_username(dir.path());
+    command
+        .args(["createsuperuser", "--username", "ｒｏｏｔ", "--no-input"])
+        .env("TESSERA_SUPERUSER_PASSWORD", PASSWORD);
+    let output = run(command, None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("Superuser created successfully."));
+
+    for (args, expected) in [
+        (
+            vec!["--username", "root"],
+            "That username is already taken.",
+        ),
+        (
+            vec!["--username", "bad name"],
+            "Enter a valid username. This value may contain only letters, numbers, and \
+             @/./+/-/_ characters.",
+        ),
+        (vec![], "--username is required with --no-input"),
+        (
+            vec!["--username", "second", "--email", "not-an-email"],
+            "Enter a valid email address.",
+        ),
+    ] {
+        let mut command = tessera_by_username(dir.path());
+        command
+            .arg("createsuperuser")
+            .args(&args)
+            .arg("--no-input")
+            .env("TESSERA_SUPERUSER_PASSWORD", PASSWORD);
+        let output = run(command, None);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(
+            stderr(&output).contains(expected),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+
+    // The address may be left out only where the service says so: not once
+    // `registration_email_required` is on.
+    let mut required = tessera_by_username(dir.path());
+    required
+        .args(["createsuperuser", "--username", "third", "--no-input"])
+        .env("TESSERA_REGISTRATION_EMAIL_REQUIRED", "true")
+        .env("TESSERA_SUPERUSER_PASSWORD", PASSWORD);
+    let output = run(required, None);
+    assert!(
+        !output.status.success() && stderr(&output).contains("--email is required with --no-input"),
+        "{}",
+        stderr(&output)
+    );
+
+    // Interactively: the username, then an address that may be left blank, then the password.
+    let mut asked = tessera_by_username(dir.path());
+    asked.arg("createsuperuser");
+    let output = run(asked, Some(&format!("ada\n\n{PASSWORD}\n")));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with("Username: Email address (blank for none): "),
+        "{}",
+        stdout(&output)
+    );
+
+    // The user commands take and print the username.
+    let mut list = tessera_by_username(dir.path());
+    list.args(["user", "list"]);
+    let listed = stdout(&run(list, None));
+    assert!(
+        listed.contains("username") && listed.contains("root") && listed.contains("2 user(s)"),
+        "{listed}"
+    );
+    let mut show = tessera_by_username(dir.path());
+    show.args(["user", "show", "root"]);
+    let shown = stdout(&run(show, None));
+    assert!(
+        shown.contains("username:      root") && shown.contains("superuser:     yes"),
+        "{shown}"
+    );
+    let mut missing = tessera_by_username(dir.path());
+    missing.args(["user", "show", "nobody"]);
+    let output = run(missing, None);
+    assert!(!output.status.success() && stderr(&output).contains("no user with username nobody"));
+
+    // The server logs the superuser in by username on the JSON and the cookie logins.
+    let server = Server::start_with(dir.path(), &[("TESSERA_USERNAME_FIELD", "username")]);
+    let client = reqwest::Client::new();
+    for path in ["/api/token/", "/api/auth/login/", "/api/auth/cookie/login/"] {
+        let response = client
+            .post(format!("{}{path}", server.base))
+            .json(&json!({"username": "root", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    let by_email = client
+        .post(format!("{}/api/token/", server.base))
+        .json(&json!({"email": "root", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_email.status(), 400);
 }

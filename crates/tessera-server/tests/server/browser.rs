@@ -153,6 +153,49 @@ async fn the_account_page_is_html_under_a_strict_policy_with_security_headers() 
 }
 
 #[tokio::test]
+async fn the_page_tells_its_script_what_users_log_in_with() {
+    let by_email = TestApp::build().await;
+    let page = get(&by_email, "/account/", None).await;
+    assert!(
+        page.text
+            .contains(r#"data-login-field="email" data-email-required="true""#),
+        "{}",
+        page.text
+    );
+
+    let by_username = TestApp::build_with(|config| {
+        config.jwt.username_field = tessera_core::UsernameField::Username;
+    })
+    .await;
+    let page = get(&by_username, "/account/", None).await;
+    assert!(
+        page.text
+            .contains(r#"data-login-field="username" data-email-required="false""#),
+        "{}",
+        page.text
+    );
+    // Its forms have the username inputs the script shows.
+    assert_eq!(
+        page.text.matches(r#"name="username""#).count(),
+        3,
+        "{}",
+        page.text
+    );
+
+    let required = TestApp::build_with(|config| {
+        config.jwt.username_field = tessera_core::UsernameField::Username;
+        config.accounts.registration_email_required = true;
+    })
+    .await;
+    let page = get(&required, "/account/", None).await;
+    assert!(
+        page.text.contains(r#"data-email-required="true""#),
+        "{}",
+        page.text
+    );
+}
+
+#[tokio::test]
 async fn the_page_names_the_configured_csrf_cookie_and_header_html_escaped() {
     let app = TestApp::build_with(|config| {
         config.browser.csrf_cookie_name = "xsrf.token".into();

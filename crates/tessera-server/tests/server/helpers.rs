@@ -49,6 +49,11 @@ impl TestApp {
             ..Config::default()
         };
         config.jwt.signing_key = Some(SIGNING_KEY.into());
+        // As Django's test runner does, the test client's host is served, beside the
+        // loopback names.
+        config.browser.allowed_hosts = ["testserver", ".localhost", "127.0.0.1", "[::1]"]
+            .map(String::from)
+            .to_vec();
         configure(&mut config);
         let application = Application::build(config)
             .await
@@ -230,6 +235,7 @@ impl Server {
             .arg("serve")
             .env("TESSERA_BIND", "127.0.0.1:0")
             .env("TESSERA_DEBUG", "false")
+            .env("TESSERA_ALLOWED_HOSTS", "127.0.0.1,localhost")
             .env("TESSERA_SIGNING_KEY", SIGNING_KEY);
         for (name, value) in env {
             match value {

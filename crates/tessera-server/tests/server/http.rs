@@ -17,6 +17,80 @@ async fn the_index_names_the_service_and_its_routes() {
 }
 
 #[tokio::test]
+async fn configured_paths_move_the_token_views_and_the_api_and_the_index_says_where() {
+    let app = TestApp::build_with(|config| {
+        config.routes.prefix = "/api/v1/".into();
+        config.routes.token_obtain = "/gettoken/".into();
+        config.routes.token_refresh = "/refreshtoken/".into();
+        config.routes.token_sliding = String::new();
+        config.accounts.token_obtain.response_user = vec!["id".into(), "email".into()];
+    })
+    .await;
+    let user = app.create_user("ada@example.com").await;
+    let credentials = json!({"email": "ada@example.com", "password": PASSWORD});
+
+    let (status, body, _) = app.post("/gettoken/", credentials.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["user"],
+        json!({"id": user.id, "email": "ada@example.com"})
+    );
+    let (status, _, _) = app
+        .post("/refreshtoken/", json!({"refresh": body["refresh"]}))
+        .await;
+    assert_eq!(status, 200);
+    let (status, _, _) = app.post("/api/v1/auth/login/", credentials.clone()).await;
+    assert_eq!(status, 200);
+    for gone in ["/api/token/", "/api/auth/login/", "/api/v1/token/sliding/"] {
+        let (status, _, _) = app.post(gone, credentials.clone()).await;
+        assert_eq!(status, 404, "{gone}");
+    }
+    // The cookie login's refresh cookie goes to the moved auth routes.
+    let (status, _, headers) = app.post("/api/v1/auth/cookie/login/", credentials).await;
+    assert_eq!(status, 200);
+    let refresh_cookie = headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("refresh_token="))
+        .unwrap()
+        .to_owned();
+    assert!(
+        refresh_cookie.contains("Path=/api/v1/auth/"),
+        "{refresh_cookie}"
+    );
+
+    let (_, index, _) = app.get("/", None).await;
+    assert_eq!(index["links"]["token_obtain_pair"], "/gettoken/");
+    assert_eq!(index["links"]["token_refresh"], "/refreshtoken/");
+    assert_eq!(index["links"]["token_verify"], "/api/v1/token/verify/");
+    assert_eq!(index["links"]["login"], "/api/v1/auth/login/");
+    assert!(
+        index["links"].get("token_obtain_sliding").is_none(),
+        "{index}"
+    );
+    // The account page calls the auth routes where they moved.
+    let (status, page, _) = app.get("/account/", None).await;
+    assert_eq!(status, 200);
+    let page = page.as_str().unwrap_or_default().to_owned();
+    assert!(page.contains(r#"data-auth-api="/api/v1/auth/""#), "{page}");
+}
+
+#[tokio::test]
+async fn every_path_the_server_keeps_for_itself_is_served() {
+    let app = TestApp::build().await;
+    for own in tessera_server::config::SERVER_PATHS {
+        let path = match own.strip_suffix('*') {
+            Some(under) if under.ends_with("/.well-known/") => format!("{under}jwks.json"),
+            Some(under) => format!("{under}app.js"),
+            None => (*own).to_owned(),
+        };
+        let (status, _, _) = app.get(&path, None).await;
+        assert_ne!(status, 404, "{path}");
+    }
+}
+
+#[tokio::test]
 async fn readyz_answers_ok_while_the_store_answers_and_503_after() {
     let app = TestApp::build().await;
     let (status, body, _) = app.get("/readyz", None).await;

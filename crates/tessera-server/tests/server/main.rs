@@ -4,6 +4,7 @@ mod admin;
 mod audit;
 mod binary;
 mod browser;
+mod deployment;
 mod engines;
 mod helpers;
 mod http;

@@ -1,0 +1,11 @@
+//! `tessera import django`: moving a Django project to Tessera without logging anyone out.
+//!
+//! * `import` — [`Auth::import_django`](crate::Auth::import_django): a Django project's
+//!   users and simplejwt outstanding tokens, taken over with their ids.
+//! * `report` — the [`ImportReport`] and how it reads.
+
+mod import;
+mod report;
+
+pub use import::ImportOptions;
+pub use report::{ImportNote, ImportReport, TableCounts};
