@@ -1,21 +1,61 @@
 #!/usr/bin/env bash
-# The browser journey: installs Chromium (Debian) and playwright-core (npm) when missing,
-# starts a fresh `tessera` on a random port, and drives the account page through it.
-# Screenshots of each step land in tests/browser/screenshots/.
+# The browser journey: uses an existing Chromium (TESSERA_CHROMIUM=/path, else `chromium`,
+# `chromium-browser` or `google-chrome` on PATH) and installs playwright-core (npm) into
+# tests/browser/node_modules; starts a fresh `tessera` on a random port, and drives the
+# account page through it. Screenshots of each step land in tests/browser/screenshots/.
+#
+# Without a browser (or Node.js) it offers to install Debian's `chromium` (about 120
+# packages, some 350 MB) or `nodejs npm` system-wide with apt, as root, after saying so; in
+# CI (CI=true) it installs without asking, and where nobody can answer it stops instead.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "== installing Chromium from Debian"
+find_chromium() {
+  if [[ -n "${TESSERA_CHROMIUM:-}" ]]; then
+    [[ -x "$TESSERA_CHROMIUM" ]] || { echo "TESSERA_CHROMIUM=$TESSERA_CHROMIUM is not an executable" >&2; return 1; }
+    echo "$TESSERA_CHROMIUM"
+    return 0
+  fi
+  local name
+  for name in chromium chromium-browser google-chrome google-chrome-stable; do
+    if command -v "$name" >/dev/null 2>&1; then command -v "$name"; return 0; fi
+  done
+  return 1
+}
+
+# Installs Debian packages system-wide, after saying what and asking (CI=true: no question;
+# nobody at the terminal: no install).
+apt_install() {
+  local what="$1"; shift
+  echo "   about to run: apt-get update && apt-get install -y $*"
+  echo "   ($what, system-wide, as root)"
+  if [[ "${CI:-}" != "true" ]]; then
+    if [[ -t 0 ]]; then
+      read -r -p "   install now? [y/N] " answer
+      [[ "$answer" == [yY]* ]] || { echo "   not installed; the browser journey is not run" >&2; exit 1; }
+    else
+      echo "   not installed: run with CI=true to allow it, or install it yourself" >&2
+      exit 1
+    fi
+  fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+if ! chromium_path="$(find_chromium)"; then
+  [[ -z "${TESSERA_CHROMIUM:-}" ]] || exit 1
+  echo "== no Chromium found (set TESSERA_CHROMIUM=/path/to/chromium to use one)"
+  apt_install "Debian's package and its dependencies, about 120 packages and 350 MB" chromium
+  chromium_path="$(find_chromium)"
 fi
+echo "== browser: $chromium_path"
+export CHROMIUM="$chromium_path"
 if ! command -v node >/dev/null 2>&1; then
-  echo "== installing Node.js from Debian"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  echo "== no Node.js found"
+  apt_install "Debian's Node.js and npm" nodejs npm
 fi
+echo "== installing playwright-core from npm into tests/browser/node_modules"
 (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 
 cargo build --quiet --manifest-path "$root/Cargo.toml" -p tessera-server --bin tessera

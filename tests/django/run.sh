@@ -160,8 +160,8 @@ EOF
   server=$!
   local addr=""
   for _ in $(seq 1 600); do
-    # The log is JSON lines (debug = false): {…"message":"tessera is serving","addr":"…"}.
-    addr="$(sed -n 's/.*"tessera is serving".*"addr":"\([0-9.:]*\)".*/\1/p' "$dir/server.log" |
+    # The log is JSON lines (debug = false): {…"message":"tessera is serving at …","addr":"…"}.
+    addr="$(sed -n 's/.*"tessera is serving[^"]*".*"addr":"\([0-9.:]*\)".*/\1/p' "$dir/server.log" |
       head -n 1)"
     [[ -n "$addr" ]] && break
     kill -0 "$server" 2>/dev/null || { cat "$dir/server.log"; fail "[$engine] tessera exited"; }

@@ -116,6 +116,18 @@ pub enum UserCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Set user fields: `first_name`, `last_name`, `is_active`, `is_staff` and the custom
+    /// fields of `user_fields`, read-only ones included (`tessera user set ada
+    /// is_premium=true`). Values are read as the admin API reads them.
+    Set {
+        /// The user's login name: e-mail address, or username with
+        /// `username_field = "username"`.
+        #[arg(value_name = "LOGIN")]
+        login: String,
+        /// `FIELD=VALUE`, one or more.
+        #[arg(value_name = "FIELD=VALUE", required = true)]
+        assignments: Vec<String>,
+    },
     /// Set a new password (asked for, or read from standard input when it is not a
     /// terminal) and end every session.
     SetPassword {

@@ -33,6 +33,20 @@ pub struct Application {
     tessera: Tessera,
     routes: Router<Tessera>,
     serving: Serving,
+    report: StartupReport,
+}
+
+/// What start-up found, logged with the line that says where the server listens.
+#[derive(Debug, Clone)]
+struct StartupReport {
+    /// The database in use, without its password.
+    database: String,
+    /// `"3 applied"` or `"up to date"`.
+    migrations: String,
+    /// Where the signing key comes from.
+    signing_key: String,
+    /// The command to run next: `tessera createsuperuser` while the database has no user.
+    next_step: Option<&'static str>,
 }
 
 /// How the HTTP application and its connections are served, from the configuration.
@@ -75,7 +89,12 @@ impl Application {
     /// [`Application::build`] with an application's own routes served beside Tessera's
     /// (they can use every extractor of `tessera_axum`).
     pub async fn build_with(mut config: Config, routes: Router<Tessera>) -> anyhow::Result<Self> {
+        let mut signing_key = signing_key_source(&config);
         if config.ensure_signing_key()? {
+            signing_key = format!(
+                "generated, stored in {}",
+                config.signing_key_file().display()
+            );
             tracing::warn!(
                 file = %config.signing_key_file().display(),
                 "using a generated signing key kept in the data directory; set TESSERA_SIGNING_KEY \
@@ -84,7 +103,26 @@ impl Application {
         }
         config.check_production()?;
         let store = open_store(&config).await?;
+        let pending = store
+            .pending_migrations()
+            .await
+            .context("reading the applied migrations")?;
         store.migrate().await.context("applying migrations")?;
+        let migrations = match pending.len() {
+            0 => "up to date".to_owned(),
+            n => format!("{n} applied"),
+        };
+        // Only a database known to hold no user suggests creating one.
+        let next_step = match store.search_users(None, 1, 0).await {
+            Ok((0, _)) => Some("tessera createsuperuser"),
+            _ => None,
+        };
+        let report = StartupReport {
+            database: config.database_description(),
+            migrations,
+            signing_key,
+            next_step,
+        };
         let tessera = Tessera::builder(config.jwt.clone(), store)
             .accounts(config.accounts.clone())
             .browser(config.browser_settings())
@@ -95,12 +133,13 @@ impl Application {
         let addr = config.bind_addr()?;
         let listener = TcpListener::bind(addr)
             .await
-            .with_context(|| format!("binding {addr}"))?;
+            .map_err(|error| bind_error(addr, error))?;
         Ok(Self {
             listener,
             tessera,
             routes,
             serving: Serving::from_config(&config),
+            report,
         })
     }
 
@@ -129,9 +168,12 @@ impl Application {
         router(self.tessera.clone(), self.routes.clone(), &self.serving)
     }
 
-    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
+    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish. The signals are
+    /// caught from before the line that says the server is serving, so a signal sent as soon
+    /// as that line is read still stops it gracefully.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(shutdown_signal()).await
+        let shutdown = shutdown_signal().context("installing the signal handlers")?;
+        self.run_until(shutdown).await
     }
 
     /// Serves until `shutdown` completes.
@@ -140,7 +182,26 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let addr = self.local_addr();
-        tracing::info!(%addr, "tessera is serving");
+        let url = url_to_open(addr);
+        let StartupReport {
+            database,
+            migrations,
+            signing_key,
+            next_step,
+        } = &self.report;
+        let hint = next_step.map_or_else(String::new, |next| {
+            format!("; the database has no user yet: run `{next}`")
+        });
+        tracing::info!(
+            %addr,
+            %url,
+            %database,
+            %migrations,
+            %signing_key,
+            next_step = *next_step,
+            "tessera is serving at {url} (database: {database}; migrations: {migrations}; \
+             signing key: {signing_key}){hint}"
+        );
         let app = self.router();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let grace = self.serving.shutdown_grace;
@@ -174,17 +235,80 @@ impl Application {
     }
 }
 
+/// Where the signing key comes from, as the start-up line says it (before a generated one
+/// is made).
+fn signing_key_source(config: &Config) -> String {
+    if config.jwt.key_source == tessera_core::KeyOrigin::Store {
+        "stored keys (key_source = store)".to_owned()
+    } else if let Some(file) = &config.jwt.signing_key_file {
+        format!("key file {}", file.display())
+    } else if config.jwt.signing_key.is_some() {
+        "configured key (signing_key)".to_owned()
+    } else {
+        "generated".to_owned()
+    }
+}
+
+/// The address to open in a browser: the bound one, with the loopback address for a
+/// server bound to every interface.
+fn url_to_open(addr: SocketAddr) -> String {
+    let mut addr = addr;
+    match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            addr.set_ip(std::net::Ipv6Addr::LOCALHOST.into());
+        }
+        _ => {}
+    }
+    format!("http://{addr}/")
+}
+
+/// A failure to bind `addr`, naming the setting that changes it.
+fn bind_error(addr: SocketAddr, error: std::io::Error) -> anyhow::Error {
+    match error.kind() {
+        std::io::ErrorKind::AddrInUse => anyhow::anyhow!(
+            "{addr} is in use (another tessera?); set `bind` (TESSERA_BIND) to another port"
+        ),
+        std::io::ErrorKind::PermissionDenied => anyhow::anyhow!(
+            "{addr} may not be bound by this user (ports below 1024 need privileges); \
+             set `bind` (TESSERA_BIND) to another port"
+        ),
+        std::io::ErrorKind::AddrNotAvailable => anyhow::anyhow!(
+            "{addr} is not an address of this machine; set `bind` (TESSERA_BIND) to one"
+        ),
+        _ => anyhow::Error::from(error).context(format!("binding {addr} (setting `bind`)")),
+    }
+}
+
 /// How long a graceful shutdown waits for the audit queue to be written.
 const AUDIT_FLUSH_LIMIT: Duration = Duration::from_secs(10);
 
-/// Opens the configured store, creating the data directory for the default SQLite file.
+/// Opens the configured store, creating the data directory (0700) for the default SQLite
+/// file. A SQLite file that does not exist yet is created empty with mode 0600 first, so the
+/// database and its `-wal` and `-shm` files are readable by their owner only.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     if config.database_url.is_none() {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        crate::config::create_private_dir(&config.data_dir).with_context(|| {
             format!("creating the data directory {}", config.data_dir.display())
         })?;
     }
     let url = config.database_url();
+    if let Some(file) = config.sqlite_file()
+        && !url.contains("mode=ro")
+    {
+        match crate::config::create_private_file(&file) {
+            Ok(true) => tracing::debug!(file = %file.display(), "created the database"),
+            Ok(false) => {}
+            // A missing directory of a configured URL: SQLite's own error says it.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(anyhow::Error::from(error)
+                    .context(format!("creating the database {}", file.display())));
+            }
+        }
+    }
     let store = Store::connect_with(&url, &config.store_options())
         .await
         .with_context(|| format!("opening the database {}", crate::config::redact_url(&url)))?;
@@ -349,30 +473,66 @@ fn index_links(paths: &RoutePaths) -> serde_json::Value {
     })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that completes on SIGINT or SIGTERM (Ctrl-C elsewhere), its handlers installed
+/// now rather than when it is first polled.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => {},
+                _ = interrupt.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_url_to_open_is_the_bound_address_with_loopback_for_every_interface() {
+        for (bound, url) in [
+            ("127.0.0.1:8000", "http://127.0.0.1:8000/"),
+            ("0.0.0.0:8001", "http://127.0.0.1:8001/"),
+            ("[::]:8002", "http://[::1]:8002/"),
+            ("[::1]:8003", "http://[::1]:8003/"),
+            ("192.0.2.7:80", "http://192.0.2.7:80/"),
+        ] {
+            assert_eq!(url_to_open(bound.parse().unwrap()), url, "{bound}");
+        }
+    }
+
+    #[test]
+    fn a_bind_failure_names_the_setting_to_change() {
+        let addr: SocketAddr = "127.0.0.1:8000".parse().unwrap();
+        let in_use = bind_error(addr, std::io::ErrorKind::AddrInUse.into()).to_string();
+        assert_eq!(
+            in_use,
+            "127.0.0.1:8000 is in use (another tessera?); set `bind` (TESSERA_BIND) to another port"
+        );
+        for kind in [
+            std::io::ErrorKind::PermissionDenied,
+            std::io::ErrorKind::AddrNotAvailable,
+            std::io::ErrorKind::Other,
+        ] {
+            let message = format!("{:#}", bind_error(addr, kind.into()));
+            assert!(
+                message.contains("127.0.0.1:8000") && message.contains("`bind`"),
+                "{message}"
+            );
+        }
+    }
 
     #[test]
     fn only_plain_request_ids_of_64_characters_at_most_are_kept() {

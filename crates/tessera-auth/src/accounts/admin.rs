@@ -26,7 +26,7 @@ use crate::actor::Actor;
 use crate::audit::event;
 use crate::error::AuthError;
 use crate::form::Fields;
-use crate::rules::drf_bool;
+use crate::rules::{UserField, drf_bool};
 use crate::service::Auth;
 use tessera_store::RevokeReason;
 
@@ -41,15 +41,19 @@ pub struct AdminUpdate {
     pub first_name: Option<String>,
     /// Last name.
     pub last_name: Option<String>,
+    /// Custom user fields to set, by name, as their declarations parse them — read-only
+    /// ones included: read-only means users cannot set it, not staff.
+    pub extra: Map<String, Value>,
 }
 
 impl AdminUpdate {
     /// Reads `is_active`, `is_staff` (DRF `BooleanField`s), `first_name` and `last_name`
-    /// (at most 150 characters) from `data`; other fields are ignored.
+    /// (at most 150 characters) and every custom field of `declared` (read-only ones too)
+    /// from `data`; other fields are ignored, as DRF ignores them.
     ///
     /// # Errors
     /// DRF's messages, field by field.
-    pub fn parse(data: &Map<String, Value>) -> Result<Self, AuthError> {
+    pub fn parse(data: &Map<String, Value>, declared: &[UserField]) -> Result<Self, AuthError> {
         let mut fields = Fields::new(data);
         let flag = |fields: &mut Fields<'_>, name: &str| {
             let value = data.get(name)?;
@@ -67,12 +71,24 @@ impl AdminUpdate {
         let is_staff = flag(&mut fields, "is_staff");
         let first_name = read_name(&mut fields, "first_name");
         let last_name = read_name(&mut fields, "last_name");
+        let mut extra = Map::new();
+        for field in declared {
+            if let Some(value) = data.get(&field.name) {
+                match field.parse(value) {
+                    Ok(parsed) => {
+                        extra.insert(field.name.clone(), parsed);
+                    }
+                    Err(message) => fields.fail(&field.name, message),
+                }
+            }
+        }
         fields.finish()?;
         Ok(Self {
             is_active,
             is_staff,
             first_name,
             last_name,
+            extra,
         })
     }
 }
@@ -314,6 +330,9 @@ impl Auth {
                 changes.insert(field.into(), value);
             }
         }
+        for (field, value) in &update.extra {
+            changes.insert(field.clone(), value.clone());
+        }
         let action = AdminAction::Update {
             is_active: update.is_active,
             is_staff: update.is_staff,
@@ -338,6 +357,7 @@ impl Auth {
         let names = UserUpdate {
             first_name: update.first_name,
             last_name: update.last_name,
+            extra: update.extra,
             ..UserUpdate::default()
         };
         let updated = store

@@ -113,7 +113,8 @@ async fn retrieve(
     Ok(Json(admin_object(&tessera, &user)))
 }
 
-/// PATCH: `is_active`, `is_staff`, `first_name`, `last_name`. Deactivating ends every session.
+/// PATCH: `is_active`, `is_staff`, `first_name`, `last_name` and every custom user field,
+/// read-only ones included. Deactivating ends every session.
 async fn update(
     State(tessera): State<Tessera>,
     admin: AdminUser,
@@ -122,7 +123,7 @@ async fn update(
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
     let user = find(&tessera, &id).await?;
-    let update = AdminUpdate::parse(&data.0)?;
+    let update = AdminUpdate::parse(&data.0, &tessera.auth().accounts().user_fields)?;
     let (updated, _) = tessera
         .auth()
         .update_user(&user, update, staff(&admin, &client))

@@ -9,7 +9,7 @@ use tessera_auth::rules::USERNAME_TAKEN;
 use tessera_auth::{Auth, AuthError};
 use tessera_core::UsernameField;
 
-use super::{explain, finish, service};
+use super::{explain, finish, service_creating};
 use crate::config::Config;
 
 /// What `createsuperuser` was given on the command line.
@@ -36,7 +36,7 @@ pub async fn create_superuser(config: &Config, args: CreateSuperuser) -> anyhow:
     if args.no_input && by_username && args.username.is_none() {
         bail!("--username is required with --no-input");
     }
-    let auth = service(config).await?;
+    let auth = service_creating(config).await?;
     let names = login_names(&auth, by_username, args.username, args.email, args.no_input).await;
     let (username, email) = match names {
         Ok(names) => names,

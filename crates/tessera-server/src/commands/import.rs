@@ -4,7 +4,7 @@ use anyhow::Context as _;
 use tessera_auth::django_import::ImportOptions;
 use tessera_store::django::DjangoSource;
 
-use super::{explain, finish, service};
+use super::{explain, finish, service_creating};
 use crate::cli::ImportCommand;
 use crate::config::{Config, redact_url};
 
@@ -21,7 +21,8 @@ pub async fn import(config: &Config, command: ImportCommand) -> anyhow::Result<(
         .read(user_table.as_deref())
         .await
         .with_context(|| format!("reading the Django project at {shown}"))?;
-    let auth = service(config).await?;
+    // A dry run compares with the database too, so it creates one as the import would.
+    let auth = service_creating(config).await?;
     let options = ImportOptions::default()
         .dry_run(dry_run)
         .merge_existing(merge_existing);

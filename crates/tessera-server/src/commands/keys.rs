@@ -5,7 +5,7 @@ use tessera_auth::keys::{KeyStatus, load_key_files};
 use tessera_auth::{Actor, Auth};
 use tessera_core::{Algorithm, KeyOrigin, Timestamp, TokenBackend};
 
-use super::{explain, finish, service, timestamp};
+use super::{explain, finish, service, service_creating, timestamp};
 use crate::cli::KeysCommand;
 use crate::config::Config;
 
@@ -20,7 +20,13 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
             ),
         };
     }
-    let auth = service(config).await?;
+    // Generating or rotating a key fills the database; listing or retiring needs one.
+    let auth = match command {
+        KeysCommand::Generate { .. } | KeysCommand::Rotate { .. } => {
+            service_creating(config).await?
+        }
+        KeysCommand::List | KeysCommand::Retire { .. } => service(config).await?,
+    };
     let result = run(&auth, command).await;
     let finished = finish(auth).await;
     result.and(finished)

@@ -29,9 +29,37 @@ pub async fn migrated_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// The SQLite file of the configuration when it does not exist yet.
+fn missing_database(config: &Config) -> Option<std::path::PathBuf> {
+    config.sqlite_file().filter(|file| !file.exists())
+}
+
+/// Fails, naming the file, when the database is a SQLite file that does not exist: a
+/// command run from the wrong directory must not quietly work on a new, empty database.
+fn require_database(config: &Config) -> anyhow::Result<()> {
+    match missing_database(config) {
+        Some(file) => anyhow::bail!(
+            "no database at {} (set data_dir or database_url, or run `tessera migrate`)",
+            file.display()
+        ),
+        None => Ok(()),
+    }
+}
+
+/// [`migrated_store`], saying so (on standard error, which keeps the command's own output
+/// for scripts) when it created the SQLite file.
+async fn created_store(config: &Config) -> anyhow::Result<Store> {
+    let missing = missing_database(config);
+    let store = migrated_store(config).await?;
+    if let Some(file) = missing {
+        eprintln!("Created database {}", file.display());
+    }
+    Ok(store)
+}
+
 /// `tessera migrate`
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    migrated_store(config).await?.close().await;
+    created_store(config).await?.close().await;
     println!("Migrations applied.");
     Ok(())
 }
@@ -87,8 +115,20 @@ fn describe(duration: Duration) -> String {
 
 /// The service over the migrated store, for commands: it issues and checks no tokens, so
 /// no signing key is needed. Audit events go through its queue; [`finish`] writes them.
+/// A SQLite database that does not exist is an error ([`require_database`]).
 pub(crate) async fn service(config: &Config) -> anyhow::Result<Auth> {
-    let store = migrated_store(config).await?;
+    require_database(config)?;
+    service_over(config, migrated_store(config).await?).await
+}
+
+/// [`service`] for the commands that fill a database (`createsuperuser`, `import`): a
+/// SQLite file that does not exist is created, and the command says so.
+pub(crate) async fn service_creating(config: &Config) -> anyhow::Result<Auth> {
+    service_over(config, created_store(config).await?).await
+}
+
+/// The service of [`service`] over `store`.
+async fn service_over(config: &Config, store: Store) -> anyhow::Result<Auth> {
     let auth = Auth::builder(config.jwt.clone(), store)
         .accounts(config.accounts.clone())
         .throttling(config.throttling.clone())

@@ -126,6 +126,17 @@ async fn run(config: &Config, auth: &Auth, command: UserCommand) -> anyhow::Resu
             let (u, ended) = update_user(auth, find(login).await?, update).await?;
             println!("{} is inactive; {ended} session(s) ended.", name(auth, &u));
         }
+        UserCommand::Set { login, assignments } => {
+            let data = assignments_to_fields(auth, &assignments)?;
+            let declared = &auth.accounts().user_fields;
+            let update = AdminUpdate::parse(&data, declared).map_err(explain)?;
+            let (u, ended) = update_user(auth, find(login).await?, update).await?;
+            let names: Vec<&str> = data.keys().map(String::as_str).collect();
+            println!("{}: set {}.", name(auth, &u), names.join(", "));
+            if ended > 0 {
+                println!("{ended} session(s) ended.");
+            }
+        }
         UserCommand::Delete { login, yes } => {
             let u = find(login).await?;
             if !yes
@@ -196,4 +207,41 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
 
 fn yes_no(value: bool) -> &'static str {
     if value { "yes" } else { "no" }
+}
+
+/// The fields `tessera user set` may change, besides the custom ones.
+const SETTABLE: &[&str] = &["first_name", "last_name", "is_active", "is_staff"];
+
+/// `FIELD=VALUE` arguments as the request body the admin API would get: every value a text,
+/// read by the field's rules; an unknown field or one named twice is refused.
+fn assignments_to_fields(
+    auth: &Auth,
+    assignments: &[String],
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let declared = &auth.accounts().user_fields;
+    let mut data = serde_json::Map::new();
+    for assignment in assignments {
+        let Some((field, value)) = assignment.split_once('=') else {
+            bail!("{assignment:?} is not FIELD=VALUE");
+        };
+        let known = SETTABLE.contains(&field) || declared.iter().any(|f| f.name == field);
+        if !known {
+            let mut names: Vec<&str> = SETTABLE.to_vec();
+            names.extend(declared.iter().map(|f| f.name.as_str()));
+            bail!(
+                "unknown field {field:?}; these can be set: {}",
+                names.join(", ")
+            );
+        }
+        if data
+            .insert(
+                field.to_owned(),
+                serde_json::Value::String(value.to_owned()),
+            )
+            .is_some()
+        {
+            bail!("{field:?} is set twice");
+        }
+    }
+    Ok(data)
 }

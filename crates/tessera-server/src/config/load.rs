@@ -12,8 +12,9 @@
 //! - `Env` turns every value that looks like a number, boolean or list into one, while a text
 //!   setting must stay the text it was given — a numeric secret is still a secret
 //!   ([`env_value`]);
-//! - `TESSERA_CONFIG`, `TESSERA_LOG` and `TESSERA_SUPERUSER_PASSWORD` share the prefix but
-//!   are not settings.
+//! - `TESSERA_CONFIG`, `TESSERA_LOG`, `TESSERA_SUPERUSER_PASSWORD`, the test suite's
+//!   `TESSERA_TEST_*` and `TESSERA_REQUIRE_POSTGRES` share the prefix but are not settings
+//!   ([`is_setting_var`]).
 
 use std::path::{Path, PathBuf};
 
@@ -22,8 +23,16 @@ use figment::providers::Serialized;
 
 use super::{Config, ConfigError};
 
-/// Environment variables with the `TESSERA_` prefix that are not settings.
-const NON_SETTING_VARS: &[&str] = &["config", "superuser_password", "log"];
+/// Environment variables with the `TESSERA_` prefix that are not settings (lowercase, without
+/// the prefix).
+const NON_SETTING_VARS: &[&str] = &["config", "superuser_password", "log", "require_postgres"];
+
+/// Whether `key` (a variable's name without `TESSERA_`, lowercase) names a setting rather than
+/// one of the variables of [`NON_SETTING_VARS`] or the test suite's `TESSERA_TEST_*`, which
+/// may be exported in the shell that runs the server.
+fn is_setting_var(key: &str) -> bool {
+    !NON_SETTING_VARS.contains(&key) && !key.starts_with("test_")
+}
 
 /// The default configuration file, read from the working directory when present.
 pub const DEFAULT_CONFIG_FILE: &str = "tessera.toml";
@@ -84,7 +93,7 @@ impl Config {
                 continue;
             };
             let key = key.to_ascii_lowercase();
-            if NON_SETTING_VARS.contains(&key.as_str()) {
+            if !is_setting_var(&key) {
                 continue;
             }
             let Some(default) = defaults.get(&key) else {
@@ -501,6 +510,33 @@ mod tests {
             assert!(err.contains("tessera.toml, line "), "{err}");
             assert_eq!(err.lines().count(), 1, "{err}");
         }
+    }
+
+    #[test]
+    fn the_test_suites_variables_are_not_settings_but_a_misspelt_setting_still_fails() {
+        assert!(
+            default_values().keys().all(|key| is_setting_var(key)),
+            "a setting's name collides with a variable that is not one"
+        );
+        let config = load(&[
+            (
+                "TESSERA_TEST_POSTGRES_URL",
+                "postgres://postgres@127.0.0.1/test",
+            ),
+            ("TESSERA_TEST_ANYTHING", "1"),
+            ("TESSERA_REQUIRE_POSTGRES", "1"),
+            ("TESSERA_LEEWAY", "3"),
+        ])
+        .unwrap();
+        assert_eq!(config.jwt.leeway, Duration::from_secs(3));
+        assert_eq!(config.database_url, None);
+        let err = load(&[("TESSERA_TEST_POSTGRES_URL", "x"), ("TESSERA_TESTS", "1")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown setting in environment variable TESSERA_TESTS"),
+            "{err}"
+        );
     }
 
     #[test]

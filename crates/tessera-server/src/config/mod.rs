@@ -14,6 +14,7 @@ mod signing_key;
 
 pub use deploy::{Finding, Severity};
 pub use load::DEFAULT_CONFIG_FILE;
+pub(crate) use signing_key::{create_private_dir, create_private_file};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -263,11 +264,14 @@ impl Config {
         browser
     }
 
-    /// The address to bind.
+    /// The address to bind: `bind` as an address (`0.0.0.0:8000`, `[::1]:8000`), a bare port
+    /// (`8000`, meaning `127.0.0.1:8000`) or a host name and port (`localhost:8000`; a name is
+    /// resolved and its first address used, `localhost` being `127.0.0.1`).
     pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
-        self.bind.parse().map_err(|_| {
+        parse_bind(&self.bind).ok_or_else(|| {
             ConfigError(format!(
-                "invalid setting `bind`: {:?} is not an address such as 127.0.0.1:8000",
+                "invalid setting `bind`: {:?} is not an address such as 127.0.0.1:8000, \
+                 localhost:8000, [::1]:8000 or a port such as 8000",
                 self.bind
             ))
         })
@@ -285,6 +289,19 @@ impl Config {
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("tessera.db").display()))
     }
 
+    /// The file of a SQLite database in force (`None` for PostgreSQL and in-memory SQLite).
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        let url = self.database_url();
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))?;
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        if path.is_empty() || path == ":memory:" || query.split('&').any(|p| p == "mode=memory") {
+            return None;
+        }
+        Some(PathBuf::from(path))
+    }
+
     /// The database pool's size and time limits.
     pub fn store_options(&self) -> tessera_store::StoreOptions {
         tessera_store::StoreOptions {
@@ -294,6 +311,30 @@ impl Config {
                 .filter(|timeout| !timeout.is_zero()),
         }
     }
+}
+
+/// [`Config::bind_addr`]'s parsing: an address, a bare port on `127.0.0.1`, or a host name
+/// and port resolved to its first address (IPv4 first for `localhost`).
+fn parse_bind(bind: &str) -> Option<SocketAddr> {
+    let bind = bind.trim();
+    if let Ok(addr) = bind.parse::<SocketAddr>() {
+        return Some(addr);
+    }
+    if !bind.is_empty() && bind.bytes().all(|b| b.is_ascii_digit()) {
+        let port = bind.parse::<u16>().ok()?;
+        return Some(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    let (host, port) = bind.rsplit_once(':')?;
+    let port = port.parse::<u16>().ok()?;
+    if host.is_empty() || host.len() > 253 || host.contains(['[', ']', ':', '/', ' ']) {
+        return None;
+    }
+    if host.eq_ignore_ascii_case("localhost") {
+        return Some(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .ok()?
+        .next()
 }
 
 /// A database URL without its password, fit for messages: the user information before the
@@ -397,6 +438,45 @@ claims = ["username"]
             std::fs::write(&path, text).unwrap();
             let err = Config::load_from(Some(&path), &[]).unwrap_err().to_string();
             assert!(err.contains(named), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn bind_is_an_address_a_bare_port_or_a_host_name_and_port() {
+        let addr = |bind: &str| {
+            Config {
+                bind: bind.into(),
+                ..Config::default()
+            }
+            .bind_addr()
+        };
+        for (bind, expected) in [
+            ("127.0.0.1:8000", "127.0.0.1:8000"),
+            ("0.0.0.0:8000", "0.0.0.0:8000"),
+            ("[::1]:8000", "[::1]:8000"),
+            ("8000", "127.0.0.1:8000"),
+            ("0", "127.0.0.1:0"),
+            ("localhost:8000", "127.0.0.1:8000"),
+            ("LocalHost:8001", "127.0.0.1:8001"),
+            (" 8002 ", "127.0.0.1:8002"),
+        ] {
+            assert_eq!(addr(bind).unwrap().to_string(), expected, "{bind}");
+        }
+        for bad in [
+            "",
+            ":",
+            "localhost",
+            "localhost:",
+            "localhost:99999",
+            "65536",
+            "-1",
+            "::1:8000",
+            "[::1]",
+            "a b:80",
+            "http://localhost:8000",
+        ] {
+            let err = addr(bad).unwrap_err().to_string();
+            assert!(err.contains("invalid setting `bind`"), "{bad}: {err}");
         }
     }
 

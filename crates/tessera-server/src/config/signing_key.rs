@@ -62,7 +62,7 @@ fn write_new_key(path: &Path, algorithm: Algorithm) -> Result<String, ConfigErro
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     let key = key.expose().to_owned();
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| ConfigError(format!("{}: {e}", dir.display())))?;
+        create_private_dir(dir).map_err(|e| ConfigError(format!("{}: {e}", dir.display())))?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -74,6 +74,31 @@ fn write_new_key(path: &Path, algorithm: Algorithm) -> Result<String, ConfigErro
     std::io::Write::write_all(&mut file, key.as_bytes())
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
     Ok(key)
+}
+
+/// Creates `dir` and its missing parents; on Unix the directories made here are readable by
+/// their owner only (0700), while one that exists is left as it is.
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates the empty file `path` if it does not exist (mode 0600 on Unix), so that SQLite —
+/// which gives its `-wal` and `-shm` files the database file's mode — keeps every file of
+/// the database readable by its owner only. Returns whether the file was created.
+pub(crate) fn create_private_file(path: &Path) -> std::io::Result<bool> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

@@ -85,6 +85,8 @@ async fn staff_cannot_generate_or_rotate_in_a_key_of_the_other_family() {
 fn the_command_line_refuses_a_key_of_the_other_family_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("t.db").display());
+    let migrate = tessera_on(dir.path(), &database, &["migrate"]);
+    assert!(migrate.status.success(), "{}", text(&migrate));
     for args in [
         ["keys", "generate", "--algorithm", "HS512"],
         ["keys", "rotate", "--algorithm", "HS256"],

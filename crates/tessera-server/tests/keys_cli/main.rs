@@ -33,6 +33,11 @@ fn text(output: &Output) -> String {
 fn keys_are_generated_rotated_listed_and_retired_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let list = tessera(dir.path(), &["keys", "list"]);
+    assert!(!list.status.success(), "{}", text(&list));
+    assert!(text(&list).contains("no database at"), "{}", text(&list));
+    let migrate = tessera(dir.path(), &["migrate"]);
+    assert!(migrate.status.success(), "{}", text(&migrate));
+    let list = tessera(dir.path(), &["keys", "list"]);
     assert!(list.status.success(), "{}", text(&list));
     assert!(text(&list).contains("0 key(s)"), "{}", text(&list));
 

@@ -512,3 +512,80 @@ async fn superusers_manage_staff_but_never_remove_the_last_active_superuser() {
     let (status, _, _) = app.send("DELETE", &user(&second), Some(&token), None).await;
     assert_eq!(status, 204);
 }
+
+/// `is_premium`: read-only for users, set by staff.
+fn premium_app() -> impl FnOnce(&mut tessera_server::config::Config) {
+    |c| {
+        c.throttling.throttle_rates.clear();
+        c.accounts.user_fields = vec![tessera_auth::accounts::UserField {
+            name: "is_premium".into(),
+            kind: tessera_auth::accounts::FieldKind::Boolean,
+            required: false,
+            max_length: None,
+            read_only: true,
+            claim: true,
+            default: Some(json!(false)),
+        }];
+    }
+}
+
+#[tokio::test]
+async fn staff_set_read_only_custom_fields_that_users_cannot() {
+    let app = TestApp::build_with(premium_app()).await;
+    app.create_staff("staff@example.com").await;
+    let ada = app.create_user("ada@example.com").await;
+    let staff = app.access_token("staff@example.com").await;
+    let own = app.access_token("ada@example.com").await;
+    let path = format!("/api/admin/users/{}/", ada.id);
+
+    // The user cannot grant it to themselves…
+    let (status, body, _) = app
+        .send(
+            "PATCH",
+            "/api/auth/profile/",
+            Some(&own),
+            Some(json!({"is_premium": true})),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["is_premium"]),
+        (200, &json!(false)),
+        "{body}"
+    );
+    // …staff can, with the field's own rules, and it is audited.
+    let (status, body, _) = app
+        .send(
+            "PATCH",
+            &path,
+            Some(&staff),
+            Some(json!({"is_premium": "certainly"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body, json!({"is_premium": ["Must be a valid boolean."]}));
+    let (status, body, _) = app
+        .send(
+            "PATCH",
+            &path,
+            Some(&staff),
+            Some(json!({"is_premium": true})),
+        )
+        .await;
+    assert_eq!((status, &body["is_premium"]), (200, &json!(true)), "{body}");
+    let stored = app.tessera.auth().user(ada.id).await.unwrap();
+    assert_eq!(stored.extra.get("is_premium"), Some(&json!(true)));
+    let updated = app.audited("admin.user_updated").await;
+    let detail: serde_json::Value =
+        serde_json::from_str(updated.last().unwrap().detail.as_deref().unwrap()).unwrap();
+    assert_eq!(detail["is_premium"], json!(true));
+    // The next login's tokens carry it.
+    let access = app.access_token("ada@example.com").await;
+    let now = app.tessera.auth().now();
+    let token = app
+        .tessera
+        .auth()
+        .backend()
+        .decode(&tessera_core::TokenKind::access(), &access, now)
+        .unwrap();
+    assert_eq!(token.get("is_premium"), Some(&json!(true)));
+}

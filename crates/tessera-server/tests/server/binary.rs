@@ -180,6 +180,9 @@ fn one_line_error(output: &std::process::Output) -> String {
 #[test]
 fn a_failed_command_prints_one_line_even_with_rust_backtrace_set() {
     let dir = tempfile::tempdir().unwrap();
+    let mut migrate = tessera(dir.path());
+    migrate.arg("migrate");
+    assert!(run(migrate, None).status.success());
     let mut show = tessera(dir.path());
     show.args(["user", "show", "nobody@example.com"])
         .env("RUST_BACKTRACE", "1");
@@ -553,4 +556,48 @@ async fn createsuperuser_takes_a_username_that_then_logs_in() {
         .await
         .unwrap();
     assert_eq!(by_email.status(), 400);
+}
+
+#[test]
+fn user_set_changes_names_flags_and_read_only_custom_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tessera.toml"),
+        "[[user_fields]]\nname = \"is_premium\"\ntype = \"boolean\"\nread_only = true\ndefault = false\n",
+    )
+    .unwrap();
+    create_superuser(dir.path(), "root@example.com");
+    let set = |args: &[&str]| {
+        let mut command = tessera(dir.path());
+        command.args(["user", "set", "root@example.com"]).args(args);
+        run(command, None)
+    };
+
+    let output = set(&["is_premium=yes", "first_name=Ada"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("root@example.com: set is_premium, first_name."),
+        "{}",
+        stdout(&output)
+    );
+    let mut show = tessera(dir.path());
+    show.args(["user", "show", "root@example.com"]);
+    assert!(stdout(&run(show, None)).contains("name:          Ada "));
+
+    // A bad value gets the field's own message; an unknown field or a bare word is refused;
+    // the last active superuser cannot be deactivated this way either.
+    for (args, message) in [
+        (vec!["is_premium=certainly"], "Must be a valid boolean."),
+        (vec!["plan=gold"], "unknown field \"plan\""),
+        (vec!["is_premium"], "is not FIELD=VALUE"),
+        (vec!["is_active=false"], "last active superuser"),
+    ] {
+        let output = set(&args);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(
+            stderr(&output).contains(message),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
 }

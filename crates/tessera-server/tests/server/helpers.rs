@@ -213,6 +213,8 @@ pub struct Server {
     pub child: Child,
     pub base: String,
     pub logs: mpsc::Receiver<String>,
+    /// The log line that says where it listens.
+    pub serving_line: String,
 }
 
 impl Server {
@@ -263,7 +265,12 @@ impl Server {
         let line = wait_for_log(&logs, "tessera is serving");
         let event: Value = serde_json::from_str(&line).unwrap();
         let base = format!("http://{}", event["addr"].as_str().unwrap());
-        Self { child, base, logs }
+        Self {
+            child,
+            base,
+            logs,
+            serving_line: line,
+        }
     }
 
     /// Sends SIGTERM, waits for the process to end, and returns its exit status and every

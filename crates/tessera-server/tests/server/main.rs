@@ -6,6 +6,7 @@ mod binary;
 mod browser;
 mod deployment;
 mod engines;
+mod first_hour;
 mod helpers;
 mod http;
 mod instances;
