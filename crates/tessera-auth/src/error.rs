@@ -38,6 +38,10 @@ pub enum AuthError {
     /// The token was issued before a password change or a "log out everywhere".
     #[error("The user's password has been changed.")]
     PasswordChanged,
+    /// A WebSocket ticket that is malformed, unknown, used, expired, or whose session,
+    /// user or password changed since (one message for all, to tell an attacker nothing).
+    #[error("Invalid or expired ticket.")]
+    InvalidTicket,
     /// A refresh for a user who is gone or inactive.
     #[error("No active account found for the given token.")]
     NoActiveAccount,

@@ -15,6 +15,7 @@
 //! | the audit log | [`audit`] |
 //! | signing keys | [`keys`] |
 //! | moving from Django: importing its users and tokens, the simplejwt cut-over | [`Auth::import_django`], [`django_import`] |
+//! | WebSocket tickets: single use, 30 s | [`Auth::issue_ws_ticket`], [`Auth::redeem_ws_ticket`] |
 //! | upkeep: expired sessions, stale throttle rows, old audit events | [`Auth::flush_expired`], [`Auth::prune_audit`], [`Auth::upkeep`] |
 
 pub mod accounts;
@@ -38,6 +39,7 @@ mod sessions;
 mod signing_keys;
 pub mod tokens;
 mod upkeep;
+mod ws_tickets;
 
 pub use actor::Actor;
 pub use client::{ClientInfo, MAX_USER_AGENT};
@@ -46,3 +48,4 @@ pub use login::MAX_LOGIN_NAME_CHARS;
 pub use service::{Auth, AuthBuilder};
 pub use tokens::{Refreshed, SESSION_CLAIM, TokenPair};
 pub use upkeep::{Flushed, UPKEEP_INTERVAL};
+pub use ws_tickets::{WS_TICKET_LIFETIME, WS_TICKET_THROTTLE_SCOPE, WsTicket};

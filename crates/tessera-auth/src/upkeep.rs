@@ -26,6 +26,8 @@ pub struct Flushed {
     pub throttle_rows: u64,
     /// Refresh tokens imported from simplejwt (`tessera import django`) that expired.
     pub foreign_tokens: u64,
+    /// WebSocket tickets that expired unused.
+    pub ws_tickets: u64,
 }
 
 impl Auth {
@@ -53,10 +55,12 @@ impl Auth {
             .store()
             .flush_expired_foreign_tokens(now - self.settings().leeway)
             .await?;
+        let ws_tickets = self.store().flush_expired_ws_tickets(now).await?;
         Ok(Flushed {
             sessions,
             throttle_rows,
             foreign_tokens,
+            ws_tickets,
         })
     }
 
@@ -215,6 +219,14 @@ mod tests {
                 .await
                 .unwrap();
         }
+        // A WebSocket ticket that expired unused, and a live one.
+        auth.issue_ws_ticket_valid_for(&user, None, Duration::ZERO)
+            .await
+            .unwrap();
+        let live = auth
+            .issue_ws_ticket_valid_for(&user, None, Duration::from_secs(30))
+            .await
+            .unwrap();
 
         let flushed = auth.flush_expired().await.unwrap();
 
@@ -224,10 +236,14 @@ mod tests {
                 sessions: 1,
                 throttle_rows: 1,
                 foreign_tokens: 0,
+                ws_tickets: 1,
             }
         );
-        let live = store.live_sessions(user.id, T0).await.unwrap();
-        assert_eq!(live.len(), 1);
+        assert_eq!(store.live_sessions(user.id, T0).await.unwrap().len(), 1);
+        assert_eq!(
+            auth.redeem_ws_ticket(&live.ticket).await.unwrap().id,
+            user.id
+        );
         assert_eq!(auth.flush_expired().await.unwrap(), Flushed::default());
     }
 

@@ -31,7 +31,7 @@ fn refused(reason: &str) -> Response {
 /// Whether the auth header names an accepted scheme (`Bearer …`), so that authentication
 /// reads the header and never the access cookie — a junk or malformed token included, which
 /// fails authentication rather than falling back to the cookie (see [`crate::raw_token`]).
-fn header_takes_precedence(tessera: &Tessera, headers: &HeaderMap) -> bool {
+pub(crate) fn header_takes_precedence(tessera: &Tessera, headers: &HeaderMap) -> bool {
     headers.get(tessera.auth_header()).is_some_and(|v| {
         let mut words = v
             .as_bytes()
@@ -109,6 +109,32 @@ fn check_origin(tessera: &Tessera, headers: &HeaderMap) -> Result<(), String> {
                 "Origin checking failed - {origin} does not match any trusted origins."
             )),
         },
+    }
+}
+
+/// The origin check of a WebSocket handshake authenticated by the access cookie (against
+/// cross-site WebSocket hijacking: a browser sends the cookie with a handshake any page
+/// starts, and the same-origin policy does not apply to WebSockets). Browsers always send
+/// `Origin` with a handshake; it must be the server's own origin (from `Host`), a
+/// `csrf_trusted_origins` entry or a `cors_allowed_origins` entry. `Err` carries DRF's
+/// reason.
+pub(crate) fn check_websocket_origin(tessera: &Tessera, headers: &HeaderMap) -> Result<(), String> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Err("Origin header missing.".into());
+    };
+    let origin = String::from_utf8_lossy(origin.as_bytes());
+    let browser = tessera.browser();
+    let trusted = own_origins(headers)
+        .iter()
+        .chain(&browser.csrf_trusted_origins)
+        .chain(&browser.cors_allowed_origins)
+        .any(|o| o.eq_ignore_ascii_case(&origin));
+    if trusted {
+        Ok(())
+    } else {
+        Err(format!(
+            "Origin checking failed - {origin} does not match any trusted origins."
+        ))
     }
 }
 

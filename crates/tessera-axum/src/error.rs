@@ -202,6 +202,10 @@ impl From<AuthError> for ApiError {
                 "The user's password has been changed.",
                 "password_changed",
             ),
+            AuthError::InvalidTicket => Self::authentication_failed(
+                AuthError::InvalidTicket.to_string(),
+                "ticket_not_valid",
+            ),
             AuthError::NoActiveAccount => {
                 Self::authentication_failed_plain(AuthError::NoActiveAccount.to_string())
             }

@@ -53,6 +53,8 @@ pub mod testing;
 #[cfg(feature = "store")]
 mod throttle_layer;
 pub mod verifier;
+#[cfg(feature = "store")]
+pub mod websocket;
 
 #[cfg(feature = "store")]
 use axum::Router;
@@ -97,6 +99,8 @@ pub use tessera_auth::{Auth, AuthError, ClientInfo};
 pub use tessera_core::Settings;
 #[cfg(feature = "store")]
 pub use tessera_store::{Store, User};
+#[cfg(feature = "store")]
+pub use websocket::{WsCredential, WsUser};
 
 #[cfg(feature = "store")]
 use conventions::not_found;

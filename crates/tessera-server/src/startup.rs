@@ -451,6 +451,7 @@ fn index_links(paths: &RoutePaths) -> serde_json::Value {
         ("sessions", "auth/sessions/"),
         ("admin_users", "admin/users/"),
         ("cookie_login", "auth/cookie/login/"),
+        ("ws_ticket", "auth/ws-ticket/"),
     ];
     for (name, relative) in api {
         links.insert(name.into(), json!(paths.api_path(relative)));

@@ -13,6 +13,8 @@
 //! * [`PasswordHasher`] — argon2id hashing and verification on a few dedicated threads,
 //!   bounded by a semaphore; Django's password hash formats verified for imported users,
 //!   with [`Verified`] saying when a hash should be replaced.
+//! * WebSocket tickets ([`RedeemedTicket`]): single-use, stored hashed, redeemed in one
+//!   statement.
 //!
 //! Every time is a [`Timestamp`](tessera_core::Timestamp). Columns keep microseconds since the
 //! Unix epoch, except a session's token times (`current_iat`, `expires_at`), which keep whole
@@ -33,6 +35,7 @@ mod store;
 pub mod testing;
 mod throttles;
 mod users;
+mod ws_tickets;
 
 pub use audit::{AuditEvent, AuditFilter, AuditOutcome, MAX_AUDIT_USERNAME_CHARS, NewAuditEvent};
 pub use email::normalize_email;
@@ -45,3 +48,4 @@ pub use signing_keys::{Retirement, StoredKey};
 pub use store::{PoolUsage, Store, StoreOptions};
 pub use throttles::ThrottleWindow;
 pub use users::{Extra, NewUser, SessionState, User, UserAndSession, UserFlags, UserUpdate};
+pub use ws_tickets::RedeemedTicket;

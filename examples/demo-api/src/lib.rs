@@ -7,9 +7,11 @@
 //! * the tutorials' protected resources ([`tutorial`]), one of them behind a permission on a
 //!   custom user field (`is_premium`);
 //! * a user-scoped resource in its own table with an owner-only permission ([`notes`]);
-//! * the same view in two versions under `/api/v1/` and `/api/v2/` ([`versions`]).
+//! * the same view in two versions under `/api/v1/` and `/api/v2/` ([`versions`]);
+//! * a WebSocket, `/ws/echo/`, authenticated by header, cookie or single-use ticket ([`echo`]).
 
 pub mod config;
+pub mod echo;
 pub mod notes;
 mod state;
 pub mod tutorial;
@@ -86,6 +88,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", token_routes().merge(versions::v1()))
         .nest("/api/v2", versions::v2())
         .merge(jwks_routes())
+        .merge(echo::routes())
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }));
     install(router, state)
 }

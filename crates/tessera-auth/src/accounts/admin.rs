@@ -239,7 +239,7 @@ impl Auth {
 
     /// The user who logs in with `name` (`username_field`), trimmed as the login views trim
     /// it, then found as [`check_credentials`](Auth::check_credentials) finds it (see
-    /// [`account_by_login_name`](Auth::account_by_login_name)).
+    /// `account_by_login_name`).
     ///
     /// # Errors
     /// [`AuthError::NotFound`] when there is none.

@@ -50,9 +50,10 @@ pub struct ThrottleSettings {
     /// DRF's `DEFAULT_THROTTLE_RATES`: `anon` and `user` apply to every request (anonymous
     /// by client address, authenticated by user), `login` and `register` to those routes
     /// (by client address), `password_change` to password changes (by user, and by client
-    /// address apart). A missing or empty rate turns that throttle off. Defaults to
-    /// `register = "10/hour"` and `password_change = "10/hour"`: both spend a password
-    /// hash per request.
+    /// address apart), `ws_ticket` to WebSocket tickets (by user, and by client address
+    /// apart). A missing or empty rate turns that throttle off. Defaults to
+    /// `register = "10/hour"` and `password_change = "10/hour"` (both spend a password
+    /// hash per request) and `ws_ticket = "60/min"`.
     pub throttle_rates: BTreeMap<String, String>,
     /// DRF's `NUM_PROXIES`: how many reverse proxies stand in front, so the client address
     /// is read from `X-Forwarded-For`. Unset: the socket's address, and the header is ignored.
@@ -107,6 +108,7 @@ impl Default for ThrottleSettings {
             throttle_rates: [
                 ("register".to_owned(), "10/hour".to_owned()),
                 ("password_change".to_owned(), "10/hour".to_owned()),
+                ("ws_ticket".to_owned(), "60/min".to_owned()),
             ]
             .into(),
             num_proxies: None,

@@ -3,7 +3,7 @@
 //! refresh and verify views.
 
 use axum::extract::{FromRef, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -21,7 +21,7 @@ use crate::routes::token::{credentials, refresh, verify};
 use crate::state::Tessera;
 
 /// `register/`, `login/`, `logout/`, `logout/all/`, `token/refresh/`, `token/verify/`,
-/// `profile/` (GET, PUT, PATCH) and `password/change/` under `auth/`, relative to the API's
+/// `profile/` (GET, PUT, PATCH), `password/change/` and `ws-ticket/` under `auth/`, relative to the API's
 /// mount point (`/api`).
 pub fn account_routes<S>() -> Router<S>
 where
@@ -46,6 +46,26 @@ where
             "/auth/password/change/",
             post(change_password).requires::<AuthUser>(),
         )
+        .route("/auth/ws-ticket/", post(ws_ticket).requires::<AuthUser>())
+}
+
+/// A single-use WebSocket ticket for the caller, valid 30 seconds (see
+/// [`crate::WsUser`]): `{"ticket": "…", "expires_in": 30}`, never cached.
+async fn ws_ticket(
+    State(tessera): State<Tessera>,
+    auth: AuthUser,
+    Client(client): Client,
+) -> Result<Response, ApiError> {
+    let session = auth.token.get(SESSION_CLAIM).and_then(Value::as_str);
+    let issued = tessera
+        .auth()
+        .issue_ws_ticket(&auth.user, session, &client)
+        .await?;
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(json!({"ticket": issued.ticket, "expires_in": issued.expires_in})),
+    )
+        .into_response())
 }
 
 async fn register(

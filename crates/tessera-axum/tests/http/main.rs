@@ -35,3 +35,4 @@ mod surface;
 mod throttling;
 mod username_mode;
 mod verify_blacklist;
+mod ws_ticket;

@@ -73,6 +73,7 @@ pub async fn flush_expired_tokens(config: &Config) -> anyhow::Result<()> {
         sessions,
         throttle_rows,
         foreign_tokens,
+        ..
     } = flushed.map_err(explain)?;
     println!("Deleted {sessions} expired session(s) and {throttle_rows} stale throttle row(s).");
     if foreign_tokens > 0 {

@@ -93,6 +93,7 @@ pub const ROUTES: &[Route] = &[
     ),
     route("/api/auth/logout/", &["POST"], &["refresh"]),
     route("/api/auth/logout/all/", &["POST"], &[]),
+    route("/api/auth/ws-ticket/", &["POST"], &[]),
     with(
         route("/api/auth/token/refresh/", &["POST"], &["refresh"]),
         RouteKind::Refresh,

@@ -14,6 +14,7 @@ async fn the_index_names_the_service_and_its_routes() {
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(body["links"]["token_obtain_pair"], "/api/token/");
     assert_eq!(body["links"]["health"], "/healthz");
+    assert_eq!(body["links"]["ws_ticket"], "/api/auth/ws-ticket/");
 }
 
 #[tokio::test]

@@ -240,6 +240,7 @@ async fn by_default_the_sixth_login_from_one_address_within_a_minute_is_throttle
             ("login".to_owned(), "5/min".to_owned()),
             ("password_change".to_owned(), "10/hour".to_owned()),
             ("register".to_owned(), "10/hour".to_owned()),
+            ("ws_ticket".to_owned(), "60/min".to_owned()),
         ]
         .into()
     );
@@ -317,6 +318,7 @@ fn throttle_settings_load_from_the_file_and_the_environment() {
             // A default the file does not name stays.
             ("password_change".to_owned(), "10/hour".to_owned()),
             ("register".to_owned(), "3/hour".to_owned()),
+            ("ws_ticket".to_owned(), "60/min".to_owned()),
         ]
         .into()
     );
@@ -339,6 +341,7 @@ fn throttle_settings_load_from_the_file_and_the_environment() {
             ("login".to_owned(), "20/min".to_owned()),
             ("password_change".to_owned(), "10/hour".to_owned()),
             ("register".to_owned(), "10/hour".to_owned()),
+            ("ws_ticket".to_owned(), "60/min".to_owned()),
         ]
         .into()
     );
