@@ -13,3 +13,5 @@ CREATE TABLE ws_tickets (
 );
 CREATE INDEX ws_tickets_expires_at ON ws_tickets (expires_at);
 CREATE INDEX ws_tickets_user_id ON ws_tickets (user_id);
+-- Deleting a session (flushexpiredtokens, logout) finds its tickets by this index.
+CREATE INDEX ws_tickets_session_id ON ws_tickets (session_id);
