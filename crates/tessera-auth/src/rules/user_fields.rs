@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tessera_core::{Settings, SettingsError};
 
+use super::token_obtain::{BUILT_IN_USER_FIELDS, TOKEN_OWN_CLAIMS};
 use crate::form::{Text, too_long};
 
 /// The longest text a string field without `max_length` takes: what a client can make the
@@ -59,37 +60,16 @@ pub struct UserField {
     pub default: Option<Value>,
 }
 
-/// Names a custom field may not take: built-in user fields, request fields, the registered
-/// JWT claims and Tessera's own claims under their default names (the configured claim
-/// names are checked by [`UserField::validate_claims`]).
+/// Names a custom field may not take besides the built-in user fields
+/// ([`BUILT_IN_USER_FIELDS`]) and a token's own claims ([`TOKEN_OWN_CLAIMS`], under their
+/// default names; the configured claim names are checked by
+/// [`UserField::validate_claims`]): request fields and the answers' own keys.
 const RESERVED: &[&str] = &[
-    "id",
-    "email",
-    "username",
-    "first_name",
-    "last_name",
-    "full_name",
-    "is_active",
-    "is_staff",
-    "is_superuser",
-    "date_joined",
-    "last_login",
     "password",
     "password_confirm",
     "old_password",
     "new_password",
     "new_password_confirm",
-    "token_type",
-    "exp",
-    "iat",
-    "jti",
-    "nbf",
-    "aud",
-    "iss",
-    "sub",
-    "user_id",
-    "sid",
-    "refresh_exp",
     "tokens",
     "user",
     "message",
@@ -116,7 +96,10 @@ impl UserField {
                 "{name:?} must be a lower-case identifier (a-z, 0-9, _) of at most 64 characters"
             )));
         }
-        if RESERVED.contains(&name.as_str()) {
+        if [BUILT_IN_USER_FIELDS, TOKEN_OWN_CLAIMS, RESERVED]
+            .iter()
+            .any(|names| names.contains(&name.as_str()))
+        {
             return Err(error(format!("{name:?} is a built-in field or claim name")));
         }
         if self.max_length.is_some() && self.kind != FieldKind::String {

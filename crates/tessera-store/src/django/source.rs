@@ -211,6 +211,24 @@ fn user_select(table: &str, columns: &[String], time: &dyn Fn(&str) -> String) -
     )
 }
 
+/// The rows of the groups and permissions tables present (`tables`) beside the user table
+/// `table`, on either engine's connection `conn`: counted, never read.
+macro_rules! count_not_imported {
+    ($conn:expr, $table:expr, $tables:expr) => {{
+        let mut not_imported = NotImported::default();
+        for (name, which) in not_imported_tables($table) {
+            if $tables.contains(&name) {
+                let sql = format!("SELECT COUNT(*) FROM \"{}\"", checked_identifier(&name)?);
+                let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .fetch_one(&mut *$conn)
+                    .await?;
+                set_count(&mut not_imported, which, count);
+            }
+        }
+        not_imported
+    }};
+}
+
 /// Counts of the tables Tessera cannot take yet (those that exist).
 fn not_imported_tables(user_table: &str) -> [(String, usize); 3] {
     [
@@ -344,16 +362,7 @@ async fn read_sqlite(
             });
         }
     }
-    let mut not_imported = NotImported::default();
-    for (name, which) in not_imported_tables(&table) {
-        if tables.contains(&name) {
-            let sql = format!("SELECT COUNT(*) FROM \"{}\"", checked_identifier(&name)?);
-            let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                .fetch_one(&mut *conn)
-                .await?;
-            set_count(&mut not_imported, which, count);
-        }
-    }
+    let not_imported = count_not_imported!(conn, &table, &tables);
     Ok(DjangoData {
         user_table: table,
         users,
@@ -438,16 +447,7 @@ async fn read_postgres(
             })
             .collect();
     }
-    let mut not_imported = NotImported::default();
-    for (name, which) in not_imported_tables(&table) {
-        if tables.contains(&name) {
-            let sql = format!("SELECT COUNT(*) FROM \"{}\"", checked_identifier(&name)?);
-            let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                .fetch_one(&mut *conn)
-                .await?;
-            set_count(&mut not_imported, which, count);
-        }
-    }
+    let not_imported = count_not_imported!(conn, &table, &tables);
     Ok(DjangoData {
         user_table: table,
         users,
