@@ -1,16 +1,20 @@
 // The account page's whole journey in headless Chromium: register, see and edit the profile,
-// list and end sessions, a silent refresh after the access cookie has gone, a CSRF failure
-// from a forged cross-origin form, password change, sign in again, sign out.
+// confirm the address from the verification mail, list and end sessions, a silent refresh
+// after the access cookie has gone, a CSRF failure from a forged cross-origin form, password
+// change, sign in again, sign out, a forgotten password reset from the mail's link, a change
+// of address confirmed from the new address, and a reset by the code typed from the mail.
 //
-// Usage: node journey.mjs <base-url> <screenshot-dir>
+// Usage: node journey.mjs <base-url> <screenshot-dir> <mail-dir>
+// (<mail-dir>: where `tessera-smtp-sink --dir` keeps the mail the server sends.)
 import { createServer } from "node:http";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { code, messageFiles, readMessage, waitForLink } from "./mailbox.mjs";
 
-const [base, shots] = process.argv.slice(2);
-if (!base || !shots) {
-  console.error("usage: node journey.mjs <base-url> <screenshot-dir>");
+const [base, shots, mailDir] = process.argv.slice(2);
+if (!base || !shots || !mailDir) {
+  console.error("usage: node journey.mjs <base-url> <screenshot-dir> <mail-dir>");
   process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
@@ -25,6 +29,8 @@ async function step(name, work) {
   } catch (error) {
     failed += 1;
     console.log(`not ok - ${name}\n  ${String(error && error.stack || error).split("\n").join("\n  ")}`);
+    // What the page showed when the step failed.
+    await page.screenshot({ path: join(shots, "failed.png"), fullPage: true }).catch(() => {});
     throw error;
   }
 }
@@ -58,7 +64,28 @@ const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`), fullP
 const email = `ada.${Date.now()}@example.com`;
 const password = "Analytical-Engine-1843";
 const newPassword = "Difference-Engine-1822!";
+const resetPassword = "Jacquard-Loom-1804?";
+const codePassword = "Babbage-Note-G-1843";
+const newEmail = `countess.${Date.now()}@example.com`;
 const evil = await evilServer(base);
+
+// Waits for a mail to `to` not among `before` that carries no link of the account page (the
+// notice of an address change).
+async function waitForNotice(before, to, timeout = 30000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const found = messageFiles(mailDir)
+      .filter((file) => !before.includes(file))
+      .map((file) => { try { return readMessage(file); } catch { return null; } })
+      .find((m) => m && m.to.toLowerCase().includes(to.toLowerCase()) && m.text.length > 0);
+    if (found) {
+      expect(!found.text.includes("/account/"), `the notice carries a link: ${found.text}`);
+      return found;
+    }
+    if (Date.now() > deadline) throw new Error(`no notice to ${to} within ${timeout} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 const evilBase = `http://127.0.0.1:${evil.address().port}`;
 
 try {
@@ -100,6 +127,37 @@ try {
     await page.reload();
     expect(await form.getByLabel("First name").inputValue() === "Augusta Ada", "the change was stored");
     await shot("03-profile");
+  });
+
+  await step("the address is confirmed from the verification mail", async () => {
+    const status = page.locator("#email-status");
+    await page.waitForFunction(() => /not verified/i.test(document.querySelector("#email-status").textContent));
+    expect(await page.locator("#resend-verification").isVisible(), "a resend button for an unverified address");
+    await shot("03a-not-verified");
+    // Registration sent a mail; asking again sends another, and only the newest one works.
+    const { link: first } = await waitForLink(mailDir, [], email, "/account/verify-email/");
+    const before = messageFiles(mailDir);
+    await page.locator("#resend-verification").click();
+    await page.getByText("A verification mail is on its way").waitFor();
+    const { link } = await waitForLink(mailDir, before, email, "/account/verify-email/");
+    expect(link !== first, "a new link");
+    await page.goto(first);
+    await page.locator("#verify-button").click();
+    await page.getByText("This link is invalid, expired or already used.").waitFor();
+    // The newest link opens a page that consumes nothing until the button is pressed.
+    const response = await page.goto(link);
+    expect(response.status() === 200, `the link page: ${response.status()}`);
+    expect(response.headers()["referrer-policy"] === "no-referrer", "the link page leaks no referrer");
+    await page.locator("#verify-button").waitFor();
+    await shot("03b-verify-link");
+    await page.locator("#verify-button").click();
+    await page.locator("#link-done").waitFor();
+    await page.goto(`${base}/account/`);
+    await page.locator("#account").waitFor();
+    await page.waitForFunction(() => /^\s*verified\s*$/i.test(document.querySelector("#email-status").textContent));
+    expect(!(await page.locator("#resend-verification").isVisible()), "no resend button once verified");
+    expect(/verified/i.test(await status.textContent()), "the profile shows the address verified");
+    await shot("03c-verified");
   });
 
   await step("sessions are listed and another one can be ended", async () => {
@@ -190,6 +248,87 @@ try {
     await page.reload();
     await page.getByRole("heading", { name: "Welcome back" }).waitFor();
     await shot("09-signed-out");
+  });
+
+  await step("a forgotten password is reset from the mail's link", async () => {
+    const before = messageFiles(mailDir);
+    await page.locator("#forgot-link").click();
+    await page.locator("#forgot-email").fill(email);
+    await page.locator("#forgot-form").getByRole("button", { name: "Send reset e-mail" }).click();
+    await page.locator("#reset-code-form").waitFor();
+    await shot("10-forgot-password");
+    const { link } = await waitForLink(mailDir, before, email, "/account/reset/");
+    const response = await page.goto(link);
+    expect(response.status() === 200, `the link page: ${response.status()}`);
+    expect(response.headers()["referrer-policy"] === "no-referrer", "the link page leaks no referrer");
+    expect((response.headers()["cache-control"] || "").includes("no-store"), "the link page is not cached");
+    await page.locator("#reset-form").waitFor();
+    await page.locator("#reset-password1").fill(resetPassword);
+    await page.locator("#reset-password2").fill(resetPassword);
+    await shot("11-reset-link");
+    await page.locator("#reset-form").getByRole("button", { name: "Set new password" }).click();
+    await page.locator("#link-done").waitFor();
+    await shot("12-password-reset");
+  });
+
+  await step("the reset password signs in, the one before does not", async () => {
+    await page.goto(`${base}/account/`);
+    const form = page.locator("#login-form");
+    await form.getByLabel("Email").fill(email);
+    await form.getByLabel("Password").fill(newPassword);
+    await form.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText("Invalid credentials").waitFor();
+    await form.getByLabel("Password").fill(resetPassword);
+    await form.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText("Signed in.").waitFor();
+    await shot("13-signed-in-after-reset");
+  });
+
+  await step("a new address is used once confirmed from the mail sent to it", async () => {
+    const before = messageFiles(mailDir);
+    await page.locator("#new-email").fill(newEmail);
+    await page.locator("#email-change-password").fill(resetPassword);
+    await page.locator("#email-change-form").getByRole("button", { name: "Change address" }).click();
+    await page.getByText("Confirmation e-mail sent.").waitFor();
+    expect(await page.locator("#nav-name").textContent() === email, "the address changes only once confirmed");
+    await shot("14-email-change-requested");
+    // The old address is told, without a link; the new one gets the link.
+    await waitForNotice(before, email);
+    const { link } = await waitForLink(mailDir, before, newEmail, "/account/email-change/");
+    await page.goto(link);
+    await page.locator("#email-change-confirm-button").click();
+    await page.locator("#link-done").waitFor();
+    await shot("15-email-change-confirmed");
+    await page.goto(`${base}/account/`);
+    await page.locator("#account").waitFor();
+    await page.waitForFunction((address) => document.querySelector("#nav-name").textContent === address, newEmail);
+    expect((await page.locator("#email-status").textContent()).trim() === "verified", "the new address was proved");
+  });
+
+  await step("a forgotten password is reset with the code typed from the mail", async () => {
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
+    await page.getByText("You are signed out.").waitFor();
+    const before = messageFiles(mailDir);
+    await page.locator("#forgot-link").click();
+    await page.locator("#forgot-email").fill(newEmail);
+    await page.locator("#forgot-form").getByRole("button", { name: "Send reset e-mail" }).click();
+    await page.locator("#reset-code-form").waitFor();
+    const { message } = await waitForLink(mailDir, before, newEmail, "/account/reset/");
+    await page.locator("#reset-code").fill(code(message) === "00000000" ? "11111111" : "00000000");
+    await page.locator("#reset-password1").fill(codePassword);
+    await page.locator("#reset-password2").fill(codePassword);
+    await page.locator("#reset-code-form").getByRole("button", { name: "Set new password" }).click();
+    await page.getByText("The code is wrong or has expired.").waitFor();
+    await page.locator("#reset-code").fill(code(message));
+    await shot("16-reset-code");
+    await page.locator("#reset-code-form").getByRole("button", { name: "Set new password" }).click();
+    await page.getByText("You can sign in now.").waitFor();
+    const form = page.locator("#login-form");
+    await form.getByLabel("Email").fill(newEmail);
+    await form.getByLabel("Password").fill(codePassword);
+    await form.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText("Signed in.").waitFor();
+    await shot("17-signed-in-after-code");
   });
 } catch {
   // reported by step()

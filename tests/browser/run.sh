@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The browser journey: uses an existing Chromium (TESSERA_CHROMIUM=/path, else `chromium`,
 # `chromium-browser` or `google-chrome` on PATH) and installs playwright-core (npm) into
-# tests/browser/node_modules; starts a fresh `tessera` on a random port, and drives the
-# account page through it. Screenshots of each step land in tests/browser/screenshots/.
+# tests/browser/node_modules; starts `tessera-smtp-sink` (a real SMTP server keeping each
+# message as an .eml file) and a fresh `tessera` on a random port sending its mail there, and
+# drives the account page through it. Screenshots of each step land in
+# tests/browser/screenshots/.
 #
 # Without a browser (or Node.js) it offers to install Debian's `chromium` (about 120
 # packages, some 350 MB) or `nodejs npm` system-wide with apt, as root, after saying so; in
@@ -58,21 +60,43 @@ fi
 echo "== installing playwright-core from npm into tests/browser/node_modules"
 (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 
-cargo build --quiet --manifest-path "$root/Cargo.toml" -p tessera-server --bin tessera
+cargo build --quiet --manifest-path "$root/Cargo.toml" -p tessera-server --bin tessera \
+  -p tessera-smtp-sink --bin tessera-smtp-sink
 binary="$root/target/debug/tessera"
+sink_binary="$root/target/debug/tessera-smtp-sink"
 
 work="$(mktemp -d)"
 log="$work/server.log"
+mkdir -p "$work/mail"
 cleanup() {
   if [[ -n "${server:-}" ]]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+  if [[ -n "${sink:-}" ]]; then kill "$sink" 2>/dev/null || true; wait "$sink" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 
+# The SMTP server first: it says where it listens in one line on standard output.
+"$sink_binary" --dir "$work/mail" >"$work/sink.log" 2>&1 &
+sink=$!
+smtp=""
+for _ in $(seq 1 600); do
+  smtp="$(sed -n 's/^listening on \([0-9.]*:[0-9]*\)$/\1/p' "$work/sink.log" | head -n 1)"
+  [[ -n "$smtp" ]] && break
+  if ! kill -0 "$sink" 2>/dev/null; then cat "$work/sink.log"; echo "tessera-smtp-sink exited before listening"; exit 1; fi
+  sleep 0.1
+done
+[[ -n "$smtp" ]] || { cat "$work/sink.log"; echo "tessera-smtp-sink did not start"; exit 1; }
+
+# The links in the mail name the server's public URL, so its port is chosen here. The journey
+# signs in more often than the `login` throttle's 5 a minute allows one address.
+port="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')"
 (
   cd "$work"
   exec env -i PATH="$PATH" HOME="${HOME:-/root}" \
-    TESSERA_BIND=127.0.0.1:0 TESSERA_DATA_DIR="$work/data" TESSERA_LOG=info \
+    TESSERA_BIND="127.0.0.1:$port" TESSERA_PUBLIC_URL="http://127.0.0.1:$port" \
+    TESSERA_DATA_DIR="$work/data" TESSERA_LOG=info \
+    TESSERA_EMAIL_BACKEND=smtp TESSERA_SMTP_URL="smtp://$smtp" TESSERA_REQUIRE_VERIFIED_EMAIL=optional \
+    TESSERA_THROTTLE_RATES='{login = "60/min"}' \
     "$binary" serve
 ) >"$log" 2>&1 &
 server=$!
@@ -88,4 +112,4 @@ done
 [[ -n "$addr" ]] || { cat "$log"; echo "tessera did not start"; exit 1; }
 
 rm -rf "$here/screenshots"
-node "$here/journey.mjs" "http://$addr" "$here/screenshots"
+node "$here/journey.mjs" "http://$addr" "$here/screenshots" "$work/mail"

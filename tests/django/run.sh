@@ -123,6 +123,8 @@ simplejwt_cutover = true
 username_field = "username"
 access_token_lifetime = "15m"
 refresh_token_lifetime = "7d"
+# The project sends no mail from here (its password reset stays where it was).
+email_backend = "off"
 rotate_refresh_tokens = true
 blacklist_after_rotation = true
 update_last_login = true

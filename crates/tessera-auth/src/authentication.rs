@@ -46,11 +46,13 @@ impl Auth {
 
     /// The user a validated token names, loaded from the store and checked as simplejwt
     /// does — and, beyond simplejwt, refused once the token's session is revoked: after a
-    /// logout, a detected reuse, a password change or a "log out everywhere".
+    /// logout, a detected reuse, a password change or a "log out everywhere"; a token
+    /// minted from an API key (`client_id`), once that key is revoked or expired.
     ///
     /// # Errors
     /// [`AuthError::NoUserClaim`], [`AuthError::UserNotFound`], [`AuthError::UserInactive`],
-    /// [`AuthError::PasswordChanged`], or the token's kind refusing it as blacklisted.
+    /// [`AuthError::PasswordChanged`], [`AuthError::InvalidApiKey`], or the token's kind
+    /// refusing it as blacklisted.
     pub async fn user_for_token(&self, token: &Token) -> Result<User, AuthError> {
         let user_id = token
             .user_id(self.backend())
@@ -73,6 +75,7 @@ impl Auth {
         if self.settings().check_user_is_active && !user.is_active {
             return Err(AuthError::UserInactive);
         }
+        self.check_client_token(token, &user).await?;
         match session {
             // A session that is gone, or not this user's.
             Some(None) => return Err(blacklisted(token)),

@@ -19,7 +19,7 @@ use crate::audit::{Audit, event};
 use crate::client::ClientInfo;
 use crate::error::AuthError;
 use crate::obtain::ObtainRoute;
-use crate::rules::TOKEN_OWN_CLAIMS;
+use crate::rules::{PERMISSION_CLAIMS, TOKEN_OWN_CLAIMS};
 use crate::service::Auth;
 use crate::tokens::{Refreshed, SESSION_CLAIM};
 
@@ -79,7 +79,9 @@ impl Auth {
             Adoption::Adopted(session) => {
                 metrics::counter!("tessera_simplejwt_adopted_total").increment(1);
                 successor.insert(SESSION_CLAIM, session.id.clone());
-                let access = backend.encode(&successor.access_token(backend, now))?;
+                let mut access = successor.access_token(backend, now);
+                self.add_permission_claims(&mut access, user_id).await?;
+                let access = backend.encode(&access)?;
                 let refresh = if rotate {
                     Some(backend.encode(&successor)?)
                 } else {
@@ -95,7 +97,9 @@ impl Auth {
                         return Err(AuthError::NoActiveAccount);
                     }
                     successor.insert(SESSION_CLAIM, sid.clone());
-                    let access = backend.encode(&successor.access_token(backend, now))?;
+                    let mut access = successor.access_token(backend, now);
+                    self.add_permission_claims(&mut access, user_id).await?;
+                    let access = backend.encode(&access)?;
                     return Ok((
                         Refreshed {
                             access,
@@ -106,7 +110,9 @@ impl Auth {
                     ));
                 }
                 if rotate && let Some(again) = self.adopted_within_grace(&row, &successor).await? {
-                    let access = backend.encode(&again.access_token(backend, now))?;
+                    let mut access = again.access_token(backend, now);
+                    self.add_permission_claims(&mut access, user_id).await?;
+                    let access = backend.encode(&access)?;
                     let refresh = Some(backend.encode(&again)?);
                     return Ok((Refreshed { access, refresh }, user_id, sid));
                 }
@@ -189,7 +195,10 @@ impl Auth {
         let backend = self.backend();
         let mut token = Token::for_user(backend, TokenKind::refresh(), &user.id.to_string(), now);
         for (claim, value) in self.obtain_claims(user, ObtainRoute::Pair) {
-            if token.get(&claim).is_none() && !TOKEN_OWN_CLAIMS.contains(&claim.as_str()) {
+            if token.get(&claim).is_none()
+                && !TOKEN_OWN_CLAIMS.contains(&claim.as_str())
+                && !PERMISSION_CLAIMS.contains(&claim.as_str())
+            {
                 token.insert(claim, value);
             }
         }

@@ -42,9 +42,25 @@ pub enum AuthError {
     /// user or password changed since (one message for all, to tell an attacker nothing).
     #[error("Invalid or expired ticket.")]
     InvalidTicket,
+    /// An API key that is malformed, unknown, wrong, revoked or expired, or whose user is
+    /// gone or inactive (one message for all, to tell an attacker nothing).
+    #[error("Invalid API key.")]
+    InvalidApiKey,
+    /// No active account has these credentials (a wrong login code, say): the login route's
+    /// answer.
+    #[error("No active account found with the given credentials")]
+    InvalidCredentials,
+    /// A login by a user whose e-mail address is not verified, under
+    /// `require_verified_email = "login"`.
+    #[error("E-mail address is not verified.")]
+    EmailNotVerified,
     /// A refresh for a user who is gone or inactive.
     #[error("No active account found for the given token.")]
     NoActiveAccount,
+    /// A mail was asked for while `email_backend = "off"` (a staff member's verification
+    /// mail, a test mail).
+    #[error("E-mail is switched off.")]
+    MailOff,
     /// Input that breaks a rule, field by field (DRF's serializer errors).
     #[error("invalid input: {0}")]
     Invalid(FieldErrors),

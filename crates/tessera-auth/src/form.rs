@@ -50,16 +50,49 @@ pub fn check_line(value: &str, max: usize) -> Option<String> {
     Text::Line.refusal(value).map(str::to_owned)
 }
 
-/// Field errors in the order the fields were checked: `{"field": ["message", …]}`.
+/// Field errors in the order the fields were checked: `{"field": ["message", …]}`, or for
+/// the items of a list field, by index as DRF's `ListField` reports them:
+/// `{"field": {"0": ["message", …]}}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FieldErrors(Vec<(String, Vec<String>)>);
+pub struct FieldErrors(Vec<(String, Messages)>);
+
+/// One field's messages: its own, or its items' by index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Messages {
+    Field(Vec<String>),
+    Items(Vec<(usize, Vec<String>)>),
+}
 
 impl FieldErrors {
-    /// Adds a message to a field (a field keeps its first position).
+    /// Adds a message to a field (a field keeps its first position). A message about the
+    /// field replaces those about its items.
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
         match self.0.iter_mut().find(|(name, _)| name == field) {
-            Some((_, messages)) => messages.push(message.into()),
-            None => self.0.push((field.to_owned(), vec![message.into()])),
+            Some((_, Messages::Field(messages))) => messages.push(message.into()),
+            Some((_, messages)) => *messages = Messages::Field(vec![message.into()]),
+            None => self
+                .0
+                .push((field.to_owned(), Messages::Field(vec![message.into()]))),
+        }
+    }
+
+    /// Adds a message about item `index` of the list field `field` (items in index
+    /// order); nothing when the field itself already failed.
+    pub fn add_item(&mut self, field: &str, index: usize, message: impl Into<String>) {
+        let items = match self.0.iter_mut().find(|(name, _)| name == field) {
+            Some((_, Messages::Field(_))) => return,
+            Some((_, Messages::Items(items))) => items,
+            None => {
+                self.0.push((field.to_owned(), Messages::Items(Vec::new())));
+                match self.0.last_mut() {
+                    Some((_, Messages::Items(items))) => items,
+                    _ => return,
+                }
+            }
+        };
+        match items.binary_search_by_key(&index, |(i, _)| *i) {
+            Ok(at) => items[at].1.push(message.into()),
+            Err(at) => items.insert(at, (index, vec![message.into()])),
         }
     }
 
@@ -78,12 +111,18 @@ impl FieldErrors {
         if self.is_empty() { Ok(()) } else { Err(self) }
     }
 
-    /// Every message as a sentence, field by field: `email: Enter a valid email address.`
-    /// (for a terminal).
+    /// Every message as a sentence, field by field: `email: Enter a valid email address.`,
+    /// `permissions[0]: …` (for a terminal).
     pub fn sentences(&self) -> String {
         self.0
             .iter()
-            .map(|(name, messages)| format!("{name}: {}", messages.join(" ")))
+            .flat_map(|(name, messages)| match messages {
+                Messages::Field(messages) => vec![format!("{name}: {}", messages.join(" "))],
+                Messages::Items(items) => items
+                    .iter()
+                    .map(|(i, messages)| format!("{name}[{i}]: {}", messages.join(" ")))
+                    .collect(),
+            })
             .collect::<Vec<_>>()
             .join("; ")
     }
@@ -93,7 +132,18 @@ impl FieldErrors {
         let map: Map<String, Value> = self
             .0
             .iter()
-            .map(|(name, messages)| (name.clone(), Value::from(messages.clone())))
+            .map(|(name, messages)| {
+                let value = match messages {
+                    Messages::Field(messages) => Value::from(messages.clone()),
+                    Messages::Items(items) => Value::Object(
+                        items
+                            .iter()
+                            .map(|(i, messages)| (i.to_string(), Value::from(messages.clone())))
+                            .collect(),
+                    ),
+                };
+                (name.clone(), value)
+            })
             .collect();
         Value::Object(map)
     }
@@ -189,6 +239,11 @@ impl<'a> Fields<'a> {
         self.errors.add(name, message);
     }
 
+    /// Records a failure of item `index` of the list field `name`.
+    pub fn fail_item(&mut self, name: &str, index: usize, message: impl Into<String>) {
+        self.errors.add_item(name, index, message);
+    }
+
     /// The collected errors, `Ok` when there are none.
     pub fn finish(self) -> Result<(), FieldErrors> {
         self.errors.into_result()
@@ -267,6 +322,29 @@ mod tests {
         assert_eq!(check_line("abc", 3), None);
         assert_eq!(check_line("abcd", 3), Some(too_long(3)));
         assert_eq!(check_line("ab\u{0}", 3).as_deref(), Some(NULL_CHARACTERS));
+    }
+
+    #[test]
+    fn list_items_fail_by_index_and_a_field_error_replaces_them() {
+        let data = Map::new();
+        let mut fields = Fields::new(&data);
+        fields.fail_item("permissions", 2, "two");
+        fields.fail("name", "bad");
+        fields.fail_item("permissions", 0, "zero");
+        fields.fail_item("permissions", 2, "again");
+        let errors = fields.finish().unwrap_err();
+        assert_eq!(
+            errors.to_json().to_string(),
+            r#"{"permissions":{"0":["zero"],"2":["two","again"]},"name":["bad"]}"#
+        );
+        assert_eq!(
+            errors.sentences(),
+            "permissions[0]: zero; permissions[2]: two again; name: bad"
+        );
+        let mut errors = errors;
+        errors.add("permissions", "Not a list.");
+        errors.add_item("permissions", 1, "ignored");
+        assert_eq!(errors.to_json()["permissions"], json!(["Not a list."]));
     }
 
     #[test]

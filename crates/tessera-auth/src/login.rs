@@ -32,6 +32,11 @@ impl Auth {
     /// its setter — without ending any session — audited as `password.upgraded`. Failing
     /// to store it is logged and does not fail the login.
     ///
+    /// With `require_verified_email = "login"`, the right password of an account whose
+    /// address is not verified is [`AuthError::EmailNotVerified`] (audited as
+    /// `login.failed` with `detail.reason = "email_not_verified"`, not counted towards the
+    /// lockout).
+    ///
     /// A name longer than [`MAX_LOGIN_NAME_CHARS`] (or holding a NUL) can be no account's:
     /// it answers `None` as an unknown account does, in about the same time, before any
     /// lockout, store or audit work, so that it costs neither memory nor a row nor a hash.
@@ -83,6 +88,19 @@ impl Auth {
                     .await;
             }
             self.lockout().clear(&name, client.ident()).await?;
+            if let Err(unverified) = self.check_email_verified(user) {
+                // The right password: not a failure towards the lockout, but no login.
+                metrics::counter!("tessera_logins_total", "outcome" => "unverified").increment(1);
+                self.audit(
+                    Audit::new(event::LOGIN_FAILED)
+                        .login_name(&name)
+                        .client(client)
+                        .user(user.id)
+                        .detail(json!({"reason": "email_not_verified"})),
+                )
+                .await;
+                return Err(unverified);
+            }
             if self.settings().update_last_login {
                 self.store().set_last_login(user.id, self.now()).await?;
             }

@@ -52,7 +52,8 @@ pub enum ObtainRoute {
 pub trait ObtainHook: Send + Sync + 'static {
     /// simplejwt's `get_token(user)`: claims added to the new token(s). A claim the token
     /// carries of its own ([`TOKEN_OWN_CLAIMS`](crate::rules::TOKEN_OWN_CLAIMS)) is never
-    /// replaced.
+    /// replaced, and `groups` and `permissions` are left out: `token_permission_claims`
+    /// alone sets them, from the store.
     fn claims(&self, user: &User, route: ObtainRoute, claims: &mut Claims) {
         let _ = (user, route, claims);
     }

@@ -8,10 +8,13 @@ use tokio::task::JoinHandle;
 use tessera_core::{Clock, KeyOrigin, Settings, Timestamp, TokenBackend, TokenKind, UsernameField};
 use tessera_store::{PasswordHasher, Store, User};
 
+use crate::api_keys::{ApiKeyHasher, ApiKeySettings};
 use crate::audit::{Audit, AuditLog, AuditSettings};
+use crate::email_flows::{EmailFlowSettings, MailState};
 use crate::error::AuthError;
 use crate::guard::{Hashing, Lockout, ThrottleSettings, Throttles};
 use crate::keys::{KeyManager, KeyRefresher, load_key_files};
+use crate::mail::{MailSettings, Mailer, Templates};
 use crate::obtain::{ObtainHook, ObtainHookSlot};
 use crate::rules::AccountSettings;
 
@@ -58,11 +61,31 @@ struct Inner {
     _refresher: Option<KeyRefresher>,
     /// The background upkeep (not offline); stops with the last clone.
     upkeep: OnceLock<BackgroundTask>,
+    /// The account flows by e-mail: settings, mailer, templates, the sender's wake-up.
+    mail: MailState,
+    /// The outbox sender (not offline); stops with the last clone.
+    mail_sender: OnceLock<BackgroundTask>,
+    /// API key settings.
+    api_keys: ApiKeySettings,
+    /// The keyed hash of API keys.
+    api_key_hasher: ApiKeyHasher,
+}
+
+/// The service, not kept alive: [`upgrade`](Self::upgrade) answers `None` once the last
+/// clone is gone.
+#[derive(Debug, Clone)]
+pub(crate) struct WeakAuth(std::sync::Weak<Inner>);
+
+impl WeakAuth {
+    /// The service, while a clone of it lives.
+    pub(crate) fn upgrade(&self) -> Option<Auth> {
+        self.0.upgrade().map(Auth)
+    }
 }
 
 /// A task that ends when its owner is dropped.
 #[derive(Debug)]
-struct BackgroundTask(JoinHandle<()>);
+pub(crate) struct BackgroundTask(pub(crate) JoinHandle<()>);
 
 impl Drop for BackgroundTask {
     fn drop(&mut self) {
@@ -83,6 +106,10 @@ pub struct AuthBuilder {
     clock: Clock,
     offline: bool,
     obtain_hook: ObtainHookSlot,
+    mail: MailSettings,
+    email_flows: EmailFlowSettings,
+    public_url: String,
+    api_keys: ApiKeySettings,
 }
 
 impl AuthBuilder {
@@ -128,6 +155,33 @@ impl AuthBuilder {
         self
     }
 
+    /// How mail is sent (`email_backend`, `smtp_url`, `email_from` …). Defaults to the
+    /// console backend.
+    pub fn mail(mut self, mail: MailSettings) -> Self {
+        self.mail = mail;
+        self
+    }
+
+    /// The account flows by e-mail: links, lifetimes, `require_verified_email`,
+    /// `login_by_code`, the outbox's bound.
+    pub fn email_flows(mut self, email_flows: EmailFlowSettings) -> Self {
+        self.email_flows = email_flows;
+        self
+    }
+
+    /// The server's public URL, the `{server}` of the links in mails (no trailing slash
+    /// needed). Defaults to `http://127.0.0.1:8000`.
+    pub fn public_url(mut self, public_url: impl Into<String>) -> Self {
+        self.public_url = public_url.into();
+        self
+    }
+
+    /// API keys: the HMAC secret, the bound per user, how long dead keys stay listed.
+    pub fn api_keys(mut self, api_keys: ApiKeySettings) -> Self {
+        self.api_keys = api_keys;
+        self
+    }
+
     /// Code that adds claims to the obtain routes' tokens and fields to their answers,
     /// after `[token_obtain]` / `[token_obtain_sliding]` — what a DRF project writes in a
     /// `TokenObtainPairSerializer` subclass. See [`ObtainHook`].
@@ -140,18 +194,34 @@ impl AuthBuilder {
     /// describe: with `key_source = "store"`, the first key when there is none, the stored
     /// ring, and a task that keeps it current. Unless [`offline`](Self::offline), it also
     /// starts the upkeep (see [`Auth::upkeep`]): now and every hour, old audit events,
-    /// expired sessions and stale throttle rows are deleted. The remote JWKS (`jwk_url`) is
-    /// HTTP's to fetch: `tessera-axum`'s builder starts it. Both tasks stop with the last
-    /// clone of the service.
+    /// expired sessions and stale throttle rows are deleted; and the outbox sender (see
+    /// [`Auth::send_due_mail`]), which sends the account flows' mails. The mailer and the
+    /// mail texts are set up either way (offline tools queue mail and send test mails).
+    /// The remote JWKS (`jwk_url`) is HTTP's to fetch: `tessera-axum`'s builder starts it.
+    /// The tasks stop with the last clone of the service.
     ///
     /// # Errors
-    /// A setting that cannot be served (it is named), a key file that cannot be read, or
-    /// stored keys that cannot be opened. Never a panic.
+    /// A setting that cannot be served (it is named: the mail settings and templates
+    /// included), a key file that cannot be read, or stored keys that cannot be opened.
+    /// Never a panic.
     pub async fn build(self) -> Result<Auth, AuthError> {
         let key_refresh_interval = self.settings.key_refresh_interval;
         self.accounts.validate_with(&self.settings)?;
         self.throttling.validate()?;
         self.audit.validate()?;
+        let email_optional = self.settings.username_field == UsernameField::Username
+            && !self.accounts.registration_email_required;
+        self.email_flows.validate_with(&self.mail, email_optional)?;
+        self.api_keys.validate()?;
+        let mailer = Mailer::from_settings(&self.mail).await?;
+        let templates = Templates::load(self.mail.email_templates_dir.as_deref())?;
+        let mail = MailState::new(
+            self.email_flows,
+            self.mail,
+            self.public_url,
+            mailer,
+            templates,
+        );
         let (settings, backend) = if self.offline {
             let settings = self.settings;
             // An empty ring: what a store-keyed backend is before its keys are installed.
@@ -186,6 +256,20 @@ impl AuthBuilder {
         } else {
             None
         };
+        // The signing key as configured or read from its file (offline tools read the file
+        // here, for this alone).
+        let signing_key = match (&settings.signing_key, &settings.signing_key_file) {
+            (Some(key), _) => Some(key.clone()),
+            (None, Some(_)) => load_key_files(settings.clone())
+                .ok()
+                .and_then(|loaded| loaded.signing_key),
+            (None, None) => None,
+        };
+        let api_key_hasher = ApiKeyHasher::new(
+            &self.api_keys,
+            settings.key_encryption_key.as_ref(),
+            signing_key.as_ref(),
+        );
         let hasher = self.hasher.unwrap_or_else(|| {
             PasswordHasher::new(std::thread::available_parallelism().map_or(2, usize::from))
         });
@@ -204,12 +288,19 @@ impl AuthBuilder {
             clock,
             _refresher: refresher,
             upkeep: OnceLock::new(),
+            mail,
+            mail_sender: OnceLock::new(),
+            api_keys: self.api_keys,
+            api_key_hasher,
         }));
         if let Some(refresher) = &auth.0._refresher {
             auth.audit_sealed_keys(refresher.sealed_at_start()).await;
         }
         if !offline {
             auth.start_upkeep();
+            if auth.mail_enabled() {
+                auth.start_mail_sender();
+            }
         }
         Ok(auth)
     }
@@ -244,6 +335,10 @@ impl Auth {
             clock: Clock::system(),
             offline: false,
             obtain_hook: ObtainHookSlot::default(),
+            mail: MailSettings::default(),
+            email_flows: EmailFlowSettings::default(),
+            public_url: crate::email_flows::DEFAULT_PUBLIC_URL.to_owned(),
+            api_keys: ApiKeySettings::default(),
         }
     }
 
@@ -261,6 +356,10 @@ impl Auth {
             clock: self.0.clock.clone(),
             offline: false,
             obtain_hook: self.0.obtain_hook.clone(),
+            mail: self.0.mail.mail_settings().clone(),
+            email_flows: self.0.mail.settings().clone(),
+            public_url: self.0.mail.public_url().to_owned(),
+            api_keys: self.0.api_keys.clone(),
         }
     }
 
@@ -312,6 +411,46 @@ impl Auth {
     /// The audit-log settings in force.
     pub fn audit_settings(&self) -> &AuditSettings {
         self.0.audit.settings()
+    }
+
+    /// The account flows by e-mail: settings, mailer, templates.
+    pub(crate) fn mail_state(&self) -> &MailState {
+        &self.0.mail
+    }
+
+    /// The settings of the account flows by e-mail in force.
+    pub fn email_flow_settings(&self) -> &EmailFlowSettings {
+        self.0.mail.settings()
+    }
+
+    /// How mail is sent.
+    pub fn mail_settings(&self) -> &MailSettings {
+        self.0.mail.mail_settings()
+    }
+
+    /// The API key settings in force.
+    pub fn api_key_settings(&self) -> &ApiKeySettings {
+        &self.0.api_keys
+    }
+
+    /// The keyed hash of API keys.
+    pub(crate) fn api_key_hasher(&self) -> &ApiKeyHasher {
+        &self.0.api_key_hasher
+    }
+
+    /// The mailer.
+    pub fn mailer(&self) -> &Mailer {
+        self.0.mail.mailer()
+    }
+
+    /// Keeps the outbox sender's task: it stops with the last clone.
+    pub(crate) fn keep_mail_sender(&self, task: BackgroundTask) {
+        let _ = self.0.mail_sender.set(task);
+    }
+
+    /// A handle on the service that does not keep it alive (the background tasks').
+    pub(crate) fn downgrade(&self) -> WeakAuth {
+        WeakAuth(Arc::downgrade(&self.0))
     }
 
     /// The throttles.

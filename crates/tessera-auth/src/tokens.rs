@@ -14,11 +14,22 @@ use crate::accounts::account_claims;
 use crate::audit::{Audit, event};
 use crate::client::ClientInfo;
 use crate::error::AuthError;
-use crate::rules::TOKEN_OWN_CLAIMS;
+use crate::rules::{PERMISSION_CLAIMS, PermissionClaims, TOKEN_OWN_CLAIMS};
 use crate::service::Auth;
 
 /// The claim that ties a token to its login session.
 pub const SESSION_CLAIM: &str = "sid";
+
+/// Removes the claims of `token_permission_claims` (`groups`, `permissions`) from `token`.
+/// Every token issued from another — an access token from a refresh token, a refresh
+/// token's successor, a slid sliding token — loses them before the store's are added, so
+/// that a token issued under a wider setting, or a claim that was never Tessera's, is
+/// never carried forward.
+pub(crate) fn strip_permission_claims(token: &mut Token) {
+    for claim in PERMISSION_CLAIMS {
+        token.remove(claim);
+    }
+}
 
 /// A new refresh token and the access token that goes with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +38,16 @@ pub struct TokenPair {
     pub refresh: String,
     /// The access token.
     pub access: String,
+}
+
+/// How the user proved who they are, as `login.succeeded` records it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LoginMethod {
+    /// A password (or a registration): the event carries no `method`.
+    #[default]
+    Password,
+    /// A code mailed to the address (`code/login/`): `detail.method = "code"`.
+    Code,
 }
 
 /// What a refresh hands back.
@@ -42,7 +63,10 @@ impl Auth {
     /// Opens a session for `user` and issues its first refresh token and an access token.
     /// `claims` are added to both, after the user id; none replaces a claim the token
     /// already carries (its type, times, id, user id or session) nor any of
-    /// [`TOKEN_OWN_CLAIMS`](crate::rules::TOKEN_OWN_CLAIMS) (`nbf`, `aud`, `iss`, `sub` …).
+    /// [`TOKEN_OWN_CLAIMS`](crate::rules::TOKEN_OWN_CLAIMS) (`nbf`, `aud`, `iss`, `sub` …)
+    /// nor takes the name `groups` or `permissions`
+    /// ([`PERMISSION_CLAIMS`](crate::rules::PERMISSION_CLAIMS), set from the store by
+    /// `token_permission_claims` alone).
     /// Audited as `login.succeeded`.
     pub async fn issue_pair(
         &self,
@@ -50,11 +74,27 @@ impl Auth {
         client: &ClientInfo,
         claims: &Claims,
     ) -> Result<TokenPair, AuthError> {
+        self.issue_pair_by(user, client, claims, LoginMethod::Password)
+            .await
+    }
+
+    /// [`Auth::issue_pair`] for a login by `method`, recorded in `login.succeeded`.
+    ///
+    /// # Errors
+    /// As [`Auth::issue_pair`].
+    pub async fn issue_pair_by(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+        claims: &Claims,
+        method: LoginMethod,
+    ) -> Result<TokenPair, AuthError> {
         let now = self.now();
         let refresh = self
-            .open_session(TokenKind::refresh(), user, client, claims, now)
+            .open_session(TokenKind::refresh(), user, client, claims, now, method)
             .await?;
-        let access = refresh.access_token(self.backend(), now);
+        let mut access = refresh.access_token(self.backend(), now);
+        self.add_permission_claims(&mut access, user.id).await?;
         Ok(TokenPair {
             refresh: self.backend().encode(&refresh)?,
             access: self.backend().encode(&access)?,
@@ -71,8 +111,23 @@ impl Auth {
         user: &User,
         client: &ClientInfo,
     ) -> Result<TokenPair, AuthError> {
+        self.issue_account_pair_by(user, client, LoginMethod::Password)
+            .await
+    }
+
+    /// [`Auth::issue_account_pair`] for a login by `method` (a code login:
+    /// [`LoginMethod::Code`]), recorded in `login.succeeded`.
+    ///
+    /// # Errors
+    /// As [`Auth::issue_pair`].
+    pub async fn issue_account_pair_by(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+        method: LoginMethod,
+    ) -> Result<TokenPair, AuthError> {
         let claims = account_claims(user, &self.accounts().user_fields);
-        self.issue_pair(user, client, &claims).await
+        self.issue_pair_by(user, client, &claims, method).await
     }
 
     /// Opens a session for `user` and issues a sliding token. Audited as `login.succeeded`.
@@ -83,9 +138,17 @@ impl Auth {
         claims: &Claims,
     ) -> Result<String, AuthError> {
         let now = self.now();
-        let token = self
-            .open_session(TokenKind::sliding(), user, client, claims, now)
+        let mut token = self
+            .open_session(
+                TokenKind::sliding(),
+                user,
+                client,
+                claims,
+                now,
+                LoginMethod::Password,
+            )
             .await?;
+        self.add_permission_claims(&mut token, user.id).await?;
         Ok(self.backend().encode(&token)?)
     }
 
@@ -96,6 +159,7 @@ impl Auth {
         client: &ClientInfo,
         claims: &Claims,
         now: Timestamp,
+        method: LoginMethod,
     ) -> Result<Token, AuthError> {
         let backend = self.backend();
         let sliding = kind == TokenKind::sliding();
@@ -131,19 +195,49 @@ impl Auth {
         if let Some(name) = self.login_name_of(user) {
             login = login.login_name(name);
         }
+        let mut detail = serde_json::Map::new();
         if sliding {
-            login = login.detail(json!({"kind": "sliding"}));
+            detail.insert("kind".into(), "sliding".into());
+        }
+        if method == LoginMethod::Code {
+            detail.insert("method".into(), "code".into());
+        }
+        if !detail.is_empty() {
+            login = login.detail(Value::Object(detail));
         }
         self.audit(login).await;
         token.insert(SESSION_CLAIM, session.id);
         for (claim, value) in claims {
             // Added claims never replace one the token carries (type, times, id, user id,
-            // session) nor a registered claim the backend checks: they only add.
-            if token.get(claim).is_none() && !TOKEN_OWN_CLAIMS.contains(&claim.as_str()) {
+            // session) nor a registered claim the backend checks: they only add. Nor do they
+            // take the names of `token_permission_claims`, which only the store's grants set.
+            if token.get(claim).is_none()
+                && !TOKEN_OWN_CLAIMS.contains(&claim.as_str())
+                && !PERMISSION_CLAIMS.contains(&claim.as_str())
+            {
                 token.insert(claim.clone(), value.clone());
             }
         }
         Ok(token)
+    }
+
+    /// Sets the claims of `token_permission_claims` (`groups`, `permissions`) on an access
+    /// (or sliding) token of user `user_id`, as the store holds them now: whatever the
+    /// token carried under those names goes first (see [`strip_permission_claims`]), then
+    /// what the setting asks for is added — nothing when it is `off`.
+    pub(crate) async fn add_permission_claims(
+        &self,
+        token: &mut Token,
+        user_id: i64,
+    ) -> Result<(), AuthError> {
+        strip_permission_claims(token);
+        if self.accounts().token_permission_claims == PermissionClaims::Off {
+            return Ok(());
+        }
+        for (claim, value) in self.permission_claims(user_id).await? {
+            token.insert(claim, value);
+        }
+        Ok(())
     }
 
     /// The session a token names, or `Token is invalid` when it names none.
@@ -200,14 +294,20 @@ impl Auth {
     ) -> Result<(Refreshed, i64, String), AuthError> {
         let backend = self.backend();
         let now = self.now();
-        let token = backend.decode(&TokenKind::refresh(), raw, now)?;
+        let mut token = backend.decode(&TokenKind::refresh(), raw, now)?;
         let sid = match Self::session_id(&token) {
             Ok(sid) => sid,
             // A simplejwt refresh token, adopted under `simplejwt_cutover` (cutover.rs).
             Err(refusal) => return self.refresh_foreign(&token, refusal, client).await,
         };
         let jti = self.jti(&token)?;
-        let access = backend.encode(&token.access_token(backend, now))?;
+        // Neither the access token nor the successor carries what the presented one did.
+        strip_permission_claims(&mut token);
+        let mut access = token.access_token(backend, now);
+        if let Some(user_id) = token.user_id(backend).and_then(|id| id.parse::<i64>().ok()) {
+            self.add_permission_claims(&mut access, user_id).await?;
+        }
+        let access = backend.encode(&access)?;
         let settings = self.settings();
 
         if !settings.rotate_refresh_tokens {
@@ -437,6 +537,7 @@ impl Auth {
         )
         .await;
         token.slide(backend, now);
+        self.add_permission_claims(&mut token, owner).await?;
         Ok(backend.encode(&token)?)
     }
 }

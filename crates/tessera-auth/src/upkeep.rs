@@ -28,6 +28,10 @@ pub struct Flushed {
     pub foreign_tokens: u64,
     /// WebSocket tickets that expired unused.
     pub ws_tickets: u64,
+    /// Password-reset, verification, e-mail change and login tokens that expired unused.
+    pub account_tokens: u64,
+    /// API keys revoked or expired longer than `api_key_retention` ago.
+    pub api_keys: u64,
 }
 
 impl Auth {
@@ -56,11 +60,18 @@ impl Auth {
             .flush_expired_foreign_tokens(now - self.settings().leeway)
             .await?;
         let ws_tickets = self.store().flush_expired_ws_tickets(now).await?;
+        let account_tokens = self.store().flush_expired_account_tokens(now).await?;
+        let api_keys = self
+            .store()
+            .flush_api_keys(now - self.api_key_settings().api_key_retention)
+            .await?;
         Ok(Flushed {
             sessions,
             throttle_rows,
             foreign_tokens,
             ws_tickets,
+            account_tokens,
+            api_keys,
         })
     }
 
@@ -237,6 +248,8 @@ mod tests {
                 throttle_rows: 1,
                 foreign_tokens: 0,
                 ws_tickets: 1,
+                account_tokens: 0,
+                api_keys: 0,
             }
         );
         assert_eq!(store.live_sessions(user.id, T0).await.unwrap().len(), 1);

@@ -113,7 +113,8 @@ fn time_text(secs: i64) -> String {
 }
 
 /// Django's rows: six users (one with a name Tessera refuses, one with an address that is
-/// none, two sharing an address), a group, and five outstanding tokens.
+/// none, two sharing an address), two groups with permissions (one a permission Tessera
+/// cannot hold), memberships and direct permissions, and five outstanding tokens.
 fn auth_user_rows(engine: Engine) -> String {
     let joined = at(engine, "2024-05-01 10:20:30.123456");
     let login = at(engine, "2024-06-02 08:00:00.5");
@@ -130,8 +131,14 @@ fn auth_user_rows(engine: Engine) -> String {
          (4, '{ADA_HASH}', NULL, {f}, 'dave smith', '', '', 'dave@example.com', {f}, {t}, {joined}), \
          (5, '{ADA_HASH}', NULL, {f}, 'eve', '', '', 'not-an-address', {f}, {t}, {joined}), \
          (10, '{ADA_HASH}', NULL, {f}, 'frank', '', '', '', {f}, {t}, {joined});\n\
-         INSERT INTO auth_group (id, name) VALUES (1, 'editors');\n\
-         INSERT INTO auth_user_groups (id, user_id, group_id) VALUES (1, 1, 1);\n\
+         INSERT INTO django_content_type (id, app_label, model) VALUES (1, 'notes', 'note'), (2, 'auth', 'user');\n\
+         INSERT INTO auth_permission (id, content_type_id, codename, name) VALUES \
+         (1, 1, 'change_note', 'Can change note'), (2, 1, 'delete_note', 'Can delete note'), \
+         (3, 2, 'view_user', 'Can view user'), (4, 1, 'Publish-Note', 'Can publish');\n\
+         INSERT INTO auth_group (id, name) VALUES (1, 'editors'), (2, 'moderators');\n\
+         INSERT INTO auth_group_permissions (id, group_id, permission_id) VALUES (1, 1, 1), (2, 2, 2), (3, 2, 4);\n\
+         INSERT INTO auth_user_groups (id, user_id, group_id) VALUES (1, 1, 1), (2, 2, 2), (3, 10, 1);\n\
+         INSERT INTO auth_user_user_permissions (id, user_id, permission_id) VALUES (1, 1, 3), (2, 2, 4);\n\
          INSERT INTO token_blacklist_outstandingtoken (id, token, created_at, expires_at, user_id, jti) VALUES \
          (1, 'x.y.z', {joined}, {future}, 1, '{jti1}'), \
          (2, 'x.y.z', {joined}, {past}, 2, '{jti2}'), \
@@ -196,13 +203,16 @@ engine_tests! {
         assert_eq!(report.users, tessera_auth::django_import::TableCounts { created: 6, updated: 0, unchanged: 0, skipped: 0 });
         assert_eq!(report.tokens, tessera_auth::django_import::TableCounts { created: 3, updated: 0, unchanged: 0, skipped: 2 });
         assert_eq!(report.expired_tokens, 1);
-        assert_eq!((report.not_imported.groups, report.not_imported.group_memberships), (1, 1));
+        use tessera_auth::django_import::TableCounts;
+        assert_eq!(report.groups, TableCounts { created: 2, ..TableCounts::default() });
+        assert_eq!(report.group_memberships, TableCounts { created: 3, ..TableCounts::default() });
+        assert_eq!(report.user_permissions, TableCounts { created: 1, skipped: 1, ..TableCounts::default() });
         assert_eq!(tessera_auth::django_import::ImportReport { dry_run: true, ..report.clone() }, dry, "the dry run said what the run did");
         let skipped: Vec<(&str, i64)> = report.skipped.iter().map(|n| (n.table.as_str(), n.id)).collect();
-        assert_eq!(skipped, [("token_blacklist_outstandingtoken", 5)]);
+        assert_eq!(skipped, [("auth_user_user_permissions", 2), ("token_blacklist_outstandingtoken", 5)]);
         // Carol's address is Bob's; Eve's is none: both imported without one.
-        let warned: Vec<i64> = report.warnings.iter().map(|n| n.id).collect();
-        assert_eq!(warned, [3, 5], "{report}");
+        let warned: Vec<(&str, i64)> = report.warnings.iter().map(|n| (n.table.as_str(), n.id)).collect();
+        assert_eq!(warned, [("auth_user", 3), ("auth_user", 5), ("auth_group", 2)], "{report}");
         let text = report.to_string();
         assert!(text.contains("auth_user -> users: 6 created, 0 updated, 0 unchanged, 0 skipped"), "{text}");
         // The real run is audited, once: the dry run is not.
@@ -217,7 +227,17 @@ engine_tests! {
             serde_json::from_str(events[0].detail.as_deref().unwrap()).unwrap();
         assert_eq!(detail["users"]["created"], 6);
         assert_eq!(detail["via"], "cli");
-        assert!(text.contains("auth_group: 1 skipped (Tessera has no groups or permissions yet)"), "{text}");
+        assert!(text.contains("auth_group -> groups: 2 created, 0 updated, 0 unchanged, 0 skipped"), "{text}");
+        assert!(text.contains("auth_user_groups -> user_groups: 3 created"), "{text}");
+        assert_eq!(detail["groups"]["created"], 2);
+        // Groups by name with their permissions; memberships and direct permissions.
+        let editors = store.group_by_name("editors").await.unwrap().unwrap();
+        assert_eq!(editors.permissions, ["notes.change_note"]);
+        let moderators = store.group_by_name("moderators").await.unwrap().unwrap();
+        assert_eq!(moderators.permissions, ["notes.delete_note"], "Publish-Note is no permission Tessera holds");
+        let ada_grants = store.user_grants(1).await.unwrap();
+        assert_eq!((ada_grants.groups, ada_grants.permissions), (vec!["editors".to_owned()], vec!["auth.view_user".to_owned()]));
+        assert_eq!(store.effective_permissions(2).await.unwrap(), ["notes.delete_note"]);
 
         let ada = store.user_by_id(1).await.unwrap().unwrap();
         assert_eq!(ada.email, "ada@example.com");
@@ -241,9 +261,19 @@ engine_tests! {
         assert_eq!((token.user_id, token.blacklisted_at), (1, None));
         assert!(store.foreign_token(&"3".repeat(32)).await.unwrap().unwrap().blacklisted_at.is_some());
 
-        // A re-run changes nothing.
+        // A re-run changes nothing, and gives back no access taken away in Tessera since:
+        // the grants of users it did not create, and the permissions of groups Tessera has,
+        // are left as they are (and counted as skipped).
+        store.set_user_grants(1, Some(&[]), Some(&[])).await.unwrap();
+        store.update_group(editors.id, None, Some(&[])).await.unwrap();
         let again = auth.import_django(&data, &ImportOptions::default()).await.unwrap();
         assert_eq!((again.users.unchanged, again.users.created, again.users.updated), (6, 0, 0));
+        assert_eq!((again.groups.unchanged, again.groups.skipped), (1, 1), "{again}");
+        assert_eq!((again.group_memberships.skipped, again.user_permissions.skipped), (3, 2));
+        assert_eq!(store.user_grants(1).await.unwrap(), tessera_store::Grants::default());
+        assert!(store.group(editors.id).await.unwrap().unwrap().permissions.is_empty());
+        let notes: Vec<(&str, i64)> = again.skipped.iter().map(|n| (n.table.as_str(), n.id)).collect();
+        assert_eq!(notes, [("auth_group", 1), ("auth_user_groups", 1), ("auth_user_groups", 2), ("auth_user_groups", 10), ("auth_user_user_permissions", 1), ("auth_user_user_permissions", 2), ("token_blacklist_outstandingtoken", 5)], "{again}");
         assert_eq!((again.tokens.unchanged, again.tokens.created), (3, 0));
 
         // A password changed in Tessera survives a re-run, even once Django's password
@@ -342,7 +372,9 @@ engine_tests! {
         let store = db.store().await;
         let auth = service(store.clone(), settings()).await;
         let report = auth.import_django(&data, &ImportOptions::default()).await.unwrap();
-        assert_eq!((report.users.created, report.tokens.created, report.not_imported.groups), (1, 1, 1));
+        assert_eq!((report.users.created, report.tokens.created, report.groups.created), (1, 1, 1));
+        assert_eq!(report.group_memberships.created, 1);
+        assert_eq!(store.user_grants(3).await.unwrap().groups, ["editors"]);
         let ada = store.user_by_id(3).await.unwrap().unwrap();
         assert_eq!(ada.date_joined, micros("2024-05-01T10:20:30.123Z"));
         assert_eq!(store.foreign_token(&"7".repeat(32)).await.unwrap().unwrap().user_id, 3);
@@ -638,15 +670,56 @@ engine_tests! {
         let store = db.store().await;
         let auth = service(store.clone(), Settings { simplejwt_cutover: true, ..settings() }).await;
         import_ada(&auth).await;
-        let token = simplejwt_with("refresh", &"1".repeat(32), 3600, serde_json::json!({"role": "admin"}));
+        let claims = serde_json::json!({"role": "admin", "groups": ["admins"], "permissions": ["auth.delete_user"]});
+        let token = simplejwt_with("refresh", &"1".repeat(32), 3600, claims);
 
         let answer = auth.refresh(&token, &ClientInfo::default()).await.unwrap();
 
         for issued in [answer.refresh.unwrap(), answer.access] {
             let issued = auth.backend().decode_untyped(&issued, auth.now()).unwrap();
-            assert_eq!(issued.get("role"), None, "{issued:?}");
+            for claim in ["role", "groups", "permissions"] {
+                assert_eq!(issued.get(claim), None, "{claim}: {issued:?}");
+            }
             assert_eq!(issued.user_id(auth.backend()).as_deref(), Some("7"));
         }
+    }
+
+    /// An account linked with `--merge-existing` keeps Tessera's grants: Django's are not
+    /// added. A user the run creates gets at most `MAX_GRANTS` of each; the rest is
+    /// reported.
+    async fn merged_accounts_inherit_no_grants_and_new_users_get_at_most_max_grants(db: &TestDatabase) {
+        use tessera_store::MAX_GRANTS;
+        use tessera_store::django::{DjangoGrants, DjangoGroup};
+        let store = db.store().await;
+        let tessera_ada = store.create_user(&NewUser { email: "ada@example.com".into(), username: Some("ada".into()), password_hash: "!".into(), is_active: true, ..NewUser::default() }).await.unwrap();
+        let auth = service(store.clone(), settings()).await;
+        let mut bob = django_user(tessera_ada.id + 1, "bob@example.com");
+        bob.username = Some("bob".into());
+        let mut user_permissions: Vec<(i64, String)> = (0..MAX_GRANTS + 5).map(|i| (bob.id, format!("notes.p{i:04}"))).collect();
+        user_permissions.push((tessera_ada.id, "auth.delete_user".into()));
+        let data = DjangoData {
+            user_table: "auth_user".into(),
+            users: vec![django_user(tessera_ada.id, "ada@example.com"), bob.clone()],
+            grants: DjangoGrants {
+                groups: vec![DjangoGroup { id: 1, name: "admins".into(), permissions: vec!["auth.delete_user".into()] }],
+                memberships: vec![(tessera_ada.id, 1), (bob.id, 1)],
+                user_permissions,
+                unresolved: vec![],
+            },
+            ..DjangoData::default()
+        };
+        let report = auth.import_django(&data, &ImportOptions::default().merge_existing(true)).await.unwrap();
+        assert_eq!((report.users.created, report.users.updated), (1, 1), "{report}");
+        assert_eq!(store.user_grants(tessera_ada.id).await.unwrap(), tessera_store::Grants::default(), "the merged account inherits nothing");
+        assert!(store.effective_permissions(tessera_ada.id).await.unwrap().is_empty());
+        let bob_grants = store.user_grants(bob.id).await.unwrap();
+        assert_eq!((bob_grants.groups.len(), bob_grants.permissions.len()), (1, MAX_GRANTS));
+        assert_eq!(report.group_memberships, tessera_auth::django_import::TableCounts { created: 1, skipped: 1, ..Default::default() });
+        assert_eq!(report.user_permissions, tessera_auth::django_import::TableCounts { created: MAX_GRANTS as u64, skipped: 6, ..Default::default() });
+        let notes: Vec<&str> = report.skipped.iter().filter(|n| n.table == "auth_user_user_permissions").map(|n| n.message.as_str()).collect();
+        assert_eq!(notes.len(), 2, "{report}");
+        assert!(notes.iter().any(|n| n.starts_with("1 row(s) left out: the user was not created")), "{notes:?}");
+        assert!(notes.iter().any(|n| n.starts_with("5 row(s) left out: the user holds more than 1000")), "{notes:?}");
     }
 
     async fn without_the_cutover_a_sessionless_refresh_token_is_refused_as_before(db: &TestDatabase) {

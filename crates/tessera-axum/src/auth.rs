@@ -14,6 +14,7 @@ use tessera_auth::AuthError;
 use tessera_core::Token;
 use tessera_store::User;
 
+use crate::api_key::{ApiKeyInfo, AuthVia, raw_api_key};
 use crate::cookies::read_cookie;
 use crate::error::ApiError;
 use crate::state::Tessera;
@@ -103,27 +104,91 @@ impl IntoResponse for AuthRejection {
 }
 
 /// An authenticated user, loaded from the store (simplejwt's `JWTAuthentication` with DRF's
-/// `IsAuthenticated`). A request without credentials is refused with 401.
+/// `IsAuthenticated`), by a token or by an API key (`Authorization: Api-Key …`, see
+/// [`crate::api_key`]): the same principal either way. A request without credentials is
+/// refused with 401.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     /// The user, as stored.
     pub user: User,
-    /// The token that authenticated the request.
+    /// The token that authenticated the request. For an API key, an access token made in
+    /// memory for the request (never signed nor sent): the user id, `client_id` (the key's
+    /// prefix) and, for a limited key, `scope` — what a token minted from the key carries;
+    /// no session.
     pub token: Token,
+    /// Whether a token or an API key authenticated the request.
+    pub via: AuthVia,
+    /// The API key that authenticated the request, if one did.
+    pub api_key: Option<ApiKeyInfo>,
 }
 
 impl AuthUser {
     /// The request's user: `None` for an anonymous request; bad credentials are refused. A
-    /// user [`Tessera::require_authentication`] already authenticated is taken as it is.
-    async fn authenticate(tessera: &Tessera, parts: &Parts) -> Result<Option<Self>, ApiError> {
+    /// user [`Tessera::require_authentication`] (or the throttle layer, for an API key)
+    /// already authenticated is taken as it is.
+    pub(crate) async fn authenticate(
+        tessera: &Tessera,
+        parts: &Parts,
+    ) -> Result<Option<Self>, ApiError> {
         if let Some(user) = parts.extensions.get::<Self>() {
             return Ok(Some(user.clone()));
+        }
+        if let Some(raw) = raw_api_key(tessera, parts)? {
+            let client = crate::client::client_info(tessera, parts);
+            let (user, key) = tessera.auth().authenticate_api_key(raw, &client).await?;
+            return Ok(Some(Self {
+                token: tessera.auth().api_key_token(&user, &key),
+                user,
+                via: AuthVia::ApiKey,
+                api_key: Some(ApiKeyInfo::from(&key)),
+            }));
         }
         let Some(token) = authenticate_token(tessera, parts)? else {
             return Ok(None);
         };
         let user = user_for_token(tessera, &token).await?;
-        Ok(Some(Self { user, token }))
+        Ok(Some(Self {
+            user,
+            token,
+            via: AuthVia::Token,
+            api_key: None,
+        }))
+    }
+
+    /// Whether the credential is an API key, or a token minted from one (its `client_id`
+    /// claim): the credentials refused by the routes that manage the account
+    /// ([`SessionUser`](crate::SessionUser), [`IsAdminUser`](crate::IsAdminUser)).
+    pub fn is_api_key(&self) -> bool {
+        self.via == AuthVia::ApiKey
+            || self
+                .token
+                .get(tessera_auth::api_keys::CLIENT_ID_CLAIM)
+                .is_some()
+    }
+
+    /// The scopes the credential is limited to: a limited API key's, or a token's `scope`
+    /// claim (a token minted from such a key). Empty: no limit.
+    pub fn scopes(&self) -> Vec<String> {
+        match &self.api_key {
+            Some(key) => key.scopes.clone(),
+            None => tessera_auth::api_keys::token_scopes(&self.token),
+        }
+    }
+
+    /// Whether the credential grants `scope`: always when it is not limited (see
+    /// [`AuthUser::scopes`]), else when `scope` is listed.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        tessera_auth::api_keys::scopes_grant(&self.scopes(), scope)
+    }
+
+    /// Whether the user holds `permission` (`"notes.delete_note"`), as Django's
+    /// `user.has_perm` answers: never when inactive, always for a superuser, otherwise held
+    /// directly or through a group — read from the store now, not from the token.
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn has_perm(&self, tessera: &Tessera, permission: &str) -> Result<bool, ApiError> {
+        Ok(tessera.auth().has_perm(&self.user, permission).await?)
     }
 }
 
@@ -194,6 +259,24 @@ impl TokenUser {
     /// `Token is invalid` (401) when the claims do not fit `C`.
     pub fn claims<C: DeserializeOwned>(&self) -> Result<C, ApiError> {
         crate::verifier::claims_of(&self.token)
+    }
+
+    /// Whether the token's `permissions` claim (`token_permission_claims = "permissions"` or
+    /// `"both"`) lists `permission`. The claim is what the user held when the token was
+    /// issued or last refreshed: a permission taken away since still shows until the next
+    /// refresh. `false` without the claim (simplejwt's `TokenUser.has_perm`) — and the
+    /// claim is left out when a user's grants exceed
+    /// [`PERMISSION_CLAIMS_MAX_BYTES`](tessera_auth::accounts::PERMISSION_CLAIMS_MAX_BYTES).
+    ///
+    /// The claim lists what was granted, nothing more: `false` for a superuser's
+    /// permission that no group or grant of theirs lists (Django's `has_perm` says yes to
+    /// any permission for an active superuser; [`AuthUser::has_perm`] does too), and
+    /// staff status grants none. Check the flags, or the store, where they matter.
+    pub fn has_perm_claim(&self, permission: &str) -> bool {
+        self.token
+            .get("permissions")
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(|held| held.iter().any(|p| p.as_str() == Some(permission)))
     }
 }
 

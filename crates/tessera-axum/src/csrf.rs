@@ -180,7 +180,7 @@ pub(crate) fn csrf_refusal(
             check_origin(tessera, headers).and_then(|()| check_token(tessera, headers))
         {
             tracing::warn!(
-                path = %loggable(parts.uri.path()),
+                path = %crate::observe::loggable_path(parts.uri.path()),
                 reason = %loggable(&reason),
                 "CSRF check refused a request"
             );

@@ -206,11 +206,23 @@ impl From<AuthError> for ApiError {
                 AuthError::InvalidTicket.to_string(),
                 "ticket_not_valid",
             ),
+            AuthError::InvalidApiKey => Self::authentication_failed(
+                AuthError::InvalidApiKey.to_string(),
+                "api_key_not_valid",
+            ),
+            AuthError::EmailNotVerified => Self::authentication_failed(
+                AuthError::EmailNotVerified.to_string(),
+                "email_not_verified",
+            ),
             AuthError::NoActiveAccount => {
                 Self::authentication_failed_plain(AuthError::NoActiveAccount.to_string())
             }
+            AuthError::InvalidCredentials => {
+                Self::authentication_failed_plain(AuthError::InvalidCredentials.to_string())
+            }
             AuthError::Invalid(errors) => Self::Validation(errors),
             AuthError::NotFound => Self::NotFound,
+            AuthError::MailOff => Self::Parse(AuthError::MailOff.to_string()),
             AuthError::PermissionDenied(detail) => Self::Forbidden(detail),
             AuthError::Throttled { wait } => Self::Throttled { wait },
             AuthError::Busy { retry_after } => Self::Unavailable { retry_after },
@@ -376,6 +388,18 @@ mod tests {
                 StatusCode::UNAUTHORIZED,
                 r#"{"detail":"No active account found for the given token."}"#.into()
             )
+        );
+        assert_eq!(
+            render(AuthError::EmailNotVerified.into()).await,
+            (
+                StatusCode::UNAUTHORIZED,
+                r#"{"detail":"E-mail address is not verified.","code":"email_not_verified"}"#
+                    .into()
+            )
+        );
+        assert_eq!(
+            render(AuthError::NotFound.into()).await,
+            (StatusCode::NOT_FOUND, r#"{"detail":"Not found."}"#.into())
         );
         assert_eq!(
             render(AuthError::Keys(KeysError::UnknownKid("k".into())).into()).await,

@@ -13,6 +13,8 @@
 //! process, and a harness that builds an application on a fresh database with a manual clock.
 
 #[cfg(feature = "store")]
+pub mod api_key;
+#[cfg(feature = "store")]
 mod auth;
 #[cfg(feature = "store")]
 mod browser;
@@ -62,6 +64,10 @@ use axum::Router;
 use axum::extract::FromRef;
 
 #[cfg(feature = "store")]
+pub use api_key::{
+    ApiKeyInfo, ApiKeyUser, AuthVia, HasScope, SESSION_REQUIRED, Scope, SessionUser, raw_api_key,
+};
+#[cfg(feature = "store")]
 pub use auth::{
     AllowAny, AuthRejection, AuthUser, Claims, TokenUser, authenticate_token, raw_token,
     user_for_token, validated_token,
@@ -74,11 +80,16 @@ pub use error::{ApiError, throttled_detail};
 #[cfg(feature = "store")]
 pub use limits::MAX_HEADER_BYTES;
 #[cfg(feature = "store")]
-pub use observe::{MAX_LOGGED_CHARS, loggable, method_label};
+pub use observe::{MAX_LOGGED_CHARS, loggable, loggable_path, method_label};
 #[cfg(feature = "store")]
 pub use payload::{MAX_BODY_BYTES, Payload};
 #[cfg(feature = "store")]
-pub use permission::{AdminUser, IsAdminUser, IsAuthenticated, Permission, Require};
+#[doc(hidden)]
+pub use permission::is_perm_name as __is_perm_name;
+#[cfg(feature = "store")]
+pub use permission::{
+    AdminUser, HasPerm, IsAdminUser, IsAuthenticated, PermName, Permission, Require,
+};
 pub use remote::{JwksFetchError, MAX_JWKS_BYTES, RemoteJwks};
 #[cfg(feature = "store")]
 pub use representation::{

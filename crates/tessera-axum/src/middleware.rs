@@ -41,7 +41,7 @@ pub async fn tessera_middleware(
                 parts.extensions.insert(origin);
             }
             let method = parts.method.clone();
-            let response = match before(&tessera, &parts).await {
+            let response = match before(&tessera, &mut parts).await {
                 None => next.run(Request::from_parts(parts, body)).await,
                 Some(refused) => refused,
             };
@@ -57,15 +57,20 @@ pub async fn tessera_middleware(
 /// and key checks may wait on the database or the network; their large futures are boxed,
 /// and only when configured, so that this one — moved a few times on every request — stays
 /// small.
-async fn before(tessera: &Tessera, parts: &Parts) -> Option<Response> {
+async fn before(tessera: &Tessera, parts: &mut Parts) -> Option<Response> {
     if let Some(refused) = csrf_refusal(tessera, parts, false) {
         return Some(refused);
     }
     let throttles = tessera.auth().throttles();
-    if (throttles.rate("anon").is_some() || throttles.rate("user").is_some())
-        && let Err(throttled) = Box::pin(check_rates(tessera, parts)).await
-    {
-        return Some(throttled.into_response());
+    if throttles.rate("anon").is_some() || throttles.rate("user").is_some() {
+        match Box::pin(check_rates(tessera, parts)).await {
+            Err(throttled) => return Some(throttled.into_response()),
+            // The API key's user, authenticated once: the view takes it as it is.
+            Ok(Some(user)) => {
+                parts.extensions.insert(user);
+            }
+            Ok(None) => {}
+        }
     }
     if tessera.auth().backend().key_source().is_some() {
         Box::pin(fetch_remote_keys(tessera, &parts.headers)).await;

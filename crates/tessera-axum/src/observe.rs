@@ -45,6 +45,34 @@ pub fn loggable(value: &str) -> Cow<'_, str> {
     }
 }
 
+/// The paths of the account page whose rest is a secret: the links of the mails
+/// (`/account/reset/{uid}/{token}/`, `/account/verify-email/{key}/`,
+/// `/account/email-change/{key}/`).
+const TOKEN_PATH_PREFIXES: [&str; 3] = [
+    "/account/reset/",
+    "/account/verify-email/",
+    "/account/email-change/",
+];
+
+/// A request path as it may appear in a log line: [`loggable`], and a path under one of
+/// the account page's link prefixes (`/account/reset/`, `/account/verify-email/`,
+/// `/account/email-change/`, wherever it starts, in any case) cut down to that prefix, so
+/// that the token a mail's link carries never reaches the log.
+pub fn loggable_path(path: &str) -> Cow<'_, str> {
+    // Only what `loggable` keeps could leak: search that much, whatever the path's length.
+    let kept = loggable(path);
+    let bytes = kept.as_bytes();
+    for prefix in TOKEN_PATH_PREFIXES {
+        let found = bytes
+            .windows(prefix.len())
+            .position(|w| w.eq_ignore_ascii_case(prefix.as_bytes()));
+        if let Some(start) = found {
+            return Cow::Owned(format!("{}…", &kept[..start + prefix.len()]));
+        }
+    }
+    kept
+}
+
 /// Counts requests by method, route and status, and times them by method and route. The
 /// labels come from closed sets: the method from [`method_label`], the route from the
 /// pattern the request matched (`/api/users/{id}/`, never the path itself) or `unmatched`.
@@ -89,6 +117,39 @@ mod tests {
             let method = Method::from_bytes(odd.as_bytes()).expect("a valid method");
             assert_eq!(method_label(&method), "other", "{odd}");
         }
+    }
+
+    #[test]
+    fn logged_paths_stop_before_a_mail_links_token() {
+        let token = "x4Vb0WmJq2r7_tM1aZ9kQfYc3uHs8nLpD5eGiOw6TjA";
+        for (path, logged) in [
+            (format!("/account/reset/MQ/{token}/"), "/account/reset/…"),
+            (
+                format!("/account/verify-email/{token}/"),
+                "/account/verify-email/…",
+            ),
+            (
+                format!("/account/email-change/{token}"),
+                "/account/email-change/…",
+            ),
+            (
+                format!("/x/Account/Reset/MQ/{token}/"),
+                "/x/Account/Reset/…",
+            ),
+        ] {
+            assert_eq!(loggable_path(&path), logged);
+        }
+        assert_eq!(loggable_path("/account/"), "/account/");
+        assert_eq!(
+            loggable_path("/api/auth/password/reset/"),
+            "/api/auth/password/reset/"
+        );
+        let long = format!("/{}/account/reset/MQ/{token}/", "a".repeat(100));
+        assert!(
+            !loggable_path(&long).contains("x4Vb"),
+            "{}",
+            loggable_path(&long)
+        );
     }
 
     #[test]

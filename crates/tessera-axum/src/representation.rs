@@ -6,7 +6,7 @@ use tessera_auth::datetime::drf_datetime;
 use tessera_core::UsernameField;
 use tessera_store::User;
 
-/// `{"id","email","first_name","last_name","full_name","is_active","date_joined"}`, then
+/// `{"id","email","first_name","last_name","full_name","is_active","email_verified","date_joined"}`, then
 /// each custom field (its stored value, its default, or `null`) — the user object of
 /// e-mail mode; see [`user_object_with`].
 pub fn user_object(user: &User, fields: &[UserField]) -> Value {
@@ -18,6 +18,7 @@ pub fn user_object(user: &User, fields: &[UserField]) -> Value {
 pub fn user_object_with(user: &User, fields: &[UserField], login: UsernameField) -> Value {
     let mut map = identity(user, login);
     map.insert("is_active".into(), json!(user.is_active));
+    map.insert("email_verified".into(), json!(user.email_verified));
     map.insert("date_joined".into(), json!(drf_datetime(user.date_joined)));
     for field in fields {
         map.insert(field.name.clone(), custom_value(user, field));
@@ -67,6 +68,7 @@ mod tests {
             date_joined: tessera_core::Timestamp::from_micros(1_795_445_447_123_456),
             last_login: None,
             password_changed_at: None,
+            email_verified: false,
             extra: Default::default(),
             password_hash: "secret-hash".into(),
         }
@@ -77,7 +79,7 @@ mod tests {
         let text = user_object(&user("Ada", "Lovelace"), &[]).to_string();
         assert_eq!(
             text,
-            r#"{"id":3,"email":"a@x.com","first_name":"Ada","last_name":"Lovelace","full_name":"Ada Lovelace","is_active":true,"date_joined":"2026-11-23T14:50:47.123456Z"}"#
+            r#"{"id":3,"email":"a@x.com","first_name":"Ada","last_name":"Lovelace","full_name":"Ada Lovelace","is_active":true,"email_verified":false,"date_joined":"2026-11-23T14:50:47.123456Z"}"#
         );
     }
 

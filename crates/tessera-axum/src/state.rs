@@ -57,6 +57,32 @@ impl TesseraBuilder {
         self
     }
 
+    /// How mail is sent: the backend (console, SMTP, file), the sender, the templates.
+    pub fn mail(mut self, mail: tessera_auth::mail::MailSettings) -> Self {
+        self.auth = self.auth.mail(mail);
+        self
+    }
+
+    /// The account flows by e-mail: link templates, lifetimes, `require_verified_email`,
+    /// `login_by_code`, the outbox's bound.
+    pub fn email_flows(mut self, flows: tessera_auth::email_flows::EmailFlowSettings) -> Self {
+        self.auth = self.auth.email_flows(flows);
+        self
+    }
+
+    /// The address users reach the server at (`https://auth.example.com`): the `{server}`
+    /// of the links in mails. Defaults to `http://127.0.0.1:8000`.
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.auth = self.auth.public_url(url.into());
+        self
+    }
+
+    /// API keys: the HMAC secret, the bound per user, how long dead keys stay listed.
+    pub fn api_keys(mut self, api_keys: tessera_auth::api_keys::ApiKeySettings) -> Self {
+        self.auth = self.auth.api_keys(api_keys);
+        self
+    }
+
     /// Browser settings: token cookies, CSRF, CORS.
     pub fn browser(mut self, browser: BrowserSettings) -> Self {
         self.browser = browser;

@@ -195,6 +195,11 @@ impl Token {
         self.payload.insert(claim.into(), value.into());
     }
 
+    /// Removes a claim, the others keeping their order; returns its value, if it was set.
+    pub fn remove(&mut self, claim: &str) -> Option<Value> {
+        self.payload.shift_remove(claim)
+    }
+
     /// The `jti` claim, when it is text.
     pub fn jti(&self, backend: &impl AsRef<TokenRules>) -> Option<&str> {
         self.get(&backend.as_ref().jti_claim)

@@ -1,14 +1,21 @@
 //! The account page at `/account/`: plain HTML, CSS and JavaScript shipped inside the
 //! binary, working in cookie mode only, under a strict Content-Security-Policy.
+//!
+//! The links of the mails (`/account/reset/{uid}/{token}/`, `/account/verify-email/{key}/`,
+//! `/account/email-change/{key}/`) serve the same page, which reads its path and shows the
+//! matching form: opening a link consumes nothing — a link scanner that fetches every URL
+//! of a mail changes nothing — and only the form's button, pressed by the user, sends the
+//! token. Those pages send no `Referer` and are never cached. With `email_backend = "off"`
+//! the link pages are not there (404) and the page offers no mail form.
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use tessera_axum::Tessera;
 use tessera_axum::cookies::{csrf_cookie, new_csrf_token, read_cookie};
 use tessera_axum::routes::RoutePaths;
+use tessera_axum::{ApiError, Tessera};
 
 const INDEX: &str = include_str!("../assets/account/index.html");
 const SCRIPT: &str = include_str!("../assets/account/app.js");
@@ -18,11 +25,41 @@ const STYLE: &str = include_str!("../assets/account/app.css");
 pub const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// `GET /account/`, its script and style, and `/account` redirecting to `/account/`; the
-/// page calls the auth routes under `paths`' prefix.
+/// The paths of the pages the links in mails open: the page's script shows the form of each.
+pub const LINK_PAGES: [&str; 3] = [
+    "/account/reset/{uid}/{token}/",
+    "/account/verify-email/{key}/",
+    "/account/email-change/{key}/",
+];
+
+/// `GET /account/`, its script and style, `/account` redirecting to `/account/`, and the
+/// pages of the links in mails ([`LINK_PAGES`]); the page calls the auth routes under
+/// `paths`' prefix.
 pub fn account_page(paths: &RoutePaths) -> Router<Tessera> {
     let auth_api = attribute(&paths.api_path("auth/"));
-    Router::new()
+    let mut router = Router::new();
+    for path in LINK_PAGES {
+        let auth_api = auth_api.clone();
+        router = router.route(
+            path,
+            get(
+                move |state: State<Tessera>, headers: HeaderMap| async move {
+                    if !state.auth().mail_enabled() {
+                        // No mail was sent: no link can name this page.
+                        return ApiError::NotFound.into_response();
+                    }
+                    let mut response = page(state, headers, auth_api).await;
+                    // The path holds a token: no other site may learn it from a Referer.
+                    response.headers_mut().insert(
+                        header::REFERRER_POLICY,
+                        HeaderValue::from_static("no-referrer"),
+                    );
+                    response
+                },
+            ),
+        );
+    }
+    router
         .route(
             "/account",
             get(|| async { Redirect::permanent("/account/") }),
@@ -64,6 +101,14 @@ async fn page(State(tessera): State<Tessera>, headers: HeaderMap, auth_api: Stri
         .replace(
             "{{email_required}}",
             if email_required { "true" } else { "false" },
+        )
+        .replace(
+            "{{mail}}",
+            if tessera.auth().mail_enabled() {
+                "on"
+            } else {
+                "off"
+            },
         );
     let mut response = (StatusCode::OK, html).into_response();
     let set = response.headers_mut();

@@ -52,9 +52,15 @@ pub enum Command {
     /// Inspect and manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage groups and their permissions (Django's `Group`).
+    #[command(subcommand)]
+    Group(GroupCommand),
     /// Manage the signing keys kept in the store (key_source = "store").
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Create, list and revoke API keys (`Authorization: Api-Key …`).
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
     /// Import users and tokens from another system.
     #[command(subcommand)]
     Import(ImportCommand),
@@ -63,6 +69,12 @@ pub enum Command {
         /// Judge the configuration as production even when debug is on.
         #[arg(long)]
         deploy: bool,
+    },
+    /// Send a test e-mail to each address now, through the configured mail backend.
+    Sendtestemail {
+        /// Where to send it.
+        #[arg(value_name = "ADDRESS", required = true)]
+        addresses: Vec<String>,
     },
 }
 
@@ -92,6 +104,13 @@ pub enum UserCommand {
         #[arg(value_name = "LOGIN")]
         login: String,
     },
+    /// Queue a verification mail to the user's address (a running server sends it).
+    ResendVerification {
+        /// The user's login name: e-mail address, or username with
+        /// `username_field = "username"`.
+        #[arg(value_name = "LOGIN")]
+        login: String,
+    },
     /// Allow the user to log in again.
     Activate {
         /// The user's login name: e-mail address, or username with
@@ -116,9 +135,10 @@ pub enum UserCommand {
         #[arg(long)]
         yes: bool,
     },
-    /// Set user fields: `first_name`, `last_name`, `is_active`, `is_staff` and the custom
-    /// fields of `user_fields`, read-only ones included (`tessera user set ada
-    /// is_premium=true`). Values are read as the admin API reads them.
+    /// Set user fields: `first_name`, `last_name`, `is_active`, `is_staff`, `groups` and
+    /// `user_permissions` (comma-separated, replacing the current ones: `groups=editors,staff`)
+    /// and the custom fields of `user_fields`, read-only ones included (`tessera user set
+    /// ada is_premium=true`). Values are read as the admin API reads them.
     Set {
         /// The user's login name: e-mail address, or username with
         /// `username_field = "username"`.
@@ -135,6 +155,53 @@ pub enum UserCommand {
         /// `username_field = "username"`.
         #[arg(value_name = "LOGIN")]
         login: String,
+    },
+    /// Create a service account: a user with this username, no e-mail address and an
+    /// unusable password, which authenticates with API keys only.
+    CreateService {
+        /// Its username (letters, digits and @/./+/-/_).
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+}
+
+/// `tessera group …`
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Create a group, with permissions (`app_label.codename`) if any are given.
+    Create {
+        /// The group's name (at most 150 characters).
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Its permissions, `app_label.codename` each.
+        #[arg(value_name = "PERM")]
+        permissions: Vec<String>,
+    },
+    /// List every group and its permissions.
+    List,
+    /// Delete a group; its members leave it.
+    Delete {
+        /// The group's name.
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Add permissions to a group.
+    Grant {
+        /// The group's name.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// The permissions to add, `app_label.codename` each.
+        #[arg(value_name = "PERM", required = true)]
+        permissions: Vec<String>,
+    },
+    /// Take permissions from a group.
+    Revoke {
+        /// The group's name.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// The permissions to take away.
+        #[arg(value_name = "PERM", required = true)]
+        permissions: Vec<String>,
     },
 }
 
@@ -160,6 +227,41 @@ pub enum KeysCommand {
     Retire {
         /// The key id.
         kid: String,
+    },
+}
+
+/// `tessera api-key …`
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create a key for a user (a service account, say) and print it — the only time it
+    /// is shown.
+    Create {
+        /// The user's login name (e-mail address, or username with `username_field =
+        /// "username"`), or a service account's name.
+        #[arg(value_name = "LOGIN")]
+        login: String,
+        /// The key's label (at most 50 characters).
+        #[arg(long)]
+        name: String,
+        /// Scopes the key is limited to, comma-separated (default: none, every right of
+        /// its user).
+        #[arg(long, value_name = "A,B")]
+        scopes: Option<String>,
+        /// Lifetime (`30d`, `12h`); default: never expires.
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+    },
+    /// List a user's keys (never the keys themselves).
+    List {
+        /// The user's login name, or a service account's name.
+        #[arg(value_name = "LOGIN")]
+        login: String,
+    },
+    /// Revoke a key, by its prefix; it is refused at once by every server.
+    Revoke {
+        /// The key's prefix (the 8 characters before the dot).
+        #[arg(value_name = "PREFIX")]
+        prefix: String,
     },
 }
 

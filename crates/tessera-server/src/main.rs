@@ -69,8 +69,13 @@ async fn run() -> anyhow::Result<()> {
         Command::Flushexpiredtokens => commands::flush_expired_tokens(&config).await,
         Command::Pruneaudit => commands::prune_audit(&config).await,
         Command::User(command) => commands::user(&config, command).await,
+        Command::Group(command) => commands::group(&config, command).await,
         Command::Keys(command) => commands::keys(&config, command).await,
+        Command::ApiKey(command) => commands::api_key(&config, command).await,
         Command::Import(command) => commands::import(&config, command).await,
         Command::Check { deploy } => commands::check(&config, deploy).await,
+        Command::Sendtestemail { addresses } => {
+            commands::send_test_email(&config, &addresses).await
+        }
     }
 }

@@ -101,6 +101,13 @@ impl Application {
                  to a random secret (e.g. `openssl rand -base64 64`) and TESSERA_DEBUG=false in production"
             );
         }
+        if config.ensure_api_key_secret()? {
+            tracing::warn!(
+                file = %config.api_key_secret_file().display(),
+                "using a generated API key secret kept in the data directory; set \
+                 TESSERA_API_KEY_SECRET (or TESSERA_KEY_ENCRYPTION_KEY) in production"
+            );
+        }
         config.check_production()?;
         let store = open_store(&config).await?;
         let pending = store
@@ -128,6 +135,10 @@ impl Application {
             .browser(config.browser_settings())
             .throttling(config.throttling.clone())
             .audit(config.audit.clone())
+            .mail(config.mail.clone())
+            .email_flows(config.email_flows.clone())
+            .api_keys(config.api_keys.clone())
+            .public_url(config.public_url())
             .build()
             .await?;
         let addr = config.bind_addr()?;
@@ -326,7 +337,12 @@ pub fn router(tessera: Tessera, routes: Router<Tessera>, serving: &Serving) -> R
         tessera.auth_header().clone(),
     ];
     let request_id = HeaderName::from_static("x-request-id");
-    let links = index_links(&serving.paths);
+    let auth = tessera.auth();
+    let links = index_links(
+        &serving.paths,
+        auth.mail_enabled(),
+        auth.mail_enabled() && auth.email_flow_settings().login_by_code,
+    );
     let app = Router::new()
         .route("/", get(move || std::future::ready(Json(links.clone()))))
         .merge(tessera_axum::routes::api_routes_at(&serving.paths))
@@ -352,9 +368,10 @@ pub fn router(tessera: Tessera, routes: Router<Tessera>, serving: &Serving) -> R
                         .get("x-request-id")
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("");
-                    // Method and path come from the client: a closed label and a capped text.
+                    // Method and path come from the client: a closed label and a capped text
+                    // (which stops before the token of a mail's link).
                     let method = tessera_axum::method_label(request.method());
-                    let path = tessera_axum::loggable(request.uri().path());
+                    let path = tessera_axum::loggable_path(request.uri().path());
                     tracing::info_span!("request", method, path = %path, request_id = %id)
                 })
                 .on_request(())
@@ -374,7 +391,8 @@ pub fn router(tessera: Tessera, routes: Router<Tessera>, serving: &Serving) -> R
             HeaderName::from_static("cross-origin-opener-policy"),
             HeaderValue::from_static("same-origin"),
         ))
-        .layer(SetResponseHeaderLayer::overriding(
+        // The account page's links carry a token in their path: those pages send no referrer.
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
@@ -425,8 +443,9 @@ fn is_safe_request_id(id: &[u8]) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
 }
 
-/// The index's body: the server's name and version, and where each route is.
-fn index_links(paths: &RoutePaths) -> serde_json::Value {
+/// The index's body: the server's name and version, and where each route is (the e-mail
+/// flows' only when mail is on, the login by code's only when `login_by_code` is on too).
+fn index_links(paths: &RoutePaths, mail: bool, login_by_code: bool) -> serde_json::Value {
     let mut links = serde_json::Map::new();
     let token_names = [
         "token_obtain_pair",
@@ -453,8 +472,22 @@ fn index_links(paths: &RoutePaths) -> serde_json::Value {
         ("cookie_login", "auth/cookie/login/"),
         ("ws_ticket", "auth/ws-ticket/"),
     ];
-    for (name, relative) in api {
-        links.insert(name.into(), json!(paths.api_path(relative)));
+    let by_mail = [
+        ("password_reset", "auth/password/reset/"),
+        ("password_reset_confirm", "auth/password/reset/confirm/"),
+        ("verify_email", "auth/verify-email/"),
+        ("verify_email_resend", "auth/verify-email/resend/"),
+        ("email_change", "auth/email/change/"),
+        ("email_change_confirm", "auth/email/change/confirm/"),
+    ];
+    let by_code = [
+        ("code_request", "auth/code/request/"),
+        ("code_login", "auth/code/login/"),
+    ];
+    let by_mail = if mail { &by_mail[..] } else { &[] };
+    let by_code = if login_by_code { &by_code[..] } else { &[] };
+    for (name, relative) in api.iter().chain(by_mail).chain(by_code) {
+        links.insert((*name).into(), json!(paths.api_path(relative)));
     }
     links.insert("account_page".into(), json!("/account/"));
     links.insert("admin_keys".into(), json!(paths.api_path("admin/keys/")));
@@ -512,6 +545,37 @@ mod tests {
         ] {
             assert_eq!(url_to_open(bound.parse().unwrap()), url, "{bound}");
         }
+    }
+
+    #[test]
+    fn the_index_lists_the_mail_routes_and_the_code_routes_only_when_on() {
+        let paths = RoutePaths {
+            prefix: "/api/v1".into(),
+            ..RoutePaths::default()
+        };
+        let off = index_links(&paths, true, false);
+        assert_eq!(
+            off["links"]["password_reset"],
+            "/api/v1/auth/password/reset/"
+        );
+        assert_eq!(
+            off["links"]["email_change_confirm"],
+            "/api/v1/auth/email/change/confirm/"
+        );
+        assert!(off["links"].get("code_login").is_none(), "{off}");
+        let on = index_links(&paths, true, true);
+        assert_eq!(on["links"]["code_request"], "/api/v1/auth/code/request/");
+        assert_eq!(on["links"]["code_login"], "/api/v1/auth/code/login/");
+        let no_mail = index_links(&paths, false, false);
+        for name in [
+            "password_reset",
+            "verify_email",
+            "email_change",
+            "code_login",
+        ] {
+            assert!(no_mail["links"].get(name).is_none(), "{no_mail}");
+        }
+        assert_eq!(no_mail["links"]["login"], "/api/v1/auth/login/");
     }
 
     #[test]

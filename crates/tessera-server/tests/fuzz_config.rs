@@ -25,9 +25,10 @@ use support::{cases, fuzz, fuzz_cases};
 const MARKER: &str = "Zq7SECRETmarker";
 
 /// Settings whose values are secrets.
-const SECRETS: [&str; 4] = [
+const SECRETS: [&str; 5] = [
     "signing_key",
     "key_encryption_key",
+    "api_key_secret",
     "metrics_token",
     "database_url",
 ];

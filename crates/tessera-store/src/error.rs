@@ -9,6 +9,16 @@ pub enum StoreError {
     /// A user with the same username already exists.
     #[error("a user with this username already exists")]
     DuplicateUsername,
+    /// A group with the same name already exists.
+    #[error("a group with this name already exists")]
+    DuplicateGroupName,
+    /// No group has this name (a user's groups were being set; nothing changed).
+    #[error("no group is named {0:?}")]
+    UnknownGroup(String),
+    /// A group would hold more than [`MAX_GRANTS`](crate::MAX_GRANTS) permissions (nothing
+    /// changed).
+    #[error("a group holds at most {} permissions", crate::MAX_GRANTS)]
+    TooManyGrants,
     /// Any other database failure (connection, SQL, decoding, configuration).
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

@@ -13,6 +13,12 @@
 //! * [`PasswordHasher`] — argon2id hashing and verification on a few dedicated threads,
 //!   bounded by a semaphore; Django's password hash formats verified for imported users,
 //!   with [`Verified`] saying when a hash should be replaced.
+//! * The account flows by e-mail ([`OutboxMail`], [`AccountToken`]): the outbox of mails
+//!   waiting to be sent (claimed with a lease by any server), and the single-use tokens and
+//!   codes those mails carry, stored hashed.
+//! * API keys ([`ApiKey`]): found by prefix, stored as a keyed hash, never cached.
+//! * Groups and permissions, Django's model ([`Group`], [`Grants`]): `app_label.codename`
+//!   strings granted to groups and users, a user's effective set in one query.
 //! * WebSocket tickets ([`RedeemedTicket`]): single-use, stored hashed, redeemed in one
 //!   statement.
 //!
@@ -22,11 +28,14 @@
 
 #[macro_use]
 mod engine;
+mod api_keys;
 mod audit;
 pub mod django;
 mod email;
 mod error;
+mod mail;
 mod password;
+mod permissions;
 mod plans;
 mod sessions;
 mod signing_keys;
@@ -37,11 +46,19 @@ mod throttles;
 mod users;
 mod ws_tickets;
 
+pub use api_keys::{ApiKey, NewApiKey};
 pub use audit::{AuditEvent, AuditFilter, AuditOutcome, MAX_AUDIT_USERNAME_CHARS, NewAuditEvent};
 pub use email::normalize_email;
 pub use engine::Engine;
 pub use error::{Result, StoreError};
+pub use mail::{
+    AccountToken, CodeOwner, MAX_CODE_CANDIDATES, NewAccountToken, NewMail, OutboxMail,
+};
 pub use password::{PasswordHasher, Verification, Verified};
+pub use permissions::{
+    Grants, GrantsUpdate, Group, MAX_GRANTS, MAX_GROUP_NAME_CHARS, MAX_PERMISSION_CHARS,
+    is_valid_permission,
+};
 pub use plans::QueryPlan;
 pub use sessions::{NewSession, RevokeReason, Rotation, Session, SessionKind, UnknownSessionKind};
 pub use signing_keys::{Retirement, StoredKey};

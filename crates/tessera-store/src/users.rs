@@ -8,14 +8,15 @@ use crate::Store;
 use crate::django::BLACKLIST_USER_FOREIGN;
 use crate::email::normalize_email;
 use crate::engine::Retry;
-use crate::error::{Result, StoreError, map_user_write_error};
+use crate::error::{Result, map_user_write_error};
 use crate::sessions::{REVOKE_USER_SESSIONS, RevokeReason};
 
 /// Every column of `users`, in a fixed order.
 macro_rules! user_columns {
     () => {
         "id, email, username, first_name, last_name, password_hash, \
-         is_active, is_staff, is_superuser, date_joined, last_login, password_changed_at, extra"
+         is_active, is_staff, is_superuser, date_joined, last_login, password_changed_at, extra, \
+         email_verified"
     };
 }
 
@@ -24,7 +25,7 @@ macro_rules! user_columns_u {
     () => {
         "u.id, u.email, u.username, u.first_name, u.last_name, u.password_hash, \
          u.is_active, u.is_staff, u.is_superuser, u.date_joined, u.last_login, \
-         u.password_changed_at, u.extra"
+         u.password_changed_at, u.extra, u.email_verified"
     };
 }
 
@@ -60,6 +61,9 @@ pub struct User {
     /// Values of the custom user fields declared in the configuration.
     #[sqlx(json)]
     pub extra: Extra,
+    /// Whether the e-mail address was proved: a verification mail's link or code, a
+    /// password reset or an address change confirmed by mail.
+    pub email_verified: bool,
     /// PHC string; `""` or a value starting with `'!'` means "unusable password".
     #[serde(skip)]
     pub password_hash: String,
@@ -111,6 +115,9 @@ pub struct UserUpdate {
     pub last_name: Option<String>,
     /// Custom field values to set (merged into the stored ones).
     pub extra: Extra,
+    /// Whether the address counts as verified. `None` keeps the flag, unless `email`
+    /// changes the address: then it is cleared (the new address is not proved).
+    pub email_verified: Option<bool>,
 }
 
 /// A user together with the state of one of their sessions.
@@ -150,6 +157,22 @@ pub struct UserFlags {
     /// New `is_superuser`, if any.
     pub is_superuser: Option<bool>,
 }
+
+/// Sets the flags given (`$2` active, `$3` staff, `$4` superuser; `NULL` keeps one).
+pub(crate) const SET_USER_FLAGS: &str = "UPDATE users SET is_active = COALESCE($2, is_active), \
+     is_staff = COALESCE($3, is_staff), is_superuser = COALESCE($4, is_superuser) WHERE id = $1";
+
+/// The profile change of [`Store::update_user`]: `$2` e-mail address, `$3` first name, `$4`
+/// last name, `$5` the merged custom fields, `$6` username, `$7` `email_verified` (`NULL`
+/// keeps a value; a new address clears `email_verified` unless `$7` sets it).
+pub(crate) const UPDATE_PROFILE: &str = concat!(
+    "UPDATE users SET email = COALESCE($2, email), first_name = COALESCE($3, first_name), \
+     last_name = COALESCE($4, last_name), extra = $5, username = COALESCE($6, username), \
+     email_verified = COALESCE($7, CASE WHEN $2 IS NULL OR $2 = email \
+     THEN email_verified ELSE FALSE END) \
+     WHERE id = $1 RETURNING ",
+    user_columns!()
+);
 
 /// The user by primary key (refresh's owner check).
 pub(crate) const USER_BY_ID: &str =
@@ -290,11 +313,8 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn set_user_flags(&self, id: i64, flags: &UserFlags) -> Result<bool> {
-        let sql = "UPDATE users SET is_active = COALESCE($2, is_active), \
-                   is_staff = COALESCE($3, is_staff), is_superuser = COALESCE($4, is_superuser) \
-                   WHERE id = $1";
         let (active, staff, superuser) = (flags.is_active, flags.is_staff, flags.is_superuser);
-        Ok(changed_rows!(self, sql, id, active, staff, superuser)? > 0)
+        Ok(changed_rows!(self, SET_USER_FLAGS, id, active, staff, superuser)? > 0)
     }
 
     /// Records a successful login at `at`. A missing user is not an error.
@@ -338,46 +358,18 @@ impl Store {
     /// stored ones, the row locked meanwhile); returns the updated user, `None` if there is
     /// no such user.
     ///
+    /// A new address (one that differs from the stored one) is not proved: the same
+    /// statement clears `email_verified` unless the update sets it, and every account token
+    /// of the user goes (each was bound to the old address, or mailed to it).
+    ///
     /// # Errors
     /// [`StoreError::DuplicateEmail`](crate::StoreError::DuplicateEmail) when the new e-mail
     /// belongs to someone else, [`StoreError::DuplicateUsername`](crate::StoreError::DuplicateUsername)
     /// when the new username does; the database error otherwise.
     pub async fn update_user(&self, id: i64, update: &UserUpdate) -> Result<Option<User>> {
-        let email = update.email.as_deref().map(normalize_email);
-        db!(write self, Retry::Idempotent, |pool, engine| {
-            async {
-            let mut tx = pool.begin_with(engine.begin_write()).await?;
-            let current: Option<(sqlx::types::Json<Extra>,)> = sqlx::query_as(engine.pick(
-                "SELECT extra FROM users WHERE id = $1",
-                "SELECT extra FROM users WHERE id = $1 FOR UPDATE",
-            ))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some((sqlx::types::Json(mut extra),)) = current else {
-                return Ok(None);
-            };
-            extra.extend(update.extra.clone());
-            let user = sqlx::query_as::<_, User>(concat!(
-                "UPDATE users SET email = COALESCE($2, email), first_name = COALESCE($3, first_name), \
-                 last_name = COALESCE($4, last_name), extra = $5, username = COALESCE($6, username) \
-                 WHERE id = $1 RETURNING ",
-                user_columns!()
-            ))
-            .bind(id)
-            .bind(email.as_deref())
-            .bind(update.first_name.as_deref())
-            .bind(update.last_name.as_deref())
-            .bind(sqlx::types::Json(&extra))
-            .bind(update.username.as_deref())
-            .fetch_optional(&mut *tx)
+        let grants = crate::GrantsUpdate::default();
+        self.update_user_and_grants(id, &UserFlags::default(), update, &grants)
             .await
-            .map_err(map_user_write_error)?;
-            tx.commit().await?;
-            Ok::<_, StoreError>(user)
-        }
-        .await
-        })
     }
 
     /// Sets a new password hash, records the change time, and revokes every live session of
@@ -521,6 +513,7 @@ mod tests {
             date_joined: Timestamp::UNIX_EPOCH,
             last_login: None,
             password_changed_at: None,
+            email_verified: false,
             extra: Extra::new(),
             password_hash: hash.into(),
         }

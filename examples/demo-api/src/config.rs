@@ -10,7 +10,7 @@ use base64::Engine as _;
 pub struct DemoConfig {
     /// `DEMO_BIND`: the address served. Defaults to `127.0.0.1:8081`.
     pub bind: String,
-    /// `DEMO_DATA_DIR`: the directory holding Tessera's database and the notes' own.
+    /// `DEMO_DATA_DIR`: the directory holding Tessera's database and the application's own.
     /// Defaults to `./demo-data`.
     pub data_dir: PathBuf,
     /// `DEMO_SIGNING_KEY`: the HMAC secret that signs tokens. Without it a random one is made
@@ -47,11 +47,11 @@ impl DemoConfig {
         format!("sqlite://{}", self.data_dir.join("tessera.db").display())
     }
 
-    /// The notes' own database: `sqlite://<data_dir>/notes.db`.
-    pub fn notes_url(&self) -> String {
+    /// The application's own database (notes, articles): `sqlite://<data_dir>/app.db`.
+    pub fn app_url(&self) -> String {
         format!(
             "sqlite://{}?mode=rwc",
-            self.data_dir.join("notes.db").display()
+            self.data_dir.join("app.db").display()
         )
     }
 

@@ -7,12 +7,19 @@
 //! * the tutorials' protected resources ([`tutorial`]), one of them behind a permission on a
 //!   custom user field (`is_premium`);
 //! * a user-scoped resource in its own table with an owner-only permission ([`notes`]);
+//! * a shared resource under DRF's `IsOwnerOrReadOnly`, written with an API key's scope and
+//!   deleted by its author or a moderator holding a permission ([`articles`]);
+//! * routes that take a token or an API key, and one for API keys only ([`credentials`]);
+//! * a route for the holders of one Django permission ([`reports`]);
 //! * the same view in two versions under `/api/v1/` and `/api/v2/` ([`versions`]);
 //! * a WebSocket, `/ws/echo/`, authenticated by header, cookie or single-use ticket ([`echo`]).
 
+pub mod articles;
 pub mod config;
+pub mod credentials;
 pub mod echo;
 pub mod notes;
+pub mod reports;
 mod state;
 pub mod tutorial;
 pub mod versions;
@@ -20,12 +27,14 @@ pub mod versions;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+use sqlx::SqlitePool;
 use tessera_auth::accounts::{AccountSettings, FieldKind, UserField};
 use tessera_axum::routes::{api_routes, jwks_routes, token_routes};
 use tessera_axum::{Tessera, install};
 use tessera_core::Settings;
 use tessera_store::Store;
 
+pub use articles::Articles;
 pub use config::DemoConfig;
 pub use notes::Notes;
 pub use state::AppState;
@@ -74,15 +83,24 @@ pub async fn state(config: &DemoConfig) -> anyhow::Result<AppState> {
         .accounts(account_settings())
         .build()
         .await?;
-    let notes = Notes::open(&config.notes_url()).await?;
-    Ok(AppState { tessera, notes })
+    let db = SqlitePool::connect(&config.app_url()).await?;
+    let notes = Notes::open(db.clone()).await?;
+    let articles = Articles::open(db).await?;
+    Ok(AppState {
+        tessera,
+        notes,
+        articles,
+    })
 }
 
 /// The application's router over `state`.
 pub fn app(state: AppState) -> Router {
     let api = api_routes()
         .merge(tutorial::routes())
-        .merge(notes::routes());
+        .merge(notes::routes())
+        .merge(articles::routes())
+        .merge(credentials::routes())
+        .merge(reports::routes());
     let router = Router::new()
         .nest("/api", api)
         .nest("/api/v1", token_routes().merge(versions::v1()))

@@ -39,12 +39,11 @@ pub struct Note {
 pub struct Notes(SqlitePool);
 
 impl Notes {
-    /// Opens the notes' database at `url` and creates the table.
+    /// The notes of the application's database `pool`, whose table it creates.
     ///
     /// # Errors
     /// The database's.
-    pub async fn open(url: &str) -> sqlx::Result<Self> {
-        let pool = SqlitePool::connect(url).await?;
+    pub async fn open(pool: SqlitePool) -> sqlx::Result<Self> {
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS notes (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -112,7 +111,7 @@ impl Notes {
 }
 
 /// A database failure: logged, answered as DRF's 500.
-fn failed(error: sqlx::Error) -> ApiError {
+pub(crate) fn failed(error: sqlx::Error) -> ApiError {
     ApiError::Internal(error.to_string())
 }
 
@@ -153,7 +152,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Reads `title` (required unless `partial`; at most 200 characters) and `body`.
-fn read(
+pub(crate) fn read(
     data: &Map<String, Value>,
     partial: bool,
 ) -> Result<(Option<String>, Option<String>), ApiError> {

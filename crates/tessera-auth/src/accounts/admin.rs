@@ -8,6 +8,9 @@
 //!   deactivates, deletes or ends the sessions of a superuser account (lifting a lockout
 //!   harms nobody and stays open to staff). The command line acts as the operator, with
 //!   full power.
+//! - Only a superuser changes what anyone may do: a user's groups and own permissions
+//!   (`groups`, `user_permissions`), and groups — creating, changing or deleting one.
+//!   Staff who are not superusers may read them.
 //! - Nobody — the command line included — demotes (removes staff status), deactivates or
 //!   deletes the last *active superuser*: an active account that is staff and superuser,
 //!   the one who can still do everything through the admin API.
@@ -17,10 +20,11 @@
 
 use serde_json::{Map, Value, json};
 use tessera_core::UsernameField;
-use tessera_store::{User, UserFlags, UserUpdate};
+use tessera_store::{GrantsUpdate, StoreError, User, UserFlags, UserUpdate};
 use tokio::sync::Mutex;
 
 use super::claims::account_name;
+use super::groups::{read_groups, read_permissions, unknown_group};
 use super::input::read_name;
 use crate::actor::Actor;
 use crate::audit::event;
@@ -37,6 +41,8 @@ pub struct AdminUpdate {
     pub is_active: Option<bool>,
     /// Staff (admin API) or not.
     pub is_staff: Option<bool>,
+    /// Whether the e-mail address counts as verified (users cannot set it; staff can).
+    pub email_verified: Option<bool>,
     /// First name.
     pub first_name: Option<String>,
     /// Last name.
@@ -44,12 +50,20 @@ pub struct AdminUpdate {
     /// Custom user fields to set, by name, as their declarations parse them — read-only
     /// ones included: read-only means users cannot set it, not staff.
     pub extra: Map<String, Value>,
+    /// The names of the groups the user belongs to, replacing the current ones (Django's
+    /// `User.groups`). Only a superuser (or the command line) sets it.
+    pub groups: Option<Vec<String>>,
+    /// The permissions the user holds themselves, replacing the current ones (Django's
+    /// `User.user_permissions`). Only a superuser (or the command line) sets it.
+    pub user_permissions: Option<Vec<String>>,
 }
 
 impl AdminUpdate {
-    /// Reads `is_active`, `is_staff` (DRF `BooleanField`s), `first_name` and `last_name`
-    /// (at most 150 characters) and every custom field of `declared` (read-only ones too)
-    /// from `data`; other fields are ignored, as DRF ignores them.
+    /// Reads `is_active`, `is_staff`, `email_verified` (DRF `BooleanField`s), `first_name` and `last_name`
+    /// (at most 150 characters), `groups` (group names) and `user_permissions`
+    /// (`app_label.codename` strings), lists of at most 1000, and every custom field of
+    /// `declared` (read-only ones too) from `data`; other fields are ignored, as DRF
+    /// ignores them.
     ///
     /// # Errors
     /// DRF's messages, field by field.
@@ -69,8 +83,11 @@ impl AdminUpdate {
         };
         let is_active = flag(&mut fields, "is_active");
         let is_staff = flag(&mut fields, "is_staff");
+        let email_verified = flag(&mut fields, "email_verified");
         let first_name = read_name(&mut fields, "first_name");
         let last_name = read_name(&mut fields, "last_name");
+        let groups = read_groups(data, &mut fields);
+        let user_permissions = read_permissions(data, &mut fields, "user_permissions");
         let mut extra = Map::new();
         for field in declared {
             if let Some(value) = data.get(&field.name) {
@@ -86,18 +103,25 @@ impl AdminUpdate {
         Ok(Self {
             is_active,
             is_staff,
+            email_verified,
             first_name,
             last_name,
             extra,
+            groups,
+            user_permissions,
         })
     }
 }
 
 /// Only superusers may act on superusers.
-pub const SUPERUSER_ONLY: &str =
-    "Only a superuser may change, deactivate, delete or end the sessions of a superuser account.";
+pub const SUPERUSER_ONLY: &str = "Only a superuser may change, deactivate, delete, end the sessions of or manage the API keys of a superuser account.";
 /// Only superusers may grant or remove staff status.
 pub const STAFF_FLAG_SUPERUSER_ONLY: &str = "Only a superuser may grant or remove staff status.";
+/// Only superusers may change a user's groups or permissions.
+pub const GRANTS_SUPERUSER_ONLY: &str =
+    "Only a superuser may change a user's groups or permissions.";
+/// Only superusers may create, change or delete groups.
+pub const GROUPS_SUPERUSER_ONLY: &str = "Only a superuser may create, change or delete groups.";
 /// The last active superuser stays.
 pub const LAST_SUPERUSER: &str =
     "The last active superuser cannot be demoted, deactivated or deleted.";
@@ -105,12 +129,15 @@ pub const LAST_SUPERUSER: &str =
 /// What an administrator does to a user, for the privilege rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdminAction {
-    /// A change: `is_active` and `is_staff` as set (`None`: left alone); names may change too.
+    /// A change: `is_active` and `is_staff` as set (`None`: left alone); names and custom
+    /// fields may change too, and the user's groups and own permissions when `grants`.
     Update {
         /// The new `is_active`, if set.
         is_active: Option<bool>,
         /// The new `is_staff`, if set.
         is_staff: Option<bool>,
+        /// Whether the user's groups or own permissions are set.
+        grants: bool,
     },
     /// Deleting the account.
     Delete,
@@ -118,6 +145,10 @@ pub enum AdminAction {
     RevokeSessions,
     /// Lifting a login lockout.
     Unlock,
+    /// Listing or revoking the account's API keys.
+    ApiKeys,
+    /// Creating, changing or deleting a group (no user is its target).
+    Groups,
 }
 
 impl AdminAction {
@@ -128,6 +159,18 @@ impl AdminAction {
             Self::Delete => "delete",
             Self::RevokeSessions => "revoke_sessions",
             Self::Unlock => "unlock",
+            Self::ApiKeys => "api_keys",
+            Self::Groups => "groups",
+        }
+    }
+
+    /// Why only a superuser (or the command line) takes this action, whoever its target,
+    /// if that is so: it changes what someone may do.
+    fn superuser_only(self) -> Option<&'static str> {
+        match self {
+            Self::Update { grants: true, .. } => Some(GRANTS_SUPERUSER_ONLY),
+            Self::Groups => Some(GROUPS_SUPERUSER_ONLY),
+            _ => None,
         }
     }
 
@@ -140,9 +183,10 @@ impl AdminAction {
             Self::Update {
                 is_active,
                 is_staff,
+                ..
             } => is_active == Some(false) || is_staff == Some(false),
             Self::Delete => true,
-            Self::RevokeSessions | Self::Unlock => false,
+            Self::RevokeSessions | Self::Unlock | Self::ApiKeys | Self::Groups => false,
         }
     }
 }
@@ -158,8 +202,10 @@ fn is_active_superuser(user: &User) -> bool {
 /// staff and superuser) than `target` exists.
 ///
 /// - Only a superuser grants or removes staff status, and only a superuser changes,
-///   deactivates, deletes or ends the sessions of a superuser account (lifting a lockout
-///   stays open to staff). The command line acts as the operator, with full power.
+///   deactivates, deletes, ends the sessions of or lists and revokes the API keys of a
+///   superuser account (lifting a lockout stays open to staff). The command line acts as the operator, with full power.
+/// - Only a superuser changes a user's groups or own permissions, or a group (see
+///   [`actor_refusal`]).
 /// - Nobody, the command line included, demotes (removes staff status), deactivates or
 ///   deletes the last active superuser.
 pub fn admin_refusal(
@@ -170,6 +216,9 @@ pub fn admin_refusal(
 ) -> Option<&'static str> {
     let superuser_acts = actor.is_none_or(|actor| actor.is_superuser);
     if !superuser_acts {
+        if let Some(reason) = actor_refusal(actor, action) {
+            return Some(reason);
+        }
         if target.is_superuser && action != AdminAction::Unlock {
             return Some(SUPERUSER_ONLY);
         }
@@ -186,6 +235,17 @@ pub fn admin_refusal(
         return Some(LAST_SUPERUSER);
     }
     None
+}
+
+/// The privilege rules that look at the actor alone: why `actor` (`None`: the command
+/// line) may not take `action` on anyone, if it may not — only a superuser changes a
+/// user's groups or own permissions ([`GRANTS_SUPERUSER_ONLY`]) or creates, changes or
+/// deletes a group ([`GROUPS_SUPERUSER_ONLY`]).
+pub fn actor_refusal(actor: Option<&User>, action: AdminAction) -> Option<&'static str> {
+    if actor.is_none_or(|actor| actor.is_superuser) {
+        return None;
+    }
+    action.superuser_only()
 }
 
 /// Held while a change that could remove a superuser is checked and made, so that two of
@@ -273,7 +333,7 @@ impl Auth {
     ///
     /// # Errors
     /// [`AuthError::PermissionDenied`] with the rule's message; the store's.
-    async fn authorize(
+    pub(crate) async fn authorize(
         &self,
         user: &User,
         action: AdminAction,
@@ -306,7 +366,40 @@ impl Auth {
         }
     }
 
-    /// Applies `update` to `user`; deactivating ends every session of the user. Audited as
+    /// Applies the privilege rules to `actor` creating, changing or deleting a group
+    /// ([`AdminAction::Groups`]): a refusal is audited (`admin.permission_denied`, with
+    /// `detail` added) and returned.
+    ///
+    /// # Errors
+    /// [`AuthError::PermissionDenied`] with [`GROUPS_SUPERUSER_ONLY`].
+    pub(crate) async fn authorize_groups(
+        &self,
+        actor: Actor<'_>,
+        detail: Value,
+    ) -> Result<(), AuthError> {
+        let staff = match actor {
+            Actor::Staff { user, .. } => Some(user),
+            Actor::CommandLine => None,
+        };
+        let action = AdminAction::Groups;
+        let Some(reason) = actor_refusal(staff, action) else {
+            return Ok(());
+        };
+        let mut detail = match detail {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        detail.insert("action".into(), action.name().into());
+        detail.insert("reason".into(), reason.into());
+        self.audit(actor.plain_event(
+            crate::audit::Audit::new(event::ADMIN_PERMISSION_DENIED).detail(Value::Object(detail)),
+        ))
+        .await;
+        Err(AuthError::PermissionDenied(reason.to_owned()))
+    }
+
+    /// Applies `update` to `user` — flags, names, custom fields, groups and own permissions
+    /// in one transaction; deactivating then ends every session of the user. Audited as
     /// `admin.user_updated` with the fields set (and `sessions_ended`). Returns the user
     /// as stored now, and how many sessions ended.
     ///
@@ -323,6 +416,7 @@ impl Auth {
         for (field, value) in [
             ("is_active", update.is_active.map(Value::from)),
             ("is_staff", update.is_staff.map(Value::from)),
+            ("email_verified", update.email_verified.map(Value::from)),
             ("first_name", update.first_name.clone().map(Value::from)),
             ("last_name", update.last_name.clone().map(Value::from)),
         ] {
@@ -333,9 +427,18 @@ impl Auth {
         for (field, value) in &update.extra {
             changes.insert(field.clone(), value.clone());
         }
+        for (field, list) in [
+            ("groups", &update.groups),
+            ("user_permissions", &update.user_permissions),
+        ] {
+            if let Some(list) = list {
+                changes.insert(field.into(), json!(list));
+            }
+        }
         let action = AdminAction::Update {
             is_active: update.is_active,
             is_staff: update.is_staff,
+            grants: update.groups.is_some() || update.user_permissions.is_some(),
         };
         let _serial = if action.removes_superuser(user) {
             Some(SUPERUSER_CHANGES.lock().await)
@@ -344,26 +447,34 @@ impl Auth {
         };
         self.authorize(user, action, actor).await?;
         let store = self.store();
-        store
-            .set_user_flags(
-                user.id,
-                &UserFlags {
-                    is_active: update.is_active,
-                    is_staff: update.is_staff,
-                    is_superuser: None,
-                },
-            )
-            .await?;
+        let flags = UserFlags {
+            is_active: update.is_active,
+            is_staff: update.is_staff,
+            is_superuser: None,
+        };
         let names = UserUpdate {
             first_name: update.first_name,
             last_name: update.last_name,
             extra: update.extra,
+            email_verified: update.email_verified,
             ..UserUpdate::default()
         };
-        let updated = store
-            .update_user(user.id, &names)
-            .await?
-            .ok_or(AuthError::NotFound)?;
+        let grants = GrantsUpdate {
+            groups: update.groups,
+            permissions: update.user_permissions,
+        };
+        // One transaction: a group that does not exist refuses the whole change.
+        let updated = match store
+            .update_user_and_grants(user.id, &flags, &names, &grants)
+            .await
+        {
+            Ok(Some(updated)) => updated,
+            Ok(None) => return Err(AuthError::NotFound),
+            Err(StoreError::UnknownGroup(name)) => {
+                return Err(AuthError::field("groups", unknown_group(&name)));
+            }
+            Err(error) => return Err(error.into()),
+        };
         let mut ended = 0;
         if update.is_active == Some(false) {
             ended = store
@@ -459,6 +570,7 @@ mod tests {
             date_joined: Timestamp::UNIX_EPOCH,
             last_login: None,
             password_changed_at: None,
+            email_verified: false,
             extra: Map::new(),
             password_hash: String::new(),
         }
@@ -470,15 +582,18 @@ mod tests {
 
     fn action() -> impl Strategy<Value = AdminAction> {
         prop_oneof![
-            (any::<Option<bool>>(), any::<Option<bool>>()).prop_map(|(is_active, is_staff)| {
-                AdminAction::Update {
+            (any::<Option<bool>>(), any::<Option<bool>>(), any::<bool>()).prop_map(
+                |(is_active, is_staff, grants)| AdminAction::Update {
                     is_active,
                     is_staff,
+                    grants,
                 }
-            }),
+            ),
             Just(AdminAction::Delete),
             Just(AdminAction::RevokeSessions),
             Just(AdminAction::Unlock),
+            Just(AdminAction::ApiKeys),
+            Just(AdminAction::Groups),
         ]
     }
 
@@ -489,12 +604,16 @@ mod tests {
             AdminAction::Update {
                 is_active,
                 is_staff,
+                ..
             } => {
                 changed.is_active = is_active.unwrap_or(changed.is_active);
                 changed.is_staff = is_staff.unwrap_or(changed.is_staff);
             }
             AdminAction::Delete => return None,
-            AdminAction::RevokeSessions | AdminAction::Unlock => {}
+            AdminAction::RevokeSessions
+            | AdminAction::Unlock
+            | AdminAction::ApiKeys
+            | AdminAction::Groups => {}
         }
         Some(changed)
     }
@@ -519,6 +638,36 @@ mod tests {
                     prop_assert_eq!(changed.is_staff, target.is_staff);
                     prop_assert_eq!(changed.is_superuser, target.is_superuser);
                 }
+            }
+        }
+
+        /// Whatever its flags and whoever the target, a staff member who is not a superuser
+        /// never changes anyone's groups or permissions, nor a group; a superuser and the
+        /// command line are never refused for that reason.
+        #[test]
+        fn only_superusers_change_grants_and_groups(
+            actor_flags in flags(),
+            superuser in any::<bool>(),
+            cli in any::<bool>(),
+            target_flags in flags(),
+            action in action(),
+        ) {
+            let actor = user(1, (actor_flags.0, actor_flags.1, superuser));
+            let actor = (!cli).then_some(&actor);
+            let target = user(2, target_flags);
+            let changes_grants = matches!(
+                action,
+                AdminAction::Update { grants: true, .. } | AdminAction::Groups
+            );
+            let refusal = admin_refusal(actor, &target, action, true);
+            if changes_grants && !superuser && !cli {
+                prop_assert!(refusal.is_some());
+                prop_assert!(actor_refusal(actor, action).is_some());
+            } else {
+                prop_assert_eq!(actor_refusal(actor, action), None);
+                prop_assert!(
+                    !matches!(refusal, Some(GRANTS_SUPERUSER_ONLY | GROUPS_SUPERUSER_ONLY))
+                );
             }
         }
 

@@ -99,6 +99,7 @@ mod tests {
             date_joined: tessera_core::Timestamp::from_micros(1_795_445_447_123_456),
             last_login: None,
             password_changed_at: None,
+            email_verified: false,
             extra: Default::default(),
             password_hash: "secret-hash".into(),
         }

@@ -209,7 +209,7 @@ pub(super) fn read_custom(
 }
 
 /// What a password must not resemble: the user's names and address.
-pub(super) fn attributes_of(user: &User) -> UserAttributes<'_> {
+pub(crate) fn attributes_of(user: &User) -> UserAttributes<'_> {
     vec![
         ("username", user.username.as_deref().unwrap_or_default()),
         ("email", user.email.as_str()),
@@ -219,7 +219,7 @@ pub(super) fn attributes_of(user: &User) -> UserAttributes<'_> {
 }
 
 /// Adds the password rules' messages for `password` as field `name`.
-pub(super) fn check_password(
+pub(crate) fn check_password(
     auth: &Auth,
     fields: &mut Fields<'_>,
     name: &str,

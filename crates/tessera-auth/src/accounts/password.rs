@@ -78,7 +78,7 @@ impl Auth {
     /// Whether `password` is `user`'s current password, checked as a login would be: not
     /// at all while their login name is locked for `client` (the answer is then no), and a
     /// wrong one counts as their failed login.
-    async fn current_password_matches(
+    pub(crate) async fn current_password_matches(
         &self,
         user: &User,
         password: &str,
@@ -145,10 +145,12 @@ impl Auth {
         Ok(ended)
     }
 
-    /// Hashes and stores the new password and ends every session; the callers audit it,
-    /// then lift a lockout. The hash is `client`'s request, within the share of the hashing
-    /// queue other work than logins has; the command line's (`None`) is not.
-    async fn replace_password(
+    /// Hashes and stores the new password and ends every session and every pending e-mail
+    /// change (its tokens and its queued confirmations), and revokes every API key of the
+    /// user (each audited `api_key.revoked`, `detail.reason = "password_changed"`); the
+    /// callers audit the change, then lift a lockout. The hash is `client`'s request, within the share of the hashing queue other
+    /// work than logins has; the command line's (`None`) is not.
+    pub(crate) async fn replace_password(
         &self,
         user: &User,
         password: &str,
@@ -163,6 +165,10 @@ impl Auth {
             .change_password(user.id, &hash, RevokeReason::PasswordChanged, self.now())
             .await?
             .unwrap_or(0);
+        // A change asked for with the old password (or by whoever held the session) ends
+        // here; a confirmation being sent right now mints a token bound to the old hash.
+        self.store().cancel_email_changes(user.id).await?;
+        self.revoke_api_keys_for_password(user, client).await?;
         Ok(ended)
     }
 }

@@ -42,7 +42,8 @@ impl Auth {
     /// `registration_email_required`), with DRF's messages in field order, after the
     /// `register` throttle for the client's address (`10/hour` by default). The password
     /// is hashed within the share of the hashing queue other work than logins has.
-    /// Audited as `account.registered`.
+    /// Audited as `account.registered`. A new account with an address is sent a
+    /// verification mail.
     ///
     /// # Errors
     /// [`AuthError::Throttled`] over the `register` rate; [`AuthError::Invalid`] field by
@@ -115,6 +116,7 @@ impl Auth {
                 .client(client),
         )
         .await;
+        self.queue_registration_mail(&user, client).await;
         Ok(user)
     }
 

@@ -53,14 +53,17 @@ fn cut(value: &str, max: usize) -> String {
 
 /// The event names Tessera records. Failures (`outcome = "failure"`) are the refused
 /// attempts and the alarms: `login.failed`, `login.locked`, `account.locked`,
-/// `token.reuse_detected`, `admin.permission_denied`; every other event is a success.
+/// `token.reuse_detected`, `admin.permission_denied`, and mails not sent (`mail.failed`,
+/// `mail.abandoned`); every other event is a success.
 pub mod event {
     /// A login opened a session (every obtain and login route, and registration, which
     /// logs in). `session` is the new session; `username` the login name.
     pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
     /// Wrong credentials, or an inactive account. `username` is the name given, `user` the
     /// account when it exists; `detail.reason` is `unknown_account`, `wrong_password`,
-    /// `unusable_password` or `inactive` — or `password_change`: a wrong current password
+    /// `unusable_password`, `inactive`, `wrong_code` (login by code) or
+    /// `email_not_verified` (the right password, under `require_verified_email = "login"`;
+    /// not counted towards the lockout) — or `password_change`: a wrong current password
     /// on a password change, which counts as a failed login of its owner.
     pub const LOGIN_FAILED: &str = "login.failed";
     /// A login refused because the name is locked (no password was checked).
@@ -119,6 +122,51 @@ pub mod event {
     /// A key found stored unencrypted was sealed with the key-encryption key at start
     /// (`detail.kid`, `detail.algorithm`, `detail.reason = "stored_unencrypted"`).
     pub const KEY_SEALED: &str = "key.sealed";
+    /// A password-reset mail was sent (recorded by the outbox sender, which alone knows
+    /// whether the address belongs to someone).
+    pub const PASSWORD_RESET_SENT: &str = "password.reset_sent";
+    /// A password was reset by a mailed token or code; every session ended
+    /// (`detail.sessions_ended`).
+    pub const PASSWORD_RESET: &str = "password.reset";
+    /// A verification mail was sent.
+    pub const EMAIL_VERIFICATION_SENT: &str = "email.verification_sent";
+    /// An address was verified by a mailed token or code.
+    pub const EMAIL_VERIFIED: &str = "email.verified";
+    /// The user asked to change their address; a confirmation goes to the new one.
+    pub const EMAIL_CHANGE_REQUESTED: &str = "email.change_requested";
+    /// An address change was confirmed from the new address.
+    pub const EMAIL_CHANGED: &str = "email.changed";
+    /// A login code was sent.
+    pub const LOGIN_CODE_SENT: &str = "login.code_sent";
+    /// A mail could not be sent and will be tried again (`detail.kind`, `detail.attempt`,
+    /// `detail.reason`: the class of failure).
+    pub const MAIL_FAILED: &str = "mail.failed";
+    /// A mail was given up: a permanent refusal, or too many attempts (`detail.kind`,
+    /// `detail.attempts`, `detail.reason`).
+    pub const MAIL_ABANDONED: &str = "mail.abandoned";
+    /// A mail was not queued: its recipient had too many lately (`email_recipient` rate);
+    /// `detail.kind`.
+    pub const MAIL_THROTTLED: &str = "mail.throttled";
+    /// Staff queued a verification mail for a user.
+    pub const ADMIN_VERIFICATION_RESENT: &str = "admin.verification_resent";
+    /// An API key was created (`detail.prefix`, `detail.name`, `detail.scopes`); `actor`
+    /// when staff or the command line created it for someone.
+    pub const API_KEY_CREATED: &str = "api_key.created";
+    /// An API key was revoked (`detail.prefix`); `actor` when staff revoked it.
+    pub const API_KEY_REVOKED: &str = "api_key.revoked";
+    /// An API key authenticated a request from an address other than its last one
+    /// (`detail.prefix`, `detail.previous_ip`, null on its first use).
+    pub const API_KEY_USED_NEW_IP: &str = "api_key.used_new_ip";
+    /// Staff or the command line created a group (`detail.group_id`, `detail.name`,
+    /// `detail.permissions`).
+    pub const ADMIN_GROUP_CREATED: &str = "admin.group_created";
+    /// Staff or the command line renamed a group or replaced its permissions
+    /// (`detail.group_id`, `detail.name`, `detail.previous_name` when renamed,
+    /// `detail.permissions` when replaced).
+    pub const ADMIN_GROUP_UPDATED: &str = "admin.group_updated";
+    /// Staff or the command line deleted a group (`detail.group_id`, `detail.name`,
+    /// `detail.permissions`).
+    pub const ADMIN_GROUP_DELETED: &str = "admin.group_deleted";
 
     /// Every name above, in order.
     pub const ALL: &[&str] = &[
@@ -146,6 +194,23 @@ pub mod event {
         KEY_ROTATED,
         KEY_RETIRED,
         KEY_SEALED,
+        PASSWORD_RESET_SENT,
+        PASSWORD_RESET,
+        EMAIL_VERIFICATION_SENT,
+        EMAIL_VERIFIED,
+        EMAIL_CHANGE_REQUESTED,
+        EMAIL_CHANGED,
+        LOGIN_CODE_SENT,
+        MAIL_FAILED,
+        MAIL_ABANDONED,
+        MAIL_THROTTLED,
+        ADMIN_VERIFICATION_RESENT,
+        API_KEY_CREATED,
+        API_KEY_REVOKED,
+        API_KEY_USED_NEW_IP,
+        ADMIN_GROUP_CREATED,
+        ADMIN_GROUP_UPDATED,
+        ADMIN_GROUP_DELETED,
     ];
 }
 
@@ -156,7 +221,9 @@ pub fn outcome_of(name: &str) -> AuditOutcome {
         | event::LOGIN_LOCKED
         | event::ACCOUNT_LOCKED
         | event::TOKEN_REUSE_DETECTED
-        | event::ADMIN_PERMISSION_DENIED => AuditOutcome::Failure,
+        | event::ADMIN_PERMISSION_DENIED
+        | event::MAIL_FAILED
+        | event::MAIL_ABANDONED => AuditOutcome::Failure,
         _ => AuditOutcome::Success,
     }
 }
@@ -281,6 +348,11 @@ impl Audit {
         self
     }
 
+    /// Whether the action was taken from the command line.
+    pub(crate) fn is_via_cli(&self) -> bool {
+        self.via_cli
+    }
+
     /// The event, at `at`, its name cut to 64 characters.
     pub fn at(mut self, at: Timestamp) -> NewAuditEvent {
         self.event.at = at;
@@ -356,7 +428,9 @@ mod tests {
                 "login.locked",
                 "account.locked",
                 "token.reuse_detected",
-                "admin.permission_denied"
+                "admin.permission_denied",
+                "mail.failed",
+                "mail.abandoned"
             ]
         );
         assert_eq!(outcome_of("app.custom"), AuditOutcome::Success);

@@ -1,5 +1,6 @@
-//! `tessera import django`: a Django project's users (ids, password hashes, flags, dates)
-//! and simplejwt outstanding tokens, taken over so that nobody is logged out.
+//! `tessera import django`: a Django project's users (ids, password hashes, flags, dates),
+//! their groups and permissions (`grants.rs`) and simplejwt outstanding tokens, taken over
+//! so that nobody is logged out.
 //!
 //! Rows already read ([`DjangoData`]) are written in one transaction, rolled back for a dry
 //! run. A re-run leaves unchanged rows alone and updates a user whose Django row changed —
@@ -7,7 +8,9 @@
 //! import *and* Tessera's hash is still the one the import wrote (compare-and-set; else a
 //! conflict is reported and Tessera's kept). Replacing a password ends the user's sessions.
 //! A Tessera account that was not imported is never taken over unless the operator asks
-//! (`merge_existing`), and then keeps its staff and superuser flags.
+//! (`merge_existing`), and then keeps its staff and superuser flags. Groups, memberships
+//! and permissions are imported only with the users and groups a run creates
+//! (`grants.rs`).
 
 use std::collections::HashSet;
 
@@ -19,6 +22,7 @@ use tessera_store::django::{
 };
 use tessera_store::{RevokeReason, User, normalize_email};
 
+use super::grants::import_grants;
 use super::report::{ImportNote, ImportReport, TableCounts};
 use crate::audit::{Audit, event};
 use crate::error::AuthError;
@@ -72,11 +76,12 @@ impl Auth {
         let mut report = ImportReport {
             dry_run: options.dry_run,
             user_table: data.user_table.clone(),
-            not_imported: data.not_imported.clone(),
             ..ImportReport::default()
         };
         let mut tx = self.store().begin_django_import().await?;
         let mut present = HashSet::new();
+        // The users this run creates: only they get Django's grants.
+        let mut created = HashSet::new();
         for user in &data.users {
             let mut run = UserImport {
                 tx: &mut tx,
@@ -92,6 +97,9 @@ impl Auth {
                 }
                 done => {
                     present.insert(user.id);
+                    if done == Outcome::Created {
+                        created.insert(user.id);
+                    }
                     count_password_format(&mut report, &data.user_table, user);
                     let counts = &mut report.users;
                     match done {
@@ -102,6 +110,14 @@ impl Auth {
                 }
             }
         }
+        import_grants(
+            &mut tx,
+            &data.grants,
+            &data.user_table,
+            &created,
+            &mut report,
+        )
+        .await?;
         for token in &data.tokens {
             if token.expires_at <= now {
                 report.tokens.skipped += 1;
@@ -132,6 +148,9 @@ impl Auth {
                 "user_table": report.user_table,
                 "users": counts(&report.users),
                 "tokens": counts(&report.tokens),
+                "groups": counts(&report.groups),
+                "group_memberships": counts(&report.group_memberships),
+                "user_permissions": counts(&report.user_permissions),
                 "merge_existing": options.merge_existing,
             });
             self.audit(
@@ -147,14 +166,24 @@ impl Auth {
 
 /// What became of one row.
 #[derive(Debug, PartialEq, Eq)]
-enum Outcome {
+pub(super) enum Outcome {
     Created,
     Updated,
     Unchanged,
     Skipped(String),
 }
 
-fn note(table: &str, id: i64, message: String) -> ImportNote {
+/// Counts `outcome` in `counts`.
+pub(super) fn count(counts: &mut TableCounts, outcome: &Outcome) {
+    match outcome {
+        Outcome::Created => counts.created += 1,
+        Outcome::Updated => counts.updated += 1,
+        Outcome::Unchanged => counts.unchanged += 1,
+        Outcome::Skipped(_) => counts.skipped += 1,
+    }
+}
+
+pub(super) fn note(table: &str, id: i64, message: String) -> ImportNote {
     ImportNote {
         table: table.to_owned(),
         id,

@@ -2,8 +2,10 @@
 //!
 //! * `import` — [`Auth::import_django`](crate::Auth::import_django): a Django project's
 //!   users and simplejwt outstanding tokens, taken over with their ids.
+//! * `grants` — its groups, and its users' memberships and direct permissions.
 //! * `report` — the [`ImportReport`] and how it reads.
 
+mod grants;
 mod import;
 mod report;
 

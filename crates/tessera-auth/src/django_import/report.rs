@@ -3,8 +3,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use tessera_store::django::NotImported;
-
 /// Rows of one source table, by what became of them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TableCounts {
@@ -43,8 +41,13 @@ pub struct ImportReport {
     pub tokens: TableCounts,
     /// Of the skipped tokens, those already expired (counted, not listed).
     pub expired_tokens: u64,
-    /// Groups and permissions, which Tessera cannot hold yet.
-    pub not_imported: NotImported,
+    /// `auth_group` into `groups`, matched by name.
+    pub groups: TableCounts,
+    /// The user table's group memberships (`auth_user_groups`) into `user_groups`.
+    pub group_memberships: TableCounts,
+    /// The user table's direct permissions (`auth_user_user_permissions`) into
+    /// `user_permissions`.
+    pub user_permissions: TableCounts,
     /// Every row left out (expired tokens aside), and why.
     pub skipped: Vec<ImportNote>,
     /// Rows imported with a change or a caveat: an e-mail address dropped (shared with
@@ -55,9 +58,6 @@ pub struct ImportReport {
     /// `unsalted_md5`, `crypt` …), counted by format: they must reset their password.
     pub unverifiable_passwords: BTreeMap<String, u64>,
 }
-
-/// The reason given for groups and permissions.
-pub const NO_GROUPS: &str = "Tessera has no groups or permissions yet";
 
 impl fmt::Display for TableCounts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -84,17 +84,17 @@ impl fmt::Display for ImportReport {
             write!(f, " ({} expired)", self.expired_tokens)?;
         }
         writeln!(f)?;
-        let not = &self.not_imported;
-        for (table, rows) in [
-            ("auth_group".to_owned(), not.groups),
-            (format!("{}_groups", self.user_table), not.group_memberships),
-            (
-                format!("{}_user_permissions", self.user_table),
-                not.user_permissions,
-            ),
-        ] {
-            writeln!(f, "{table}: {rows} skipped ({NO_GROUPS})")?;
-        }
+        writeln!(f, "auth_group -> groups: {}", self.groups)?;
+        writeln!(
+            f,
+            "{}_groups -> user_groups: {}",
+            self.user_table, self.group_memberships
+        )?;
+        writeln!(
+            f,
+            "{}_user_permissions -> user_permissions: {}",
+            self.user_table, self.user_permissions
+        )?;
         if !self.unverifiable_passwords.is_empty() {
             let counts: Vec<String> = self
                 .unverifiable_passwords
@@ -142,11 +142,16 @@ mod tests {
                 skipped: 2,
             },
             expired_tokens: 2,
-            not_imported: NotImported {
-                groups: 1,
-                group_memberships: 3,
-                user_permissions: 0,
+            groups: TableCounts {
+                created: 1,
+                ..TableCounts::default()
             },
+            group_memberships: TableCounts {
+                created: 2,
+                skipped: 1,
+                ..TableCounts::default()
+            },
+            user_permissions: TableCounts::default(),
             skipped: vec![ImportNote {
                 table: "auth_user".into(),
                 id: 7,
@@ -160,9 +165,9 @@ mod tests {
             "Dry run: nothing was written. A real run would do this:\n\
              auth_user -> users: 2 created, 1 updated, 0 unchanged, 1 skipped\n\
              token_blacklist_outstandingtoken -> foreign_refresh_tokens: 1 created, 0 updated, 0 unchanged, 2 skipped (2 expired)\n\
-             auth_group: 1 skipped (Tessera has no groups or permissions yet)\n\
-             auth_user_groups: 3 skipped (Tessera has no groups or permissions yet)\n\
-             auth_user_user_permissions: 0 skipped (Tessera has no groups or permissions yet)\n\
+             auth_group -> groups: 1 created, 0 updated, 0 unchanged, 0 skipped\n\
+             auth_user_groups -> user_groups: 2 created, 0 updated, 0 unchanged, 1 skipped\n\
+             auth_user_user_permissions -> user_permissions: 0 created, 0 updated, 0 unchanged, 0 skipped\n\
              Password hashes Tessera cannot verify (those users must reset their password): crypt: 1, md5: 2\n\
              Skipped:\n  auth_user id=7: why\n"
         );

@@ -51,9 +51,16 @@ pub struct ThrottleSettings {
     /// by client address, authenticated by user), `login` and `register` to those routes
     /// (by client address), `password_change` to password changes (by user, and by client
     /// address apart), `ws_ticket` to WebSocket tickets (by user, and by client address
-    /// apart). A missing or empty rate turns that throttle off. Defaults to
-    /// `register = "10/hour"` and `password_change = "10/hour"` (both spend a password
-    /// hash per request) and `ws_ticket = "60/min"`.
+    /// apart). The account flows by e-mail have three: `email_request` (asking for a mail,
+    /// by client address; an e-mail change also by user), `email_recipient` (mails to one
+    /// address: over it, the request is answered as usual but nothing is sent) and
+    /// `email_confirm` (confirming, verifying, logging in by code, by client address).
+    /// `api_key_create` counts the API keys a user creates (by user) and `client_token` the
+    /// client-credentials grant (by client address). A missing or empty rate turns that
+    /// throttle off. Defaults to `register = "10/hour"`
+    /// and `password_change = "10/hour"` (both spend a password hash per request),
+    /// `ws_ticket = "60/min"`, `email_request = "20/hour"`, `email_recipient = "5/hour"`,
+    /// `email_confirm = "30/hour"` and `api_key_create = "20/hour"`.
     pub throttle_rates: BTreeMap<String, String>,
     /// DRF's `NUM_PROXIES`: how many reverse proxies stand in front, so the client address
     /// is read from `X-Forwarded-For`. Unset: the socket's address, and the header is ignored.
@@ -109,6 +116,10 @@ impl Default for ThrottleSettings {
                 ("register".to_owned(), "10/hour".to_owned()),
                 ("password_change".to_owned(), "10/hour".to_owned()),
                 ("ws_ticket".to_owned(), "60/min".to_owned()),
+                ("email_request".to_owned(), "20/hour".to_owned()),
+                ("email_recipient".to_owned(), "5/hour".to_owned()),
+                ("email_confirm".to_owned(), "30/hour".to_owned()),
+                ("api_key_create".to_owned(), "20/hour".to_owned()),
             ]
             .into(),
             num_proxies: None,

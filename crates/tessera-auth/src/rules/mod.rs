@@ -11,7 +11,9 @@ mod username;
 
 pub use email::{EMAIL_MAX_LENGTH, has_invisible, validate_email};
 pub use password::{PasswordPolicy, UserAttributes};
-pub use settings::{AccountSettings, LogoutAnswer, RegisterAnswer};
+pub use settings::{
+    AccountSettings, LogoutAnswer, PERMISSION_CLAIMS, PermissionClaims, RegisterAnswer,
+};
 pub use token_obtain::{BUILT_IN_USER_FIELDS, TOKEN_OWN_CLAIMS, TokenObtain};
 pub use user_fields::{CUSTOM_TEXT_MAX_LENGTH, FieldKind, UserField, drf_bool};
 pub use username::{

@@ -37,6 +37,48 @@ pub struct AccountSettings {
     pub register_answer: RegisterAnswer,
     /// The answer of `POST auth/logout/`. Defaults to `message`.
     pub logout_answer: LogoutAnswer,
+    /// What of a user's groups and permissions their access tokens carry as claims
+    /// (`groups`, `permissions`), read at issue and at each refresh — and so stale until the
+    /// next refresh — and left out past
+    /// [`PERMISSION_CLAIMS_MAX_BYTES`](crate::accounts::PERMISSION_CLAIMS_MAX_BYTES).
+    /// Defaults to `off`.
+    pub token_permission_claims: PermissionClaims,
+}
+
+/// The claims of [`PermissionClaims`]: no custom user field copied into tokens may take
+/// their names.
+pub const PERMISSION_CLAIMS: &[&str] = &["groups", "permissions"];
+
+/// Which of a user's groups and permissions their access tokens carry
+/// (`token_permission_claims`). The claims are read when a token is issued or refreshed:
+/// a change of groups or permissions reaches a token at its next refresh, so a token can
+/// carry a permission taken away up to `access_token_lifetime` ago. A server that must
+/// see a change at once checks with `Auth::has_perm`, which reads the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PermissionClaims {
+    /// No claims.
+    #[default]
+    Off,
+    /// `groups`: the names of the user's groups, sorted.
+    Groups,
+    /// `permissions`: the user's effective permissions (their own and their groups'),
+    /// sorted.
+    Permissions,
+    /// Both `groups` and `permissions`.
+    Both,
+}
+
+impl PermissionClaims {
+    /// Whether tokens carry the `groups` claim.
+    pub fn groups(self) -> bool {
+        matches!(self, Self::Groups | Self::Both)
+    }
+
+    /// Whether tokens carry the `permissions` claim.
+    pub fn permissions(self) -> bool {
+        matches!(self, Self::Permissions | Self::Both)
+    }
 }
 
 /// What `POST auth/register/` answers when it succeeds.
@@ -74,6 +116,7 @@ impl Default for AccountSettings {
             register_password_confirm: true,
             register_answer: RegisterAnswer::default(),
             logout_answer: LogoutAnswer::default(),
+            token_permission_claims: PermissionClaims::default(),
         }
     }
 }
@@ -90,6 +133,22 @@ impl AccountSettings {
                     message: format!("{:?} is declared twice", field.name),
                 });
             }
+        }
+        // Whatever `token_permission_claims` says: a claim of these names must never be one
+        // a user can set (`TokenUser::has_perm_claim` reads it).
+        if let Some(field) = self
+            .user_fields
+            .iter()
+            .find(|f| f.claim && PERMISSION_CLAIMS.contains(&f.name.as_str()))
+        {
+            return Err(SettingsError {
+                setting: "user_fields".into(),
+                message: format!(
+                    "{:?} is a claim of `token_permission_claims`; rename the field or stop \
+                     copying it into tokens",
+                    field.name
+                ),
+            });
         }
         if !(1..=1000).contains(&self.page_size) {
             return Err(SettingsError {

@@ -1,6 +1,6 @@
 //! The account routes of a DRF + simplejwt service (docs/API.md §5), under `auth/`:
-//! register, login, logout, log out everywhere, profile, password change, and the token
-//! refresh and verify views.
+//! register, login, logout, log out everywhere, profile, password change, the token
+//! refresh and verify views, and the account flows by e-mail (`email`).
 
 use axum::extract::{FromRef, State};
 use axum::http::{StatusCode, header};
@@ -9,9 +9,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tessera_auth::accounts::{LogoutAnswer, RegisterAnswer};
-use tessera_auth::{AuthError, SESSION_CLAIM};
-use tessera_store::RevokeReason;
+use tessera_auth::{AuthError, ClientInfo, LoginMethod, SESSION_CLAIM};
+use tessera_store::{RevokeReason, User};
 
+use crate::api_key::SessionUser;
 use crate::auth::AuthUser;
 use crate::client::Client;
 use crate::error::ApiError;
@@ -22,7 +23,10 @@ use crate::state::Tessera;
 
 /// `register/`, `login/`, `logout/`, `logout/all/`, `token/refresh/`, `token/verify/`,
 /// `profile/` (GET, PUT, PATCH), `password/change/` and `ws-ticket/` under `auth/`, relative to the API's
-/// mount point (`/api`).
+/// mount point (`/api`), and the e-mail flows ([`email_routes`](super::email_routes)).
+/// Logout, password change, profile changes and tickets need the credential of a login:
+/// an API key (or a token minted from one) gets 403 (see [`SessionUser`]); reading the
+/// profile takes a key.
 pub fn account_routes<S>() -> Router<S>
 where
     Tessera: FromRef<S>,
@@ -31,8 +35,11 @@ where
     Router::new()
         .route("/auth/register/", post(register))
         .route("/auth/login/", post(login))
-        .route("/auth/logout/", post(logout).requires::<AuthUser>())
-        .route("/auth/logout/all/", post(logout_all).requires::<AuthUser>())
+        .route("/auth/logout/", post(logout).requires::<SessionUser>())
+        .route(
+            "/auth/logout/all/",
+            post(logout_all).requires::<SessionUser>(),
+        )
         .route("/auth/token/refresh/", post(refresh))
         .route("/auth/token/verify/", post(verify))
         .route(
@@ -44,16 +51,20 @@ where
         )
         .route(
             "/auth/password/change/",
-            post(change_password).requires::<AuthUser>(),
+            post(change_password).requires::<SessionUser>(),
         )
-        .route("/auth/ws-ticket/", post(ws_ticket).requires::<AuthUser>())
+        .route(
+            "/auth/ws-ticket/",
+            post(ws_ticket).requires::<SessionUser>(),
+        )
+        .merge(super::email_routes())
 }
 
 /// A single-use WebSocket ticket for the caller, valid 30 seconds (see
 /// [`crate::WsUser`]): `{"ticket": "…", "expires_in": 30}`, never cached.
 async fn ws_ticket(
     State(tessera): State<Tessera>,
-    auth: AuthUser,
+    auth: SessionUser,
     Client(client): Client,
 ) -> Result<Response, ApiError> {
     let session = auth.token.get(SESSION_CLAIM).and_then(Value::as_str);
@@ -75,6 +86,14 @@ async fn register(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let auth = tessera.auth();
     let user = auth.register(&data.0, &client).await?;
+    if auth.check_email_verified(&user).is_err() {
+        // dj-rest-auth with mandatory verification: the account exists, the login waits
+        // for the address to be verified.
+        return Ok((
+            StatusCode::CREATED,
+            Json(json!({"detail": super::VERIFICATION_SENT})),
+        ));
+    }
     let pair = auth.issue_account_pair(&user, &client).await?;
     let body = match auth.accounts().register_answer {
         RegisterAnswer::Account => json!({
@@ -92,18 +111,31 @@ async fn login(
     Client(client): Client,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = tessera.auth();
     let user = credentials(&tessera, &client, &data).await?;
-    let pair = auth.issue_account_pair(&user, &client).await?;
+    login_answer(&tessera, &user, &client, LoginMethod::Password).await
+}
+
+/// The login answer for `user`, whose credentials (or code) were checked: a new session's
+/// pair and the short user object.
+pub(super) async fn login_answer(
+    tessera: &Tessera,
+    user: &User,
+    client: &ClientInfo,
+    method: LoginMethod,
+) -> Result<Json<Value>, ApiError> {
+    let pair = tessera
+        .auth()
+        .issue_account_pair_by(user, client, method)
+        .await?;
     Ok(Json(
-        json!({"refresh": pair.refresh, "access": pair.access, "user": tessera.login_user_object(&user)}),
+        json!({"refresh": pair.refresh, "access": pair.access, "user": tessera.login_user_object(user)}),
     ))
 }
 
 /// The account logout: blacklists the caller's own refresh token.
 async fn logout(
     State(tessera): State<Tessera>,
-    auth: AuthUser,
+    auth: SessionUser,
     Client(client): Client,
     data: Payload,
 ) -> Result<Response, (StatusCode, Json<Value>)> {
@@ -146,7 +178,7 @@ fn session_of(auth: &AuthUser) -> Option<&str> {
 /// Beyond simplejwt: ends every session of the caller; tokens issued before stop working.
 async fn logout_all(
     State(tessera): State<Tessera>,
-    auth: AuthUser,
+    auth: SessionUser,
     Client(client): Client,
 ) -> Result<Json<Value>, ApiError> {
     let ended = tessera
@@ -165,7 +197,7 @@ async fn profile(State(tessera): State<Tessera>, auth: AuthUser) -> Json<Value> 
 /// PUT: every writable field; `id`, `date_joined` and `is_active` are read-only and ignored.
 async fn replace_profile(
     State(tessera): State<Tessera>,
-    auth: AuthUser,
+    auth: SessionUser,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
     let user = tessera
@@ -178,7 +210,7 @@ async fn replace_profile(
 /// PATCH: the writable fields present.
 async fn update_profile(
     State(tessera): State<Tessera>,
-    auth: AuthUser,
+    auth: SessionUser,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
     let user = tessera
@@ -191,7 +223,7 @@ async fn update_profile(
 /// The password change, which also ends every session of the user.
 async fn change_password(
     State(tessera): State<Tessera>,
-    auth: AuthUser,
+    auth: SessionUser,
     Client(client): Client,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {

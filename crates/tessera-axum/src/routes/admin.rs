@@ -1,6 +1,7 @@
 //! The admin API for staff (`IsAdminUser`) under `admin/users/`: list with search and DRF
-//! page-number pagination, retrieve, partial update, delete, ending a user's sessions and
-//! lifting a lockout. Every change is audited with the staff member as the actor. The
+//! page-number pagination, retrieve, partial update (groups and permissions included),
+//! delete, ending a user's sessions, lifting a lockout and sending a verification mail
+//! again; and the groups under `admin/groups/` (`groups.rs`). Every change is audited with the staff member as the actor. The
 //! service's privilege rules (only superusers act on superusers or on staff status; the last
 //! active superuser stays) refuse with 403 `{"detail": "<why>"}`.
 
@@ -12,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera_auth::accounts::AdminUpdate;
 use tessera_auth::datetime::drf_datetime;
-use tessera_store::User;
+use tessera_store::{Grants, User};
 
 use crate::client::Client;
 use crate::error::ApiError;
@@ -24,8 +25,9 @@ use crate::routes::staff;
 use crate::state::Tessera;
 
 /// `GET admin/users/`, `GET|PATCH|DELETE admin/users/{id}/`,
-/// `POST admin/users/{id}/revoke_sessions/` and `POST admin/users/{id}/unlock/`, for staff
-/// only; relative to the API's mount point (`/api`). The audit log is
+/// `POST admin/users/{id}/revoke_sessions/`, `POST admin/users/{id}/unlock/` and
+/// `POST admin/users/{id}/resend-verification/`, and the groups (`GET|POST admin/groups/`,
+/// `GET|PUT|PATCH|DELETE admin/groups/{id}/`), for staff only; relative to the API's mount point (`/api`). The audit log is
 /// [`audit_routes`](super::audit_routes).
 pub fn admin_routes<S>() -> Router<S>
 where
@@ -49,10 +51,23 @@ where
             "/admin/users/{id}/unlock/",
             post(unlock).requires::<AdminUser>(),
         )
+        .route(
+            "/admin/users/{id}/resend-verification/",
+            post(resend_verification).requires::<AdminUser>(),
+        )
+        .merge(super::groups::group_routes())
 }
 
-/// The user object with what staff also see.
-fn admin_object(tessera: &Tessera, user: &User) -> Value {
+/// The user object with what staff also see, `groups` (names) and `user_permissions`
+/// included, its grants read.
+async fn admin_object(tessera: &Tessera, user: &User) -> Result<Value, ApiError> {
+    let grants = tessera.auth().grants_of(user).await?;
+    Ok(admin_object_with(tessera, user, &grants))
+}
+
+/// The user object with what staff also see, `groups` (names) and `user_permissions`
+/// from `grants`.
+fn admin_object_with(tessera: &Tessera, user: &User, grants: &Grants) -> Value {
     let mut object = tessera.user_object(user);
     if let Value::Object(map) = &mut object {
         map.insert("username".into(), json!(user.username));
@@ -62,6 +77,8 @@ fn admin_object(tessera: &Tessera, user: &User) -> Value {
             "last_login".into(),
             json!(user.last_login.map(drf_datetime)),
         );
+        map.insert("groups".into(), json!(grants.groups));
+        map.insert("user_permissions".into(), json!(grants.permissions));
     }
     object
 }
@@ -95,7 +112,12 @@ async fn list(
         .auth()
         .search_users(search, page.size(), page.offset())
         .await?;
-    let results = users.iter().map(|u| admin_object(&tessera, u)).collect();
+    let grants = tessera.auth().grants_of_users(&users).await?;
+    let none = Grants::default();
+    let results = users
+        .iter()
+        .map(|u| admin_object_with(&tessera, u, grants.get(&u.id).unwrap_or(&none)))
+        .collect();
     page.body(count, &host, &uri, results)
 }
 
@@ -110,11 +132,12 @@ async fn retrieve(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let user = find(&tessera, &id).await?;
-    Ok(Json(admin_object(&tessera, &user)))
+    Ok(Json(admin_object(&tessera, &user).await?))
 }
 
-/// PATCH: `is_active`, `is_staff`, `first_name`, `last_name` and every custom user field,
-/// read-only ones included. Deactivating ends every session.
+/// PATCH: `is_active`, `is_staff`, `email_verified`, `first_name`, `last_name`, `groups`,
+/// `user_permissions` and every custom user field, read-only ones included. Deactivating
+/// ends every session.
 async fn update(
     State(tessera): State<Tessera>,
     admin: AdminUser,
@@ -128,7 +151,7 @@ async fn update(
         .auth()
         .update_user(&user, update, staff(&admin, &client))
         .await?;
-    Ok(Json(admin_object(&tessera, &updated)))
+    Ok(Json(admin_object(&tessera, &updated).await?))
 }
 
 /// DELETE: the account and its sessions; the audit event keeps its e-mail address.
@@ -172,4 +195,19 @@ async fn unlock(
     let user = find(&tessera, &id).await?;
     tessera.auth().unlock(&user, staff(&admin, &client)).await?;
     Ok(Json(json!({"message": "Login unlocked"})))
+}
+
+/// Queues a verification mail to the user's address: `{"detail": "ok"}`.
+async fn resend_verification(
+    State(tessera): State<Tessera>,
+    admin: AdminUser,
+    Client(client): Client,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let user = find(&tessera, &id).await?;
+    tessera
+        .auth()
+        .staff_resend_verification(&user, staff(&admin, &client))
+        .await?;
+    Ok(Json(json!({"detail": "ok"})))
 }

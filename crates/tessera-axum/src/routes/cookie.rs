@@ -104,6 +104,11 @@ async fn register(
     data: Payload,
 ) -> Result<Response, ApiError> {
     let user = tessera.auth().register(&data.0, &client).await?;
+    if tessera.auth().check_email_verified(&user).is_err() {
+        // No session until the address is verified (`require_verified_email = "login"`).
+        let body = json!({"detail": super::VERIFICATION_SENT});
+        return Ok((StatusCode::CREATED, Json(body)).into_response());
+    }
     let TokenPair { refresh, access } = tessera.auth().issue_account_pair(&user, &client).await?;
     let body =
         json!({"message": "User registered successfully", "user": tessera.user_object(&user)});

@@ -16,8 +16,11 @@
 
 mod account;
 mod admin;
+mod api_keys;
 mod audit;
 mod cookie;
+mod email;
+mod groups;
 mod jwks;
 mod keys;
 mod pagination;
@@ -30,8 +33,10 @@ use axum::extract::FromRef;
 
 pub use account::account_routes;
 pub use admin::admin_routes;
+pub use api_keys::api_key_routes;
 pub use audit::audit_routes;
 pub use cookie::cookie_routes;
+pub use email::{CHANGE_SENT, RESET_DONE, RESET_SENT, VERIFICATION_SENT, email_routes};
 pub use jwks::jwks_routes;
 pub use keys::key_routes;
 pub use paths::{RoutePaths, api_routes_at, token_routes_at};
@@ -43,8 +48,8 @@ use tessera_auth::{Actor, ClientInfo};
 use crate::permission::AdminUser;
 use crate::state::Tessera;
 
-/// Every API router: token, account, session, cookie, admin, audit and key routes (the JWKS,
-/// which lives at the site's root, is [`jwks_routes`]).
+/// Every API router: token, account, session, cookie, admin, audit, key and API key routes
+/// (the JWKS, which lives at the site's root, is [`jwks_routes`]).
 pub fn api_routes<S>() -> Router<S>
 where
     Tessera: FromRef<S>,
@@ -57,6 +62,7 @@ where
         .merge(admin_routes())
         .merge(audit_routes())
         .merge(key_routes())
+        .merge(api_key_routes())
 }
 
 /// The staff member acting through the admin API, from their client.

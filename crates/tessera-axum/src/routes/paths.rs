@@ -214,7 +214,8 @@ where
         .merge(super::cookie_routes())
         .merge(super::admin_routes())
         .merge(super::audit_routes())
-        .merge(super::key_routes());
+        .merge(super::key_routes())
+        .merge(super::api_key_routes());
     let prefix = paths.api_prefix();
     let rest = if prefix.is_empty() {
         rest

@@ -9,26 +9,30 @@ use serde_json::{Value, json};
 use tessera_auth::SESSION_CLAIM;
 use tessera_auth::datetime::drf_datetime;
 
-use crate::auth::AuthUser;
+use crate::api_key::SessionUser;
 use crate::client::Client;
 use crate::error::ApiError;
 use crate::requires::Requires;
 use crate::state::Tessera;
 
 /// `GET auth/sessions/` and `DELETE auth/sessions/{id}/`, relative to the API's mount
-/// point (`/api`).
+/// point (`/api`); the credential of a login only (an API key gets 403, see
+/// [`SessionUser`]).
 pub fn session_routes<S>() -> Router<S>
 where
     Tessera: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
     Router::new()
-        .route("/auth/sessions/", get(list).requires::<AuthUser>())
-        .route("/auth/sessions/{id}/", delete(end).requires::<AuthUser>())
+        .route("/auth/sessions/", get(list).requires::<SessionUser>())
+        .route(
+            "/auth/sessions/{id}/",
+            delete(end).requires::<SessionUser>(),
+        )
 }
 
 /// The live sessions, newest first; `current` marks the one the request's token belongs to.
-async fn list(State(tessera): State<Tessera>, auth: AuthUser) -> Result<Json<Value>, ApiError> {
+async fn list(State(tessera): State<Tessera>, auth: SessionUser) -> Result<Json<Value>, ApiError> {
     let current = auth.token.get(SESSION_CLAIM).and_then(Value::as_str);
     let sessions = tessera.auth().live_sessions(&auth.user).await?;
     let list: Vec<Value> = sessions
@@ -61,7 +65,7 @@ fn could_be_session_id(id: &str) -> bool {
 /// (or no session id at all: a NUL or 3,000 characters never reach the database).
 async fn end(
     State(tessera): State<Tessera>,
-    auth: AuthUser,
+    auth: SessionUser,
     Client(client): Client,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::MethodRouter;
+use tessera_auth::email_flows::EmailFlowSettings;
+use tessera_auth::mail::MailSettings;
 use tessera_core::{Clock, ManualClock, Settings, Timestamp};
 use tessera_store::{NewUser, PasswordHasher, User};
 
@@ -148,6 +150,9 @@ pub struct TestAppBuilder {
     browser: Vec<Change<BrowserSettings>>,
     throttling: Vec<Change<ThrottleSettings>>,
     audit: Vec<Change<AuditSettings>>,
+    mail: Vec<Change<MailSettings>>,
+    email_flows: Vec<Change<EmailFlowSettings>>,
+    public_url: Option<String>,
     hasher: Option<PasswordHasher>,
     clock: Option<(Clock, ManualClock)>,
     start: Timestamp,
@@ -165,6 +170,9 @@ impl Default for TestAppBuilder {
             browser: Vec::new(),
             throttling: Vec::new(),
             audit: Vec::new(),
+            mail: Vec::new(),
+            email_flows: Vec::new(),
+            public_url: None,
             hasher: None,
             clock: None,
             start: NOW,
@@ -225,6 +233,27 @@ impl TestAppBuilder {
     /// Changes the audit-log settings.
     pub fn audit(mut self, change: impl FnOnce(&mut AuditSettings) + Send + 'static) -> Self {
         self.audit.push(Box::new(change));
+        self
+    }
+
+    /// Changes how mail is sent (by default the console backend: each mail is a log event).
+    pub fn mail(mut self, change: impl FnOnce(&mut MailSettings) + Send + 'static) -> Self {
+        self.mail.push(Box::new(change));
+        self
+    }
+
+    /// Changes the settings of the account flows by e-mail.
+    pub fn email_flows(
+        mut self,
+        change: impl FnOnce(&mut EmailFlowSettings) + Send + 'static,
+    ) -> Self {
+        self.email_flows.push(Box::new(change));
+        self
+    }
+
+    /// The server's public URL, the `{server}` of the links in mails.
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
         self
     }
 
@@ -309,7 +338,13 @@ impl TestAppBuilder {
             .accounts(changed(self.accounts))
             .browser(changed(self.browser))
             .throttling(changed(self.throttling))
-            .audit(changed(self.audit));
+            .audit(changed(self.audit))
+            .mail(changed(self.mail))
+            .email_flows(changed(self.email_flows));
+        let tessera = match self.public_url {
+            Some(url) => tessera.public_url(url),
+            None => tessera,
+        };
         let tessera = match self.obtain_hook {
             Some(hook) => hook(tessera),
             None => tessera,

@@ -57,7 +57,7 @@ fn ada_with(changes: Value) -> Value {
 /// The user object with the custom fields' JSON values in declaration order.
 fn user_object(phone: &str, birth: &str, premium: bool, tier: &str) -> String {
     format!(
-        r#"{{"id":1,"email":"ada@example.com","first_name":"Ada","last_name":"Lovelace","full_name":"Ada Lovelace","is_active":true,"date_joined":"{JOINED}","phone_number":{phone},"date_of_birth":{birth},"is_premium":{premium},"tier":{tier}}}"#
+        r#"{{"id":1,"email":"ada@example.com","first_name":"Ada","last_name":"Lovelace","full_name":"Ada Lovelace","is_active":true,"email_verified":false,"date_joined":"{JOINED}","phone_number":{phone},"date_of_birth":{birth},"is_premium":{premium},"tier":{tier}}}"#
     )
 }
 
@@ -431,7 +431,7 @@ async fn without_declared_fields_the_user_object_is_the_seeds() {
     assert_eq!(
         reply.json()["user"].to_string(),
         format!(
-            r#"{{"id":1,"email":"ada@example.com","first_name":"Ada","last_name":"Lovelace","full_name":"Ada Lovelace","is_active":true,"date_joined":"{JOINED}"}}"#
+            r#"{{"id":1,"email":"ada@example.com","first_name":"Ada","last_name":"Lovelace","full_name":"Ada Lovelace","is_active":true,"email_verified":false,"date_joined":"{JOINED}"}}"#
         )
     );
     let stored = app.user_by_email("ada@example.com").await.expect("stored");

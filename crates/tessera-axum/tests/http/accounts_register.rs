@@ -61,7 +61,7 @@ async fn register_answers_201_with_message_user_and_tokens_in_that_order() {
     reply.assert(
         201,
         &format!(
-            r#"{{"message":"User registered successfully","user":{{"id":1,"email":"ada@example.com","first_name":"Ada","last_name":"Lovelace","full_name":"Ada Lovelace","is_active":true,"date_joined":"{JOINED}"}},"tokens":{{"refresh":"{refresh}","access":"{access}"}}}}"#
+            r#"{{"message":"User registered successfully","user":{{"id":1,"email":"ada@example.com","first_name":"Ada","last_name":"Lovelace","full_name":"Ada Lovelace","is_active":true,"email_verified":false,"date_joined":"{JOINED}"}},"tokens":{{"refresh":"{refresh}","access":"{access}"}}}}"#
         ),
     );
     assert_eq!(str_claim(refresh, "token_type"), "refresh");
@@ -99,7 +99,7 @@ async fn the_registration_tokens_work() {
     app.profile(&pair.access).await.assert(
         200,
         &format!(
-            r#"{{"id":1,"email":"ada@example.com","first_name":"Ada","last_name":"Lovelace","full_name":"Ada Lovelace","is_active":true,"date_joined":"{JOINED}"}}"#
+            r#"{{"id":1,"email":"ada@example.com","first_name":"Ada","last_name":"Lovelace","full_name":"Ada Lovelace","is_active":true,"email_verified":false,"date_joined":"{JOINED}"}}"#
         ),
     );
     let refreshed = app.account_refresh(&pair.refresh).await;
@@ -320,7 +320,7 @@ async fn names_are_optional_and_full_name_falls_back_to_the_email() {
     assert_eq!(
         reply.json()["user"].to_string(),
         format!(
-            r#"{{"id":1,"email":"ada@example.com","first_name":"","last_name":"","full_name":"ada@example.com","is_active":true,"date_joined":"{JOINED}"}}"#
+            r#"{{"id":1,"email":"ada@example.com","first_name":"","last_name":"","full_name":"ada@example.com","is_active":true,"email_verified":false,"date_joined":"{JOINED}"}}"#
         )
     );
 }

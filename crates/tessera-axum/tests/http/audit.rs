@@ -531,7 +531,12 @@ async fn registration_cookie_mode_sliding_tokens_and_the_blacklist_are_recorded(
     app.blacklist(&pair.refresh).await.ok();
 
     let ada = app.user_by_email(ADA).await.expect("registered");
-    let events = results(&audit(&app, &admin, &format!("?user={}", ada.id)).await);
+    // The verification mail of the registration is sent in the background, whenever the
+    // outbox sender gets to it: its event has no fixed place.
+    let events: Vec<Value> = results(&audit(&app, &admin, &format!("?user={}", ada.id)).await)
+        .into_iter()
+        .filter(|event| event["event"] != "email.verification_sent")
+        .collect();
     assert_eq!(
         names(&events),
         [

@@ -45,7 +45,7 @@ fn ada() -> Value {
 /// The full user object of a user made at `NOW`.
 fn user_json(id: i64, email: &str, first: &str, last: &str) -> String {
     format!(
-        r#"{{"id":{id},"email":"{email}","first_name":"{first}","last_name":"{last}","full_name":"{first} {last}","is_active":true,"date_joined":"{JOINED}"}}"#
+        r#"{{"id":{id},"email":"{email}","first_name":"{first}","last_name":"{last}","full_name":"{first} {last}","is_active":true,"email_verified":false,"date_joined":"{JOINED}"}}"#
     )
 }
 

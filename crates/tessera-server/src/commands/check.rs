@@ -4,8 +4,9 @@ use tessera_core::KeyOrigin;
 
 use crate::config::{Config, Finding, Severity};
 
-/// Prints every finding — the configuration's, and with `key_source = "store"` the stored
-/// keys' — and fails, for production, when one of them is an error.
+/// Prints every finding — the configuration's, the mail settings', and with
+/// `key_source = "store"` the stored keys' — and fails, for production, when one of them
+/// is an error.
 pub async fn check(config: &Config, deploy: bool) -> anyhow::Result<()> {
     let production = deploy || !config.debug;
     let mut findings = config.findings();

@@ -1,15 +1,21 @@
 //! What each subcommand does.
 
+mod api_key;
 mod check;
 mod createsuperuser;
+mod group;
 mod import;
 mod keys;
+mod sendtestemail;
 mod user;
 
+pub use api_key::api_key;
 pub use check::check;
 pub use createsuperuser::{CreateSuperuser, create_superuser};
+pub use group::group;
 pub use import::import;
 pub use keys::keys;
+pub use sendtestemail::send_test_email;
 pub use user::user;
 
 use std::time::Duration;
@@ -73,11 +79,19 @@ pub async fn flush_expired_tokens(config: &Config) -> anyhow::Result<()> {
         sessions,
         throttle_rows,
         foreign_tokens,
+        account_tokens,
+        api_keys,
         ..
     } = flushed.map_err(explain)?;
     println!("Deleted {sessions} expired session(s) and {throttle_rows} stale throttle row(s).");
     if foreign_tokens > 0 {
         println!("Deleted {foreign_tokens} expired refresh token(s) imported from simplejwt.");
+    }
+    if account_tokens > 0 {
+        println!("Deleted {account_tokens} expired reset, verification or login code token(s).");
+    }
+    if api_keys > 0 {
+        println!("Deleted {api_keys} API key(s) revoked or expired over `api_key_retention` ago.");
     }
     Ok(())
 }
@@ -134,6 +148,10 @@ async fn service_over(config: &Config, store: Store) -> anyhow::Result<Auth> {
         .accounts(config.accounts.clone())
         .throttling(config.throttling.clone())
         .audit(config.audit.clone())
+        .mail(config.mail.clone())
+        .email_flows(config.email_flows.clone())
+        .api_keys(config.api_keys.clone())
+        .public_url(config.public_url())
         .hasher(PasswordHasher::new(1))
         .offline()
         .build()

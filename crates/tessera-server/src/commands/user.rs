@@ -15,7 +15,11 @@ use crate::config::Config;
 
 /// Runs one `user` subcommand.
 pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
-    let auth = service(config).await?;
+    // Creating a service account fills a database, as `createsuperuser` does.
+    let auth = match command {
+        UserCommand::CreateService { .. } => super::service_creating(config).await?,
+        _ => service(config).await?,
+    };
     let result = run(config, &auth, command).await;
     let finished = finish(auth).await;
     result.and(finished)
@@ -69,6 +73,10 @@ async fn run(config: &Config, auth: &Auth, command: UserCommand) -> anyhow::Resu
             println!("active:        {}", yes_no(u.is_active));
             println!("staff:         {}", yes_no(u.is_staff));
             println!("superuser:     {}", yes_no(u.is_superuser));
+            println!("verified:      {}", yes_no(u.email_verified));
+            let grants = auth.grants_of(&u).await.map_err(explain)?;
+            println!("groups:        {}", list(&grants.groups));
+            println!("permissions:   {}", list(&grants.permissions));
             println!(
                 "password:      {}",
                 if u.has_usable_password() {
@@ -109,6 +117,16 @@ async fn run(config: &Config, auth: &Auth, command: UserCommand) -> anyhow::Resu
             };
             let (u, _) = update_user(auth, find(login).await?, update).await?;
             println!("{} is no longer staff.", name(auth, &u));
+        }
+        UserCommand::ResendVerification { login } => {
+            let u = find(login).await?;
+            auth.staff_resend_verification(&u, Actor::CommandLine)
+                .await
+                .map_err(explain)?;
+            println!(
+                "A verification mail to {} is queued; a running server sends it.",
+                u.email
+            );
         }
         UserCommand::Activate { login } => {
             let update = AdminUpdate {
@@ -161,6 +179,9 @@ async fn run(config: &Config, auth: &Auth, command: UserCommand) -> anyhow::Resu
                 name(auth, &u)
             );
         }
+        UserCommand::CreateService { name } => {
+            super::api_key::create_service(auth, &name).await?;
+        }
     }
     Ok(())
 }
@@ -205,15 +226,36 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
+/// Items separated by spaces, or `-` for none.
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "-".into()
+    } else {
+        items.join(" ")
+    }
+}
+
 fn yes_no(value: bool) -> &'static str {
     if value { "yes" } else { "no" }
 }
 
 /// The fields `tessera user set` may change, besides the custom ones.
-const SETTABLE: &[&str] = &["first_name", "last_name", "is_active", "is_staff"];
+const SETTABLE: &[&str] = &[
+    "first_name",
+    "last_name",
+    "is_active",
+    "is_staff",
+    "groups",
+    "user_permissions",
+];
 
-/// `FIELD=VALUE` arguments as the request body the admin API would get: every value a text,
-/// read by the field's rules; an unknown field or one named twice is refused.
+/// The fields whose value is a comma-separated list (`groups=editors,staff`; empty for
+/// none).
+const LISTS: &[&str] = &["groups", "user_permissions"];
+
+/// `FIELD=VALUE` arguments as the request body the admin API would get: every value a text
+/// (a list of texts for [`LISTS`]), read by the field's rules; an unknown field or one
+/// named twice is refused.
 fn assignments_to_fields(
     auth: &Auth,
     assignments: &[String],
@@ -233,13 +275,18 @@ fn assignments_to_fields(
                 names.join(", ")
             );
         }
-        if data
-            .insert(
-                field.to_owned(),
-                serde_json::Value::String(value.to_owned()),
+        let value = if LISTS.contains(&field) {
+            serde_json::Value::from(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .collect::<Vec<_>>(),
             )
-            .is_some()
-        {
+        } else {
+            serde_json::Value::String(value.to_owned())
+        };
+        if data.insert(field.to_owned(), value).is_some() {
             bail!("{field:?} is set twice");
         }
     }

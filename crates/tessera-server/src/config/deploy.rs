@@ -43,6 +43,8 @@ impl Config {
             Some(_) => {}
         }
         findings.extend(key_findings(self));
+        findings.extend(api_key_findings(self));
+        findings.extend(mail_findings(self));
         if self.debug {
             findings.push(
                 Finding::error("debug", W018)
@@ -306,6 +308,27 @@ impl std::fmt::Display for Finding {
     }
 }
 
+/// API keys hashed under a secret that is not their own: without `api_key_secret` and
+/// `key_encryption_key` the HMAC key (of API keys and of the codes in account mails) is
+/// derived from the signing key, so replacing the signing key — or setting either of those
+/// later — invalidates every API key and every pending mail code. (With `key_source = "store"` and no
+/// key-encryption key there is no secret at all, and API keys cannot be used; that
+/// configuration is an error already.)
+fn api_key_findings(config: &Config) -> Vec<Finding> {
+    if config.api_keys.api_key_secret.is_some() || config.jwt.key_encryption_key.is_some() {
+        return Vec::new();
+    }
+    vec![Finding::warning(
+        "api_key_secret",
+        "is not set, nor is `key_encryption_key`: API keys and the codes in account mails are \
+         hashed under a key derived from the signing key. Setting `api_key_secret` or \
+         `key_encryption_key` later, or replacing the signing key, invalidates every API key \
+         and every pending mail code. Set TESSERA_API_KEY_SECRET now, before any key is \
+         issued, to a random secret of 32 bytes or more, e.g. `openssl rand -base64 32` \
+         (changing it later invalidates them all too)",
+    )]
+}
+
 /// What makes the key settings unfit for production: how keys are kept, fetched and
 /// configured for an asymmetric algorithm.
 fn key_findings(config: &Config) -> Vec<Finding> {
@@ -355,6 +378,60 @@ fn key_findings(config: &Config) -> Vec<Finding> {
     findings
 }
 
+/// How to fix a mail finding: send mail properly, or switch the e-mail flows off.
+const MAIL_HINT: &str = "set email_backend = \"smtp\" with an smtp_url that uses TLS \
+    (smtps:// or ?tls=starttls) and an https public_url, or set email_backend = \"off\" to \
+    switch password reset, verification and the other e-mail flows off";
+
+/// What makes the mail settings unfit for production, each an error (so a production
+/// server refuses to start): a `public_url` that is unset or not `https` (links in mails
+/// point elsewhere or carry their tokens readable), a development backend (console, file:
+/// mail is never sent), SMTP in plain text beyond this machine. None with
+/// `email_backend = "off"`: no mail, no links.
+fn mail_findings(config: &Config) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if config.mail.email_backend == tessera_auth::mail::EmailBackend::Off {
+        return findings;
+    }
+    match &config.public_url {
+        None => findings.push(
+            Finding::error(
+                "public_url",
+                format!(
+                    "is unset: links in mails point at {}; set TESSERA_PUBLIC_URL to the https \
+                 address users reach this server at, e.g. https://auth.example.com",
+                    config.public_url()
+                ),
+            )
+            .hint(MAIL_HINT),
+        ),
+        Some(url) if !url.trim().to_ascii_lowercase().starts_with("https://") => {
+            findings.push(
+                Finding::error(
+                    "public_url",
+                    format!(
+                        "{url} is not https: links in mails (password reset, verification) would \
+                     carry their tokens in plain text"
+                    ),
+                )
+                .hint(MAIL_HINT),
+            );
+        }
+        Some(_) => {}
+    }
+    let smtp = config.mail.email_backend == tessera_auth::mail::EmailBackend::Smtp;
+    let setting = if smtp { "smtp_url" } else { "email_backend" };
+    for problem in config.mail.deploy_problems() {
+        // "email_backend is …" reads "`email_backend` is …" after the setting's name.
+        let message = match problem.strip_prefix(&format!("{setting} ")) {
+            Some(rest) => rest.to_owned(),
+            None => problem,
+        };
+        findings.push(Finding::error(setting, message).hint(MAIL_HINT));
+    }
+    findings
+}
+
 /// Django's rule for a secret key: fewer different characters than this is no secret.
 const MIN_UNIQUE_KEY_CHARS: usize = 5;
 
@@ -394,6 +471,106 @@ mod tests {
             .into_iter()
             .find(|f| f.setting == setting)
             .map(|f| f.severity)
+    }
+
+    fn mail_severities(config: &Config) -> Vec<(&'static str, Severity)> {
+        mail_findings(config)
+            .into_iter()
+            .map(|f| (f.setting, f.severity))
+            .collect()
+    }
+
+    #[test]
+    fn links_in_mails_need_an_https_public_url_and_mail_a_real_backend() {
+        let mut config = Config::default();
+        let findings = mail_severities(&config);
+        assert!(
+            findings.contains(&("public_url", Severity::Error)),
+            "{findings:?}"
+        );
+        assert!(
+            findings.contains(&("email_backend", Severity::Error)),
+            "the console backend: {findings:?}"
+        );
+        assert!(
+            config
+                .findings()
+                .iter()
+                .any(|f| f.setting == "email_backend" && f.severity == Severity::Error),
+            "a production server refuses mail that is never sent"
+        );
+        config.public_url = Some("http://auth.example.com".into());
+        assert!(mail_severities(&config).contains(&("public_url", Severity::Error)));
+        config.public_url = Some("https://auth.example.com".into());
+        assert!(
+            !mail_severities(&config)
+                .iter()
+                .any(|(setting, _)| *setting == "public_url")
+        );
+        config.mail.email_backend = tessera_auth::mail::EmailBackend::Smtp;
+        config.mail.smtp_url = Some(tessera_core::Secret::from(
+            "smtp://user:pass@mail.example.com:25?tls=none".to_owned(),
+        ));
+        assert!(
+            mail_severities(&config).contains(&("smtp_url", Severity::Error)),
+            "plain-text SMTP beyond this machine"
+        );
+        config.mail.smtp_url = Some(tessera_core::Secret::from(
+            "smtps://user:pass@mail.example.com:465".to_owned(),
+        ));
+        assert_eq!(mail_severities(&config), []);
+    }
+
+    #[test]
+    fn production_refuses_unsafe_mail_unless_mail_is_off() {
+        let mut config = Config {
+            debug: false,
+            ..Config::default()
+        };
+        config.jwt.signing_key = Some(tessera_core::Secret::from(
+            "k7Qp2vX9mR4tL8wZ3nB6yH1cF5jD0sGa".repeat(2),
+        ));
+        config.browser.allowed_hosts = vec!["auth.example.com".into()];
+        let refusal = config.check_production().unwrap_err().to_string();
+        assert!(refusal.contains("`email_backend`"), "{refusal}");
+        assert!(refusal.contains("`public_url`"), "{refusal}");
+        assert!(refusal.contains("email_backend = \"off\""), "{refusal}");
+
+        config.mail.email_backend = tessera_auth::mail::EmailBackend::Off;
+        config.check_production().unwrap();
+
+        config.mail.email_backend = tessera_auth::mail::EmailBackend::Smtp;
+        config.mail.smtp_url = Some(tessera_core::Secret::from(
+            "smtp://mail.example.com?tls=starttls".to_owned(),
+        ));
+        assert!(config.check_production().is_err(), "an http public_url");
+        config.public_url = Some("https://auth.example.com".into());
+        config.check_production().unwrap();
+    }
+
+    #[test]
+    fn api_keys_want_a_secret_of_their_own() {
+        let mut config = Config::default();
+        let severity = |config: &Config| {
+            api_key_findings(config)
+                .into_iter()
+                .find(|f| f.setting == "api_key_secret")
+                .map(|f| f.severity)
+        };
+        assert_eq!(severity(&config), Some(Severity::Warning));
+        let warning = api_key_findings(&config).remove(0).to_string();
+        for plainly in [
+            "Setting `api_key_secret` or `key_encryption_key` later",
+            "replacing the signing key",
+            "invalidates every API key and every pending mail code",
+        ] {
+            assert!(warning.contains(plainly), "{warning}");
+        }
+        config.jwt.key_encryption_key = Some("k".repeat(32).into());
+        assert_eq!(severity(&config), None);
+        config.jwt.key_encryption_key = None;
+        config.api_keys.api_key_secret = Some("s".repeat(32).into());
+        assert_eq!(severity(&config), None);
     }
 
     #[test]
@@ -485,6 +662,7 @@ mod tests {
             ..Config::default()
         };
         config.browser.allowed_hosts = vec!["api.example.com".into()];
+        config.mail.email_backend = tessera_auth::mail::EmailBackend::Off;
         for weak in ["a".repeat(40), "abcd".repeat(16)] {
             config.jwt.signing_key = Some(weak.clone().into());
             let err = config.check_production().unwrap_err().to_string();
@@ -547,6 +725,7 @@ mod tests {
             "{err}"
         );
         config.browser.allowed_hosts = vec!["api.example.com".into()];
+        config.mail.email_backend = tessera_auth::mail::EmailBackend::Off;
         assert!(config.check_production().is_ok());
         assert!(
             Config::default()

@@ -138,7 +138,8 @@ fn env_value(default: &serde_json::Value, text: &str) -> figment::value::Value {
     // An optional setting with no default may be a switch (`auth_cookie_secure`).
     if default.is_null() && matches!(text.trim(), "true" | "false") {
         figment::value::Value::from(text.trim() == "true")
-    } else if textual && !text.trim_start().starts_with('[') {
+    } else if default.is_string() || (textual && !text.trim_start().starts_with('[')) {
+        // A text setting takes `[Example] ` as it is; only an optional one may be a list.
         figment::value::Value::from(text.to_owned())
     } else if text.contains('\\') && !text.is_ascii() {
         // figment 0.10 unescapes quoted text by character index used as a byte index, and
@@ -227,6 +228,20 @@ mod tests {
         let cookies =
             Config::load_from(None, &vars(&[("TESSERA_AUTH_COOKIE_SECURE", "false")])).unwrap();
         assert_eq!(cookies.browser.auth_cookie_secure, Some(false));
+    }
+
+    #[test]
+    fn a_text_setting_that_looks_like_a_list_stays_text() {
+        // Django's EMAIL_SUBJECT_PREFIX is "[Django] ".
+        let config = load(&[
+            ("TESSERA_EMAIL_SUBJECT_PREFIX", "[Example] "),
+            ("TESSERA_PUBLIC_URL", "https://auth.example.com"),
+        ])
+        .unwrap();
+        assert_eq!(config.mail.email_subject_prefix, "[Example] ");
+        assert_eq!(config.public_url(), "https://auth.example.com");
+        let error = load(&[("TESSERA_PUBLIC_URL", "https://auth.example.com/app/")]).unwrap_err();
+        assert!(error.to_string().contains("`public_url`"), "{error}");
     }
 
     /// The settings that are switches: those whose value, set to `true`, reads back as a

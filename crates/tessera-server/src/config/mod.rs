@@ -22,8 +22,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tessera_auth::accounts::AccountSettings;
+use tessera_auth::api_keys::ApiKeySettings;
 use tessera_auth::audit::AuditSettings;
+use tessera_auth::email_flows::EmailFlowSettings;
 use tessera_auth::guard::ThrottleSettings;
+use tessera_auth::mail::MailSettings;
 use tessera_axum::BrowserSettings;
 use tessera_axum::routes::RoutePaths;
 use tessera_core::{Secret, Settings};
@@ -72,6 +75,20 @@ pub struct Config {
     /// The audit log's retention (`audit_retention`).
     #[serde(flatten)]
     pub audit: AuditSettings,
+    /// The address users reach this server at (`https://auth.example.com`), without a path:
+    /// the `{server}` of the links in mails. Production needs an `https` one. Defaults to
+    /// `http://` followed by `bind`.
+    pub public_url: Option<String>,
+    /// How mail is sent (`email_backend`, `smtp_url`, `email_from`, …).
+    #[serde(flatten)]
+    pub mail: MailSettings,
+    /// The account flows by e-mail (`password_reset_timeout`, `require_verified_email`,
+    /// `login_by_code`, …).
+    #[serde(flatten)]
+    pub email_flows: EmailFlowSettings,
+    /// API keys (`api_key_secret`, `api_key_max_per_user`, `api_key_retention`).
+    #[serde(flatten)]
+    pub api_keys: ApiKeySettings,
     /// Where the API is served (`[routes]`): the prefix (`/api`) and each token view's path.
     pub routes: RoutePaths,
     /// Bearer token that `/metrics` requires. Unset, only local clients that came through
@@ -125,6 +142,10 @@ impl Default for Config {
                 throttling
             },
             audit: AuditSettings::default(),
+            public_url: None,
+            mail: MailSettings::default(),
+            email_flows: EmailFlowSettings::default(),
+            api_keys: ApiKeySettings::default(),
             routes: RoutePaths::default(),
             metrics_token: None,
             header_read_timeout: Duration::from_secs(10),
@@ -191,6 +212,18 @@ impl Config {
         self.audit
             .validate()
             .map_err(|e| ConfigError(e.to_string()))?;
+        self.mail
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        let email_optional = self.jwt.username_field == tessera_core::UsernameField::Username
+            && !self.accounts.registration_email_required;
+        self.email_flows
+            .validate_with(&self.mail, email_optional)
+            .map_err(|e| ConfigError(e.to_string()))?;
+        self.api_keys
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        self.validate_public_url()?;
         self.validate_routes()?;
         self.browser_settings()
             .validate()
@@ -216,6 +249,51 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// `public_url`: an `http` or `https` URL with a host and nothing after it but `/`.
+    fn validate_public_url(&self) -> Result<(), ConfigError> {
+        let Some(text) = &self.public_url else {
+            return Ok(());
+        };
+        let fail = |why: &str| {
+            Err(ConfigError(format!(
+                "invalid setting `public_url`: {text:?} {why}, e.g. \"https://auth.example.com\""
+            )))
+        };
+        let Ok(url) = url::Url::parse(text) else {
+            return fail("is not a URL");
+        };
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return fail("is not an http or https URL with a host");
+        }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+            return fail("has a path, query or fragment");
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return fail("holds credentials");
+        }
+        Ok(())
+    }
+
+    /// The public URL in force, without a trailing `/`: `public_url`, or `http://` and the
+    /// bound address (the loopback address for a server bound to every interface).
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                let mut addr = self
+                    .bind_addr()
+                    .unwrap_or_else(|_| SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 8000)));
+                if addr.ip().is_unspecified() {
+                    addr.set_ip(match addr.ip() {
+                        std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                        std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+                    });
+                }
+                format!("http://{addr}")
+            }
+        }
     }
 
     /// The limits that keep slow or idle clients from holding connections: both timeouts

@@ -54,6 +54,45 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Where a generated API key secret is kept: `api_key_secret` in the data directory.
+    pub fn api_key_secret_file(&self) -> PathBuf {
+        self.data_dir.join("api_key_secret")
+    }
+
+    /// In debug mode with nothing to derive the HMAC key of API keys from — no
+    /// `api_key_secret`, no `key_encryption_key`, no configured signing key (`key_source =
+    /// "store"`) — uses one generated once and kept in the data directory, as for the signing
+    /// key. Returns whether a generated secret is in use.
+    pub fn ensure_api_key_secret(&mut self) -> Result<bool, ConfigError> {
+        if !self.debug
+            || self.api_keys.api_key_secret.is_some()
+            || self.jwt.key_encryption_key.is_some()
+            || self.jwt.signing_key.is_some()
+            || self.jwt.signing_key_file.is_some()
+        {
+            return Ok(false);
+        }
+        let path = self.api_key_secret_file();
+        let secret = match std::fs::read_to_string(&path) {
+            Ok(secret) if !secret.trim().is_empty() => secret.trim().to_owned(),
+            Ok(_) => {
+                return Err(ConfigError(format!(
+                    "{} is empty; delete it to generate a new secret (every API key made \
+                     under the old one stops working)",
+                    path.display()
+                )));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                write_new_key(&path, Algorithm::HS512)?
+            }
+            Err(e) => return Err(ConfigError(format!("{}: {e}", path.display()))),
+        };
+        self.api_keys.api_key_secret = Some(Secret::from(secret));
+        Ok(true)
+    }
+}
+
 /// Writes a new key for `algorithm` to `path`, which must not exist yet (mode 0600 on Unix),
 /// and returns it: [`tessera_core::generate_private_key`]'s text as it is, 64 random bytes in
 /// base64url for HMAC, else a PKCS#8 PEM key.
@@ -130,6 +169,34 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn debug_mode_with_store_kept_keys_generates_an_api_key_secret_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = || {
+            let mut config = Config {
+                data_dir: dir.path().join("data"),
+                ..Config::default()
+            };
+            config.jwt.key_source = KeyOrigin::Store;
+            config
+        };
+        let (mut first, mut second) = (config(), config());
+        assert!(first.ensure_api_key_secret().unwrap());
+        assert!(second.ensure_api_key_secret().unwrap());
+        let secret = first.api_keys.api_key_secret.clone().unwrap();
+        assert_eq!(Some(secret.clone()), second.api_keys.api_key_secret);
+        assert!(secret.expose().len() >= 64);
+
+        // Not with anything to derive it from, nor in production.
+        let mut kek = config();
+        kek.jwt.key_encryption_key = Some("k".repeat(32).into());
+        assert!(!kek.ensure_api_key_secret().unwrap());
+        let mut production = config();
+        production.debug = false;
+        assert!(!production.ensure_api_key_secret().unwrap());
+        assert_eq!(production.api_keys.api_key_secret, None);
     }
 
     #[test]

@@ -65,7 +65,11 @@ async fn a_local_request_that_names_a_forwarded_client_does_not_read_metrics() {
 
 #[tokio::test]
 async fn outside_debug_mode_metrics_need_the_metrics_token() {
-    let app = TestApp::build_with(|config| config.debug = false).await;
+    let app = TestApp::build_with(|config| {
+        config.debug = false;
+        config.mail.email_backend = tessera_auth::mail::EmailBackend::Off;
+    })
+    .await;
     assert_eq!(
         metrics(&app, &[]).await,
         403,
@@ -74,6 +78,7 @@ async fn outside_debug_mode_metrics_need_the_metrics_token() {
 
     let app = TestApp::build_with(|config| {
         config.debug = false;
+        config.mail.email_backend = tessera_auth::mail::EmailBackend::Off;
         config.metrics_token = Some("scrape-me-9f2c1e7a".into());
     })
     .await;

@@ -33,6 +33,8 @@ impl Server {
             .env("TESSERA_DEBUG", "false")
             .env("TESSERA_ALLOWED_HOSTS", "127.0.0.1,localhost")
             .env("TESSERA_SIGNING_KEY", SIGNING_KEY)
+            // Production refuses development mail settings; this server sends none.
+            .env("TESSERA_EMAIL_BACKEND", "off")
             .env("TESSERA_DATABASE_URL", database_url)
             // Login failures in the database on both engines, and a login rate that lets
             // random bodies reach the credential checks.

@@ -26,6 +26,7 @@ const TABLES: [(&str, &str, &[&str]); 4] = [
             "last_login",
             "password_changed_at",
             "extra",
+            "email_verified",
         ],
     ),
     (

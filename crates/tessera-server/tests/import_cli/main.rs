@@ -107,7 +107,7 @@ async fn a_django_sqlite_file_is_imported_after_a_dry_run_and_a_rerun_changes_no
         "{report}"
     );
     assert!(
-        report.contains("auth_group: 1 skipped (Tessera has no groups or permissions yet)"),
+        report.contains("auth_group -> groups: 1 created, 0 updated, 0 unchanged, 0 skipped"),
         "{report}"
     );
     let listed = text(&tessera(dir.path(), None, &["user", "list"]));
@@ -131,6 +131,12 @@ async fn a_django_sqlite_file_is_imported_after_a_dry_run_and_a_rerun_changes_no
         again.contains("auth_user -> users: 0 created, 0 updated, 1 unchanged, 1 skipped"),
         "{again}"
     );
+    assert!(
+        again.contains("auth_group -> groups: 0 created, 0 updated, 1 unchanged, 0 skipped"),
+        "{again}"
+    );
+    let groups = text(&tessera(dir.path(), None, &["group", "list"]));
+    assert!(groups.contains("editors"), "{groups}");
 }
 
 #[tokio::test]

@@ -248,7 +248,10 @@ fn check_names_what_is_unsafe_for_production() {
         .arg("check")
         .env("TESSERA_DEBUG", "false")
         .env("TESSERA_ALLOWED_HOSTS", "api.example.com")
-        .env("TESSERA_SIGNING_KEY", SIGNING_KEY);
+        .env("TESSERA_SIGNING_KEY", SIGNING_KEY)
+        .env("TESSERA_PUBLIC_URL", "https://api.example.com")
+        .env("TESSERA_EMAIL_BACKEND", "smtp")
+        .env("TESSERA_SMTP_URL", "smtps://smtp.example.com");
     let output = run(production, None);
     assert!(
         output.status.success(),

@@ -271,6 +271,66 @@ async fn the_script_and_style_are_served_with_their_types() {
 }
 
 #[tokio::test]
+async fn the_links_in_mails_open_the_page_with_no_referrer_and_no_cache() {
+    let app = TestApp::build().await;
+    let account = get(&app, "/account/", None).await;
+    assert_eq!(account.header("referrer-policy"), Some("same-origin"));
+
+    for path in [
+        "/account/reset/MQ/aGVsbG8td29ybGQtdG9rZW4tb2YtZm9ydHktdGhyZWUtY2hhcnM/",
+        "/account/verify-email/some-key/",
+        "/account/email-change/some-key/",
+    ] {
+        let page = get(&app, path, None).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.text);
+        assert_eq!(page.text, account.text, "{path}: the account page itself");
+        assert_eq!(
+            page.header("referrer-policy"),
+            Some("no-referrer"),
+            "{path}"
+        );
+        assert_eq!(page.header("cache-control"), Some("no-store"), "{path}");
+        assert_eq!(
+            page.header("content-security-policy"),
+            account.header("content-security-policy"),
+            "{path}"
+        );
+    }
+    // Only the shapes of the links: anything else under /account/ is a 404.
+    assert_eq!(get(&app, "/account/reset/MQ/", None).await.status, 404);
+}
+
+#[tokio::test]
+async fn the_page_has_the_forms_of_the_mail_flows() {
+    let app = TestApp::build().await;
+    let page = get(&app, "/account/", None).await;
+    for id in [
+        "forgot-link",
+        "forgot-form",
+        "forgot-email",
+        "reset-code-form",
+        "reset-code",
+        "reset-password1",
+        "reset-password2",
+        "reset-form",
+        "verify-button",
+        "email-change-confirm-button",
+        "email-status",
+        "resend-verification",
+        "email-change-form",
+        "new-email",
+        "email-change-password",
+        "message",
+    ] {
+        assert_eq!(
+            page.text.matches(&format!(r#"id="{id}""#)).count(),
+            1,
+            "one element #{id}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn account_without_the_slash_redirects_permanently() {
     let app = TestApp::build().await;
 
@@ -332,6 +392,7 @@ async fn in_production_cookies_are_secure() {
     let app = TestApp::build_with(|config| {
         config.debug = false;
         config.jwt.signing_key = Some(SIGNING_KEY.into());
+        config.mail.email_backend = tessera_auth::mail::EmailBackend::Off;
     })
     .await;
 

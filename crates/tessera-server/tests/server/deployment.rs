@@ -184,8 +184,12 @@ fn check_deploy_reports_djangos_ids_and_texts() {
         assert!(text.contains(line), "{line}\n{text}");
     }
 
-    // The whole Django `.env`: fit for production, no Django finding left.
-    write_dotenv(dir.path(), "");
+    // The whole Django `.env` and a mail server: fit for production, no Django finding left.
+    write_dotenv(
+        dir.path(),
+        "TESSERA_PUBLIC_URL=https://api.example.com\nTESSERA_EMAIL_BACKEND=smtp\n\
+         TESSERA_SMTP_URL=smtps://mailer:secret@smtp.example.com:465\n",
+    );
     let mut full = tessera(dir.path());
     full.args(["check", "--deploy"]);
     let output = run(full, None);

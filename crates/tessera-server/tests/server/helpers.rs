@@ -238,7 +238,10 @@ impl Server {
             .env("TESSERA_BIND", "127.0.0.1:0")
             .env("TESSERA_DEBUG", "false")
             .env("TESSERA_ALLOWED_HOSTS", "127.0.0.1,localhost")
-            .env("TESSERA_SIGNING_KEY", SIGNING_KEY);
+            .env("TESSERA_SIGNING_KEY", SIGNING_KEY)
+            // Production refuses mail settings unfit for it; a test that sends mail
+            // configures SMTP and an https public URL.
+            .env("TESSERA_EMAIL_BACKEND", "off");
         for (name, value) in env {
             match value {
                 &"" => command.env_remove(name),

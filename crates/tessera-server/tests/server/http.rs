@@ -172,6 +172,7 @@ async fn the_profile_needs_a_token_and_shows_the_user_object() {
             "last_name": "Lovelace",
             "full_name": "Ada Lovelace",
             "is_active": true,
+            "email_verified": false,
             "date_joined": "2026-11-23T14:50:47.123456Z",
         })
     );

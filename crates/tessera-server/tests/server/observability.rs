@@ -237,6 +237,10 @@ async fn by_default_the_sixth_login_from_one_address_within_a_minute_is_throttle
     assert_eq!(
         Config::default().throttling.throttle_rates,
         [
+            ("api_key_create".to_owned(), "20/hour".to_owned()),
+            ("email_confirm".to_owned(), "30/hour".to_owned()),
+            ("email_recipient".to_owned(), "5/hour".to_owned()),
+            ("email_request".to_owned(), "20/hour".to_owned()),
             ("login".to_owned(), "5/min".to_owned()),
             ("password_change".to_owned(), "10/hour".to_owned()),
             ("register".to_owned(), "10/hour".to_owned()),
@@ -314,6 +318,10 @@ fn throttle_settings_load_from_the_file_and_the_environment() {
         config.throttling.throttle_rates,
         [
             ("anon".to_owned(), "100/day".to_owned()),
+            ("api_key_create".to_owned(), "20/hour".to_owned()),
+            ("email_confirm".to_owned(), "30/hour".to_owned()),
+            ("email_recipient".to_owned(), "5/hour".to_owned()),
+            ("email_request".to_owned(), "20/hour".to_owned()),
             ("login".to_owned(), "10/min".to_owned()),
             // A default the file does not name stays.
             ("password_change".to_owned(), "10/hour".to_owned()),
@@ -338,6 +346,10 @@ fn throttle_settings_load_from_the_file_and_the_environment() {
     assert_eq!(
         config.throttling.throttle_rates,
         [
+            ("api_key_create".to_owned(), "20/hour".to_owned()),
+            ("email_confirm".to_owned(), "30/hour".to_owned()),
+            ("email_recipient".to_owned(), "5/hour".to_owned()),
+            ("email_request".to_owned(), "20/hour".to_owned()),
             ("login".to_owned(), "20/min".to_owned()),
             ("password_change".to_owned(), "10/hour".to_owned()),
             ("register".to_owned(), "10/hour".to_owned()),

@@ -1,5 +1,6 @@
-//! `manage.py dumpdata auth token_blacklist <app>` JSON: a list of
-//! `{"model": "app.model", "pk": …, "fields": {…}}` objects.
+//! `manage.py dumpdata auth contenttypes token_blacklist <app>` JSON: a list of
+//! `{"model": "app.model", "pk": …, "fields": {…}}` objects, foreign keys as primary keys or
+//! (with `--natural-foreign`) as natural keys.
 
 use std::collections::HashMap;
 
@@ -7,7 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::source::DjangoSourceError;
-use super::{DjangoData, DjangoToken, DjangoUser, NotImported, parse_datetime};
+use super::{DjangoData, DjangoGrants, DjangoGroup, DjangoToken, DjangoUser, parse_datetime};
 
 #[derive(Deserialize)]
 struct Object {
@@ -72,25 +73,30 @@ pub(super) fn parse(
     };
     let user_table = table_of(&user_label);
     let mut users = Vec::new();
-    let mut not_imported = NotImported::default();
+    let mut user_objects = Vec::new();
+    let mut group_objects = Vec::new();
+    let mut names = Names::default();
     let mut outstanding = Vec::new();
     let mut blacklisted = std::collections::HashSet::new();
     for object in &objects {
         let label = object.model.to_ascii_lowercase();
         if label == user_label {
             let user = user(object, &user_table)?;
-            let count = |field: &str| {
-                object
-                    .fields
-                    .get(field)
-                    .and_then(Value::as_array)
-                    .map_or(0, |list| list.len() as u64)
-            };
-            not_imported.group_memberships += count("groups");
-            not_imported.user_permissions += count("user_permissions");
+            user_objects.push((user.id, object));
             users.push(user);
         } else if label == "auth.group" {
-            not_imported.groups += 1;
+            group_objects.push(object);
+        } else if label == "contenttypes.contenttype" {
+            if let (Ok(id), Some(app_label)) = (
+                pk(object, "django_content_type"),
+                object.fields.get("app_label").and_then(Value::as_str),
+            ) {
+                names.app_labels.insert(id, app_label.to_owned());
+            }
+        } else if label == "auth.permission" {
+            if let Ok(id) = pk(object, "auth_permission") {
+                names.permissions.insert(id, object);
+            }
         } else if label == "token_blacklist.outstandingtoken" {
             outstanding.push(object);
         } else if label == "token_blacklist.blacklistedtoken"
@@ -137,12 +143,125 @@ pub(super) fn parse(
     }
     users.sort_by_key(|u| u.id);
     tokens.sort_by_key(|t| t.id);
+    let grants = grants(&names, &group_objects, &user_objects, &user_table)?;
     Ok(DjangoData {
         user_table,
         users,
         tokens,
-        not_imported,
+        grants,
     })
+}
+
+/// What names a permission in a dump without natural keys: the permissions by pk and the
+/// content types' app labels by pk.
+#[derive(Default)]
+struct Names<'a> {
+    permissions: HashMap<i64, &'a Object>,
+    app_labels: HashMap<i64, String>,
+}
+
+impl Names<'_> {
+    /// A permission reference as `app_label.codename`: a natural key
+    /// (`["codename", "app_label", "model"]`) or a pk of a dumped `auth.permission`.
+    fn permission(&self, reference: &Value) -> Option<String> {
+        match reference {
+            Value::Array(key) => {
+                let codename = key.first()?.as_str()?;
+                let app_label = key.get(1)?.as_str()?;
+                Some(format!("{app_label}.{codename}"))
+            }
+            Value::Number(n) => {
+                let object = self.permissions.get(&n.as_i64()?)?;
+                let codename = object.fields.get("codename")?.as_str()?;
+                let app_label = match object.fields.get("content_type")? {
+                    Value::Array(key) => key.first()?.as_str()?.to_owned(),
+                    Value::Number(n) => self.app_labels.get(&n.as_i64()?)?.clone(),
+                    _ => return None,
+                };
+                Some(format!("{app_label}.{codename}"))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The groups and the users' grants of a dump. A reference that names nothing in the dump
+/// (a permission whose `auth.permission` or content type was not dumped) is unresolved.
+fn grants(
+    names: &Names<'_>,
+    group_objects: &[&Object],
+    user_objects: &[(i64, &Object)],
+    user_table: &str,
+) -> Result<DjangoGrants, DjangoSourceError> {
+    let mut grants = DjangoGrants::default();
+    for object in group_objects {
+        let id = pk(object, "auth_group")?;
+        let name = object
+            .fields
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid(format!("auth_group id={id}: no name")))?;
+        let mut permissions = Vec::new();
+        for reference in list(object, "permissions") {
+            match names.permission(reference) {
+                Some(permission) => permissions.push(permission),
+                None => grants
+                    .unresolved
+                    .push(("auth_group_permissions".into(), id)),
+            }
+        }
+        permissions.sort();
+        permissions.dedup();
+        grants.groups.push(DjangoGroup {
+            id,
+            name: name.to_owned(),
+            permissions,
+        });
+    }
+    grants.groups.sort_by_key(|g| g.id);
+    let group_by_name: HashMap<&str, i64> = grants
+        .groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.id))
+        .collect();
+    let mut memberships = Vec::new();
+    let mut direct = Vec::new();
+    let mut unresolved = Vec::new();
+    for (user, object) in user_objects {
+        for reference in list(object, "groups") {
+            let group = match reference {
+                Value::Number(n) => n.as_i64(),
+                Value::Array(key) => key
+                    .first()
+                    .and_then(Value::as_str)
+                    .and_then(|name| group_by_name.get(name).copied()),
+                _ => None,
+            };
+            match group {
+                Some(group) => memberships.push((*user, group)),
+                None => unresolved.push((format!("{user_table}_groups"), *user)),
+            }
+        }
+        for reference in list(object, "user_permissions") {
+            match names.permission(reference) {
+                Some(permission) => direct.push((*user, permission)),
+                None => unresolved.push((format!("{user_table}_user_permissions"), *user)),
+            }
+        }
+    }
+    grants.memberships = memberships;
+    grants.user_permissions = direct;
+    grants.unresolved.extend(unresolved);
+    Ok(grants)
+}
+
+/// The list field `name` of `object` (empty when absent or not a list).
+fn list<'a>(object: &'a Object, name: &str) -> &'a [Value] {
+    object
+        .fields
+        .get(name)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
 }
 
 fn pk(object: &Object, table: &str) -> Result<i64, DjangoSourceError> {
@@ -194,11 +313,16 @@ mod tests {
     use super::*;
 
     const DUMP: &str = r#"[
+      {"model": "contenttypes.contenttype", "pk": 5, "fields": {"app_label": "notes", "model": "note"}},
+      {"model": "auth.permission", "pk": 1, "fields": {"name": "Can change note",
+        "content_type": 5, "codename": "change_note"}},
+      {"model": "auth.permission", "pk": 2, "fields": {"name": "Can view note",
+        "content_type": ["notes", "note"], "codename": "view_note"}},
       {"model": "auth.group", "pk": 1, "fields": {"name": "editors", "permissions": [1]}},
       {"model": "auth.user", "pk": 2, "fields": {"password": "pbkdf2_sha256$870000$s$h=",
         "last_login": null, "is_superuser": false, "username": "ada", "first_name": "Ada",
         "last_name": "L", "email": "ada@example.com", "is_staff": true, "is_active": true,
-        "date_joined": "2024-05-01T10:20:30.123Z", "groups": [1], "user_permissions": []}},
+        "date_joined": "2024-05-01T10:20:30.123Z", "groups": [1], "user_permissions": [2]}},
       {"model": "token_blacklist.outstandingtoken", "pk": 7, "fields": {"user": 2,
         "jti": "abc", "token": "x.y.z", "created_at": "2024-05-01T10:20:30Z",
         "expires_at": "2024-05-02T10:20:30Z"}},
@@ -228,8 +352,42 @@ mod tests {
             (data.tokens[1].user_id, data.tokens[1].blacklisted),
             (Some(2), true)
         );
-        assert_eq!(data.not_imported.groups, 1);
-        assert_eq!(data.not_imported.group_memberships, 1);
+        assert_eq!(
+            data.grants.groups,
+            [DjangoGroup {
+                id: 1,
+                name: "editors".into(),
+                permissions: vec!["notes.change_note".into()]
+            }]
+        );
+        assert_eq!(data.grants.memberships, [(2, 1)]);
+        assert_eq!(
+            data.grants.user_permissions,
+            [(2, "notes.view_note".into())]
+        );
+        assert!(data.grants.unresolved.is_empty());
+    }
+
+    #[test]
+    fn natural_keys_name_groups_and_permissions_and_what_names_nothing_is_unresolved() {
+        let dump = r#"[
+          {"model": "auth.group", "pk": 4, "fields": {"name": "editors",
+            "permissions": [["change_note", "notes", "note"], 99]}},
+          {"model": "auth.user", "pk": 2, "fields": {"password": "!", "username": "ada",
+            "email": "", "groups": [["editors"], ["ghosts"]],
+            "user_permissions": [["delete_note", "notes", "note"]]}}
+        ]"#;
+        let grants = parse(dump.as_bytes(), None).unwrap().grants;
+        assert_eq!(grants.groups[0].permissions, ["notes.change_note"]);
+        assert_eq!(grants.memberships, [(2, 4)]);
+        assert_eq!(grants.user_permissions, [(2, "notes.delete_note".into())]);
+        assert_eq!(
+            grants.unresolved,
+            [
+                ("auth_group_permissions".into(), 4),
+                ("auth_user_groups".into(), 2)
+            ]
+        );
     }
 
     #[test]

@@ -373,6 +373,99 @@ impl DjangoImport {
             .map(|done| done.rows_affected() > 0))
     }
 
+    /// The id and permissions (sorted) of the Tessera group named `name`.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn group_by_name(&mut self, name: &str) -> Result<Option<(i64, Vec<String>)>> {
+        let id = on_tx!(self, |conn| sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM groups WHERE name = $1"
+        )
+        .bind(name)
+        .fetch_optional(conn)
+        .await)?;
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        let permissions = on_tx!(self, |conn| sqlx::query_scalar::<_, String>(
+            "SELECT permission FROM group_permissions WHERE group_id = $1 ORDER BY permission"
+        )
+        .bind(id)
+        .fetch_all(conn)
+        .await)?;
+        Ok(Some((id, permissions)))
+    }
+
+    /// Creates the group `name` (no other has it: look first) and returns its id.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn insert_group(&mut self, name: &str) -> Result<i64> {
+        on_tx!(self, |conn| sqlx::query_scalar::<_, i64>(
+            "INSERT INTO groups (name) VALUES ($1) RETURNING id"
+        )
+        .bind(name)
+        .fetch_one(conn)
+        .await)
+    }
+
+    /// Replaces group `id`'s permissions by `permissions`.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn set_group_permissions(&mut self, id: i64, permissions: &[String]) -> Result<()> {
+        on_tx!(self, |conn| sqlx::query(
+            "DELETE FROM group_permissions WHERE group_id = $1"
+        )
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(drop))?;
+        for permission in permissions {
+            on_tx!(self, |conn| sqlx::query(
+                "INSERT INTO group_permissions (group_id, permission) VALUES ($1, $2) \
+                 ON CONFLICT DO NOTHING"
+            )
+            .bind(id)
+            .bind(permission)
+            .execute(conn)
+            .await
+            .map(drop))?;
+        }
+        Ok(())
+    }
+
+    /// Puts user `user_id` in group `group_id`; `false` when they were in it already.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn add_user_group(&mut self, user_id: i64, group_id: i64) -> Result<bool> {
+        on_tx!(self, |conn| sqlx::query(
+            "INSERT INTO user_groups (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+        )
+        .bind(user_id)
+        .bind(group_id)
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected() > 0))
+    }
+
+    /// Grants user `user_id` `permission`; `false` when they held it already.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn add_user_permission(&mut self, user_id: i64, permission: &str) -> Result<bool> {
+        on_tx!(self, |conn| sqlx::query(
+            "INSERT INTO user_permissions (user_id, permission) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING"
+        )
+        .bind(user_id)
+        .bind(permission)
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected() > 0))
+    }
+
     /// Commits. On PostgreSQL the users' identity sequence is first moved past the highest
     /// id, so that the next registration gets a fresh one (SQLite's `AUTOINCREMENT` follows
     /// explicit ids by itself).

@@ -1,4 +1,5 @@
-//! A Django project's users and simplejwt refresh tokens: reading them (from its database,
+//! A Django project's users, their groups and permissions, and simplejwt refresh tokens:
+//! reading them (from its database,
 //! either engine, or from a `manage.py dumpdata` file) and the writes that take them over.
 //!
 //! * [`DjangoSource`] reads the rows ([`DjangoData`]); the token strings themselves are
@@ -71,15 +72,31 @@ pub struct DjangoToken {
     pub blacklisted: bool,
 }
 
-/// Rows Tessera has no place for yet, counted.
+/// One row of `auth_group`, with its permissions (`auth_group_permissions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DjangoGroup {
+    /// Primary key (memberships name it).
+    pub id: i64,
+    /// `name`.
+    pub name: String,
+    /// Its permissions as `app_label.codename` (`django_content_type.app_label` and
+    /// `auth_permission.codename`), sorted.
+    pub permissions: Vec<String>,
+}
+
+/// A Django project's groups and the grants of its users.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NotImported {
-    /// Rows of `auth_group`.
-    pub groups: u64,
-    /// Rows of the user table's group memberships (`auth_user_groups`).
-    pub group_memberships: u64,
-    /// Rows of the user table's direct permissions (`auth_user_user_permissions`).
-    pub user_permissions: u64,
+pub struct DjangoGrants {
+    /// `auth_group`, by id.
+    pub groups: Vec<DjangoGroup>,
+    /// The user table's group memberships (`auth_user_groups`): `(user id, group id)`.
+    pub memberships: Vec<(i64, i64)>,
+    /// The user table's direct permissions (`auth_user_user_permissions`):
+    /// `(user id, "app_label.codename")`.
+    pub user_permissions: Vec<(i64, String)>,
+    /// Grants whose permission could not be named (a permission or content type the data
+    /// does not hold): `(table, row id)`, reported, not imported.
+    pub unresolved: Vec<(String, i64)>,
 }
 
 /// Everything read from a Django project.
@@ -92,8 +109,9 @@ pub struct DjangoData {
     pub users: Vec<DjangoUser>,
     /// Outstanding simplejwt tokens, by id (empty when the blacklist app is not installed).
     pub tokens: Vec<DjangoToken>,
-    /// What cannot be imported, counted.
-    pub not_imported: NotImported,
+    /// Groups, memberships and direct permissions (empty when `django.contrib.auth`'s
+    /// tables are not there).
+    pub grants: DjangoGrants,
 }
 
 /// A Django date-time as stored (`2024-05-01 10:20:30.123456` in SQLite) or dumped

@@ -1,5 +1,6 @@
-//! Reading a Django project's users and outstanding tokens: from its database (SQLite or
-//! PostgreSQL, read only) or from a `manage.py dumpdata` JSON file.
+//! Reading a Django project's users, their groups and permissions, and outstanding tokens:
+//! from its database (SQLite or PostgreSQL, read only) or from a `manage.py dumpdata` JSON
+//! file.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
@@ -9,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
 use super::OUTSTANDING_TABLE as OUTSTANDING;
-use super::{DjangoData, DjangoToken, DjangoUser, NotImported, dump, parse_datetime};
+use super::{DjangoData, DjangoGrants, DjangoGroup, DjangoToken, DjangoUser, dump, parse_datetime};
 use crate::Engine;
 
 /// simplejwt's blacklist app's table of blacklisted tokens.
@@ -65,8 +66,10 @@ impl DjangoSource {
     }
 
     /// Reads the users (from `user_table`, or the one table named `…_user` with `id`,
-    /// `password` and `email` columns: `auth_user`, or a custom user model's), the outstanding
-    /// tokens and the counts of what cannot be imported. A database is opened read-only.
+    /// `password` and `email` columns: `auth_user`, or a custom user model's), the groups
+    /// and the users' memberships and direct permissions (`<user table>_groups`,
+    /// `<user table>_user_permissions`), and the outstanding tokens. A database is opened
+    /// read-only.
     ///
     /// # Errors
     /// [`DjangoSourceError`]: the source cannot be read, the user table is not found (or
@@ -211,40 +214,107 @@ fn user_select(table: &str, columns: &[String], time: &dyn Fn(&str) -> String) -
     )
 }
 
-/// The rows of the groups and permissions tables present (`tables`) beside the user table
-/// `table`, on either engine's connection `conn`: counted, never read.
-macro_rules! count_not_imported {
-    ($conn:expr, $table:expr, $tables:expr) => {{
-        let mut not_imported = NotImported::default();
-        for (name, which) in not_imported_tables($table) {
-            if $tables.contains(&name) {
-                let sql = format!("SELECT COUNT(*) FROM \"{}\"", checked_identifier(&name)?);
-                let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                    .fetch_one(&mut *$conn)
+/// The column of a many-to-many table (`auth_user_groups`) that names the user: the one
+/// that is neither `id` nor `other` (`group_id`) — `user_id`, or `<model>_id` for a custom
+/// user model.
+fn user_column(table: &str, columns: &[String], other: &str) -> Result<String, DjangoSourceError> {
+    let rest: Vec<&String> = columns
+        .iter()
+        .filter(|c| c.as_str() != "id" && c.as_str() != other)
+        .collect();
+    match rest.as_slice() {
+        [one] => Ok(checked_identifier(one)?.to_owned()),
+        _ => Err(DjangoSourceError::Invalid(format!(
+            "{table}: no one column names the user (columns: {})",
+            columns.join(", ")
+        ))),
+    }
+}
+
+/// The grants of `rows` — `(row id, owner id, app_label, codename)`, unnamed when the
+/// permission or its content type is missing — as `(owner, "app_label.codename")`; the
+/// unnamed ones go to `grants.unresolved` under `table`.
+fn named_grants(
+    table: &str,
+    rows: Vec<(i64, i64, Option<String>, Option<String>)>,
+    grants: &mut DjangoGrants,
+) -> Vec<(i64, String)> {
+    let mut named = Vec::with_capacity(rows.len());
+    for (id, owner, app_label, codename) in rows {
+        match (app_label, codename) {
+            (Some(app_label), Some(codename)) => {
+                named.push((owner, format!("{app_label}.{codename}")))
+            }
+            _ => grants.unresolved.push((table.to_owned(), id)),
+        }
+    }
+    named
+}
+
+/// The groups, memberships and direct permissions of the tables present (`tables`, their
+/// columns from `columns_of`) beside the user table `table`, on either engine's
+/// connection `conn`.
+macro_rules! read_grants {
+    ($conn:expr, $table:expr, $tables:expr, $columns_of:expr) => {{
+        let has = |name: &str| $tables.iter().any(|t| t == name);
+        let mut grants = DjangoGrants::default();
+        if has("auth_group") {
+            let rows: Vec<(i64, String)> =
+                sqlx::query_as("SELECT CAST(id AS BIGINT), name FROM auth_group ORDER BY id")
+                    .fetch_all(&mut *$conn)
                     .await?;
-                set_count(&mut not_imported, which, count);
+            grants.groups = rows
+                .into_iter()
+                .map(|(id, name)| DjangoGroup { id, name, permissions: Vec::new() })
+                .collect();
+        }
+        let named = has("auth_permission") && has("django_content_type");
+        if named && has("auth_group_permissions") {
+            let rows = sqlx::query_as(
+                "SELECT CAST(gp.id AS BIGINT), CAST(gp.group_id AS BIGINT), ct.app_label, p.codename \
+                 FROM auth_group_permissions gp \
+                 LEFT JOIN auth_permission p ON p.id = gp.permission_id \
+                 LEFT JOIN django_content_type ct ON ct.id = p.content_type_id ORDER BY gp.id",
+            )
+            .fetch_all(&mut *$conn)
+            .await?;
+            for (group, permission) in named_grants("auth_group_permissions", rows, &mut grants) {
+                if let Some(group) = grants.groups.iter_mut().find(|g| g.id == group) {
+                    group.permissions.push(permission);
+                }
+            }
+            for group in &mut grants.groups {
+                group.permissions.sort();
+                group.permissions.dedup();
             }
         }
-        not_imported
+        let memberships = format!("{}_groups", $table);
+        if has(&memberships) {
+            let user = user_column(&memberships, &$columns_of(&memberships), "group_id")?;
+            let sql = format!(
+                "SELECT CAST(\"{user}\" AS BIGINT), CAST(group_id AS BIGINT) FROM \"{}\" ORDER BY id",
+                checked_identifier(&memberships)?
+            );
+            grants.memberships = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&mut *$conn)
+                .await?;
+        }
+        let direct = format!("{}_user_permissions", $table);
+        if named && has(&direct) {
+            let user = user_column(&direct, &$columns_of(&direct), "permission_id")?;
+            let sql = format!(
+                "SELECT CAST(d.id AS BIGINT), CAST(d.\"{user}\" AS BIGINT), ct.app_label, p.codename \
+                 FROM \"{}\" d LEFT JOIN auth_permission p ON p.id = d.permission_id \
+                 LEFT JOIN django_content_type ct ON ct.id = p.content_type_id ORDER BY d.id",
+                checked_identifier(&direct)?
+            );
+            let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&mut *$conn)
+                .await?;
+            grants.user_permissions = named_grants(&direct, rows, &mut grants);
+        }
+        grants
     }};
-}
-
-/// Counts of the tables Tessera cannot take yet (those that exist).
-fn not_imported_tables(user_table: &str) -> [(String, usize); 3] {
-    [
-        ("auth_group".to_owned(), 0),
-        (format!("{user_table}_groups"), 1),
-        (format!("{user_table}_user_permissions"), 2),
-    ]
-}
-
-fn set_count(not: &mut NotImported, which: usize, count: i64) {
-    let count = u64::try_from(count).unwrap_or(0);
-    match which {
-        0 => not.groups = count,
-        1 => not.group_memberships = count,
-        _ => not.user_permissions = count,
-    }
 }
 
 const TOKEN_COLUMNS: &str = "o.id, o.jti, CAST(o.user_id AS BIGINT) AS user_id";
@@ -362,12 +432,12 @@ async fn read_sqlite(
             });
         }
     }
-    let not_imported = count_not_imported!(conn, &table, &tables);
+    let grants = read_grants!(conn, &table, &tables, columns_of);
     Ok(DjangoData {
         user_table: table,
         users,
         tokens,
-        not_imported,
+        grants,
     })
 }
 
@@ -447,12 +517,12 @@ async fn read_postgres(
             })
             .collect();
     }
-    let not_imported = count_not_imported!(conn, &table, &tables);
+    let grants = read_grants!(conn, &table, &tables, columns_of);
     Ok(DjangoData {
         user_table: table,
         users,
         tokens,
-        not_imported,
+        grants,
     })
 }
 
