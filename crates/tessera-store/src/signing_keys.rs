@@ -201,8 +201,11 @@ impl Store {
         })
     }
 
-    /// Stops `kid` signing at `at` — unless it is the only key signing at `at`. One
-    /// transaction, serialised with the other key changes.
+    /// Stops `kid` signing at `at` — unless it is the only key signing at `at`. Retiring a
+    /// scheduled successor before it signs cancels the hand-over: the keys its activation
+    /// was to retire keep signing (unless another key takes over then), so that there is
+    /// never a moment with no signing key. One transaction, serialised with the other key
+    /// changes.
     ///
     /// # Errors
     /// The database error.
@@ -224,6 +227,22 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             let outcome = if done.rows_affected() == 1 {
+                // A successor retired before it ever signed hands nothing over: the keys
+                // its activation was to retire (at that instant) keep signing, unless
+                // another key takes over then.
+                sqlx::query(
+                    "UPDATE signing_keys SET retired_at = NULL \
+                     WHERE kid <> $1 AND retired_at > $2 \
+                     AND retired_at = (SELECT s.activates_at FROM signing_keys s WHERE s.kid = $1) \
+                     AND NOT EXISTS (SELECT 1 FROM signing_keys o \
+                         WHERE o.kid <> $1 AND o.kid <> signing_keys.kid \
+                         AND o.activates_at IS NOT NULL AND o.activates_at <= signing_keys.retired_at \
+                         AND (o.retired_at IS NULL OR o.retired_at > signing_keys.retired_at))",
+                )
+                .bind(kid)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
                 Retirement::Retired
             } else {
                 let row: Option<(Option<Timestamp>,)> =

@@ -67,6 +67,33 @@ engine_tests! {
         assert!(!store.activate_signing_key("a", switch).await.unwrap());
     }
 
+    async fn a_successor_retired_before_it_signs_cancels_the_hand_over(db: &TestDatabase) {
+        let store = db.store().await;
+        store
+            .insert_signing_key(&key("a", Some(NOW)))
+            .await
+            .unwrap();
+        store.insert_signing_key(&key("b", None)).await.unwrap();
+        let switch = NOW.add_micros(3_600_000_000);
+        assert!(store.activate_signing_key("b", switch).await.unwrap());
+        // The rotation is called off before "b" signs: "a" must not stop at `switch`.
+        assert_eq!(
+            store.retire_signing_key("b", NOW.add_micros(1)).await.unwrap(),
+            Retirement::Retired
+        );
+        let keys = store.signing_keys().await.unwrap();
+        assert_eq!((keys[0].kid.as_str(), keys[0].retired_at), ("a", None));
+        assert_eq!(
+            (keys[1].kid.as_str(), keys[1].retired_at),
+            ("b", Some(NOW.add_micros(1)))
+        );
+        // "a" can still hand over to a later successor.
+        store.insert_signing_key(&key("c", None)).await.unwrap();
+        assert!(store.activate_signing_key("c", switch).await.unwrap());
+        let keys = store.signing_keys().await.unwrap();
+        assert_eq!((keys[0].kid.as_str(), keys[0].retired_at), ("a", Some(switch)));
+    }
+
     async fn the_only_signing_key_cannot_be_retired(db: &TestDatabase) {
         let store = db.store().await;
         store
