@@ -4,17 +4,22 @@
 // change, sign in again, sign out, a forgotten password reset from the mail's link, a change
 // of address confirmed from the new address, and a reset by the code typed from the mail.
 //
-// Usage: node journey.mjs <base-url> <screenshot-dir> <mail-dir>
-// (<mail-dir>: where `tessera-smtp-sink --dir` keeps the mail the server sends.)
+// Then the admin console at /admin/: a user who is not staff is refused; staff sign in,
+// search and filter users, edit one, see and revoke their sessions, deactivate them, read
+// the audit log and delete them after confirming.
+//
+// Usage: node journey.mjs <base-url> <screenshot-dir> <mail-dir> <staff-email> <staff-password>
+// (<mail-dir>: where `tessera-smtp-sink --dir` keeps the mail the server sends; the staff
+// account is a superuser made with `tessera createsuperuser`.)
 import { createServer } from "node:http";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { code, messageFiles, readMessage, waitForLink } from "./mailbox.mjs";
 
-const [base, shots, mailDir] = process.argv.slice(2);
-if (!base || !shots || !mailDir) {
-  console.error("usage: node journey.mjs <base-url> <screenshot-dir> <mail-dir>");
+const [base, shots, mailDir, adminEmail, adminPassword] = process.argv.slice(2);
+if (!base || !shots || !mailDir || !adminEmail || !adminPassword) {
+  console.error("usage: node journey.mjs <base-url> <screenshot-dir> <mail-dir> <staff-email> <staff-password>");
   process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
@@ -329,6 +334,144 @@ try {
     await form.getByRole("button", { name: "Sign in" }).click();
     await page.getByText("Signed in.").waitFor();
     await shot("17-signed-in-after-code");
+  });
+
+  // ---- the admin console ----
+
+  await step("a signed-in user who is not staff sees only that the console is for staff", async () => {
+    const response = await page.goto(`${base}/admin/`);
+    const policy = response.headers()["content-security-policy"] || "";
+    expect(policy.includes("script-src 'self'") && !policy.includes("unsafe-inline"), `weak CSP: ${policy}`);
+    await page.getByRole("heading", { name: "Staff only" }).waitFor();
+    expect(!(await page.locator("#console").isVisible()), "the console is hidden");
+    expect(await page.locator("#users tr").count() === 0, "no user listed");
+    await shot("20-admin-refused");
+    await page.locator("#refused-logout").click();
+    await page.getByText("You are signed out.").waitFor();
+  });
+
+  await step("staff sign in to the admin console", async () => {
+    const form = page.locator("#login-form");
+    await form.getByLabel("Email").fill(adminEmail);
+    await form.getByLabel("Password").fill(adminPassword);
+    await form.getByRole("button", { name: "Sign in" }).click();
+    await page.locator("#console").waitFor();
+    await page.locator("#users tr").first().waitFor();
+    expect(await page.locator("#nav-name").textContent() === adminEmail, "the header names the staff member");
+    await shot("21-admin-signed-in");
+  });
+
+  await step("staff search for a user and filter the list", async () => {
+    await page.locator("#user-search-text").fill(newEmail);
+    await page.locator("#user-search-button").click();
+    await page.waitForFunction(() => document.querySelectorAll("#users tr").length === 1);
+    expect((await page.locator("#users tr").textContent()).includes(newEmail), "the user is found");
+    await page.locator("#filter-staff").selectOption("true");
+    await page.locator("#user-search-button").click();
+    await page.waitForFunction(() => document.querySelectorAll("#users tr").length === 0);
+    await page.locator("#filter-staff").selectOption("");
+    await page.locator("#filter-verified").selectOption("true");
+    await page.locator("#user-search-button").click();
+    await page.waitForFunction(() => document.querySelectorAll("#users tr").length === 1);
+    await shot("22-admin-search");
+  });
+
+  await step("staff edit a field of the user", async () => {
+    await page.locator("#users tr", { hasText: newEmail }).click();
+    await page.locator("#user-detail").waitFor();
+    expect(await page.locator("#user-title").textContent() === newEmail, "the user is open");
+    await page.locator("#user-last-name").fill("Byron");
+    await page.locator("#user-save").click();
+    await page.getByText("User saved.").waitFor();
+    await page.waitForFunction(() => /Byron/.test(document.querySelector("#users").textContent));
+    const stored = await page.evaluate(async (path) => (await fetch(path)).json(), `${base}/api/admin/users/?search=${encodeURIComponent(newEmail)}`);
+    expect(stored.results[0].last_name === "Byron", `the change was stored: ${JSON.stringify(stored)}`);
+    await shot("23-admin-edited");
+  });
+
+  await step("staff see the user's sessions and revoke them", async () => {
+    const other = await fetch(`${base}/api/auth/login/`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "User-Agent": "curl/8.5.0" },
+      body: JSON.stringify({ email: newEmail, password: codePassword }),
+    });
+    expect(other.status === 200, `the user's login: ${other.status}`);
+    const access = (await other.json()).access;
+    await page.locator("#users tr", { hasText: newEmail }).click();
+    await page.locator("#user-sessions li", { hasText: "curl/8.5.0" }).waitFor();
+    await shot("24-admin-sessions");
+    await page.locator("#user-revoke-sessions").click();
+    await page.getByText(/Sessions ended: [1-9]/).waitFor();
+    await page.locator("#user-sessions li", { hasText: "No live session." }).waitFor();
+    const refused = await fetch(`${base}/api/auth/profile/`, { headers: { Authorization: `Bearer ${access}` } });
+    expect(refused.status === 401, `the revoked session's token still works: ${refused.status}`);
+  });
+
+  await step("staff deactivate the user, who can no longer sign in", async () => {
+    await page.locator("#user-toggle-active").click();
+    await page.getByText("User deactivated").waitFor();
+    expect(!(await page.locator("#user-is-active").isChecked()), "the form shows the user inactive");
+    expect((await page.locator("#user-toggle-active").textContent()) === "Activate", "the button now activates");
+    const login = await fetch(`${base}/api/auth/login/`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ email: newEmail, password: codePassword }),
+    });
+    expect(login.status !== 200, `an inactive user signed in: ${login.status}`);
+    await page.locator("#filter-verified").selectOption("");
+    await page.locator("#filter-active").selectOption("false");
+    await page.locator("#user-search-text").fill("");
+    await page.locator("#user-search-button").click();
+    await page.waitForFunction((address) => [...document.querySelectorAll("#users tr")].some((row) => row.textContent.includes(address)), newEmail);
+    await shot("25-admin-deactivated");
+  });
+
+  await step("the audit log shows what staff did", async () => {
+    await page.locator("#tab-audit").click();
+    await page.locator("#audit-event").fill("admin.");
+    await page.locator("#audit-search").click();
+    await page.locator("#audit tr", { hasText: "admin.user_updated" }).first().waitFor();
+    await page.locator("#audit tr", { hasText: "admin.sessions_revoked" }).first().waitFor();
+    await shot("26-admin-audit");
+  });
+
+  await step("staff delete the user after confirming", async () => {
+    await page.locator("#tab-users").click();
+    await page.locator("#user-search-text").fill(newEmail);
+    await page.locator("#filter-active").selectOption("");
+    await page.locator("#user-search-button").click();
+    await page.waitForFunction(() => document.querySelectorAll("#users tr").length === 1);
+    await page.locator("#users tr", { hasText: newEmail }).click();
+    await page.locator("#user-delete").click();
+    await page.locator("#user-delete-confirm").waitFor();
+    await shot("27-admin-delete-confirm");
+    await page.locator("#user-delete-yes").click();
+    await page.getByText("User deleted.").waitFor();
+    await page.waitForFunction(() => document.querySelectorAll("#users tr").length === 0);
+  });
+
+  await step("staff generate, rotate and retire signing keys with their schedule shown", async () => {
+    await page.locator("#tab-keys").click();
+    await page.locator("#keys tr", { hasText: "active" }).first().waitFor();
+    const before = await page.locator("#keys tr").count();
+    await page.locator("#key-generate").click();
+    await page.getByText(/generated and published/).waitFor();
+    await page.waitForFunction((count) => document.querySelectorAll("#keys tr").length === count + 1, before);
+    await page.locator("#keys tr", { hasText: "published" }).first().waitFor();
+    await page.locator("#key-rotate").click();
+    await page.getByText(/^Key \S+ signs/).waitFor();
+    const rotated = (await page.locator("#message").textContent()).split(" ")[1];
+    const row = page.locator(`#keys tr[data-kid="${rotated}"]`);
+    await row.waitFor();
+    expect(/scheduled|active/.test(await row.textContent()), `the rotated key: ${await row.textContent()}`);
+    await shot("28-admin-keys-rotated");
+    await row.getByRole("button", { name: "Retire" }).click();
+    await row.getByRole("button", { name: "Really retire?" }).click();
+    await page.getByText(`Key ${rotated} retired`).waitFor();
+    await page.waitForFunction((kid) => /retired/.test(document.querySelector(`#keys tr[data-kid="${kid}"]`).textContent), rotated);
+    const cells = await page.locator(`#keys tr[data-kid="${rotated}"] td`).allTextContents();
+    expect(cells[6] !== "—", `no end of verification shown: ${cells}`);
+    await shot("29-admin-keys-retired");
   });
 } catch {
   // reported by step()

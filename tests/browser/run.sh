@@ -3,7 +3,7 @@
 # `chromium-browser` or `google-chrome` on PATH) and installs playwright-core (npm) into
 # tests/browser/node_modules; starts `tessera-smtp-sink` (a real SMTP server keeping each
 # message as an .eml file) and a fresh `tessera` on a random port sending its mail there, and
-# drives the account page through it. Screenshots of each step land in
+# drives the account page and the admin console (as a superuser it makes first) through it. Screenshots of each step land in
 # tests/browser/screenshots/.
 #
 # Without a browser (or Node.js) it offers to install Debian's `chromium` (about 120
@@ -87,8 +87,19 @@ for _ in $(seq 1 600); do
 done
 [[ -n "$smtp" ]] || { cat "$work/sink.log"; echo "tessera-smtp-sink did not start"; exit 1; }
 
+# The staff account of the admin console's steps, made before the server starts.
+admin_email="staff.$(date +%s)@example.com"
+admin_password="Console-Staff-Password-1815"
+(
+  cd "$work"
+  exec env -i PATH="$PATH" HOME="${HOME:-/root}" TESSERA_DATA_DIR="$work/data" \
+    TESSERA_SUPERUSER_PASSWORD="$admin_password" \
+    "$binary" createsuperuser --email "$admin_email" --no-input
+) >"$work/createsuperuser.log" 2>&1 || { cat "$work/createsuperuser.log"; echo "createsuperuser failed"; exit 1; }
+
 # The links in the mail name the server's public URL, so its port is chosen here. The journey
 # signs in more often than the `login` throttle's 5 a minute allows one address.
+# The signing keys are kept in the store, so the admin console can generate and rotate them.
 port="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')"
 (
   cd "$work"
@@ -96,7 +107,7 @@ port="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", 
     TESSERA_BIND="127.0.0.1:$port" TESSERA_PUBLIC_URL="http://127.0.0.1:$port" \
     TESSERA_DATA_DIR="$work/data" TESSERA_LOG=info \
     TESSERA_EMAIL_BACKEND=smtp TESSERA_SMTP_URL="smtp://$smtp" TESSERA_REQUIRE_VERIFIED_EMAIL=optional \
-    TESSERA_THROTTLE_RATES='{login = "60/min"}' \
+    TESSERA_THROTTLE_RATES='{login = "60/min"}' TESSERA_KEY_SOURCE=store \
     "$binary" serve
 ) >"$log" 2>&1 &
 server=$!
@@ -112,4 +123,4 @@ done
 [[ -n "$addr" ]] || { cat "$log"; echo "tessera did not start"; exit 1; }
 
 rm -rf "$here/screenshots"
-node "$here/journey.mjs" "http://$addr" "$here/screenshots" "$work/mail"
+node "$here/journey.mjs" "http://$addr" "$here/screenshots" "$work/mail" "$admin_email" "$admin_password"

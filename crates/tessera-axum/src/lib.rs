@@ -38,6 +38,8 @@ mod middleware;
 #[cfg(feature = "store")]
 mod observe;
 #[cfg(feature = "store")]
+pub mod openapi;
+#[cfg(feature = "store")]
 mod payload;
 #[cfg(feature = "store")]
 mod permission;

@@ -155,3 +155,50 @@ fn metrics(tessera: &Tessera, parts: &Parts, access: &MetricsAccess) -> Response
     )
         .into_response()
 }
+
+/// The operators' endpoints in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(healthz_doc, readyz_doc, metrics_doc))]
+pub struct HealthDoc;
+
+/// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "health",
+    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Object))
+)]
+#[allow(dead_code)]
+fn healthz_doc() {}
+
+/// Readiness: the store answers and holds every migration this build knows.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready", body = Object),
+        (status = 503, description = "Not ready: the store or its migrations", body = Object),
+    )
+)]
+#[allow(dead_code)]
+fn readyz_doc() {}
+
+/// Prometheus metrics, for local clients or with `metrics_token`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "health",
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Prometheus' text format", body = String, content_type = "text/plain"),
+        (status = 401, description = "A token is needed", body = tessera_axum::openapi::Detail),
+        (status = 403, description = "Not allowed", body = tessera_axum::openapi::Detail),
+        (status = 404, description = "Metrics are off", body = tessera_axum::openapi::Detail),
+    )
+)]
+#[allow(dead_code)]
+fn metrics_doc() {}

@@ -343,12 +343,26 @@ pub fn router(tessera: Tessera, routes: Router<Tessera>, serving: &Serving) -> R
         auth.mail_enabled(),
         auth.mail_enabled() && auth.email_flow_settings().login_by_code,
     );
+    // The OpenAPI document of what this server routes, its login field as configured.
+    let mut document = tessera_axum::openapi::openapi_with(
+        &serving.paths,
+        <crate::observability::HealthDoc as utoipa::OpenApi>::openapi(),
+    );
+    tessera_axum::openapi::username_field(
+        &mut document,
+        tessera.settings().username_field.as_str(),
+    );
     let app = Router::new()
         .route("/", get(move || std::future::ready(Json(links.clone()))))
         .merge(tessera_axum::routes::api_routes_at(&serving.paths))
         .merge(crate::account_page::account_page(&serving.paths))
+        .merge(crate::admin_page::admin_page(&serving.paths))
         .merge(crate::observability::routes(serving.metrics.clone()))
         .merge(tessera_axum::routes::jwks_routes())
+        .merge(tessera_axum::openapi::schema_routes(
+            &serving.paths,
+            document,
+        ))
         .merge(routes);
     // One `ServiceBuilder` stack, outermost first (`Router::layer` would box each layer anew
     // and clone every box below it on each request).
@@ -490,8 +504,11 @@ fn index_links(paths: &RoutePaths, mail: bool, login_by_code: bool) -> serde_jso
         links.insert((*name).into(), json!(paths.api_path(relative)));
     }
     links.insert("account_page".into(), json!("/account/"));
+    links.insert("admin_page".into(), json!("/admin/"));
     links.insert("admin_keys".into(), json!(paths.api_path("admin/keys/")));
     links.insert("admin_audit".into(), json!(paths.api_path("admin/audit/")));
+    links.insert("schema".into(), json!(paths.api_path("schema/")));
+    links.insert("docs".into(), json!(paths.api_path("docs/")));
     for (name, path) in [
         ("jwks", "/.well-known/jwks.json"),
         ("health", "/healthz"),

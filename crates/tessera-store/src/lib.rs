@@ -64,5 +64,7 @@ pub use sessions::{NewSession, RevokeReason, Rotation, Session, SessionKind, Unk
 pub use signing_keys::{Retirement, StoredKey};
 pub use store::{PoolUsage, Store, StoreOptions};
 pub use throttles::ThrottleWindow;
-pub use users::{Extra, NewUser, SessionState, User, UserAndSession, UserFlags, UserUpdate};
+pub use users::{
+    Extra, NewUser, SessionState, User, UserAndSession, UserFilter, UserFlags, UserUpdate,
+};
 pub use ws_tickets::RedeemedTicket;

@@ -208,6 +208,28 @@ macro_rules! search_filter {
     };
 }
 
+/// The admin list's flag filters: `$2` `is_active`, `$3` `is_staff`, `$4` `email_verified`,
+/// each `NULL` (either) or the value a user must have.
+macro_rules! flag_filter {
+    () => {
+        " AND ($2 IS NULL OR is_active = $2) AND ($3 IS NULL OR is_staff = $3) \
+         AND ($4 IS NULL OR email_verified = $4)"
+    };
+}
+
+/// What the admin list of users is narrowed to; `None` (the default) keeps everyone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    /// Text the e-mail address, username, first or last name contains (any case).
+    pub search: Option<String>,
+    /// Only active (`true`) or only inactive (`false`) users.
+    pub is_active: Option<bool>,
+    /// Only staff (`true`) or only non-staff (`false`) users.
+    pub is_staff: Option<bool>,
+    /// Only users whose address is (`true`) or is not (`false`) verified.
+    pub email_verified: Option<bool>,
+}
+
 impl Store {
     /// Inserts a user (email normalized) and returns it.
     ///
@@ -457,20 +479,57 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<(i64, Vec<User>)> {
-        let pattern = search
+        let filter = UserFilter {
+            search: search.map(str::to_owned),
+            ..UserFilter::default()
+        };
+        self.filter_users(&filter, limit, offset).await
+    }
+
+    /// One page of the users `filter` keeps, ordered by id, with how many it keeps in all:
+    /// [`search_users`](Self::search_users) narrowed by the flags too.
+    ///
+    /// # Errors
+    /// The database error.
+    pub async fn filter_users(
+        &self,
+        filter: &UserFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(i64, Vec<User>)> {
+        let pattern = filter
+            .search
+            .as_deref()
             .filter(|s| !s.is_empty())
             .map(|s| format!("%{}%", escape_like(&s.to_lowercase())));
         let pattern = pattern.as_deref();
-        let count = concat!("SELECT COUNT(*) FROM users WHERE ", search_filter!());
-        let (count,) = fetch!(self, fetch_one, (i64,), count, pattern)?;
+        let (active, staff, verified) = (filter.is_active, filter.is_staff, filter.email_verified);
+        let count = concat!(
+            "SELECT COUNT(*) FROM users WHERE ",
+            search_filter!(),
+            flag_filter!()
+        );
+        let (count,) = fetch!(
+            self,
+            fetch_one,
+            (i64,),
+            count,
+            pattern,
+            active,
+            staff,
+            verified
+        )?;
         let page = concat!(
             "SELECT ",
             user_columns!(),
             " FROM users WHERE ",
             search_filter!(),
-            " ORDER BY id LIMIT $2 OFFSET $3"
+            flag_filter!(),
+            " ORDER BY id LIMIT $5 OFFSET $6"
         );
-        let users = fetch!(self, fetch_all, User, page, pattern, limit, offset)?;
+        let users = fetch!(
+            self, fetch_all, User, page, pattern, active, staff, verified, limit, offset
+        )?;
         Ok((count, users))
     }
 

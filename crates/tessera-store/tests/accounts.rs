@@ -271,6 +271,58 @@ engine_tests! {
         let (count, found) = store.search_users(Some("nobody"), 10, 0).await.unwrap();
         assert_eq!((count, found.len()), (0, 0));
     }
+
+    async fn filter_users_narrows_by_each_flag_and_the_search(db: &TestDatabase) {
+        let store = db.store().await;
+        let ada = user(&store, "ada@example.com").await;
+        let bob = user(&store, "bob@example.com").await;
+        let cy = user(&store, "cy@example.com").await;
+        let flags = tessera_store::UserFlags {
+            is_active: Some(false),
+            ..Default::default()
+        };
+        store.set_user_flags(bob.id, &flags).await.unwrap();
+        let flags = tessera_store::UserFlags {
+            is_staff: Some(true),
+            ..Default::default()
+        };
+        store.set_user_flags(cy.id, &flags).await.unwrap();
+        store.set_email_verified(ada.id, true).await.unwrap();
+        use tessera_store::UserFilter;
+        let cases = [
+            (UserFilter::default(), vec!["ada@example.com", "bob@example.com", "cy@example.com"]),
+            (
+                UserFilter { is_active: Some(false), ..UserFilter::default() },
+                vec!["bob@example.com"],
+            ),
+            (
+                UserFilter { is_staff: Some(true), ..UserFilter::default() },
+                vec!["cy@example.com"],
+            ),
+            (
+                UserFilter {
+                    is_active: Some(true),
+                    email_verified: Some(false),
+                    ..UserFilter::default()
+                },
+                vec!["cy@example.com"],
+            ),
+            (
+                UserFilter {
+                    search: Some("B".into()),
+                    is_staff: Some(false),
+                    ..UserFilter::default()
+                },
+                vec!["bob@example.com"],
+            ),
+        ];
+        for (filter, expected) in cases {
+            let (count, users) = store.filter_users(&filter, 10, 0).await.unwrap();
+            let emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
+            assert_eq!(emails, expected, "{filter:?}");
+            assert_eq!(count, i64::try_from(expected.len()).unwrap(), "{filter:?}");
+        }
+    }
 }
 
 engine_tests! {

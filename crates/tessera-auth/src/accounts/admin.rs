@@ -278,6 +278,21 @@ impl Auth {
         Ok(self.store().search_users(search, limit, offset).await?)
     }
 
+    /// A page of the users `filter` keeps (its search as [`search_users`](Auth::search_users)
+    /// reads it, and the flags), oldest first, `limit` of them after `offset`; and how many
+    /// it keeps.
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn filter_users(
+        &self,
+        filter: &tessera_store::UserFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(i64, Vec<User>), AuthError> {
+        Ok(self.store().filter_users(filter, limit, offset).await?)
+    }
+
     /// Every user, oldest first (the command line's list).
     ///
     /// # Errors

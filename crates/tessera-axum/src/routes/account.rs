@@ -62,6 +62,18 @@ where
 
 /// A single-use WebSocket ticket for the caller, valid 30 seconds (see
 /// [`crate::WsUser`]): `{"ticket": "…", "expires_in": 30}`, never cached.
+#[utoipa::path(
+    post,
+    path = "/auth/ws-ticket/",
+    tag = "account",
+    summary = "A single-use WebSocket ticket",
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "`{\"ticket\", \"expires_in\"}`, never cached", body = WsTicket),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 429, description = "Throttled", body = crate::openapi::Detail),
+    )
+)]
 async fn ws_ticket(
     State(tessera): State<Tessera>,
     auth: SessionUser,
@@ -79,6 +91,22 @@ async fn ws_ticket(
         .into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/register/",
+    tag = "account",
+    summary = "Registers an account",
+    request_body(
+        content = RegisterRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    responses(
+        (status = 201, description = "The account and its tokens (or the tokens alone, or a verification notice)", body = Object),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 429, description = "Throttled", body = crate::openapi::Detail),
+    )
+)]
 async fn register(
     State(tessera): State<Tessera>,
     Client(client): Client,
@@ -106,6 +134,23 @@ async fn register(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/login/",
+    tag = "account",
+    summary = "Logs in with the username field and password",
+    request_body(
+        content = super::token::ObtainRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    responses(
+        (status = 200, description = "`{\"refresh\", \"access\", \"user\"}`", body = Object),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 401, description = "No active account found with the given credentials", body = crate::openapi::Detail),
+        (status = 429, description = "Throttled", body = crate::openapi::Detail),
+    )
+)]
 async fn login(
     State(tessera): State<Tessera>,
     Client(client): Client,
@@ -133,6 +178,24 @@ pub(super) async fn login_answer(
 }
 
 /// The account logout: blacklists the caller's own refresh token.
+#[utoipa::path(
+    post,
+    path = "/auth/logout/",
+    tag = "account",
+    summary = "Ends the caller's session (blacklists its refresh token)",
+    request_body(
+        content = super::token::RefreshRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "`{\"message\": \"Successfully logged out\"}`", body = Object),
+        (status = 205, description = "Logged out (`logout_answer = \"reset_content\"`)"),
+        (status = 400, description = "`{\"error\": \"Refresh token is required\"}` or an invalid token", body = Object),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+    )
+)]
 async fn logout(
     State(tessera): State<Tessera>,
     auth: SessionUser,
@@ -176,6 +239,17 @@ fn session_of(auth: &AuthUser) -> Option<&str> {
 }
 
 /// Beyond simplejwt: ends every session of the caller; tokens issued before stop working.
+#[utoipa::path(
+    post,
+    path = "/auth/logout/all/",
+    tag = "account",
+    summary = "Ends every session of the caller",
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "How many sessions ended", body = Object),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+    )
+)]
 async fn logout_all(
     State(tessera): State<Tessera>,
     auth: SessionUser,
@@ -190,11 +264,39 @@ async fn logout_all(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/auth/profile/",
+    tag = "account",
+    summary = "The caller's user object",
+    security(("bearer" = []), ("cookie" = [], "csrf" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The user object", body = Object),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+    )
+)]
 async fn profile(State(tessera): State<Tessera>, auth: AuthUser) -> Json<Value> {
     Json(tessera.user_object(&auth.user))
 }
 
 /// PUT: every writable field; `id`, `date_joined` and `is_active` are read-only and ignored.
+#[utoipa::path(
+    put,
+    path = "/auth/profile/",
+    tag = "account",
+    summary = "Replaces the caller's editable fields",
+    request_body(
+        content = ProfileRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    security(("bearer" = []), ("cookie" = [], "csrf" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The user object", body = Object),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+    )
+)]
 async fn replace_profile(
     State(tessera): State<Tessera>,
     auth: SessionUser,
@@ -208,6 +310,23 @@ async fn replace_profile(
 }
 
 /// PATCH: the writable fields present.
+#[utoipa::path(
+    patch,
+    path = "/auth/profile/",
+    tag = "account",
+    summary = "Changes some of the caller's editable fields",
+    request_body(
+        content = ProfileRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    security(("bearer" = []), ("cookie" = [], "csrf" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The user object", body = Object),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+    )
+)]
 async fn update_profile(
     State(tessera): State<Tessera>,
     auth: SessionUser,
@@ -221,6 +340,24 @@ async fn update_profile(
 }
 
 /// The password change, which also ends every session of the user.
+#[utoipa::path(
+    post,
+    path = "/auth/password/change/",
+    tag = "account",
+    summary = "Changes the caller's password",
+    request_body(
+        content = PasswordChangeRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "`{\"detail\": \"…\"}`", body = crate::openapi::Detail),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 429, description = "Throttled", body = crate::openapi::Detail),
+    )
+)]
 async fn change_password(
     State(tessera): State<Tessera>,
     auth: SessionUser,
@@ -235,3 +372,106 @@ async fn change_password(
         json!({"message": "Password changed successfully. Please log in again."}),
     ))
 }
+
+/// This module's routes in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    register,
+    login,
+    logout,
+    logout_all,
+    token_refresh,
+    token_verify,
+    profile,
+    replace_profile,
+    update_profile,
+    change_password,
+    ws_ticket
+))]
+pub(super) struct Doc;
+
+/// A registration: the e-mail address, the password twice, and the user model's fields.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct RegisterRequest {
+    /// The e-mail address.
+    email: String,
+    /// The password.
+    password: String,
+    /// The password again.
+    password_confirm: String,
+    /// The first name.
+    first_name: Option<String>,
+    /// The last name.
+    last_name: Option<String>,
+}
+
+/// The fields a user may edit on their own profile (and any custom user field).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ProfileRequest {
+    /// The first name.
+    first_name: Option<String>,
+    /// The last name.
+    last_name: Option<String>,
+}
+
+/// A password change.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct PasswordChangeRequest {
+    /// The current password.
+    old_password: String,
+    /// The new password.
+    new_password: String,
+    /// The new password again.
+    new_password_confirm: String,
+}
+
+/// A WebSocket ticket.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct WsTicket {
+    /// The ticket, for `?ticket=` on the WebSocket's URL.
+    ticket: String,
+    /// Seconds it stays valid.
+    expires_in: u64,
+}
+
+#[utoipa::path(
+    post,
+    path = "/auth/token/refresh/",
+    tag = "account",
+    summary = "Refreshes an access token (the account routes' path of `TokenRefreshView`)",
+    request_body(
+        content = super::token::RefreshRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    responses(
+        (status = 200, description = "The new access token (and refresh token when rotating)", body = super::token::Refreshed),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 401, description = "The refresh token is invalid, expired or blacklisted", body = crate::openapi::TokenError),
+    )
+)]
+#[allow(dead_code)]
+fn token_refresh() {}
+
+#[utoipa::path(
+    post,
+    path = "/auth/token/verify/",
+    tag = "account",
+    summary = "Verifies a token (the account routes' path of `TokenVerifyView`)",
+    request_body(
+        content = super::token::VerifyRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    responses(
+        (status = 200, description = "The token is valid", body = super::token::Empty),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 401, description = "The token is invalid or expired", body = crate::openapi::TokenError),
+    )
+)]
+#[allow(dead_code)]
+fn token_verify() {}

@@ -98,6 +98,19 @@ fn page_size(tessera: &Tessera) -> i64 {
     i64::try_from(tessera.auth().accounts().page_size).unwrap_or(20)
 }
 
+#[utoipa::path(
+    get,
+    path = "/auth/api-keys/",
+    tag = "api_keys",
+    summary = "The caller's API keys",
+    params(("page" = Option<u64>, Query, description = "The page (DRF page-number pagination)")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "`{\"count\", \"next\", \"previous\", \"results\"}`", body = Object),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 404, description = "Not found, or `Invalid page.`", body = crate::openapi::Detail),
+    )
+)]
 async fn list_own(
     State(tessera): State<Tessera>,
     auth: SessionUser,
@@ -169,6 +182,24 @@ fn key_request(data: &Map<String, Value>) -> Result<ApiKeyRequest, ApiError> {
 }
 
 /// The new key, with `Cache-Control: no-store`: it is shown once, and kept by no cache.
+#[utoipa::path(
+    post,
+    path = "/auth/api-keys/",
+    tag = "api_keys",
+    summary = "Creates an API key, shown this once",
+    request_body(
+        content = ApiKeyCreate,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "The key, with its secret in `key`", body = Object),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 429, description = "Throttled", body = crate::openapi::Detail),
+    )
+)]
 async fn create(
     State(tessera): State<Tessera>,
     auth: SessionUser,
@@ -201,6 +232,19 @@ fn could_be_prefix(prefix: &str) -> bool {
     (1..=64).contains(&prefix.len()) && prefix.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/auth/api-keys/{prefix}/",
+    tag = "api_keys",
+    summary = "Revokes one of the caller's keys",
+    params(("prefix" = String, Path, description = "The key's prefix")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 404, description = "Not found.", body = crate::openapi::Detail),
+    )
+)]
 async fn revoke_own(
     State(tessera): State<Tessera>,
     auth: SessionUser,
@@ -228,6 +272,21 @@ struct OwnerQuery {
     page: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/api-keys/",
+    tag = "api_keys",
+    summary = "Everyone's API keys (staff)",
+    params(("user" = Option<i64>, Query, description = "Only this user's keys"), ("page" = Option<u64>, Query, description = "The page (DRF page-number pagination)")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "`{\"count\", \"next\", \"previous\", \"results\"}`", body = Object),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 403, description = "Not allowed (staff only, or a privilege rule)", body = crate::openapi::Detail),
+        (status = 404, description = "Not found, or `Invalid page.`", body = crate::openapi::Detail),
+    )
+)]
 async fn list_any(
     State(tessera): State<Tessera>,
     admin: AdminUser,
@@ -263,6 +322,20 @@ async fn list_any(
     page.body(count, &host, &uri, results)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/api-keys/{prefix}/",
+    tag = "api_keys",
+    summary = "Revokes any key (staff)",
+    params(("prefix" = String, Path, description = "The key's prefix")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = []), ("api_key" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 403, description = "Not allowed (staff only, or a privilege rule)", body = crate::openapi::Detail),
+        (status = 404, description = "Not found.", body = crate::openapi::Detail),
+    )
+)]
 async fn revoke_any(
     State(tessera): State<Tessera>,
     admin: AdminUser,
@@ -302,6 +375,24 @@ fn client_key(
 
 /// `POST token/client/`: an access token for the key's user (no refresh token, no
 /// session), never cached (RFC 6749 §5.1's `Cache-Control: no-store`), or 401.
+#[utoipa::path(
+    post,
+    path = "/token/client/",
+    tag = "api_keys",
+    summary = "The client-credentials grant: an access token for an API key",
+    request_body(
+        content = ClientCredentials,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    security(("api_key" = []), ()),
+    responses(
+        (status = 200, description = "`{\"access\"}`, never cached", body = Object),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 429, description = "Throttled", body = crate::openapi::Detail),
+    )
+)]
 async fn client_credentials(
     State(tessera): State<Tessera>,
     Client(client): Client,
@@ -315,6 +406,33 @@ async fn client_credentials(
         Json(json!({ "access": access })),
     )
         .into_response())
+}
+
+/// This module's routes in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_own, create, revoke_own, list_any, revoke_any, client_credentials))]
+pub(super) struct Doc;
+
+/// A new API key.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ApiKeyCreate {
+    /// The key's name.
+    name: String,
+    /// When it stops working (ISO 8601); never when left out.
+    expires_at: Option<String>,
+    /// What it may do.
+    scopes: Option<Vec<String>>,
+}
+
+/// The client-credentials grant's body: the key, unless `Authorization: Api-Key` carries it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ClientCredentials {
+    /// `client_credentials`.
+    grant_type: Option<String>,
+    /// The API key.
+    client_secret: Option<String>,
 }
 
 #[cfg(test)]

@@ -35,6 +35,21 @@ where
 /// the `page_size` setting by default). Bad values are 400 with DRF's field errors.
 ///
 /// Events still queued are written first, so staff see what they just did.
+#[utoipa::path(
+    get,
+    path = "/admin/audit/",
+    tag = "admin",
+    summary = "The audit log (staff)",
+    params(("user" = Option<i64>, Query, description = "Events of this user"), ("event" = Option<String>, Query, description = "An event name, or a prefix ending in `.`"), ("outcome" = Option<String>, Query, description = "`success` or `failure`"), ("ip" = Option<String>, Query, description = "The client address"), ("since" = Option<String>, Query, description = "ISO 8601, included"), ("until" = Option<String>, Query, description = "ISO 8601, included"), ("page" = Option<u64>, Query, description = "The page (DRF page-number pagination)"), ("page_size" = Option<u64>, Query, description = "At most 100")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "`{\"count\", \"next\", \"previous\", \"results\"}`", body = Object),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 403, description = "Not allowed (staff only, or a privilege rule)", body = crate::openapi::Detail),
+        (status = 404, description = "Not found, or `Invalid page.`", body = crate::openapi::Detail),
+    )
+)]
 async fn list(
     State(tessera): State<Tessera>,
     _admin: AdminUser,
@@ -136,6 +151,11 @@ fn event_object(event: &AuditEvent) -> Value {
         "detail": event.detail_json(),
     })
 }
+
+/// This module's routes in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list))]
+pub(super) struct Doc;
 
 #[cfg(test)]
 mod tests {

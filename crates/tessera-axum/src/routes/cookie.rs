@@ -97,6 +97,24 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"error": message}))).into_response()
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/cookie/register/",
+    tag = "cookie",
+    summary = "Registers an account; the tokens go to HttpOnly cookies",
+    request_body(
+        content = super::account::RegisterRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    security(("csrf" = [])),
+    responses(
+        (status = 201, description = "The account (tokens only in `Set-Cookie`)", body = Object),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 403, description = "CSRF failed", body = crate::openapi::Detail),
+        (status = 429, description = "Throttled", body = crate::openapi::Detail),
+    )
+)]
 async fn register(
     _csrf: CookieRouteCsrf,
     State(tessera): State<Tessera>,
@@ -123,6 +141,25 @@ async fn register(
 /// work for unknown accounts, and no hint whether an account exists or is disabled. It reads
 /// the login field of `username_field` (`email`, or `username`: then a missing one answers
 /// "Username and password are required").
+#[utoipa::path(
+    post,
+    path = "/auth/cookie/login/",
+    tag = "cookie",
+    summary = "Logs in; the tokens go to HttpOnly cookies",
+    request_body(
+        content = super::token::ObtainRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    security(("csrf" = [])),
+    responses(
+        (status = 200, description = "The user (tokens only in `Set-Cookie`)", body = Object),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 401, description = "No active account found with the given credentials", body = crate::openapi::Detail),
+        (status = 403, description = "CSRF failed", body = crate::openapi::Detail),
+        (status = 429, description = "Throttled", body = crate::openapi::Detail),
+    )
+)]
 async fn login(
     _csrf: CookieRouteCsrf,
     State(tessera): State<Tessera>,
@@ -164,6 +201,18 @@ async fn login(
 
 /// Rotates with the JSON route's atomic rules; refuses deactivated users; a failure clears
 /// the cookies.
+#[utoipa::path(
+    post,
+    path = "/auth/cookie/refresh/",
+    tag = "cookie",
+    summary = "Refreshes the access cookie from the refresh cookie",
+    security(("csrf" = [])),
+    responses(
+        (status = 200, description = "Refreshed (new cookies in `Set-Cookie`)", body = Object),
+        (status = 401, description = "No or an invalid refresh cookie", body = crate::openapi::TokenError),
+        (status = 403, description = "CSRF failed", body = crate::openapi::Detail),
+    )
+)]
 async fn refresh(
     _csrf: CookieRouteCsrf,
     State(tessera): State<Tessera>,
@@ -205,6 +254,17 @@ async fn refresh(
 
 /// Ends the session of the refresh cookie, if it is still live, and clears both cookies. It
 /// needs no access cookie: an expired one must not trap the user.
+#[utoipa::path(
+    post,
+    path = "/auth/cookie/logout/",
+    tag = "cookie",
+    summary = "Ends the session and clears the cookies",
+    security(("csrf" = [])),
+    responses(
+        (status = 200, description = "Logged out", body = Object),
+        (status = 403, description = "CSRF failed", body = crate::openapi::Detail),
+    )
+)]
 async fn logout(
     _csrf: CookieRouteCsrf,
     State(tessera): State<Tessera>,
@@ -227,3 +287,8 @@ async fn logout(
         cleared_cookies(&tessera),
     ))
 }
+
+/// This module's routes in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(register, login, refresh, logout))]
+pub(super) struct Doc;

@@ -160,6 +160,23 @@ fn detail(text: &str) -> Json<Value> {
 }
 
 /// `POST password/reset/` `{email}`: the same 200 for every well-formed address.
+#[utoipa::path(
+    post,
+    path = "/auth/password/reset/",
+    tag = "email",
+    summary = "Mails a password reset link or code",
+    request_body(
+        content = EmailRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    responses(
+        (status = 200, description = "`{\"detail\": \"…\"}`", body = crate::openapi::Detail),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 404, description = "E-mail is switched off, or the key or code does not work", body = crate::openapi::Detail),
+        (status = 429, description = "Throttled", body = crate::openapi::Detail),
+    )
+)]
 async fn request_password_reset(
     _on: MailOn,
     State(tessera): State<Tessera>,
@@ -175,6 +192,23 @@ async fn request_password_reset(
 
 /// `POST password/reset/confirm/` `{uid, token, new_password1, new_password2}` or
 /// `{email, code, new_password1, new_password2}`.
+#[utoipa::path(
+    post,
+    path = "/auth/password/reset/confirm/",
+    tag = "email",
+    summary = "Sets a new password with a reset link's uid and token, or a code",
+    request_body(
+        content = PasswordResetConfirm,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    responses(
+        (status = 200, description = "`{\"detail\": \"…\"}`", body = crate::openapi::Detail),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 404, description = "E-mail is switched off, or the key or code does not work", body = crate::openapi::Detail),
+        (status = 429, description = "Throttled", body = crate::openapi::Detail),
+    )
+)]
 async fn confirm_password_reset(
     _on: MailOn,
     State(tessera): State<Tessera>,
@@ -189,6 +223,23 @@ async fn confirm_password_reset(
 }
 
 /// `POST verify-email/` `{key}` or `{email, code}`: 404 for a key that does not work.
+#[utoipa::path(
+    post,
+    path = "/auth/verify-email/",
+    tag = "email",
+    summary = "Verifies an address with a key or a code",
+    request_body(
+        content = KeyOrCode,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    responses(
+        (status = 200, description = "`{\"detail\": \"…\"}`", body = crate::openapi::Detail),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 404, description = "E-mail is switched off, or the key or code does not work", body = crate::openapi::Detail),
+        (status = 429, description = "Throttled", body = crate::openapi::Detail),
+    )
+)]
 async fn verify_email(
     _on: MailOn,
     State(tessera): State<Tessera>,
@@ -200,6 +251,23 @@ async fn verify_email(
 }
 
 /// `POST verify-email/resend/` `{email}`: the same 200 for every well-formed address.
+#[utoipa::path(
+    post,
+    path = "/auth/verify-email/resend/",
+    tag = "email",
+    summary = "Mails the verification again",
+    request_body(
+        content = EmailRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    responses(
+        (status = 200, description = "`{\"detail\": \"…\"}`", body = crate::openapi::Detail),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 404, description = "E-mail is switched off, or the key or code does not work", body = crate::openapi::Detail),
+        (status = 429, description = "Throttled", body = crate::openapi::Detail),
+    )
+)]
 async fn resend_verification(
     _on: MailOn,
     State(tessera): State<Tessera>,
@@ -215,6 +283,25 @@ async fn resend_verification(
 
 /// `POST email/change/` `{new_email, password}`, by the caller, with the credential of a
 /// login (an API key gets 403).
+#[utoipa::path(
+    post,
+    path = "/auth/email/change/",
+    tag = "email",
+    summary = "Mails a confirmation to a new address",
+    request_body(
+        content = EmailChangeRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "`{\"detail\": \"…\"}`", body = crate::openapi::Detail),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 404, description = "E-mail is switched off, or the key or code does not work", body = crate::openapi::Detail),
+        (status = 429, description = "Throttled", body = crate::openapi::Detail),
+    )
+)]
 async fn request_email_change(
     _on: MailOn,
     State(tessera): State<Tessera>,
@@ -232,6 +319,23 @@ async fn request_email_change(
 
 /// `POST email/change/confirm/` `{key}` or `{email, code}` (the new address): 404 for a
 /// key that does not work.
+#[utoipa::path(
+    post,
+    path = "/auth/email/change/confirm/",
+    tag = "email",
+    summary = "Confirms the new address with a key or a code",
+    request_body(
+        content = KeyOrCode,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    responses(
+        (status = 200, description = "`{\"detail\": \"…\"}`", body = crate::openapi::Detail),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 404, description = "E-mail is switched off, or the key or code does not work", body = crate::openapi::Detail),
+        (status = 429, description = "Throttled", body = crate::openapi::Detail),
+    )
+)]
 async fn confirm_email_change(
     _on: MailOn,
     State(tessera): State<Tessera>,
@@ -246,6 +350,23 @@ async fn confirm_email_change(
 }
 
 /// `POST code/request/` `{email}`: the same 200 for every well-formed address.
+#[utoipa::path(
+    post,
+    path = "/auth/code/request/",
+    tag = "email",
+    summary = "Mails a login code (`login_by_code`)",
+    request_body(
+        content = EmailRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    responses(
+        (status = 200, description = "`{\"detail\": \"…\"}`", body = crate::openapi::Detail),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 404, description = "E-mail is switched off, or the key or code does not work", body = crate::openapi::Detail),
+        (status = 429, description = "Throttled", body = crate::openapi::Detail),
+    )
+)]
 async fn request_login_code(
     State(tessera): State<Tessera>,
     _on: LoginByCode,
@@ -257,6 +378,24 @@ async fn request_login_code(
 }
 
 /// `POST code/login/` `{email, code}`: what `POST auth/login/` answers.
+#[utoipa::path(
+    post,
+    path = "/auth/code/login/",
+    tag = "email",
+    summary = "Logs in with a mailed code (`login_by_code`)",
+    request_body(
+        content = CodeLogin,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    responses(
+        (status = 200, description = "`{\"refresh\", \"access\", \"user\"}`", body = Object),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 401, description = "The code does not work", body = crate::openapi::Detail),
+        (status = 404, description = "E-mail is switched off, or the key or code does not work", body = crate::openapi::Detail),
+        (status = 429, description = "Throttled", body = crate::openapi::Detail),
+    )
+)]
 async fn login_with_code(
     State(tessera): State<Tessera>,
     _on: LoginByCode,
@@ -265,4 +404,76 @@ async fn login_with_code(
 ) -> Result<Json<Value>, ApiError> {
     let user = tessera.auth().login_with_code(&data.0, &client).await?;
     super::account::login_answer(&tessera, &user, &client, LoginMethod::Code).await
+}
+
+/// This module's routes in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    request_password_reset,
+    confirm_password_reset,
+    verify_email,
+    resend_verification,
+    request_email_change,
+    confirm_email_change,
+    request_login_code,
+    login_with_code
+))]
+pub(super) struct Doc;
+
+/// An e-mail address.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct EmailRequest {
+    /// The address.
+    email: String,
+}
+
+/// A password reset: the link's `uid` and `token`, or the address and a code.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct PasswordResetConfirm {
+    /// From the link.
+    uid: Option<String>,
+    /// From the link.
+    token: Option<String>,
+    /// With `code`.
+    email: Option<String>,
+    /// The mailed code.
+    code: Option<String>,
+    /// The new password.
+    new_password1: String,
+    /// The new password again.
+    new_password2: String,
+}
+
+/// A link's `key`, or the address and a code.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct KeyOrCode {
+    /// From the link.
+    key: Option<String>,
+    /// With `code`.
+    email: Option<String>,
+    /// The mailed code.
+    code: Option<String>,
+}
+
+/// A new address, confirmed with the password.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct EmailChangeRequest {
+    /// The new address.
+    new_email: String,
+    /// The current password.
+    password: String,
+}
+
+/// A login by code.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct CodeLogin {
+    /// The address.
+    email: String,
+    /// The mailed code.
+    code: String,
 }

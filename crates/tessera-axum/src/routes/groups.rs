@@ -57,6 +57,20 @@ struct ListQuery {
 }
 
 /// DRF's `PageNumberPagination`: `{"count","next","previous","results"}`, oldest first.
+#[utoipa::path(
+    get,
+    path = "/admin/groups/",
+    tag = "groups",
+    summary = "The groups, oldest first",
+    params(("page" = Option<u64>, Query, description = "The page (DRF page-number pagination)")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "`{\"count\", \"next\", \"previous\", \"results\"}`", body = Object),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 403, description = "Not allowed (staff only, or a privilege rule)", body = crate::openapi::Detail),
+        (status = 404, description = "Not found, or `Invalid page.`", body = crate::openapi::Detail),
+    )
+)]
 async fn list(
     State(tessera): State<Tessera>,
     _admin: AdminUser,
@@ -76,6 +90,24 @@ async fn list(
 
 /// POST: `name` (required) and `permissions` (a list, empty when left out): 201 with the
 /// group.
+#[utoipa::path(
+    post,
+    path = "/admin/groups/",
+    tag = "groups",
+    summary = "Creates a group (superusers)",
+    request_body(
+        content = GroupRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    security(("bearer" = []), ("cookie" = [], "csrf" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "The group", body = Object),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 403, description = "Not allowed (staff only, or a privilege rule)", body = crate::openapi::Detail),
+    )
+)]
 async fn create(
     State(tessera): State<Tessera>,
     admin: AdminUser,
@@ -95,6 +127,20 @@ async fn find(tessera: &Tessera, id: &str) -> Result<Group, ApiError> {
     Ok(tessera.auth().group(id).await?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/groups/{id}/",
+    tag = "groups",
+    summary = "One group",
+    params(("id" = String, Path, description = "The group's id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "`{\"id\", \"name\", \"permissions\"}`", body = Object),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 403, description = "Not allowed (staff only, or a privilege rule)", body = crate::openapi::Detail),
+        (status = 404, description = "Not found.", body = crate::openapi::Detail),
+    )
+)]
 async fn retrieve(
     State(tessera): State<Tessera>,
     _admin: AdminUser,
@@ -106,6 +152,26 @@ async fn retrieve(
 /// PUT: as POST, the whole group; `permissions`, which is not required, is left as it is
 /// when left out (DRF leaves an omitted field that is not required out of
 /// `validated_data`).
+#[utoipa::path(
+    put,
+    path = "/admin/groups/{id}/",
+    tag = "groups",
+    summary = "Replaces a group (superusers)",
+    params(("id" = String, Path, description = "The group's id")),
+    request_body(
+        content = GroupRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    security(("bearer" = []), ("cookie" = [], "csrf" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "`{\"id\", \"name\", \"permissions\"}`", body = Object),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 403, description = "Not allowed (staff only, or a privilege rule)", body = crate::openapi::Detail),
+        (status = 404, description = "Not found.", body = crate::openapi::Detail),
+    )
+)]
 async fn replace(
     State(tessera): State<Tessera>,
     admin: AdminUser,
@@ -117,6 +183,26 @@ async fn replace(
 }
 
 /// PATCH: `name` and/or `permissions`, what is given.
+#[utoipa::path(
+    patch,
+    path = "/admin/groups/{id}/",
+    tag = "groups",
+    summary = "Changes a group (superusers)",
+    params(("id" = String, Path, description = "The group's id")),
+    request_body(
+        content = GroupRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    security(("bearer" = []), ("cookie" = [], "csrf" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "`{\"id\", \"name\", \"permissions\"}`", body = Object),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 403, description = "Not allowed (staff only, or a privilege rule)", body = crate::openapi::Detail),
+        (status = 404, description = "Not found.", body = crate::openapi::Detail),
+    )
+)]
 async fn update(
     State(tessera): State<Tessera>,
     admin: AdminUser,
@@ -145,6 +231,20 @@ async fn change(
 }
 
 /// DELETE: the group; its members leave it. 204.
+#[utoipa::path(
+    delete,
+    path = "/admin/groups/{id}/",
+    tag = "groups",
+    summary = "Deletes a group; its members leave it (superusers)",
+    params(("id" = String, Path, description = "The group's id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = []), ("api_key" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 403, description = "Not allowed (staff only, or a privilege rule)", body = crate::openapi::Detail),
+        (status = 404, description = "Not found.", body = crate::openapi::Detail),
+    )
+)]
 async fn destroy(
     State(tessera): State<Tessera>,
     admin: AdminUser,
@@ -157,4 +257,19 @@ async fn destroy(
         .delete_group(&group, staff(&admin, &client))
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// This module's routes in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, create, retrieve, replace, update, destroy))]
+pub(super) struct Doc;
+
+/// A group: its name and permissions (`app_label.codename`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct GroupRequest {
+    /// The name (required but on PATCH).
+    name: Option<String>,
+    /// The permissions.
+    permissions: Option<Vec<String>>,
 }

@@ -21,6 +21,15 @@ where
     Router::new().route("/.well-known/jwks.json", get(jwks))
 }
 
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "keys",
+    summary = "The public signing keys (JWKS)",
+    responses(
+        (status = 200, description = "`{\"keys\": [...]}`", body = Object),
+    )
+)]
 async fn jwks(State(tessera): State<Tessera>) -> Response {
     let max_age = tessera.settings().jwks_max_age().as_secs();
     (
@@ -29,3 +38,8 @@ async fn jwks(State(tessera): State<Tessera>) -> Response {
     )
         .into_response()
 }
+
+/// This module's routes in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(jwks))]
+pub(super) struct Doc;

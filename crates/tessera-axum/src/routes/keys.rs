@@ -83,11 +83,41 @@ fn key_object(key: &KeyStatus) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/keys/",
+    tag = "keys",
+    summary = "The signing keys (staff)",
+    security(("bearer" = []), ("cookie" = [], "csrf" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The key objects", body = Object),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 403, description = "Not allowed (staff only, or a privilege rule)", body = crate::openapi::Detail),
+    )
+)]
 async fn list(State(tessera): State<Tessera>, _admin: AdminUser) -> Result<Json<Value>, ApiError> {
     let keys = tessera.auth().list_keys().await?;
     Ok(Json(Value::Array(keys.iter().map(key_object).collect())))
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/keys/",
+    tag = "keys",
+    summary = "Generates a signing key, not yet signing",
+    request_body(
+        content = KeyRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    security(("bearer" = []), ("cookie" = [], "csrf" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "The key object", body = Object),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 403, description = "Not allowed (staff only, or a privilege rule)", body = crate::openapi::Detail),
+    )
+)]
 async fn generate(
     State(tessera): State<Tessera>,
     admin: AdminUser,
@@ -103,6 +133,24 @@ async fn generate(
     Ok((StatusCode::CREATED, Json(key_object(&key))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/keys/rotate/",
+    tag = "keys",
+    summary = "Generates a key and signs with it",
+    request_body(
+        content = KeyRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    security(("bearer" = []), ("cookie" = [], "csrf" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The key object", body = Object),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 403, description = "Not allowed (staff only, or a privilege rule)", body = crate::openapi::Detail),
+    )
+)]
 async fn rotate(
     State(tessera): State<Tessera>,
     admin: AdminUser,
@@ -118,6 +166,21 @@ async fn rotate(
     Ok(Json(key_object(&key)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/keys/{kid}/retire/",
+    tag = "keys",
+    summary = "Retires a key",
+    params(("kid" = String, Path, description = "The key's id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The key object", body = Object),
+        (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 403, description = "Not allowed (staff only, or a privilege rule)", body = crate::openapi::Detail),
+        (status = 404, description = "Not found.", body = crate::openapi::Detail),
+    )
+)]
 async fn retire(
     State(tessera): State<Tessera>,
     admin: AdminUser,
@@ -129,4 +192,17 @@ async fn retire(
         .retire_key(&kid, staff(&admin, &client))
         .await?;
     Ok(Json(key_object(&key)))
+}
+
+/// This module's routes in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, generate, rotate, retire))]
+pub(super) struct Doc;
+
+/// The algorithm of a new key (the configured one when left out).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct KeyRequest {
+    /// `EdDSA`, `RS256`, `ES256` …
+    algorithm: Option<String>,
 }

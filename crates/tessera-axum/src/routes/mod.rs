@@ -65,6 +65,35 @@ where
         .merge(api_key_routes())
 }
 
+/// The documentation of the API routes, at the default layout relative to the API's mount
+/// point (`/token/`, `/auth/login/` …).
+pub(crate) fn documented() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi as _;
+    let mut document = utoipa::openapi::OpenApi::default();
+    for (module, mut other) in [
+        ("token", token::Doc::openapi()),
+        ("account", account::Doc::openapi()),
+        ("email", email::Doc::openapi()),
+        ("sessions", sessions::Doc::openapi()),
+        ("cookie", cookie::Doc::openapi()),
+        ("api_keys", api_keys::Doc::openapi()),
+        ("admin", admin::Doc::openapi()),
+        ("groups", groups::Doc::openapi()),
+        ("audit", audit::Doc::openapi()),
+        ("keys", keys::Doc::openapi()),
+    ] {
+        crate::openapi::name_operations(&mut other, module);
+        document.merge(other);
+    }
+    document
+}
+
+/// The documentation of the routes served from the site's root (the JWKS).
+pub(crate) fn documented_at_root() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi as _;
+    jwks::Doc::openapi()
+}
+
 /// The staff member acting through the admin API, from their client.
 fn staff<'a>(admin: &'a AdminUser, client: &'a ClientInfo) -> Actor<'a> {
     Actor::Staff {

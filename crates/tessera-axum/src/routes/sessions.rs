@@ -32,6 +32,17 @@ where
 }
 
 /// The live sessions, newest first; `current` marks the one the request's token belongs to.
+#[utoipa::path(
+    get,
+    path = "/auth/sessions/",
+    tag = "sessions",
+    summary = "The caller's live sessions",
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "The sessions, newest first, the current one marked", body = Object),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+    )
+)]
 async fn list(State(tessera): State<Tessera>, auth: SessionUser) -> Result<Json<Value>, ApiError> {
     let current = auth.token.get(SESSION_CLAIM).and_then(Value::as_str);
     let sessions = tessera.auth().live_sessions(&auth.user).await?;
@@ -63,6 +74,19 @@ fn could_be_session_id(id: &str) -> bool {
 
 /// Ends one of the caller's sessions: 204, or 404 when it is not a live session of theirs
 /// (or no session id at all: a NUL or 3,000 characters never reach the database).
+#[utoipa::path(
+    delete,
+    path = "/auth/sessions/{id}/",
+    tag = "sessions",
+    summary = "Ends one of the caller's sessions",
+    params(("id" = String, Path, description = "The session's id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 404, description = "Not found.", body = crate::openapi::Detail),
+    )
+)]
 async fn end(
     State(tessera): State<Tessera>,
     auth: SessionUser,
@@ -78,6 +102,11 @@ async fn end(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// This module's routes in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, end))]
+pub(super) struct Doc;
 
 #[cfg(test)]
 mod tests {

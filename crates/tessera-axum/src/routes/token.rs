@@ -5,8 +5,11 @@ use axum::extract::{FromRef, State};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use utoipa::{OpenApi, ToSchema};
+
 use crate::client::Client;
 use crate::error::ApiError;
+use crate::openapi::{Detail, FieldErrors, TokenError};
 use crate::payload::Payload;
 use crate::state::Tessera;
 use tessera_auth::ClientInfo;
@@ -25,6 +28,78 @@ where
         ..super::RoutePaths::default()
     })
 }
+
+/// The token views' documentation.
+#[derive(OpenApi)]
+#[openapi(paths(
+    obtain_pair,
+    refresh,
+    verify,
+    blacklist,
+    obtain_sliding,
+    refresh_sliding
+))]
+pub(super) struct Doc;
+
+/// The username field (`email` unless `username_field` says otherwise: see
+/// [`crate::openapi::username_field`]) and password.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ObtainRequest {
+    /// The user's username field.
+    email: String,
+    /// The password.
+    password: String,
+}
+
+/// A refresh token.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct RefreshRequest {
+    /// The refresh token.
+    refresh: String,
+}
+
+/// A token to check or refresh.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct VerifyRequest {
+    /// The token.
+    token: String,
+}
+
+/// simplejwt's pair (with any claims an obtain hook adds).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct TokenPair {
+    /// The access token.
+    access: String,
+    /// The refresh token.
+    refresh: String,
+}
+
+/// A refreshed access token; with rotation, a new refresh token too.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Refreshed {
+    /// The new access token.
+    access: String,
+    /// The new refresh token, when `rotate_refresh_tokens` is on.
+    refresh: Option<String>,
+}
+
+/// A sliding token.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct SlidingToken {
+    /// The sliding token.
+    token: String,
+}
+
+/// `{}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Empty {}
 
 /// One required token field, trimmed like every DRF `CharField`.
 fn token_field(data: &Payload, name: &str) -> Result<String, ApiError> {
@@ -61,6 +136,23 @@ pub(crate) async fn credentials(
     Ok(user)
 }
 
+/// `TokenObtainPairView`: an access and a refresh token for a username field and password.
+#[utoipa::path(
+    post,
+    path = "/token/",
+    tag = "token",
+    request_body(
+        content = ObtainRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    responses(
+        (status = 200, description = "The pair", body = TokenPair),
+        (status = 400, description = "A field is missing or blank", body = FieldErrors),
+        (status = 401, description = "No active account found with the given credentials", body = Detail),
+        (status = 429, description = "Throttled", body = Detail),
+    )
+)]
 pub(super) async fn obtain_pair(
     State(tessera): State<Tessera>,
     Client(client): Client,
@@ -71,6 +163,22 @@ pub(super) async fn obtain_pair(
     Ok(Json(Value::Object(answer)))
 }
 
+/// `TokenRefreshView`: a new access token (and, with rotation, a new refresh token).
+#[utoipa::path(
+    post,
+    path = "/token/refresh/",
+    tag = "token",
+    request_body(
+        content = RefreshRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    responses(
+        (status = 200, description = "The new access token (and refresh token when rotating)", body = Refreshed),
+        (status = 400, description = "`refresh` is missing or blank", body = FieldErrors),
+        (status = 401, description = "The refresh token is invalid, expired or blacklisted", body = TokenError),
+    )
+)]
 pub(crate) async fn refresh(
     State(tessera): State<Tessera>,
     Client(client): Client,
@@ -84,6 +192,22 @@ pub(crate) async fn refresh(
     }))
 }
 
+/// `TokenVerifyView`: `{}` when the token is valid.
+#[utoipa::path(
+    post,
+    path = "/token/verify/",
+    tag = "token",
+    request_body(
+        content = VerifyRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    responses(
+        (status = 200, description = "The token is valid", body = Empty),
+        (status = 400, description = "`token` is missing or blank", body = FieldErrors),
+        (status = 401, description = "The token is invalid or expired", body = TokenError),
+    )
+)]
 pub(crate) async fn verify(
     State(tessera): State<Tessera>,
     data: Payload,
@@ -93,6 +217,22 @@ pub(crate) async fn verify(
     Ok(Json(json!({})))
 }
 
+/// `TokenBlacklistView`: blacklists a refresh token.
+#[utoipa::path(
+    post,
+    path = "/token/blacklist/",
+    tag = "token",
+    request_body(
+        content = RefreshRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    responses(
+        (status = 200, description = "Blacklisted", body = Empty),
+        (status = 400, description = "`refresh` is missing or blank", body = FieldErrors),
+        (status = 401, description = "The refresh token is invalid, expired or blacklisted", body = TokenError),
+    )
+)]
 pub(super) async fn blacklist(
     State(tessera): State<Tessera>,
     Client(client): Client,
@@ -103,6 +243,23 @@ pub(super) async fn blacklist(
     Ok(Json(json!({})))
 }
 
+/// `TokenObtainSlidingView`: a sliding token for a username field and password.
+#[utoipa::path(
+    post,
+    path = "/token/sliding/",
+    tag = "token",
+    request_body(
+        content = ObtainRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    responses(
+        (status = 200, description = "The sliding token", body = SlidingToken),
+        (status = 400, description = "A field is missing or blank", body = FieldErrors),
+        (status = 401, description = "No active account found with the given credentials", body = Detail),
+        (status = 429, description = "Throttled", body = Detail),
+    )
+)]
 pub(super) async fn obtain_sliding(
     State(tessera): State<Tessera>,
     Client(client): Client,
@@ -113,6 +270,22 @@ pub(super) async fn obtain_sliding(
     Ok(Json(Value::Object(answer)))
 }
 
+/// `TokenRefreshSlidingView`: the sliding token with a new expiry.
+#[utoipa::path(
+    post,
+    path = "/token/sliding/refresh/",
+    tag = "token",
+    request_body(
+        content = VerifyRequest,
+        content_type = "application/json",
+        description = "JSON, or the same fields form-encoded or as multipart"
+    ),
+    responses(
+        (status = 200, description = "The refreshed sliding token", body = SlidingToken),
+        (status = 400, description = "`token` is missing or blank", body = FieldErrors),
+        (status = 401, description = "The token is invalid, expired or past its refresh lifetime", body = TokenError),
+    )
+)]
 pub(super) async fn refresh_sliding(
     State(tessera): State<Tessera>,
     Client(client): Client,

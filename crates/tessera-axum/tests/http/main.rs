@@ -31,6 +31,7 @@ mod limits;
 mod lockout;
 mod obtain;
 mod obtain_shapes;
+mod openapi;
 mod refresh;
 mod seed_answers;
 mod simplejwt_cutover;

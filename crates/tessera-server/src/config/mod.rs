@@ -167,6 +167,10 @@ pub const SERVER_PATHS: &[&str] = &[
     "/metrics",
     "/account",
     "/account/*",
+    "/admin",
+    "/admin/",
+    "/admin/app.js",
+    "/admin/app.css",
     "/.well-known/*",
 ];
 
@@ -231,7 +235,7 @@ impl Config {
     }
 
     /// The API's paths: valid, and none where the server serves something else (its index,
-    /// health, metrics, the account page, the JWKS).
+    /// health, metrics, the account page, the admin console, the JWKS).
     fn validate_routes(&self) -> Result<(), ConfigError> {
         self.routes
             .validate()

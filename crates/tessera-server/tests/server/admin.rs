@@ -589,3 +589,119 @@ async fn staff_set_read_only_custom_fields_that_users_cannot() {
         .unwrap();
     assert_eq!(token.get("is_premium"), Some(&json!(true)));
 }
+
+#[tokio::test]
+async fn the_list_is_filtered_by_the_flags() {
+    let app = TestApp::build().await;
+    app.create_staff("admin@example.com").await;
+    let ada = app.create_user("ada@example.com").await;
+    let grace = app.create_user("grace@example.com").await;
+    let store = app.tessera.auth().store();
+    let inactive = tessera_store::UserFlags {
+        is_active: Some(false),
+        ..Default::default()
+    };
+    store.set_user_flags(grace.id, &inactive).await.unwrap();
+    store.set_email_verified(ada.id, true).await.unwrap();
+    let admin = app.access_token("admin@example.com").await;
+    let emails = |body: &serde_json::Value| -> Vec<String> {
+        body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["email"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    for (query, expected) in [
+        ("is_active=false", vec!["grace@example.com"]),
+        ("is_active=true&is_staff=false", vec!["ada@example.com"]),
+        ("is_staff=1", vec!["admin@example.com"]),
+        ("email_verified=true", vec!["ada@example.com"]),
+        (
+            "email_verified=false&is_active=",
+            vec!["admin@example.com", "grace@example.com"],
+        ),
+        (
+            "search=a&is_active=true&email_verified=false",
+            vec!["admin@example.com"],
+        ),
+    ] {
+        let (status, body, _) = app
+            .send(
+                "GET",
+                &format!("/api/admin/users/?{query}"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{query}: {body}");
+        assert_eq!(emails(&body), expected, "{query}");
+        assert_eq!(body["count"], expected.len(), "{query}");
+    }
+
+    let (status, body, _) = app
+        .send(
+            "GET",
+            "/api/admin/users/?is_active=maybe&is_staff=2",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            json!({
+                "is_active": ["Must be a valid boolean."],
+                "is_staff": ["Must be a valid boolean."],
+            })
+        )
+    );
+}
+
+#[tokio::test]
+async fn staff_see_the_live_sessions_of_a_user() {
+    let app = TestApp::build().await;
+    app.create_staff("admin@example.com").await;
+    let ada = app.create_user("ada@example.com").await;
+    let ada_access = app.access_token("ada@example.com").await;
+    app.access_token("ada@example.com").await;
+    let path = format!("/api/admin/users/{}/sessions/", ada.id);
+
+    assert_eq!(app.send("GET", &path, None, None).await.0, 401);
+    assert_eq!(app.send("GET", &path, Some(&ada_access), None).await.0, 403);
+    let admin = app.access_token("admin@example.com").await;
+    let (status, body, _) = app.send("GET", &path, Some(&admin), None).await;
+    assert_eq!(status, 200, "{body}");
+    let sessions = body.as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    let keys: Vec<_> = sessions[0].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "user_agent",
+            "ip"
+        ]
+    );
+
+    app.send(
+        "POST",
+        &format!("/api/admin/users/{}/revoke_sessions/", ada.id),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let (_, body, _) = app.send("GET", &path, Some(&admin), None).await;
+    assert_eq!(body, json!([]));
+    assert_eq!(
+        app.send("GET", "/api/admin/users/999/sessions/", Some(&admin), None)
+            .await
+            .0,
+        404
+    );
+}

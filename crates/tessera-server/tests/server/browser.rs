@@ -1,5 +1,5 @@
-//! The `tessera` server for browsers: the account page's HTTP answers and security
-//! headers, the hardening headers of API responses, `debug` deciding `Secure` on cookies,
+//! The `tessera` server for browsers: the account page's and the admin console's HTTP
+//! answers and security headers, the hardening headers of API responses, `debug` deciding `Secure` on cookies,
 //! and cookie mode, CSRF and CORS wired from the server's configuration.
 
 use axum::http::HeaderMap;
@@ -537,4 +537,152 @@ async fn any_origin_with_credentials_stops_the_server() {
         error.to_string().contains("cors_allow_all_origins"),
         "{error}"
     );
+}
+
+// ---- the admin console ----
+
+#[tokio::test]
+async fn the_admin_console_is_html_under_the_account_pages_strict_policy() {
+    let app = TestApp::build().await;
+
+    let page = get(&app, "/admin/", None).await;
+
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let policy = page.header("content-security-policy").expect("a CSP");
+    assert_eq!(policy, tessera_server::account_page::PAGE_POLICY);
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(policy.contains(directive), "{policy} lacks {directive}");
+    }
+    assert!(
+        !policy.contains("unsafe-inline") && !policy.contains("unsafe-eval"),
+        "{policy}"
+    );
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    for attribute in [
+        r#"data-csrf-cookie="csrftoken""#,
+        r#"data-csrf-header="X-CSRFToken""#,
+        r#"data-auth-api="/api/auth/""#,
+        r#"data-admin-api="/api/admin/""#,
+        r#"data-user-fields="[]""#,
+        r#"src="/admin/app.js""#,
+        r#"href="/admin/app.css""#,
+    ] {
+        assert!(page.text.contains(attribute), "{attribute}: {}", page.text);
+    }
+    // No inline script or style: the policy would block it.
+    assert!(!page.text.contains("<script>"), "{}", page.text);
+    assert!(!page.text.contains("style="), "{}", page.text);
+    let csrf = page.cookie("csrftoken");
+    assert!(!has(&csrf, "HttpOnly"), "{csrf:?}");
+    let again = get(&app, "/admin/", Some("csrftoken=already-there")).await;
+    assert_eq!(again.set_cookies(), Vec::<&str>::new());
+}
+
+#[tokio::test]
+async fn the_admin_console_has_its_stable_element_ids() {
+    let app = TestApp::build().await;
+    let page = get(&app, "/admin/", None).await;
+    for id in [
+        "login-form",
+        "refused",
+        "console",
+        "message",
+        "user-search",
+        "user-search-text",
+        "filter-active",
+        "filter-staff",
+        "filter-verified",
+        "users",
+        "users-next",
+        "user-detail",
+        "user-form",
+        "user-save",
+        "user-toggle-active",
+        "user-unlock",
+        "user-revoke-sessions",
+        "user-delete",
+        "user-delete-yes",
+        "user-sessions",
+        "groups",
+        "group-form",
+        "api-keys",
+        "audit-filter",
+        "audit",
+        "keys",
+        "key-generate",
+        "key-rotate",
+    ] {
+        assert_eq!(
+            page.text.matches(&format!(r#"id="{id}""#)).count(),
+            1,
+            "one element #{id}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_admin_console_names_the_declared_user_fields_escaped() {
+    let app = TestApp::build_with(|config| {
+        config.accounts.user_fields = serde_json::from_value(json!([
+            {"name": "phone_number", "type": "string", "max_length": 20},
+            {"name": "is_premium", "type": "boolean", "read_only": true, "default": false},
+        ]))
+        .unwrap();
+    })
+    .await;
+
+    let page = get(&app, "/admin/", None).await;
+
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains(
+            "data-user-fields=\"[{&quot;name&quot;:&quot;phone_number&quot;,&quot;type&quot;:\
+             &quot;string&quot;,&quot;max_length&quot;:20},{&quot;name&quot;:&quot;is_premium&quot;,\
+             &quot;type&quot;:&quot;boolean&quot;,&quot;max_length&quot;:null}]\""
+        ),
+        "{}",
+        page.text
+    );
+}
+
+#[tokio::test]
+async fn the_admin_consoles_script_and_style_are_served_with_their_types() {
+    let app = TestApp::build().await;
+
+    for (path, content_type) in [
+        ("/admin/app.js", "text/javascript; charset=utf-8"),
+        ("/admin/app.css", "text/css; charset=utf-8"),
+    ] {
+        let page = get(&app, path, None).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert_eq!(page.header("content-type"), Some(content_type), "{path}");
+        assert_eq!(
+            page.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert!(!page.text.is_empty(), "{path}");
+        assert_eq!(page.set_cookies(), Vec::<&str>::new(), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn admin_without_the_slash_redirects_permanently() {
+    let app = TestApp::build().await;
+
+    let page = get(&app, "/admin", None).await;
+
+    assert!(matches!(page.status, 301 | 308), "{}", page.status);
+    assert_eq!(page.header("location"), Some("/admin/"));
 }
