@@ -69,6 +69,8 @@ EOF
 
 stop_server() {
   if [[ -n "$server" ]]; then
+    # `$server` is the background job's shell; the server is its child.
+    pkill -P "$server" 2>/dev/null || true
     kill "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
     server=""
@@ -87,7 +89,7 @@ trap cleanup EXIT
 # Runs the tessera binary with only the settings of this run (no inherited TESSERA_*, no .env);
 # `other_database=URL tessera …` points one command at another database.
 tessera() {
-  (cd "$dir" && env -i PATH="$PATH" HOME="${HOME:-/root}" TESSERA_LOG="${TESSERA_LOG:-warn}" \
+  (cd "$dir" && exec env -i PATH="$PATH" HOME="${HOME:-/root}" TESSERA_LOG="${TESSERA_LOG:-warn}" \
     TESSERA_CONFIG="$dir/tessera.toml" TESSERA_SIGNING_KEY="$secret_key" \
     ${other_database:+TESSERA_DATABASE_URL="$other_database"} "$binary" "$@")
 }
