@@ -8,18 +8,26 @@
 // search and filter users, edit one, see and revoke their sessions, deactivate them, read
 // the audit log and delete them after confirming.
 //
-// Usage: node journey.mjs <base-url> <screenshot-dir> <mail-dir> <staff-email> <staff-password>
+// Then second factors and other ways in, for a new user: TOTP set up from the QR code's key
+// (codes computed here, RFC 6238), the second step of a sign-in with a code and with a
+// recovery code, a passkey made by Chromium's virtual authenticator (registered, renamed,
+// used alone and as the second factor, deleted), and a sign-in with the OpenID Connect
+// provider that makes an account whose only way in cannot be unlinked.
+//
+// Usage: node journey.mjs <base-url> <screenshot-dir> <mail-dir> <staff-email> <staff-password> <social-email>
 // (<mail-dir>: where `tessera-smtp-sink --dir` keeps the mail the server sends; the staff
-// account is a superuser made with `tessera createsuperuser`.)
+// account is a superuser made with `tessera createsuperuser`; <social-email>: the address of
+// the provider's user, which no account has yet.)
+import { createHmac } from "node:crypto";
 import { createServer } from "node:http";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { code, messageFiles, readMessage, waitForLink } from "./mailbox.mjs";
 
-const [base, shots, mailDir, adminEmail, adminPassword] = process.argv.slice(2);
-if (!base || !shots || !mailDir || !adminEmail || !adminPassword) {
-  console.error("usage: node journey.mjs <base-url> <screenshot-dir> <mail-dir> <staff-email> <staff-password>");
+const [base, shots, mailDir, adminEmail, adminPassword, socialEmail] = process.argv.slice(2);
+if (!base || !shots || !mailDir || !adminEmail || !adminPassword || !socialEmail) {
+  console.error("usage: node journey.mjs <base-url> <screenshot-dir> <mail-dir> <staff-email> <staff-password> <social-email>");
   process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
@@ -43,7 +51,32 @@ function expect(condition, message) {
   if (!condition) throw new Error(message);
 }
 
-// A page on another origin (same site: 127.0.0.1, another port) that forges a
+// RFC 6238 (SHA-1, 6 digits, 30-second steps), as an authenticator app computes it from the
+// base32 key the page shows.
+function base32(text) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  const bytes = [];
+  let bits = 0;
+  let value = 0;
+  for (const char of text.replace(/[\s=]/g, "").toUpperCase()) {
+    const index = alphabet.indexOf(char);
+    if (index < 0) throw new Error(`not base32: ${text}`);
+    value = (value << 5) | index;
+    bits += 5;
+    if (bits >= 8) { bytes.push((value >>> (bits - 8)) & 0xff); bits -= 8; }
+  }
+  return Buffer.from(bytes);
+}
+function totp(secret, step) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const digest = createHmac("sha1", base32(secret)).update(counter).digest();
+  const offset = digest[digest.length - 1] & 0x0f;
+  return String((digest.readUInt32BE(offset) & 0x7fffffff) % 1000000).padStart(6, "0");
+}
+const timeStep = () => Math.floor(Date.now() / 30000);
+
+// A page on another origin (same site: localhost, another port) that forges a
 // cookie-authenticated POST, as an attacker's page would.
 function evilServer(target) {
   const html = `<!doctype html><title>Win a prize</title>
@@ -91,7 +124,7 @@ async function waitForNotice(before, to, timeout = 30000) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
-const evilBase = `http://127.0.0.1:${evil.address().port}`;
+const evilBase = `http://localhost:${evil.address().port}`;
 
 try {
   await step("the account page asks a stranger to sign in", async () => {
@@ -130,6 +163,8 @@ try {
     await page.getByText("Profile saved.").waitFor();
     expect(await page.locator("#avatar").textContent() === "A", "avatar initial");
     await page.reload();
+    // The form fills once the page has fetched the profile.
+    await page.waitForFunction(() => document.querySelector("#profile-form").first_name.value !== "");
     expect(await form.getByLabel("First name").inputValue() === "Augusta Ada", "the change was stored");
     await shot("03-profile");
   });
@@ -472,6 +507,192 @@ try {
     const cells = await page.locator(`#keys tr[data-kid="${rotated}"] td`).allTextContents();
     expect(cells[6] !== "—", `no end of verification shown: ${cells}`);
     await shot("29-admin-keys-retired");
+  });
+
+  // ---- second factors, passkeys and social sign-in, for a new user ----
+
+  const grace = `grace.${Date.now()}@example.com`;
+  const gracePassword = "Cobol-Compiler-1959";
+  let secret = "";
+  let usedStep = 0;
+  let recoveryCodes = [];
+  // A TOTP code the server has not seen: this time step's, or the one after the last used
+  // (a step early is accepted), so the journey never waits for the clock.
+  const freshCode = () => {
+    usedStep = Math.max(timeStep(), usedStep + 1);
+    return totp(secret, usedStep);
+  };
+  async function signInWithPassword(address, secretWord) {
+    const form = page.locator("#login-form");
+    await form.getByLabel("Email").fill(address);
+    await form.getByLabel("Password").fill(secretWord);
+    await form.getByRole("button", { name: "Sign in", exact: true }).click();
+  }
+  async function signOut() {
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
+    await page.getByText("You are signed out.").waitFor();
+  }
+
+  await step("a user turns on two-factor authentication from the QR code and sees the recovery codes once", async () => {
+    // A fresh browser profile: the staff session of the console steps is left behind.
+    await context.clearCookies();
+    await page.goto(`${base}/account/`);
+    await page.getByRole("heading", { name: "Welcome back" }).waitFor();
+    await page.getByRole("tab", { name: "Create account" }).click();
+    const form = page.locator("#register-form");
+    await form.getByLabel("First name").fill("Grace");
+    await form.getByLabel("Last name").fill("Hopper");
+    await form.getByLabel("Email").fill(grace);
+    await form.getByLabel("Password", { exact: true }).fill(gracePassword);
+    await form.getByLabel("Confirm password").fill(gracePassword);
+    await form.getByRole("button", { name: "Create account" }).click();
+    await page.getByText("Welcome! Your account is ready.").waitFor();
+    await page.waitForFunction(() => document.querySelector("#mfa-status").textContent === "off");
+    await page.getByRole("button", { name: "Set up two-factor authentication" }).click();
+    await page.waitForFunction(() => {
+      const img = document.querySelector("#mfa-qr");
+      return img.complete && img.naturalWidth > 0;
+    });
+    expect((await page.locator("#mfa-qr").getAttribute("src")).startsWith("data:image/svg+xml"), "the QR code is an image");
+    secret = (await page.locator("#mfa-secret").textContent()).replace(/\s+/g, "");
+    expect(/^[A-Z2-7]{16,}$/.test(secret), `a base32 key: ${secret}`);
+    await shot("30-mfa-setup");
+    const confirm = page.locator("#mfa-confirm-form");
+    const code = freshCode();
+    await confirm.getByLabel("Authentication code").fill(code === "000000" ? "111111" : "000000");
+    await confirm.getByRole("button", { name: "Turn on" }).click();
+    await confirm.getByText("Invalid code.").waitFor();
+    await confirm.getByLabel("Authentication code").fill(code);
+    await confirm.getByRole("button", { name: "Turn on" }).click();
+    await page.locator("#mfa-recovery-codes li").nth(9).waitFor();
+    recoveryCodes = await page.locator("#mfa-recovery-codes li").allTextContents();
+    expect(recoveryCodes.length === 10 && new Set(recoveryCodes).size === 10, `ten recovery codes: ${recoveryCodes}`);
+    expect(await page.locator("#mfa-status").textContent() === "on", "the status says on");
+    expect(await page.locator("#mfa-secret").textContent() === "", "the key is gone from the page");
+    await shot("31-mfa-recovery-codes");
+    await page.getByRole("button", { name: "I have saved them" }).click();
+    expect(await page.locator("#mfa-recovery-codes li").count() === 0, "the codes are shown once");
+    await page.getByText("10 recovery codes left.").waitFor();
+  });
+
+  await step("signing in asks for the second factor, and a TOTP code passes it", async () => {
+    await signOut();
+    await signInWithPassword(grace, gracePassword);
+    await page.getByRole("heading", { name: "Two-factor authentication" }).waitFor();
+    const names = (await context.cookies()).map((c) => c.name);
+    expect(!names.includes("access_token") && !names.includes("refresh_token"), `cookies before the second step: ${names}`);
+    const step2 = page.locator("#mfa-form");
+    expect(await step2.getByRole("button", { name: "Use a passkey" }).isHidden(), "no passkey offered to a user without one");
+    await step2.getByLabel("Authentication code").fill("12345");
+    await step2.getByRole("button", { name: "Verify" }).click();
+    await step2.getByText("Invalid code.").waitFor();
+    await shot("32-mfa-step");
+    await step2.getByLabel("Authentication code").fill(freshCode());
+    await step2.getByRole("button", { name: "Verify" }).click();
+    await page.getByText("Signed in.").waitFor();
+    expect(await page.locator("#nav-name").textContent() === grace, "signed in as the user");
+    await shot("33-mfa-signed-in");
+  });
+
+  await step("a recovery code passes the second step once", async () => {
+    await signOut();
+    await signInWithPassword(grace, gracePassword);
+    const step2 = page.locator("#mfa-form");
+    await step2.getByRole("button", { name: "Use a recovery code" }).click();
+    await step2.getByLabel("Recovery code").fill(recoveryCodes[0]);
+    await shot("34-mfa-recovery-code");
+    await step2.getByRole("button", { name: "Verify" }).click();
+    await page.getByText("Signed in.").waitFor();
+    await page.getByText("9 recovery codes left.").waitFor();
+    // The same code does not work twice.
+    const login = await fetch(`${base}/api/auth/login/`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ email: grace, password: gracePassword }),
+    });
+    const pendingLogin = await login.json();
+    expect(login.status === 401 && pendingLogin.code === "mfa_required", `the JSON login: ${login.status}`);
+    const again = await fetch(`${base}/api/auth/mfa/verify/`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ mfa_token: pendingLogin.mfa_token, code: recoveryCodes[0] }),
+    });
+    expect(again.status === 400, `a used recovery code: ${again.status}`);
+  });
+
+  await step("a passkey from the virtual authenticator signs in alone and as the second factor", async () => {
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("WebAuthn.enable");
+    const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: {
+        protocol: "ctap2", transport: "internal", hasResidentKey: true,
+        hasUserVerification: true, isUserVerified: true,
+      },
+    });
+    const add = page.locator("#passkey-add-form");
+    await add.getByLabel("Name").fill("Journey laptop");
+    // A wrong password is refused after the ceremony; the ceremony stays open, so the right
+    // one finishes it without a second passkey.
+    await add.getByLabel("Current password").fill("not the password");
+    await add.getByRole("button", { name: "Add a passkey" }).click();
+    await add.locator('.error[data-for="password"]').filter({ hasText: /\S/ }).waitFor();
+    await add.getByLabel("Current password").fill(gracePassword);
+    await add.getByRole("button", { name: "Add a passkey" }).click();
+    await page.getByText('Passkey "Journey laptop" added.').waitFor();
+    const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+    expect(credentials.length === 1 && credentials[0].isResidentCredential, "one discoverable credential made");
+    const item = page.locator("#passkeys li", { hasText: "Journey laptop" });
+    await item.getByText("never used").waitFor();
+    await item.getByRole("button", { name: "Rename" }).click();
+    await page.locator("#passkeys").getByLabel("New name").fill("Virtual key");
+    await page.locator("#passkeys").getByRole("button", { name: "Save" }).click();
+    await page.getByText("Passkey renamed.").waitFor();
+    await page.locator("#passkeys li", { hasText: "Virtual key" }).waitFor();
+    await shot("35-passkey-added");
+
+    // Alone (passkey_login is on): no address, no password.
+    await signOut();
+    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+    await page.getByText("Signed in.").waitFor();
+    expect(await page.locator("#nav-name").textContent() === grace, "the passkey signed the user in");
+    await page.locator("#passkeys li", { hasText: "last used" }).waitFor();
+    await shot("36-passkey-sign-in");
+
+    // As the second factor of a password sign-in.
+    await signOut();
+    await signInWithPassword(grace, gracePassword);
+    const step2 = page.locator("#mfa-form");
+    await step2.getByRole("button", { name: "Use a passkey" }).waitFor();
+    await shot("37-passkey-second-factor");
+    await step2.getByRole("button", { name: "Use a passkey" }).click();
+    await page.getByText("Signed in.").waitFor();
+    expect(await page.locator("#nav-name").textContent() === grace, "the passkey passed the second step");
+
+    const key = page.locator("#passkeys li", { hasText: "Virtual key" });
+    await key.getByRole("button", { name: "Delete" }).click();
+    await key.getByRole("button", { name: "Really delete?" }).click();
+    await page.getByText("Passkey deleted.").waitFor();
+    await page.waitForFunction(() => document.querySelectorAll("#passkeys li").length === 0);
+    await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId });
+  });
+
+  await step("the provider's button signs in a new user whose only way in cannot be unlinked", async () => {
+    await signOut();
+    await page.locator("#social-buttons").getByRole("link", { name: "Journey ID" }).waitFor();
+    await shot("38-social-button");
+    await page.locator("#social-buttons").getByRole("link", { name: "Journey ID" }).click();
+    await page.waitForURL(`${base}/account/`);
+    await page.locator("#account").waitFor();
+    await page.waitForFunction((address) => document.querySelector("#nav-name").textContent === address, socialEmail);
+    const identity = page.locator("#identities li", { hasText: "Journey ID" });
+    await identity.waitFor();
+    expect((await identity.textContent()).includes(socialEmail), "the identity names the provider's address");
+    expect((await page.locator("#email-status").textContent()).trim() === "verified", "the provider vouched for the address");
+    await identity.getByRole("button", { name: "Unlink" }).click();
+    await page.getByText("This is the only way to sign in to this account").waitFor();
+    expect(await page.locator("#message").evaluate((box) => box.classList.contains("bad")), "shown as a refusal");
+    expect(await page.locator("#identities li").count() === 1, "the identity is still linked");
+    await shot("39-social-signed-in");
   });
 } catch {
   // reported by step()

@@ -2,8 +2,15 @@
 # The browser journey: uses an existing Chromium (TESSERA_CHROMIUM=/path, else `chromium`,
 # `chromium-browser` or `google-chrome` on PATH) and installs playwright-core (npm) into
 # tests/browser/node_modules; starts `tessera-smtp-sink` (a real SMTP server keeping each
-# message as an .eml file) and a fresh `tessera` on a random port sending its mail there, and
-# drives the account page and the admin console (as a superuser it makes first) through it. Screenshots of each step land in
+# message as an .eml file), `tessera-oidc-provider` (a real OpenID Connect provider on a
+# random port, with no login page, whose one user has a fresh verified address) and a fresh
+# `tessera` on a random port sending its mail to the sink, with `passkey_login` on and that
+# provider configured as `[[oidc_providers]]` (in a tessera.toml of its working directory).
+# The journey drives the account page (mail flows, two-factor authentication with recovery
+# codes, passkeys through Chromium's virtual authenticator, sign-in with the provider) and
+# the admin console (as a superuser it makes first). The server's public URL is
+# http://localhost:PORT: WebAuthn needs a domain for its relying party (not an IP address),
+# and the browser must stay on one host for its cookies. Screenshots of each step land in
 # tests/browser/screenshots/.
 #
 # Without a browser (or Node.js) it offers to install Debian's `chromium` (about 120
@@ -61,9 +68,10 @@ echo "== installing playwright-core from npm into tests/browser/node_modules"
 (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 
 cargo build --quiet --manifest-path "$root/Cargo.toml" -p tessera-server --bin tessera \
-  -p tessera-smtp-sink --bin tessera-smtp-sink
+  -p tessera-smtp-sink --bin tessera-smtp-sink -p tessera-oidc-provider --bin tessera-oidc-provider
 binary="$root/target/debug/tessera"
 sink_binary="$root/target/debug/tessera-smtp-sink"
+oidc_binary="$root/target/debug/tessera-oidc-provider"
 
 work="$(mktemp -d)"
 log="$work/server.log"
@@ -71,6 +79,7 @@ mkdir -p "$work/mail"
 cleanup() {
   if [[ -n "${server:-}" ]]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
   if [[ -n "${sink:-}" ]]; then kill "$sink" 2>/dev/null || true; wait "$sink" 2>/dev/null || true; fi
+  if [[ -n "${oidc:-}" ]]; then kill "$oidc" 2>/dev/null || true; wait "$oidc" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -87,6 +96,30 @@ for _ in $(seq 1 600); do
 done
 [[ -n "$smtp" ]] || { cat "$work/sink.log"; echo "tessera-smtp-sink did not start"; exit 1; }
 
+# The OpenID Connect provider: every authorization signs in its one user, whose address no
+# account has yet (the journey's social sign-in makes a new account).
+social_email="social.$(date +%s)@example.com"
+oidc_secret="journey-secret-$RANDOM$RANDOM"
+"$oidc_binary" --client-id tessera-journey --client-secret "$oidc_secret" --email "$social_email" \
+  >"$work/oidc.log" 2>&1 &
+oidc=$!
+issuer=""
+for _ in $(seq 1 600); do
+  issuer="$(sed -n 's/^listening on \([0-9.]*:[0-9]*\)$/http:\/\/\1/p' "$work/oidc.log" | head -n 1)"
+  [[ -n "$issuer" ]] && break
+  if ! kill -0 "$oidc" 2>/dev/null; then cat "$work/oidc.log"; echo "tessera-oidc-provider exited before listening"; exit 1; fi
+  sleep 0.1
+done
+[[ -n "$issuer" ]] || { cat "$work/oidc.log"; echo "tessera-oidc-provider did not start"; exit 1; }
+cat >"$work/tessera.toml" <<TOML
+[[oidc_providers]]
+name = "journey-id"
+display_name = "Journey ID"
+issuer = "$issuer"
+client_id = "tessera-journey"
+client_secret = "$oidc_secret"
+TOML
+
 # The staff account of the admin console's steps, made before the server starts.
 admin_email="staff.$(date +%s)@example.com"
 admin_password="Console-Staff-Password-1815"
@@ -98,16 +131,18 @@ admin_password="Console-Staff-Password-1815"
 ) >"$work/createsuperuser.log" 2>&1 || { cat "$work/createsuperuser.log"; echo "createsuperuser failed"; exit 1; }
 
 # The links in the mail name the server's public URL, so its port is chosen here. The journey
-# signs in more often than the `login` throttle's 5 a minute allows one address.
+# signs in more often than the `login` throttle's 5 a minute allows one address, and passes
+# more second steps than the `mfa` throttle's 5 a minute.
 # The signing keys are kept in the store, so the admin console can generate and rotate them.
 port="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')"
 (
   cd "$work"
   exec env -i PATH="$PATH" HOME="${HOME:-/root}" \
-    TESSERA_BIND="127.0.0.1:$port" TESSERA_PUBLIC_URL="http://127.0.0.1:$port" \
+    TESSERA_BIND="127.0.0.1:$port" TESSERA_PUBLIC_URL="http://localhost:$port" \
     TESSERA_DATA_DIR="$work/data" TESSERA_LOG=info \
     TESSERA_EMAIL_BACKEND=smtp TESSERA_SMTP_URL="smtp://$smtp" TESSERA_REQUIRE_VERIFIED_EMAIL=optional \
-    TESSERA_THROTTLE_RATES='{login = "60/min"}' TESSERA_KEY_SOURCE=store \
+    TESSERA_THROTTLE_RATES='{login = "60/min", mfa = "60/min"}' TESSERA_KEY_SOURCE=store \
+    TESSERA_PASSKEY_LOGIN=true \
     "$binary" serve
 ) >"$log" 2>&1 &
 server=$!
@@ -123,4 +158,5 @@ done
 [[ -n "$addr" ]] || { cat "$log"; echo "tessera did not start"; exit 1; }
 
 rm -rf "$here/screenshots"
-node "$here/journey.mjs" "http://$addr" "$here/screenshots" "$work/mail" "$admin_email" "$admin_password"
+node "$here/journey.mjs" "http://localhost:${addr##*:}" "$here/screenshots" "$work/mail" "$admin_email" "$admin_password" \
+  "$social_email"

@@ -50,6 +50,14 @@ pub enum AuthError {
     /// answer.
     #[error("No active account found with the given credentials")]
     InvalidCredentials,
+    /// An `mfa_token` that is malformed, unknown, used, expired, out of guesses, of another
+    /// purpose or route, or whose user is gone, inactive or locked out (one message for all).
+    #[error("Invalid or expired MFA token.")]
+    MfaTokenInvalid,
+    /// A multi-factor action refused as the account stands (TOTP on already, or not on);
+    /// the message says why.
+    #[error("{0}")]
+    MfaRefused(&'static str),
     /// A login by a user whose e-mail address is not verified, under
     /// `require_verified_email = "login"`.
     #[error("E-mail address is not verified.")]
@@ -61,6 +69,10 @@ pub enum AuthError {
     /// mail, a test mail).
     #[error("E-mail is switched off.")]
     MailOff,
+    /// A passkey ceremony was asked for while passkeys are unavailable: no relying party is
+    /// configured and `public_url`'s host is none passkeys can be bound to.
+    #[error("Passkeys are not configured on this server.")]
+    PasskeysOff,
     /// Input that breaks a rule, field by field (DRF's serializer errors).
     #[error("invalid input: {0}")]
     Invalid(FieldErrors),

@@ -19,6 +19,9 @@
 //! | account flows by e-mail: password reset, verification, e-mail change, login by code, the outbox sender | [`email_flows`], [`Auth::request_password_reset`] … |
 //! | moving from Django: importing its users and tokens, the simplejwt cut-over | [`Auth::import_django`], [`django_import`] |
 //! | API keys and service-to-service tokens (client credentials) | [`api_keys`], [`Auth::create_api_key`], [`Auth::authenticate_api_key`], [`Auth::issue_client_token`] |
+//! | passkeys (WebAuthn): registration, second factor, passwordless sign-in | [`passkeys`], [`Auth::begin_passkey_registration`], [`Auth::finish_passkey_login`] |
+//! | multi-factor authentication: TOTP, recovery codes, the login's second step | [`mfa`], [`Auth::second_factor`], [`Auth::verify_mfa`] |
+//! | social login: OpenID Connect providers and GitHub, identities, pending links | [`social`], [`Auth::start_social`], [`Auth::finish_social`], [`Auth::exchange_social_code`] |
 //! | WebSocket tickets: single use, 30 s | [`Auth::issue_ws_ticket`], [`Auth::redeem_ws_ticket`] |
 //! | upkeep: expired sessions, stale throttle rows, old audit events | [`Auth::flush_expired`], [`Auth::prune_audit`], [`Auth::upkeep`] |
 
@@ -38,12 +41,15 @@ pub mod guard;
 pub mod keys;
 mod login;
 pub mod mail;
+pub mod mfa;
 pub mod obtain;
+pub mod passkeys;
 mod rehash;
 pub mod rules;
 mod service;
 mod sessions;
 mod signing_keys;
+pub mod social;
 pub mod tokens;
 mod upkeep;
 mod ws_tickets;

@@ -24,7 +24,8 @@ impl Auth {
     /// A login name locked for this client answers the same `None`, after as long, without
     /// hashing. Failures are audited (`login.failed`, `login.locked`, `account.locked`);
     /// the success is, with its session, when the session opens. A success sets
-    /// `last_login` (`update_last_login`).
+    /// `last_login` (`update_last_login`) — for a user who owes a second step, only once it
+    /// is passed ([`Auth::verify_mfa`]).
     ///
     /// A success against a hash in an older format (one imported from Django:
     /// `pbkdf2_sha256$…`, `bcrypt_sha256$…`, `argon2$…`, `scrypt$…` …) stores a fresh
@@ -87,7 +88,12 @@ impl Auth {
                 self.upgrade_password_hash(user, password, algorithm, client, HashShare::Login)
                     .await;
             }
-            self.lockout().clear(&name, client.ident()).await?;
+            // With a second factor owed, the failures stand until it is passed: a right
+            // password must not wipe the count of wrong codes. Nor is the login complete.
+            let complete = !self.owes_second_step(user).await?;
+            if complete {
+                self.lockout().clear(&name, client.ident()).await?;
+            }
             if let Err(unverified) = self.check_email_verified(user) {
                 // The right password: not a failure towards the lockout, but no login.
                 metrics::counter!("tessera_logins_total", "outcome" => "unverified").increment(1);
@@ -101,10 +107,12 @@ impl Auth {
                 .await;
                 return Err(unverified);
             }
-            if self.settings().update_last_login {
-                self.store().set_last_login(user.id, self.now()).await?;
+            if complete {
+                if self.settings().update_last_login {
+                    self.store().set_last_login(user.id, self.now()).await?;
+                }
+                metrics::counter!("tessera_logins_total", "outcome" => "success").increment(1);
             }
-            metrics::counter!("tessera_logins_total", "outcome" => "success").increment(1);
         } else {
             // Every failure as long as the slowest (an imported hash's), after the hashing
             // thread is released: the timing tells no format, nor whether the name exists.

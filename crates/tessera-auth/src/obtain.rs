@@ -15,6 +15,7 @@ use crate::client::ClientInfo;
 use crate::error::AuthError;
 use crate::rules::TokenObtain;
 use crate::service::Auth;
+use crate::tokens::LoginMethod;
 
 /// Which obtain route a login came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,9 +100,24 @@ impl Auth {
         user: &User,
         client: &ClientInfo,
     ) -> Result<Map<String, Value>, AuthError> {
+        self.obtain_pair_by(user, client, LoginMethod::Password)
+            .await
+    }
+
+    /// [`Auth::obtain_pair`] for a login by `method` (a passkey, an identity provider),
+    /// recorded in `login.succeeded`.
+    ///
+    /// # Errors
+    /// As [`Auth::obtain_pair`].
+    pub async fn obtain_pair_by(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+        method: LoginMethod,
+    ) -> Result<Map<String, Value>, AuthError> {
         let route = ObtainRoute::Pair;
         let claims = self.obtain_claims(user, route);
-        let pair = self.issue_pair(user, client, &claims).await?;
+        let pair = self.issue_pair_by(user, client, &claims, method).await?;
         let mut answer = Map::new();
         answer.insert("refresh".into(), Value::String(pair.refresh));
         answer.insert("access".into(), Value::String(pair.access));

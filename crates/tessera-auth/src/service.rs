@@ -15,8 +15,11 @@ use crate::error::AuthError;
 use crate::guard::{Hashing, Lockout, ThrottleSettings, Throttles};
 use crate::keys::{KeyManager, KeyRefresher, load_key_files};
 use crate::mail::{MailSettings, Mailer, Templates};
+use crate::mfa::MfaSettings;
 use crate::obtain::{ObtainHook, ObtainHookSlot};
+use crate::passkeys::{PasskeySettings, PasskeyState};
 use crate::rules::AccountSettings;
+use crate::social::{Social, SocialSettings};
 
 /// The authentication service: settings, keys, store and the protections around them.
 /// Cloning is cheap; every clone shares the counters, the audit queue and the background
@@ -69,6 +72,12 @@ struct Inner {
     api_keys: ApiKeySettings,
     /// The keyed hash of API keys.
     api_key_hasher: ApiKeyHasher,
+    /// The WebAuthn relying party of passkeys.
+    passkeys: PasskeyState,
+    /// Multi-factor settings.
+    mfa: MfaSettings,
+    /// Social login: the providers, their cached discovery and keys.
+    social: Social,
 }
 
 /// The service, not kept alive: [`upgrade`](Self::upgrade) answers `None` once the last
@@ -110,6 +119,9 @@ pub struct AuthBuilder {
     email_flows: EmailFlowSettings,
     public_url: String,
     api_keys: ApiKeySettings,
+    passkeys: PasskeySettings,
+    mfa: MfaSettings,
+    social: SocialSettings,
 }
 
 impl AuthBuilder {
@@ -182,6 +194,28 @@ impl AuthBuilder {
         self
     }
 
+    /// Multi-factor authentication: `mfa_issuer`, `mfa_token_lifetime`,
+    /// `mfa_required_for_staff`.
+    pub fn mfa(mut self, mfa: MfaSettings) -> Self {
+        self.mfa = mfa;
+        self
+    }
+
+    /// Social login: `oidc_providers`, `social_frontend_url`, `social_signup`. Defaults to
+    /// no provider.
+    pub fn social(mut self, social: SocialSettings) -> Self {
+        self.social = social;
+        self
+    }
+
+    /// Passkeys: the WebAuthn relying party (`webauthn_rp_id`, `webauthn_origins`,
+    /// `webauthn_rp_name`) and `passkey_login`. Defaults to a relying party taken from the
+    /// public URL, passwordless sign-in off.
+    pub fn passkeys(mut self, passkeys: PasskeySettings) -> Self {
+        self.passkeys = passkeys;
+        self
+    }
+
     /// Code that adds claims to the obtain routes' tokens and fields to their answers,
     /// after `[token_obtain]` / `[token_obtain_sliding]` — what a DRF project writes in a
     /// `TokenObtainPairSerializer` subclass. See [`ObtainHook`].
@@ -213,6 +247,9 @@ impl AuthBuilder {
             && !self.accounts.registration_email_required;
         self.email_flows.validate_with(&self.mail, email_optional)?;
         self.api_keys.validate()?;
+        self.mfa.validate()?;
+        self.social.validate()?;
+        let passkeys = PasskeyState::new(self.passkeys, &self.public_url)?;
         let mailer = Mailer::from_settings(&self.mail).await?;
         let templates = Templates::load(self.mail.email_templates_dir.as_deref())?;
         let mail = MailState::new(
@@ -292,6 +329,9 @@ impl AuthBuilder {
             mail_sender: OnceLock::new(),
             api_keys: self.api_keys,
             api_key_hasher,
+            passkeys,
+            mfa: self.mfa,
+            social: Social::new(self.social),
         }));
         if let Some(refresher) = &auth.0._refresher {
             auth.audit_sealed_keys(refresher.sealed_at_start()).await;
@@ -339,6 +379,9 @@ impl Auth {
             email_flows: EmailFlowSettings::default(),
             public_url: crate::email_flows::DEFAULT_PUBLIC_URL.to_owned(),
             api_keys: ApiKeySettings::default(),
+            passkeys: PasskeySettings::default(),
+            mfa: MfaSettings::default(),
+            social: SocialSettings::default(),
         }
     }
 
@@ -360,6 +403,9 @@ impl Auth {
             email_flows: self.0.mail.settings().clone(),
             public_url: self.0.mail.public_url().to_owned(),
             api_keys: self.0.api_keys.clone(),
+            passkeys: self.0.passkeys.settings().clone(),
+            mfa: self.0.mfa.clone(),
+            social: self.0.social.settings().clone(),
         }
     }
 
@@ -431,6 +477,26 @@ impl Auth {
     /// The API key settings in force.
     pub fn api_key_settings(&self) -> &ApiKeySettings {
         &self.0.api_keys
+    }
+
+    /// Social login's state: the settings, each provider's discovery and keys.
+    pub(crate) fn social(&self) -> &Social {
+        &self.0.social
+    }
+
+    /// The social login settings in force.
+    pub fn social_settings(&self) -> &SocialSettings {
+        self.0.social.settings()
+    }
+
+    /// The multi-factor settings.
+    pub(crate) fn mfa_state(&self) -> &MfaSettings {
+        &self.0.mfa
+    }
+
+    /// The WebAuthn relying party of passkeys.
+    pub(crate) fn passkey_state(&self) -> &PasskeyState {
+        &self.0.passkeys
     }
 
     /// The keyed hash of API keys.

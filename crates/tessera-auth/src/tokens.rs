@@ -48,6 +48,23 @@ pub enum LoginMethod {
     Password,
     /// A code mailed to the address (`code/login/`): `detail.method = "code"`.
     Code,
+    /// A passkey alone (`passkeys/login/finish/`, `cookie/passkey/`):
+    /// `detail.method = "passkey"`.
+    Passkey,
+    /// An identity provider (social login): `detail.method = "social"`.
+    Social,
+}
+
+impl LoginMethod {
+    /// The `detail.method` of `login.succeeded`; `None` for a password.
+    pub fn audit_name(self) -> Option<&'static str> {
+        match self {
+            Self::Password => None,
+            Self::Code => Some("code"),
+            Self::Passkey => Some("passkey"),
+            Self::Social => Some("social"),
+        }
+    }
 }
 
 /// What a refresh hands back.
@@ -199,8 +216,8 @@ impl Auth {
         if sliding {
             detail.insert("kind".into(), "sliding".into());
         }
-        if method == LoginMethod::Code {
-            detail.insert("method".into(), "code".into());
+        if let Some(method) = method.audit_name() {
+            detail.insert("method".into(), method.into());
         }
         if !detail.is_empty() {
             login = login.detail(Value::Object(detail));

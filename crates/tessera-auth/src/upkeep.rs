@@ -60,6 +60,12 @@ impl Auth {
             .flush_expired_foreign_tokens(now - self.settings().leeway)
             .await?;
         let ws_tickets = self.store().flush_expired_ws_tickets(now).await?;
+        // Passkey ceremonies begun and never finished.
+        self.store().flush_expired_webauthn_ceremonies(now).await?;
+        // Second steps of logins never finished.
+        self.store().flush_expired_mfa_challenges(now).await?;
+        // Social logins never finished, their one-time codes and pending links.
+        self.store().flush_expired_social(now).await?;
         let account_tokens = self.store().flush_expired_account_tokens(now).await?;
         let api_keys = self
             .store()

@@ -217,12 +217,18 @@ impl From<AuthError> for ApiError {
             AuthError::NoActiveAccount => {
                 Self::authentication_failed_plain(AuthError::NoActiveAccount.to_string())
             }
+            AuthError::MfaTokenInvalid => Self::authentication_failed(
+                AuthError::MfaTokenInvalid.to_string(),
+                "mfa_token_not_valid",
+            ),
+            AuthError::MfaRefused(detail) => Self::Parse(detail.into()),
             AuthError::InvalidCredentials => {
                 Self::authentication_failed_plain(AuthError::InvalidCredentials.to_string())
             }
             AuthError::Invalid(errors) => Self::Validation(errors),
             AuthError::NotFound => Self::NotFound,
             AuthError::MailOff => Self::Parse(AuthError::MailOff.to_string()),
+            AuthError::PasskeysOff => Self::Parse(AuthError::PasskeysOff.to_string()),
             AuthError::PermissionDenied(detail) => Self::Forbidden(detail),
             AuthError::Throttled { wait } => Self::Throttled { wait },
             AuthError::Busy { retry_after } => Self::Unavailable { retry_after },

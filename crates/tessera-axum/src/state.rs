@@ -83,6 +83,25 @@ impl TesseraBuilder {
         self
     }
 
+    /// Multi-factor authentication: `mfa_issuer`, `mfa_token_lifetime`,
+    /// `mfa_required_for_staff`.
+    pub fn mfa(mut self, mfa: tessera_auth::mfa::MfaSettings) -> Self {
+        self.auth = self.auth.mfa(mfa);
+        self
+    }
+
+    /// Passkeys: the WebAuthn relying party and `passkey_login`.
+    pub fn passkeys(mut self, passkeys: tessera_auth::passkeys::PasskeySettings) -> Self {
+        self.auth = self.auth.passkeys(passkeys);
+        self
+    }
+
+    /// Social login: `oidc_providers`, `social_frontend_url`, `social_signup`.
+    pub fn social(mut self, social: tessera_auth::social::SocialSettings) -> Self {
+        self.auth = self.auth.social(social);
+        self
+    }
+
     /// Browser settings: token cookies, CSRF, CORS.
     pub fn browser(mut self, browser: BrowserSettings) -> Self {
         self.browser = browser;

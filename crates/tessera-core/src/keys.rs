@@ -373,6 +373,12 @@ impl Key {
         self.algorithm
     }
 
+    /// The verifying half, to check a JWS with `jsonwebtoken` directly (an OpenID
+    /// provider's ID token, whose claims are not simplejwt's).
+    pub fn decoding_key(&self) -> &DecodingKey {
+        &self.decoding
+    }
+
     /// Whether the key can sign (a private key or a shared secret).
     pub fn can_sign(&self) -> bool {
         self.encoding.is_some()

@@ -38,6 +38,9 @@ mod token;
 
 mod backend;
 
+#[cfg(feature = "remote")]
+pub mod remote;
+
 pub use backend::{DecodeOptions, TokenBackend};
 pub use clock::{Clock, ManualClock};
 pub use error::{SettingsError, TokenError};

@@ -7,6 +7,10 @@
 //! of a mail changes nothing — and only the form's button, pressed by the user, sends the
 //! token. Those pages send no `Referer` and are never cached. With `email_backend = "off"`
 //! the link pages are not there (404) and the page offers no mail form.
+//!
+//! The page also runs the second step of a sign-in (TOTP, recovery codes, passkeys), the
+//! account's second factors and passkeys, and sign-in with the configured providers; it
+//! learns from the server whether a passkey signs in alone (`passkey_login`).
 
 use axum::Router;
 use axum::extract::State;
@@ -108,6 +112,15 @@ async fn page(State(tessera): State<Tessera>, headers: HeaderMap, auth_api: Stri
                 "on"
             } else {
                 "off"
+            },
+        )
+        // Whether the sign-in form offers "Sign in with a passkey" (`passkey_login`).
+        .replace(
+            "{{passkey_login}}",
+            if tessera.auth().passkey_settings().passkey_login {
+                "true"
+            } else {
+                "false"
             },
         );
     let mut response = (StatusCode::OK, html).into_response();

@@ -111,6 +111,14 @@ pub enum UserCommand {
         #[arg(value_name = "LOGIN")]
         login: String,
     },
+    /// Remove the user's second factors (TOTP, recovery codes, passkeys), e.g. after a lost phone:
+    /// their next login asks for the password alone.
+    ResetMfa {
+        /// The user's login name: e-mail address, or username with
+        /// `username_field = "username"`.
+        #[arg(value_name = "LOGIN")]
+        login: String,
+    },
     /// Allow the user to log in again.
     Activate {
         /// The user's login name: e-mail address, or username with

@@ -138,9 +138,14 @@ impl Application {
             .mail(config.mail.clone())
             .email_flows(config.email_flows.clone())
             .api_keys(config.api_keys.clone())
+            .mfa(config.mfa_settings())
+            .passkeys(config.passkeys.clone())
+            .social(config.social.clone())
             .public_url(config.public_url())
             .build()
             .await?;
+        seal_totp_secrets(&config, tessera.auth()).await?;
+        refuse_stranded_passkeys(tessera.auth()).await?;
         let addr = config.bind_addr()?;
         let listener = TcpListener::bind(addr)
             .await
@@ -244,6 +249,56 @@ impl Application {
         tracing::info!("tessera stopped");
         Ok(())
     }
+}
+
+/// Seals the TOTP secrets stored unencrypted when a `key_encryption_key` is set; outside
+/// debug mode, refuses to start while any stays unencrypted (no key-encryption key), as
+/// `tessera check` reports it.
+async fn seal_totp_secrets(config: &Config, auth: &tessera_auth::Auth) -> anyhow::Result<()> {
+    let sealed = auth
+        .seal_plain_totp_secrets()
+        .await
+        .context("sealing the TOTP secrets")?;
+    if sealed > 0 {
+        tracing::warn!(
+            sealed,
+            "TOTP secrets were stored unencrypted; sealed them with the key_encryption_key"
+        );
+    }
+    let plain = auth
+        .plain_totp_secrets()
+        .await
+        .context("reading the TOTP secrets")?;
+    if plain > 0 && !config.debug {
+        anyhow::bail!(
+            "{plain} TOTP secret(s) are stored unencrypted; set TESSERA_KEY_ENCRYPTION_KEY (a \
+             random secret of 32 bytes or more) and start again to seal them"
+        );
+    }
+    Ok(())
+}
+
+/// Refuses to start while passkeys are unavailable (the relying party derived from
+/// `public_url` cannot be served) and the store holds passkeys: their users would be asked
+/// for a passkey they could not use, and those with no other way in locked out. `tessera
+/// check` reports it too.
+async fn refuse_stranded_passkeys(auth: &tessera_auth::Auth) -> anyhow::Result<()> {
+    let Some(why) = auth.passkeys_unavailable() else {
+        return Ok(());
+    };
+    let held = auth
+        .store()
+        .passkey_total()
+        .await
+        .context("counting the passkeys")?;
+    if held > 0 {
+        anyhow::bail!(
+            "passkeys are unavailable ({why}) but the store holds {held} passkey(s) their \
+             users need; set TESSERA_PUBLIC_URL (or webauthn_rp_id) to the domain they were \
+             registered for"
+        );
+    }
+    Ok(())
 }
 
 /// Where the signing key comes from, as the start-up line says it (before a generated one

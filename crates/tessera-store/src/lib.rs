@@ -19,8 +19,14 @@
 //! * API keys ([`ApiKey`]): found by prefix, stored as a keyed hash, never cached.
 //! * Groups and permissions, Django's model ([`Group`], [`Grants`]): `app_label.codename`
 //!   strings granted to groups and users, a user's effective set in one query.
+//! * Passkeys ([`StoredPasskey`]) and the WebAuthn ceremonies between begin and finish
+//!   ([`WebauthnCeremony`]), consumed in one statement.
+//! * Multi-factor authentication ([`TotpDevice`], [`MfaChallengeRow`]): TOTP secrets in
+//!   their sealed form, single-use recovery codes and second-step challenges stored hashed.
 //! * WebSocket tickets ([`RedeemedTicket`]): single-use, stored hashed, redeemed in one
 //!   statement.
+//! * Social login ([`SocialIdentity`], [`SocialState`], [`SocialTicket`]): provider accounts
+//!   linked to users, authorization requests under way and the flow's single-use codes.
 //!
 //! Every time is a [`Timestamp`](tessera_core::Timestamp). Columns keep microseconds since the
 //! Unix epoch, except a session's token times (`current_iat`, `expires_at`), which keep whole
@@ -34,11 +40,14 @@ pub mod django;
 mod email;
 mod error;
 mod mail;
+mod mfa;
+mod passkeys;
 mod password;
 mod permissions;
 mod plans;
 mod sessions;
 mod signing_keys;
+mod social;
 mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -54,6 +63,11 @@ pub use error::{Result, StoreError};
 pub use mail::{
     AccountToken, CodeOwner, MAX_CODE_CANDIDATES, NewAccountToken, NewMail, OutboxMail,
 };
+pub use mfa::{MfaChallengeRow, NewMfaChallenge, TotpDevice};
+pub use passkeys::{
+    MAX_CREDENTIAL_ID_CHARS, NewPasskey, NewWebauthnCeremony, PasskeyInsert, StoredPasskey,
+    WebauthnCeremony,
+};
 pub use password::{PasswordHasher, Verification, Verified};
 pub use permissions::{
     Grants, GrantsUpdate, Group, MAX_GRANTS, MAX_GROUP_NAME_CHARS, MAX_PERMISSION_CHARS,
@@ -62,6 +76,7 @@ pub use permissions::{
 pub use plans::QueryPlan;
 pub use sessions::{NewSession, RevokeReason, Rotation, Session, SessionKind, UnknownSessionKind};
 pub use signing_keys::{Retirement, StoredKey};
+pub use social::{NewSocialState, SocialIdentity, SocialState, SocialTicket};
 pub use store::{PoolUsage, Store, StoreOptions};
 pub use throttles::ThrottleWindow;
 pub use users::{

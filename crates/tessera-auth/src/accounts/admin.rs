@@ -145,6 +145,8 @@ pub enum AdminAction {
     RevokeSessions,
     /// Lifting a login lockout.
     Unlock,
+    /// Removing the account's second factors (TOTP, recovery codes, passkeys).
+    ResetMfa,
     /// Listing or revoking the account's API keys.
     ApiKeys,
     /// Creating, changing or deleting a group (no user is its target).
@@ -159,6 +161,7 @@ impl AdminAction {
             Self::Delete => "delete",
             Self::RevokeSessions => "revoke_sessions",
             Self::Unlock => "unlock",
+            Self::ResetMfa => "reset_mfa",
             Self::ApiKeys => "api_keys",
             Self::Groups => "groups",
         }
@@ -186,7 +189,9 @@ impl AdminAction {
                 ..
             } => is_active == Some(false) || is_staff == Some(false),
             Self::Delete => true,
-            Self::RevokeSessions | Self::Unlock | Self::ApiKeys | Self::Groups => false,
+            Self::RevokeSessions | Self::Unlock | Self::ResetMfa | Self::ApiKeys | Self::Groups => {
+                false
+            }
         }
     }
 }
@@ -607,6 +612,7 @@ mod tests {
             Just(AdminAction::Delete),
             Just(AdminAction::RevokeSessions),
             Just(AdminAction::Unlock),
+            Just(AdminAction::ResetMfa),
             Just(AdminAction::ApiKeys),
             Just(AdminAction::Groups),
         ]
@@ -627,6 +633,7 @@ mod tests {
             AdminAction::Delete => return None,
             AdminAction::RevokeSessions
             | AdminAction::Unlock
+            | AdminAction::ResetMfa
             | AdminAction::ApiKeys
             | AdminAction::Groups => {}
         }

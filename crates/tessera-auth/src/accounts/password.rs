@@ -145,8 +145,9 @@ impl Auth {
         Ok(ended)
     }
 
-    /// Hashes and stores the new password and ends every session and every pending e-mail
-    /// change (its tokens and its queued confirmations), and revokes every API key of the
+    /// Hashes and stores the new password and ends every session, every pending e-mail
+    /// change (its tokens and its queued confirmations) and every login waiting for its
+    /// second step (checked against the old password), and revokes every API key of the
     /// user (each audited `api_key.revoked`, `detail.reason = "password_changed"`); the
     /// callers audit the change, then lift a lockout. The hash is `client`'s request, within the share of the hashing queue other
     /// work than logins has; the command line's (`None`) is not.
@@ -168,6 +169,7 @@ impl Auth {
         // A change asked for with the old password (or by whoever held the session) ends
         // here; a confirmation being sent right now mints a token bound to the old hash.
         self.store().cancel_email_changes(user.id).await?;
+        self.store().delete_mfa_challenges_of(user.id).await?;
         self.revoke_api_keys_for_password(user, client).await?;
         Ok(ended)
     }

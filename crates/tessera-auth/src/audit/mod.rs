@@ -167,6 +167,44 @@ pub mod event {
     /// Staff or the command line deleted a group (`detail.group_id`, `detail.name`,
     /// `detail.permissions`).
     pub const ADMIN_GROUP_DELETED: &str = "admin.group_deleted";
+    /// A login's first factor passed and its second step was asked for (`detail.route`;
+    /// `detail.purpose`: `verify`, or `setup` under `mfa_required_for_staff`).
+    pub const MFA_CHALLENGE: &str = "mfa.challenge";
+    /// A second step passed (`detail.route`; `detail.method`: `totp`, `recovery_code`,
+    /// `passkey`, or `totp_setup` for a staff login that set TOTP up).
+    pub const MFA_VERIFIED: &str = "mfa.verified";
+    /// A wrong second factor (`detail.route` and `detail.attempts` during a login;
+    /// `detail.purpose`: `confirm` or `disable` otherwise).
+    pub const MFA_FAILED: &str = "mfa.failed";
+    /// A user set a new, pending TOTP device up (`detail.during_login`: a staff login made
+    /// to set it up).
+    pub const MFA_TOTP_SETUP: &str = "mfa.totp_setup";
+    /// A user confirmed a TOTP device.
+    pub const MFA_TOTP_ENABLED: &str = "mfa.totp_enabled";
+    /// A user removed their TOTP device and recovery codes.
+    pub const MFA_TOTP_DISABLED: &str = "mfa.totp_disabled";
+    /// A recovery code was used up (`detail.codes_left`).
+    pub const MFA_RECOVERY_CODE_USED: &str = "mfa.recovery_code_used";
+    /// A user replaced their recovery codes.
+    pub const MFA_RECOVERY_CODES_REGENERATED: &str = "mfa.recovery_codes_regenerated";
+    /// Staff or the command line removed a user's second factors (`detail.totp`: whether
+    /// TOTP was on; `detail.passkeys`: how many passkeys went).
+    pub const ADMIN_MFA_RESET: &str = "admin.mfa_reset";
+    /// A user registered a passkey (`detail.passkey_id`, `detail.name`).
+    pub const PASSKEY_REGISTERED: &str = "passkey.registered";
+    /// A passkey registration was refused (`detail.reason`: `challenge`, `malformed`,
+    /// `verification`, `duplicate`).
+    pub const PASSKEY_REGISTRATION_FAILED: &str = "passkey.registration_failed";
+    /// A user renamed a passkey (`detail.passkey_id`, `detail.name`).
+    pub const PASSKEY_RENAMED: &str = "passkey.renamed";
+    /// A user deleted a passkey (`detail.passkey_id`, `detail.name`).
+    pub const PASSKEY_DELETED: &str = "passkey.deleted";
+    /// A passkey proved its user (`detail.passkey_id`; `detail.purpose`: `login` for a
+    /// passwordless sign-in, `mfa` for a second factor).
+    pub const PASSKEY_USED: &str = "passkey.used";
+    /// A passkey assertion was refused (`detail.reason`, `detail.purpose`); the user when
+    /// the credential is known.
+    pub const PASSKEY_LOGIN_FAILED: &str = "passkey.login_failed";
 
     /// Every name above, in order.
     pub const ALL: &[&str] = &[
@@ -211,6 +249,21 @@ pub mod event {
         ADMIN_GROUP_CREATED,
         ADMIN_GROUP_UPDATED,
         ADMIN_GROUP_DELETED,
+        MFA_CHALLENGE,
+        MFA_VERIFIED,
+        MFA_FAILED,
+        MFA_TOTP_SETUP,
+        MFA_TOTP_ENABLED,
+        MFA_TOTP_DISABLED,
+        MFA_RECOVERY_CODE_USED,
+        MFA_RECOVERY_CODES_REGENERATED,
+        ADMIN_MFA_RESET,
+        PASSKEY_REGISTERED,
+        PASSKEY_REGISTRATION_FAILED,
+        PASSKEY_RENAMED,
+        PASSKEY_DELETED,
+        PASSKEY_USED,
+        PASSKEY_LOGIN_FAILED,
     ];
 }
 
@@ -223,7 +276,10 @@ pub fn outcome_of(name: &str) -> AuditOutcome {
         | event::TOKEN_REUSE_DETECTED
         | event::ADMIN_PERMISSION_DENIED
         | event::MAIL_FAILED
-        | event::MAIL_ABANDONED => AuditOutcome::Failure,
+        | event::MAIL_ABANDONED
+        | event::PASSKEY_REGISTRATION_FAILED
+        | event::PASSKEY_LOGIN_FAILED
+        | event::MFA_FAILED => AuditOutcome::Failure,
         _ => AuditOutcome::Success,
     }
 }
@@ -430,7 +486,10 @@ mod tests {
                 "token.reuse_detected",
                 "admin.permission_denied",
                 "mail.failed",
-                "mail.abandoned"
+                "mail.abandoned",
+                "mfa.failed",
+                "passkey.registration_failed",
+                "passkey.login_failed"
             ]
         );
         assert_eq!(outcome_of("app.custom"), AuditOutcome::Success);

@@ -87,15 +87,22 @@ impl Auth {
                 .await?;
             return Err(AuthError::InvalidCredentials);
         };
-        self.lockout().clear(&name, client.ident()).await?;
+        // With a second factor owed, the failures stand until it is passed, and the login
+        // is not complete.
+        let complete = !self.owes_second_step(&user).await?;
+        if complete {
+            self.lockout().clear(&name, client.ident()).await?;
+        }
         if !user.email_verified {
             // The address the code went to, unless it changed meanwhile.
             user.email_verified = store.mark_email_proved(user.id, &user.email).await?;
         }
-        if self.settings().update_last_login {
-            store.set_last_login(user.id, self.now()).await?;
+        if complete {
+            if self.settings().update_last_login {
+                store.set_last_login(user.id, self.now()).await?;
+            }
+            metrics::counter!("tessera_logins_total", "outcome" => "success").increment(1);
         }
-        metrics::counter!("tessera_logins_total", "outcome" => "success").increment(1);
         Ok(user)
     }
 }

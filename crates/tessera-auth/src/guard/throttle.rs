@@ -56,7 +56,9 @@ pub struct ThrottleSettings {
     /// address: over it, the request is answered as usual but nothing is sent) and
     /// `email_confirm` (confirming, verifying, logging in by code, by client address).
     /// `api_key_create` counts the API keys a user creates (by user) and `client_token` the
-    /// client-credentials grant (by client address). A missing or empty rate turns that
+    /// client-credentials grant (by client address). `mfa` counts a login's second steps (by
+    /// client address and by user) and TOTP confirmations, removals and new recovery codes (by user and
+    /// by client address apart); the server sets it as `login`. A missing or empty rate turns that
     /// throttle off. Defaults to `register = "10/hour"`
     /// and `password_change = "10/hour"` (both spend a password hash per request),
     /// `ws_ticket = "60/min"`, `email_request = "20/hour"`, `email_recipient = "5/hour"`,
@@ -120,6 +122,7 @@ impl Default for ThrottleSettings {
                 ("email_recipient".to_owned(), "5/hour".to_owned()),
                 ("email_confirm".to_owned(), "30/hour".to_owned()),
                 ("api_key_create".to_owned(), "20/hour".to_owned()),
+                ("social".to_owned(), "60/min".to_owned()),
             ]
             .into(),
             num_proxies: None,

@@ -9,6 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tessera_auth::accounts::{LogoutAnswer, RegisterAnswer};
+use tessera_auth::mfa::MfaRoute;
 use tessera_auth::{AuthError, ClientInfo, LoginMethod, SESSION_CLAIM};
 use tessera_store::{RevokeReason, User};
 
@@ -147,7 +148,7 @@ async fn register(
     responses(
         (status = 200, description = "`{\"refresh\", \"access\", \"user\"}`", body = Object),
         (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
-        (status = 401, description = "No active account found with the given credentials", body = crate::openapi::Detail),
+        (status = 401, description = "No active account found with the given credentials, or `mfa_required` / `mfa_setup_required` with an `mfa_token`", body = crate::openapi::Detail),
         (status = 429, description = "Throttled", body = crate::openapi::Detail),
     )
 )]
@@ -155,9 +156,20 @@ async fn login(
     State(tessera): State<Tessera>,
     Client(client): Client,
     data: Payload,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let user = credentials(&tessera, &client, &data).await?;
-    login_answer(&tessera, &user, &client, LoginMethod::Password).await
+    if let Some(pending) = tessera
+        .auth()
+        .second_factor(&user, MfaRoute::Login, &client)
+        .await?
+    {
+        return Ok(super::mfa::mfa_required(&pending));
+    }
+    Ok(
+        login_answer(&tessera, &user, &client, LoginMethod::Password)
+            .await?
+            .into_response(),
+    )
 }
 
 /// The login answer for `user`, whose credentials (or code) were checked: a new session's

@@ -28,7 +28,8 @@ use crate::routes::staff;
 use crate::state::Tessera;
 
 /// `GET admin/users/`, `GET|PATCH|DELETE admin/users/{id}/`, `GET admin/users/{id}/sessions/`,
-/// `POST admin/users/{id}/revoke_sessions/`, `POST admin/users/{id}/unlock/` and
+/// `POST admin/users/{id}/revoke_sessions/`, `POST admin/users/{id}/unlock/`,
+/// `POST admin/users/{id}/reset-mfa/` and
 /// `POST admin/users/{id}/resend-verification/`, and the groups (`GET|POST admin/groups/`,
 /// `GET|PUT|PATCH|DELETE admin/groups/{id}/`), for staff only; relative to the API's mount point (`/api`). The audit log is
 /// [`audit_routes`](super::audit_routes).
@@ -62,6 +63,10 @@ where
             "/admin/users/{id}/resend-verification/",
             post(resend_verification).requires::<AdminUser>(),
         )
+        .route(
+            "/admin/users/{id}/reset-mfa/",
+            post(reset_mfa).requires::<AdminUser>(),
+        )
         .merge(super::groups::group_routes())
 }
 
@@ -69,12 +74,21 @@ where
 /// included, its grants read.
 async fn admin_object(tessera: &Tessera, user: &User) -> Result<Value, ApiError> {
     let grants = tessera.auth().grants_of(user).await?;
-    Ok(admin_object_with(tessera, user, &grants))
+    let totp = tessera
+        .auth()
+        .users_with_totp(std::slice::from_ref(user))
+        .await?;
+    Ok(admin_object_with(
+        tessera,
+        user,
+        &grants,
+        totp.contains(&user.id),
+    ))
 }
 
 /// The user object with what staff also see, `groups` (names) and `user_permissions`
-/// from `grants`.
-fn admin_object_with(tessera: &Tessera, user: &User, grants: &Grants) -> Value {
+/// from `grants`, and `mfa_enabled` (TOTP on, what `reset-mfa/` removes).
+fn admin_object_with(tessera: &Tessera, user: &User, grants: &Grants, mfa_enabled: bool) -> Value {
     let mut object = tessera.user_object(user);
     if let Value::Object(map) = &mut object {
         map.insert("username".into(), json!(user.username));
@@ -86,6 +100,7 @@ fn admin_object_with(tessera: &Tessera, user: &User, grants: &Grants) -> Value {
         );
         map.insert("groups".into(), json!(grants.groups));
         map.insert("user_permissions".into(), json!(grants.permissions));
+        map.insert("mfa_enabled".into(), json!(mfa_enabled));
     }
     object
 }
@@ -164,10 +179,14 @@ async fn list(
         .filter_users(&filter, page.size(), page.offset())
         .await?;
     let grants = tessera.auth().grants_of_users(&users).await?;
+    let totp = tessera.auth().users_with_totp(&users).await?;
     let none = Grants::default();
     let results = users
         .iter()
-        .map(|u| admin_object_with(&tessera, u, grants.get(&u.id).unwrap_or(&none)))
+        .map(|u| {
+            let grants = grants.get(&u.id).unwrap_or(&none);
+            admin_object_with(&tessera, u, grants, totp.contains(&u.id))
+        })
         .collect();
     page.body(count, &host, &uri, results)
 }
@@ -363,6 +382,39 @@ async fn unlock(
     Ok(Json(json!({"message": "Login unlocked"})))
 }
 
+/// Removes the user's second factors (TOTP, recovery codes, passkeys, pending second
+/// steps): for a lost phone. `{"message": "MFA reset", "totp": <whether TOTP was on>,
+/// "passkeys": <how many passkeys went>}`.
+#[utoipa::path(
+    post,
+    path = "/admin/users/{id}/reset-mfa/",
+    tag = "admin",
+    summary = "Removes the user's second factors",
+    params(("id" = String, Path, description = "The user's id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Reset", body = Object),
+        (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
+        (status = 403, description = "Not allowed (staff only, or a privilege rule)", body = crate::openapi::Detail),
+        (status = 404, description = "Not found.", body = crate::openapi::Detail),
+    )
+)]
+async fn reset_mfa(
+    State(tessera): State<Tessera>,
+    admin: AdminUser,
+    Client(client): Client,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let user = find(&tessera, &id).await?;
+    let reset = tessera
+        .auth()
+        .reset_mfa(&user, staff(&admin, &client))
+        .await?;
+    Ok(Json(
+        json!({"message": "MFA reset", "totp": reset.totp, "passkeys": reset.passkeys}),
+    ))
+}
+
 /// Queues a verification mail to the user's address: `{"detail": "ok"}`.
 #[utoipa::path(
     post,
@@ -402,6 +454,7 @@ async fn resend_verification(
     sessions,
     revoke_sessions,
     unlock,
+    reset_mfa,
     resend_verification
 ))]
 pub(super) struct Doc;

@@ -19,6 +19,7 @@ use crate::error::ApiError;
 use crate::payload::Payload;
 use crate::state::Tessera;
 use tessera_auth::AuthError;
+use tessera_auth::mfa::MfaRoute;
 use tessera_auth::tokens::TokenPair;
 use tessera_core::UsernameField;
 use tessera_store::RevokeReason;
@@ -38,7 +39,7 @@ where
 }
 
 /// A JSON body with cookies set.
-fn with_cookies(status: StatusCode, body: Value, cookies: Vec<HeaderValue>) -> Response {
+pub(super) fn with_cookies(status: StatusCode, body: Value, cookies: Vec<HeaderValue>) -> Response {
     let mut response = (status, Json(body)).into_response();
     for cookie in cookies {
         response.headers_mut().append(header::SET_COOKIE, cookie);
@@ -47,7 +48,7 @@ fn with_cookies(status: StatusCode, body: Value, cookies: Vec<HeaderValue>) -> R
 }
 
 /// Both token cookies, and a new CSRF token (rotated at login, as Django does).
-fn session_cookies(
+pub(super) fn session_cookies(
     tessera: &Tessera,
     access: &str,
     refresh: Option<&str>,
@@ -155,7 +156,7 @@ async fn register(
     responses(
         (status = 200, description = "The user (tokens only in `Set-Cookie`)", body = Object),
         (status = 400, description = "Field errors", body = crate::openapi::FieldErrors),
-        (status = 401, description = "No active account found with the given credentials", body = crate::openapi::Detail),
+        (status = 401, description = "No active account found with the given credentials, or `mfa_required` / `mfa_setup_required` with an `mfa_token`", body = crate::openapi::Detail),
         (status = 403, description = "CSRF failed", body = crate::openapi::Detail),
         (status = 429, description = "Throttled", body = crate::openapi::Detail),
     )
@@ -190,12 +191,40 @@ async fn login(
     else {
         return Ok(error(StatusCode::UNAUTHORIZED, "Invalid credentials"));
     };
-    let TokenPair { refresh, access } = tessera.auth().issue_account_pair(&user, &client).await?;
-    let body = json!({"message": "Login successful", "user": tessera.user_object(&user)});
-    Ok(with_cookies(
-        StatusCode::OK,
+    if let Some(pending) = tessera
+        .auth()
+        .second_factor(&user, MfaRoute::CookieLogin, &client)
+        .await?
+    {
+        return Ok(super::mfa::mfa_required(&pending));
+    }
+    let (body, cookies) = login_success(
+        &tessera,
+        &user,
+        &client,
+        tessera_auth::LoginMethod::Password,
+    )
+    .await?;
+    Ok(with_cookies(StatusCode::OK, body, cookies))
+}
+
+/// The cookie login's success for `user`, whose credentials (and second factor) were
+/// checked by `method`: a new session's token cookies with a fresh CSRF cookie, and the
+/// body.
+pub(super) async fn login_success(
+    tessera: &Tessera,
+    user: &tessera_store::User,
+    client: &tessera_auth::ClientInfo,
+    method: tessera_auth::LoginMethod,
+) -> Result<(Value, Vec<HeaderValue>), ApiError> {
+    let TokenPair { refresh, access } = tessera
+        .auth()
+        .issue_account_pair_by(user, client, method)
+        .await?;
+    let body = json!({"message": "Login successful", "user": tessera.user_object(user)});
+    Ok((
         body,
-        session_cookies(&tessera, &access, Some(&refresh), true),
+        session_cookies(tessera, &access, Some(&refresh), true),
     ))
 }
 

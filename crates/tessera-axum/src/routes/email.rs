@@ -401,9 +401,20 @@ async fn login_with_code(
     _on: LoginByCode,
     Client(client): Client,
     data: Payload,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let user = tessera.auth().login_with_code(&data.0, &client).await?;
-    super::account::login_answer(&tessera, &user, &client, LoginMethod::Code).await
+    if let Some(pending) = tessera
+        .auth()
+        .second_factor(&user, tessera_auth::mfa::MfaRoute::CodeLogin, &client)
+        .await?
+    {
+        return Ok(super::mfa::mfa_required(&pending));
+    }
+    Ok(
+        super::account::login_answer(&tessera, &user, &client, LoginMethod::Code)
+            .await?
+            .into_response(),
+    )
 }
 
 /// This module's routes in the OpenAPI document.

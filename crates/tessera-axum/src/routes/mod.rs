@@ -23,9 +23,12 @@ mod email;
 mod groups;
 mod jwks;
 mod keys;
+mod mfa;
 mod pagination;
+mod passkeys;
 mod paths;
 mod sessions;
+mod social;
 mod token;
 
 use axum::Router;
@@ -39,8 +42,11 @@ pub use cookie::cookie_routes;
 pub use email::{CHANGE_SENT, RESET_DONE, RESET_SENT, VERIFICATION_SENT, email_routes};
 pub use jwks::jwks_routes;
 pub use keys::key_routes;
+pub use mfa::mfa_routes;
+pub use passkeys::passkey_routes;
 pub use paths::{RoutePaths, api_routes_at, token_routes_at};
 pub use sessions::session_routes;
+pub use social::{BINDING_COOKIE, social_routes};
 pub use token::token_routes;
 
 use tessera_auth::{Actor, ClientInfo};
@@ -48,7 +54,7 @@ use tessera_auth::{Actor, ClientInfo};
 use crate::permission::AdminUser;
 use crate::state::Tessera;
 
-/// Every API router: token, account, session, cookie, admin, audit, key and API key routes
+/// Every API router: token, account, session, cookie, admin, audit, key, API key and passkey routes
 /// (the JWKS, which lives at the site's root, is [`jwks_routes`]).
 pub fn api_routes<S>() -> Router<S>
 where
@@ -63,6 +69,9 @@ where
         .merge(audit_routes())
         .merge(key_routes())
         .merge(api_key_routes())
+        .merge(passkey_routes())
+        .merge(mfa_routes())
+        .merge(social_routes())
 }
 
 /// The documentation of the API routes, at the default layout relative to the API's mount
@@ -77,6 +86,9 @@ pub(crate) fn documented() -> utoipa::openapi::OpenApi {
         ("sessions", sessions::Doc::openapi()),
         ("cookie", cookie::Doc::openapi()),
         ("api_keys", api_keys::Doc::openapi()),
+        ("passkeys", passkeys::Doc::openapi()),
+        ("mfa", mfa::Doc::openapi()),
+        ("social", social::Doc::openapi()),
         ("admin", admin::Doc::openapi()),
         ("groups", groups::Doc::openapi()),
         ("audit", audit::Doc::openapi()),

@@ -215,7 +215,10 @@ where
         .merge(super::admin_routes())
         .merge(super::audit_routes())
         .merge(super::key_routes())
-        .merge(super::api_key_routes());
+        .merge(super::api_key_routes())
+        .merge(super::passkey_routes())
+        .merge(super::mfa_routes())
+        .merge(super::social_routes());
     let prefix = paths.api_prefix();
     let rest = if prefix.is_empty() {
         rest

@@ -2,6 +2,7 @@
 //! They ignore any `Authorization` header.
 
 use axum::extract::{FromRef, State};
+use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
@@ -14,6 +15,7 @@ use crate::payload::Payload;
 use crate::state::Tessera;
 use tessera_auth::ClientInfo;
 use tessera_auth::form::{Fields, Trim};
+use tessera_auth::mfa::MfaRoute;
 
 /// `POST token/`, `token/refresh/`, `token/verify/`, `token/blacklist/`, `token/sliding/`
 /// and `token/sliding/refresh/`, relative to the API's mount point (`/api`).
@@ -149,7 +151,7 @@ pub(crate) async fn credentials(
     responses(
         (status = 200, description = "The pair", body = TokenPair),
         (status = 400, description = "A field is missing or blank", body = FieldErrors),
-        (status = 401, description = "No active account found with the given credentials", body = Detail),
+        (status = 401, description = "No active account found with the given credentials, or `mfa_required` / `mfa_setup_required` with an `mfa_token`", body = Detail),
         (status = 429, description = "Throttled", body = Detail),
     )
 )]
@@ -157,10 +159,17 @@ pub(super) async fn obtain_pair(
     State(tessera): State<Tessera>,
     Client(client): Client,
     data: Payload,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let user = credentials(&tessera, &client, &data).await?;
+    if let Some(pending) = tessera
+        .auth()
+        .second_factor(&user, MfaRoute::Pair, &client)
+        .await?
+    {
+        return Ok(super::mfa::mfa_required(&pending));
+    }
     let answer = tessera.auth().obtain_pair(&user, &client).await?;
-    Ok(Json(Value::Object(answer)))
+    Ok(Json(Value::Object(answer)).into_response())
 }
 
 /// `TokenRefreshView`: a new access token (and, with rotation, a new refresh token).
@@ -256,7 +265,7 @@ pub(super) async fn blacklist(
     responses(
         (status = 200, description = "The sliding token", body = SlidingToken),
         (status = 400, description = "A field is missing or blank", body = FieldErrors),
-        (status = 401, description = "No active account found with the given credentials", body = Detail),
+        (status = 401, description = "No active account found with the given credentials, or `mfa_required` / `mfa_setup_required` with an `mfa_token`", body = Detail),
         (status = 429, description = "Throttled", body = Detail),
     )
 )]
@@ -264,10 +273,17 @@ pub(super) async fn obtain_sliding(
     State(tessera): State<Tessera>,
     Client(client): Client,
     data: Payload,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let user = credentials(&tessera, &client, &data).await?;
+    if let Some(pending) = tessera
+        .auth()
+        .second_factor(&user, MfaRoute::Sliding, &client)
+        .await?
+    {
+        return Ok(super::mfa::mfa_required(&pending));
+    }
     let answer = tessera.auth().obtain_sliding(&user, &client).await?;
-    Ok(Json(Value::Object(answer)))
+    Ok(Json(Value::Object(answer)).into_response())
 }
 
 /// `TokenRefreshSlidingView`: the sliding token with a new expiry.

@@ -152,6 +152,9 @@ pub struct TestAppBuilder {
     audit: Vec<Change<AuditSettings>>,
     mail: Vec<Change<MailSettings>>,
     email_flows: Vec<Change<EmailFlowSettings>>,
+    social: Vec<Change<tessera_auth::social::SocialSettings>>,
+    passkeys: Vec<Change<tessera_auth::passkeys::PasskeySettings>>,
+    mfa: Vec<Change<tessera_auth::mfa::MfaSettings>>,
     public_url: Option<String>,
     hasher: Option<PasswordHasher>,
     clock: Option<(Clock, ManualClock)>,
@@ -172,6 +175,9 @@ impl Default for TestAppBuilder {
             audit: Vec::new(),
             mail: Vec::new(),
             email_flows: Vec::new(),
+            social: Vec::new(),
+            passkeys: Vec::new(),
+            mfa: Vec::new(),
             public_url: None,
             hasher: None,
             clock: None,
@@ -248,6 +254,34 @@ impl TestAppBuilder {
         change: impl FnOnce(&mut EmailFlowSettings) + Send + 'static,
     ) -> Self {
         self.email_flows.push(Box::new(change));
+        self
+    }
+
+    /// Changes the multi-factor settings (`mfa_issuer`, `mfa_token_lifetime`,
+    /// `mfa_required_for_staff`).
+    pub fn mfa(
+        mut self,
+        change: impl FnOnce(&mut tessera_auth::mfa::MfaSettings) + Send + 'static,
+    ) -> Self {
+        self.mfa.push(Box::new(change));
+        self
+    }
+
+    /// Changes the passkey settings (the WebAuthn relying party, `passkey_login`).
+    pub fn passkeys(
+        mut self,
+        change: impl FnOnce(&mut tessera_auth::passkeys::PasskeySettings) + Send + 'static,
+    ) -> Self {
+        self.passkeys.push(Box::new(change));
+        self
+    }
+
+    /// Changes the social login settings (`oidc_providers`, `social_frontend_url` …).
+    pub fn social(
+        mut self,
+        change: impl FnOnce(&mut tessera_auth::social::SocialSettings) + Send + 'static,
+    ) -> Self {
+        self.social.push(Box::new(change));
         self
     }
 
@@ -340,7 +374,10 @@ impl TestAppBuilder {
             .throttling(changed(self.throttling))
             .audit(changed(self.audit))
             .mail(changed(self.mail))
-            .email_flows(changed(self.email_flows));
+            .email_flows(changed(self.email_flows))
+            .social(changed(self.social))
+            .passkeys(changed(self.passkeys))
+            .mfa(changed(self.mfa));
         let tessera = match self.public_url {
             Some(url) => tessera.public_url(url),
             None => tessera,

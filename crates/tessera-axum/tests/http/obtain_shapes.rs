@@ -140,6 +140,13 @@ async fn the_sliding_route_has_its_own_configuration() {
     assert_eq!(token["username"], json!("ada"));
     assert_eq!(token["is_premium"], json!(true));
     assert!(token.get("email").is_none(), "{token:?}");
+
+    // A refreshed sliding token keeps the configured claims.
+    let refreshed = app.refresh_sliding(&reply.field("token")).await;
+    let token = claims(&refreshed.field("token"));
+    assert_eq!(token["username"], json!("ada"));
+    assert_eq!(token["is_premium"], json!(true));
+    assert!(token.get("email").is_none(), "{token:?}");
 }
 
 #[tokio::test]

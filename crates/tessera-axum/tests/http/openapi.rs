@@ -60,6 +60,23 @@ const SERVED: &[(&str, &str)] = &[
     ("GET", "/api/admin/api-keys/"),
     ("DELETE", "/api/admin/api-keys/{prefix}/"),
     ("POST", "/api/token/client/"),
+    // passkeys
+    ("GET", "/api/auth/passkeys/"),
+    ("POST", "/api/auth/passkeys/register/begin/"),
+    ("POST", "/api/auth/passkeys/register/finish/"),
+    ("PATCH", "/api/auth/passkeys/{id}/"),
+    ("DELETE", "/api/auth/passkeys/{id}/"),
+    ("POST", "/api/auth/mfa/passkey/begin/"),
+    ("POST", "/api/auth/passkeys/login/begin/"),
+    ("POST", "/api/auth/passkeys/login/finish/"),
+    ("POST", "/api/auth/cookie/passkey/"),
+    // multi-factor authentication
+    ("GET", "/api/auth/mfa/"),
+    ("POST", "/api/auth/mfa/totp/setup/"),
+    ("POST", "/api/auth/mfa/totp/confirm/"),
+    ("POST", "/api/auth/mfa/totp/disable/"),
+    ("POST", "/api/auth/mfa/recovery-codes/"),
+    ("POST", "/api/auth/mfa/verify/"),
     // admin: users
     ("GET", "/api/admin/users/"),
     ("GET", "/api/admin/users/{id}/"),
@@ -68,6 +85,7 @@ const SERVED: &[(&str, &str)] = &[
     ("DELETE", "/api/admin/users/{id}/"),
     ("POST", "/api/admin/users/{id}/revoke_sessions/"),
     ("POST", "/api/admin/users/{id}/unlock/"),
+    ("POST", "/api/admin/users/{id}/reset-mfa/"),
     ("POST", "/api/admin/users/{id}/resend-verification/"),
     // admin: groups
     ("GET", "/api/admin/groups/"),
@@ -82,6 +100,15 @@ const SERVED: &[(&str, &str)] = &[
     ("POST", "/api/admin/keys/"),
     ("POST", "/api/admin/keys/rotate/"),
     ("POST", "/api/admin/keys/{kid}/retire/"),
+    // social login
+    ("GET", "/api/auth/social/providers/"),
+    ("GET", "/api/auth/social/{provider}/start/"),
+    ("GET", "/api/auth/social/{provider}/callback/"),
+    ("POST", "/api/auth/social/{provider}/connect/"),
+    ("POST", "/api/auth/social/exchange/"),
+    ("POST", "/api/auth/social/link/"),
+    ("GET", "/api/auth/social/identities/"),
+    ("DELETE", "/api/auth/social/identities/{id}/"),
     // the site's root
     ("GET", "/.well-known/jwks.json"),
     // the document itself
@@ -284,6 +311,7 @@ fn concrete(path: &str) -> String {
     path.replace("{id}", "1")
         .replace("{prefix}", "abcdefgh")
         .replace("{kid}", "k1")
+        .replace("{provider}", "idp")
 }
 
 #[tokio::test]
@@ -292,6 +320,23 @@ async fn every_route_in_the_table_is_served_and_no_other_method() {
     let document = openapi(&paths);
     let app = TestApp::builder()
         .email_flows(|flows: &mut EmailFlowSettings| flows.login_by_code = true)
+        .passkeys(|passkeys| passkeys.passkey_login = true)
+        .social(|social| {
+            // A provider that cannot be reached: the start answers 503, not 404.
+            social.oidc_providers = vec![tessera_auth::social::ProviderConfig {
+                name: "idp".into(),
+                kind: tessera_auth::social::ProviderKind::Oidc,
+                issuer: Some("https://idp.example.invalid".into()),
+                client_id: "client".into(),
+                client_secret: "secret".into(),
+                scopes: None,
+                display_name: None,
+                authorize_url: None,
+                token_url: None,
+                api_url: None,
+            }];
+            social.social_frontend_url = Some("https://app.example.com/".into());
+        })
         .merge(api_routes_at(&paths))
         .merge(jwks_routes())
         .merge(schema_routes(&paths, document))

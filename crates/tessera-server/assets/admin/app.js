@@ -381,6 +381,13 @@ $("#user-unlock").addEventListener("click", async () => {
   notice(reply.status === 200 ? "Login unlocked." : failure(reply), reply.status !== 200);
 });
 
+$("#user-reset-mfa").addEventListener("click", async () => {
+  const reply = await api("POST", `${ADMIN}users/${current.id}/reset-mfa/`);
+  if (reply.status === 200) {
+    notice(reply.data.totp || reply.data.passkeys ? "Two-factor authentication removed." : "No two-factor authentication was set up.");
+  } else notice(failure(reply), true);
+});
+
 $("#user-revoke-sessions").addEventListener("click", async () => {
   const reply = await api("POST", `${ADMIN}users/${current.id}/revoke_sessions/`);
   if (reply.status === 200) {

@@ -151,6 +151,7 @@ async fn service_over(config: &Config, store: Store) -> anyhow::Result<Auth> {
         .mail(config.mail.clone())
         .email_flows(config.email_flows.clone())
         .api_keys(config.api_keys.clone())
+        .mfa(config.mfa_settings())
         .public_url(config.public_url())
         .hasher(PasswordHasher::new(1))
         .offline()

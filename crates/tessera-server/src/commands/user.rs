@@ -128,6 +128,21 @@ async fn run(config: &Config, auth: &Auth, command: UserCommand) -> anyhow::Resu
                 u.email
             );
         }
+        UserCommand::ResetMfa { login } => {
+            let u = find(login).await?;
+            let reset = auth
+                .reset_mfa(&u, Actor::CommandLine)
+                .await
+                .map_err(explain)?;
+            if reset.removed_any() {
+                println!("{}: two-factor authentication removed.", name(auth, &u));
+            } else {
+                println!(
+                    "{} had no two-factor authentication; nothing left to remove.",
+                    name(auth, &u)
+                );
+            }
+        }
         UserCommand::Activate { login } => {
             let update = AdminUpdate {
                 is_active: Some(true),

@@ -45,6 +45,8 @@ impl Config {
         findings.extend(key_findings(self));
         findings.extend(api_key_findings(self));
         findings.extend(mail_findings(self));
+        findings.extend(passkey_findings(self));
+        findings.extend(social_findings(self));
         if self.debug {
             findings.push(
                 Finding::error("debug", W018)
@@ -341,10 +343,13 @@ fn key_findings(config: &Config) -> Vec<Finding> {
              random secret of 32 bytes or more, e.g. `openssl rand -base64 32`",
         ));
     }
-    if jwt.key_source == KeyOrigin::Settings && jwt.key_encryption_key.is_some() {
+    if jwt.key_encryption_key.is_none() {
         findings.push(Finding::warning(
             "key_encryption_key",
-            "is unused: only keys kept in the store (key_source = \"store\") are encrypted with it",
+            "is not set: users cannot set two-factor authentication (TOTP) up, since its secrets \
+             are encrypted with it and a production server refuses to store them unencrypted \
+             (or to start while it holds any); set TESSERA_KEY_ENCRYPTION_KEY to a random \
+             secret of 32 bytes or more, e.g. `openssl rand -base64 32`",
         ));
     }
     if let Some(url) = &jwt.jwk_url
@@ -382,6 +387,105 @@ fn key_findings(config: &Config) -> Vec<Finding> {
 const MAIL_HINT: &str = "set email_backend = \"smtp\" with an smtp_url that uses TLS \
     (smtps:// or ?tls=starttls) and an https public_url, or set email_backend = \"off\" to \
     switch password reset, verification and the other e-mail flows off";
+
+/// What makes the social login settings unfit for production: an OpenID issuer, a GitHub
+/// endpoint or `social_frontend_url` that is not `https` (the authorization code, the
+/// tokens and the one-time code would travel readable), or — with a provider configured —
+/// a `public_url` unset or not `https` (the `redirect_uri` sent to providers is built from
+/// it). Errors, except loopback `http` URLs in debug mode (a provider on the developer's
+/// machine), which are warnings.
+fn social_findings(config: &Config) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut check = |setting: &'static str, url: &str| {
+        if url.trim().to_ascii_lowercase().starts_with("https://") {
+            return;
+        }
+        let message = format!(
+            "{url} is not https: authorization codes, tokens and one-time codes would travel \
+             readable; use https://"
+        );
+        findings.push(if config.debug && is_loopback_http(url) {
+            Finding::warning(setting, message)
+        } else {
+            Finding::error(setting, message)
+        });
+    };
+    for provider in &config.social.oidc_providers {
+        for (_, url) in provider.urls() {
+            check("oidc_providers", &url);
+        }
+    }
+    if let Some(url) = &config.social.social_frontend_url {
+        check("social_frontend_url", url);
+    }
+    if !config.social.oidc_providers.is_empty() {
+        match &config.public_url {
+            Some(url) => check("public_url", url),
+            None => findings.push(Finding::error(
+                "public_url",
+                "is not set: social login sends providers a redirect_uri built from it \
+                 (http://localhost:8000 … otherwise); set it to the server's https:// URL"
+                    .to_owned(),
+            )),
+        }
+    }
+    findings
+}
+
+/// What makes the passkey settings unfit for production: an origin that is not `https`
+/// (only `localhost` may be `http`, and production serves no `localhost`), a relying party
+/// that is `localhost`, or settings that do not resolve at all. Errors with
+/// `passkey_login` on (users would sign in with them), warnings otherwise — and a warning
+/// when the relying party derived from `public_url` cannot be served (passkeys are then
+/// unavailable: their routes answer that they are not configured). Passkeys are
+/// bound to the relying party id for good: changing it later orphans every registered
+/// passkey.
+fn passkey_findings(config: &Config) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let finding = |setting: &'static str, message: String| {
+        if config.passkeys.passkey_login {
+            Finding::error(setting, message)
+        } else {
+            Finding::warning(setting, message)
+        }
+    };
+    match config.passkeys.relying_party(&config.public_url()) {
+        Err(error) if config.passkeys.is_configured() => findings.push(finding(
+            "webauthn_origins",
+            format!("passkeys cannot be served: {error}"),
+        )),
+        // Derived from `public_url` and unusable: passkeys are off, their routes say so.
+        Err(error) => findings.push(Finding::warning(
+            "webauthn_rp_id",
+            format!(
+                "passkeys are unavailable: {error}; set TESSERA_PUBLIC_URL (or \
+                 webauthn_rp_id) to the domain users reach this server at"
+            ),
+        )),
+        Ok(party) => {
+            if party.id == "localhost" || party.id.ends_with(".localhost") {
+                findings.push(finding(
+                    "webauthn_rp_id",
+                    format!(
+                        "is {}: passkeys would be bound to a development host; set \
+                         TESSERA_PUBLIC_URL (or webauthn_rp_id) to the domain users reach \
+                         this server at",
+                        party.id
+                    ),
+                ));
+            }
+            for origin in &party.origins {
+                if origin.scheme() != "https" {
+                    findings.push(finding(
+                        "webauthn_origins",
+                        format!("{origin} is not https: browsers refuse passkeys there"),
+                    ));
+                }
+            }
+        }
+    }
+    findings
+}
 
 /// What makes the mail settings unfit for production, each an error (so a production
 /// server refuses to start): a `public_url` that is unset or not `https` (links in mails
@@ -549,6 +653,52 @@ mod tests {
     }
 
     #[test]
+    fn passkeys_want_an_https_relying_party_and_refuse_localhost_with_passkey_login() {
+        let mut config = Config::default();
+        let found = |config: &Config| {
+            passkey_findings(config)
+                .into_iter()
+                .map(|f| (f.setting, f.severity))
+                .collect::<Vec<_>>()
+        };
+        // Development defaults: localhost over http, warned about only.
+        assert_eq!(
+            found(&config),
+            [
+                ("webauthn_rp_id", Severity::Warning),
+                ("webauthn_origins", Severity::Warning)
+            ]
+        );
+        config.passkeys.passkey_login = true;
+        assert!(found(&config).iter().all(|(_, s)| *s == Severity::Error));
+        config.public_url = Some("https://auth.example.com".into());
+        assert_eq!(found(&config), []);
+        config.passkeys.webauthn_origins = vec!["https://evil.example.net".into()];
+        assert_eq!(found(&config), [("webauthn_origins", Severity::Error)]);
+    }
+
+    #[test]
+    fn a_public_url_passkeys_cannot_use_says_they_are_unavailable() {
+        let mut config = Config {
+            public_url: Some("http://testserver".into()),
+            ..Config::default()
+        };
+        let findings = passkey_findings(&config);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].setting, "webauthn_rp_id");
+        assert_eq!(findings[0].severity, Severity::Warning);
+        assert!(
+            findings[0].message.contains("passkeys are unavailable"),
+            "{findings:?}"
+        );
+        // Once configured, the same host is refused outright.
+        config.passkeys.webauthn_rp_id = Some("testserver".into());
+        assert!(config.validate().is_err());
+        config.passkeys.webauthn_rp_id = None;
+        config.validate().unwrap();
+    }
+
+    #[test]
     fn api_keys_want_a_secret_of_their_own() {
         let mut config = Config::default();
         let severity = |config: &Config| {
@@ -583,11 +733,20 @@ mod tests {
         );
         config.jwt.key_encryption_key = Some("k".repeat(32).into());
         assert_eq!(severity_of(&config, "key_encryption_key"), None);
+        // With keys from the settings it still seals the TOTP secrets: not "unused".
         config.jwt.key_source = KeyOrigin::Settings;
+        assert_eq!(severity_of(&config, "key_encryption_key"), None);
+        // Without it, TOTP cannot be set up in production: said so.
+        config.jwt.key_encryption_key = None;
         assert_eq!(
             severity_of(&config, "key_encryption_key"),
             Some(Severity::Warning)
         );
+        let said = key_findings(&config)
+            .into_iter()
+            .find(|f| f.setting == "key_encryption_key")
+            .expect("finding");
+        assert!(said.message.contains("two-factor"), "{}", said.message);
     }
 
     #[test]
@@ -850,5 +1009,97 @@ mod tests {
         config.browser.session_cookie_secure = Some(false);
         config.browser.auth_cookie_secure = Some(true);
         assert_eq!(w012(&config).unwrap().setting, "session_cookie_secure");
+    }
+
+    #[test]
+    fn social_login_needs_https_issuers_and_frontend_except_loopback_in_debug() {
+        use tessera_auth::social::{ProviderConfig, ProviderKind};
+        let provider = |issuer: &str| ProviderConfig {
+            name: "idp".into(),
+            kind: ProviderKind::Oidc,
+            issuer: Some(issuer.into()),
+            client_id: "client".into(),
+            client_secret: "secret".into(),
+            scopes: None,
+            display_name: None,
+            authorize_url: None,
+            token_url: None,
+            api_url: None,
+        };
+        let severity = |config: &Config, setting: &str| {
+            config
+                .findings()
+                .into_iter()
+                .find(|f| f.setting == setting)
+                .map(|f| f.severity)
+        };
+        let mut config = Config::default();
+        config.social.oidc_providers = vec![provider("http://idp.example.com")];
+        config.social.social_frontend_url = Some("http://spa.example.com/".into());
+        assert_eq!(severity(&config, "oidc_providers"), Some(Severity::Error));
+        assert_eq!(
+            severity(&config, "social_frontend_url"),
+            Some(Severity::Error)
+        );
+        // A provider on the developer's machine, in debug mode: a warning.
+        config.social.oidc_providers = vec![provider("http://127.0.0.1:9000")];
+        config.social.social_frontend_url = Some("http://localhost:3000/".into());
+        assert_eq!(severity(&config, "oidc_providers"), Some(Severity::Warning));
+        assert_eq!(
+            severity(&config, "social_frontend_url"),
+            Some(Severity::Warning)
+        );
+        config.debug = false;
+        assert_eq!(severity(&config, "oidc_providers"), Some(Severity::Error));
+        config.social.oidc_providers = vec![provider("https://idp.example.com")];
+        config.social.social_frontend_url = Some("https://spa.example.com/".into());
+        assert_eq!(severity(&config, "oidc_providers"), None);
+        assert_eq!(severity(&config, "social_frontend_url"), None);
+        // GitHub's default endpoints are https.
+        let mut github = provider("https://unused");
+        github.kind = ProviderKind::Github;
+        github.issuer = None;
+        config.social.oidc_providers = vec![github];
+        assert_eq!(severity(&config, "oidc_providers"), None);
+    }
+
+    #[test]
+    fn social_login_needs_an_https_public_url_even_with_mail_off() {
+        use tessera_auth::social::{ProviderConfig, ProviderKind};
+        let social = |config: &Config| {
+            social_findings(config)
+                .into_iter()
+                .find(|f| f.setting == "public_url")
+                .map(|f| f.severity)
+        };
+        let mut config = Config {
+            debug: false,
+            ..Config::default()
+        };
+        config.mail.email_backend = tessera_auth::mail::EmailBackend::Off;
+        assert_eq!(social(&config), None, "no provider, no finding");
+        config.social.oidc_providers = vec![ProviderConfig {
+            name: "idp".into(),
+            kind: ProviderKind::Oidc,
+            issuer: Some("https://idp.example.com".into()),
+            client_id: "client".into(),
+            client_secret: "secret".into(),
+            scopes: None,
+            display_name: None,
+            authorize_url: None,
+            token_url: None,
+            api_url: None,
+        }];
+        assert_eq!(social(&config), Some(Severity::Error), "unset");
+        assert!(
+            config
+                .findings()
+                .iter()
+                .any(|f| f.setting == "public_url" && f.severity == Severity::Error)
+        );
+        config.public_url = Some("http://auth.example.com".into());
+        assert_eq!(social(&config), Some(Severity::Error), "http");
+        config.public_url = Some("https://auth.example.com".into());
+        assert_eq!(social(&config), None);
     }
 }

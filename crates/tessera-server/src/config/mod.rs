@@ -27,6 +27,9 @@ use tessera_auth::audit::AuditSettings;
 use tessera_auth::email_flows::EmailFlowSettings;
 use tessera_auth::guard::ThrottleSettings;
 use tessera_auth::mail::MailSettings;
+use tessera_auth::mfa::MfaSettings;
+use tessera_auth::passkeys::PasskeySettings;
+use tessera_auth::social::SocialSettings;
 use tessera_axum::BrowserSettings;
 use tessera_axum::routes::RoutePaths;
 use tessera_core::{Secret, Settings};
@@ -89,6 +92,17 @@ pub struct Config {
     /// API keys (`api_key_secret`, `api_key_max_per_user`, `api_key_retention`).
     #[serde(flatten)]
     pub api_keys: ApiKeySettings,
+    /// Multi-factor authentication (`mfa_issuer`, `mfa_token_lifetime`,
+    /// `mfa_required_for_staff`).
+    #[serde(flatten)]
+    pub mfa: MfaSettings,
+    /// Passkeys (`webauthn_rp_id`, `webauthn_origins`, `webauthn_rp_name`,
+    /// `passkey_login`).
+    #[serde(flatten)]
+    pub passkeys: PasskeySettings,
+    /// Social login (`[[oidc_providers]]`, `social_frontend_url`, `social_signup`).
+    #[serde(flatten)]
+    pub social: SocialSettings,
     /// Where the API is served (`[routes]`): the prefix (`/api`) and each token view's path.
     pub routes: RoutePaths,
     /// Bearer token that `/metrics` requires. Unset, only local clients that came through
@@ -139,6 +153,10 @@ impl Default for Config {
                 throttling
                     .throttle_rates
                     .insert("login".to_owned(), "5/min".to_owned());
+                // The second step of a login, as the first.
+                throttling
+                    .throttle_rates
+                    .insert("mfa".to_owned(), "5/min".to_owned());
                 throttling
             },
             audit: AuditSettings::default(),
@@ -146,6 +164,9 @@ impl Default for Config {
             mail: MailSettings::default(),
             email_flows: EmailFlowSettings::default(),
             api_keys: ApiKeySettings::default(),
+            mfa: MfaSettings::default(),
+            passkeys: PasskeySettings::default(),
+            social: SocialSettings::default(),
             routes: RoutePaths::default(),
             metrics_token: None,
             header_read_timeout: Duration::from_secs(10),
@@ -227,7 +248,16 @@ impl Config {
         self.api_keys
             .validate()
             .map_err(|e| ConfigError(e.to_string()))?;
+        self.mfa
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        self.social
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))?;
         self.validate_public_url()?;
+        self.passkeys
+            .validate(&self.public_url())
+            .map_err(|e| ConfigError(e.to_string()))?;
         self.validate_routes()?;
         self.browser_settings()
             .validate()
@@ -319,6 +349,16 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The multi-factor settings in force: outside debug mode TOTP setup is refused without a
+    /// `key_encryption_key` ([`MfaSettings::require_sealed_secrets`]), since the server would
+    /// refuse to start while an unencrypted secret is stored.
+    pub fn mfa_settings(&self) -> MfaSettings {
+        MfaSettings {
+            require_sealed_secrets: !self.debug,
+            ..self.mfa.clone()
+        }
     }
 
     /// The browser settings in force: cookies are `Secure` unless debug mode is on or

@@ -202,3 +202,79 @@ async fn the_command_line_records_its_actions_and_prunes_on_demand() {
     }
     store.close().await;
 }
+
+#[tokio::test]
+async fn user_reset_mfa_removes_the_second_factors_and_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let command = |args: &[&str]| {
+        let mut command = tessera(dir.path());
+        command
+            .args(args)
+            .env("TESSERA_SUPERUSER_PASSWORD", PASSWORD);
+        run(command, None)
+    };
+    let created = command(&[
+        "createsuperuser",
+        "--email",
+        "root@example.com",
+        "--no-input",
+    ]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    // A confirmed TOTP device with recovery codes, as the set-up routes leave it (the
+    // command never reads the sealed secret).
+    let store = store_in(dir.path()).await;
+    let root = store
+        .user_by_email("root@example.com")
+        .await
+        .unwrap()
+        .expect("root");
+    assert!(
+        store
+            .put_pending_totp(root.id, "sealed-secret", now())
+            .await
+            .unwrap()
+    );
+    let codes = ["hash-1".to_owned(), "hash-2".to_owned()];
+    assert!(store.confirm_totp(root.id, 1, now(), &codes).await.unwrap());
+    assert!(store.totp_device(root.id).await.unwrap().is_some());
+
+    let reset = command(&["user", "reset-mfa", "root@example.com"]);
+    assert!(reset.status.success(), "{}", stderr(&reset));
+    assert_eq!(
+        stdout(&reset).trim(),
+        "root@example.com: two-factor authentication removed."
+    );
+    assert!(store.totp_device(root.id).await.unwrap().is_none());
+    assert_eq!(store.recovery_codes_left(root.id).await.unwrap(), 0);
+
+    // Again: nothing left, said so.
+    let again = command(&["user", "reset-mfa", "root@example.com"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stdout(&again).contains("had no two-factor authentication"),
+        "{}",
+        stdout(&again)
+    );
+    let unknown = command(&["user", "reset-mfa", "nobody@example.com"]);
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("no user with email"),
+        "{}",
+        stderr(&unknown)
+    );
+
+    let resets: Vec<Option<Value>> = events(&store)
+        .await
+        .into_iter()
+        .filter(|e| e.event == "admin.mfa_reset")
+        .map(|e| e.detail_json())
+        .collect();
+    assert_eq!(
+        resets,
+        [
+            Some(json!({"totp": false, "passkeys": 0, "via": "cli"})),
+            Some(json!({"totp": true, "passkeys": 0, "via": "cli"})),
+        ]
+    );
+    store.close().await;
+}

@@ -610,6 +610,7 @@ async fn the_admin_console_has_its_stable_element_ids() {
         "user-save",
         "user-toggle-active",
         "user-unlock",
+        "user-reset-mfa",
         "user-revoke-sessions",
         "user-delete",
         "user-delete-yes",
@@ -685,4 +686,61 @@ async fn admin_without_the_slash_redirects_permanently() {
 
     assert!(matches!(page.status, 301 | 308), "{}", page.status);
     assert_eq!(page.header("location"), Some("/admin/"));
+}
+
+#[tokio::test]
+async fn the_page_tells_its_script_whether_a_passkey_signs_in_alone() {
+    let off = TestApp::build().await;
+    let page = get(&off, "/account/", None).await;
+    assert!(
+        page.text.contains(r#"data-passkey-login="false""#),
+        "{}",
+        page.text
+    );
+
+    let on = TestApp::build_with(|config| config.passkeys.passkey_login = true).await;
+    let page = get(&on, "/account/", None).await;
+    assert!(
+        page.text.contains(r#"data-passkey-login="true""#),
+        "{}",
+        page.text
+    );
+}
+
+#[tokio::test]
+async fn the_page_has_the_screens_of_second_factors_passkeys_and_providers() {
+    let app = TestApp::build().await;
+    let page = get(&app, "/account/", None).await;
+    for id in [
+        "passkey-login",
+        "mfa-form",
+        "mfa-code",
+        "mfa-use-recovery",
+        "mfa-use-passkey",
+        "mfa-enrol-form",
+        "mfa-enrol-qr",
+        "mfa-card",
+        "mfa-status",
+        "mfa-setup-start",
+        "mfa-qr",
+        "mfa-secret",
+        "mfa-confirm-form",
+        "mfa-recovery-codes",
+        "mfa-recovery-saved",
+        "mfa-regenerate-form",
+        "mfa-disable-form",
+        "passkeys-card",
+        "passkeys",
+        "passkey-add-form",
+        "social",
+        "social-buttons",
+        "social-card",
+        "identities",
+    ] {
+        assert_eq!(
+            page.text.matches(&format!(r#"id="{id}""#)).count(),
+            1,
+            "one element #{id}"
+        );
+    }
 }

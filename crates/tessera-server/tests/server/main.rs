@@ -15,4 +15,5 @@ mod instances;
 mod link_logs;
 mod mail_off;
 mod observability;
+mod passkeys;
 mod sendtestemail;

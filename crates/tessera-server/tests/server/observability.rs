@@ -242,8 +242,10 @@ async fn by_default_the_sixth_login_from_one_address_within_a_minute_is_throttle
             ("email_recipient".to_owned(), "5/hour".to_owned()),
             ("email_request".to_owned(), "20/hour".to_owned()),
             ("login".to_owned(), "5/min".to_owned()),
+            ("mfa".to_owned(), "5/min".to_owned()),
             ("password_change".to_owned(), "10/hour".to_owned()),
             ("register".to_owned(), "10/hour".to_owned()),
+            ("social".to_owned(), "60/min".to_owned()),
             ("ws_ticket".to_owned(), "60/min".to_owned()),
         ]
         .into()
@@ -323,9 +325,11 @@ fn throttle_settings_load_from_the_file_and_the_environment() {
             ("email_recipient".to_owned(), "5/hour".to_owned()),
             ("email_request".to_owned(), "20/hour".to_owned()),
             ("login".to_owned(), "10/min".to_owned()),
+            ("mfa".to_owned(), "5/min".to_owned()),
             // A default the file does not name stays.
             ("password_change".to_owned(), "10/hour".to_owned()),
             ("register".to_owned(), "3/hour".to_owned()),
+            ("social".to_owned(), "60/min".to_owned()),
             ("ws_ticket".to_owned(), "60/min".to_owned()),
         ]
         .into()
@@ -351,8 +355,10 @@ fn throttle_settings_load_from_the_file_and_the_environment() {
             ("email_recipient".to_owned(), "5/hour".to_owned()),
             ("email_request".to_owned(), "20/hour".to_owned()),
             ("login".to_owned(), "20/min".to_owned()),
+            ("mfa".to_owned(), "5/min".to_owned()),
             ("password_change".to_owned(), "10/hour".to_owned()),
             ("register".to_owned(), "10/hour".to_owned()),
+            ("social".to_owned(), "60/min".to_owned()),
             ("ws_ticket".to_owned(), "60/min".to_owned()),
         ]
         .into()
