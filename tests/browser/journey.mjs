@@ -689,7 +689,7 @@ try {
     expect((await identity.textContent()).includes(socialEmail), "the identity names the provider's address");
     expect((await page.locator("#email-status").textContent()).trim() === "verified", "the provider vouched for the address");
     await identity.getByRole("button", { name: "Unlink" }).click();
-    await page.getByText("This is the only way to sign in to this account").waitFor();
+    await page.getByText("This is the only way left to sign in to this account").waitFor();
     expect(await page.locator("#message").evaluate((box) => box.classList.contains("bad")), "shown as a refusal");
     expect(await page.locator("#identities li").count() === 1, "the identity is still linked");
     await shot("39-social-signed-in");

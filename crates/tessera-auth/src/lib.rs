@@ -46,6 +46,7 @@ pub mod obtain;
 pub mod passkeys;
 mod rehash;
 pub mod rules;
+mod secret;
 mod service;
 mod sessions;
 mod signing_keys;

@@ -45,6 +45,11 @@ impl Auth {
     /// The `login` throttle is the caller's to apply first
     /// (`auth.throttles().check("login", client.ident())`), before it even reads the
     /// request, as DRF's throttles run before the view.
+    ///
+    /// A user returned has passed the first factor only: the caller must then take
+    /// [`Auth::login_step`] and issue credentials only when it answers
+    /// [`LoginStep::Complete`](crate::mfa::LoginStep::Complete) — nothing else asks for
+    /// the second factor.
     pub async fn check_credentials(
         &self,
         username: &str,

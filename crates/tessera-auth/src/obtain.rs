@@ -93,6 +93,10 @@ impl Auth {
     /// then what the [`ObtainHook`] adds. Both tokens carry the `[token_obtain] claims`.
     /// Audited as `login.succeeded`.
     ///
+    /// It checks nothing: for a login, call it only once [`Auth::login_step`] answered
+    /// [`LoginStep::Complete`](crate::mfa::LoginStep::Complete) (or
+    /// [`Auth::verify_mfa`] passed), else the second factor is skipped.
+    ///
     /// # Errors
     /// The store's, or the signing key's.
     pub async fn obtain_pair(
@@ -126,7 +130,8 @@ impl Auth {
 
     /// `POST token/sliding/` for a user whose credentials were checked: opens a session and
     /// answers `{"token"}`, then `user` and the hook's fields as [`Auth::obtain_pair`] does,
-    /// from `[token_obtain_sliding]`. Audited as `login.succeeded`.
+    /// from `[token_obtain_sliding]`. Audited as `login.succeeded`. Like
+    /// [`Auth::obtain_pair`], only after [`Auth::login_step`].
     ///
     /// # Errors
     /// The store's, or the signing key's.

@@ -27,6 +27,7 @@ use crate::social::{Social, SocialSettings};
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use tessera_auth::mfa::{LoginStep, MfaRoute};
 /// use tessera_auth::{Auth, ClientInfo};
 /// use tessera_store::Store;
 ///
@@ -37,9 +38,14 @@ use crate::social::{Social, SocialSettings};
 ///     ..Default::default()
 /// };
 /// let auth = Auth::builder(settings, store).build().await?;
-/// if let Some(user) = auth.check_credentials("ada@example.com", "pw", &ClientInfo::default()).await? {
-///     let pair = auth.issue_pair(&user, &ClientInfo::default(), &Default::default()).await?;
-///     println!("{}", pair.access);
+/// let client = ClientInfo::default();
+/// if let Some(user) = auth.check_credentials("ada@example.com", "pw", &client).await? {
+///     // The second factor, if the user has one, before anything is issued.
+///     let step = auth.login_step(&user, MfaRoute::Pair, &client).await?;
+///     if step == LoginStep::Complete {
+///         let pair = auth.issue_pair(&user, &client, &Default::default()).await?;
+///         println!("{}", pair.access);
+///     }
 /// }
 /// # Ok(()) }
 /// ```

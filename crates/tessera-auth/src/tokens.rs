@@ -133,7 +133,10 @@ impl Auth {
     }
 
     /// [`Auth::issue_account_pair`] for a login by `method` (a code login:
-    /// [`LoginMethod::Code`]), recorded in `login.succeeded`.
+    /// [`LoginMethod::Code`]), recorded in `login.succeeded`. It checks nothing: for a
+    /// login, call it only once [`Auth::login_step`] answered
+    /// [`LoginStep::Complete`](crate::mfa::LoginStep::Complete) or
+    /// [`Auth::verify_mfa`] passed.
     ///
     /// # Errors
     /// As [`Auth::issue_pair`].

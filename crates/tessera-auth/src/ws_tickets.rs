@@ -7,12 +7,12 @@
 use std::fmt;
 use std::time::Duration;
 
-use aws_lc_rs::digest;
 use tessera_core::KeyError;
 use tessera_store::User;
 
 use crate::client::ClientInfo;
 use crate::error::AuthError;
+use crate::secret::{hex, token_hash};
 use crate::service::Auth;
 
 /// How long a ticket can be redeemed after it was issued.
@@ -79,10 +79,11 @@ impl Auth {
         let mut secret = [0u8; TICKET_BYTES];
         aws_lc_rs::rand::fill(&mut secret)
             .map_err(|_| KeyError::new("the random generator failed"))?;
+        // 64 hex characters (not a base64url token): the form clients and `well_formed` know.
         let ticket = hex(&secret);
         let now = self.now();
         self.store()
-            .insert_ws_ticket(&ticket_hash(&ticket), user.id, session, now, now + lifetime)
+            .insert_ws_ticket(&token_hash(&ticket), user.id, session, now, now + lifetime)
             .await?;
         Ok(WsTicket {
             ticket,
@@ -103,10 +104,7 @@ impl Auth {
             return Err(refused("malformed"));
         }
         let store = self.store();
-        let Some(ticket) = store
-            .redeem_ws_ticket(&ticket_hash(raw), self.now())
-            .await?
-        else {
+        let Some(ticket) = store.redeem_ws_ticket(&token_hash(raw), self.now()).await? else {
             return Err(refused("unknown"));
         };
         let user = match &ticket.session_id {
@@ -150,16 +148,6 @@ fn refused(reason: &'static str) -> AuthError {
 /// Whether `raw` can be a ticket: 64 hexadecimal characters (lowercase, as issued).
 fn well_formed(raw: &str) -> bool {
     raw.len() == 2 * TICKET_BYTES && raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-/// The stored form of a ticket: its SHA-256, in hex. A 256-bit random secret needs no salt
-/// nor a slow hash; the lookup by hash reveals nothing of the secret through its timing.
-fn ticket_hash(ticket: &str) -> String {
-    hex(digest::digest(&digest::SHA256, ticket.as_bytes()).as_ref())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

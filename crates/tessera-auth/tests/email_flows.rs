@@ -577,6 +577,23 @@ engine_tests! {
         assert_eq!(env.count("sso@example.com").await, 0);
     }
 
+    /// An account without a usable password but with a linked social identity (made by a
+    /// social sign-in) gets the reset mail — how it sets a password — and still no login code.
+    async fn a_social_account_gets_a_reset_mail_to_set_a_password(db: &TestDatabase) {
+        let env = env(db).await;
+        let social = NewUser { email: "sso@example.com".into(), password_hash: "!unusable".into(), is_active: true, ..NewUser::default() };
+        let sso = env.store.create_user(&social).await.unwrap();
+        env.store.link_social_identity(sso.id, "github", "sso-1", "sso@example.com", env.auth.now()).await.unwrap().expect("linked");
+        env.auth.request_login_code(&data(json!({"email": "sso@example.com"})), &client()).await.unwrap();
+        env.auth.request_password_reset(&data(json!({"email": "sso@example.com"})), &client()).await.unwrap();
+        let mail = env.mail("sso@example.com", 1).await;
+        let set = data(json!({"email": "sso@example.com", "code": code_of(&mail), "new_password1": "a brand new password 7", "new_password2": "a brand new password 7"}));
+        env.auth.confirm_password_reset(&set, &client()).await.unwrap();
+        let stored = env.store.user_by_id(sso.id).await.unwrap().unwrap();
+        assert!(stored.has_usable_password());
+        assert_eq!(env.count("sso@example.com").await, 1);
+    }
+
     /// Two users asking for the same new address: each one's code still confirms their
     /// own change, and the attempt counts on every token compared.
     async fn an_email_change_code_finds_its_own_token(db: &TestDatabase) {

@@ -247,10 +247,10 @@ engine_tests! {
         auth.set_password(&ada, "a third long passphrase 9").await.unwrap();
         assert_eq!(auth.peek_mfa_challenge(&pending.mfa_token).await.unwrap(), None);
 
-        assert!(auth.reset_mfa(&ada, Actor::CommandLine).await.unwrap().totp);
+        assert!(auth.reset_mfa(&ada, Actor::CommandLine, false).await.unwrap().totp);
         assert!(auth.second_factor(&ada, MfaRoute::Pair, &client).await.unwrap().is_none());
         assert_eq!(auth.mfa_status(&ada).await.unwrap().recovery_codes_left, 0);
-        assert!(!auth.reset_mfa(&ada, Actor::CommandLine).await.unwrap().removed_any());
+        assert!(!auth.reset_mfa(&ada, Actor::CommandLine, false).await.unwrap().removed_any());
         // Nothing to disable any more.
         let refused = auth
             .disable_totp(&ada, &data(json!({"password": "x", "code": "123456"})), &client)
@@ -439,12 +439,93 @@ engine_tests! {
         assert!(matches!(inserted, tessera_store::PasskeyInsert::Stored(_)), "{inserted:?}");
         assert_eq!(auth.mfa_methods(&ada).await.unwrap(), ["totp", "recovery_code", "passkey"]);
 
-        let reset = auth.reset_mfa(&ada, Actor::CommandLine).await.unwrap();
+        let reset = auth.reset_mfa(&ada, Actor::CommandLine, false).await.unwrap();
         assert!(reset.totp);
         assert_eq!(reset.passkeys, 1);
         assert!(auth.mfa_methods(&ada).await.unwrap().is_empty());
         assert_eq!(auth.store().passkey_count(ada.id).await.unwrap(), 0);
         let audited = events(&auth, ada.id, "admin.mfa_reset").await;
         assert_eq!(audited[0].detail_json().unwrap()["passkeys"], 1);
+    }
+
+    /// A user without a usable password (made by a social sign-in) turns TOTP off with a
+    /// code alone and regenerates recovery codes with a current TOTP code; one with a
+    /// password still gives it.
+    async fn a_user_without_a_password_manages_totp_with_codes(db: &TestDatabase) {
+        let (auth, clock) = service(db, Some(KEK)).await;
+        let ada = ada(&auth).await;
+        let (secret, _) = enrolled(&auth, &clock, &ada).await;
+        let client = ClientInfo::default();
+        let c = code(&auth, &secret, 0);
+        let asked = auth.disable_totp(&ada, &data(json!({"code": c})), &client).await.unwrap_err();
+        assert!(format!("{asked:?}").contains("password"), "{asked:?}");
+        assert!(auth.mfa_status(&ada).await.unwrap().has_usable_password);
+
+        auth.store().set_password_hash(ada.id, "!").await.unwrap();
+        let ada = auth.store().user_by_id(ada.id).await.unwrap().unwrap();
+        assert!(!auth.mfa_status(&ada).await.unwrap().has_usable_password);
+        let wrong = auth.regenerate_recovery_codes(&ada, &data(json!({"code": "000000"})), &client).await.unwrap_err();
+        assert!(matches!(wrong, AuthError::Invalid(_)), "{wrong:?}");
+        assert_eq!(events(&auth, ada.id, "mfa.failed").await.len(), 1);
+        let missing = auth.regenerate_recovery_codes(&ada, &data(json!({})), &client).await.unwrap_err();
+        assert!(format!("{missing:?}").contains("code"), "{missing:?}");
+        let codes = auth.regenerate_recovery_codes(&ada, &data(json!({"code": c})), &client).await.unwrap();
+        assert_eq!(codes.len(), 10);
+
+        clock.advance_secs(30);
+        let c = code(&auth, &secret, 0);
+        auth.disable_totp(&ada, &data(json!({"code": c})), &client).await.unwrap();
+        assert!(auth.mfa_methods(&ada).await.unwrap().is_empty());
+    }
+
+    /// A staff reset does not take passkeys that are the account's last way in (passkey
+    /// sign-in on, no usable password, no linked provider) unless forced; forced, it says so.
+    async fn a_staff_reset_keeps_the_last_way_in_unless_forced(db: &TestDatabase) {
+        let settings = Settings {
+            signing_key: Some("a signing key of more than thirty-two bytes".into()),
+            ..Settings::default()
+        };
+        let auth = Auth::builder(settings, db.store().await)
+            .hasher(PasswordHasher::new(1))
+            .passkeys(tessera_auth::passkeys::PasskeySettings {
+                webauthn_rp_id: Some("example.com".into()),
+                webauthn_origins: vec!["https://example.com".into()],
+                passkey_login: true,
+                ..Default::default()
+            })
+            .build()
+            .await
+            .unwrap();
+        assert!(auth.passkeys_sign_in());
+        let ada = ada(&auth).await;
+        auth.store().set_password_hash(ada.id, "!").await.unwrap();
+        let ada = auth.store().user_by_id(ada.id).await.unwrap().unwrap();
+        let passkey = NewPasskey {
+            user_id: ada.id,
+            credential_id: "Y3JlZGVudGlhbA",
+            user_handle: "00000000-0000-4000-8000-000000000000",
+            passkey: "{}",
+            name: "Phone",
+            created_at: auth.now(),
+        };
+        auth.store().insert_passkey(&passkey, 10).await.unwrap();
+
+        let refused = auth.reset_mfa(&ada, Actor::CommandLine, false).await.unwrap_err();
+        let AuthError::Invalid(errors) = &refused else { panic!("{refused:?}") };
+        assert_eq!(errors.sentences(), format!("non_field_errors: {}", tessera_auth::mfa::RESET_LEAVES_NO_WAY_IN));
+        assert_eq!(auth.store().passkey_count(ada.id).await.unwrap(), 1);
+        assert!(events(&auth, ada.id, "admin.mfa_reset").await.is_empty());
+
+        let forced = auth.reset_mfa(&ada, Actor::CommandLine, true).await.unwrap();
+        assert!(forced.no_way_in);
+        assert_eq!(forced.passkeys, 1);
+        let audited = events(&auth, ada.id, "admin.mfa_reset").await;
+        assert_eq!(audited[0].detail_json().unwrap()["no_way_in"], true);
+
+        // With a linked provider, the passkeys are not the last way in: no force needed.
+        auth.store().insert_passkey(&NewPasskey { credential_id: "b3RoZXI", ..passkey }, 10).await.unwrap();
+        auth.store().link_social_identity(ada.id, "github", "ada-1815", "ada@example.com", auth.now()).await.unwrap().expect("linked");
+        let reset = auth.reset_mfa(&ada, Actor::CommandLine, false).await.unwrap();
+        assert_eq!((reset.passkeys, reset.no_way_in), (1, false));
     }
 }

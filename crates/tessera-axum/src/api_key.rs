@@ -34,7 +34,7 @@
 
 use std::marker::PhantomData;
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use tessera_auth::api_keys::{API_KEY_SCHEME, KEY_CHARS};
 use tessera_store::ApiKey;
@@ -148,6 +148,31 @@ where
             ));
         }
         Ok(Self(auth))
+    }
+}
+
+impl<S> OptionalFromRequestParts<S> for SessionUser
+where
+    Tessera: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AuthRejection;
+
+    /// `None` for an anonymous request; bad credentials, and an API key or a token minted
+    /// from one, are still refused.
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        let auth =
+            <AuthUser as OptionalFromRequestParts<S>>::from_request_parts(parts, state).await?;
+        match auth {
+            Some(auth) if auth.is_api_key() => Err(AuthRejection::new(
+                &Tessera::from_ref(state),
+                session_required(),
+            )),
+            auth => Ok(auth.map(Self)),
+        }
     }
 }
 

@@ -118,6 +118,10 @@ pub enum UserCommand {
         /// `username_field = "username"`.
         #[arg(value_name = "LOGIN")]
         login: String,
+        /// Remove the passkeys even when they are the user's only way to sign in (no usable
+        /// password, no linked provider): the account is then shut until a password is set.
+        #[arg(long)]
+        force: bool,
     },
     /// Allow the user to log in again.
     Activate {

@@ -283,22 +283,24 @@ async fn seal_totp_secrets(config: &Config, auth: &tessera_auth::Auth) -> anyhow
 /// for a passkey they could not use, and those with no other way in locked out. `tessera
 /// check` reports it too.
 async fn refuse_stranded_passkeys(auth: &tessera_auth::Auth) -> anyhow::Result<()> {
-    let Some(why) = auth.passkeys_unavailable() else {
-        return Ok(());
-    };
-    let held = auth
-        .store()
-        .passkey_total()
+    if let Some((why, held)) = auth
+        .stranded_passkeys()
         .await
-        .context("counting the passkeys")?;
-    if held > 0 {
-        anyhow::bail!(
-            "passkeys are unavailable ({why}) but the store holds {held} passkey(s) their \
-             users need; set TESSERA_PUBLIC_URL (or webauthn_rp_id) to the domain they were \
-             registered for"
-        );
+        .context("counting the passkeys")?
+    {
+        anyhow::bail!(stranded_passkeys_message(&why, held));
     }
     Ok(())
+}
+
+/// Why passkeys the store holds cannot be used
+/// ([`Auth::stranded_passkeys`](tessera_auth::Auth::stranded_passkeys)), and what to do.
+pub(crate) fn stranded_passkeys_message(why: &str, held: u64) -> String {
+    format!(
+        "passkeys are unavailable ({why}) but the store holds {held} passkey(s) their users \
+         need; set TESSERA_PUBLIC_URL (or webauthn_rp_id) to the domain they were registered \
+         for"
+    )
 }
 
 /// Where the signing key comes from, as the start-up line says it (before a generated one

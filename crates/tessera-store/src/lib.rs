@@ -27,6 +27,8 @@
 //!   statement.
 //! * Social login ([`SocialIdentity`], [`SocialState`], [`SocialTicket`]): provider accounts
 //!   linked to users, authorization requests under way and the flow's single-use codes.
+//! * The ways into an account ([`WayIn`]): a passkey or an identity removed unless it is
+//!   the last way in, counted and removed under the user's row lock.
 //!
 //! Every time is a [`Timestamp`](tessera_core::Timestamp). Columns keep microseconds since the
 //! Unix epoch, except a session's token times (`current_iat`, `expires_at`), which keep whole
@@ -53,6 +55,7 @@ mod store;
 pub mod testing;
 mod throttles;
 mod users;
+mod ways_in;
 mod ws_tickets;
 
 pub use api_keys::{ApiKey, NewApiKey};
@@ -82,4 +85,5 @@ pub use throttles::ThrottleWindow;
 pub use users::{
     Extra, NewUser, SessionState, User, UserAndSession, UserFilter, UserFlags, UserUpdate,
 };
+pub use ways_in::{WayIn, WayInRemoval};
 pub use ws_tickets::RedeemedTicket;

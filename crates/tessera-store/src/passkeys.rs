@@ -238,52 +238,6 @@ impl Store {
         )
     }
 
-    /// Deletes passkey `id` of `user_id` — unless `keep_one` and it is that user's last
-    /// one. The count and the delete run in one write transaction, the user's row locked on
-    /// PostgreSQL (as [`Store::insert_passkey`] does), so two concurrent deletes of a user's
-    /// last two passkeys cannot both go. `None` when nothing was deleted: no such passkey
-    /// of that user, or (with `keep_one`) the last one.
-    ///
-    /// # Errors
-    /// The database error.
-    pub async fn delete_passkey(
-        &self,
-        id: i64,
-        user_id: i64,
-        keep_one: bool,
-    ) -> Result<Option<StoredPasskey>> {
-        db!(write self, Retry::NotApplied, |pool, engine| async {
-            let mut tx = pool.begin_with(engine.begin_write()).await?;
-            if engine == crate::Engine::Postgres {
-                sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            if keep_one {
-                let (held,): (i64,) =
-                    sqlx::query_as("SELECT COUNT(*) FROM passkeys WHERE user_id = $1")
-                        .bind(user_id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                if held <= 1 {
-                    return Ok::<_, sqlx::Error>(None);
-                }
-            }
-            let row = sqlx::query_as::<_, StoredPasskey>(concat!(
-                "DELETE FROM passkeys WHERE id = $1 AND user_id = $2 RETURNING ",
-                passkey_columns!()
-            ))
-            .bind(id)
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(row)
-        }
-        .await)
-    }
-
     /// Stores passkey `id`'s credential after a use — its counter and backup state, when
     /// `passkey` is given, only if the stored credential is still `read` (the one the use
     /// was verified against: of concurrent uses, a later write never puts back an older

@@ -76,9 +76,9 @@ pub struct SocialTicket {
     pub purpose: String,
     /// The user it signs in, or whose account the identity would be linked to.
     pub user_id: i64,
-    /// The provider's configured name (`link`, `link_ticket`).
+    /// The provider's configured name (the identity of a `login`; `link`, `link_ticket`).
     pub provider: String,
-    /// The provider's id of the account (`link`, `link_ticket`).
+    /// The provider's id of the account (the identity of a `login`; `link`, `link_ticket`).
     pub subject: String,
     /// The address the provider gave (`link`, `link_ticket`).
     pub email: String,
@@ -166,35 +166,6 @@ impl Store {
             now
         )
         .map(drop)
-    }
-
-    /// Unlinks identity `id` of `user_id`; whether it went. Unless `may_be_last` (the user
-    /// has another way in), only while the user keeps another identity, decided in the
-    /// `DELETE` itself: of two concurrent unlinks of a user's last two identities, one
-    /// fails (on PostgreSQL the user's identities are locked, in id order, first).
-    ///
-    /// # Errors
-    /// The database error.
-    pub async fn unlink_social_identity(
-        &self,
-        user_id: i64,
-        id: i64,
-        may_be_last: bool,
-    ) -> Result<bool> {
-        const SQLITE: &str = "DELETE FROM social_identities WHERE id = $1 AND user_id = $2 \
-             AND ($3 OR (SELECT COUNT(*) FROM social_identities WHERE user_id = $2) > 1)";
-        const POSTGRES: &str = "DELETE FROM social_identities WHERE id = $1 AND user_id = $2 \
-             AND ($3 OR (SELECT COUNT(*) FROM (SELECT id FROM social_identities \
-             WHERE user_id = $2 ORDER BY id FOR UPDATE) AS mine) > 1)";
-        db!(write self, Retry::Idempotent, |pool, engine| {
-            sqlx::query(engine.pick(SQLITE, POSTGRES))
-                .bind(id)
-                .bind(user_id)
-                .bind(may_be_last)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected() > 0)
-        })
     }
 
     /// Stores an authorization request valid until `expires_at`, unless `max` requests are

@@ -9,6 +9,7 @@ mod input;
 mod password;
 mod profile;
 mod register;
+mod ways_in;
 
 pub use crate::rules::{
     AccountSettings, FieldKind, LogoutAnswer, PermissionClaims, RegisterAnswer, UserField, drf_bool,
@@ -25,3 +26,5 @@ pub use groups::{
 pub use input::EMAIL_TAKEN;
 pub(crate) use input::{attributes_of, check_password};
 pub use register::NewAccount;
+pub(crate) use ways_in::Removed;
+pub use ways_in::{LAST_WAY_IN, last_way_in};

@@ -205,6 +205,21 @@ pub mod event {
     /// A passkey assertion was refused (`detail.reason`, `detail.purpose`); the user when
     /// the credential is known.
     pub const PASSKEY_LOGIN_FAILED: &str = "passkey.login_failed";
+    /// A user signed in through a linked identity, the second step passed if one was owed
+    /// (`detail.provider`).
+    pub const SOCIAL_LOGIN: &str = "social.login";
+    /// A new account made from a provider's identity (`detail.provider`).
+    pub const SOCIAL_SIGNUP: &str = "social.signup";
+    /// An identity linked to a user (`detail.provider`, `detail.via`: `link` or `connect`).
+    pub const SOCIAL_LINKED: &str = "social.linked";
+    /// An identity unlinked by its user (`detail.provider`).
+    pub const SOCIAL_UNLINKED: &str = "social.unlinked";
+    /// A social login that failed; `detail.reason` says why (`state`, `binding`,
+    /// `provider_error`, `discovery`, `token_exchange`, `id_token`, `provider_api`,
+    /// `email_not_verified`, `email_required`, `link_required`, `signup_closed`,
+    /// `throttled`, `inactive`, `already_linked`, `too_many_identities`, `invalid_email`,
+    /// `invalid_username`, `race`, `link_binding`, `link_user`).
+    pub const SOCIAL_FAILED: &str = "social.failed";
 
     /// Every name above, in order.
     pub const ALL: &[&str] = &[
@@ -264,6 +279,11 @@ pub mod event {
         PASSKEY_DELETED,
         PASSKEY_USED,
         PASSKEY_LOGIN_FAILED,
+        SOCIAL_LOGIN,
+        SOCIAL_SIGNUP,
+        SOCIAL_LINKED,
+        SOCIAL_UNLINKED,
+        SOCIAL_FAILED,
     ];
 }
 
@@ -279,7 +299,8 @@ pub fn outcome_of(name: &str) -> AuditOutcome {
         | event::MAIL_ABANDONED
         | event::PASSKEY_REGISTRATION_FAILED
         | event::PASSKEY_LOGIN_FAILED
-        | event::MFA_FAILED => AuditOutcome::Failure,
+        | event::MFA_FAILED
+        | event::SOCIAL_FAILED => AuditOutcome::Failure,
         _ => AuditOutcome::Success,
     }
 }
@@ -489,7 +510,8 @@ mod tests {
                 "mail.abandoned",
                 "mfa.failed",
                 "passkey.registration_failed",
-                "passkey.login_failed"
+                "passkey.login_failed",
+                "social.failed"
             ]
         );
         assert_eq!(outcome_of("app.custom"), AuditOutcome::Success);

@@ -14,7 +14,6 @@
 
 use std::collections::HashSet;
 
-use aws_lc_rs::digest;
 use tessera_core::Timestamp;
 use tessera_store::django::{
     DjangoData, DjangoImport, DjangoToken, DjangoUser, ImportRecord, ImportedUser, MAX_JTI_CHARS,
@@ -27,6 +26,7 @@ use super::report::{ImportNote, ImportReport, TableCounts};
 use crate::audit::{Audit, event};
 use crate::error::AuthError;
 use crate::rules::{EMAIL_MAX_LENGTH, USERNAME_MAX_LENGTH, validate_email};
+use crate::secret::sha256_hex;
 use crate::service::Auth;
 
 /// How [`Auth::import_django`] runs.
@@ -248,15 +248,6 @@ fn count_password_format(report: &mut ImportReport, table: &str, user: &DjangoUs
     ));
 }
 
-/// SHA-256 of `text`, in hex.
-fn sha256_hex(text: &str) -> String {
-    digest::digest(&digest::SHA256, text.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// The digest of everything of a Django user row but its password.
 fn row_digest(user: &DjangoUser) -> String {
     let fields = serde_json::json!([
@@ -270,7 +261,7 @@ fn row_digest(user: &DjangoUser) -> String {
         user.date_joined.map(Timestamp::as_micros),
         user.last_login.map(Timestamp::as_micros),
     ]);
-    sha256_hex(&fields.to_string())
+    sha256_hex(fields.to_string().as_bytes())
 }
 
 /// Whether Tessera can hold `username` as Django stored it: Django's validator runs in
@@ -389,7 +380,7 @@ impl UserImport<'_> {
         };
         let mut record = ImportRecord {
             row_digest: row_digest(user),
-            password_digest: sha256_hex(&user.password),
+            password_digest: sha256_hex(user.password.as_bytes()),
             merged: false,
         };
         let existing = self.tx.user(user.id).await?;
@@ -429,7 +420,7 @@ impl UserImport<'_> {
                 }
                 if earlier.password_digest != record.password_digest {
                     let held = current.password_hash.clone();
-                    if sha256_hex(&held) == earlier.password_digest {
+                    if sha256_hex(held.as_bytes()) == earlier.password_digest {
                         replace_password = Some(held);
                     } else {
                         self.warn(

@@ -38,7 +38,9 @@ impl Auth {
     /// with `detail.reason = "wrong_code"`, counted towards the lockout); while the name is
     /// locked for the client, no code is even tried. Five wrong codes delete the code. A
     /// success lifts the lockout, sets `last_login` (`update_last_login`) and marks the
-    /// address verified (the mail proved it); the caller issues the tokens. Throttled by
+    /// address verified (the mail proved it). The caller then takes [`Auth::login_step`]
+    /// and issues the tokens only when it answers
+    /// [`LoginStep::Complete`](crate::mfa::LoginStep::Complete). Throttled by
     /// `email_confirm` per client.
     ///
     /// # Errors

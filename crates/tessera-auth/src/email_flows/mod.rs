@@ -42,6 +42,7 @@ use crate::error::AuthError;
 use crate::form::{Fields, Trim, too_long};
 use crate::mail::{EmailBackend, MailKind, MailSettings, Mailer, Templates};
 use crate::rules::{EMAIL_MAX_LENGTH, has_invisible, validate_email};
+use crate::secret::{sha256_hex, token_hash};
 use crate::service::Auth;
 
 pub use email_change::EMAIL_UNCHANGED;
@@ -352,7 +353,7 @@ impl Auth {
         if !self.mail_enabled() {
             return Err(AuthError::MailOff);
         }
-        let key = tokens::sha256_hex(recipient.as_bytes());
+        let key = sha256_hex(recipient.as_bytes());
         let throttled = if kind == MailKind::EmailChangeNotice {
             Ok(())
         } else {
@@ -446,7 +447,7 @@ impl Auth {
         if !tokens::token_shape(token) {
             return Ok(None);
         }
-        let hash = tokens::token_hash(token);
+        let hash = token_hash(token);
         Ok(self
             .store()
             .find_account_token(purpose.as_str(), &hash, self.now())

@@ -18,7 +18,8 @@ impl Auth {
     /// `POST password/reset/` (`email`): queues a reset mail, whether or not the address
     /// belongs to someone — the answer, and the work done, are the same; the sender drops
     /// the mail of an unknown address, an inactive account or one without a usable
-    /// password (Django's `PasswordResetForm`). Throttled by `email_request` per client,
+    /// password (Django's `PasswordResetForm`) — unless a linked social identity signs that
+    /// account in: the reset is how it gets a password. Throttled by `email_request` per client,
     /// and silently by `email_recipient` per address.
     ///
     /// # Errors

@@ -14,10 +14,11 @@ use tessera_core::Timestamp;
 use tessera_store::{NewAccountToken, OutboxMail, User};
 
 use super::mask_email;
-use super::tokens::{Purpose, Secrets, code_hash, encode_uid, token_hash};
+use super::tokens::{Purpose, Secrets, code_hash, encode_uid};
 use crate::audit::{Audit, event};
 use crate::error::AuthError;
 use crate::mail::{Email, MailError, MailKind};
+use crate::secret::token_hash;
 use crate::service::{Auth, BackgroundTask};
 
 /// How long a sender holds a mail it claimed (longer when four `email_timeout`s are
@@ -234,9 +235,13 @@ impl Auth {
                 if !user.is_active {
                     return Ok(Plan::Drop("inactive"));
                 }
-                if !user.has_usable_password() {
+                if !user.has_usable_password()
+                    && self.store().social_identities_of(user.id).await?.is_empty()
+                {
                     // Django's `PasswordResetForm.get_users`: no reset for accounts
-                    // without a usable password.
+                    // without a usable password — unless a linked provider signs the
+                    // account in (it proved the address): how a social account gets a
+                    // password.
                     return Ok(Plan::Drop("unusable_password"));
                 }
                 (user, Some(Purpose::PasswordReset))

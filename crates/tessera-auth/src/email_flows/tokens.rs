@@ -2,7 +2,7 @@
 //! base64url without padding) and a short code (8 digits), stored only as SHA-256; the
 //! binding of a token to the state it changes; the `uid` of reset links.
 
-use aws_lc_rs::{constant_time, digest};
+use aws_lc_rs::constant_time;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tessera_core::KeyError;
@@ -10,9 +10,8 @@ use tessera_store::User;
 
 use crate::api_keys::ApiKeyHasher;
 use crate::error::AuthError;
+use crate::secret::{random_token, sha256_hex};
 
-/// Random bytes in a token.
-const TOKEN_BYTES: usize = 32;
 /// Characters of a token: 32 bytes in base64url without padding.
 pub(crate) const TOKEN_CHARS: usize = 43;
 /// Digits of a code.
@@ -74,10 +73,7 @@ pub(crate) struct Secrets {
 impl Secrets {
     /// 32 random bytes for the token, 8 random digits for the code.
     pub(crate) fn generate() -> Result<Self, AuthError> {
-        let mut bytes = [0u8; TOKEN_BYTES];
-        aws_lc_rs::rand::fill(&mut bytes)
-            .map_err(|_| KeyError::new("the random generator failed"))?;
-        let token = URL_SAFE_NO_PAD.encode(bytes);
+        let token = random_token()?;
         let code = loop {
             let mut raw = [0u8; 4];
             aws_lc_rs::rand::fill(&mut raw)
@@ -91,20 +87,6 @@ impl Secrets {
         };
         Ok(Self { token, code })
     }
-}
-
-/// SHA-256 of `bytes`, lower-case hex.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    digest::digest(&digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// What is stored of a token.
-pub(crate) fn token_hash(token: &str) -> String {
-    sha256_hex(token.as_bytes())
 }
 
 /// What is stored of the code of the token row `id`: keyed with the server's secret (the
@@ -162,6 +144,7 @@ pub fn decode_uid(uid: &str) -> Option<i64> {
 mod tests {
     use super::*;
     use crate::api_keys::ApiKeySettings;
+    use crate::secret::token_hash;
 
     #[test]
     fn uids_are_djangos() {

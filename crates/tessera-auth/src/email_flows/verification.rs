@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 use tessera_store::{AccountToken, CodeOwner, User};
 
-use super::tokens::{Purpose, token_hash, token_shape};
+use super::tokens::{Purpose, token_shape};
 use super::{CONFIRM_SCOPE, read_address};
 use crate::actor::Actor;
 use crate::audit::{Audit, event};
@@ -12,6 +12,7 @@ use crate::client::ClientInfo;
 use crate::error::AuthError;
 use crate::form::{Fields, Trim};
 use crate::mail::MailKind;
+use crate::secret::token_hash;
 use crate::service::Auth;
 
 impl Auth {

@@ -56,13 +56,16 @@ pub struct ThrottleSettings {
     /// address: over it, the request is answered as usual but nothing is sent) and
     /// `email_confirm` (confirming, verifying, logging in by code, by client address).
     /// `api_key_create` counts the API keys a user creates (by user) and `client_token` the
-    /// client-credentials grant (by client address). `mfa` counts a login's second steps (by
-    /// client address and by user) and TOTP confirmations, removals and new recovery codes (by user and
-    /// by client address apart); the server sets it as `login`. A missing or empty rate turns that
-    /// throttle off. Defaults to `register = "10/hour"`
-    /// and `password_change = "10/hour"` (both spend a password hash per request),
-    /// `ws_ticket = "60/min"`, `email_request = "20/hour"`, `email_recipient = "5/hour"`,
-    /// `email_confirm = "30/hour"` and `api_key_create = "20/hour"`.
+    /// client-credentials grant (by client address). `mfa` counts a login's second steps and
+    /// their passkey options (by client address, the second steps also by user), TOTP setups
+    /// (by user) and TOTP confirmations, removals and new recovery codes (by user and by
+    /// client address apart); the server
+    /// sets it as `login`. `social` counts social login's starts, callbacks, code exchanges
+    /// and links (by client address). A missing or empty rate turns that throttle off.
+    /// Defaults to `register = "10/hour"` and `password_change = "10/hour"` (both spend a
+    /// password hash per request), `ws_ticket = "60/min"`, `email_request = "20/hour"`,
+    /// `email_recipient = "5/hour"`, `email_confirm = "30/hour"`,
+    /// `api_key_create = "20/hour"` and `social = "60/min"`.
     pub throttle_rates: BTreeMap<String, String>,
     /// DRF's `NUM_PROXIES`: how many reverse proxies stand in front, so the client address
     /// is read from `X-Forwarded-For`. Unset: the socket's address, and the header is ignored.

@@ -3,28 +3,18 @@
 //! success consumes the token in one `DELETE … RETURNING`.
 
 use serde_json::json;
-use tessera_core::{KeyError, Timestamp};
+use tessera_core::Timestamp;
 use tessera_store::{MfaChallengeRow, NewMfaChallenge, User};
 
 use super::{MAX_ATTEMPTS, MFA_THROTTLE_SCOPE, MfaPurpose, MfaRoute};
 use crate::audit::{Audit, event};
 use crate::client::ClientInfo;
 use crate::error::AuthError;
+use crate::secret::{random_token, token_hash};
 use crate::service::Auth;
 
-/// A challenge's random bytes.
-const TOKEN_BYTES: usize = 32;
 /// A token's length: 32 bytes in unpadded base64url.
 const TOKEN_CHARS: usize = 43;
-
-/// SHA-256 of `bytes`, lower-case hex.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 /// Whether `token` could be a challenge's token: anything else is not looked up.
 fn token_shape(token: &str) -> bool {
@@ -77,18 +67,14 @@ impl Auth {
         route: MfaRoute,
         purpose: MfaPurpose,
     ) -> Result<String, AuthError> {
-        let mut bytes = [0u8; TOKEN_BYTES];
-        aws_lc_rs::rand::fill(&mut bytes)
-            .map_err(|_| KeyError::new("the random generator failed"))?;
-        let token =
-            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
+        let token = random_token()?;
         let now = self.now();
         let expires_at = now + self.mfa_settings().mfa_token_lifetime;
         self.store()
             .insert_mfa_challenge(&NewMfaChallenge {
-                token_hash: &sha256_hex(token.as_bytes()),
+                token_hash: &token_hash(&token),
                 user_id: user.id,
-                route: route.as_str(),
+                route: &route.stored(),
                 purpose: purpose.as_str(),
                 now,
                 expires_at,
@@ -111,7 +97,7 @@ impl Auth {
         }
         let row = self
             .store()
-            .find_mfa_challenge(&sha256_hex(mfa_token.as_bytes()), self.now())
+            .find_mfa_challenge(&token_hash(mfa_token), self.now())
             .await?;
         Ok(row
             .and_then(MfaChallenge::from_row)
@@ -165,8 +151,8 @@ impl Auth {
 
     /// A passed second step: consumes the challenge (the single winner goes on), lifts the
     /// lockout of the user's name for `client`, completes the login (`last_login` with
-    /// `update_last_login`, counted as a successful login) and audits `mfa.verified` with
-    /// the method.
+    /// `update_last_login`, counted as a successful login; a social sign-in's bookkeeping)
+    /// and audits `mfa.verified` with the method.
     ///
     /// # Errors
     /// [`AuthError::MfaTokenInvalid`] when a concurrent request consumed it first; the
@@ -197,6 +183,10 @@ impl Auth {
                 .detail(json!({"route": challenge.route.as_str(), "method": method})),
         )
         .await;
+        if let Some(identity) = challenge.route.social_identity() {
+            self.social_sign_in_completed(user, identity, client)
+                .await?;
+        }
         Ok(())
     }
 }

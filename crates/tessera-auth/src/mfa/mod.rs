@@ -5,14 +5,16 @@
 //! | use case | where |
 //! |---|---|
 //! | the settings (`mfa_issuer`, `mfa_token_lifetime`, `mfa_required_for_staff`) | [`MfaSettings`] |
+//! | the step after every login's first factor: complete, or a second step owed | [`Auth::login_step`], [`LoginStep`] |
 //! | the login's second step: the challenge, then [`Auth::verify_mfa`] | [`Auth::second_factor`], [`MfaPending`], [`MfaPassed`] |
 //! | setting TOTP up, confirming, disabling; the status | [`Auth::setup_totp`], [`Auth::confirm_totp`], [`Auth::disable_totp`], [`Auth::mfa_status`] |
 //! | recovery codes | [`Auth::regenerate_recovery_codes`] |
 //! | staff: removing someone's second factors | [`Auth::reset_mfa`] |
 //!
 //! # The second step
-//! Once a login route has checked the first factor (a password, a mailed code) of a user
-//! with a confirmed TOTP device or a passkey, it issues nothing: [`Auth::second_factor`]
+//! Once a login route has checked the first factor (a password, a mailed code, a social
+//! identity), it calls [`Auth::login_step`]. For a user with a confirmed TOTP device or a
+//! passkey it issues nothing: [`Auth::second_factor`]
 //! stores a challenge — a random 256-bit token, kept as its SHA-256, bound to the user and
 //! to the route, living `mfa_token_lifetime` — and the route answers 401 with the token and
 //! the methods the user can use. [`Auth::verify_mfa`] takes the token with a TOTP code, a
@@ -45,6 +47,7 @@
 mod challenge;
 mod passkey;
 mod recovery;
+mod step;
 mod totp;
 
 use std::time::Duration;
@@ -62,6 +65,7 @@ use crate::form::{Fields, Trim};
 use crate::service::Auth;
 
 pub use challenge::MfaChallenge;
+pub use step::LoginStep;
 pub use totp::TotpSetup;
 
 /// Guesses a challenge takes before it dies.
@@ -166,15 +170,21 @@ pub enum MfaRoute {
     /// `POST auth/cookie/login/` (the tokens in cookies).
     CookieLogin,
     /// `POST auth/social/exchange/` (a social login's one-time code): answered as
-    /// `POST token/`, recorded as a social login.
-    SocialPair,
+    /// `POST token/`, recorded as a social login through the linked identity `identity`.
+    SocialPair {
+        /// The id of the linked identity signing in.
+        identity: i64,
+    },
     /// A social login's callback in cookie mode: answered as `POST auth/cookie/login/`,
-    /// recorded as a social login.
-    SocialCookie,
+    /// recorded as a social login through the linked identity `identity`.
+    SocialCookie {
+        /// The id of the linked identity signing in.
+        identity: i64,
+    },
 }
 
 impl MfaRoute {
-    /// The stored name.
+    /// The route's name (in audit details).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pair => "token",
@@ -182,24 +192,46 @@ impl MfaRoute {
             Self::Login => "login",
             Self::CodeLogin => "code_login",
             Self::CookieLogin => "cookie_login",
-            Self::SocialPair => "social_token",
-            Self::SocialCookie => "social_cookie",
+            Self::SocialPair { .. } => "social_token",
+            Self::SocialCookie { .. } => "social_cookie",
         }
     }
 
-    /// The route of a stored name.
-    pub fn parse(name: &str) -> Option<Self> {
+    /// The linked identity of a social sign-in.
+    pub fn social_identity(self) -> Option<i64> {
+        match self {
+            Self::SocialPair { identity } | Self::SocialCookie { identity } => Some(identity),
+            _ => None,
+        }
+    }
+
+    /// The stored form: the name, and for a social sign-in `:` and the identity's id.
+    pub fn stored(self) -> String {
+        match self.social_identity() {
+            Some(identity) => format!("{}:{identity}", self.as_str()),
+            None => self.as_str().to_owned(),
+        }
+    }
+
+    /// The route of a stored form ([`MfaRoute::stored`]).
+    pub fn parse(stored: &str) -> Option<Self> {
+        if let Some((name, identity)) = stored.split_once(':') {
+            let identity = identity.parse().ok()?;
+            return match name {
+                "social_token" => Some(Self::SocialPair { identity }),
+                "social_cookie" => Some(Self::SocialCookie { identity }),
+                _ => None,
+            };
+        }
         [
             Self::Pair,
             Self::Sliding,
             Self::Login,
             Self::CodeLogin,
             Self::CookieLogin,
-            Self::SocialPair,
-            Self::SocialCookie,
         ]
         .into_iter()
-        .find(|route| route.as_str() == name)
+        .find(|route| route.as_str() == stored)
     }
 }
 
@@ -282,6 +314,13 @@ pub enum MfaActor<'a> {
     Pending(&'a str),
 }
 
+/// The refusal (as `non_field_errors`) of a staff reset that would take the account's last
+/// way in (its passkeys sign it in, and it has no usable password and no linked provider)
+/// without `force`.
+pub const RESET_LEAVES_NO_WAY_IN: &str = "The user's passkeys are their only way to sign in: \
+     without them the account cannot be entered (no usable password, no linked provider). \
+     Reset with force (`--force`, or `\"force\": true`) to remove them anyway.";
+
 /// What a staff reset removed ([`Auth::reset_mfa`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MfaReset {
@@ -289,6 +328,9 @@ pub struct MfaReset {
     pub totp: bool,
     /// How many passkeys went.
     pub passkeys: u64,
+    /// Whether the passkeys that went were the account's last way in (a forced reset): the
+    /// user can no longer sign in until staff give them a password.
+    pub no_way_in: bool,
 }
 
 impl MfaReset {
@@ -307,6 +349,9 @@ pub struct MfaStatus {
     pub recovery_codes_left: i64,
     /// The methods a login can use.
     pub methods: Vec<&'static str>,
+    /// Whether the user has a usable password (the forms that ask for the current one
+    /// leave it out otherwise).
+    pub has_usable_password: bool,
 }
 
 impl Auth {
@@ -314,7 +359,8 @@ impl Auth {
     /// any: a stored challenge, audited as `mfa.challenge`. `None` for a user with no second
     /// factor (who logs in as before), unless `mfa_required_for_staff` catches them: then a
     /// setup challenge. The route answers 401 with [`MfaPending::to_json`] and issues
-    /// nothing.
+    /// nothing. Login routes take [`Auth::login_step`], which calls this and also records a
+    /// login that owes nothing as complete.
     ///
     /// # Errors
     /// The store's; a failing random generator.
@@ -427,22 +473,29 @@ impl Auth {
             .attempt_challenge(&token, MfaPurpose::Verify, client)
             .await?;
         let method = match &factor {
-            SecondFactor::Code(code) => self.check_second_code(&user, code, client).await?,
+            SecondFactor::Code(code) => self
+                .check_second_code(&user, code, client)
+                .await?
+                .ok_or("wrong_code"),
             SecondFactor::Passkey(assertion) => self
                 .verify_passkey_second_factor(&user, &challenge, assertion, client)
                 .await?
-                .then_some("passkey"),
+                .map(|()| "passkey"),
         };
-        let Some(method) = method else {
-            self.second_factor_failed(&user, &challenge, client).await?;
-            return Err(AuthError::field(
-                if matches!(factor, SecondFactor::Passkey(_)) {
-                    "passkey"
-                } else {
-                    "code"
-                },
-                INVALID_CODE,
-            ));
+        let method = match method {
+            Ok(method) => method,
+            Err(reason) => {
+                self.second_factor_failed(&user, &challenge, reason, client)
+                    .await?;
+                return Err(AuthError::field(
+                    if matches!(factor, SecondFactor::Passkey(_)) {
+                        "passkey"
+                    } else {
+                        "code"
+                    },
+                    INVALID_CODE,
+                ));
+            }
         };
         self.finish_challenge(&challenge, &user, method, client)
             .await?;
@@ -485,28 +538,49 @@ impl Auth {
             totp,
             recovery_codes_left,
             methods,
+            has_usable_password: user.has_usable_password(),
         })
     }
 
     /// Removes every second factor of `user` — TOTP device, recovery codes, passkeys, and
     /// the pending challenges and WebAuthn ceremonies — in one transaction, for a staff
     /// member or the command line (a lost phone): their next login asks for the first factor
-    /// alone. Audited as `admin.mfa_reset` (`detail.totp`, `detail.passkeys`).
+    /// alone. When the passkeys are the account's last way in (they sign in, and there is no
+    /// usable password and no linked provider), the reset is refused unless `force`; a forced
+    /// one says so (`no_way_in`). Audited as `admin.mfa_reset` (`detail.totp`,
+    /// `detail.passkeys`, and `detail.no_way_in` when true).
     ///
     /// # Errors
     /// [`AuthError::PermissionDenied`] under the privilege rules (staff who are not
-    /// superusers acting on a superuser); the store's.
-    pub async fn reset_mfa(&self, user: &User, actor: Actor<'_>) -> Result<MfaReset, AuthError> {
+    /// superusers acting on a superuser); [`AuthError::Invalid`]
+    /// ([`RESET_LEAVES_NO_WAY_IN`]) for the last way in without `force`; the store's.
+    pub async fn reset_mfa(
+        &self,
+        user: &User,
+        actor: Actor<'_>,
+        force: bool,
+    ) -> Result<MfaReset, AuthError> {
         self.authorize(user, crate::accounts::AdminAction::ResetMfa, actor)
             .await?;
+        let strands = self.passkeys_sign_in()
+            && self.passkey_count(user.id).await? > 0
+            && self.ways_in_besides_passkeys(user).await? == 0;
+        if strands && !force {
+            return Err(AuthError::field("non_field_errors", RESET_LEAVES_NO_WAY_IN));
+        }
         let (totp, passkeys) = self.store().delete_second_factors(user.id).await?;
-        self.audit(
-            actor
-                .event(event::ADMIN_MFA_RESET, user)
-                .detail(json!({"totp": totp, "passkeys": passkeys})),
-        )
-        .await;
-        Ok(MfaReset { totp, passkeys })
+        let no_way_in = strands && passkeys > 0;
+        let mut detail = json!({"totp": totp, "passkeys": passkeys});
+        if no_way_in {
+            detail["no_way_in"] = true.into();
+        }
+        self.audit(actor.event(event::ADMIN_MFA_RESET, user).detail(detail))
+            .await;
+        Ok(MfaReset {
+            totp,
+            passkeys,
+            no_way_in,
+        })
     }
 
     /// Whether `code` is `user`'s current TOTP code (its step then used up) or one of
@@ -527,13 +601,15 @@ impl Auth {
         Ok(None)
     }
 
-    /// A wrong second factor on `challenge`: audited as `mfa.failed`, counted towards the
-    /// lockout of the user's name from `client`, and the challenge deleted when that was
-    /// its last guess.
+    /// A wrong second factor on `challenge`: audited as `mfa.failed` (`detail.reason`:
+    /// `wrong_code`, or why a passkey assertion was refused), counted towards the lockout
+    /// of the user's name from `client`, and the challenge deleted when that was its last
+    /// guess.
     pub(crate) async fn second_factor_failed(
         &self,
         user: &User,
         challenge: &MfaChallenge,
+        reason: &str,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         metrics::counter!("tessera_mfa_total", "outcome" => "failure").increment(1);
@@ -542,7 +618,11 @@ impl Auth {
                 .user(user.id)
                 .login_name(self.lockout_name_of(user))
                 .client(client)
-                .detail(json!({"route": challenge.route.as_str(), "attempts": challenge.attempts})),
+                .detail(json!({
+                    "route": challenge.route.as_str(),
+                    "attempts": challenge.attempts,
+                    "reason": reason,
+                })),
         )
         .await;
         if challenge.attempts >= MAX_ATTEMPTS {

@@ -5,19 +5,17 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tessera_store::User;
 use webauthn_rs::prelude::{Passkey, PasskeyAuthentication, PublicKeyCredential};
 
 use super::MfaChallenge;
-use crate::audit::{Audit, event};
 use crate::client::ClientInfo;
 use crate::error::AuthError;
 use crate::form::{Fields, Trim};
 use crate::passkeys::ceremony::KIND_MFA;
 use crate::passkeys::{
-    PASSKEY_LOGIN_THROTTLE_SCOPE, PasskeyChallenge, constant_eq, corrupt, serialise,
-    webauthn_failure, within_bound,
+    PasskeyChallenge, constant_eq, corrupt, serialise, webauthn_failure, within_bound,
 };
 use crate::service::Auth;
 
@@ -40,6 +38,22 @@ impl Auth {
         self.count_passkeys(user_id).await
     }
 
+    /// The passkeys the store holds while passkeys are unavailable
+    /// ([`Auth::passkeys_unavailable`]): why they are, and how many passkeys their users
+    /// would be asked for and could not use. `None` when passkeys are available or none is
+    /// held. A server should not start with `Some` (the command line's `serve` refuses,
+    /// `check` reports it).
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn stranded_passkeys(&self) -> Result<Option<(String, u64)>, AuthError> {
+        let Some(why) = self.passkeys_unavailable() else {
+            return Ok(None);
+        };
+        let held = self.store().passkey_total().await?;
+        Ok((held > 0).then(|| (why.to_string(), held)))
+    }
+
     /// `POST mfa/passkey/begin/` (`mfa_token`): the request options for the pending login's
     /// user, their passkeys allowed. The ceremony is bound to that pending login: only
     /// `mfa/verify/` with the same `mfa_token` finishes it.
@@ -47,8 +61,8 @@ impl Auth {
     /// # Errors
     /// [`AuthError::PasskeysOff`] when passkeys are unavailable; [`AuthError::Invalid`]
     /// without an `mfa_token`; [`AuthError::MfaTokenInvalid`] for an unknown or expired
-    /// one, or a user without passkeys (as `mfa/verify/`); [`AuthError::Throttled`] (the `login` scope, per
-    /// client); [`AuthError::Busy`]; the store's error.
+    /// one, or a user without passkeys (as `mfa/verify/`); [`AuthError::Throttled`] (the
+    /// `mfa` scope, per client, as `mfa/verify/`); [`AuthError::Busy`]; the store's error.
     pub async fn begin_passkey_second_factor(
         &self,
         data: &Map<String, Value>,
@@ -56,7 +70,7 @@ impl Auth {
     ) -> Result<PasskeyChallenge, AuthError> {
         let webauthn = self.webauthn()?;
         self.throttles()
-            .check(PASSKEY_LOGIN_THROTTLE_SCOPE, client.ident())
+            .check(crate::mfa::MFA_THROTTLE_SCOPE, client.ident())
             .await?;
         let mut fields = Fields::new(data);
         let token = fields.required("mfa_token", Trim::Yes);
@@ -94,9 +108,11 @@ impl Auth {
     /// Whether `assertion` (the `passkey` object of `POST auth/mfa/verify/`:
     /// `{challenge_id, credential}`, the ceremony begun by `POST auth/mfa/passkey/begin/`
     /// for this very `challenge`) proves `user`: a credential of `user` that verifies;
-    /// `false` counts as a wrong second factor. The ceremony is consumed either way. A
-    /// success stores the credential's counter and last use (`passkey.used`,
-    /// `detail.purpose = "mfa"`); a refusal is audited as `passkey.login_failed`.
+    /// a refusal (`Err` with its reason: `malformed`, `challenge`, `verification`,
+    /// `unknown_credential`) counts as a wrong second factor, which the caller audits
+    /// (`mfa.failed`, `detail.reason`). The ceremony is consumed either way. A success
+    /// stores the credential's counter and last use (`passkey.used`,
+    /// `detail.purpose = "mfa"`).
     ///
     /// # Errors
     /// [`AuthError::PasskeysOff`] when passkeys are unavailable; the store's error.
@@ -106,50 +122,38 @@ impl Auth {
         challenge: &MfaChallenge,
         assertion: &Value,
         client: &ClientInfo,
-    ) -> Result<bool, AuthError> {
+    ) -> Result<Result<(), &'static str>, AuthError> {
         let webauthn = self.webauthn()?;
         let pending_id = challenge.token_hash.as_str();
-        let refused = |reason: &'static str| {
-            Audit::new(event::PASSKEY_LOGIN_FAILED)
-                .user(user.id)
-                .client(client)
-                .detail(json!({"reason": reason, "purpose": "mfa"}))
-        };
         let Some(object) = assertion.as_object() else {
-            self.audit(refused("malformed")).await;
-            return Ok(false);
+            return Ok(Err("malformed"));
         };
         let challenge_id = object.get("challenge_id").and_then(Value::as_str);
         let credential = object.get("credential").filter(|value| within_bound(value));
         let (Some(challenge_id), Some(credential)) = (challenge_id, credential) else {
-            self.audit(refused("malformed")).await;
-            return Ok(false);
+            return Ok(Err("malformed"));
         };
         let Some(ceremony) = self
             .take_ceremony(challenge_id, KIND_MFA, Some(user.id))
             .await?
         else {
-            self.audit(refused("challenge")).await;
-            return Ok(false);
+            return Ok(Err("challenge"));
         };
         let Ok(state) = serde_json::from_str::<MfaState>(&ceremony.state) else {
             return Err(corrupt());
         };
         if !constant_eq(&state.mfa, pending_id) {
-            self.audit(refused("challenge")).await;
-            return Ok(false);
+            return Ok(Err("challenge"));
         }
         let Ok(credential) = serde_json::from_value::<PublicKeyCredential>(credential.clone())
         else {
-            self.audit(refused("malformed")).await;
-            return Ok(false);
+            return Ok(Err("malformed"));
         };
         let result = match webauthn.finish_passkey_authentication(&credential, &state.state) {
             Ok(result) => result,
             Err(error) => {
                 tracing::debug!(%error, "refused a passkey assertion");
-                self.audit(refused("verification")).await;
-                return Ok(false);
+                return Ok(Err("verification"));
             }
         };
         let credential_id = URL_SAFE_NO_PAD.encode(result.cred_id());
@@ -159,10 +163,9 @@ impl Auth {
             .await?
             .filter(|stored| stored.user_id == user.id)
         else {
-            self.audit(refused("unknown_credential")).await;
-            return Ok(false);
+            return Ok(Err("unknown_credential"));
         };
         self.record_use(&stored, &result, "mfa", client).await?;
-        Ok(true)
+        Ok(Ok(()))
     }
 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use tessera_core::KeyError;
 use tessera_store::User;
 
-use super::{MFA_THROTTLE_SCOPE, NOT_ENABLED, RECOVERY_CODES};
+use super::{INVALID_CODE, MFA_THROTTLE_SCOPE, NOT_ENABLED, RECOVERY_CODES, read_code};
 use crate::audit::{Audit, event};
 use crate::client::ClientInfo;
 use crate::error::AuthError;
@@ -24,11 +24,13 @@ const CODE_CHARS: usize = 10;
 impl Auth {
     /// `POST auth/mfa/recovery-codes/` (`password`): ten new recovery codes for a user with
     /// TOTP on; the earlier ones die. Audited as `mfa.recovery_codes_regenerated`. A wrong
-    /// password counts as a failed login. Throttled by `mfa` per user and per client.
+    /// password counts as a failed login. A user without a usable password (a social
+    /// account) sends a current TOTP `code` instead (a wrong one audited as `mfa.failed`).
+    /// Throttled by `mfa` per user and per client.
     ///
     /// # Errors
-    /// `{"password": ["Incorrect password."]}`; [`AuthError::MfaRefused`] when TOTP is off;
-    /// [`AuthError::Throttled`]; the store's.
+    /// `{"password": ["Incorrect password."]}`, `{"code": ["Invalid code."]}`;
+    /// [`AuthError::MfaRefused`] when TOTP is off; [`AuthError::Throttled`]; the store's.
     pub async fn regenerate_recovery_codes(
         &self,
         user: &User,
@@ -39,14 +41,36 @@ impl Auth {
         self.throttles()
             .check_each(MFA_THROTTLE_SCOPE, &[&by_user, client.ident()])
             .await?;
+        // A user without a usable password (a social account) proves themselves with a
+        // current TOTP `code` instead.
+        let with_password = user.has_usable_password();
         let mut fields = Fields::new(data);
-        let password = fields.required("password", Trim::No);
+        let (password, code) = if with_password {
+            (fields.required("password", Trim::No), None)
+        } else {
+            (None, read_code(&mut fields, true))
+        };
         fields.finish()?;
         if !self.mfa_methods(user).await?.contains(&"totp") {
             return Err(AuthError::MfaRefused(NOT_ENABLED));
         }
-        self.check_password_field(user, &password.unwrap_or_default(), client)
-            .await?;
+        if with_password {
+            self.check_password_field(user, &password.unwrap_or_default(), client)
+                .await?;
+        } else if !self
+            .accept_totp_code(user, &code.unwrap_or_default())
+            .await?
+        {
+            self.audit(
+                Audit::new(event::MFA_FAILED)
+                    .user(user.id)
+                    .login_name(self.lockout_name_of(user))
+                    .client(client)
+                    .detail(json!({"purpose": "recovery_codes"})),
+            )
+            .await;
+            return Err(AuthError::field("code", INVALID_CODE));
+        }
         let Some(device) = self
             .store()
             .totp_device(user.id)

@@ -54,8 +54,9 @@ impl Auth {
     /// `POST auth/mfa/totp/setup/`: a new pending TOTP secret for the user (replacing a
     /// pending one), sealed in the store, with its `otpauth://` URL and QR code. It guards
     /// nothing until [`Auth::confirm_totp`]. `actor` is the logged-in user, or the `mfa_token`
-    /// of a staff login that must set it up (`mfa_required_for_staff`; then throttled by
-    /// `mfa` per client). Audited as `mfa.totp_setup`.
+    /// of a staff login that must set it up (`mfa_required_for_staff`). Throttled by `mfa`
+    /// per user (a logged-in user) or per client (a setup token). Audited as
+    /// `mfa.totp_setup`.
     ///
     /// # Errors
     /// `400 {"detail": "Two-factor authentication is already enabled."}`
@@ -70,7 +71,12 @@ impl Auth {
         client: &ClientInfo,
     ) -> Result<TotpSetup, AuthError> {
         let user = match actor {
-            MfaActor::User(user) => user.clone(),
+            MfaActor::User(user) => {
+                self.throttles()
+                    .check(MFA_THROTTLE_SCOPE, &format!("user_{}", user.id))
+                    .await?;
+                user.clone()
+            }
             MfaActor::Pending(token) => {
                 self.throttles()
                     .check(MFA_THROTTLE_SCOPE, client.ident())
@@ -174,7 +180,8 @@ impl Auth {
             // During a login, the challenge's failure (audited once, counted towards the
             // lockout); otherwise the confirmation's.
             if let Some(challenge) = &challenge {
-                self.second_factor_failed(&user, challenge, client).await?;
+                self.second_factor_failed(&user, challenge, "wrong_code", client)
+                    .await?;
             } else {
                 self.audit(
                     Audit::new(event::MFA_FAILED)
@@ -220,8 +227,9 @@ impl Auth {
 
     /// `POST auth/mfa/totp/disable/` (`password`, `code`: a TOTP or a recovery code):
     /// removes the TOTP device and the recovery codes. Audited as `mfa.totp_disabled`. A
-    /// wrong password counts as a failed login (as a password change's does). Throttled by
-    /// `mfa` per user and per client.
+    /// wrong password counts as a failed login (as a password change's does); a user
+    /// without a usable password gives the `code` alone. Throttled by `mfa` per user and
+    /// per client.
     ///
     /// # Errors
     /// `{"password": ["Incorrect password."]}`, `{"code": ["Invalid code."]}`;
@@ -236,15 +244,25 @@ impl Auth {
         self.throttles()
             .check_each(MFA_THROTTLE_SCOPE, &[&by_user, client.ident()])
             .await?;
+        // A user without a usable password (a social account) has none to give: the code
+        // alone proves the device.
+        let with_password = user.has_usable_password();
         let mut fields = Fields::new(data);
-        let password = fields.required("password", Trim::No);
+        let password = if with_password {
+            fields.required("password", Trim::No)
+        } else {
+            None
+        };
         let code = read_code(&mut fields, true);
         fields.finish()?;
-        let (password, code) = (password.unwrap_or_default(), code.unwrap_or_default());
+        let code = code.unwrap_or_default();
         if !self.mfa_methods(user).await?.contains(&"totp") {
             return Err(AuthError::MfaRefused(NOT_ENABLED));
         }
-        self.check_password_field(user, &password, client).await?;
+        if with_password {
+            self.check_password_field(user, &password.unwrap_or_default(), client)
+                .await?;
+        }
         if self.check_second_code(user, &code, client).await?.is_none() {
             self.audit(
                 Audit::new(event::MFA_FAILED)

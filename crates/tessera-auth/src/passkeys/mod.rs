@@ -65,9 +65,8 @@ pub const INVALID_CHALLENGE: &str = "Invalid or expired challenge.";
 pub const INVALID_CREDENTIAL: &str = "The passkey could not be verified.";
 /// The message of a credential registered already.
 pub const DUPLICATE_PASSKEY: &str = "This passkey is already registered.";
-/// The refusal to delete the last way into an account.
-pub const LAST_WAY_IN: &str =
-    "This passkey is the only way to sign in to this account; add another before deleting it.";
+/// The refusal to delete the last way into an account (the one of every way in).
+pub use crate::accounts::LAST_WAY_IN;
 
 /// A begun ceremony: what the browser needs.
 #[derive(Debug, Clone, PartialEq)]

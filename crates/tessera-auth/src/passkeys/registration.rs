@@ -5,15 +5,16 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tessera_core::KeyError;
-use tessera_store::{NewPasskey, PasskeyInsert, StoredPasskey, User};
+use tessera_store::{NewPasskey, PasskeyInsert, StoredPasskey, User, WayIn};
 use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential, Uuid};
 
 use super::ceremony::KIND_REGISTER;
 use super::{
-    DUPLICATE_PASSKEY, INVALID_CHALLENGE, INVALID_CREDENTIAL, LAST_WAY_IN, MAX_PASSKEY_NAME_CHARS,
+    DUPLICATE_PASSKEY, INVALID_CHALLENGE, INVALID_CREDENTIAL, MAX_PASSKEY_NAME_CHARS,
     MAX_PASSKEYS_PER_USER, PasskeyChallenge, corrupt, parse_passkey, read_credential, serialise,
     webauthn_failure,
 };
+use crate::accounts::Removed;
 use crate::audit::{Audit, event};
 use crate::client::ClientInfo;
 use crate::error::AuthError;
@@ -243,27 +244,21 @@ impl Auth {
     }
 
     /// `DELETE passkeys/{id}/`: deletes one of `user`'s passkeys — but never the last way
-    /// into the account: the last passkey of a user with no usable password stays, unless
-    /// login by code can open the account. Audited as `passkey.deleted`.
+    /// into the account (see [`ways_in`](crate::accounts)): with passwordless sign-in on, the
+    /// last passkey of a user with no usable password and no linked identity stays.
+    /// Audited as `passkey.deleted`.
     ///
     /// # Errors
     /// [`AuthError::NotFound`] when `user` holds no such passkey; [`AuthError::Invalid`]
-    /// ([`LAST_WAY_IN`]) for the last way in; the store's error.
+    /// ([`LAST_WAY_IN`](crate::accounts::LAST_WAY_IN)) for the last way in; the store's error.
     pub async fn delete_passkey(
         &self,
         user: &User,
         id: i64,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let keep_one = !self.has_other_way_in(user).await?;
-        let deleted = self.store().delete_passkey(id, user.id, keep_one).await?;
-        let Some(deleted) = deleted else {
-            let held = self.store().passkeys_of(user.id).await?;
-            return if held.iter().any(|stored| stored.id == id) {
-                Err(AuthError::field("non_field_errors", LAST_WAY_IN))
-            } else {
-                Err(AuthError::NotFound)
-            };
+        let Removed::Passkey(deleted) = self.remove_way_in(user, WayIn::Passkey(id)).await? else {
+            return Err(AuthError::NotFound);
         };
         self.audit(
             Audit::new(event::PASSKEY_DELETED)
@@ -273,16 +268,6 @@ impl Auth {
         )
         .await;
         Ok(())
-    }
-
-    /// Whether `user` can get in without a passkey: a usable password, a login code by
-    /// mail, or a linked social identity.
-    async fn has_other_way_in(&self, user: &User) -> Result<bool, AuthError> {
-        Ok(user.has_usable_password()
-            || (self.mail_enabled()
-                && self.email_flow_settings().login_by_code
-                && !user.email.is_empty())
-            || !self.store().social_identities_of(user.id).await?.is_empty())
     }
 }
 
@@ -372,13 +357,13 @@ mod tests {
     #[tokio::test]
     async fn a_linked_social_identity_is_another_way_in() {
         let (auth, ada) = service().await;
-        assert!(!auth.has_other_way_in(&ada).await.unwrap());
+        assert_eq!(auth.ways_in_besides_passkeys(&ada).await.unwrap(), 0);
         auth.store()
             .link_social_identity(ada.id, "github", "ada-1815", "ada@example.com", T0)
             .await
             .unwrap()
             .unwrap();
-        assert!(auth.has_other_way_in(&ada).await.unwrap());
+        assert_eq!(auth.ways_in_besides_passkeys(&ada).await.unwrap(), 1);
     }
 
     #[tokio::test]

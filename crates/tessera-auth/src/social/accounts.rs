@@ -3,22 +3,24 @@
 
 use serde_json::{Map, Value, json};
 use tessera_core::UsernameField;
-use tessera_store::{NewUser, SocialIdentity, StoreError, User};
+use tessera_store::{NewUser, SocialIdentity, StoreError, User, WayIn};
 
 use super::SOCIAL_THROTTLE_SCOPE;
 use super::discovery::Profile;
 use super::event;
-use super::flow::{INVALID_LINK, SocialFailure, SocialMode, random_secret, sha256_hex};
+use super::flow::{INVALID_LINK, SocialFailure, SocialMode};
+use crate::accounts::Removed;
 use crate::audit::Audit;
 use crate::client::ClientInfo;
 use crate::error::AuthError;
 use crate::form::{Fields, Trim};
+use crate::secret::{random_token, sha256_hex};
 use crate::service::Auth;
 
 /// The most identities one user may link.
 pub const MAX_IDENTITIES: usize = 20;
-/// The field error of unlinking the last way into an account.
-pub const LAST_WAY_IN: &str = "This is the only way to sign in to this account: set a password or link another provider first.";
+/// The refusal to unlink the last way into an account (the one of every way in).
+pub use crate::accounts::LAST_WAY_IN;
 /// The field error of linking an identity another account holds.
 pub const LINKED_ELSEWHERE: &str = "This provider account is already linked to another user.";
 /// Django's longest first or last name.
@@ -35,8 +37,8 @@ pub(crate) struct PendingIdentity {
 /// How a callback's identity settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Settled {
-    /// Sign this user in.
-    SignIn(Box<User>),
+    /// Sign this user in through their linked identity (its id).
+    SignIn(Box<User>, i64),
     /// The account `0` has the address: its owner must confirm the link.
     Link(i64, PendingIdentity),
     /// Linked to the user who connected.
@@ -55,7 +57,6 @@ impl Auth {
         client: &ClientInfo,
     ) -> Result<Result<Settled, SocialFailure>, AuthError> {
         let store = self.store();
-        let now = self.now();
         let pending = PendingIdentity {
             provider: provider.to_owned(),
             subject: profile.subject.clone(),
@@ -106,20 +107,9 @@ impl Auth {
                     .await;
                 return Ok(Err(SocialFailure::EmailNotVerified));
             }
-            store.touch_social_identity(identity.id, now).await?;
-            if self.settings().update_last_login {
-                store.set_last_login(user.id, now).await?;
-            }
-            metrics::counter!("tessera_social_logins_total", "outcome" => "success").increment(1);
-            self.audit(
-                Audit::new(event::SOCIAL_LOGIN)
-                    .user(user.id)
-                    .login_name(self.lockout_name_of(&user))
-                    .client(client)
-                    .detail(json!({"provider": provider})),
-            )
-            .await;
-            return Ok(Ok(Settled::SignIn(Box::new(user))));
+            // The sign-in is recorded once complete: after the second step, if one is owed
+            // (`Auth::login_step`).
+            return Ok(Ok(Settled::SignIn(Box::new(user), identity.id)));
         }
         // Not linked yet: never merged silently, never an unverified address.
         match &profile.email {
@@ -224,21 +214,17 @@ impl Auth {
             }
             Err(other) => return Err(other.into()),
         };
-        if store
+        let Some(identity) = store
             .link_social_identity(user.id, provider, &pending.subject, &pending.email, now)
             .await?
-            .is_none()
-        {
+        else {
             // The identity was linked meanwhile by a concurrent callback.
             store.delete_user(user.id).await?;
             self.social_failed(provider, "race", None, client).await;
             return Ok(Err(SocialFailure::LoginFailed));
-        }
+        };
         if !email.is_empty() {
             user.email_verified = store.mark_email_proved(user.id, &user.email).await?;
-        }
-        if self.settings().update_last_login {
-            store.set_last_login(user.id, now).await?;
         }
         metrics::counter!("tessera_social_logins_total", "outcome" => "signup").increment(1);
         self.audit(
@@ -249,7 +235,7 @@ impl Auth {
                 .detail(json!({"provider": provider})),
         )
         .await;
-        Ok(Ok(Settled::SignIn(Box::new(user))))
+        Ok(Ok(Settled::SignIn(Box::new(user), identity.id)))
     }
 
     /// A free, valid username from the provider's hint or the address's local part:
@@ -275,7 +261,7 @@ impl Auth {
         if base.is_empty() {
             base = "user".into();
         }
-        let random = random_secret()?;
+        let random = random_token()?;
         let suffix: String = sha256_hex(random.as_bytes()).chars().take(8).collect();
         let mut candidates: Vec<String> = vec![base.clone()];
         candidates.extend((2..10).map(|n| format!("{base}{n}")));
@@ -405,39 +391,24 @@ impl Auth {
     }
 
     /// `DELETE social/identities/{id}/`: unlinks one of `user`'s identities, unless it is
-    /// their last way in (no usable password, no other identity, no passkey). Audited as
-    /// `social.unlinked`.
+    /// their last way in (see [`ways_in`](crate::accounts): no usable password, no other
+    /// identity, no passkey that signs in). Audited as `social.unlinked`.
     ///
     /// # Errors
     /// [`AuthError::NotFound`] for an identity that is not the user's;
-    /// [`AuthError::Invalid`] (`detail`: [`LAST_WAY_IN`]) for the last way in; the store's.
+    /// [`AuthError::Invalid`] (`non_field_errors`: [`LAST_WAY_IN`]) for the last way in;
+    /// the store's.
     pub async fn unlink_social(
         &self,
         user: &User,
         id: i64,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let identities = self.store().social_identities_of(user.id).await?;
-        let Some(identity) = identities.iter().find(|i| i.id == id) else {
+        let Removed::SocialIdentity(identity) =
+            self.remove_way_in(user, WayIn::SocialIdentity(id)).await?
+        else {
             return Err(AuthError::NotFound);
         };
-        let may_be_last = user.has_usable_password() || self.passkey_count(user.id).await? > 0;
-        if !may_be_last && identities.len() <= 1 {
-            return Err(AuthError::field("detail", LAST_WAY_IN));
-        }
-        // The count is checked again in the `DELETE`: a concurrent unlink of the other
-        // identity cannot leave the account without a way in.
-        let unlinked = self
-            .store()
-            .unlink_social_identity(user.id, id, may_be_last)
-            .await?;
-        if !unlinked {
-            let still = self.store().social_identities_of(user.id).await?;
-            if still.iter().any(|i| i.id == id) {
-                return Err(AuthError::field("detail", LAST_WAY_IN));
-            }
-            return Ok(());
-        }
         self.audit(
             Audit::new(event::SOCIAL_UNLINKED)
                 .user(user.id)

@@ -6,7 +6,6 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
-use tessera_core::KeyError;
 use tessera_store::{AuditOutcome, NewSocialState, SocialTicket, User};
 
 use super::accounts::Settled;
@@ -16,6 +15,7 @@ use crate::audit::Audit;
 use crate::client::ClientInfo;
 use crate::error::AuthError;
 use crate::form::{Fields, Trim};
+use crate::secret::{random_token, sha256_hex};
 use crate::service::Auth;
 
 /// How long an authorization request may take.
@@ -105,8 +105,10 @@ pub struct SocialFinish {
 pub enum SocialResult {
     /// `token` mode: the one-time code for `social_frontend_url?code=…`.
     Code(String),
-    /// `cookie` mode: sign this user in (their second step first, if they have one).
-    SignIn(Box<User>),
+    /// `cookie` mode: sign this user in ([`Auth::login_step`] with
+    /// [`MfaRoute::SocialCookie`](crate::mfa::MfaRoute::SocialCookie): their second step
+    /// first, if they have one).
+    SignIn(Box<SocialSignIn>),
     /// `token` mode: an account has the address; the one-time code whose exchange answers
     /// `link_required`. The link needs this browser's binding value
     /// ([`SocialFinish::binding`]).
@@ -164,11 +166,23 @@ impl SocialFailure {
     }
 }
 
+/// A social sign-in whose first factor (the provider's identity) checked out: what
+/// [`Auth::login_step`] takes next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocialSignIn {
+    /// The user signing in.
+    pub user: User,
+    /// The id of their linked identity that signs them in.
+    pub identity: i64,
+}
+
 /// What a one-time code is exchanged for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SocialExchange {
-    /// Sign this user in (second step first, if they have one).
-    Login(Box<User>),
+    /// Sign this user in ([`Auth::login_step`] with
+    /// [`MfaRoute::SocialPair`](crate::mfa::MfaRoute::SocialPair): the second step first,
+    /// if they have one).
+    Login(Box<SocialSignIn>),
     /// An account has the address: `{"code": "link_required", "link_token", "provider",
     /// "email"}`. The link needs the binding cookie of the browser that signed in at the
     /// provider.
@@ -193,22 +207,6 @@ impl SocialExchange {
             "email": email,
         })
     }
-}
-
-/// SHA-256 of `bytes`, lower-case hex.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// 32 random bytes, base64url.
-pub(crate) fn random_secret() -> Result<String, AuthError> {
-    let mut bytes = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| KeyError::new("the random generator failed"))?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// The PKCE verifier of a request: derived from the browser-binding value and the state,
@@ -282,7 +280,7 @@ impl Auth {
             tracing::warn!(provider, error = %error.0, "the provider cannot be reached");
             AuthError::Busy { retry_after: 30 }
         })?;
-        let (state, binding, nonce) = (random_secret()?, random_secret()?, random_secret()?);
+        let (state, binding, nonce) = (random_token()?, random_token()?, random_token()?);
         let verifier = pkce_verifier(&binding, &state);
         let now = self.now();
         let stored = self
@@ -442,13 +440,24 @@ impl Auth {
         let result = match (settled, mode) {
             (Err(failure), _) => Err(failure),
             (Ok(Settled::Connected), _) => Ok(SocialResult::Connected),
-            (Ok(Settled::SignIn(user)), SocialMode::Token) => {
+            (Ok(Settled::SignIn(user, _)), SocialMode::Token) => {
+                // The code names the identity, which the exchange finds again.
+                let identity = super::accounts::PendingIdentity {
+                    provider: provider.to_owned(),
+                    subject: profile.subject.clone(),
+                    email: String::new(),
+                };
                 let code = self
-                    .issue_social_ticket("login", user.id, None, CODE_LIFETIME)
+                    .issue_social_ticket("login", user.id, Some((&identity, "")), CODE_LIFETIME)
                     .await?;
                 Ok(SocialResult::Code(code))
             }
-            (Ok(Settled::SignIn(user)), _) => Ok(SocialResult::SignIn(user)),
+            (Ok(Settled::SignIn(user, identity)), _) => {
+                Ok(SocialResult::SignIn(Box::new(SocialSignIn {
+                    user: *user,
+                    identity,
+                })))
+            }
             (Ok(Settled::Link(user_id, identity)), SocialMode::Token) => {
                 let code = self
                     .issue_social_ticket(
@@ -489,7 +498,7 @@ impl Auth {
         lifetime: Duration,
     ) -> Result<String, AuthError> {
         let identity = link.map(|(identity, _)| identity);
-        let secret = random_secret()?;
+        let secret = random_token()?;
         let now = self.now();
         let ticket = SocialTicket {
             purpose: purpose.to_owned(),
@@ -507,13 +516,14 @@ impl Auth {
     }
 
     /// `POST social/exchange/` (`code`): the one-time code of a `token`-mode callback,
-    /// consumed. The user to sign in — the caller answers as `POST token/` does, after the
-    /// second step if the user has one — or, when an account has the address, a fresh
-    /// link ticket (`409 link_required`). Throttled by `social` per client.
+    /// consumed. The sign-in — the caller takes [`Auth::login_step`] with it, then answers
+    /// as `POST token/` does — or, when an account has the address, a fresh link ticket
+    /// (`409 link_required`). Throttled by `social` per client.
     ///
     /// # Errors
     /// [`AuthError::Invalid`] for a missing field, and (`code`: [`INVALID_CODE`]) for an
-    /// unknown, used or expired code; [`AuthError::InvalidCredentials`] when the user was
+    /// unknown, used or expired code, or one whose identity was unlinked since;
+    /// [`AuthError::InvalidCredentials`] when the user was
     /// deactivated meanwhile; [`AuthError::Throttled`]; the store's.
     pub async fn exchange_social_code(
         &self,
@@ -564,7 +574,17 @@ impl Auth {
                 email: identity.email,
             });
         }
-        Ok(SocialExchange::Login(Box::new(user)))
+        // The identity that signed in, unless it was unlinked (or relinked) since.
+        let identity = self
+            .store()
+            .social_identity(&ticket.provider, &ticket.subject)
+            .await?
+            .filter(|identity| identity.user_id == user.id)
+            .ok_or_else(invalid)?;
+        Ok(SocialExchange::Login(Box::new(SocialSignIn {
+            user,
+            identity: identity.id,
+        })))
     }
 
     /// Audits a failed social login.

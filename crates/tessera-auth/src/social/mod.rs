@@ -41,7 +41,7 @@ use tessera_core::{Secret, SettingsError};
 pub use accounts::{LAST_WAY_IN, LINKED_ELSEWHERE, MAX_IDENTITIES};
 pub use flow::{
     CallbackParams, INVALID_CODE, INVALID_LINK, INVALID_STATE, LINK_REQUIRED, SocialExchange,
-    SocialFailure, SocialFinish, SocialMode, SocialResult, SocialStart, state_tag,
+    SocialFailure, SocialFinish, SocialMode, SocialResult, SocialSignIn, SocialStart, state_tag,
 };
 
 use discovery::ProviderRuntime;
@@ -53,22 +53,11 @@ pub const MAX_PROVIDER_NAME_CHARS: usize = 40;
 /// The most providers one server may have.
 pub const MAX_PROVIDERS: usize = 20;
 
-/// The audit events of social login.
+/// The audit events of social login (in [`crate::audit::event`]).
 pub mod event {
-    /// A user signed in through a linked identity (`detail.provider`).
-    pub const SOCIAL_LOGIN: &str = "social.login";
-    /// A new account made from a provider's identity (`detail.provider`).
-    pub const SOCIAL_SIGNUP: &str = "social.signup";
-    /// An identity linked to a user (`detail.provider`, `detail.via`: `link` or `connect`).
-    pub const SOCIAL_LINKED: &str = "social.linked";
-    /// An identity unlinked by its user (`detail.provider`).
-    pub const SOCIAL_UNLINKED: &str = "social.unlinked";
-    /// A social login that failed; `detail.reason` says why (`state`, `binding`,
-    /// `provider_error`, `discovery`, `token_exchange`, `id_token`, `provider_api`,
-    /// `email_not_verified`, `email_required`, `link_required`, `signup_closed`,
-    /// `throttled`, `inactive`, `already_linked`, `too_many_identities`, `invalid_email`,
-    /// `invalid_username`, `race`, `link_binding`, `link_user`).
-    pub const SOCIAL_FAILED: &str = "social.failed";
+    pub use crate::audit::event::{
+        SOCIAL_FAILED, SOCIAL_LINKED, SOCIAL_LOGIN, SOCIAL_SIGNUP, SOCIAL_UNLINKED,
+    };
 }
 
 /// What a provider speaks.

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tessera_auth::accounts::{LogoutAnswer, RegisterAnswer};
-use tessera_auth::mfa::MfaRoute;
+use tessera_auth::mfa::{LoginStep, MfaRoute};
 use tessera_auth::{AuthError, ClientInfo, LoginMethod, SESSION_CLAIM};
 use tessera_store::{RevokeReason, User};
 
@@ -158,9 +158,9 @@ async fn login(
     data: Payload,
 ) -> Result<Response, ApiError> {
     let user = credentials(&tessera, &client, &data).await?;
-    if let Some(pending) = tessera
+    if let LoginStep::Pending(pending) = tessera
         .auth()
-        .second_factor(&user, MfaRoute::Login, &client)
+        .login_step(&user, MfaRoute::Login, &client)
         .await?
     {
         return Ok(super::mfa::mfa_required(&pending));

@@ -384,7 +384,8 @@ async fn unlock(
 
 /// Removes the user's second factors (TOTP, recovery codes, passkeys, pending second
 /// steps): for a lost phone. `{"message": "MFA reset", "totp": <whether TOTP was on>,
-/// "passkeys": <how many passkeys went>}`.
+/// "passkeys": <how many passkeys went>, "no_way_in": <whether they were the last way in>}`.
+/// Passkeys that are the account's last way in go only with `{"force": true}`.
 #[utoipa::path(
     post,
     path = "/admin/users/{id}/reset-mfa/",
@@ -394,6 +395,7 @@ async fn unlock(
     security(("bearer" = []), ("cookie" = [], "csrf" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "Reset", body = Object),
+        (status = 400, description = "The passkeys are the last way in and `force` is not set (`non_field_errors`), or `force` is not a boolean", body = crate::openapi::FieldErrors),
         (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
         (status = 403, description = "Not allowed (staff only, or a privilege rule)", body = crate::openapi::Detail),
         (status = 404, description = "Not found.", body = crate::openapi::Detail),
@@ -404,15 +406,24 @@ async fn reset_mfa(
     admin: AdminUser,
     Client(client): Client,
     Path(id): Path<String>,
+    data: Payload,
 ) -> Result<Json<Value>, ApiError> {
+    let force = match data.0.get("force") {
+        None | Some(Value::Null) => false,
+        Some(value) => drf_bool(value)
+            .ok_or_else(|| tessera_auth::AuthError::field("force", "Must be a valid boolean."))?,
+    };
     let user = find(&tessera, &id).await?;
     let reset = tessera
         .auth()
-        .reset_mfa(&user, staff(&admin, &client))
+        .reset_mfa(&user, staff(&admin, &client), force)
         .await?;
-    Ok(Json(
-        json!({"message": "MFA reset", "totp": reset.totp, "passkeys": reset.passkeys}),
-    ))
+    Ok(Json(json!({
+        "message": "MFA reset",
+        "totp": reset.totp,
+        "passkeys": reset.passkeys,
+        "no_way_in": reset.no_way_in,
+    })))
 }
 
 /// Queues a verification mail to the user's address: `{"detail": "ok"}`.

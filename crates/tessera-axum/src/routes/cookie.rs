@@ -191,9 +191,9 @@ async fn login(
     else {
         return Ok(error(StatusCode::UNAUTHORIZED, "Invalid credentials"));
     };
-    if let Some(pending) = tessera
+    if let tessera_auth::mfa::LoginStep::Pending(pending) = tessera
         .auth()
-        .second_factor(&user, MfaRoute::CookieLogin, &client)
+        .login_step(&user, MfaRoute::CookieLogin, &client)
         .await?
     {
         return Ok(super::mfa::mfa_required(&pending));

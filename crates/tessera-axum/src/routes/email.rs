@@ -403,9 +403,9 @@ async fn login_with_code(
     data: Payload,
 ) -> Result<Response, ApiError> {
     let user = tessera.auth().login_with_code(&data.0, &client).await?;
-    if let Some(pending) = tessera
+    if let tessera_auth::mfa::LoginStep::Pending(pending) = tessera
         .auth()
-        .second_factor(&user, tessera_auth::mfa::MfaRoute::CodeLogin, &client)
+        .login_step(&user, tessera_auth::mfa::MfaRoute::CodeLogin, &client)
         .await?
     {
         return Ok(super::mfa::mfa_required(&pending));

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tessera_auth::mfa::{MfaActor, MfaPassed, MfaPending, MfaRoute, TotpSetup};
 use tessera_auth::{ClientInfo, LoginMethod};
 
-use crate::auth::AuthUser;
+use crate::api_key::SessionUser;
 use crate::client::Client;
 use crate::csrf::csrf_refusal;
 use crate::error::ApiError;
@@ -22,24 +22,26 @@ use crate::state::Tessera;
 
 /// `auth/mfa/` (GET), `auth/mfa/totp/setup/`, `…/totp/confirm/`, `…/totp/disable/`,
 /// `auth/mfa/recovery-codes/` and `auth/mfa/verify/` (POST), relative to the API's mount
-/// point (`/api`). Setup and confirmation take a login's credential, or the `mfa_token` of a
-/// staff login that must set TOTP up; the second step takes only its `mfa_token`.
+/// point (`/api`). Every route but the second step needs the credential of a login (a
+/// session's token: never an API key nor a token minted from one, see [`SessionUser`]);
+/// setup and confirmation take instead the `mfa_token` of a staff login that must set TOTP
+/// up; the second step takes only its `mfa_token`.
 pub fn mfa_routes<S>() -> Router<S>
 where
     Tessera: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
     Router::new()
-        .route("/auth/mfa/", get(status).requires::<AuthUser>())
+        .route("/auth/mfa/", get(status).requires::<SessionUser>())
         .route("/auth/mfa/totp/setup/", post(setup))
         .route("/auth/mfa/totp/confirm/", post(confirm))
         .route(
             "/auth/mfa/totp/disable/",
-            post(disable).requires::<AuthUser>(),
+            post(disable).requires::<SessionUser>(),
         )
         .route(
             "/auth/mfa/recovery-codes/",
-            post(recovery_codes).requires::<AuthUser>(),
+            post(recovery_codes).requires::<SessionUser>(),
         )
         .route("/auth/mfa/verify/", post(verify))
 }
@@ -47,15 +49,6 @@ where
 /// The 401 a login route gives instead of tokens while the second step is owed.
 pub(crate) fn mfa_required(pending: &MfaPending) -> Response {
     (StatusCode::UNAUTHORIZED, Json(pending.to_json())).into_response()
-}
-
-/// The user, unless an API key authenticated the request: second factors are the account
-/// holder's to change, with the credential of a login.
-fn login_user(auth: &AuthUser) -> Result<&tessera_store::User, ApiError> {
-    if auth.api_key.is_some() {
-        return Err(ApiError::PermissionDenied);
-    }
-    Ok(&auth.user)
 }
 
 /// The request's CSRF verdict for a cookie route, kept for when the second step turns out
@@ -94,12 +87,12 @@ async fn route_answer(
                 .await?
                 .0
         }
-        MfaRoute::SocialPair => Value::Object(
+        MfaRoute::SocialPair { .. } => Value::Object(
             auth.obtain_pair_by(user, client, LoginMethod::Social)
                 .await?,
         ),
-        MfaRoute::CookieLogin | MfaRoute::SocialCookie => {
-            let method = if passed.route == MfaRoute::SocialCookie {
+        MfaRoute::CookieLogin | MfaRoute::SocialCookie { .. } => {
+            let method = if passed.route.social_identity().is_some() {
                 LoginMethod::Social
             } else {
                 LoginMethod::Password
@@ -150,7 +143,12 @@ async fn check_cookie_csrf(
     };
     let challenge = tessera.auth().peek_mfa_challenge(token).await?;
     Ok(challenge
-        .filter(|c| matches!(c.route, MfaRoute::CookieLogin | MfaRoute::SocialCookie))
+        .filter(|c| {
+            matches!(
+                c.route,
+                MfaRoute::CookieLogin | MfaRoute::SocialCookie { .. }
+            )
+        })
         .map(|_| refused))
 }
 
@@ -161,16 +159,21 @@ async fn check_cookie_csrf(
     summary = "The caller's second factors",
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
-        (status = 200, description = "`{\"totp\", \"recovery_codes_left\", \"methods\"}`", body = Object),
+        (status = 200, description = "`{\"totp\", \"recovery_codes_left\", \"methods\", \"has_usable_password\"}`", body = Object),
         (status = 401, description = "Not authenticated", body = crate::openapi::Detail),
+        (status = 403, description = "An API key, or a token minted from one (`client_id`): these routes need a login session", body = crate::openapi::Detail),
     )
 )]
-async fn status(State(tessera): State<Tessera>, auth: AuthUser) -> Result<Json<Value>, ApiError> {
+async fn status(
+    State(tessera): State<Tessera>,
+    auth: SessionUser,
+) -> Result<Json<Value>, ApiError> {
     let status = tessera.auth().mfa_status(&auth.user).await?;
     Ok(Json(json!({
         "totp": status.totp,
         "recovery_codes_left": status.recovery_codes_left,
         "methods": status.methods,
+        "has_usable_password": status.has_usable_password,
     })))
 }
 
@@ -185,20 +188,20 @@ async fn status(State(tessera): State<Tessera>, auth: AuthUser) -> Result<Json<V
         (status = 200, description = "`{\"secret\", \"otpauth_url\", \"qr_svg\"}`", body = Object),
         (status = 400, description = "TOTP is on already", body = crate::openapi::Detail),
         (status = 401, description = "Not authenticated, or an invalid `mfa_token`", body = crate::openapi::Detail),
+        (status = 403, description = "An API key, or a token minted from one (`client_id`): these routes need a login session", body = crate::openapi::Detail),
     )
 )]
 async fn setup(
     State(tessera): State<Tessera>,
-    auth: Option<AuthUser>,
+    auth: Option<SessionUser>,
     Client(client): Client,
     data: Payload,
 ) -> Result<Response, ApiError> {
     let setup = match (&auth, mfa_token(&data)) {
         (Some(auth), _) => {
-            let user = login_user(auth)?;
             tessera
                 .auth()
-                .setup_totp(MfaActor::User(user), &client)
+                .setup_totp(MfaActor::User(&auth.user), &client)
                 .await?
         }
         (None, Some(token)) => {
@@ -232,22 +235,22 @@ async fn setup(
         (status = 200, description = "`{\"recovery_codes\": [...]}` (with an `mfa_token`: the login route's answer, plus `recovery_codes`)", body = Object),
         (status = 400, description = "`{\"code\": [\"Invalid code.\"]}`, or nothing to confirm", body = Object),
         (status = 401, description = "Not authenticated, or an invalid `mfa_token`", body = crate::openapi::Detail),
+        (status = 403, description = "An API key, or a token minted from one (`client_id`): these routes need a login session", body = crate::openapi::Detail),
         (status = 429, description = "Throttled", body = crate::openapi::Detail),
     )
 )]
 async fn confirm(
     State(tessera): State<Tessera>,
-    auth: Option<AuthUser>,
+    auth: Option<SessionUser>,
     Client(client): Client,
     csrf: CookieCsrf,
     data: Payload,
 ) -> Result<Response, ApiError> {
     let confirmed = match (&auth, mfa_token(&data)) {
         (Some(auth), _) => {
-            let user = login_user(auth)?;
             tessera
                 .auth()
-                .confirm_totp(MfaActor::User(user), &data.0, &client)
+                .confirm_totp(MfaActor::User(&auth.user), &data.0, &client)
                 .await?
         }
         (None, Some(token)) => {
@@ -287,17 +290,20 @@ async fn confirm(
         (status = 200, description = "`{\"detail\": \"Two-factor authentication disabled.\"}`", body = crate::openapi::Detail),
         (status = 400, description = "Field errors, or TOTP is off", body = Object),
         (status = 401, description = "Not authenticated", body = crate::openapi::Detail),
+        (status = 403, description = "An API key, or a token minted from one (`client_id`): these routes need a login session", body = crate::openapi::Detail),
         (status = 429, description = "Throttled", body = crate::openapi::Detail),
     )
 )]
 async fn disable(
     State(tessera): State<Tessera>,
-    auth: AuthUser,
+    auth: SessionUser,
     Client(client): Client,
     data: Payload,
 ) -> Result<Json<Value>, ApiError> {
-    let user = login_user(&auth)?;
-    tessera.auth().disable_totp(user, &data.0, &client).await?;
+    tessera
+        .auth()
+        .disable_totp(&auth.user, &data.0, &client)
+        .await?;
     Ok(Json(
         json!({"detail": "Two-factor authentication disabled."}),
     ))
@@ -314,19 +320,19 @@ async fn disable(
         (status = 200, description = "`{\"recovery_codes\": [...]}`", body = Object),
         (status = 400, description = "Field errors, or TOTP is off", body = Object),
         (status = 401, description = "Not authenticated", body = crate::openapi::Detail),
+        (status = 403, description = "An API key, or a token minted from one (`client_id`): these routes need a login session", body = crate::openapi::Detail),
         (status = 429, description = "Throttled", body = crate::openapi::Detail),
     )
 )]
 async fn recovery_codes(
     State(tessera): State<Tessera>,
-    auth: AuthUser,
+    auth: SessionUser,
     Client(client): Client,
     data: Payload,
 ) -> Result<Response, ApiError> {
-    let user = login_user(&auth)?;
     let codes = tessera
         .auth()
-        .regenerate_recovery_codes(user, &data.0, &client)
+        .regenerate_recovery_codes(&auth.user, &data.0, &client)
         .await?;
     Ok((
         [(axum::http::header::CACHE_CONTROL, "no-store")],

@@ -22,12 +22,12 @@ use cookie::{Cookie, SameSite};
 use serde_json::{Value, json};
 use tessera_auth::AuthError;
 use tessera_auth::datetime::drf_datetime;
-use tessera_auth::mfa::{MfaPurpose, MfaRoute};
+use tessera_auth::mfa::{LoginStep, MfaPurpose, MfaRoute};
 use tessera_auth::social::{
-    CallbackParams, SocialExchange, SocialFinish, SocialMode, SocialResult, state_tag,
+    CallbackParams, SocialExchange, SocialFinish, SocialMode, SocialResult, SocialSignIn, state_tag,
 };
 use tessera_auth::tokens::{LoginMethod, TokenPair};
-use tessera_store::{SocialIdentity, User};
+use tessera_store::SocialIdentity;
 
 use crate::api_key::SessionUser;
 use crate::client::Client;
@@ -403,7 +403,9 @@ async fn callback(
         SocialResult::Connected => {
             redirect(&with_param(&landing, "linked", &provider), vec![cleared])
         }
-        SocialResult::SignIn(user) => cookie_sign_in(&tessera, &client, &user, cleared).await?,
+        SocialResult::SignIn(sign_in) => {
+            cookie_sign_in(&tessera, &client, &sign_in, cleared).await?
+        }
     })
 }
 
@@ -413,14 +415,14 @@ async fn callback(
 async fn cookie_sign_in(
     tessera: &Tessera,
     client: &tessera_auth::ClientInfo,
-    user: &User,
+    sign_in: &SocialSignIn,
     cleared: HeaderValue,
 ) -> Result<Response, ApiError> {
-    if let Some(pending) = tessera
-        .auth()
-        .second_factor(user, MfaRoute::SocialCookie, client)
-        .await?
-    {
+    let user = &sign_in.user;
+    let route = MfaRoute::SocialCookie {
+        identity: sign_in.identity,
+    };
+    if let LoginStep::Pending(pending) = tessera.auth().login_step(user, route, client).await? {
         let mut location = with_param(ACCOUNT_PAGE, "mfa_token", &pending.mfa_token);
         if pending.purpose == MfaPurpose::Setup {
             location = with_param(&location, "mfa_purpose", "setup");
@@ -473,17 +475,19 @@ async fn exchange(
             )),
         )
             .into_response()),
-        SocialExchange::Login(user) => {
-            if let Some(pending) = tessera
-                .auth()
-                .second_factor(&user, MfaRoute::SocialPair, &client)
-                .await?
+        SocialExchange::Login(sign_in) => {
+            let route = MfaRoute::SocialPair {
+                identity: sign_in.identity,
+            };
+            let user = &sign_in.user;
+            if let LoginStep::Pending(pending) =
+                tessera.auth().login_step(user, route, &client).await?
             {
                 return Ok(super::mfa::mfa_required(&pending));
             }
             let answer = tessera
                 .auth()
-                .obtain_pair_by(&user, &client, LoginMethod::Social)
+                .obtain_pair_by(user, &client, LoginMethod::Social)
                 .await?;
             Ok(Json(Value::Object(answer)).into_response())
         }
@@ -559,7 +563,7 @@ async fn identities(
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 204, description = "Unlinked"),
-        (status = 400, description = "`{\"detail\"}`: the last way into the account", body = crate::openapi::Detail),
+        (status = 400, description = "The last way into the account (`non_field_errors`)", body = crate::openapi::FieldErrors),
         (status = 401, description = "Not authenticated", body = crate::openapi::Detail),
         (status = 404, description = "Not one of the user's identities", body = crate::openapi::Detail),
     )
@@ -571,15 +575,11 @@ async fn unlink(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::NotFound)?;
-    match tessera.auth().unlink_social(&auth.user, id, &client).await {
-        Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
-        Err(AuthError::Invalid(_)) => Ok((
-            StatusCode::BAD_REQUEST,
-            Json(json!({"detail": tessera_auth::social::LAST_WAY_IN})),
-        )
-            .into_response()),
-        Err(other) => Err(other.into()),
-    }
+    tessera
+        .auth()
+        .unlink_social(&auth.user, id, &client)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// This module's routes in the OpenAPI document.

@@ -15,7 +15,7 @@ use crate::payload::Payload;
 use crate::state::Tessera;
 use tessera_auth::ClientInfo;
 use tessera_auth::form::{Fields, Trim};
-use tessera_auth::mfa::MfaRoute;
+use tessera_auth::mfa::{LoginStep, MfaRoute};
 
 /// `POST token/`, `token/refresh/`, `token/verify/`, `token/blacklist/`, `token/sliding/`
 /// and `token/sliding/refresh/`, relative to the API's mount point (`/api`).
@@ -161,9 +161,9 @@ pub(super) async fn obtain_pair(
     data: Payload,
 ) -> Result<Response, ApiError> {
     let user = credentials(&tessera, &client, &data).await?;
-    if let Some(pending) = tessera
+    if let LoginStep::Pending(pending) = tessera
         .auth()
-        .second_factor(&user, MfaRoute::Pair, &client)
+        .login_step(&user, MfaRoute::Pair, &client)
         .await?
     {
         return Ok(super::mfa::mfa_required(&pending));
@@ -275,9 +275,9 @@ pub(super) async fn obtain_sliding(
     data: Payload,
 ) -> Result<Response, ApiError> {
     let user = credentials(&tessera, &client, &data).await?;
-    if let Some(pending) = tessera
+    if let LoginStep::Pending(pending) = tessera
         .auth()
-        .second_factor(&user, MfaRoute::Sliding, &client)
+        .login_step(&user, MfaRoute::Sliding, &client)
         .await?
     {
         return Ok(super::mfa::mfa_required(&pending));

@@ -987,6 +987,52 @@ async fn keys_and_their_tokens_are_refused_on_the_account_and_admin_routes() {
         (Method::GET, "/api/admin/groups/".into(), json!({})),
         (Method::GET, "/api/admin/audit/".into(), json!({})),
         (Method::GET, "/api/admin/keys/".into(), json!({})),
+        // Second factors, passkeys and linked identities: a key must not turn TOTP on and
+        // keep the recovery codes, nor read what guards the account.
+        (Method::GET, "/api/auth/mfa/".into(), json!({})),
+        (Method::POST, "/api/auth/mfa/totp/setup/".into(), json!({})),
+        (
+            Method::POST,
+            "/api/auth/mfa/totp/confirm/".into(),
+            json!({"code": "123456"}),
+        ),
+        (
+            Method::POST,
+            "/api/auth/mfa/totp/disable/".into(),
+            json!({"password": PASSWORD, "code": "123456"}),
+        ),
+        (
+            Method::POST,
+            "/api/auth/mfa/recovery-codes/".into(),
+            json!({"password": PASSWORD}),
+        ),
+        (Method::GET, "/api/auth/passkeys/".into(), json!({})),
+        (
+            Method::POST,
+            "/api/auth/passkeys/register/begin/".into(),
+            json!({}),
+        ),
+        (Method::DELETE, "/api/auth/passkeys/1/".into(), json!({})),
+        (
+            Method::POST,
+            "/api/auth/social/github/connect/".into(),
+            json!({}),
+        ),
+        (
+            Method::POST,
+            "/api/auth/social/link/".into(),
+            json!({"link_token": "x"}),
+        ),
+        (
+            Method::GET,
+            "/api/auth/social/identities/".into(),
+            json!({}),
+        ),
+        (
+            Method::DELETE,
+            "/api/auth/social/identities/1/".into(),
+            json!({}),
+        ),
     ];
     for (method, path, body) in &refused {
         let by_key = app
@@ -1014,7 +1060,17 @@ async fn keys_and_their_tokens_are_refused_on_the_account_and_admin_routes() {
             "{method} {path} with a token minted from the key"
         );
     }
-    // Nothing was changed by the refusals: the key works, the profile reads with it.
+    // Nothing was changed by the refusals: no TOTP device was set up; the key works, the
+    // profile reads with it.
+    assert!(
+        app.tessera
+            .auth()
+            .store()
+            .totp_device(root.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let profile = with_key(&app, Method::GET, "/api/auth/profile/", &key)
         .await
         .ok();

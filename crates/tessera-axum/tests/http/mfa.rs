@@ -275,6 +275,7 @@ async fn a_recovery_code_works_once_and_the_token_is_single_use() {
             "totp": true,
             "recovery_codes_left": 7,
             "methods": ["totp", "recovery_code"],
+            "has_usable_password": true,
         }));
     })
     .await;
@@ -510,7 +511,9 @@ async fn staff_reset_a_users_mfa() {
     let path = format!("/api/admin/users/{}/reset-mfa/", ada.id);
     post_bearer(&app, &path, &root, &json!({}))
         .await
-        .assert_json(&json!({"message": "MFA reset", "totp": true, "passkeys": 0}));
+        .assert_json(
+            &json!({"message": "MFA reset", "totp": true, "passkeys": 0, "no_way_in": false}),
+        );
     let one = app
         .send(app.request(Method::GET, &user_path).bearer_auth(&root))
         .await;

@@ -10,9 +10,12 @@
 
 use axum::http::Method;
 use serde_json::{Value, json};
+use tessera_auth::accounts::LAST_WAY_IN;
 use tessera_axum::routes::api_routes;
 use tessera_axum::testing::TestDatabase;
-use tessera_store::{AuditFilter, Engine, NewPasskey, NewWebauthnCeremony, PasskeyInsert};
+use tessera_store::{
+    AuditFilter, Engine, NewPasskey, NewWebauthnCeremony, PasskeyInsert, WayIn, WayInRemoval,
+};
 use webauthn_authenticator_rs::prelude::{
     CreationChallengeResponse, RequestChallengeResponse, Url, WebauthnAuthenticator,
 };
@@ -507,14 +510,44 @@ async fn the_last_passkey_of_an_account_without_a_password_stays() {
             .assert_status(204);
         let last = send_bearer(&app, Method::DELETE, &path(second.id), &access, None).await;
         last.assert_status(400);
-        assert_eq!(
-            last.json(),
-            json!({"non_field_errors": ["This passkey is the only way to sign in to this account; add another before deleting it."]})
-        );
+        assert_eq!(last.json(), json!({"non_field_errors": [LAST_WAY_IN]}));
         let list = send_bearer(&app, Method::GET, PASSKEYS, &access, None)
             .await
             .json();
         assert_eq!(list.as_array().unwrap().len(), 1, "{engine:?}");
+    }
+}
+
+#[tokio::test]
+async fn without_passwordless_sign_in_the_last_passkey_is_only_a_second_factor() {
+    for engine in ENGINES {
+        let Some(app) = app_on(engine, "passkeys::second_factor_only", false).await else {
+            continue;
+        };
+        let ada = app.create_user(ADA, PASSWORD).await;
+        let access = app.login(ADA, PASSWORD).await.access;
+        let mut phone = soft_authenticator();
+        let only = register(&app, &access, &mut phone, "Phone").await;
+        app.tessera
+            .auth()
+            .store()
+            .set_password_hash(ada.id, "!unusable")
+            .await
+            .expect("unusable password");
+        // It opens nothing by itself (no passwordless sign-in): no way in is lost.
+        send_bearer(
+            &app,
+            Method::DELETE,
+            &format!("{PASSKEYS}{}/", only.id),
+            &access,
+            None,
+        )
+        .await
+        .assert_status(204);
+        let list = send_bearer(&app, Method::GET, PASSKEYS, &access, None)
+            .await
+            .json();
+        assert_eq!(list, json!([]), "{engine:?}");
     }
 }
 
@@ -999,28 +1032,141 @@ async fn concurrent_deletes_never_remove_the_last_passkey() {
         };
         let ada = app.create_user(ADA, PASSWORD).await;
         let store = app.tessera.auth().store();
+        store.set_password_hash(ada.id, "!").await.unwrap();
         for round in 0..25 {
             let one = stored_passkey(&app, ada.id, &format!("one-{round}"), A_HANDLE).await;
             let two = stored_passkey(&app, ada.id, &format!("two-{round}"), A_HANDLE).await;
             let (first, second) = tokio::join!(
-                store.delete_passkey(one, ada.id, true),
-                store.delete_passkey(two, ada.id, true)
+                store.remove_way_in(ada.id, WayIn::Passkey(one), true),
+                store.remove_way_in(ada.id, WayIn::Passkey(two), true)
             );
-            let deleted = [first.unwrap(), second.unwrap()]
-                .iter()
-                .filter(|deleted| deleted.is_some())
-                .count();
-            assert_eq!(deleted, 1, "{engine:?}, round {round}");
+            let mut outcomes = [first.unwrap(), second.unwrap()];
+            outcomes.sort_by_key(|outcome| matches!(outcome, WayInRemoval::LastWayIn));
+            assert!(
+                matches!(
+                    outcomes,
+                    [WayInRemoval::Passkey(_), WayInRemoval::LastWayIn]
+                ),
+                "{engine:?}, round {round}: {outcomes:?}"
+            );
             let left = store.passkeys_of(ada.id).await.unwrap();
             assert_eq!(left.len(), 1, "{engine:?}, round {round}");
-            assert!(
+            // A passkey that signs nothing in is never a last way in.
+            assert!(matches!(
                 store
-                    .delete_passkey(left[0].id, ada.id, false)
+                    .remove_way_in(ada.id, WayIn::Passkey(left[0].id), false)
                     .await
-                    .unwrap()
-                    .is_some()
-            );
+                    .unwrap(),
+                WayInRemoval::Passkey(_)
+            ));
         }
+    }
+}
+
+#[tokio::test]
+async fn a_passkey_deleted_while_the_last_identity_is_unlinked_leaves_one_way_in() {
+    for engine in ENGINES {
+        let Some(app) = app_on(engine, "passkeys::delete_unlink_race", true).await else {
+            continue;
+        };
+        let ada = app.create_user(ADA, PASSWORD).await;
+        let store = app.tessera.auth().store();
+        store.set_password_hash(ada.id, "!").await.unwrap();
+        for round in 0..25 {
+            let passkey = stored_passkey(&app, ada.id, &format!("key-{round}"), A_HANDLE).await;
+            let identity = store
+                .link_social_identity(ada.id, "github", &format!("gh-{round}"), ADA, app.now())
+                .await
+                .unwrap()
+                .expect("linked");
+            // Passkeys sign in here: each of the two is a way in, and one must stay.
+            let (deleted, unlinked) = tokio::join!(
+                store.remove_way_in(ada.id, WayIn::Passkey(passkey), true),
+                store.remove_way_in(ada.id, WayIn::SocialIdentity(identity.id), true)
+            );
+            let (deleted, unlinked) = (deleted.unwrap(), unlinked.unwrap());
+            let passkeys = store.passkeys_of(ada.id).await.unwrap().len();
+            let identities = store.social_identities_of(ada.id).await.unwrap().len();
+            assert_eq!(
+                passkeys + identities,
+                1,
+                "{engine:?}, round {round}: {deleted:?} {unlinked:?}"
+            );
+            match (&deleted, &unlinked) {
+                (WayInRemoval::Passkey(_), WayInRemoval::LastWayIn) => assert_eq!(identities, 1),
+                (WayInRemoval::LastWayIn, WayInRemoval::SocialIdentity(_)) => {
+                    assert_eq!(passkeys, 1)
+                }
+                other => panic!("{engine:?}, round {round}: {other:?}"),
+            }
+            // Start the next round with neither, a password standing in meanwhile.
+            store
+                .set_password_hash(ada.id, "argon2$stand-in")
+                .await
+                .unwrap();
+            for left in store.passkeys_of(ada.id).await.unwrap() {
+                let removed = store.remove_way_in(ada.id, WayIn::Passkey(left.id), true);
+                assert!(matches!(removed.await.unwrap(), WayInRemoval::Passkey(_)));
+            }
+            for left in store.social_identities_of(ada.id).await.unwrap() {
+                let removed = store.remove_way_in(ada.id, WayIn::SocialIdentity(left.id), true);
+                assert!(matches!(
+                    removed.await.unwrap(),
+                    WayInRemoval::SocialIdentity(_)
+                ));
+            }
+            store.set_password_hash(ada.id, "!").await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_staff_reset_takes_the_last_way_in_only_when_forced() {
+    for engine in ENGINES {
+        let Some(app) = app_on(engine, "passkeys::reset_last_way_in", true).await else {
+            continue;
+        };
+        let ada = app.create_user(ADA, PASSWORD).await;
+        let store = app.tessera.auth().store();
+        stored_passkey(&app, ada.id, "phone", A_HANDLE).await;
+        store.set_password_hash(ada.id, "!").await.unwrap();
+        app.create_user_with(
+            tessera_store::NewUser {
+                email: "root@example.com".into(),
+                is_active: true,
+                is_staff: true,
+                is_superuser: true,
+                ..tessera_store::NewUser::default()
+            },
+            PASSWORD,
+        )
+        .await;
+        let root = app.login("root@example.com", PASSWORD).await.access;
+        let path = format!("/api/admin/users/{}/reset-mfa/", ada.id);
+
+        let refused = post_bearer(&app, &path, &root, &json!({})).await;
+        refused.assert_status(400);
+        assert_eq!(
+            refused.json(),
+            json!({"non_field_errors": [tessera_auth::mfa::RESET_LEAVES_NO_WAY_IN]})
+        );
+        let not_a_bool = post_bearer(&app, &path, &root, &json!({"force": "maybe"})).await;
+        not_a_bool.assert_status(400);
+        assert_eq!(
+            not_a_bool.json(),
+            json!({"force": ["Must be a valid boolean."]})
+        );
+        assert_eq!(store.passkey_count(ada.id).await.unwrap(), 1, "{engine:?}");
+
+        post_bearer(&app, &path, &root, &json!({"force": true}))
+            .await
+            .assert_json(&json!({
+                "message": "MFA reset",
+                "totp": false,
+                "passkeys": 1,
+                "no_way_in": true,
+            }));
+        assert_eq!(store.passkey_count(ada.id).await.unwrap(), 0, "{engine:?}");
     }
 }
 
@@ -1127,14 +1273,24 @@ async fn a_wrong_origin_or_an_inactive_user_signs_no_one_in() {
             .map(|detail| detail["reason"].clone())
             .collect();
         assert!(reasons.contains(&json!("inactive")), "{reasons:?}");
+        // The sign-in's refusal only: the second factor's is the second step's failure,
+        // with its reason, audited once.
         assert_eq!(
             reasons
                 .iter()
                 .filter(|r| **r == json!("verification"))
                 .count(),
-            2,
+            1,
             "{engine:?}: {reasons:?}"
         );
+        let failed: Vec<Value> = events(&app, "mfa.failed")
+            .await
+            .iter()
+            .map(|e| serde_json::from_str::<Value>(e.detail.as_deref().unwrap_or("{}")).unwrap())
+            .collect();
+        assert_eq!(failed.len(), 1, "{engine:?}: {failed:?}");
+        assert_eq!(failed[0]["reason"], "verification", "{failed:?}");
+        assert_eq!(failed[0]["route"], "token", "{failed:?}");
         assert!(events(&app, "passkey.used").await.is_empty());
     }
 }
@@ -1173,4 +1329,33 @@ async fn a_linked_social_identity_is_another_way_in() {
             "{engine:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_second_factors_options_are_throttled_as_the_second_step() {
+    let app = TestApp::builder()
+        .throttling(|throttling| {
+            throttling
+                .throttle_rates
+                .insert("login".into(), String::new());
+            throttling
+                .throttle_rates
+                .insert("mfa".into(), "1/min".into());
+        })
+        .nest("/api", api_routes())
+        .build()
+        .await;
+    let body = json!({"mfa_token": "no-such-token"});
+    app.post_json(MFA_BEGIN, &body).await.assert(
+        401,
+        r#"{"detail":"Invalid or expired MFA token.","code":"mfa_token_not_valid"}"#,
+    );
+    // The `mfa` scope, as `mfa/verify/`: the login's budget is not this one's.
+    app.post_json(MFA_BEGIN, &body).await.assert_status(429);
+    app.post_json(
+        MFA_VERIFY,
+        &json!({"mfa_token": "no-such-token", "code": "123456"}),
+    )
+    .await
+    .assert_status(429);
 }

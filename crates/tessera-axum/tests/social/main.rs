@@ -12,7 +12,7 @@ use tessera_axum::testing::{TestApp, TestAppBuilder, TestClient, TestDatabase, T
 use tessera_oidc_provider::{Fault, OidcProvider, ProviderUser};
 use tessera_store::UserFlags;
 
-mod review;
+mod hardening;
 
 const CLIENT_ID: &str = "tessera-test-client";
 const CLIENT_SECRET: &str = "provider-client-secret-1234";
@@ -591,7 +591,10 @@ async fn the_last_way_into_an_account_cannot_be_unlinked() {
             .send()
             .await;
         assert_eq!(refused.status(), 400, "{}", refused.text());
-        assert!(refused.json()["detail"].is_string());
+        assert_eq!(
+            refused.json(),
+            json!({"non_field_errors": [tessera_auth::accounts::LAST_WAY_IN]})
+        );
         // Connect GitHub to the account: then either may go.
         let mut octo = ProviderUser::new("77", "octo@example.com");
         octo.login = "octo".into();
@@ -712,10 +715,35 @@ fn totp_code(app: &TestApp, secret: &str) -> String {
         .to_string()
 }
 
+/// The social logins audited, and the last sign-in of user `user_id` and of their first
+/// identity.
+async fn recorded_sign_ins(
+    auth: &tessera_auth::Auth,
+    user_id: i64,
+) -> (
+    usize,
+    Option<tessera_core::Timestamp>,
+    Option<tessera_core::Timestamp>,
+) {
+    auth.audit_log().flush().await;
+    let store = auth.store();
+    let filter = tessera_store::AuditFilter {
+        event: Some("social.login".into()),
+        ..tessera_store::AuditFilter::default()
+    };
+    let (_, logins) = store.list_audit_events(&filter, 100, 0).await.unwrap();
+    let user = store.user_by_id(user_id).await.unwrap().expect("the user");
+    let identity = store.social_identities_of(user_id).await.unwrap()[0].clone();
+    (logins.len(), user.last_login, identity.last_login)
+}
+
 #[tokio::test]
 async fn a_user_with_a_confirmed_totp_finishes_the_social_sign_in_at_mfa_verify() {
     on_both_engines("social::totp", |database| async move {
-        let env = env(database).await;
+        let env = env_with(database, |builder| {
+            builder.settings(|settings| settings.update_last_login = true)
+        })
+        .await;
         let client = env.app.client();
         // The first sign-in makes the account; its user turns TOTP on.
         let code = env.spa_code(&client, "test").await.expect("a code");
@@ -739,10 +767,22 @@ async fn a_user_with_a_confirmed_totp_finishes_the_social_sign_in_at_mfa_verify(
             .ok();
         // The confirming code's step is spent: the next code is the next step's.
         env.app.advance(30);
+        let user_id: i64 = user_of(&first, &env.app).parse().expect("a numeric id");
+        let auth = env.app.tessera.auth().clone();
+        // The social logins audited, the user's and the identity's last sign-in.
+        let recorded = || {
+            let auth = auth.clone();
+            async move { recorded_sign_ins(&auth, user_id).await }
+        };
+        let before = recorded().await;
+        assert!(before.1.is_some(), "the sign-up's sign-in is recorded");
 
         let code = env.spa_code(&client, "test").await.expect("a code");
         let answer = env.exchange(&client, &code).await;
         assert_eq!(answer.status(), 401, "{}", answer.text());
+        // Stopped at the second step: the sign-in is not recorded yet.
+        env.app.advance(5);
+        assert_eq!(recorded().await, before);
         let body = answer.json();
         assert_eq!(body["code"], "mfa_required", "{body}");
         assert_eq!(body["methods"], json!(["totp", "recovery_code"]), "{body}");
@@ -750,12 +790,18 @@ async fn a_user_with_a_confirmed_totp_finishes_the_social_sign_in_at_mfa_verify(
         let token = body["mfa_token"].as_str().expect("an mfa_token");
 
         // A wrong code is refused; the right one answers what the exchange would have.
-        let wrong = client
+        let wrong = if totp_code(&env.app, &secret) == "000000" {
+            "111111"
+        } else {
+            "000000"
+        };
+        client
             .post("/api/auth/mfa/verify/")
-            .json(&json!({"mfa_token": token, "code": "000000"}))
+            .json(&json!({"mfa_token": token, "code": wrong}))
             .send()
-            .await;
-        assert!(wrong.status().is_client_error(), "{}", wrong.text());
+            .await
+            .assert(400, r#"{"code":["Invalid code."]}"#);
+        assert_eq!(recorded().await, before);
         let verified = client
             .post("/api/auth/mfa/verify/")
             .json(&json!({"mfa_token": token, "code": totp_code(&env.app, &secret)}))
@@ -764,6 +810,11 @@ async fn a_user_with_a_confirmed_totp_finishes_the_social_sign_in_at_mfa_verify(
             .ok();
         assert!(verified["refresh"].is_string(), "{verified}");
         assert_eq!(user_of(&verified, &env.app), user_of(&first, &env.app));
+        // Now it is: one more social login, the user's and the identity's last sign-in.
+        let after = recorded().await;
+        assert_eq!(after.0, before.0 + 1);
+        assert!(after.1 > before.1, "{after:?} {before:?}");
+        assert!(after.2 > before.2, "{after:?} {before:?}");
         // The token is spent.
         client
             .post("/api/auth/mfa/verify/")

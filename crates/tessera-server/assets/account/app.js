@@ -650,6 +650,14 @@ async function loadMfa() {
     const left = data.recovery_codes_left;
     $("#mfa-codes-left").textContent = `${left} recovery code${left === 1 ? "" : "s"} left.`;
   }
+  // An account without a usable password (made by a social sign-in) gives codes instead.
+  const withPassword = data.has_usable_password !== false;
+  for (const id of ["#mfa-regenerate-password", "#mfa-disable-password", "#passkey-password"]) {
+    $(id).disabled = !withPassword;
+    $(id).closest("label").hidden = !withPassword;
+  }
+  $("#mfa-regenerate-code").disabled = withPassword;
+  $("#mfa-regenerate-code").closest("label").hidden = withPassword;
 }
 
 function showRecoveryCodes(codes) {
@@ -1052,7 +1060,7 @@ async function loadIdentities() {
     unlink.addEventListener("click", async () => {
       const reply = await api("DELETE", `${AUTH}social/identities/${encodeURIComponent(identity.id)}/`);
       if (reply.status === 204) { notice(`Unlinked ${providerName(identity.provider)}.`); await loadIdentities(); }
-      else notice((reply.data && reply.data.detail) || "The provider could not be unlinked.", true);
+      else notice(fieldText(reply.data) || "The provider could not be unlinked.", true);
     });
     item.append(info, unlink);
     return item;

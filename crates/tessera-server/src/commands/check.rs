@@ -11,8 +11,7 @@ pub async fn check(config: &Config, deploy: bool) -> anyhow::Result<()> {
     let production = deploy || !config.debug;
     let mut findings = config.findings();
     findings.extend(stored_key_findings(config).await);
-    findings.extend(totp_secret_findings(config).await);
-    findings.extend(stranded_passkey_findings(config).await);
+    findings.extend(store_findings(config, production).await);
     for finding in &findings {
         println!("{finding}");
     }
@@ -33,92 +32,65 @@ pub async fn check(config: &Config, deploy: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The TOTP secrets the store keeps unencrypted (`plain:`, written without a
-/// `key_encryption_key`): an error — the server seals them when it starts with a key, and
-/// refuses to start outside debug mode without one. Nothing is created: a SQLite file that
-/// does not exist yet holds no secret.
-async fn totp_secret_findings(config: &Config) -> Vec<Finding> {
+/// What the service finds in the store that `tessera serve` would refuse to start with,
+/// by the same rules ([`Auth::plain_totp_secrets`](tessera_auth::Auth::plain_totp_secrets),
+/// [`Auth::stranded_passkeys`](tessera_auth::Auth::stranded_passkeys)):
+///
+/// * TOTP secrets kept unencrypted (`plain:`, written without a `key_encryption_key`) — an
+///   error for production (the server seals them when it starts with a key, and refuses to
+///   start outside debug mode without one), a warning in debug mode, where it starts;
+/// * passkeys while passkeys are unavailable (the relying party derived from `public_url`
+///   cannot be served) — an error: their users would be asked for a passkey they could not
+///   use, and `tessera serve` refuses to start.
+///
+/// Nothing is created nor migrated: a SQLite file that does not exist yet, or a database
+/// not migrated yet, holds neither.
+async fn store_findings(config: &Config, production: bool) -> Vec<Finding> {
     if config.database_url.is_none() && !config.data_dir.join("tessera.db").exists() {
         return Vec::new();
     }
-    let secrets = match crate::startup::open_store(config).await {
-        Ok(store) => {
-            let secrets = store.totp_secrets().await;
-            store.close().await;
-            secrets
-        }
+    let auth = match crate::startup::open_store(config).await {
+        Ok(store) => super::service_over(config, store).await,
+        Err(error) => Err(error),
+    };
+    let auth = match auth {
+        Ok(auth) => auth,
         Err(error) => {
             return vec![Finding::warning(
-                "key_encryption_key",
-                format!("the TOTP secrets could not be read: {error:#}"),
+                "database_url",
+                format!("the store could not be read: {error:#}"),
             )];
         }
     };
-    match secrets {
-        Ok(secrets) => {
-            let plain = secrets
-                .iter()
-                .filter(|(_, stored)| !tessera_core::is_sealed(stored))
-                .count();
-            if plain == 0 {
-                Vec::new()
-            } else {
-                let how = if config.jwt.key_encryption_key.is_some() {
-                    "`tessera serve` seals them when it starts"
-                } else {
-                    "set TESSERA_KEY_ENCRYPTION_KEY to a random secret of 32 bytes or more; \
-                     `tessera serve` then seals them when it starts"
-                };
-                vec![Finding::error(
-                    "key_encryption_key",
-                    format!(
-                        "the store keeps {plain} TOTP secret(s) unencrypted (second factors set \
-                         up without a key-encryption key); {how}"
-                    ),
-                )]
-            }
-        }
-        // A database not migrated yet holds no secret.
-        Err(_) => Vec::new(),
+    let mut findings = Vec::new();
+    // A database not migrated yet holds no secret and no passkey: its errors say nothing.
+    if let Ok(plain) = auth.plain_totp_secrets().await
+        && plain > 0
+    {
+        let how = if config.jwt.key_encryption_key.is_some() {
+            "`tessera serve` seals them when it starts"
+        } else {
+            "set TESSERA_KEY_ENCRYPTION_KEY to a random secret of 32 bytes or more; \
+             `tessera serve` then seals them when it starts"
+        };
+        let message = format!(
+            "the store keeps {plain} TOTP secret(s) unencrypted (second factors set up \
+             without a key-encryption key); {how}"
+        );
+        findings.push(if production {
+            Finding::error("key_encryption_key", message)
+        } else {
+            Finding::warning("key_encryption_key", message)
+        });
     }
-}
-
-/// Passkeys unavailable (the relying party derived from `public_url` cannot be served)
-/// while the store holds passkeys: an error — their users would be asked for a passkey
-/// they could not use, and `tessera serve` refuses to start. Nothing is created: a SQLite
-/// file that does not exist yet holds no passkey.
-async fn stranded_passkey_findings(config: &Config) -> Vec<Finding> {
-    let Err(why) = config.passkeys.relying_party(&config.public_url()) else {
-        return Vec::new();
-    };
-    if config.database_url.is_none() && !config.data_dir.join("tessera.db").exists() {
-        return Vec::new();
-    }
-    let held = match crate::startup::open_store(config).await {
-        Ok(store) => {
-            let held = store.passkey_total().await;
-            store.close().await;
-            held
-        }
-        Err(error) => {
-            return vec![Finding::warning(
-                "webauthn_rp_id",
-                format!("the passkeys could not be counted: {error:#}"),
-            )];
-        }
-    };
-    match held {
-        Ok(held) if held > 0 => vec![Finding::error(
+    if let Ok(Some((why, held))) = auth.stranded_passkeys().await {
+        findings.push(Finding::error(
             "webauthn_rp_id",
-            format!(
-                "passkeys are unavailable ({why}) but the store holds {held} passkey(s) their \
-                 users need; set TESSERA_PUBLIC_URL (or webauthn_rp_id) to the domain they \
-                 were registered for"
-            ),
-        )],
-        // None, or a database not migrated yet.
-        _ => Vec::new(),
+            crate::startup::stranded_passkeys_message(&why, held),
+        ));
     }
+    auth.store().close().await;
+    findings
 }
 
 /// With keys kept in the store and a `key_encryption_key`, the private keys still stored

@@ -142,8 +142,8 @@ pub(crate) async fn service_creating(config: &Config) -> anyhow::Result<Auth> {
     service_over(config, created_store(config).await?).await
 }
 
-/// The service of [`service`] over `store`.
-async fn service_over(config: &Config, store: Store) -> anyhow::Result<Auth> {
+/// The service of [`service`] over `store`, with every setting `tessera serve` gives it.
+pub(crate) async fn service_over(config: &Config, store: Store) -> anyhow::Result<Auth> {
     let auth = Auth::builder(config.jwt.clone(), store)
         .accounts(config.accounts.clone())
         .throttling(config.throttling.clone())
@@ -152,6 +152,8 @@ async fn service_over(config: &Config, store: Store) -> anyhow::Result<Auth> {
         .email_flows(config.email_flows.clone())
         .api_keys(config.api_keys.clone())
         .mfa(config.mfa_settings())
+        .passkeys(config.passkeys.clone())
+        .social(config.social.clone())
         .public_url(config.public_url())
         .hasher(PasswordHasher::new(1))
         .offline()

@@ -128,14 +128,21 @@ async fn run(config: &Config, auth: &Auth, command: UserCommand) -> anyhow::Resu
                 u.email
             );
         }
-        UserCommand::ResetMfa { login } => {
+        UserCommand::ResetMfa { login, force } => {
             let u = find(login).await?;
             let reset = auth
-                .reset_mfa(&u, Actor::CommandLine)
+                .reset_mfa(&u, Actor::CommandLine, force)
                 .await
                 .map_err(explain)?;
             if reset.removed_any() {
                 println!("{}: two-factor authentication removed.", name(auth, &u));
+                if reset.no_way_in {
+                    eprintln!(
+                        "warning: {} now has no way to sign in (no usable password, no linked \
+                         provider, no passkey); set a password with `tessera user set-password`.",
+                        name(auth, &u)
+                    );
+                }
             } else {
                 println!(
                     "{} had no two-factor authentication; nothing left to remove.",

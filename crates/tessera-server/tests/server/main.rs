@@ -16,4 +16,5 @@ mod link_logs;
 mod mail_off;
 mod observability;
 mod passkeys;
+mod second_factors;
 mod sendtestemail;

@@ -9,7 +9,7 @@ use tessera_auth::email_flows::RequireVerifiedEmail;
 use tessera_auth::mail::EmailBackend;
 use tessera_core::UsernameField;
 use tessera_oidc_provider::{Fault, ProviderUser};
-use tessera_store::UserFlags;
+use tessera_store::{NewPasskey, PasskeyInsert, UserFlags, WayIn, WayInRemoval};
 
 use super::{
     ADA, Env, PASSWORD, env, env_with, on_both_engines, param, path_of, totp_code, user_of,
@@ -451,22 +451,24 @@ async fn two_concurrent_unlinks_never_take_the_last_way_in() {
                 .unwrap();
             assert_eq!(left.len(), 1);
             // The store refuses it as well, whoever asks.
-            assert!(
-                !store
-                    .unlink_social_identity(ada.id, left[0].id, false)
+            assert_eq!(
+                store
+                    .remove_way_in(ada.id, WayIn::SocialIdentity(left[0].id), false)
                     .await
-                    .unwrap()
+                    .unwrap(),
+                WayInRemoval::LastWayIn
             );
             // Keep the provider's identity for the next round.
             if left[0].provider == "github" {
                 store
-                    .unlink_social_identity(ada.id, left[0].id, true)
-                    .await
-                    .unwrap();
-                store
                     .link_social_identity(ada.id, "test", "subject-ada", ADA, env.app.now())
                     .await
                     .unwrap();
+                let unlinked = store
+                    .remove_way_in(ada.id, WayIn::SocialIdentity(left[0].id), false)
+                    .await
+                    .unwrap();
+                assert!(matches!(unlinked, WayInRemoval::SocialIdentity(_)));
             }
         }
     })
@@ -563,4 +565,59 @@ async fn cookie_mode_with_totp_finishes_at_mfa_verify_with_the_session_cookies()
         assert_eq!(methods, [json!("social"), json!("social")]);
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_passkey_spares_the_last_identity_only_when_passkeys_sign_in() {
+    for passkey_login in [false, true] {
+        let name = format!("social::unlink_passkey_{passkey_login}");
+        on_both_engines(&name, |database| async move {
+            let env = env_with(database, move |builder| {
+                builder.passkeys(move |passkeys| passkeys.passkey_login = passkey_login)
+            })
+            .await;
+            assert!(env.spa_code(&env.app.client(), "test").await.is_ok());
+            let auth = env.app.tessera.auth();
+            assert_eq!(auth.passkeys_sign_in(), passkey_login);
+            let ada = user(&env, ADA).await;
+            assert!(!ada.has_usable_password());
+            let inserted = auth
+                .store()
+                .insert_passkey(
+                    &NewPasskey {
+                        user_id: ada.id,
+                        credential_id: "credential",
+                        user_handle: "00000000-0000-4000-8000-000000000000",
+                        passkey: "{}",
+                        name: "Phone",
+                        created_at: env.app.now(),
+                    },
+                    20,
+                )
+                .await
+                .unwrap();
+            assert!(matches!(inserted, PasskeyInsert::Stored(_)), "{inserted:?}");
+            let only = auth.social_identities(&ada).await.unwrap()[0].id;
+            let client = env.app.client();
+            client.force_authenticate(&ada).await;
+            let reply = client
+                .delete(&format!("/api/auth/social/identities/{only}/"))
+                .send()
+                .await;
+            if passkey_login {
+                // The passkey signs the account in: the identity may go.
+                assert_eq!(reply.status(), 204, "{}", reply.text());
+                assert!(auth.social_identities(&ada).await.unwrap().is_empty());
+            } else {
+                // A passkey that is only a second factor opens nothing.
+                assert_eq!(reply.status(), 400, "{}", reply.text());
+                assert_eq!(
+                    reply.json(),
+                    json!({"non_field_errors": [tessera_auth::accounts::LAST_WAY_IN]})
+                );
+                assert_eq!(auth.social_identities(&ada).await.unwrap().len(), 1);
+            }
+        })
+        .await;
+    }
 }
