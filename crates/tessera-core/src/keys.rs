@@ -11,6 +11,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use aws_lc_rs::hmac;
+use aws_lc_rs::signature::{self as aws_sig, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, ThumbprintHash};
@@ -18,7 +20,7 @@ use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::encoding::b64;
+use crate::encoding::{b64, b64_decode};
 use crate::error::SettingsError;
 use crate::secret::Secret;
 
@@ -227,7 +229,88 @@ pub struct Key {
     decoding: DecodingKey,
     /// The public JWK parameters (`kty`, `n`, `e`, `crv`, `x`, `y`); `None` for HMAC secrets.
     public: Option<AlgorithmParameters>,
+    /// The verifying half, prepared once for the key's algorithm (shared by clones).
+    verifier: Arc<Verifier>,
 }
+
+/// A key prepared for its one algorithm: the HMAC key schedule, or the parsed public key.
+/// Building either costs more than checking a signature with it, so it is built once per
+/// key — when the key is made — never per token. It lives behind the key's `Arc`, so the
+/// size of the HMAC variant costs nothing per clone.
+#[allow(clippy::large_enum_variant)]
+enum Verifier {
+    /// A shared secret's HMAC key; it also signs.
+    Hmac(hmac::Key),
+    /// A parsed RSA, ECDSA or Ed25519 public key.
+    Public(ParsedPublicKey),
+}
+
+impl Verifier {
+    /// The HMAC key for an HS algorithm.
+    fn hmac(algorithm: Algorithm, secret: &[u8]) -> Self {
+        let hash = match algorithm {
+            Algorithm::HS384 => hmac::HMAC_SHA384,
+            Algorithm::HS512 => hmac::HMAC_SHA512,
+            _ => hmac::HMAC_SHA256,
+        };
+        Self::Hmac(hmac::Key::new(hash, secret))
+    }
+
+    /// The public key of `public`, parsed for `algorithm`; `None` when the parameters are
+    /// not a usable key of that type (such a key could never verify a signature).
+    fn public(algorithm: Algorithm, public: &AlgorithmParameters) -> Option<Self> {
+        let parsed = match public {
+            AlgorithmParameters::RSA(rsa) => {
+                let params: &'static aws_sig::RsaParameters = match algorithm {
+                    Algorithm::RS256 => &aws_sig::RSA_PKCS1_2048_8192_SHA256,
+                    Algorithm::RS384 => &aws_sig::RSA_PKCS1_2048_8192_SHA384,
+                    Algorithm::RS512 => &aws_sig::RSA_PKCS1_2048_8192_SHA512,
+                    Algorithm::PS256 => &aws_sig::RSA_PSS_2048_8192_SHA256,
+                    Algorithm::PS384 => &aws_sig::RSA_PSS_2048_8192_SHA384,
+                    Algorithm::PS512 => &aws_sig::RSA_PSS_2048_8192_SHA512,
+                    _ => return None,
+                };
+                let components = RsaPublicKeyComponents {
+                    n: b64_decode(&rsa.n)?,
+                    e: b64_decode(&rsa.e)?,
+                };
+                components.to_parsed_public_key(params).ok()?
+            }
+            AlgorithmParameters::EllipticCurve(ec) => {
+                let verification: &'static dyn aws_sig::VerificationAlgorithm = match algorithm {
+                    Algorithm::ES256 => &aws_sig::ECDSA_P256_SHA256_FIXED,
+                    Algorithm::ES384 => &aws_sig::ECDSA_P384_SHA384_FIXED,
+                    _ => return None,
+                };
+                // The uncompressed point, as jsonwebtoken builds it from a JWK.
+                let mut point = vec![0x04];
+                point.extend(b64_decode(&ec.x)?);
+                point.extend(b64_decode(&ec.y)?);
+                ParsedPublicKey::new(verification, point).ok()?
+            }
+            AlgorithmParameters::OctetKeyPair(okp) if algorithm == Algorithm::EdDSA => {
+                ParsedPublicKey::new(&aws_sig::ED25519, b64_decode(&okp.x)?).ok()?
+            }
+            _ => return None,
+        };
+        Some(Self::Public(parsed))
+    }
+
+    /// Whether `signature` (raw bytes) is valid over `message`; constant-time for HMAC.
+    fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        match self {
+            Self::Hmac(key) => hmac::verify(key, message, signature).is_ok(),
+            Self::Public(key) => key.verify_sig(message, signature).is_ok(),
+        }
+    }
+}
+
+/// Keys are shared by every request thread.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Key>();
+    send_sync::<KeyRing>();
+};
 
 impl Key {
     /// A shared secret; its bytes are the key, as in simplejwt.
@@ -246,6 +329,7 @@ impl Key {
             encoding: Some(EncodingKey::from_secret(secret)),
             decoding: DecodingKey::from_secret(secret),
             public: None,
+            verifier: Arc::new(Verifier::hmac(algorithm, secret)),
         })
     }
 
@@ -269,12 +353,15 @@ impl Key {
             .filter(|jwk| fits(algorithm, &jwk.algorithm))
             .ok_or_else(|| not_a_key(algorithm, "private"))?;
         let decoding = DecodingKey::from_jwk(&jwk).map_err(|_| not_a_key(algorithm, "private"))?;
+        let verifier = Verifier::public(algorithm, &jwk.algorithm)
+            .ok_or_else(|| not_a_key(algorithm, "private"))?;
         let key = Self {
             kid: None,
             algorithm,
             encoding: Some(encoding),
             decoding,
             public: Some(jwk.algorithm),
+            verifier: Arc::new(verifier),
         };
         key.check_pair(&key)?;
         Ok(key)
@@ -298,12 +385,15 @@ impl Key {
             .ok()
             .filter(|jwk| fits(algorithm, &jwk.algorithm))
             .ok_or_else(|| not_a_key(algorithm, "public"))?;
+        let verifier = Verifier::public(algorithm, &jwk.algorithm)
+            .ok_or_else(|| not_a_key(algorithm, "public"))?;
         Ok(Self {
             kid: None,
             algorithm,
             encoding: None,
             decoding,
             public: Some(jwk.algorithm),
+            verifier: Arc::new(verifier),
         })
     }
 
@@ -342,12 +432,15 @@ impl Key {
         }
         let decoding =
             DecodingKey::from_jwk(&parsed).map_err(|_| not_a_key(algorithm, "public"))?;
+        let verifier = Verifier::public(algorithm, &parsed.algorithm)
+            .ok_or_else(|| not_a_key(algorithm, "public"))?;
         Ok(Self {
             kid: Some(kid),
             algorithm,
             encoding: None,
             decoding,
             public: Some(parsed.algorithm),
+            verifier: Arc::new(verifier),
         })
     }
 
@@ -424,23 +517,23 @@ impl Key {
         Ok(())
     }
 
-    /// Signs `message`, returning the base64url signature.
+    /// Signs `message`, returning the base64url signature. A shared secret signs with its
+    /// prepared HMAC key; a private key through jsonwebtoken.
     pub(crate) fn sign(&self, message: &[u8]) -> Option<String> {
         let encoding = self.encoding.as_ref()?;
+        if let Verifier::Hmac(key) = &*self.verifier {
+            return Some(b64(hmac::sign(key, message).as_ref()));
+        }
         jsonwebtoken::crypto::sign(message, encoding, self.algorithm.to_jsonwebtoken()).ok()
     }
 
     /// Checks a base64url signature made with `alg` over `message`: false unless `alg` is
-    /// this key's own algorithm. Constant-time for HMAC.
+    /// this key's own algorithm. Uses the key prepared when it was made; constant-time for
+    /// HMAC.
     pub(crate) fn verify(&self, alg: &str, message: &[u8], signature: &str) -> bool {
         alg == self.algorithm.name()
-            && jsonwebtoken::crypto::verify(
-                signature,
-                message,
-                &self.decoding,
-                self.algorithm.to_jsonwebtoken(),
-            )
-            .unwrap_or(false)
+            && b64_decode(signature)
+                .is_some_and(|signature| self.verifier.verify(message, &signature))
     }
 }
 
@@ -633,6 +726,14 @@ impl KeyRing {
 
     pub(crate) fn header_b64(&self) -> Option<&str> {
         self.active.as_ref().map(|_| self.header_b64.as_str())
+    }
+
+    /// The active key when `header_b64` is, byte for byte, the header this ring writes —
+    /// what every token it signed carries — so that the header need not be decoded.
+    pub(crate) fn own_header(&self, header_b64: &str) -> Option<&Key> {
+        self.active
+            .as_deref()
+            .filter(|_| header_b64.as_bytes() == self.header_b64.as_bytes())
     }
 
     /// Signs `message` (`header.payload`) with the active key.

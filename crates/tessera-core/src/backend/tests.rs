@@ -403,6 +403,37 @@ fn rotation_keeps_old_tokens_valid_and_new_ones_verifiable() {
     assert!(b.decode(&TokenKind::access(), &after, AT).is_ok());
 }
 
+/// A token whose header is byte for byte the ring's own (so it takes the short way to the
+/// active key) but which another key of the same algorithm and kid signed is invalid.
+#[test]
+fn the_rings_own_header_signed_by_another_key_is_invalid() {
+    let victim = ring_backend(pem_key(Algorithm::RS256, "k1"), vec![]);
+    let generated = crate::keys::generate_private_key(Algorithm::RS256).unwrap();
+    let impostor_key = Key::from_private_pem(Algorithm::RS256, generated.expose())
+        .unwrap()
+        .with_kid("k1")
+        .unwrap();
+    let impostor = ring_backend(impostor_key, vec![]);
+    let own = victim
+        .encode(&Token::for_user(&victim, TokenKind::access(), "1", AT))
+        .unwrap();
+    let forged = impostor
+        .encode(&Token::for_user(&impostor, TokenKind::access(), "1", AT))
+        .unwrap();
+    assert_eq!(
+        own.split('.').next(),
+        forged.split('.').next(),
+        "same header bytes"
+    );
+    assert!(victim.decode(&TokenKind::access(), &own, AT).is_ok());
+    assert_eq!(
+        victim
+            .decode(&TokenKind::access(), &forged, AT)
+            .unwrap_err(),
+        TokenError::Invalid
+    );
+}
+
 #[test]
 fn kid_tricks_are_invalid() {
     let active = pem_key(Algorithm::RS256, "active");
