@@ -9,7 +9,6 @@ import urllib.error
 import urllib.request
 
 from openapi_spec_validator import validate
-from openapi_spec_validator.readers import read_from_filename  # noqa: F401 (import check)
 import yaml
 
 

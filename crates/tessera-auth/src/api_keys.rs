@@ -230,7 +230,7 @@ impl ApiKeyHasher {
     /// The stored form of `key`: HMAC-SHA256 in lowercase hex; `None` without a secret.
     pub(crate) fn hash(&self, key: &str) -> Option<String> {
         let tag = hmac::sign(self.key.as_ref()?, key.as_bytes());
-        Some(hex(tag.as_ref()))
+        Some(crate::secret::hex(tag.as_ref()))
     }
 
     /// Whether `key` hashes to `stored`, compared in constant time.
@@ -833,10 +833,6 @@ fn refused(reason: &'static str) -> AuthError {
     metrics::counter!("tessera_api_key_refused_total", "reason" => reason).increment(1);
     tracing::debug!(reason, "refused an API key");
     AuthError::InvalidApiKey
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

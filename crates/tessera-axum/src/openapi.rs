@@ -265,7 +265,7 @@ struct Rendered {
     responses(
         (status = 200, description = "The OpenAPI 3.1 document",
          content((Object = "application/vnd.oai.openapi+json"), (String = "application/vnd.oai.openapi"))),
-        (status = 400, description = "An unknown format", body = Detail),
+        (status = 404, description = "An unknown format", body = Detail),
     )
 )]
 async fn schema(

@@ -23,7 +23,11 @@ use tessera_axum::{ApiError, Tessera};
 
 const INDEX: &str = include_str!("../assets/account/index.html");
 const SCRIPT: &str = include_str!("../assets/account/app.js");
-const STYLE: &str = include_str!("../assets/account/app.css");
+/// The shared stylesheet, then this page's own: one file served at `app.css`.
+const STYLE: &str = concat!(
+    include_str!("../assets/base.css"),
+    include_str!("../assets/account/app.css")
+);
 
 /// The page's policy: its own script and style files only, no inline code, no framing.
 pub const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -83,7 +87,7 @@ pub fn account_page(paths: &RoutePaths) -> Router<Tessera> {
 }
 
 /// Escapes text for an HTML attribute.
-fn attribute(text: &str) -> String {
+pub(crate) fn attribute(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('"', "&quot;")
         .replace('<', "&lt;")
@@ -123,6 +127,16 @@ async fn page(State(tessera): State<Tessera>, headers: HeaderMap, auth_api: Stri
                 "false"
             },
         );
+    html_page(html, &headers, browser)
+}
+
+/// A page of the binary's: `html` under [`PAGE_POLICY`], never stored, with a CSRF cookie
+/// when the request carries none (the page sends the double-submit token with every change).
+pub(crate) fn html_page(
+    html: String,
+    headers: &HeaderMap,
+    browser: &tessera_axum::BrowserSettings,
+) -> Response {
     let mut response = (StatusCode::OK, html).into_response();
     let set = response.headers_mut();
     set.insert(
@@ -134,14 +148,14 @@ async fn page(State(tessera): State<Tessera>, headers: HeaderMap, auth_api: Stri
         HeaderValue::from_static(PAGE_POLICY),
     );
     set.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    // The page sends the double-submit token with every change; give it one.
-    if read_cookie(&headers, &browser.csrf_cookie_name).is_none() {
+    if read_cookie(headers, &browser.csrf_cookie_name).is_none() {
         set.append(header::SET_COOKIE, csrf_cookie(browser, &new_csrf_token()));
     }
     response
 }
 
-fn asset(body: &'static str, content_type: &'static str) -> Response {
+/// A static asset of a page, revalidated on each use.
+pub(crate) fn asset(body: &'static str, content_type: &'static str) -> Response {
     let mut response = (StatusCode::OK, body).into_response();
     let set = response.headers_mut();
     set.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

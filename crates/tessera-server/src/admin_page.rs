@@ -9,19 +9,22 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::HeaderMap;
+use axum::response::{Redirect, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 use tessera_axum::Tessera;
-use tessera_axum::cookies::{csrf_cookie, new_csrf_token, read_cookie};
 use tessera_axum::routes::RoutePaths;
 
-use crate::account_page::PAGE_POLICY;
+use crate::account_page::{asset, attribute, html_page};
 
 const INDEX: &str = include_str!("../assets/admin/index.html");
 const SCRIPT: &str = include_str!("../assets/admin/app.js");
-const STYLE: &str = include_str!("../assets/admin/app.css");
+/// The shared stylesheet, then this page's own: one file served at `app.css`.
+const STYLE: &str = concat!(
+    include_str!("../assets/base.css"),
+    include_str!("../assets/admin/app.css")
+);
 
 /// The API paths the page calls, attribute-escaped for its `<html>` element.
 #[derive(Debug, Clone)]
@@ -51,14 +54,6 @@ pub fn admin_page(paths: &RoutePaths) -> Router<Tessera> {
             "/admin/app.css",
             get(|| async { asset(STYLE, "text/css; charset=utf-8") }),
         )
-}
-
-/// Escapes text for an HTML attribute.
-fn attribute(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// The custom user fields the configuration declares, as the page builds their inputs:
@@ -92,35 +87,12 @@ async fn page(State(tessera): State<Tessera>, headers: HeaderMap, api: ApiPaths)
         .replace("{{auth_api}}", &api.auth)
         .replace("{{admin_api}}", &api.admin)
         .replace("{{user_fields}}", &attribute(&user_fields(&tessera)));
-    let mut response = (StatusCode::OK, html).into_response();
-    let set = response.headers_mut();
-    set.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    set.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(PAGE_POLICY),
-    );
-    set.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    // The page sends the double-submit token with every change; give it one.
-    if read_cookie(&headers, &browser.csrf_cookie_name).is_none() {
-        set.append(header::SET_COOKIE, csrf_cookie(browser, &new_csrf_token()));
-    }
-    response
-}
-
-fn asset(body: &'static str, content_type: &'static str) -> Response {
-    let mut response = (StatusCode::OK, body).into_response();
-    let set = response.headers_mut();
-    set.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    set.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+    html_page(html, &headers, browser)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::attribute;
+    use crate::account_page::attribute;
 
     #[test]
     fn attributes_cannot_be_closed_by_their_text() {

@@ -72,8 +72,14 @@ pub struct User {
 impl User {
     /// `true` unless the hash is empty or starts with `'!'` (Django's unusable password).
     pub fn has_usable_password(&self) -> bool {
-        !self.password_hash.is_empty() && !self.password_hash.starts_with('!')
+        password_hash_is_usable(&self.password_hash)
     }
+}
+
+/// Whether a stored password hash can match a password: not empty, not Django's unusable
+/// `!…`.
+pub(crate) fn password_hash_is_usable(hash: &str) -> bool {
+    !hash.is_empty() && !hash.starts_with('!')
 }
 
 /// Data for [`Store::create_user`].

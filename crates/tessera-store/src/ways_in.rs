@@ -8,6 +8,7 @@
 
 use crate::engine::Retry;
 use crate::error::Result;
+use crate::users::password_hash_is_usable as usable;
 use crate::{SocialIdentity, Store, StoredPasskey};
 
 /// A way in [`Store::remove_way_in`] removes, by its row id.
@@ -30,11 +31,6 @@ pub enum WayInRemoval {
     LastWayIn,
     /// Nothing was removed: the user holds no such passkey or identity.
     NotFound,
-}
-
-/// Whether `hash` is a usable password hash (as [`User::has_usable_password`](crate::User)).
-fn usable(hash: &str) -> bool {
-    !hash.is_empty() && !hash.starts_with('!')
 }
 
 impl Store {

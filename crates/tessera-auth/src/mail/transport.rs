@@ -299,7 +299,7 @@ fn write_eml(dir: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut random = [0u8; 8];
     aws_lc_rs::rand::fill(&mut random)
         .map_err(|_| std::io::Error::other("the random generator failed"))?;
-    let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let random = crate::secret::hex(&random);
     let name = format!(
         "{:04}{:02}{:02}-{:02}{:02}{:02}-{random}.eml",
         now.year(),

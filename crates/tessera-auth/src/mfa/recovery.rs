@@ -170,11 +170,7 @@ impl Auth {
 /// The stored form of `user_id`'s `code`: HMAC-SHA256 under `key`, lower-case hex.
 fn recovery_code_hash(key: &hmac::Key, user_id: i64, code: &str) -> String {
     let input = format!("mfa-recovery:{user_id}:{code}");
-    hmac::sign(key, input.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::secret::hex(hmac::sign(key, input.as_bytes()).as_ref())
 }
 
 /// `xxxxx-xxxxx` from [`ALPHABET`] (32 characters: a byte's low five bits, no bias).

@@ -212,11 +212,10 @@ impl SocialExchange {
 /// The PKCE verifier of a request: derived from the browser-binding value and the state,
 /// so that only the browser holding the cookie completes it and nothing secret is stored.
 fn pkce_verifier(binding: &str, state: &str) -> String {
-    let input = format!("tessera-social-pkce\0{binding}\0{state}");
-    URL_SAFE_NO_PAD
-        .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, input.as_bytes()).as_ref())
+    pkce_challenge(&format!("tessera-social-pkce\0{binding}\0{state}"))
 }
 
+/// The S256 challenge of a PKCE verifier: base64url of its SHA-256.
 fn pkce_challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD
         .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()).as_ref())
