@@ -542,7 +542,9 @@ impl Auth {
 
     /// For a token minted from an API key (its [`CLIENT_ID_CLAIM`]): the key must still be
     /// its user's, unrevoked and unexpired, so that revoking a key ends its tokens at once
-    /// wherever the user is loaded from the store. Other tokens pass.
+    /// wherever the user is loaded from the store. Other tokens pass. The key is read from
+    /// the in-memory state when `held` (loaded once, dropped when the key changes), else
+    /// from the store.
     ///
     /// # Errors
     /// [`AuthError::InvalidApiKey`]; the store's error.
@@ -550,6 +552,7 @@ impl Auth {
         &self,
         token: &Token,
         user: &User,
+        held: bool,
     ) -> Result<(), AuthError> {
         let Some(client) = token.get(CLIENT_ID_CLAIM) else {
             return Ok(());
@@ -557,7 +560,12 @@ impl Auth {
         let Some(prefix) = client.as_str() else {
             return Err(refused("token"));
         };
-        match self.store().api_key_by_prefix(prefix).await? {
+        let key = if held {
+            self.revocations().api_key(self.store(), prefix).await?
+        } else {
+            self.store().api_key_by_prefix(prefix).await?
+        };
+        match key {
             Some(key) if key.user_id == user.id && key.is_usable(self.now()) => Ok(()),
             _ => Err(refused("token")),
         }

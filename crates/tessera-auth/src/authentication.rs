@@ -6,6 +6,7 @@ use tessera_core::{Token, TokenError};
 use tessera_store::User;
 
 use crate::error::{AuthError, KindRejection};
+use crate::revocation::{EndedSession, SessionLookup};
 use crate::service::Auth;
 use tessera_store::RevokeReason;
 
@@ -60,9 +61,67 @@ impl Auth {
         let id = user_id
             .parse::<i64>()
             .map_err(|_| AuthError::UserNotFound)?;
+        let sid = token.get(SESSION_CLAIM).and_then(Value::as_str);
+        let revocations = self.revocations();
+        if revocations
+            .vouches_for(self.store(), token.epoch_claim("iat"), self.now())
+            .await
+        {
+            revocations.decided_in_memory();
+            return self.user_from_memory(token, id, sid).await;
+        }
+        revocations.decided_by_database();
+        self.user_from_database(token, id, sid).await
+    }
+
+    /// [`Auth::user_for_token`] from the in-memory state: the user record held (or loaded
+    /// once), the session's end if it ended within the window. The checks and their order
+    /// are those of [`Auth::user_from_database`].
+    async fn user_from_memory(
+        &self,
+        token: &Token,
+        id: i64,
+        sid: Option<&str>,
+    ) -> Result<User, AuthError> {
+        let revocations = self.revocations();
+        let user = revocations
+            .user(self.store(), id)
+            .await?
+            .ok_or(AuthError::UserNotFound)?;
+        if self.settings().check_user_is_active && !user.is_active {
+            return Err(AuthError::UserInactive);
+        }
+        self.check_client_token(token, &user, true).await?;
+        let Some(sid) = sid else {
+            return issued_after_password_change(token, user);
+        };
+        let ended = match revocations.ended(sid) {
+            Some(ended) => ended,
+            None => match revocations.session(self.store(), sid).await? {
+                SessionLookup::Owner(owner) if owner == user.id => return Ok(user),
+                // A session that is gone, or not this user's.
+                SessionLookup::Owner(_) | SessionLookup::Missing => {
+                    return Err(blacklisted(token));
+                }
+                SessionLookup::Ended(ended) => ended,
+            },
+        };
+        Err(match ended {
+            EndedSession::Revoked(reason) if reason.ends_everything() => AuthError::PasswordChanged,
+            _ => blacklisted(token),
+        })
+    }
+
+    /// [`Auth::user_for_token`] from the database: the user and the token's session in one
+    /// round trip.
+    async fn user_from_database(
+        &self,
+        token: &Token,
+        id: i64,
+        sid: Option<&str>,
+    ) -> Result<User, AuthError> {
         let store = self.store();
-        let (user, session) = match token.get(SESSION_CLAIM).and_then(Value::as_str) {
-            // One round trip for the user and the session.
+        let (user, session) = match sid {
             Some(sid) => match store.user_with_session(id, sid).await? {
                 Some(found) => (found.user, Some(found.session)),
                 None => return Err(AuthError::UserNotFound),
@@ -75,35 +134,36 @@ impl Auth {
         if self.settings().check_user_is_active && !user.is_active {
             return Err(AuthError::UserInactive);
         }
-        self.check_client_token(token, &user).await?;
+        self.check_client_token(token, &user, false).await?;
         match session {
             // A session that is gone, or not this user's.
-            Some(None) => return Err(blacklisted(token)),
+            Some(None) => Err(blacklisted(token)),
             Some(Some(state)) if state.revoked_at.is_some() => {
                 let ends_everything = state
                     .revoked_reason
                     .is_some_and(RevokeReason::ends_everything);
-                return Err(if ends_everything {
+                Err(if ends_everything {
                     AuthError::PasswordChanged
                 } else {
                     blacklisted(token)
-                });
+                })
             }
-            Some(Some(_)) => {}
-            // A token with no session: only its issue time can tell.
-            None => {
-                // `iat` counts whole seconds: a token issued in the second of the change
-                // stands.
-                if let (Some(changed), Some(issued)) =
-                    (user.password_changed_at, token.epoch_claim("iat"))
-                    && issued.as_secs() < changed.as_secs()
-                {
-                    return Err(AuthError::PasswordChanged);
-                }
-            }
+            Some(Some(_)) => Ok(user),
+            None => issued_after_password_change(token, user),
         }
-        Ok(user)
     }
+}
+
+/// A token with no session: only its issue time can tell whether a password change (or a
+/// "log out everywhere") ended it. `iat` counts whole seconds: a token issued in the second
+/// of the change stands.
+fn issued_after_password_change(token: &Token, user: User) -> Result<User, AuthError> {
+    if let (Some(changed), Some(issued)) = (user.password_changed_at, token.epoch_claim("iat"))
+        && issued.as_secs() < changed.as_secs()
+    {
+        return Err(AuthError::PasswordChanged);
+    }
+    Ok(user)
 }
 
 /// simplejwt's answer when the token's class rejects it as blacklisted.

@@ -10,6 +10,7 @@
 //! | tokens: issue, refresh and rotate, blacklist, verify, sliding | [`Auth::issue_pair`], [`Auth::refresh`] … |
 //! | the obtain routes: configured claims and answers, code hooks | [`obtain`], [`Auth::obtain_pair`] |
 //! | authenticating a token | [`Auth::validate_token`], [`Auth::user_for_token`] |
+//! | revocation at memory speed: ended sessions, users and API keys held in memory, fed by the change log | [`revocation`], [`Auth::revocation_status`] |
 //! | sessions | [`Auth::live_sessions`], [`Auth::log_out_everywhere`] … |
 //! | accounts: register, profile, password, staff actions | [`accounts`], [`Auth::register`] … |
 //! | groups and permissions, Django's model: checks, superusers' group management, token claims | [`Auth::has_perm`], [`Auth::permissions_of`], [`accounts::GroupInput`] |
@@ -45,6 +46,7 @@ pub mod mfa;
 pub mod obtain;
 pub mod passkeys;
 mod rehash;
+pub mod revocation;
 pub mod rules;
 mod secret;
 mod service;

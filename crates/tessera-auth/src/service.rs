@@ -18,6 +18,7 @@ use crate::mail::{MailSettings, Mailer, Templates};
 use crate::mfa::MfaSettings;
 use crate::obtain::{ObtainHook, ObtainHookSlot};
 use crate::passkeys::{PasskeySettings, PasskeyState};
+use crate::revocation::{RevocationSettings, RevocationStatus, Revocations};
 use crate::rules::AccountSettings;
 use crate::social::{Social, SocialSettings};
 
@@ -84,6 +85,11 @@ struct Inner {
     mfa: MfaSettings,
     /// Social login: the providers, their cached discovery and keys.
     social: Social,
+    /// What authentication knows of ended sessions, users and API keys, in memory.
+    revocations: Revocations,
+    /// The change-log feed that keeps `revocations` current (not offline); stops with the
+    /// last clone.
+    revocation_feed: OnceLock<BackgroundTask>,
 }
 
 /// The service, not kept alive: [`upgrade`](Self::upgrade) answers `None` once the last
@@ -128,6 +134,7 @@ pub struct AuthBuilder {
     passkeys: PasskeySettings,
     mfa: MfaSettings,
     social: SocialSettings,
+    revocation: RevocationSettings,
 }
 
 impl AuthBuilder {
@@ -214,6 +221,13 @@ impl AuthBuilder {
         self
     }
 
+    /// How authentication keeps revocations in memory: `revocation_max_staleness`, the
+    /// poll interval, the capacities. Defaults to [`RevocationSettings::default`] (1 s).
+    pub fn revocation(mut self, revocation: RevocationSettings) -> Self {
+        self.revocation = revocation;
+        self
+    }
+
     /// Passkeys: the WebAuthn relying party (`webauthn_rp_id`, `webauthn_origins`,
     /// `webauthn_rp_name`) and `passkey_login`. Defaults to a relying party taken from the
     /// public URL, passwordless sign-in off.
@@ -255,6 +269,7 @@ impl AuthBuilder {
         self.api_keys.validate()?;
         self.mfa.validate()?;
         self.social.validate()?;
+        self.revocation.validate()?;
         let passkeys = PasskeyState::new(self.passkeys, &self.public_url)?;
         let mailer = Mailer::from_settings(&self.mail).await?;
         let templates = Templates::load(self.mail.email_templates_dir.as_deref())?;
@@ -317,8 +332,13 @@ impl AuthBuilder {
             PasswordHasher::new(std::thread::available_parallelism().map_or(2, usize::from))
         });
         let (store, clock, offline) = (self.store, self.clock, self.offline);
+        let auth_kinds = settings.auth_token_kinds();
+        let revocations = Revocations::new(
+            self.revocation,
+            token_window(&settings, &backend, &auth_kinds),
+        );
         let auth = Auth(Arc::new(Inner {
-            auth_kinds: settings.auth_token_kinds(),
+            auth_kinds,
             throttles: Throttles::new(&self.throttling, store.clone(), clock.clone()),
             lockout: Lockout::new(&self.throttling, store.clone(), clock.clone()),
             hashing: Hashing::new(hasher, self.throttling.hash_queue_limit),
@@ -338,11 +358,17 @@ impl AuthBuilder {
             passkeys,
             mfa: self.mfa,
             social: Social::new(self.social),
+            revocations,
+            revocation_feed: OnceLock::new(),
         }));
         if let Some(refresher) = &auth.0._refresher {
             auth.audit_sealed_keys(refresher.sealed_at_start()).await;
         }
         if !offline {
+            auth.0.revocations.start(&auth.0.store, auth.now()).await?;
+            if auth.0.revocations.settings().enabled() {
+                let _ = auth.0.revocation_feed.set(auth.start_revocation_feed());
+            }
             auth.start_upkeep();
             if auth.mail_enabled() {
                 auth.start_mail_sender();
@@ -350,6 +376,22 @@ impl AuthBuilder {
         }
         Ok(auth)
     }
+}
+
+/// How long a token authentication accepts can live: the longest lifetime among the
+/// accepted kinds (and access tokens, which API keys mint), plus `leeway`.
+fn token_window(
+    settings: &Settings,
+    backend: &TokenBackend,
+    kinds: &[TokenKind],
+) -> std::time::Duration {
+    kinds
+        .iter()
+        .map(|kind| kind.lifetime(backend))
+        .chain([settings.access_token_lifetime])
+        .max()
+        .unwrap_or_default()
+        + settings.leeway
 }
 
 impl Auth {
@@ -388,6 +430,7 @@ impl Auth {
             passkeys: PasskeySettings::default(),
             mfa: MfaSettings::default(),
             social: SocialSettings::default(),
+            revocation: RevocationSettings::default(),
         }
     }
 
@@ -412,6 +455,7 @@ impl Auth {
             passkeys: self.0.passkeys.settings().clone(),
             mfa: self.0.mfa.clone(),
             social: self.0.social.settings().clone(),
+            revocation: self.0.revocations.settings().clone(),
         }
     }
 
@@ -523,6 +567,17 @@ impl Auth {
     /// A handle on the service that does not keep it alive (the background tasks').
     pub(crate) fn downgrade(&self) -> WeakAuth {
         WeakAuth(Arc::downgrade(&self.0))
+    }
+
+    /// The in-memory revocation state.
+    pub(crate) fn revocations(&self) -> &Revocations {
+        &self.0.revocations
+    }
+
+    /// A snapshot of the in-memory revocation state: whether it is fresh, what it holds,
+    /// how many checks it decided (see the `revocation` module).
+    pub fn revocation_status(&self) -> RevocationStatus {
+        self.0.revocations.status()
     }
 
     /// The throttles.

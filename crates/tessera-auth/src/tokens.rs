@@ -14,6 +14,7 @@ use crate::accounts::account_claims;
 use crate::audit::{Audit, event};
 use crate::client::ClientInfo;
 use crate::error::AuthError;
+use crate::revocation::SessionLookup;
 use crate::rules::{PERMISSION_CLAIMS, PermissionClaims, TOKEN_OWN_CLAIMS};
 use crate::service::Auth;
 
@@ -497,7 +498,6 @@ impl Auth {
             // A simplejwt token: blacklisted or adopted under `simplejwt_cutover` (cutover.rs).
             return self.verify_foreign(&token).await;
         };
-        let session = self.store().session(sid).await?;
         let rotated_away_is_blacklisted = self.settings().blacklist_after_rotation;
         let family_token = token
             .get(backend.token_type_claim())
@@ -506,6 +506,30 @@ impl Auth {
                 (t == TokenKind::refresh().token_type() && rotated_away_is_blacklisted)
                     || t == TokenKind::sliding().token_type()
             });
+        // A token that is not its family's current one needs the session's row; any other
+        // is decided by whether its session ended, from memory when memory can vouch.
+        let revocations = self.revocations();
+        if !family_token
+            && revocations
+                .vouches_for(self.store(), token.epoch_claim("iat"), self.now())
+                .await
+        {
+            revocations.decided_in_memory();
+            let live = revocations.ended(sid).is_none()
+                && matches!(
+                    revocations.session(self.store(), sid).await?,
+                    SessionLookup::Owner(_)
+                );
+            if !live {
+                return Err(AuthError::field(
+                    "non_field_errors",
+                    TokenError::Blacklisted.to_string(),
+                ));
+            }
+            return Ok(());
+        }
+        revocations.decided_by_database();
+        let session = self.store().session(sid).await?;
         let blacklisted = match session {
             None => true,
             Some(session) => {

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use crate::error::AuthError;
+use crate::revocation::LOG_RETENTION;
 use crate::service::Auth;
 
 /// Sessions deleted per statement by [`Auth::flush_expired`], each its own short transaction.
@@ -32,6 +33,9 @@ pub struct Flushed {
     pub account_tokens: u64,
     /// API keys revoked or expired longer than `api_key_retention` ago.
     pub api_keys: u64,
+    /// Rows of the change log older than an hour (the in-memory revocation state's feed
+    /// reads them within `revocation_max_staleness`; one away longer starts over).
+    pub change_log: u64,
 }
 
 impl Auth {
@@ -71,6 +75,10 @@ impl Auth {
             .store()
             .flush_api_keys(now - self.api_key_settings().api_key_retention)
             .await?;
+        let change_log = self
+            .store()
+            .prune_change_log(LOG_RETENTION, FLUSH_BATCH)
+            .await?;
         Ok(Flushed {
             sessions,
             throttle_rows,
@@ -78,6 +86,7 @@ impl Auth {
             ws_tickets,
             account_tokens,
             api_keys,
+            change_log,
         })
     }
 
@@ -256,6 +265,7 @@ mod tests {
                 ws_tickets: 1,
                 account_tokens: 0,
                 api_keys: 0,
+                change_log: 0,
             }
         );
         assert_eq!(store.live_sessions(user.id, T0).await.unwrap().len(), 1);

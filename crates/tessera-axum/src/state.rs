@@ -102,6 +102,13 @@ impl TesseraBuilder {
         self
     }
 
+    /// How authentication keeps revocations in memory: `revocation_max_staleness` (1 s by
+    /// default; `0` reads the database on every check), the poll interval, the capacities.
+    pub fn revocation(mut self, revocation: tessera_auth::revocation::RevocationSettings) -> Self {
+        self.auth = self.auth.revocation(revocation);
+        self
+    }
+
     /// Browser settings: token cookies, CSRF, CORS.
     pub fn browser(mut self, browser: BrowserSettings) -> Self {
         self.browser = browser;

@@ -576,9 +576,14 @@ impl AuthTokenClass {
 pub mod duration {
     use super::*;
 
-    /// Writes whole seconds.
+    /// Writes whole seconds, or fractional seconds for a duration that has a fraction (a
+    /// `250ms` poll interval), so that what is written reads back the same.
     pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_u64(value.as_secs())
+        if value.subsec_nanos() == 0 {
+            serializer.serialize_u64(value.as_secs())
+        } else {
+            serializer.serialize_f64(value.as_secs_f64())
+        }
     }
 
     /// Reads seconds (integer or fractional) or text.

@@ -141,6 +141,7 @@ impl Application {
             .mfa(config.mfa_settings())
             .passkeys(config.passkeys.clone())
             .social(config.social.clone())
+            .revocation(config.revocation.clone())
             .public_url(config.public_url())
             .build()
             .await?;

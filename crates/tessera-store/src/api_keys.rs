@@ -296,7 +296,7 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn revoke_api_keys_of(&self, user_id: i64, now: Timestamp) -> Result<Vec<ApiKey>> {
-        let rows: Vec<ApiKeyRow> = fetch!(
+        let rows = fetch!(
             write self,
             fetch_all,
             ApiKeyRow,
@@ -307,7 +307,8 @@ impl Store {
             ),
             user_id,
             now
-        )?;
+        );
+        let rows: Vec<ApiKeyRow> = self.counted(rows)?;
         Ok(rows.into_iter().map(ApiKey::from).collect())
     }
 
@@ -326,7 +327,7 @@ impl Store {
         if prefix.len() > MAX_PREFIX_CHARS {
             return Ok(None);
         }
-        let row: Option<ApiKeyRow> = match owner {
+        let row = match owner {
             Some(owner) => fetch!(
                 write self,
                 fetch_optional,
@@ -339,7 +340,7 @@ impl Store {
                 prefix,
                 now,
                 owner
-            )?,
+            ),
             None => fetch!(
                 write self,
                 fetch_optional,
@@ -351,8 +352,9 @@ impl Store {
                 ),
                 prefix,
                 now
-            )?,
+            ),
         };
+        let row: Option<ApiKeyRow> = self.counted(row)?;
         Ok(row.map(ApiKey::from))
     }
 
@@ -388,10 +390,11 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn flush_api_keys(&self, before: Timestamp) -> Result<u64> {
-        changed_rows!(
+        let deleted = changed_rows!(
             self,
             "DELETE FROM api_keys WHERE revoked_at <= $1 OR expires_at <= $1",
             before
-        )
+        );
+        self.counted_rows(deleted)
     }
 }

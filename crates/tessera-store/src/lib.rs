@@ -29,6 +29,10 @@
 //!   linked to users, authorization requests under way and the flow's single-use codes.
 //! * The ways into an account ([`WayIn`]): a passkey or an identity removed unless it is
 //!   the last way in, counted and removed under the user's row lock.
+//! * The change log ([`Change`]): a numbered row, written by database triggers, for every
+//!   change that may end what a token or a cached user vouches for; read in order, heard
+//!   of at once on PostgreSQL ([`ChangeListener`]), and this store's own such writes
+//!   counted ([`Store::local_changes`]).
 //!
 //! Every time is a [`Timestamp`](tessera_core::Timestamp). Columns keep microseconds since the
 //! Unix epoch, except a session's token times (`current_iat`, `expires_at`), which keep whole
@@ -38,6 +42,7 @@
 mod engine;
 mod api_keys;
 mod audit;
+mod changes;
 pub mod django;
 mod email;
 mod error;
@@ -47,6 +52,7 @@ mod passkeys;
 mod password;
 mod permissions;
 mod plans;
+mod rotations;
 mod sessions;
 mod signing_keys;
 mod social;
@@ -60,6 +66,10 @@ mod ws_tickets;
 
 pub use api_keys::{ApiKey, NewApiKey};
 pub use audit::{AuditEvent, AuditFilter, AuditOutcome, MAX_AUDIT_USERNAME_CHARS, NewAuditEvent};
+pub use changes::{
+    CHANGE_CHANNEL, CHANGE_LISTENER_APPLICATION_NAME, Change, ChangeKind, ChangeListener,
+    RecentChanges, TransactionHorizon, UnknownChangeKind,
+};
 pub use email::normalize_email;
 pub use engine::Engine;
 pub use error::{Result, StoreError};

@@ -506,7 +506,7 @@ impl Store {
     /// The database error.
     pub async fn set_email_verified(&self, id: i64, verified: bool) -> Result<bool> {
         let sql = "UPDATE users SET email_verified = $2 WHERE id = $1";
-        Ok(changed_rows!(self, sql, id, verified)? > 0)
+        Ok(self.counted(changed_rows!(self, sql, id, verified))? > 0)
     }
 
     /// Marks the user's address verified if it is still `email`, the one a mail proved:
@@ -516,7 +516,7 @@ impl Store {
     /// The database error.
     pub async fn mark_email_proved(&self, id: i64, email: &str) -> Result<bool> {
         let sql = "UPDATE users SET email_verified = TRUE WHERE id = $1 AND email = $2";
-        Ok(changed_rows!(self, sql, id, email)? > 0)
+        Ok(self.counted(changed_rows!(self, sql, id, email))? > 0)
     }
 
     /// Ends the user's pending e-mail changes: deletes their `email_change` tokens and
@@ -559,7 +559,7 @@ impl Store {
         let to = normalize_email(to);
         // Not repeated after a lost connection: a second run would find the address
         // already changed and answer `None` for a change that happened.
-        db!(write self, Retry::NotApplied, |pool, engine| async {
+        let changed = db!(write self, Retry::NotApplied, |pool, engine| async {
             let mut tx = pool.begin_with(engine.begin_write()).await?;
             let changed = sqlx::query(
                 "UPDATE users SET email = $3, email_verified = TRUE WHERE id = $1 AND email = $2",
@@ -584,6 +584,7 @@ impl Store {
             tx.commit().await?;
             Ok::<_, StoreError>(user)
         }
-        .await)
+        .await);
+        self.counted(changed)
     }
 }

@@ -432,7 +432,8 @@ impl Store {
             tx.commit().await?;
             Ok::<_, StoreError>(true)
         }
-        .await)?;
+        .await);
+        let found = self.counted(found)?;
         if found {
             Ok(Some(self.user_grants(user_id).await?))
         } else {
@@ -460,7 +461,7 @@ impl Store {
         let groups = grants.groups.as_deref().map(distinct);
         let permissions = grants.permissions.as_deref().map(distinct);
         let (active, staff, superuser) = (flags.is_active, flags.is_staff, flags.is_superuser);
-        db!(write self, Retry::Idempotent, |pool, engine| async {
+        let updated = db!(write self, Retry::Idempotent, |pool, engine| async {
             let mut tx = pool.begin_with(engine.begin_write()).await?;
             let current: Option<(sqlx::types::Json<Extra>, String)> = sqlx::query_as(engine.pick(
                 "SELECT extra, email FROM users WHERE id = $1",
@@ -504,7 +505,8 @@ impl Store {
             tx.commit().await?;
             Ok::<_, StoreError>(user)
         }
-        .await)
+        .await);
+        self.counted(updated)
     }
 
     /// Adds `permissions` to group `id` (those it holds stay; the others are left alone).

@@ -370,6 +370,9 @@ impl Store {
     /// for the single winner, `None` for everybody else (wrong/stale jti, revoked, unknown
     /// session, inactive user).
     ///
+    /// On SQLite, rotations waiting at the same time are committed together, each its own
+    /// statement in one transaction, and each answered once it committed (`rotations.rs`).
+    ///
     /// # Errors
     /// The database error.
     pub async fn rotate_session(
@@ -378,6 +381,9 @@ impl Store {
         old_jti: &str,
         rotation: &Rotation,
     ) -> Result<Option<Session>> {
+        if let crate::engine::Pool::Sqlite(pool) = self.writer() {
+            return self.rotations.rotate(pool, id, old_jti, rotation).await;
+        }
         fetch!(
             write self,
             fetch_optional,
@@ -390,6 +396,13 @@ impl Store {
             rotation.new_expires_at.as_secs(),
             rotation.now,
         )
+    }
+
+    /// How many rotations this store (every clone) committed in a transaction shared with
+    /// other rotations, on SQLite; always `0` on PostgreSQL, where rotations run in parallel.
+    /// A figure for tests and diagnostics.
+    pub fn rotations_grouped(&self) -> u64 {
+        self.rotations.grouped()
     }
 
     /// Records a use of the current token without rotating it. `None` unless `jti` is
@@ -447,7 +460,7 @@ impl Store {
     ) -> Result<bool> {
         let sql = "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
                    WHERE id = $1 AND revoked_at IS NULL";
-        Ok(changed_rows!(self, sql, id, now, reason.as_str())? > 0)
+        Ok(self.counted(changed_rows!(self, sql, id, now, reason.as_str()))? > 0)
     }
 
     /// Revokes the session only if `jti` is its current token and it is not revoked yet,
@@ -462,14 +475,15 @@ impl Store {
         reason: RevokeReason,
         now: Timestamp,
     ) -> Result<bool> {
-        Ok(changed_rows!(
+        let revoked = changed_rows!(
             self,
             REVOKE_SESSION_IF_CURRENT,
             id,
             jti,
             now,
             reason.as_str()
-        )? > 0)
+        );
+        Ok(self.counted(revoked)? > 0)
     }
 
     /// Revokes one live session of a user (only theirs). `true` if this call revoked it.
@@ -485,7 +499,8 @@ impl Store {
     ) -> Result<bool> {
         let sql = "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
                    WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL";
-        Ok(changed_rows!(self, sql, id, user_id, now, reason.as_str())? > 0)
+        let revoked = changed_rows!(self, sql, id, user_id, now, reason.as_str());
+        Ok(self.counted(revoked)? > 0)
     }
 
     /// Revokes every not-yet-revoked session of the user — including expired ones still
@@ -502,7 +517,7 @@ impl Store {
         reason: RevokeReason,
         now: Timestamp,
     ) -> Result<u64> {
-        db!(write self, Retry::Idempotent, |pool, engine| async {
+        let revoked = db!(write self, Retry::Idempotent, |pool, engine| async {
             let mut tx = pool.begin_with(engine.begin_write()).await?;
             let revoked = sqlx::query(REVOKE_USER_SESSIONS)
                 .bind(user_id)
@@ -519,7 +534,8 @@ impl Store {
             tx.commit().await?;
             Ok::<_, sqlx::Error>(revoked)
         }
-        .await)
+        .await);
+        self.counted(revoked)
     }
 
     /// The user's live sessions — not revoked and not expired at `now` (the complement
@@ -557,7 +573,9 @@ impl Store {
                     .execute(pool)
                     .await
                     .map(|done| done.rows_affected())
-            })?;
+            });
+            // A live session deleted is logged as ended.
+            let deleted = self.counted_rows(deleted)?;
             total += deleted;
             if deleted < u64::from(batch) {
                 break;

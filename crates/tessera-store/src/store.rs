@@ -1,6 +1,8 @@
 //! Connecting, migrating and health-checking the database: SQLite or PostgreSQL.
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -47,6 +49,10 @@ pub struct Store {
     pub(crate) pool: Pool,
     /// Where writes go on a SQLite file: a pool of its own with one connection.
     pub(crate) writer: Option<Pool>,
+    /// [`Store::local_changes`]: shared by every clone.
+    pub(crate) local_changes: Arc<AtomicU64>,
+    /// The batcher of rotations on SQLite (`rotations.rs`): shared by every clone.
+    pub(crate) rotations: Arc<crate::rotations::Rotations>,
 }
 
 impl Store {
@@ -94,7 +100,12 @@ impl Store {
                 .into());
             }
         };
-        Ok(Store { pool, writer })
+        Ok(Store {
+            pool,
+            writer,
+            local_changes: Arc::default(),
+            rotations: Arc::default(),
+        })
     }
 
     /// The engine behind this store.

@@ -246,7 +246,7 @@ impl Store {
     pub async fn create_user(&self, new: &NewUser) -> Result<User> {
         let email = normalize_email(&new.email);
         let username = new.username.as_deref().filter(|u| !u.is_empty());
-        db!(write self, Retry::NotApplied, |pool| {
+        let created = db!(write self, Retry::NotApplied, |pool| {
             sqlx::query_as::<_, User>(concat!(
                 "INSERT INTO users (email, username, first_name, last_name, password_hash, \
                  is_active, is_staff, is_superuser, date_joined, extra) \
@@ -266,7 +266,8 @@ impl Store {
             .fetch_one(pool)
             .await
             .map_err(map_user_write_error)
-        })
+        });
+        self.counted(created)
     }
 
     /// The user with this id.
@@ -320,7 +321,7 @@ impl Store {
     /// The database error.
     pub async fn set_password_hash(&self, id: i64, hash: &str) -> Result<bool> {
         let sql = "UPDATE users SET password_hash = $2 WHERE id = $1";
-        Ok(changed_rows!(self, sql, id, hash)? > 0)
+        Ok(self.counted(changed_rows!(self, sql, id, hash))? > 0)
     }
 
     /// Replaces the password hash `old` by `new` — the same password hashed again in the
@@ -333,7 +334,7 @@ impl Store {
     /// The database error.
     pub async fn upgrade_password_hash(&self, id: i64, old: &str, new: &str) -> Result<bool> {
         let sql = "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2";
-        Ok(changed_rows!(self, sql, id, old, new)? > 0)
+        Ok(self.counted(changed_rows!(self, sql, id, old, new))? > 0)
     }
 
     /// Sets the given flags in one statement. `false` if there is no such user.
@@ -342,7 +343,8 @@ impl Store {
     /// The database error.
     pub async fn set_user_flags(&self, id: i64, flags: &UserFlags) -> Result<bool> {
         let (active, staff, superuser) = (flags.is_active, flags.is_staff, flags.is_superuser);
-        Ok(changed_rows!(self, SET_USER_FLAGS, id, active, staff, superuser)? > 0)
+        let changed = changed_rows!(self, SET_USER_FLAGS, id, active, staff, superuser);
+        Ok(self.counted(changed)? > 0)
     }
 
     /// Records a successful login at `at`. A missing user is not an error.
@@ -350,12 +352,12 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn set_last_login(&self, id: i64, at: Timestamp) -> Result<()> {
-        changed_rows!(
+        self.counted(changed_rows!(
             self,
             "UPDATE users SET last_login = $2 WHERE id = $1",
             id,
             at
-        )?;
+        ))?;
         Ok(())
     }
 
@@ -443,7 +445,7 @@ impl Store {
         reason: RevokeReason,
         now: Timestamp,
     ) -> Result<Option<u64>> {
-        db!(write self, Retry::Idempotent, |pool, engine| async {
+        let ended = db!(write self, Retry::Idempotent, |pool, engine| async {
             let mut tx = pool.begin_with(engine.begin_write()).await?;
             let done = sqlx::query(
                 "UPDATE users SET password_hash = COALESCE($2, password_hash), \
@@ -471,7 +473,8 @@ impl Store {
             tx.commit().await?;
             Ok::<_, sqlx::Error>(Some(revoked.rows_affected()))
         }
-        .await)
+        .await);
+        self.counted(ended)
     }
 
     /// One page of users, ordered by id, with the total count. `search` matches e-mail,
@@ -545,7 +548,8 @@ impl Store {
     /// # Errors
     /// The database error.
     pub async fn delete_user(&self, id: i64) -> Result<bool> {
-        Ok(changed_rows!(self, "DELETE FROM users WHERE id = $1", id)? > 0)
+        let deleted = changed_rows!(self, "DELETE FROM users WHERE id = $1", id);
+        Ok(self.counted(deleted)? > 0)
     }
 }
 

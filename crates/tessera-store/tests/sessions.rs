@@ -381,3 +381,63 @@ engine_tests! {
         assert_eq!(store.live_sessions(u.id, NOW).await.unwrap().len(), 1);
     }
 }
+
+engine_tests! {
+    /// Many sessions rotated at the same moment, each by two clients presenting its current
+    /// token and one presenting a stale one, until the store committed some rotations
+    /// together (SQLite; PostgreSQL runs each alone): every session has exactly one winner,
+    /// whose answer is what was committed, and the stale token never wins.
+    async fn rotations_at_the_same_moment_each_get_their_own_answer(db: &TestDatabase) {
+        let store = db.store().await;
+        let u = user(&store, "group@x.com").await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        for round in 0.. {
+            let mut ids = Vec::new();
+            for _ in 0..16 {
+                ids.push(session(&store, u.id, "old").await.id);
+            }
+            let barrier = Arc::new(tokio::sync::Barrier::new(ids.len() * 3));
+            let mut tasks = Vec::new();
+            for id in &ids {
+                for (presented, new) in [("old", "a"), ("old", "b"), ("stale", "c")] {
+                    let store = store.clone();
+                    let id = id.clone();
+                    let barrier = Arc::clone(&barrier);
+                    let new = format!("{new}-{round}");
+                    tasks.push(tokio::spawn(async move {
+                        barrier.wait().await;
+                        let rotated = store
+                            .rotate_session(&id, presented, &rotation(&new, NOW))
+                            .await
+                            .unwrap();
+                        (id, presented, new, rotated)
+                    }));
+                }
+            }
+            let mut winners = std::collections::HashMap::new();
+            for task in tasks {
+                let (id, presented, new, rotated) = task.await.unwrap();
+                let Some(rotated) = rotated else { continue };
+                assert_eq!(presented, "old", "a stale token never rotates");
+                assert_eq!((rotated.id.as_str(), rotated.current_jti.as_str()), (id.as_str(), new.as_str()));
+                assert_eq!(rotated.previous_jti.as_deref(), Some("old"));
+                assert!(winners.insert(id, rotated).is_none(), "one winner per session");
+            }
+            assert_eq!(winners.len(), ids.len(), "every session rotated once");
+            for (id, winner) in &winners {
+                assert_eq!(&store.session(id).await.unwrap().unwrap(), winner);
+            }
+            match db.engine() {
+                tessera_store::Engine::Postgres => {
+                    assert_eq!(store.rotations_grouped(), 0);
+                    break;
+                }
+                tessera_store::Engine::Sqlite if store.rotations_grouped() > 0 => break,
+                tessera_store::Engine::Sqlite => assert!(
+                    std::time::Instant::now() < deadline,
+                    "no rotations were committed together after {round} rounds"
+                ),
+            }
+        }
+    }
+}

@@ -48,6 +48,20 @@ fn durations_parse_from_seconds_and_text() {
 }
 
 #[test]
+fn durations_with_a_fraction_are_written_so_that_they_read_back() {
+    let s = Settings {
+        leeway: Duration::from_millis(250),
+        access_token_lifetime: Duration::from_secs(900),
+        ..Settings::default()
+    };
+    let written = serde_json::to_value(&s).unwrap();
+    assert_eq!(written["leeway"], serde_json::json!(0.25));
+    assert_eq!(written["access_token_lifetime"], serde_json::json!(900));
+    let read: Settings = serde_json::from_value(written).unwrap();
+    assert_eq!(read.leeway, Duration::from_millis(250));
+}
+
+#[test]
 fn lists_parse_from_comma_separated_text() {
     let s: Settings =
         serde_json::from_value(serde_json::json!({"auth_header_types": "Bearer, JWT"})).unwrap();

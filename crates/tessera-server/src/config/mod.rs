@@ -29,6 +29,7 @@ use tessera_auth::guard::ThrottleSettings;
 use tessera_auth::mail::MailSettings;
 use tessera_auth::mfa::MfaSettings;
 use tessera_auth::passkeys::PasskeySettings;
+use tessera_auth::revocation::RevocationSettings;
 use tessera_auth::social::SocialSettings;
 use tessera_axum::BrowserSettings;
 use tessera_axum::routes::RoutePaths;
@@ -103,6 +104,10 @@ pub struct Config {
     /// Social login (`[[oidc_providers]]`, `social_frontend_url`, `social_signup`).
     #[serde(flatten)]
     pub social: SocialSettings,
+    /// Revocation in memory (`revocation_max_staleness`, `revocation_poll_interval`,
+    /// `revocation_cache_capacity`, `revocation_window_capacity`).
+    #[serde(flatten)]
+    pub revocation: RevocationSettings,
     /// Where the API is served (`[routes]`): the prefix (`/api`) and each token view's path.
     pub routes: RoutePaths,
     /// Bearer token that `/metrics` requires. Unset, only local clients that came through
@@ -167,6 +172,7 @@ impl Default for Config {
             mfa: MfaSettings::default(),
             passkeys: PasskeySettings::default(),
             social: SocialSettings::default(),
+            revocation: RevocationSettings::default(),
             routes: RoutePaths::default(),
             metrics_token: None,
             header_read_timeout: Duration::from_secs(10),
@@ -252,6 +258,9 @@ impl Config {
             .validate()
             .map_err(|e| ConfigError(e.to_string()))?;
         self.social
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        self.revocation
             .validate()
             .map_err(|e| ConfigError(e.to_string()))?;
         self.validate_public_url()?;

@@ -604,3 +604,83 @@ fn user_set_changes_names_flags_and_read_only_custom_fields() {
         );
     }
 }
+
+/// A running server on its SQLite file, and `tessera user …` run next to it on the same
+/// file: what the command line ends, the server refuses within two seconds (it reads the
+/// change log the command's writes fed: memory may be an hour behind it and still decide, so
+/// no fallback to the database can hide a feed that does not deliver).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_refuses_what_the_cli_ended_on_its_sqlite_file() {
+    const WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+    let dir = tempfile::tempdir().unwrap();
+    // Superusers, so that the command line may act on each while root remains.
+    for email in [
+        "root@example.com",
+        "ada@example.com",
+        "bob@example.com",
+        "cy@example.com",
+    ] {
+        create_superuser(dir.path(), email);
+    }
+    let server = Server::start_with(dir.path(), &[("TESSERA_REVOCATION_MAX_STALENESS", "3600")]);
+    let client = reqwest::Client::new();
+    let profile = |access: String| {
+        client
+            .get(format!("{}/api/auth/profile/", server.base))
+            .bearer_auth(access)
+            .send()
+    };
+    let mut tokens = Vec::new();
+    for email in ["ada@example.com", "bob@example.com", "cy@example.com"] {
+        let response = client
+            .post(format!("{}/api/token/", server.base))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.unwrap();
+        let access = body["access"].as_str().unwrap().to_owned();
+        assert_eq!(profile(access.clone()).await.unwrap().status(), 200);
+        tokens.push(access);
+    }
+
+    let commands: [(&[&str], Option<&str>, &str); 3] = [
+        (
+            &["user", "deactivate", "ada@example.com"],
+            None,
+            "user_inactive",
+        ),
+        (
+            &["user", "set-password", "bob@example.com"],
+            Some("a brand new passphrase\n"),
+            "password_changed",
+        ),
+        (
+            &["user", "delete", "cy@example.com", "--yes"],
+            None,
+            "user_not_found",
+        ),
+    ];
+    for ((args, stdin, code), access) in commands.into_iter().zip(tokens) {
+        let mut command = tessera(dir.path());
+        command.args(args);
+        let output = run(command, stdin);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        let ended = std::time::Instant::now();
+        let body = loop {
+            let response = profile(access.clone()).await.unwrap();
+            let status = response.status();
+            let body: serde_json::Value = response.json().await.unwrap();
+            if status == 401 {
+                break body;
+            }
+            assert_eq!(status, 200, "{body}");
+            assert!(
+                ended.elapsed() < WITHIN,
+                "{args:?}: the server still accepts the token {WITHIN:?} later"
+            );
+        };
+        assert_eq!(body["code"], code, "{args:?}: {body}");
+    }
+}

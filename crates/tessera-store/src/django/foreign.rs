@@ -173,7 +173,7 @@ impl Store {
         reason: RevokeReason,
         now: Timestamp,
     ) -> Result<Option<ForeignToken>> {
-        db!(write self, Retry::Idempotent, |pool, engine| async {
+        let blacklisted = db!(write self, Retry::Idempotent, |pool, engine| async {
             let mut tx = pool.begin_with(engine.begin_write()).await?;
             let row = sqlx::query_as::<_, ForeignToken>(BLACKLIST_FOREIGN)
                 .bind(jti)
@@ -192,6 +192,7 @@ impl Store {
             tx.commit().await?;
             Ok::<_, sqlx::Error>(row)
         }
-        .await)
+        .await);
+        self.counted(blacklisted)
     }
 }

@@ -2,6 +2,9 @@
 //! written in it, then it is committed — or rolled back, for a dry run, which so sees
 //! exactly what a real run would do.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use sqlx::{Postgres, Sqlite};
 use tessera_core::Timestamp;
 
@@ -65,6 +68,8 @@ enum Tx {
 #[derive(Debug)]
 pub struct DjangoImport {
     tx: Tx,
+    /// The store's [`Store::local_changes`], counted when the import commits.
+    local_changes: Arc<AtomicU64>,
 }
 
 /// Runs `$body` with `$conn` bound to the transaction's connection, whichever the engine.
@@ -95,7 +100,10 @@ impl Store {
             Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with(begin).await?),
             Pool::Postgres(pool) => Tx::Postgres(pool.begin_with(begin).await?),
         };
-        Ok(DjangoImport { tx })
+        Ok(DjangoImport {
+            tx,
+            local_changes: Arc::clone(&self.local_changes),
+        })
     }
 }
 
@@ -482,10 +490,14 @@ impl DjangoImport {
             .execute(&mut **tx)
             .await?;
         }
-        match self.tx {
-            Tx::Sqlite(tx) => tx.commit().await?,
-            Tx::Postgres(tx) => tx.commit().await?,
-        }
+        let committed = match self.tx {
+            Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+        };
+        // Users and sessions written: counted once the commit has run, as every store
+        // write that may log a change is.
+        self.local_changes.fetch_add(1, Ordering::AcqRel);
+        committed?;
         Ok(())
     }
 
