@@ -199,9 +199,17 @@ async fn together_once(
             .bind(rotation.new_expires_at.as_secs())
             .bind(rotation.now);
     }
-    let mut tx = SqliteWriter(pool).begin_with("BEGIN IMMEDIATE").await?;
-    let rows = query.fetch_all(&mut *tx).await?;
-    tx.commit().await?;
+    // The whole transaction is one trip to the connection's thread. A statement that fails
+    // (the commit included) stops the command there, maybe inside the transaction, which
+    // sqlx does not know of: the connection is closed, and SQLite rolls the transaction back.
+    let mut conn = pool.acquire().await?;
+    let rows = match query.fetch_all(&mut *conn).await {
+        Ok(rows) => rows,
+        Err(error) => {
+            let _ = conn.close().await;
+            return Err(error);
+        }
+    };
     let mut sessions = vec![None; batch.len()];
     for row in rows {
         let slot = usize::try_from(row.slot)
@@ -215,14 +223,18 @@ async fn together_once(
     Ok(sessions)
 }
 
-/// The command rotating `len` sessions (2 ≤ `len` ≤ [`MAX_BATCH`]): [`ROTATE_SESSION`] once
-/// per rotation, its binds numbered on (`$7` … `$12` for the second), each returning its
-/// place in the batch as `slot`. Built once per size.
+/// The transaction rotating `len` sessions (2 ≤ `len` ≤ [`MAX_BATCH`]) as one command:
+/// `BEGIN IMMEDIATE`, [`ROTATE_SESSION`] once per rotation, its binds numbered on (`$7` …
+/// `$12` for the second), each returning its place in the batch as `slot`, then `COMMIT`.
+/// Built once per size.
 fn batch_sql(len: usize) -> &'static str {
     static COMMANDS: OnceLock<Vec<String>> = OnceLock::new();
     let commands = COMMANDS.get_or_init(|| {
         (0..=MAX_BATCH)
-            .map(|len| (0..len).map(numbered).collect())
+            .map(|len| {
+                let statements: String = (0..len).map(numbered).collect();
+                format!("BEGIN IMMEDIATE;\n{statements}COMMIT;\n")
+            })
             .collect()
     });
     &commands[len]
@@ -416,6 +428,56 @@ mod tests {
         assert_eq!(
             store.session(&ids[1]).await.unwrap().unwrap().current_jti,
             "old"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_whose_commit_fails_is_rolled_back_and_its_rotations_run_alone() {
+        let database = TestDatabase::sqlite();
+        let (store, ids) = sessions(&database, 3).await;
+        // Every statement passes; the deferred foreign key fails the COMMIT of a batch that
+        // rotated to `late` (and the autocommit of that rotation alone).
+        for statement in [
+            "CREATE TABLE late (user_id INTEGER REFERENCES users(id) DEFERRABLE INITIALLY DEFERRED)",
+            "CREATE TRIGGER late AFTER UPDATE ON sessions WHEN NEW.current_jti = 'late' \
+             BEGIN INSERT INTO late VALUES (-1); END",
+        ] {
+            sqlx::query(statement)
+                .execute(&database_pool(&store))
+                .await
+                .unwrap();
+        }
+        let (answers, grouped) = one_batch(
+            &store,
+            &[
+                (&ids[0], "old", "a1"),
+                (&ids[1], "old", "late"),
+                (&ids[2], "old", "c1"),
+            ],
+        )
+        .await;
+        assert_eq!(grouped, 0, "the failed commit was not reported as one");
+        let error = answers[1]
+            .as_ref()
+            .expect_err("the rotation refused at commit");
+        assert!(error.to_string().contains("FOREIGN KEY"), "{error}");
+        for (slot, current) in [(0, "a1"), (2, "c1")] {
+            let session = answers[slot].as_ref().unwrap().as_ref().expect("rotated");
+            assert_eq!(session.current_jti, current);
+            let stored = store.session(&session.id).await.unwrap().unwrap();
+            assert_eq!(stored.current_jti, current);
+            assert_eq!(stored.rotation_counter, 1, "rotated once, not once per try");
+        }
+        assert_eq!(
+            store.session(&ids[1]).await.unwrap().unwrap().current_jti,
+            "old"
+        );
+        // The writer is outside any transaction: a later write commits and is seen by readers.
+        let (answers, _) = one_batch(&store, &[(&ids[0], "a1", "a2")]).await;
+        assert!(answers[0].as_ref().unwrap().is_some());
+        assert_eq!(
+            store.session(&ids[0]).await.unwrap().unwrap().current_jti,
+            "a2"
         );
     }
 
