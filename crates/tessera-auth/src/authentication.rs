@@ -95,21 +95,14 @@ impl Auth {
         let Some(sid) = sid else {
             return issued_after_password_change(token, user);
         };
-        let ended = match revocations.ended(sid) {
-            Some(ended) => ended,
-            None => match revocations.session(self.store(), sid).await? {
-                SessionLookup::Owner(owner) if owner == user.id => return Ok(user),
-                // A session that is gone, or not this user's.
-                SessionLookup::Owner(_) | SessionLookup::Missing => {
-                    return Err(blacklisted(token));
-                }
-                SessionLookup::Ended(ended) => ended,
-            },
-        };
-        Err(match ended {
-            EndedSession::Revoked(reason) if reason.ends_everything() => AuthError::PasswordChanged,
-            _ => blacklisted(token),
-        })
+        match revocations.session(self.store(), sid).await? {
+            SessionLookup::Owner(owner) if owner == user.id => Ok(user),
+            SessionLookup::Ended(EndedSession::Revoked(reason)) if reason.ends_everything() => {
+                Err(AuthError::PasswordChanged)
+            }
+            // A session that ended, is gone, or is not this user's.
+            _ => Err(blacklisted(token)),
+        }
     }
 
     /// [`Auth::user_for_token`] from the database: the user and the token's session in one

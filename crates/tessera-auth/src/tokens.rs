@@ -515,11 +515,10 @@ impl Auth {
                 .await
         {
             revocations.decided_in_memory();
-            let live = revocations.ended(sid).is_none()
-                && matches!(
-                    revocations.session(self.store(), sid).await?,
-                    SessionLookup::Owner(_)
-                );
+            let live = matches!(
+                revocations.session(self.store(), sid).await?,
+                SessionLookup::Owner(_)
+            );
             if !live {
                 return Err(AuthError::field(
                     "non_field_errors",

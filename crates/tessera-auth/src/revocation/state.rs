@@ -278,7 +278,7 @@ impl Revocations {
     }
 
     /// How session `sid` ended, if it did within the window.
-    pub(crate) fn ended(&self, sid: &str) -> Option<EndedSession> {
+    fn ended(&self, sid: &str) -> Option<EndedSession> {
         self.window_state
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -307,8 +307,8 @@ impl Revocations {
         Ok(loaded)
     }
 
-    /// What session `sid` is: its owner while it is live, from memory or else read once (a
-    /// session that ended since is in the window, which the caller checks first).
+    /// What session `sid` is: ended if the window holds its end, else its owner while it is
+    /// live, from memory or else read once.
     ///
     /// # Errors
     /// The database error.
@@ -317,6 +317,9 @@ impl Revocations {
         store: &Store,
         sid: &str,
     ) -> Result<SessionLookup, StoreError> {
+        if let Some(ended) = self.ended(sid) {
+            return Ok(SessionLookup::Ended(ended));
+        }
         if let Some(owner) = read(&self.owners).map.get(sid) {
             return Ok(SessionLookup::Owner(*owner));
         }
