@@ -367,9 +367,9 @@ impl Auth {
         }
         // The rotation checks that the owner is active in the same statement, so a
         // successful refresh costs one query.
-        if let Some(session) = self.store().rotate_session(&sid, &jti, &rotation).await? {
+        if let Some(owner) = self.store().rotate_session(&sid, &jti, &rotation).await? {
             let refresh = Some(backend.encode(&successor)?);
-            return Ok((Refreshed { access, refresh }, session.user_id, sid));
+            return Ok((Refreshed { access, refresh }, owner, sid));
         }
         // An inactive owner, a lost race or a replay: the user and session rows say which.
         let owner = self.active_owner(&token).await?.id;

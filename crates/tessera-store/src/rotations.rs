@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::{Attempts, Retry, SqliteWriter};
 use crate::error::{Result, StoreError};
-use crate::sessions::{ROTATE_SESSION, Rotation, Session};
+use crate::sessions::{ROTATE_SESSION, Rotation};
 
 /// The most rotations one transaction takes.
 pub(crate) const MAX_BATCH: usize = 32;
@@ -41,7 +41,7 @@ struct Pending {
     id: String,
     old_jti: String,
     rotation: Rotation,
-    answer: oneshot::Sender<Result<Option<Session>>>,
+    answer: oneshot::Sender<Result<Option<i64>>>,
 }
 
 /// The batcher of a SQLite store, shared by every clone of the [`Store`](crate::Store).
@@ -54,12 +54,11 @@ pub(crate) struct Rotations {
     grouped: Arc<AtomicU64>,
 }
 
-/// A row of a batch: the session and the place of its rotation in the batch.
+/// A row of a batch: the place of a rotation that won in the batch, and the session's owner.
 #[derive(sqlx::FromRow)]
 struct Rotated {
     slot: i64,
-    #[sqlx(flatten)]
-    session: Session,
+    user_id: i64,
 }
 
 impl Rotations {
@@ -71,7 +70,7 @@ impl Rotations {
         id: &str,
         old_jti: &str,
         rotation: &Rotation,
-    ) -> Result<Option<Session>> {
+    ) -> Result<Option<i64>> {
         let (answer, answered) = oneshot::channel();
         let mut pending = Pending {
             id: id.to_owned(),
@@ -122,10 +121,10 @@ async fn batcher(pool: SqlitePool, mut queue: mpsc::Receiver<Pending>, grouped: 
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         if batch.len() > 1 {
             match together(&pool, &batch).await {
-                Ok(sessions) => {
+                Ok(owners) => {
                     grouped.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    for (pending, session) in batch.drain(..).zip(sessions) {
-                        let _ = pending.answer.send(Ok(session));
+                    for (pending, owner) in batch.drain(..).zip(owners) {
+                        let _ = pending.answer.send(Ok(owner));
                     }
                     continue;
                 }
@@ -142,11 +141,11 @@ async fn batcher(pool: SqlitePool, mut queue: mpsc::Receiver<Pending>, grouped: 
 }
 
 /// One rotation, as its own autocommit statement (retried as [`Retry::Idempotent`]).
-async fn alone(pool: &SqlitePool, pending: &Pending) -> Result<Option<Session>> {
+async fn alone(pool: &SqlitePool, pending: &Pending) -> Result<Option<i64>> {
     let mut attempts = Attempts::new(Retry::Idempotent);
     loop {
         let rotation = &pending.rotation;
-        let result = sqlx::query_as::<_, Session>(ROTATE_SESSION)
+        let result = sqlx::query_scalar::<_, i64>(ROTATE_SESSION)
             .bind(&pending.id)
             .bind(&pending.old_jti)
             .bind(&rotation.new_jti)
@@ -166,9 +165,9 @@ async fn alone(pool: &SqlitePool, pending: &Pending) -> Result<Option<Session>> 
     }
 }
 
-/// The rotations of `batch` in one transaction, in order; the session of each that won, by
-/// its place in the batch. Retried as a whole as [`Retry::Idempotent`].
-async fn together(pool: &SqlitePool, batch: &[Pending]) -> Result<Vec<Option<Session>>> {
+/// The rotations of `batch` in one transaction, in order; the owner of each session that
+/// rotated, by its place in the batch. Retried as a whole as [`Retry::Idempotent`].
+async fn together(pool: &SqlitePool, batch: &[Pending]) -> Result<Vec<Option<i64>>> {
     let mut attempts = Attempts::new(Retry::Idempotent);
     loop {
         match together_once(pool, batch).await {
@@ -179,7 +178,7 @@ async fn together(pool: &SqlitePool, batch: &[Pending]) -> Result<Vec<Option<Ses
                     None => return Err(error),
                 }
             }
-            Ok(sessions) => return Ok(sessions),
+            Ok(owners) => return Ok(owners),
         }
     }
 }
@@ -187,7 +186,7 @@ async fn together(pool: &SqlitePool, batch: &[Pending]) -> Result<Vec<Option<Ses
 async fn together_once(
     pool: &SqlitePool,
     batch: &[Pending],
-) -> std::result::Result<Vec<Option<Session>>, sqlx::Error> {
+) -> std::result::Result<Vec<Option<i64>>, sqlx::Error> {
     let mut query = sqlx::query_as::<_, Rotated>(batch_sql(batch.len()));
     for pending in batch {
         let rotation = &pending.rotation;
@@ -210,7 +209,7 @@ async fn together_once(
             return Err(error);
         }
     };
-    let mut sessions = vec![None; batch.len()];
+    let mut owners = vec![None; batch.len()];
     for row in rows {
         let slot = usize::try_from(row.slot)
             .ok()
@@ -218,9 +217,9 @@ async fn together_once(
             .ok_or_else(|| {
                 sqlx::Error::Protocol(format!("rotation slot {} out of range", row.slot))
             })?;
-        sessions[slot] = Some(row.session);
+        owners[slot] = Some(row.user_id);
     }
-    Ok(sessions)
+    Ok(owners)
 }
 
 /// The transaction rotating `len` sessions (2 ≤ `len` ≤ [`MAX_BATCH`]) as one command:
@@ -316,7 +315,7 @@ mod tests {
     async fn one_batch(
         store: &Store,
         rotations: &[(&str, &str, &str)],
-    ) -> (Vec<Result<Option<Session>>>, u64) {
+    ) -> (Vec<Result<Option<i64>>>, u64) {
         let pool = database_pool(store);
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let mut answers = Vec::new();
@@ -368,30 +367,24 @@ mod tests {
         .await;
         assert_eq!(grouped, 5, "one transaction took all five");
         let answers: Vec<_> = answers.into_iter().map(Result::unwrap).collect();
-        let rotated = |slot: usize| {
-            answers[slot].as_ref().map(|s| {
-                (
-                    s.id.clone(),
-                    s.previous_jti.clone().unwrap(),
-                    s.current_jti.clone(),
-                )
-            })
-        };
+        let owner = store.session(&ids[0]).await.unwrap().unwrap().user_id;
         assert_eq!(
-            rotated(0),
-            Some((ids[0].clone(), "old".into(), "a1".into()))
+            answers,
+            [Some(owner), None, None, Some(owner), Some(owner)],
+            "the winners, each answered with the session's owner"
         );
-        assert_eq!(rotated(1), None);
-        assert_eq!(rotated(2), None);
-        assert_eq!(
-            rotated(3),
-            Some((ids[2].clone(), "old".into(), "c1".into()))
-        );
-        assert_eq!(rotated(4), Some((ids[0].clone(), "a1".into(), "a3".into())));
-        assert_eq!(answers[4].as_ref().unwrap().rotation_counter, 2);
-        for (id, current) in [(&ids[0], "a3"), (&ids[1], "old"), (&ids[2], "c1")] {
+        for (id, previous, current, rotations) in [
+            (&ids[0], Some("a1"), "a3", 2),
+            (&ids[1], None, "old", 0),
+            (&ids[2], Some("old"), "c1", 1),
+        ] {
             let stored = store.session(id).await.unwrap().unwrap();
-            assert_eq!(stored.current_jti, current, "what was committed");
+            assert_eq!(
+                (stored.previous_jti.as_deref(), stored.current_jti.as_str()),
+                (previous, current),
+                "what was committed"
+            );
+            assert_eq!(stored.rotation_counter, rotations);
         }
     }
 
@@ -419,9 +412,9 @@ mod tests {
         let error = answers[1].as_ref().expect_err("the poisoned rotation");
         assert!(error.to_string().contains("poisoned"), "{error}");
         for (slot, current) in [(0, "a1"), (2, "c1")] {
-            let session = answers[slot].as_ref().unwrap().as_ref().expect("rotated");
-            assert_eq!(session.current_jti, current);
-            let stored = store.session(&session.id).await.unwrap().unwrap();
+            let owner = answers[slot].as_ref().unwrap().expect("rotated");
+            let stored = store.session(&ids[slot]).await.unwrap().unwrap();
+            assert_eq!(owner, stored.user_id);
             assert_eq!(stored.current_jti, current);
             assert_eq!(stored.rotation_counter, 1, "rotated once, not once per try");
         }
@@ -462,9 +455,9 @@ mod tests {
             .expect_err("the rotation refused at commit");
         assert!(error.to_string().contains("FOREIGN KEY"), "{error}");
         for (slot, current) in [(0, "a1"), (2, "c1")] {
-            let session = answers[slot].as_ref().unwrap().as_ref().expect("rotated");
-            assert_eq!(session.current_jti, current);
-            let stored = store.session(&session.id).await.unwrap().unwrap();
+            let owner = answers[slot].as_ref().unwrap().expect("rotated");
+            let stored = store.session(&ids[slot]).await.unwrap().unwrap();
+            assert_eq!(owner, stored.user_id);
             assert_eq!(stored.current_jti, current);
             assert_eq!(stored.rotation_counter, 1, "rotated once, not once per try");
         }
@@ -499,8 +492,8 @@ mod tests {
             );
         }
         assert!(!sql.contains("$19"));
-        assert!(sql.contains("RETURNING 0 AS slot, id,"));
-        assert!(sql.contains("RETURNING 2 AS slot, id,"));
+        assert!(sql.contains("RETURNING 0 AS slot, user_id;"));
+        assert!(sql.contains("RETURNING 2 AS slot, user_id;"));
         assert!(sql.contains("WHERE id = $13 AND current_jti = $14 "));
         assert_eq!(
             numbered(0),

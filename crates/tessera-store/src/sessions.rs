@@ -272,15 +272,12 @@ pub(crate) const SELECT_SESSION: &str = concat!(
 
 /// A refresh: the one conditional write that rotates (the primary key, then the row's own
 /// `current_jti` and `revoked_at`).
-pub(crate) const ROTATE_SESSION: &str = concat!(
-    "UPDATE sessions SET previous_jti = current_jti, current_jti = $3, current_iat = $4, \
+pub(crate) const ROTATE_SESSION: &str = "UPDATE sessions SET previous_jti = current_jti, current_jti = $3, current_iat = $4, \
      expires_at = $5, rotated_at = $6, last_used_at = $6, \
      rotation_counter = rotation_counter + 1 \
      WHERE id = $1 AND current_jti = $2 AND revoked_at IS NULL \
      AND EXISTS (SELECT 1 FROM users WHERE users.id = sessions.user_id AND users.is_active) \
-     RETURNING ",
-    session_columns!()
-);
+     RETURNING user_id";
 
 /// A refresh without rotation: records the use of the current token.
 pub(crate) const TOUCH_SESSION: &str = concat!(
@@ -366,9 +363,11 @@ impl Store {
     }
 
     /// Atomically replaces the current token of a live session whose current `jti` is
-    /// `old_jti` and whose user is active, in one conditional `UPDATE … RETURNING`. `Some`
-    /// for the single winner, `None` for everybody else (wrong/stale jti, revoked, unknown
-    /// session, inactive user).
+    /// `old_jti` and whose user is active, in one conditional `UPDATE … RETURNING`. The
+    /// session's owner (its `user_id`) for the single winner, `None` for everybody else
+    /// (wrong/stale jti, revoked, unknown session, inactive user). Only the owner comes
+    /// back: a refresh needs nothing else, and every column returned is copied out of SQLite
+    /// and decoded on the hottest write path; [`Store::session`] reads the whole row.
     ///
     /// On SQLite, rotations waiting at the same time are committed together, each its own
     /// statement in one transaction, and each answered once it committed (`rotations.rs`).
@@ -380,14 +379,14 @@ impl Store {
         id: &str,
         old_jti: &str,
         rotation: &Rotation,
-    ) -> Result<Option<Session>> {
+    ) -> Result<Option<i64>> {
         if let crate::engine::Pool::Sqlite(pool) = self.writer() {
             return self.rotations.rotate(pool, id, old_jti, rotation).await;
         }
         fetch!(
             write self,
             fetch_optional,
-            Session,
+            (i64,),
             ROTATE_SESSION,
             id,
             old_jti,
@@ -396,6 +395,7 @@ impl Store {
             rotation.new_expires_at.as_secs(),
             rotation.now,
         )
+        .map(|row| row.map(|(owner,)| owner))
     }
 
     /// How many rotations this store (every clone) committed in a transaction shared with

@@ -68,11 +68,13 @@ engine_tests! {
         let u = user(&store, "r@x.com").await;
         let s = session(&store, u.id, "old").await;
 
-        let rotated = store
+        let owner = store
             .rotate_session(&s.id, "old", &rotation("new", NOW.add_micros(5)))
             .await
             .unwrap()
             .expect("first rotation wins");
+        assert_eq!(owner, u.id, "the winner learns the session's owner");
+        let rotated = store.session(&s.id).await.unwrap().unwrap();
         assert_eq!(rotated.current_jti, "new");
         assert_eq!(rotated.previous_jti.as_deref(), Some("old"));
         assert_eq!(rotated.rotation_counter, 1);
@@ -81,7 +83,6 @@ engine_tests! {
         assert_eq!(rotated.rotated_at, Some(NOW.add_micros(5)));
         assert_eq!(rotated.last_used_at, NOW.add_micros(5));
         assert_eq!(rotated.created_at, NOW);
-        assert_eq!(store.session(&s.id).await.unwrap(), Some(rotated.clone()));
 
         // Replaying the old jti loses.
         let replay = store
@@ -93,11 +94,14 @@ engine_tests! {
         assert_eq!(unchanged, rotated);
 
         // The new jti can rotate again.
-        let again = store
-            .rotate_session(&s.id, "new", &rotation("newer", NOW.add_micros(7)))
-            .await
-            .unwrap()
-            .unwrap();
+        assert_eq!(
+            store
+                .rotate_session(&s.id, "new", &rotation("newer", NOW.add_micros(7)))
+                .await
+                .unwrap(),
+            Some(u.id)
+        );
+        let again = store.session(&s.id).await.unwrap().unwrap();
         assert_eq!(again.rotation_counter, 2);
         assert_eq!(again.previous_jti.as_deref(), Some("new"));
 
@@ -124,23 +128,24 @@ engine_tests! {
                 let barrier = Arc::clone(&barrier);
                 tokio::spawn(async move {
                     barrier.wait().await;
-                    store
+                    let owner = store
                         .rotate_session(&id, "old", &rotation(&format!("new-{i}"), NOW.add_micros(i)))
                         .await
-                        .unwrap()
+                        .unwrap();
+                    owner.map(|owner| (owner, format!("new-{i}")))
                 })
             })
             .collect();
 
         let mut winners = Vec::new();
         for task in tasks {
-            if let Some(session) = task.await.unwrap() {
-                winners.push(session);
+            if let Some(won) = task.await.unwrap() {
+                winners.push(won);
             }
         }
         assert_eq!(winners.len(), 1, "exactly one rotation must win");
         let stored = store.session(&s.id).await.unwrap().unwrap();
-        assert_eq!(stored, winners[0]);
+        assert_eq!((stored.user_id, stored.current_jti.clone()), winners[0]);
         assert_eq!(stored.rotation_counter, 1);
         assert_eq!(stored.previous_jti.as_deref(), Some("old"));
     }
@@ -417,15 +422,15 @@ engine_tests! {
             let mut winners = std::collections::HashMap::new();
             for task in tasks {
                 let (id, presented, new, rotated) = task.await.unwrap();
-                let Some(rotated) = rotated else { continue };
+                let Some(owner) = rotated else { continue };
                 assert_eq!(presented, "old", "a stale token never rotates");
-                assert_eq!((rotated.id.as_str(), rotated.current_jti.as_str()), (id.as_str(), new.as_str()));
-                assert_eq!(rotated.previous_jti.as_deref(), Some("old"));
-                assert!(winners.insert(id, rotated).is_none(), "one winner per session");
+                assert!(winners.insert(id, (owner, new)).is_none(), "one winner per session");
             }
             assert_eq!(winners.len(), ids.len(), "every session rotated once");
-            for (id, winner) in &winners {
-                assert_eq!(&store.session(id).await.unwrap().unwrap(), winner);
+            for (id, (owner, new)) in &winners {
+                let stored = store.session(id).await.unwrap().unwrap();
+                assert_eq!((&stored.user_id, &stored.current_jti), (owner, new));
+                assert_eq!(stored.previous_jti.as_deref(), Some("old"));
             }
             match db.engine() {
                 tessera_store::Engine::Postgres => {
