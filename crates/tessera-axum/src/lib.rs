@@ -95,7 +95,7 @@ pub use permission::{
 pub use remote::{JwksFetchError, MAX_JWKS_BYTES, RemoteJwks};
 #[cfg(feature = "store")]
 pub use representation::{
-    login_user_object, login_user_object_with, user_object, user_object_with,
+    UserObject, login_user_object, login_user_object_with, user_object, user_object_with,
 };
 #[cfg(feature = "store")]
 pub use requires::Requires;

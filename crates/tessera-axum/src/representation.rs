@@ -1,7 +1,8 @@
 //! How users appear in response bodies (docs/API.md §5's user object).
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
-use tessera_auth::accounts::{UserField, custom_value, full_name};
+use tessera_auth::accounts::{UserField, full_name};
 use tessera_auth::datetime::drf_datetime;
 use tessera_core::UsernameField;
 use tessera_store::User;
@@ -16,14 +17,67 @@ pub fn user_object(user: &User, fields: &[UserField]) -> Value {
 /// [`user_object`] for the login field `login`: with `username_field = "username"`,
 /// `"username"` follows `"id"` (as in dj-rest-auth's `UserDetailsSerializer`).
 pub fn user_object_with(user: &User, fields: &[UserField], login: UsernameField) -> Value {
-    let mut map = identity(user, login);
-    map.insert("is_active".into(), json!(user.is_active));
-    map.insert("email_verified".into(), json!(user.email_verified));
-    map.insert("date_joined".into(), json!(drf_datetime(user.date_joined)));
-    for field in fields {
-        map.insert(field.name.clone(), custom_value(user, field));
+    serde_json::to_value(UserObject::new(user, fields, login))
+        .expect("a user object is always JSON")
+}
+
+/// The user object of [`user_object_with`] as a value to serialize: written straight into
+/// a response body, with no JSON map built first (the profile route answers it on every
+/// authenticated GET).
+#[derive(Debug, Clone, Copy)]
+pub struct UserObject<'a> {
+    user: &'a User,
+    fields: &'a [UserField],
+    login: UsernameField,
+}
+
+impl<'a> UserObject<'a> {
+    /// The user object of `user`, with the custom `fields`, for the login field `login`.
+    pub fn new(user: &'a User, fields: &'a [UserField], login: UsernameField) -> Self {
+        Self {
+            user,
+            fields,
+            login,
+        }
     }
-    Value::Object(map)
+}
+
+impl Serialize for UserObject<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let user = self.user;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("id", &user.id)?;
+        if self.login == UsernameField::Username {
+            map.serialize_entry("username", &user.username)?;
+        }
+        map.serialize_entry("email", &user.email)?;
+        map.serialize_entry("first_name", &user.first_name)?;
+        map.serialize_entry("last_name", &user.last_name)?;
+        map.serialize_entry("full_name", &full_name(user))?;
+        map.serialize_entry("is_active", &user.is_active)?;
+        map.serialize_entry("email_verified", &user.email_verified)?;
+        map.serialize_entry("date_joined", &drf_datetime(user.date_joined))?;
+        // Custom names never repeat a built-in one (the rules refuse it); a name declared
+        // twice appears once, where it was first declared, as a JSON map would keep it.
+        for (at, field) in self.fields.iter().enumerate() {
+            let name = &field.name;
+            if self.fields[..at]
+                .iter()
+                .any(|earlier| &earlier.name == name)
+            {
+                continue;
+            }
+            let last = self
+                .fields
+                .iter()
+                .rev()
+                .find(|later| &later.name == name)
+                .unwrap_or(field);
+            let value = user.extra.get(name).or(last.default.as_ref());
+            map.serialize_entry(name, &value)?;
+        }
+        map.end()
+    }
 }
 
 /// The short user object of the login response: `{"id","email","first_name","last_name","full_name"}`.
@@ -125,6 +179,51 @@ mod tests {
                 &object["nickname"]
             ),
             (&json!("+44"), &json!("free"), &Value::Null)
+        );
+    }
+
+    #[test]
+    fn the_view_writes_the_bytes_of_the_map_a_field_declared_twice_included() {
+        use tessera_auth::accounts::FieldKind;
+        let declared = |name: &str, default: Option<Value>| UserField {
+            name: name.into(),
+            kind: FieldKind::String,
+            required: false,
+            max_length: None,
+            read_only: false,
+            claim: false,
+            default,
+        };
+        let fields = [
+            declared("tier", Some(json!("free"))),
+            declared("nickname", None),
+            declared("tier", Some(json!("gold"))),
+            declared("phone_number", None),
+        ];
+        let mut ada = user("Ada", "");
+        ada.username = Some("ada".into());
+        ada.extra.insert("phone_number".into(), json!("+44"));
+        for login in [UsernameField::Email, UsernameField::Username] {
+            for fields in [&fields[..], &[]] {
+                let view = serde_json::to_string(&UserObject::new(&ada, fields, login)).unwrap();
+                let mut map = identity(&ada, login);
+                map.insert("is_active".into(), json!(ada.is_active));
+                map.insert("email_verified".into(), json!(ada.email_verified));
+                map.insert("date_joined".into(), json!(drf_datetime(ada.date_joined)));
+                for field in fields {
+                    map.insert(
+                        field.name.clone(),
+                        tessera_auth::accounts::custom_value(&ada, field),
+                    );
+                }
+                assert_eq!(view, Value::Object(map).to_string(), "{login:?}");
+            }
+        }
+        let text =
+            serde_json::to_string(&UserObject::new(&ada, &fields, UsernameField::Email)).unwrap();
+        assert!(
+            text.ends_with(r#""tier":"gold","nickname":null,"phone_number":"+44"}"#),
+            "{text}"
         );
     }
 }

@@ -218,6 +218,15 @@ impl Tessera {
         )
     }
 
+    /// [`Tessera::user_object`] as a value to serialize straight into a response body.
+    pub fn user_object_view<'a>(&'a self, user: &'a User) -> crate::representation::UserObject<'a> {
+        crate::representation::UserObject::new(
+            user,
+            &self.0.auth.accounts().user_fields,
+            self.settings().username_field,
+        )
+    }
+
     /// The short user object of the login answer (with the username with
     /// `username_field = "username"`).
     pub fn login_user_object(&self, user: &User) -> serde_json::Value {

@@ -287,8 +287,8 @@ async fn logout_all(
         (status = 401, description = "Not authenticated, or the credential is invalid", body = crate::openapi::Detail),
     )
 )]
-async fn profile(State(tessera): State<Tessera>, auth: AuthUser) -> Json<Value> {
-    Json(tessera.user_object(&auth.user))
+async fn profile(State(tessera): State<Tessera>, auth: AuthUser) -> Response {
+    Json(tessera.user_object_view(&auth.user)).into_response()
 }
 
 /// PUT: every writable field; `id`, `date_joined` and `is_active` are read-only and ignored.
