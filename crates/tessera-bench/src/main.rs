@@ -39,6 +39,10 @@ const USAGE: &str = "usage: tessera-bench serve | tessera-bench mint <database-u
      | tessera-bench deactivation <tessera> <count> \
      | tessera-bench memory <tessera> <users> <sessions> <revocations> <seconds>";
 
+/// The allocator `tessera` runs with, so that `serve` measures what it serves.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();

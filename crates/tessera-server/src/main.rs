@@ -9,6 +9,11 @@ use tessera_server::config::Config;
 use tessera_server::startup::Application;
 use tessera_server::telemetry;
 
+/// mimalloc rather than glibc's malloc: a request allocates often, from every worker thread
+/// (docs/PERFORMANCE.md, "The allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
