@@ -57,8 +57,10 @@ impl Serialize for UserObject<'_> {
         map.serialize_entry("is_active", &user.is_active)?;
         map.serialize_entry("email_verified", &user.email_verified)?;
         map.serialize_entry("date_joined", &drf_datetime(user.date_joined))?;
-        // Custom names never repeat a built-in one (the rules refuse it); a name declared
-        // twice appears once, where it was first declared, as a JSON map would keep it.
+        // Custom names never repeat a key above (`UserField::validate` refuses them) and
+        // validated settings never declare a name twice; a list that does anyway (built by
+        // hand) gets what a JSON map would keep: the name once, where it was first
+        // declared, with the last declaration's default.
         for (at, field) in self.fields.iter().enumerate() {
             let name = &field.name;
             if self.fields[..at]
@@ -180,6 +182,28 @@ mod tests {
             ),
             (&json!("+44"), &json!("free"), &Value::Null)
         );
+    }
+
+    #[test]
+    fn no_custom_field_may_take_a_key_of_the_user_object() {
+        use tessera_auth::accounts::FieldKind;
+        let mut ada = user("Ada", "Lovelace");
+        ada.username = Some("ada".into());
+        let object = user_object_with(&ada, &[], UsernameField::Username);
+        let keys: Vec<&String> = object.as_object().unwrap().keys().collect();
+        assert!(keys.len() >= 9, "{keys:?}");
+        for key in keys {
+            let field = UserField {
+                name: key.clone(),
+                kind: FieldKind::Boolean,
+                required: false,
+                max_length: None,
+                read_only: false,
+                claim: false,
+                default: None,
+            };
+            assert!(field.validate().is_err(), "a custom field named {key:?}");
+        }
     }
 
     #[test]

@@ -271,26 +271,27 @@ mod tests {
 
     const NOW: Timestamp = Timestamp::from_secs(1_735_689_600);
 
-    /// A SQLite store with `count` sessions of one active user, every one's token `old`.
+    /// A SQLite store with `count` sessions, each of an active user of its own (so that an
+    /// owner answered to the wrong slot shows), every one's token `old`.
     async fn sessions(database: &TestDatabase, count: usize) -> (Store, Vec<String>) {
         let store = database.store().await;
-        let user = store
-            .create_user(&NewUser {
-                email: "batch@example.com".into(),
-                username: None,
-                first_name: String::new(),
-                last_name: String::new(),
-                password_hash: "!".into(),
-                is_active: true,
-                is_staff: false,
-                is_superuser: false,
-                date_joined: NOW,
-                extra: Default::default(),
-            })
-            .await
-            .unwrap();
         let mut ids = Vec::new();
-        for _ in 0..count {
+        for n in 0..count {
+            let user = store
+                .create_user(&NewUser {
+                    email: format!("batch{n}@example.com"),
+                    username: None,
+                    first_name: String::new(),
+                    last_name: String::new(),
+                    password_hash: "!".into(),
+                    is_active: true,
+                    is_staff: false,
+                    is_superuser: false,
+                    date_joined: NOW,
+                    extra: Default::default(),
+                })
+                .await
+                .unwrap();
             let session = store
                 .create_session(&NewSession {
                     user_id: user.id,
@@ -367,11 +368,20 @@ mod tests {
         .await;
         assert_eq!(grouped, 5, "one transaction took all five");
         let answers: Vec<_> = answers.into_iter().map(Result::unwrap).collect();
-        let owner = store.session(&ids[0]).await.unwrap().unwrap().user_id;
+        let mut owners = Vec::new();
+        for id in &ids {
+            owners.push(store.session(id).await.unwrap().unwrap().user_id);
+        }
         assert_eq!(
             answers,
-            [Some(owner), None, None, Some(owner), Some(owner)],
-            "the winners, each answered with the session's owner"
+            [
+                Some(owners[0]),
+                None,
+                None,
+                Some(owners[2]),
+                Some(owners[0])
+            ],
+            "the winners, each answered with its own session's owner"
         );
         for (id, previous, current, rotations) in [
             (&ids[0], Some("a1"), "a3", 2),

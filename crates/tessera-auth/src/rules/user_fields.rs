@@ -63,8 +63,10 @@ pub struct UserField {
 /// Names a custom field may not take besides the built-in user fields
 /// ([`BUILT_IN_USER_FIELDS`]) and a token's own claims ([`TOKEN_OWN_CLAIMS`], under their
 /// default names; the configured claim names are checked by
-/// [`UserField::validate_claims`]): request fields and the answers' own keys.
+/// [`UserField::validate_claims`]): request fields and the answers' own keys, the user
+/// object's included.
 const RESERVED: &[&str] = &[
+    "email_verified",
     "password",
     "password_confirm",
     "old_password",
