@@ -416,8 +416,8 @@ impl Revocations {
         cursor.max_seen = recent.floor;
         for row in &recent.rows {
             self.note_seq(cursor, row.seq, now);
-            self.apply(row, now);
         }
+        self.apply_all(&recent.rows.iter().collect::<Vec<_>>(), now);
         // Numbers missing up to the head: writes not committed yet (or rolled back).
         if recent.head > cursor.max_seen {
             self.note_seq(cursor, recent.head + 1, now);
@@ -482,12 +482,14 @@ impl Revocations {
     ) -> Result<(), StoreError> {
         loop {
             let rows = store.changes_after(cursor.max_seen, BATCH).await?;
+            let mut fresh = Vec::with_capacity(rows.len());
             for row in &rows {
                 if row.seq > cursor.max_seen {
                     self.note_seq(cursor, row.seq, now);
-                    self.apply(row, now);
+                    fresh.push(row);
                 }
             }
+            self.apply_all(&fresh, now);
             if i64::try_from(rows.len()).unwrap_or(0) < BATCH {
                 break;
             }
@@ -505,11 +507,12 @@ impl Revocations {
             }
         }
         let seqs: Vec<i64> = cursor.holes.keys().copied().collect();
-        for row in store.changes_with_seqs(&seqs).await? {
-            if cursor.holes.remove(&row.seq).is_some() {
-                self.apply(&row, now);
-            }
-        }
+        let filled = store.changes_with_seqs(&seqs).await?;
+        let filled: Vec<&Change> = filled
+            .iter()
+            .filter(|row| cursor.holes.remove(&row.seq).is_some())
+            .collect();
+        self.apply_all(&filled, now);
         cursor.holes.retain(|_, hole| match (horizon, hole.xmax) {
             // PostgreSQL: kept while a transaction that may write it still runs.
             (Some(horizon), Some(xmax)) => horizon.xmin < xmax,
@@ -517,6 +520,18 @@ impl Revocations {
             _ => hole.first_missed.elapsed() < HOLE_TIMEOUT,
         });
         Ok(())
+    }
+
+    /// Applies changes read together: those of users and API keys first, then those of
+    /// sessions. A user's deletion or deactivation ends its sessions in the same
+    /// transaction (and PostgreSQL numbers the sessions' rows first); a request reading
+    /// meanwhile must not find such a session ended while the user's old record is still
+    /// held, or it would answer "blacklisted" where the database path, which checks the
+    /// user first, answers "user not found" or "inactive".
+    fn apply_all(&self, changes: &[&Change], now: Timestamp) {
+        for change in application_order(changes) {
+            self.apply(change, now);
+        }
     }
 
     /// Applies one change.
@@ -620,4 +635,43 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The order [`Revocations::apply_all`] applies changes read together in: users' and API
+/// keys' first, then sessions', each group in the order read.
+fn application_order<'a>(changes: &'a [&'a Change]) -> impl Iterator<Item = &'a Change> {
+    let is_session = |change: &&&Change| matches!(change.kind, ChangeKind::Session);
+    let others = changes.iter().filter(move |change| !is_session(change));
+    others.chain(changes.iter().filter(is_session)).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(seq: i64, kind: ChangeKind) -> Change {
+        Change {
+            seq,
+            kind,
+            user_id: 7,
+            session_id: matches!(kind, ChangeKind::Session).then(|| format!("s{seq}")),
+            reason: matches!(kind, ChangeKind::Session).then(|| "deleted".to_owned()),
+            api_key_prefix: matches!(kind, ChangeKind::ApiKey).then(|| "key".to_owned()),
+        }
+    }
+
+    #[test]
+    fn a_users_change_applies_before_the_sessions_it_ended() {
+        // A user deleted on PostgreSQL: its sessions' rows are numbered first.
+        let read = [
+            change(1, ChangeKind::Session),
+            change(2, ChangeKind::Session),
+            change(3, ChangeKind::User),
+            change(4, ChangeKind::ApiKey),
+            change(5, ChangeKind::Session),
+        ];
+        let read: Vec<&Change> = read.iter().collect();
+        let order: Vec<i64> = application_order(&read).map(|change| change.seq).collect();
+        assert_eq!(order, [3, 4, 1, 2, 5]);
+    }
 }
