@@ -192,7 +192,8 @@ impl TryFrom<String> for ChangeKind {
 /// One row of the change log.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Change {
-    /// Its number: rows are applied in this order.
+    /// Its number: the feed reads rows in this order (of the rows read at once, it applies
+    /// those of users and API keys before those of sessions).
     pub seq: i64,
     /// What changed.
     #[sqlx(try_from = "String")]
