@@ -349,6 +349,26 @@ mod tests {
         (results, grouped.load(Ordering::Relaxed))
     }
 
+    /// After a batch of three whose middle rotation failed: the first and last rotated once
+    /// each (to `a1` and `c1`), answered with their owners; the middle session kept `old`.
+    async fn rotated_alone_around_the_failure(
+        store: &Store,
+        ids: &[String],
+        answers: &[Result<Option<i64>>],
+    ) {
+        for (slot, current) in [(0, "a1"), (2, "c1")] {
+            let owner = answers[slot].as_ref().unwrap().expect("rotated");
+            let stored = store.session(&ids[slot]).await.unwrap().unwrap();
+            assert_eq!(owner, stored.user_id);
+            assert_eq!(stored.current_jti, current);
+            assert_eq!(stored.rotation_counter, 1, "rotated once, not once per try");
+        }
+        assert_eq!(
+            store.session(&ids[1]).await.unwrap().unwrap().current_jti,
+            "old"
+        );
+    }
+
     #[tokio::test]
     async fn rotations_taken_together_each_get_their_own_answer() {
         let database = TestDatabase::sqlite();
@@ -421,17 +441,7 @@ mod tests {
         assert_eq!(grouped, 0, "the batch was rolled back and run one by one");
         let error = answers[1].as_ref().expect_err("the poisoned rotation");
         assert!(error.to_string().contains("poisoned"), "{error}");
-        for (slot, current) in [(0, "a1"), (2, "c1")] {
-            let owner = answers[slot].as_ref().unwrap().expect("rotated");
-            let stored = store.session(&ids[slot]).await.unwrap().unwrap();
-            assert_eq!(owner, stored.user_id);
-            assert_eq!(stored.current_jti, current);
-            assert_eq!(stored.rotation_counter, 1, "rotated once, not once per try");
-        }
-        assert_eq!(
-            store.session(&ids[1]).await.unwrap().unwrap().current_jti,
-            "old"
-        );
+        rotated_alone_around_the_failure(&store, &ids, &answers).await;
     }
 
     #[tokio::test]
@@ -464,17 +474,7 @@ mod tests {
             .as_ref()
             .expect_err("the rotation refused at commit");
         assert!(error.to_string().contains("FOREIGN KEY"), "{error}");
-        for (slot, current) in [(0, "a1"), (2, "c1")] {
-            let owner = answers[slot].as_ref().unwrap().expect("rotated");
-            let stored = store.session(&ids[slot]).await.unwrap().unwrap();
-            assert_eq!(owner, stored.user_id);
-            assert_eq!(stored.current_jti, current);
-            assert_eq!(stored.rotation_counter, 1, "rotated once, not once per try");
-        }
-        assert_eq!(
-            store.session(&ids[1]).await.unwrap().unwrap().current_jti,
-            "old"
-        );
+        rotated_alone_around_the_failure(&store, &ids, &answers).await;
         // The writer is outside any transaction: a later write commits and is seen by readers.
         let (answers, _) = one_batch(&store, &[(&ids[0], "a1", "a2")]).await;
         assert!(answers[0].as_ref().unwrap().is_some());
